@@ -1,0 +1,1 @@
+"""Mock partner nodes (EU member states, Europol, Interpol) for reproducible drills."""
