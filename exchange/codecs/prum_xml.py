@@ -488,7 +488,7 @@ def _dec_date(e: etree._Element | None) -> PartialDate | None:
     if day is not None and month is None:
         raise CodecError("/Message/Body/FollowUpReply/CoreData/DateOfBirth", "day without month")
     try:
-        dt.date(year, month or 1, day or 1)
+        dt.date(year, 1 if month is None else month, 1 if day is None else day)
     except ValueError as exc:
         raise CodecError("/Message/Body/FollowUpReply/CoreData/DateOfBirth", str(exc)) from exc
     return PartialDate(year, month, day)

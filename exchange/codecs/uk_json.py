@@ -220,14 +220,16 @@ def parse_partial_date(value: str, path: str) -> PartialDate:
     m = _DATE.match(value)
     if m is None:
         raise CodecError(path, "must be YYYY, YYYY-MM or YYYY-MM-DD")
-    year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
+    year = int(m[1])
+    month = int(m[2]) if m[2] else None
+    day = int(m[3]) if m[3] else None
     if year < 1850:
         raise CodecError(path, "year before 1850")
     try:
-        dt.date(year, month or 1, day or 1)
+        dt.date(year, 1 if month is None else month, 1 if day is None else day)
     except ValueError as exc:
         raise CodecError(path, f"not a calendar date: {exc}") from exc
-    return PartialDate(year, month or None, day or None)
+    return PartialDate(year, month, day)
 
 
 def _date(value: Any, path: str) -> PartialDate:

@@ -12,10 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import schemas
 from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.identifiers import check_letter
+from exchange.loci import KNOWN_LOCI
 from exchange.model import PersonRecord, SampleType
 from tests.strategies import records
 
@@ -161,3 +164,58 @@ def test_oversize_and_deep_json_are_hostile() -> None:
         uk_json.decode(b"[" * 100_000 + b"]" * 100_000)
     with pytest.raises(HostileInputError):
         uk_json.decode(b" " * (uk_json.MAX_RECORD_BYTES + 1))
+
+
+# --- generated invalid values: each refusal names the field ---------------------------------
+
+_bad_pnc = st.from_regex(r"\A\d{2}/\d{7}[A-Z]\Z").filter(
+    lambda s: s[-1] != check_letter(s[:2] + s[3:10])
+)
+_bad_dates = st.one_of(
+    st.from_regex(r"\A\d{4}-(1[3-9]|[2-9]\d|00)\Z"),  # month out of range
+    st.from_regex(r"\A\d{4}-02-3[01]\Z"),  # no 30 or 31 February
+    st.from_regex(r"\A1[0-7]\d\d(-\d\d)?\Z"),  # before 1850
+    st.from_regex(r"\A\d{1,3}\Z|\A\d{4}/\d{2}\Z"),  # wrong shape
+)
+_bad_alleles = st.one_of(
+    st.from_regex(r"\A\d{4,6}\Z"),
+    st.from_regex(r"\A\d{1,2}\.\d{2,3}\Z"),
+    st.from_regex(r"\A[a-z]{4,8}\Z"),
+    st.just(""),
+    st.just("-3"),
+)
+_bad_loci = st.from_regex(r"\A[A-Z]{1,3}\d{3,5}[A-Z]\Z").filter(
+    lambda s: s.upper() not in {k.upper() for k in KNOWN_LOCI}
+)
+
+
+@given(_bad_pnc)
+def test_generated_bad_pnc_ids_name_the_field(bad: str) -> None:
+    with pytest.raises(CodecError) as info:
+        _decode({"identifiers": {"pnc_id": bad}})
+    assert info.value.field == "identifiers.pnc_id"
+
+
+@given(_bad_dates)
+def test_generated_bad_dates_name_the_field(bad: str) -> None:
+    with pytest.raises(CodecError) as info:
+        _decode({"reference": "r", "date_of_birth": bad})
+    assert info.value.field == "date_of_birth"
+
+
+@given(_bad_alleles, st.integers(0, 1))
+def test_generated_bad_alleles_name_the_allele(bad: str, index: int) -> None:
+    values = ["12", "13"]
+    values[index] = bad
+    doc = {"reference": "r", "dna": {"sample_type": "stain", "loci": {"FGA": values}}}
+    with pytest.raises(CodecError) as info:
+        _decode(doc)
+    assert info.value.field == f"dna.loci.FGA[{index}]"
+
+
+@given(_bad_loci)
+def test_generated_unknown_loci_name_the_locus(bad: str) -> None:
+    doc = {"reference": "r", "dna": {"sample_type": "stain", "loci": {bad: ["12", "13"]}}}
+    with pytest.raises(CodecError) as info:
+        _decode(doc)
+    assert info.value.field == f"dna.loci.{bad}"
