@@ -608,6 +608,8 @@ class Store:
                     (pnc_id, reference, record_json, timestamp(now)),
                 )
             except sqlite3.IntegrityError as exc:
+                if "records.reference" not in str(exc):
+                    raise
                 raise ConflictError(
                     f"reference {reference!r} already belongs to another record"
                 ) from exc
