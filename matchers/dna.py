@@ -110,47 +110,48 @@ def verify_rows(rows: Keys, query: Keys) -> RowVerdicts:
 
 
 class _Postings:
-    """Per-locus rows sorted by genotype code, over the sealed rows [0, n)."""
+    """Per-locus inverted index over the sealed rows [0, n): rows sorted by genotype code.
 
-    def __init__(self, keys: Keys) -> None:
-        codes = genotype_codes(keys)
-        self.n = keys.shape[0]
+    `codes` is the gallery's (n_loci, capacity) code matrix; only its first `n` rows are read.
+    """
+
+    def __init__(self, codes: npt.NDArray[np.int32], n: int) -> None:
+        self.n = n
         self.order: list[npt.NDArray[np.int32] | None] = []
-        self.sorted_codes: list[npt.NDArray[np.int32] | None] = []
+        self.codes: list[npt.NDArray[np.int32]] = []  # distinct codes per locus, ascending
+        self.starts: list[npt.NDArray[np.int64]] = []  # their first position in `order`
         self.n_open: list[int] = []  # rows that are blank or wildcard-bearing at the locus
-        for col in range(codes.shape[1]):
-            column = codes[:, col]
+        for col in range(codes.shape[0]):
+            column = codes[col, :n]
             if not column.any():
                 self.order.append(None)
-                self.sorted_codes.append(None)
-                self.n_open.append(self.n)
+                self.codes.append(np.zeros(0, np.int32))
+                self.starts.append(np.zeros(1, np.int64))
+                self.n_open.append(n)
                 continue
             order = np.argsort(column, kind="stable").astype(np.int32)
-            ordered = column[order]
+            distinct, starts = np.unique(column[order], return_index=True)
             self.order.append(order)
-            self.sorted_codes.append(ordered)
-            self.n_open.append(int(np.searchsorted(ordered, _CODE_BASE, side="left")))
+            self.codes.append(distinct.astype(np.int32))
+            self.starts.append(np.append(starts, n).astype(np.int64))
+            self.n_open.append(
+                int(starts[np.searchsorted(distinct, _CODE_BASE)])
+                if (distinct[-1] >= _CODE_BASE)
+                else n
+            )
 
-    def shortlist(self, query: Keys) -> npt.NDArray[np.int32] | None:
-        """Rows that can match `query`, or None when blocking cannot narrow the search."""
-        qcodes = genotype_codes(query[None, :, :])[0]
-        blocks: list[tuple[int, npt.NDArray[np.int32]]] = []
-        for col in np.flatnonzero(qcodes >= _CODE_BASE):
-            order, ordered = self.order[col], self.sorted_codes[col]
-            if order is None or ordered is None:
-                continue  # nobody typed this locus: every row is open here
-            lo = int(np.searchsorted(ordered, qcodes[col], side="left"))
-            hi = int(np.searchsorted(ordered, qcodes[col], side="right"))
-            n_open = self.n_open[col]
-            size = n_open + hi - lo
-            blocks.append((size, np.concatenate((order[:n_open], order[lo:hi]))))
-        if len(blocks) < 2:
+    def block(self, col: int, code: int) -> tuple[int, npt.NDArray[np.int32]] | None:
+        """Rows open at `col` or holding exactly `code` there; None if the locus is untyped."""
+        order = self.order[col]
+        if order is None:
             return None
-        blocks.sort(key=lambda b: b[0])
-        first, second = blocks[0][1], blocks[1][1]
-        if blocks[0][0] + blocks[1][0] > self.n // 2:
-            return None
-        return np.unique(np.concatenate((first, second)))
+        n_open = self.n_open[col]
+        i = int(np.searchsorted(self.codes[col], code))
+        if i < len(self.codes[col]) and self.codes[col][i] == code:
+            lo, hi = int(self.starts[col][i]), int(self.starts[col][i + 1])
+        else:
+            lo = hi = n_open
+        return n_open + hi - lo, np.concatenate((order[:n_open], order[lo:hi]))
 
 
 class DnaGallery:
@@ -165,9 +166,10 @@ class DnaGallery:
         self._rule: MicrovariantRule = microvariants
         self._seal_every = seal_every
         self._keys: Keys = np.zeros((1024, len(LOCI), 2), dtype=np.int16)
+        self._codes: npt.NDArray[np.int32] = np.zeros((len(LOCI), 1024), dtype=np.int32)
         self._refs: list[str | None] = []
         self._row_of: dict[str, int] = {}
-        self._postings = _Postings(self._keys[:0])
+        self._postings = _Postings(self._codes, 0)
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -203,21 +205,24 @@ class DnaGallery:
         rows do); only the shape and the 6-full-loci rule are re-checked here.
         """
         keys = np.asarray(keys, dtype=np.int16)
-        if keys.ndim != 3 or keys.shape[1:] != (len(LOCI), 2) or keys.shape[0] != len(references):
-            raise ProfileError(
-                f"expected ({len(references)}, {len(LOCI)}, 2) keys, got {keys.shape}"
-            )
+        n = len(references)
+        if keys.ndim != 3 or keys.shape[1:] != (len(LOCI), 2) or keys.shape[0] != n:
+            raise ProfileError(f"expected ({n}, {len(LOCI)}, 2) keys, got {keys.shape}")
         full = ((keys[..., 0] > 0) & (keys[..., 1] > 0)).sum(axis=1)
         if (full < MIN_FULL_LOCI).any():
             bad = references[int(np.argmax(full < MIN_FULL_LOCI))]
             raise ProfileError(f"profile {bad!r} has fewer than {MIN_FULL_LOCI} full loci")
+        if len(set(references)) != n:
+            raise ProfileError("a reference is given twice in one batch")
+        codes = genotype_codes(keys).T
         with self._lock:
             for ref in references:
                 if ref in self._row_of:
                     self._erase(ref)
             start = len(self._refs)
-            self._reserve(start + len(references))
-            self._keys[start : start + len(references)] = keys
+            self._reserve(start + n)
+            self._keys[start : start + n] = keys
+            self._codes[:, start : start + n] = codes
             for i, ref in enumerate(references):
                 self._row_of[ref] = start + i
             self._refs.extend(references)
@@ -238,7 +243,10 @@ class DnaGallery:
         profile_type: ProfileType = "reference",
     ) -> list[DnaMatch]:
         """Full and near matches of a profile, best first (full, exact, most loci compared)."""
-        query = self.encode(loci, profile_type).keys
+        return self.search_keys(self.encode(loci, profile_type).keys, limit)
+
+    def search_keys(self, query: Keys, limit: int | None = None) -> list[DnaMatch]:
+        """`search` for a profile already encoded by `encode_profile` ((len(LOCI), 2) int16)."""
         with self._lock:
             rows = self._candidate_rows(query)
             verdicts = verify_rows(self._keys[rows], query)
@@ -267,34 +275,59 @@ class DnaGallery:
     # -- internals -------------------------------------------------------------------------
 
     def _candidate_rows(self, query: Keys) -> npt.NDArray[np.int64]:
+        """Rows that differ from the query's genotype at no more than one full locus."""
+        n = len(self._refs)
+        qcodes = genotype_codes(query[None, :, :])[0]
+        cols = [int(c) for c in np.flatnonzero(qcodes >= _CODE_BASE)]
+        blocks = [(b, c) for c in cols if (b := self._postings.block(c, int(qcodes[c])))]
+        blocks.sort(key=lambda bc: bc[0][0])
         sealed = self._postings.n
-        tail = np.arange(sealed, len(self._refs), dtype=np.int64)
-        short = self._postings.shortlist(query)
-        head = np.arange(sealed, dtype=np.int64) if short is None else short.astype(np.int64)
-        return np.concatenate((head, tail))
+        if len(blocks) >= 2 and blocks[0][0][0] + blocks[1][0][0] <= sealed // 2:
+            head = np.concatenate((blocks[0][0][1], blocks[1][0][1])).astype(np.int64)
+        else:
+            head = np.arange(sealed, dtype=np.int64)
+        rows = np.concatenate((head, np.arange(sealed, n, dtype=np.int64)))
+        # Most selective loci first, so the candidate set shrinks fast.
+        by_size = [c for _, c in blocks] + [c for c in cols if c not in {c for _, c in blocks}]
+        fails = np.zeros(len(rows), dtype=np.int8)
+        for i, col in enumerate(by_size):
+            got = self._codes[col][rows]
+            fails += (got >= _CODE_BASE) & (got != qcodes[col])
+            if i % 3 == 2 or i == len(by_size) - 1:
+                keep = fails <= 1
+                rows, fails = rows[keep], fails[keep]
+        return np.unique(rows)
 
     def _erase(self, reference: str) -> None:
         row = self._row_of.pop(reference)
         self._keys[row] = BLANK
+        self._codes[:, row] = _CODE_BLANK
         self._refs[row] = None
 
     def _reserve(self, n: int) -> None:
         if n <= self._keys.shape[0]:
             return
-        grown = np.zeros((max(n, 2 * self._keys.shape[0]), len(LOCI), 2), dtype=np.int16)
-        grown[: len(self._refs)] = self._keys[: len(self._refs)]
-        self._keys = grown
+        size = max(n, 2 * self._keys.shape[0])
+        used = len(self._refs)
+        keys = np.zeros((size, len(LOCI), 2), dtype=np.int16)
+        keys[:used] = self._keys[:used]
+        codes = np.zeros((len(LOCI), size), dtype=np.int32)
+        codes[:, :used] = self._codes[:, :used]
+        self._keys, self._codes = keys, codes
 
     def _seal(self) -> None:
         alive = np.array([r is not None for r in self._refs], dtype=bool)
         if not alive.all():
-            kept = self._keys[: len(self._refs)][alive]
+            kept_keys = self._keys[: len(self._refs)][alive]
+            kept_codes = self._codes[:, : len(self._refs)][:, alive]
             refs = [r for r in self._refs if r is not None]
             self._refs = list(refs)
             self._keys = np.zeros((max(1024, 2 * len(refs)), len(LOCI), 2), np.int16)
-            self._keys[: len(refs)] = kept
+            self._keys[: len(refs)] = kept_keys
+            self._codes = np.zeros((len(LOCI), self._keys.shape[0]), np.int32)
+            self._codes[:, : len(refs)] = kept_codes
             self._row_of = {r: i for i, r in enumerate(refs)}
-        self._postings = _Postings(self._keys[: len(self._refs)])
+        self._postings = _Postings(self._codes, len(self._refs))
 
 
 def naive_search(gallery_keys: Keys, query: Keys) -> RowVerdicts:
