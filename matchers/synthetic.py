@@ -16,7 +16,7 @@ Randomness comes in blocks of `BLOCK` subjects, each from its own generator seed
   positions and angles, loses minutiae (and a border strip) and adds spurious ones. Parameters
   follow the distortion ranges used in fingerprint synthesis (Cappelli, Maio, Maltoni, SFinGe,
   "Synthetic fingerprint-database generation", ICPR 2002) in spirit, not their exact model.
-- Face templates: identity is a point of a low-dimensional latent space (`FACE_LATENT_DIM`)
+- Face templates: identity is a point of a low-dimensional latent space (dim / 4 dimensions)
   mapped into the template space by a fixed random linear map with a decaying spectrum; a
   capture adds latent variation (pose, light) plus small isotropic noise, then L2-normalises.
   This gives the low intrinsic dimension of real embeddings, where isotropic noise has none.
@@ -35,7 +35,7 @@ import numpy.typing as npt
 from matchers.dna_profile import DNA17_LOCI, LOCI, LOCUS_INDEX, allele_key
 
 BLOCK = 4096
-FACE_LATENT_DIM = 32
+FACE_LATENT_RATIO = 4  # latent (identity) dimension = template dimension / 4
 FINGER_POSITIONS = tuple(range(1, 11))  # ANSI/NIST finger position codes 1-10
 
 F32 = npt.NDArray[np.float32]
@@ -143,10 +143,11 @@ def dna_recapture_keys(
 
 @cache
 def _face_basis(seed: int, dim: int) -> F32:
+    latent = dim // FACE_LATENT_RATIO
     rng = np.random.default_rng([seed, 99, dim])
-    basis = rng.standard_normal((FACE_LATENT_DIM, dim)).astype(np.float32)
+    basis = rng.standard_normal((latent, dim)).astype(np.float32)
     # Decaying spectrum: the first latent directions carry most identity information.
-    scale = (1.0 / np.sqrt(1.0 + np.arange(FACE_LATENT_DIM) / 4.0)).astype(np.float32)
+    scale = (1.0 / np.sqrt(1.0 + np.arange(latent) / 32.0)).astype(np.float32)
     out: F32 = (basis * scale[:, None]) / np.float32(np.sqrt(dim))
     return out
 
@@ -156,8 +157,8 @@ def face_templates(
     ids: IdArray,
     dim: int = 512,
     capture: int = 0,
-    variation: float = 0.45,
-    noise: float = 0.35,
+    variation: float = 0.3,
+    noise: float = 0.3,
 ) -> F32:
     """L2-normalised float32 templates (len(ids), dim) of subjects `ids`, capture number `capture`.
 
@@ -165,21 +166,21 @@ def face_templates(
     (relative to identity spread) and by `noise` isotropically.
     """
     basis = _face_basis(seed, dim)
+    latent = basis.shape[0]
 
     def identity(rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.standard_normal((n, FACE_LATENT_DIM)).astype(np.float32)
+        return rng.standard_normal((n, latent), dtype=np.float32)
 
     def capture_noise(rng: np.random.Generator, n: int) -> np.ndarray:
-        lat = rng.standard_normal((n, FACE_LATENT_DIM), dtype=np.float32)
+        lat = rng.standard_normal((n, latent), dtype=np.float32)
         iso = rng.standard_normal((n, dim), dtype=np.float32)
         return np.concatenate((lat * variation, iso * (noise / np.sqrt(dim))), axis=1)
 
     z = _blocked(seed, _STREAM_FACE_ID, ids, identity)
     extra = _blocked(seed, _STREAM_FACE_CAPTURE * 1000 + capture, ids, capture_noise)
-    lat = z + extra[:, :FACE_LATENT_DIM]
-    t = lat @ basis
+    t = (z + extra[:, :latent]) @ basis
     t /= np.linalg.norm(t, axis=1, keepdims=True)
-    t += extra[:, FACE_LATENT_DIM:]
+    t += extra[:, latent:]
     t /= np.linalg.norm(t, axis=1, keepdims=True)
     out: F32 = t.astype(np.float32)
     return out
