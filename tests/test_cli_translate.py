@@ -27,8 +27,22 @@ def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
 
 def test_uk_json_to_prum_xml_and_back_through_files(tmp_path: Path) -> None:
     xml_path = tmp_path / "out.xml"
-    assert main(["translate", "--from", "uk-json", "--to", "prum-xml",
-                 "--message", "core-data", str(EXAMPLE), str(xml_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                "--from",
+                "uk-json",
+                "--to",
+                "prum-xml",
+                "--message",
+                "core-data",
+                str(EXAMPLE),
+                str(xml_path),
+            ]
+        )
+        == 0
+    )
     env = prum_xml.decode(xml_path.read_bytes())
     assert env.header.sender == "GB" and env.header.receiver == "DE"
     json_path = tmp_path / "back.json"
@@ -45,8 +59,17 @@ def test_uk_json_to_prum_xml_and_back_through_files(tmp_path: Path) -> None:
 
 
 def test_stdin_to_stdout_in_a_subprocess() -> None:
-    proc = _run("translate", "--from", "uk-json", "--to", "prum-xml", "--receiver", "FR", "-",
-                stdin=EXAMPLE.read_bytes())  # fmt: skip
+    proc = _run(
+        "translate",
+        "--from",
+        "uk-json",
+        "--to",
+        "prum-xml",
+        "--receiver",
+        "FR",
+        "-",
+        stdin=EXAMPLE.read_bytes(),
+    )
     assert proc.returncode == 0, proc.stderr
     env = prum_xml.decode(proc.stdout)
     assert env.header.receiver == "FR"
