@@ -85,6 +85,32 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from exchange.gateway import logs
+    from exchange.gateway.app import serve_forever
+    from exchange.gateway.config import ConfigError, load
+
+    try:
+        config = load(Path(args.config))
+    except (OSError, ConfigError) as exc:
+        print(f"prum-exchange serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.configure()
+    asyncio.run(serve_forever(config))
+    return EXIT_OK
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from exchange.gateway.audit import audit_verify_main
+
+    if not Path(args.db).is_file():
+        print(f"prum-exchange audit verify: no database at {args.db}", file=sys.stderr)
+        return EXIT_USAGE
+    return audit_verify_main(args.db)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.benchmark}")
     run: Callable[[list[str]], int] = module.main
@@ -110,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("input", metavar="IN", help="input file, or - for standard input")
     tr.add_argument("output", metavar="OUT", nargs="?", help="output file (default: stdout)")
     tr.set_defaults(func=_cmd_translate)
+
+    sv = sub.add_parser("serve", help="run the gateway (client and partner APIs)")
+    sv.add_argument("--config", required=True, help="gateway TOML configuration")
+    sv.set_defaults(func=_cmd_serve)
+
+    au = sub.add_parser("audit", help="audit log tools")
+    au_sub = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    av = au_sub.add_parser("verify", help="check the hash chain of a gateway database")
+    av.add_argument("db", metavar="DB", help="the gateway's SQLite file")
+    av.set_defaults(func=_cmd_audit_verify)
 
     be = sub.add_parser("bench", help="run a benchmark (see bench/)")
     be.add_argument("benchmark", choices=BENCHMARKS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -229,7 +230,12 @@ async def serve_forever(config: GatewayConfig) -> None:
         node_id=config.node_id,
         data_dir=str(Path(config.data_dir)),
     )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("gateway_stopping", in_flight=len(gateway.node.tasks) if gateway.node else 0)
     finally:
         await gateway.stop()

@@ -64,9 +64,12 @@ def run(
     tmp_path: Path, scenario: Callable[[Cluster, aiohttp.ClientSession], Awaitable[None]], **kw: Any
 ) -> None:
     async def main() -> None:
-        async with running_cluster(tmp_path, seed=SEED, gallery_size=8, **kw) as cluster:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-                await scenario(cluster, session)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with (
+            running_cluster(tmp_path, seed=SEED, gallery_size=8, **kw) as cluster,
+            aiohttp.ClientSession(timeout=timeout) as session,
+        ):
+            await scenario(cluster, session)
 
     asyncio.run(main())
 
@@ -162,7 +165,8 @@ def test_a_partner_that_never_answers_makes_the_search_partial(tmp_path: Path) -
                 gallery_size=8,
                 partner_overrides=overrides,
                 uk_overrides={"search_deadline_s": 2.0},
-            ) as cluster,aiohttp.ClientSession() as session
+            ) as cluster,
+            aiohttp.ClientSession() as session,
         ):
             await scenario(cluster, session)
 
