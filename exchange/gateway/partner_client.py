@@ -2,9 +2,11 @@
 
 The same bytes (so the same message id) go out on every retry, so a partner that saw the
 first attempt answers the retry from its duplicate cache instead of searching twice.
-Retries happen on transient failures only: connection errors, a timed-out attempt, HTTP 429,
-502, 503 and 504. Backoff is exponential with full jitter (AWS Architecture Blog,
-"Exponential Backoff And Jitter"), and never past the caller's deadline.
+Retries happen on transient failures only: connection errors, a timed-out attempt, HTTP 502,
+503 and 504, and a 429 without a Prüm error body (a 429 carrying a `quota_exceeded` message
+is the partner's final word for the day and is read, not retried). Backoff is exponential
+with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"), and never past
+the caller's deadline.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class PartnerClient:
             self.metrics.observe(
                 "prum_partner_seconds", time.perf_counter() - started, partner=self.config.id
             )
+        if reply.status == 429 and reply.content_type == "application/xml":
+            return reply  # a typed refusal (capacity used up): final, the caller reads it
         if reply.status in TRANSIENT_STATUS:
             raise PartnerError(self.config.id, f"HTTP {reply.status}", transient=True)
         if reply.status >= 500:

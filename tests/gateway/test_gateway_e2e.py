@@ -229,3 +229,217 @@ def test_bad_requests_get_typed_json_errors(tmp_path: Path) -> None:
         assert got == 404
 
     run(tmp_path, scenario)
+
+
+def test_a_retried_message_is_answered_from_the_cache_not_searched_twice(tmp_path: Path) -> None:
+    """A proxy passes the first attempt to DE but answers the UK gateway 503, as a load
+    balancer might after the partner has already searched; the retry carries the same
+    message id, and DE answers it from its duplicate cache."""
+    from aiohttp import web
+
+    async def main() -> None:
+        seen: list[str] = []
+        target: dict[str, str] = {}
+
+        async def proxy(request: web.Request) -> web.Response:
+            body = await request.read()
+            async with (
+                aiohttp.ClientSession() as s,
+                s.post(target["url"], data=body, headers={"Content-Type": "application/xml"}) as r,
+            ):
+                reply = await r.read()
+            seen.append("attempt")
+            if len(seen) == 1:
+                return web.Response(status=503)
+            return web.Response(body=reply, status=r.status, content_type="application/xml")
+
+        app = web.Application()
+        app.router.add_post("/prum/v1/messages", proxy)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        overrides = {"DE": {"url": f"http://127.0.0.1:{port}/prum/v1/messages"}}
+        try:
+            async with (
+                running_cluster(
+                    tmp_path, seed=SEED, gallery_size=8, partner_overrides=overrides
+                ) as c,
+                aiohttp.ClientSession() as s,
+            ):
+                target["url"] = c.partner_url("DE")
+                _, body = await _call(
+                    s,
+                    "POST",
+                    f"{c.client_url}/v1/searches?wait=10",
+                    "/v1/searches",
+                    json=_search_body(_probe(PARTNER_SUBJECTS + 4), ["dna"], ["DE"]),
+                )
+                assert body["partners"][0]["status"] == "hit"
+                assert len(seen) == 2
+                de = c.partners["DE"].node
+                assert de is not None
+                assert (
+                    de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", de.clock().date()) == 1
+                )
+                assert (
+                    de.metrics.counter_value(
+                        "prum_inbound_total", type="dna_search_request", outcome="duplicate"
+                    )
+                    == 1
+                )
+                uk = c.gateway.node
+                assert (
+                    uk is not None
+                    and uk.metrics.counter_value("prum_retries_total", partner="DE") == 1
+                )
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_inbound_capacity_and_candidate_limits_are_enforced_by_the_partner(tmp_path: Path) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        statuses = []
+        for _ in range(2):
+            _, body = await _call(
+                s,
+                "POST",
+                f"{c.client_url}/v1/searches?wait=10",
+                "/v1/searches",
+                json=_search_body(_probe(PARTNER_SUBJECTS + 2), ["face"], ["DE"]),
+            )
+            statuses.append((body["partners"][0]["status"], len(body["partners"][0]["hits"])))
+        assert statuses[0][0] == "hit" and 1 <= statuses[0][1] <= 5
+        assert statuses[1] == ("quota_exceeded", 0)  # DE declared 1 face search a day for GB
+
+    async def main() -> None:
+        from dataclasses import replace
+
+        import mock_partners.cluster as cl
+
+        original = cl.partner_node_config
+
+        def tight(partner_id: str, data_dir: Path, uk: str = "GB") -> Any:
+            cfg = original(partner_id, data_dir, uk)
+            gb = replace(
+                cfg.partners[0],
+                inbound_capacities={**cfg.partners[0].inbound_capacities, "FACE": 1},
+            )
+            return replace(cfg, partners=(gb,))
+
+        cl.partner_node_config = tight
+        try:
+            async with (
+                running_cluster(tmp_path, seed=SEED, gallery_size=8) as c,
+                aiohttp.ClientSession() as s,
+            ):
+                await scenario(c, s)
+        finally:
+            cl.partner_node_config = original
+
+    asyncio.run(main())
+
+
+def test_erased_uk_record_is_gone_for_partners_too(tmp_path: Path) -> None:
+    """Partners search the UK gallery through the partner API; after erasure the record no
+    longer hits, and a follow-up for the hit it gave before answers unknown reference."""
+    import datetime as dt
+
+    from exchange.codecs import prum_xml
+    from exchange.model import Envelope, FollowUpRequest, Header, MessageType, Purpose
+    from exchange.translate import Outbound, record_to_envelope
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        person = population.person(SEED, 55, owner="GB").record
+        status, enrolled = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/records",
+            "/v1/records",
+            json=uk_json.record_to_json(person),
+        )
+        assert status == 201
+        probe = population.person(SEED, 55, owner="GB", capture=1).record
+        partner_url = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+        now = dt.datetime.now(dt.UTC)
+
+        async def ask(env: Envelope) -> Envelope:
+            async with s.post(
+                partner_url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}
+            ) as r:
+                return prum_xml.decode(await r.read())
+
+        search = record_to_envelope(
+            probe,
+            Outbound(
+                message_id="de-1",
+                correlation_id="de-c1",
+                timestamp=now,
+                sender="DE",
+                receiver="GB",
+                message="face-search",
+            ),
+        )
+        reply = await ask(search)
+        refs = [cand.reference for res in reply.body.results for cand in res.candidates]  # type: ignore[union-attr]
+        assert refs[0] == enrolled["reference"]
+        follow = Envelope(
+            Header(
+                "de-2",
+                "de-c1",
+                now,
+                "DE",
+                "GB",
+                MessageType.FOLLOW_UP_REQUEST,
+                Purpose.INVESTIGATION,
+            ),
+            FollowUpRequest("de-1", refs[0]),
+        )
+        assert (await ask(follow)).header.message_type == MessageType.FOLLOW_UP_REPLY
+        fr_follow = Envelope(
+            Header(
+                "fr-2",
+                "fr-c1",
+                now,
+                "FR",
+                "GB",
+                MessageType.FOLLOW_UP_REQUEST,
+                Purpose.INVESTIGATION,
+            ),
+            FollowUpRequest("de-1", refs[0]),
+        )
+        assert (await ask(fr_follow)).body.code.value == "unknown_reference"  # type: ignore[union-attr]
+        pnc = person.identifiers.pnc_id
+        async with s.delete(f"{c.client_url}/v1/records/{pnc}") as r:
+            assert r.status == 204
+        again = record_to_envelope(
+            probe,
+            Outbound(
+                message_id="de-3",
+                correlation_id="de-c3",
+                timestamp=now,
+                sender="DE",
+                receiver="GB",
+                message="face-search",
+            ),
+        )
+        reply = await ask(again)
+        assert not reply.body.hit  # type: ignore[union-attr]
+        follow2 = Envelope(
+            Header(
+                "de-4",
+                "de-c1",
+                now,
+                "DE",
+                "GB",
+                MessageType.FOLLOW_UP_REQUEST,
+                Purpose.INVESTIGATION,
+            ),
+            FollowUpRequest("de-1", refs[0]),
+        )
+        assert (await ask(follow2)).body.code.value == "unknown_reference"  # type: ignore[union-attr]
+
+    run(tmp_path, scenario)
