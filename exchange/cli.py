@@ -111,6 +111,29 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
     return audit_verify_main(args.db)
 
 
+def _cmd_partner(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from exchange.gateway import logs
+    from mock_partners.node import serve_partner
+
+    logs.configure()
+    data_dir = Path(args.data_dir or f"partner-data/{args.id}")
+    asyncio.run(
+        serve_partner(
+            args.id,
+            args.port,
+            seed=args.seed,
+            gallery_size=args.gallery_size,
+            data_dir=data_dir,
+            offset=args.offset,
+            daily_capacity=args.daily_capacity,
+            with_fingerprints=not args.no_fingerprints,
+        )
+    )
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.benchmark}")
     run: Callable[[list[str]], int] = module.main
@@ -140,6 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run the gateway (client and partner APIs)")
     sv.add_argument("--config", required=True, help="gateway TOML configuration")
     sv.set_defaults(func=_cmd_serve)
+
+    pa = sub.add_parser("partner", help="run a mock partner node (Prüm XML) on loopback")
+    pa.add_argument("--id", required=True, help="partner id: ISO 3166 alpha-2 or EUROPOL")
+    pa.add_argument("--port", type=int, default=0, help="partner API port (0: any free)")
+    pa.add_argument("--seed", type=int, default=7, help="synthetic population seed")
+    pa.add_argument("--gallery-size", type=int, default=1000, help="subjects in the gallery")
+    pa.add_argument("--offset", type=int, default=0, help="first subject number")
+    pa.add_argument("--daily-capacity", type=int, help="searches a day accepted from GB")
+    pa.add_argument("--data-dir", help="state directory (default partner-data/ID)")
+    pa.add_argument("--no-fingerprints", action="store_true", help="seed without minutiae")
+    pa.set_defaults(func=_cmd_partner)
 
     au = sub.add_parser("audit", help="audit log tools")
     au_sub = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)

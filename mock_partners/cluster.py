@@ -62,9 +62,8 @@ async def seed_partner(
 ) -> None:
     node = node_gateway.node
     assert node is not None
-    for subject in subjects:
-        person = population.person(seed, subject, owner=partner_id)
-        node.enrol(person.record.reference or str(subject), person.record)
+    for person in population.people(seed, subjects, owner=partner_id):
+        node.enrol(person.record.reference or str(person.subject), person.record)
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ each country's own script conventions (diacritics kept; transliteration is the c
 from __future__ import annotations
 
 import hashlib
-import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,13 +90,15 @@ def reference_of(seed: int, subject: int, owner: str) -> str:
     return f"{owner}-{digest}"
 
 
-def dna_profile(seed: int, subject: int, capture: int = 0) -> DnaProfile:
-    """Capture 0: the reference profile; later captures: a stain with loci and alleles lost."""
+def dna_profiles(seed: int, subjects: Sequence[int], capture: int = 0) -> list[DnaProfile]:
+    """Capture 0: reference profiles; later captures: stains with loci and alleles lost."""
     if capture == 0:
-        keys = synthetic.dna_keys_for(seed, [subject])[0]
-        return DnaProfile(SampleType.REFERENCE, _loci(keys), "NGM SElect")
-    keys = synthetic.dna_recapture_keys(seed, [subject])[0]
-    return DnaProfile(SampleType.STAIN, _loci(keys), "NGM SElect")
+        keys = synthetic.dna_keys_for(seed, subjects)
+        kind = SampleType.REFERENCE
+    else:
+        keys = synthetic.dna_recapture_keys(seed, subjects)
+        kind = SampleType.STAIN
+    return [DnaProfile(kind, _loci(k), "NGM SElect") for k in keys]
 
 
 def _loci(keys: np.ndarray) -> dict[str, tuple[str, ...]]:
@@ -120,13 +122,41 @@ def fingerprints(seed: int, subject: int, capture: int = 0) -> FingerprintSet:
     return FingerprintSet(tuple(fingers), Impression.ROLLED, 500)
 
 
-def face(seed: int, subject: int, capture: int = 0) -> FaceTemplate:
-    vector = synthetic.face_templates(seed, [subject], FACE_DIM, capture)[0]
-    return FaceTemplate(FEATURE_MODEL, struct.pack(f"<{FACE_DIM}f", *vector.tolist()))
+def faces(seed: int, subjects: Sequence[int], capture: int = 0) -> list[FaceTemplate]:
+    vectors = synthetic.face_templates(seed, subjects, FACE_DIM, capture).astype("<f4")
+    return [FaceTemplate(FEATURE_MODEL, v.tobytes()) for v in vectors]
+
+
+def people(
+    seed: int,
+    subjects: Sequence[int],
+    owner: str = "GB",
+    capture: int = 0,
+    *,
+    with_fingerprints: bool = True,
+) -> list[Person]:
+    """Subjects as enrolled by `owner` (capture 0) or as later captures of them (batched)."""
+    dna = dna_profiles(seed, subjects, capture)
+    face_list = faces(seed, subjects, capture)
+    return [
+        _person(seed, subject, owner, capture, d, f, with_fingerprints)
+        for subject, d, f in zip(subjects, dna, face_list, strict=True)
+    ]
 
 
 def person(seed: int, subject: int, owner: str = "GB", capture: int = 0) -> Person:
-    """Subject `subject` as enrolled by `owner` (capture 0) or as a later capture of them."""
+    return people(seed, [subject], owner, capture)[0]
+
+
+def _person(
+    seed: int,
+    subject: int,
+    owner: str,
+    capture: int,
+    dna: DnaProfile,
+    face: FaceTemplate,
+    with_fingerprints: bool,
+) -> Person:
     rng = _rng(seed, subject, 0)
     nationality = NATIONALITIES[int(rng.integers(len(NATIONALITIES)))]
     male_given, female_given, family = _NAMES[nationality]
@@ -146,8 +176,8 @@ def person(seed: int, subject: int, owner: str = "GB", capture: int = 0) -> Pers
         date_of_birth=dob,
         sex=sex,
         nationalities=(nationality,),
-        dna=dna_profile(seed, subject, capture),
-        fingerprints=fingerprints(seed, subject, capture),
-        face=face(seed, subject, capture),
+        dna=dna,
+        fingerprints=fingerprints(seed, subject, capture) if with_fingerprints else None,
+        face=face,
     )
     return Person(subject, nationality, record)
