@@ -32,6 +32,8 @@ import json
 import re
 import sqlite3
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -174,8 +176,13 @@ class AuditLog:
     def __init__(self, store_or_connection: Store | sqlite3.Connection) -> None:
         if isinstance(store_or_connection, Store):
             self._conn = store_or_connection.connection
+            self._transaction: Callable[[], AbstractContextManager[None]] = (
+                store_or_connection.transaction
+            )
         else:
-            self._conn = store_or_connection
+            conn = store_or_connection
+            self._conn = conn
+            self._transaction = lambda: write_transaction(conn)
 
     def append(self, entry: AuditEntry) -> int:
         """Add `entry` to the chain; returns its seq.
@@ -196,7 +203,7 @@ class AuditLog:
             entry.outcome.value,
             entry.actor,
         )
-        with write_transaction(self._conn):
+        with self._transaction():
             head_seq, head_hash = self.head()
             seq = head_seq + 1
             digest = _entry_hash(head_hash, seq, fields)
@@ -251,7 +258,7 @@ class _Row:
             return False
 
 
-def _fail(checked: int, head: str, seq: int, problem: Tamper, detail: str) -> VerifyResult:
+def _fail(checked: int, head: str, seq: int | None, problem: Tamper, detail: str) -> VerifyResult:
     return VerifyResult(False, checked, head, seq, problem, detail)
 
 
@@ -317,6 +324,8 @@ def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
     """Walk the chain from seq 1 and compare its end with the recorded head."""
     head_row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
     head_seq, head_hash = (0, GENESIS) if head_row is None else (int(head_row[0]), head_row[1])
+    if head_row is None and conn.execute("SELECT 1 FROM audit LIMIT 1").fetchone():
+        return _fail(0, GENESIS, None, Tamper.REMOVED, "the audit head record is missing")
     prev, prev_prev, checked = GENESIS, None, 0
     for raw in conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
         row = _Row.of(raw)
@@ -374,8 +383,9 @@ def audit_verify_main(db_path: str) -> int:
         print(f"audit OK: {result.checked} entries, head {result.head_hash}")
         return 0
     assert result.problem is not None
+    where = "" if result.first_bad_seq is None else f" at entry {result.first_bad_seq}"
     print(
-        f"audit FAILED at entry {result.first_bad_seq}: {result.problem.value}"
+        f"audit FAILED{where}: {result.problem.value}"
         f" ({result.detail}); {result.checked} entries good before it",
         file=sys.stderr,
     )

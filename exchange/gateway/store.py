@@ -301,25 +301,30 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
     Nesting lets a caller wrap several store calls and an audit entry in one transaction
     (`Store.transaction()`), while a failed inner step still rolls back only itself if the
-    caller catches its error.
+    caller catches its error. The connection must be in autocommit mode
+    (`isolation_level=None`) and not inside a read transaction of its own.
     """
     if conn.in_transaction:
         conn.execute("SAVEPOINT nested")
         try:
             yield
         except BaseException:
-            conn.execute("ROLLBACK TO nested")
-            conn.execute("RELEASE nested")
+            if conn.in_transaction:  # some errors make SQLite roll back by itself
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
             raise
         conn.execute("RELEASE nested")
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # Also after a failed COMMIT: a transaction left open would swallow every later
+        # write into a savepoint that is never committed.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 @contextmanager
@@ -358,6 +363,7 @@ class Store:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._snapshot_open = False
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
@@ -393,7 +399,14 @@ class Store:
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group several store calls (and audit entries) into one atomic transaction."""
-        return write_transaction(self._conn)
+        return self._write()
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        if self._snapshot_open:
+            raise StoreError("a gallery snapshot is open on this Store; write through another")
+        with write_transaction(self._conn):
+            yield
 
     # --- searches -------------------------------------------------------------------------
 
@@ -422,7 +435,7 @@ class Store:
             raise ValueError(f"partners repeated: {list(partners)}")
         search_id = str(uuid.uuid4())
         created = timestamp(now)
-        with write_transaction(self._conn):
+        with self._write():
             self._conn.execute(
                 "INSERT INTO searches (search_id, client_id, purpose, case_reference,"
                 " modalities, partners, max_candidates, record_json, correlation_id, status,"
@@ -460,7 +473,8 @@ class Store:
             ids = [
                 r[0]
                 for r in self._conn.execute(
-                    "SELECT search_id FROM searches WHERE status = 'pending' ORDER BY created_at"
+                    "SELECT search_id FROM searches WHERE status = 'pending'"
+                    " ORDER BY created_at, rowid"
                 )
             ]
             rows = [self._search(i) for i in ids]
@@ -487,7 +501,7 @@ class Store:
             raise ValueError("a partner result cannot be set back to pending")
         if (status is PartnerStatus.HIT) != bool(hits):
             raise ValueError(f"status {status.value} with {len(hits)} hits")
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute(
                 "UPDATE partner_results SET status = ?, error = ?, updated_at = ?"
                 " WHERE search_id = ? AND partner = ? AND status = 'pending'",
@@ -529,7 +543,7 @@ class Store:
         if status is SearchStatus.PENDING:
             raise ValueError("finish_search needs a final status")
         stamp = timestamp(now)
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute(
                 "UPDATE searches SET status = ?, completed_at = ?"
                 " WHERE search_id = ? AND status = 'pending'",
@@ -560,7 +574,7 @@ class Store:
         self, search_id: str, hit_id: str, operator: str, *, now: dt.datetime
     ) -> HitRow:
         """A person has verified the hit. Idempotent: the first confirmation is kept."""
-        with write_transaction(self._conn):
+        with self._write():
             self._conn.execute(
                 "UPDATE hits SET confirmed_at = ?, confirmed_by = ?"
                 " WHERE search_id = ? AND hit_id = ? AND confirmed_at IS NULL",
@@ -577,7 +591,7 @@ class Store:
         Fingerprint and face hits must be confirmed by a person first (DESIGN.md §1); the
         store refuses otherwise, as a second line behind the gateway's own check.
         """
-        with write_transaction(self._conn):
+        with self._write():
             hit = self.get_hit(search_id, hit_id)
             if hit is None:
                 raise NotFoundError("hit", f"{search_id}/{hit_id}")
@@ -598,7 +612,7 @@ class Store:
         self, pnc_id: str, reference: str, record_json: str, *, now: dt.datetime
     ) -> int:
         """Enrol or replace a record; returns the new gallery version."""
-        with write_transaction(self._conn):
+        with self._write():
             try:
                 self._conn.execute(
                     "INSERT INTO records (pnc_id, reference, record_json, enrolled_at)"
@@ -617,7 +631,7 @@ class Store:
 
     def delete_record(self, pnc_id: str) -> bool:
         """Remove a record; True if there was one (the gallery version moves only then)."""
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute("DELETE FROM records WHERE pnc_id = ?", (pnc_id,))
             if cur.rowcount == 0:
                 return False
@@ -645,18 +659,40 @@ class Store:
         """The gallery version and every record at that version, read in one snapshot.
 
         For rebuilding the FAISS indexes: stamp them with the version yielded here. Holds a
-        read transaction until the block ends, so use a `Store` of its own (in the worker
-        thread that rebuilds), not the event loop's.
+        read transaction until the block ends, and this Store refuses writes meanwhile, so
+        use a `Store` of its own (in the worker thread that rebuilds), not the event loop's.
         """
-        with _read_transaction(self._conn):
-            version = self.gallery_version()
-            cursor = self._conn.execute(f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY pnc_id")
-            yield version, (_record(r) for r in cursor)
+        if self._conn.in_transaction:
+            raise StoreError("gallery_snapshot inside a transaction")
+        self._snapshot_open = True
+        try:
+            with _read_transaction(self._conn):
+                version = self.gallery_version()
+                cursor = self._conn.execute(
+                    f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY pnc_id"
+                )
+                yield version, (_record(r) for r in cursor)
+                cursor.close()
+        finally:
+            self._snapshot_open = False
 
-    def iter_records(self) -> Iterator[RecordRow]:
-        """Every enrolled record, in one snapshot (see `gallery_snapshot`)."""
-        with self.gallery_snapshot() as (_, records):
-            yield from records
+    def iter_records(self, batch: int = 1000) -> Iterator[RecordRow]:
+        """Every enrolled record by PNC ID, read in short batches that hold no transaction.
+
+        Records enrolled or deleted while iterating may or may not be seen; for a
+        consistent read stamped with a version, use `gallery_snapshot`.
+        """
+        after = ""
+        while True:
+            rows = self._conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM records WHERE pnc_id > ? ORDER BY pnc_id LIMIT ?",
+                (after, batch),
+            ).fetchall()
+            for row in rows:
+                yield _record(row)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
 
     def _bump_gallery_version(self) -> int:
         row = self._conn.execute(
@@ -680,7 +716,7 @@ class Store:
         """
         if limit <= 0:
             return False
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute(
                 "INSERT INTO quotas (direction, partner, search_type, day, used)"
                 " VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET used = used + 1"
@@ -709,7 +745,7 @@ class Store:
         If one was stored first (another process answered the same message), that one wins
         and is returned, so every duplicate gets one and the same reply.
         """
-        with write_transaction(self._conn):
+        with self._write():
             self._conn.execute(
                 "INSERT INTO inbound_replies (sender, message_id, reply, stored_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -728,7 +764,7 @@ class Store:
 
     def forget_replies(self, before: dt.datetime) -> int:
         """Drop cached replies stored before `before` (retention); returns how many."""
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute(
                 "DELETE FROM inbound_replies WHERE stored_at < ?", (timestamp(before),)
             )
@@ -746,7 +782,7 @@ class Store:
     ) -> None:
         """Note the hit references this node returned to `sender` for one search message."""
         stamp = timestamp(at)
-        with write_transaction(self._conn):
+        with self._write():
             self._conn.executemany(
                 "INSERT INTO released_hits (sender, reference, search_message_id, released_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",

@@ -261,6 +261,14 @@ def test_removed_tail(five: Path) -> None:
     assert_bad(five, 4, Tamper.REMOVED)
 
 
+def test_removed_head(five: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tamper(five, "DELETE FROM audit_head")
+    result = verify(str(five))
+    assert not result.ok and result.problem is Tamper.REMOVED and result.first_bad_seq is None
+    assert audit_verify_main(str(five)) == 1
+    assert capsys.readouterr().err.startswith("audit FAILED: removed (the audit head")
+
+
 def test_inserted_entry(five: Path) -> None:
     # Make room at seq 3 and insert a well-formed entry that links to entry 2.
     tamper(five, *(f"UPDATE audit SET seq = {s + 1} WHERE seq = {s}" for s in (5, 4, 3)))

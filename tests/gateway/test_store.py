@@ -27,6 +27,7 @@ from exchange.gateway.store import (
     SearchRow,
     SearchStatus,
     Store,
+    StoreError,
 )
 from exchange.model import MatchType, Modality, Purpose
 
@@ -317,6 +318,23 @@ def test_transaction_groups_calls_and_rolls_back_together(store: Store) -> None:
     assert got is not None and got.results[0].status is PartnerStatus.NO_HIT
 
 
+def test_a_failed_commit_leaves_no_transaction_open(store: Store, db: Path) -> None:
+    # Deferred foreign keys make COMMIT itself fail; afterwards writes must commit again.
+    store.connection.execute("PRAGMA defer_foreign_keys = ON")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
+        store.connection.execute(
+            "INSERT INTO hits VALUES ('h', 'no-search', 'DE', 'dna', 'R', 1.0, 'full', 0,"
+            " NULL, NULL, NULL)"
+        )
+    assert not store.connection.in_transaction
+    store.enrol_record("13/7654321D", "REF-2", RECORD, now=T0)
+    other = Store.open(db)  # what another connection sees is what was committed
+    assert other.get_record("12/1234567C") is None
+    assert other.get_record("13/7654321D") is not None
+    other.close()
+
+
 # --- gallery ------------------------------------------------------------------------------
 
 
@@ -356,6 +374,28 @@ def test_gallery_snapshot_is_one_version(db: Path, store: Store) -> None:
         assert [r.reference for r in records] == ["REF-1"]
     assert reader.gallery_version() == 2
     reader.close()
+
+
+def test_no_writes_through_a_store_holding_a_snapshot(db: Path, store: Store) -> None:
+    store.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
+    store.enrol_record("13/7654321D", "REF-2", RECORD, now=T0)
+    with store.gallery_snapshot() as (_, records):
+        next(records)  # left half read
+        with pytest.raises(StoreError):
+            store.delete_record("12/1234567C")
+    assert not store.connection.in_transaction
+    assert store.delete_record("12/1234567C")
+    other = Store.open(db)
+    assert other.get_record("12/1234567C") is None and other.gallery_version() == 3
+    other.close()
+
+
+def test_iter_records_in_batches(store: Store) -> None:
+    ids = [f"{n:02d}/0000000X" for n in range(7)]
+    for i, pnc in enumerate(reversed(ids)):
+        store.enrol_record(pnc, f"REF-{i}", RECORD, now=T0)
+    assert [r.pnc_id for r in store.iter_records(batch=3)] == ids
+    assert [r.pnc_id for r in store.iter_records(batch=7)] == ids
 
 
 # --- quotas -------------------------------------------------------------------------------
