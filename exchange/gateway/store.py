@@ -35,6 +35,7 @@ from exchange.model import MatchType, Modality, Purpose
 
 BUSY_TIMEOUT_MS = 5000
 FOLLOW_UP_WINDOW = dt.timedelta(hours=48)
+CLAIM_STALE_AFTER = dt.timedelta(seconds=60)
 
 
 class SearchStatus(StrEnum):
@@ -135,13 +136,25 @@ class SearchRow:
     modalities: tuple[Modality, ...]
     partners: tuple[str, ...]
     max_candidates: int
-    record_json: str
+    record_json: str | None  # None once finished: the probe is not kept beyond its search
     correlation_id: str
     status: SearchStatus
     created_at: dt.datetime
     deadline_at: dt.datetime
     completed_at: dt.datetime | None
     results: tuple[PartnerResultRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundClaim:
+    """What `claim_message` found: answer it (`first`), resend `reply`, or wait."""
+
+    first: bool
+    reply: bytes | None
+
+    @property
+    def in_progress(self) -> bool:
+        return not self.first and self.reply is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +182,7 @@ MIGRATIONS: list[str] = [
         modalities TEXT NOT NULL,
         partners TEXT NOT NULL,
         max_candidates INTEGER NOT NULL,
-        record_json TEXT NOT NULL,
+        record_json TEXT,
         correlation_id TEXT NOT NULL,
         status TEXT NOT NULL
             CHECK (status IN ('pending', 'complete', 'partial', 'failed')),
@@ -223,11 +236,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (direction, partner, search_type, day)
     ) STRICT;
 
-    CREATE TABLE inbound_replies (
+    CREATE TABLE inbound_messages (
         sender TEXT NOT NULL,
         message_id TEXT NOT NULL,
-        reply BLOB NOT NULL,
-        stored_at TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        reply BLOB,
+        answered_at TEXT,
         PRIMARY KEY (sender, message_id)
     ) STRICT;
 
@@ -392,6 +406,12 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def connection(self) -> sqlite3.Connection:
         """The underlying connection, for `AuditLog` and tests; same one-thread rule."""
@@ -537,6 +557,8 @@ class Store:
     def finish_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> SearchRow:
         """Close a search; partners still `pending` become `timeout` in the same transaction.
 
+        The record as received (with its biometrics) is dropped here: it was kept only to
+        resume the fan-out after a crash, and a finished search has no use for it.
         Finishing an already finished search changes nothing and returns it as stored.
         """
         status = SearchStatus(status)
@@ -545,7 +567,7 @@ class Store:
         stamp = timestamp(now)
         with self._write():
             cur = self._conn.execute(
-                "UPDATE searches SET status = ?, completed_at = ?"
+                "UPDATE searches SET status = ?, completed_at = ?, record_json = NULL"
                 " WHERE search_id = ? AND status = 'pending'",
                 (status.value, stamp, search_id),
             )
@@ -737,36 +759,73 @@ class Store:
 
     # --- inbound de-duplication -----------------------------------------------------------
 
+    def claim_message(
+        self,
+        sender: str,
+        message_id: str,
+        *,
+        now: dt.datetime,
+        stale_after: dt.timedelta = CLAIM_STALE_AFTER,
+    ) -> InboundClaim:
+        """Say whether this (sender, message id) is new, answered, or being answered.
+
+        The first caller gets `first=True`, runs the search and calls `remember_reply`. A
+        duplicate gets the stored reply, or, while the first is still at work (a sender
+        that retried on its own timeout), `in_progress`: answer with a transient error or
+        poll `cached_reply`, but do not search again. A claim older than `stale_after`
+        without a reply (its process died) is handed to the next caller.
+        """
+        with self._write():
+            row = self._conn.execute(
+                "SELECT claimed_at, reply FROM inbound_messages"
+                " WHERE sender = ? AND message_id = ?",
+                (sender, message_id),
+            ).fetchone()
+            if row is not None and row[1] is not None:
+                return InboundClaim(first=False, reply=bytes(row[1]))
+            if row is not None and _time(row[0]) > now - stale_after:
+                return InboundClaim(first=False, reply=None)
+            self._conn.execute(
+                "INSERT INTO inbound_messages (sender, message_id, claimed_at)"
+                " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at",
+                (sender, message_id, timestamp(now)),
+            )
+        return InboundClaim(first=True, reply=None)
+
     def remember_reply(
         self, sender: str, message_id: str, reply: bytes, *, now: dt.datetime
     ) -> bytes:
         """Keep the reply sent for (sender, message id); returns the reply that is stored.
 
-        If one was stored first (another process answered the same message), that one wins
-        and is returned, so every duplicate gets one and the same reply.
+        If a reply was stored first (another process answered the same message), that one
+        wins and is returned, so every duplicate gets one and the same reply.
         """
+        stamp = timestamp(now)
         with self._write():
             self._conn.execute(
-                "INSERT INTO inbound_replies (sender, message_id, reply, stored_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (sender, message_id, reply, timestamp(now)),
+                "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply,"
+                " answered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                " reply = excluded.reply, answered_at = excluded.answered_at"
+                " WHERE reply IS NULL",
+                (sender, message_id, stamp, reply, stamp),
             )
             stored = self.cached_reply(sender, message_id)
         assert stored is not None
         return stored
 
     def cached_reply(self, sender: str, message_id: str) -> bytes | None:
+        """The reply already given to this message, if any."""
         row = self._conn.execute(
-            "SELECT reply FROM inbound_replies WHERE sender = ? AND message_id = ?",
+            "SELECT reply FROM inbound_messages WHERE sender = ? AND message_id = ?",
             (sender, message_id),
         ).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def forget_replies(self, before: dt.datetime) -> int:
-        """Drop cached replies stored before `before` (retention); returns how many."""
+        """Drop messages claimed before `before` and their replies (retention); how many."""
         with self._write():
             cur = self._conn.execute(
-                "DELETE FROM inbound_replies WHERE stored_at < ?", (timestamp(before),)
+                "DELETE FROM inbound_messages WHERE claimed_at < ?", (timestamp(before),)
             )
             return cur.rowcount
 
@@ -813,6 +872,14 @@ class Store:
             sql += " AND search_message_id = ?"
             args.append(search_message_id)
         return self._conn.execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def forget_released(self, before: dt.datetime) -> int:
+        """Drop release notes older than `before` (past every follow-up window); how many."""
+        with self._write():
+            cur = self._conn.execute(
+                "DELETE FROM released_hits WHERE released_at < ?", (timestamp(before),)
+            )
+            return cur.rowcount
 
     # --- reading rows ---------------------------------------------------------------------
 

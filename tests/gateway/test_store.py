@@ -93,6 +93,14 @@ def test_open_sets_wal_foreign_keys_and_schema_version(store: Store, db: Path) -
     again.close()
 
 
+def test_store_closes_as_a_context_manager(db: Path) -> None:
+    with Store.open(db) as s:
+        s.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
+    with pytest.raises(sqlite3.ProgrammingError):
+        s.gallery_version()
+    assert not Path(f"{db}-wal").exists()  # the last connection out checkpointed the WAL
+
+
 def test_open_refuses_a_newer_schema(db: Path) -> None:
     Store.open(db).close()
     with sqlite3.connect(db) as conn:
@@ -205,6 +213,7 @@ def test_finish_search_times_out_the_late_partners(store: Store) -> None:
     end = T0 + dt.timedelta(seconds=30)
     finished = store.finish_search(sid, SearchStatus.PARTIAL, now=end)
     assert finished.status is SearchStatus.PARTIAL and finished.completed_at == end
+    assert finished.record_json is None  # the probe is not kept past its search
     de, fr = finished.results
     assert de.status is PartnerStatus.NO_HIT
     assert fr.status is PartnerStatus.TIMEOUT and fr.updated_at == end and fr.error
@@ -460,6 +469,27 @@ def test_duplicate_message_gets_the_same_reply(store: Store) -> None:
     assert store.cached_reply("FR", "msg-1") == b"<fr/>"
 
 
+def test_a_retry_while_the_first_is_at_work_does_not_search_again(store: Store) -> None:
+    first = store.claim_message("DE", "msg-7", now=T0)
+    assert first.first and first.reply is None and not first.in_progress
+    retry = store.claim_message("DE", "msg-7", now=T0 + dt.timedelta(seconds=5))
+    assert retry.in_progress and not retry.first
+    assert store.claim_message("FR", "msg-7", now=T0).first  # another sender's message
+    store.remember_reply("DE", "msg-7", b"<reply/>", now=T0 + dt.timedelta(seconds=6))
+    again = store.claim_message("DE", "msg-7", now=T0 + dt.timedelta(hours=5))
+    assert again.reply == b"<reply/>" and not again.first and not again.in_progress
+
+
+def test_a_claim_whose_process_died_is_taken_over(store: Store) -> None:
+    assert store.claim_message("DE", "msg-8", now=T0).first
+    just_before = T0 + dt.timedelta(seconds=59)
+    assert store.claim_message("DE", "msg-8", now=just_before).in_progress
+    taken = store.claim_message("DE", "msg-8", now=T0 + dt.timedelta(seconds=61))
+    assert taken.first
+    # The new claim is fresh: the next duplicate waits for it.
+    assert store.claim_message("DE", "msg-8", now=T0 + dt.timedelta(seconds=62)).in_progress
+
+
 # --- released hits (the 48 h follow-up rule) ----------------------------------------------
 
 
@@ -481,6 +511,9 @@ def test_follow_up_only_for_own_hits_to_that_partner_within_48h(store: Store) ->
     store.record_released("DE", "search-msg-2", ["UK-REF-1"], at=T0 + 3 * h48)  # duplicate
     assert not store.released_to("DE", "UK-REF-1", now=T0 + 3 * h48)
     assert store.released_to("DE", "UK-REF-1", now=T0 + dt.timedelta(hours=60), within=h48 / 2)
+    assert store.forget_released(T0 + h48) == 2  # the two notes of search-msg-1
+    assert not store.released_to("DE", "UK-REF-2", now=T0 + dt.timedelta(hours=1))
+    assert store.released_to("DE", "UK-REF-1", now=T0 + 2 * h48)  # search-msg-2 stays
 
 
 # --- durability ---------------------------------------------------------------------------
