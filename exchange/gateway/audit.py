@@ -46,7 +46,11 @@ GENESIS = "0" * 64
 MAX_REFERENCES = 1000
 # How far a renumbered entry's original seq is searched for when telling "removed" apart.
 _RENUMBER_SEARCH = 1000
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
+# Identifier and Reference are the patterns of schemas/prum-common-1.0.xsd; an actor (client
+# or operator id) may also hold '@'. None of them allows a space, so no name fits.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@\-]{0,127}")
 _COLUMNS = (
     "seq, at, direction, partner, message_type, message_id, refs, purpose, outcome, actor,"
     " prev_hash, hash"
@@ -92,10 +96,10 @@ class AuditEntryError(ValueError):
     """An entry that would put something other than references and codes in the log."""
 
 
-def _token(name: str, value: str | None, *, optional: bool) -> None:
+def _token(name: str, value: str | None, pattern: re.Pattern[str], *, optional: bool) -> None:
     if value is None and optional:
         return
-    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise AuditEntryError(f"{name}: {value!r} is not a short token (no spaces, ≤128 chars)")
 
 
@@ -128,13 +132,13 @@ class AuditEntry:
         _enum("message_type", self.message_type, (MessageType, ClientEvent), optional=False)
         _enum("outcome", self.outcome, (Outcome, ErrorCode), optional=False)
         _enum("purpose", self.purpose, (Purpose,), optional=True)
-        _token("actor", self.actor, optional=False)
-        _token("partner", self.partner, optional=True)
-        _token("message_id", self.message_id, optional=True)
+        _token("actor", self.actor, _ACTOR, optional=False)
+        _token("partner", self.partner, _IDENTIFIER, optional=True)
+        _token("message_id", self.message_id, _IDENTIFIER, optional=True)
         if not isinstance(self.references, tuple) or len(self.references) > MAX_REFERENCES:
             raise AuditEntryError(f"references: a tuple of at most {MAX_REFERENCES} is needed")
         for i, ref in enumerate(self.references):
-            _token(f"references[{i}]", ref, optional=False)
+            _token(f"references[{i}]", ref, _REFERENCE, optional=False)
 
 
 @dataclass(frozen=True, slots=True)

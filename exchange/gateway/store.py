@@ -126,6 +126,14 @@ class PartnerResultRow:
     updated_at: dt.datetime
     hits: tuple[HitRow, ...]
 
+    def message_id_for(self, modality: Modality) -> str:
+        """The outbound message id for one modality's request to this partner.
+
+        Each modality travels in its own request envelope; deriving its id from the stored
+        one keeps it the same on every retry and after a restart.
+        """
+        return f"{self.message_id}.{Modality(modality).value}"
+
 
 @dataclass(frozen=True, slots=True)
 class SearchRow:

@@ -106,12 +106,14 @@ def test_entries_hold_codes_and_references_only() -> None:
     entry()  # the normal case is accepted
     entry(message_type=ClientEvent.CORE_DATA, outcome=ErrorCode.UNKNOWN_REFERENCE)
     entry(partner=None, message_id=None, purpose=None, references=())
+    entry(actor="operator@leds.example", references=("UK/REF/0001", "DE:REF.9-1"))
     bad: list[dict[str, Any]] = [
         {"references": ("John Smith",)},  # a name is not a reference
         {"references": ("A" * 129,)},  # nor is a blob
         {"references": ["UK-REF-1"]},  # a tuple, so the entry stays frozen
         {"references": tuple(f"R{i}" for i in range(1001))},
         {"actor": "officer 7"},
+        {"message_id": "msg/1"},  # not a Prüm Identifier
         {"actor": ""},
         {"partner": "DE\n"},
         {"message_id": "x" * 200},

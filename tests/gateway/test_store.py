@@ -147,6 +147,9 @@ def test_create_and_get_search(store: Store) -> None:
     assert [r.partner for r in got.results] == ["DE", "FR"]
     assert all(r.status is PartnerStatus.PENDING and r.hits == () for r in got.results)
     assert len({r.message_id for r in got.results}) == 2
+    de = got.results[0]
+    assert de.message_id_for(Modality.FACE) == f"{de.message_id}.face"
+    assert de.message_id_for(Modality.DNA) != de.message_id_for(Modality.FACE)
     assert store.get_search("no-such-search") is None
 
 
