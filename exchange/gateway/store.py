@@ -369,6 +369,13 @@ def timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+def _day(day: dt.date) -> str:
+    """A quota day as `YYYY-MM-DD`; an aware datetime counts on its UTC day."""
+    if isinstance(day, dt.datetime):
+        return timestamp(day)[:10]
+    return day.isoformat()
+
+
 def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
@@ -751,7 +758,7 @@ class Store:
                 "INSERT INTO quotas (direction, partner, search_type, day, used)"
                 " VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET used = used + 1"
                 " WHERE used < ?",
-                (QuotaDirection(direction).value, partner, search_type, day.isoformat(), limit),
+                (QuotaDirection(direction).value, partner, search_type, _day(day), limit),
             )
             return cur.rowcount == 1
 
@@ -761,7 +768,7 @@ class Store:
         row = self._conn.execute(
             "SELECT used FROM quotas WHERE direction = ? AND partner = ? AND search_type = ?"
             " AND day = ?",
-            (QuotaDirection(direction).value, partner, search_type, day.isoformat()),
+            (QuotaDirection(direction).value, partner, search_type, _day(day)),
         ).fetchone()
         return 0 if row is None else int(row[0])
 

@@ -427,6 +427,11 @@ def test_take_quota_up_to_the_limit(store: Store) -> None:
     assert store.take_quota(out, "FR", "TP/TP", DAY, 3)  # another partner
     assert store.take_quota(QuotaDirection.INBOUND, "DE", "TP/TP", DAY, 3)  # other way
     assert store.take_quota(out, "DE", "TP/TP", DAY + dt.timedelta(days=1), 3)  # next day
+    late_evening_in_paris = dt.datetime(
+        2026, 11, 27, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))
+    )
+    assert store.take_quota(out, "DE", "LT/TP", late_evening_in_paris, 3)  # 22:30 UTC: same day
+    assert store.quota_used(out, "DE", "LT/TP", DAY) == 2
     assert not store.take_quota(out, "NL", "TP/TP", DAY, 0)
     assert store.quota_used(out, "NL", "TP/TP", DAY) == 0
     assert store.quota_used(out, "DE", "TP/TP", DAY) == 3
