@@ -468,19 +468,38 @@ class Store:
             raise ValueError("a search needs at least one partner")
         if len(set(partners)) != len(partners):
             raise ValueError(f"partners repeated: {list(partners)}")
-        search_id = str(uuid.uuid4())
         created = timestamp(now)
+        created_at = _time(created)  # as it reads back: UTC, to the microsecond
+        row = SearchRow(
+            search_id=str(uuid.uuid4()),
+            client_id=client_id,
+            purpose=Purpose(purpose),
+            case_reference=case_reference,
+            modalities=tuple(Modality(m) for m in modalities),
+            partners=tuple(partners),
+            max_candidates=max_candidates,
+            record_json=record_json,
+            correlation_id=correlation_id,
+            status=SearchStatus.PENDING,
+            created_at=created_at,
+            deadline_at=_time(timestamp(deadline_at)),
+            completed_at=None,
+            results=tuple(
+                PartnerResultRow(p, PartnerStatus.PENDING, None, str(uuid.uuid4()), created_at, ())
+                for p in sorted(partners)
+            ),
+        )
         with self._write():
             self._conn.execute(
                 "INSERT INTO searches (search_id, client_id, purpose, case_reference,"
                 " modalities, partners, max_candidates, record_json, correlation_id, status,"
                 " created_at, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                 (
-                    search_id,
+                    row.search_id,
                     client_id,
-                    Purpose(purpose).value,
+                    row.purpose.value,
                     case_reference,
-                    json.dumps([Modality(m).value for m in modalities]),
+                    json.dumps([m.value for m in row.modalities]),
                     json.dumps(list(partners)),
                     max_candidates,
                     record_json,
@@ -492,10 +511,8 @@ class Store:
             self._conn.executemany(
                 "INSERT INTO partner_results (search_id, partner, status, message_id,"
                 " updated_at) VALUES (?, ?, 'pending', ?, ?)",
-                [(search_id, p, str(uuid.uuid4()), created) for p in partners],
+                [(row.search_id, r.partner, r.message_id, created) for r in row.results],
             )
-            row = self._search(search_id)
-        assert row is not None
         return row
 
     def get_search(self, search_id: str) -> SearchRow | None:

@@ -153,6 +153,26 @@ def test_create_and_get_search(store: Store) -> None:
     assert store.get_search("no-such-search") is None
 
 
+def test_a_search_reads_back_as_it_was_returned(store: Store) -> None:
+    paris = dt.timezone(dt.timedelta(hours=1))
+    created = store.create_search(
+        client_id="c-1",
+        purpose=Purpose.MISSING_PERSON,
+        case_reference="MP-1",
+        modalities=[Modality.FACE],
+        partners=["NL", "EUROPOL", "DE"],
+        max_candidates=1,
+        record_json="{}",
+        correlation_id="corr-2",
+        now=T0.astimezone(paris),
+        deadline_at=T0.astimezone(paris),
+    )
+    got = store.get_search(created.search_id)
+    assert got == created and repr(got) == repr(created)
+    assert got.partners == ("NL", "EUROPOL", "DE")  # as asked
+    assert [r.partner for r in got.results] == ["DE", "EUROPOL", "NL"]
+
+
 def test_create_search_refuses_bad_partner_lists(store: Store) -> None:
     with pytest.raises(ValueError):
         new_search(store, partners=())
