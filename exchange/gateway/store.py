@@ -2,9 +2,10 @@
 
 Holds searches and their per-partner results and hits (client side), the enrolled UK gallery
 that answers partners (the FAISS indexes are a cache stamped with `gallery_version`), daily
-quota counters per partner and search type, the inbound reply cache that makes a repeated
-message id get the same reply, and the hit references released to each partner (the 48 h
-follow-up rule of DESIGN.md §1). The audit log lives in the same file (`audit.py`).
+quota counters per partner and search type, inbound message claims and replies (a repeated
+message id gets the same reply, never a second search), and the hit references released to
+each partner (the 48 h follow-up rule of DESIGN.md §1). The audit log lives in the same file
+(`audit.py`); its tables are created by the migrations here so there is one schema version.
 
 Threading: a `Store` wraps one `sqlite3.Connection` and may be used only from the thread that
 opened it (sqlite3's `check_same_thread` enforces this). Every method is one short

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -585,6 +586,8 @@ def test_acknowledged_writes_survive_kill_9(db: Path) -> None:
     )
     try:
         assert child.stdout is not None
+        ready, _, _ = select.select([child.stdout], [], [], 15)  # never hang the suite
+        assert ready, "the child did not acknowledge within 15 s"
         line = child.stdout.readline()
         assert line.startswith("acked "), child.stderr.read() if child.stderr else ""
         search_id = line.split()[1]
