@@ -590,8 +590,9 @@ class Store:
     def finish_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> SearchRow:
         """Close a search; partners still `pending` become `timeout` in the same transaction.
 
-        The record as received (with its biometrics) is dropped here: it was kept only to
-        resume the fan-out after a crash, and a finished search has no use for it.
+        `complete` is refused while a partner is still pending (use `partial` at the
+        deadline). The record as received (with its biometrics) is dropped here: it was kept
+        only to resume the fan-out after a crash, and a finished search has no use for it.
         Finishing an already finished search changes nothing and returns it as stored.
         """
         status = SearchStatus(status)
@@ -599,6 +600,12 @@ class Store:
             raise ValueError("finish_search needs a final status")
         stamp = timestamp(now)
         with self._write():
+            waiting = self._conn.execute(
+                "SELECT 1 FROM partner_results WHERE search_id = ? AND status = 'pending'",
+                (search_id,),
+            ).fetchone()
+            if status is SearchStatus.COMPLETE and waiting:
+                raise ConflictError(f"search {search_id} is not complete: partners are pending")
             cur = self._conn.execute(
                 "UPDATE searches SET status = ?, completed_at = ?, record_json = NULL"
                 " WHERE search_id = ? AND status = 'pending'",

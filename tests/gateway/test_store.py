@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from exchange.gateway import store as store_module
 from exchange.gateway.store import (
     MIGRATIONS,
     ConflictError,
@@ -102,6 +103,42 @@ def test_store_closes_as_a_context_manager(db: Path) -> None:
     assert not Path(f"{db}-wal").exists()  # the last connection out checkpointed the WAL
 
 
+def test_forward_migrations_apply_once_and_keep_data(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store.open(db) as s:
+        s.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
+    extra = """
+        CREATE TABLE partner_notes (partner TEXT PRIMARY KEY, note TEXT NOT NULL) STRICT;
+        CREATE TRIGGER records_touch AFTER DELETE ON records BEGIN
+            INSERT INTO partner_notes VALUES ('deleted:' || OLD.pnc_id, 'gone');
+        END;
+    """
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, extra])
+    with Store.open(db) as s:
+        conn = s.connection
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 2
+        assert s.get_record("12/1234567C") is not None
+        s.delete_record("12/1234567C")
+        assert conn.execute("SELECT count(*) FROM partner_notes").fetchone()[0] == 1
+    with Store.open(db) as s:  # not applied twice
+        assert s.connection.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_a_failing_migration_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Store.open(db).close()
+    broken = "CREATE TABLE half_done (x INTEGER) STRICT;\nSELECT no_such_function();"
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, broken])
+    with pytest.raises(sqlite3.OperationalError):
+        Store.open(db)
+    monkeypatch.undo()
+    with Store.open(db) as s:
+        conn = s.connection
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "half_done" not in names
+
+
 def test_open_refuses_a_newer_schema(db: Path) -> None:
     Store.open(db).close()
     with sqlite3.connect(db) as conn:
@@ -183,7 +220,7 @@ def test_create_search_refuses_bad_partner_lists(store: Store) -> None:
 
 def test_pending_searches_lists_unfinished_oldest_first(store: Store) -> None:
     first, second, done = new_search(store), new_search(store), new_search(store)
-    store.finish_search(done.search_id, SearchStatus.COMPLETE, now=T0)
+    store.finish_search(done.search_id, SearchStatus.FAILED, now=T0)
     assert [s.search_id for s in store.pending_searches()] == [
         first.search_id,
         second.search_id,
@@ -249,6 +286,17 @@ def test_finish_search_times_out_the_late_partners(store: Store) -> None:
         store.finish_search("no-such-search", SearchStatus.FAILED, now=end)
     with pytest.raises(ValueError):
         store.finish_search(sid, SearchStatus.PENDING, now=end)
+
+
+def test_complete_only_when_every_partner_answered(store: Store) -> None:
+    sid = new_search(store).search_id
+    store.set_partner_result(sid, "DE", PartnerStatus.NO_HIT, now=T0)
+    with pytest.raises(ConflictError):
+        store.finish_search(sid, SearchStatus.COMPLETE, now=T0)
+    store.set_partner_result(sid, "FR", PartnerStatus.REJECTED, now=T0, error="schema_invalid")
+    done = store.finish_search(sid, SearchStatus.COMPLETE, now=T0)
+    assert done.status is SearchStatus.COMPLETE
+    assert [r.status for r in done.results] == [PartnerStatus.NO_HIT, PartnerStatus.REJECTED]
 
 
 # --- hits ---------------------------------------------------------------------------------
