@@ -32,6 +32,8 @@ import json
 import re
 import sqlite3
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -44,7 +46,11 @@ GENESIS = "0" * 64
 MAX_REFERENCES = 1000
 # How far a renumbered entry's original seq is searched for when telling "removed" apart.
 _RENUMBER_SEARCH = 1000
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
+# Identifier and Reference are the patterns of schemas/prum-common-1.0.xsd; an actor (client
+# or operator id) may also hold '@'. None of them allows a space, so no name fits.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@\-]{0,127}")
 _COLUMNS = (
     "seq, at, direction, partner, message_type, message_id, refs, purpose, outcome, actor,"
     " prev_hash, hash"
@@ -90,10 +96,10 @@ class AuditEntryError(ValueError):
     """An entry that would put something other than references and codes in the log."""
 
 
-def _token(name: str, value: str | None, *, optional: bool) -> None:
+def _token(name: str, value: str | None, pattern: re.Pattern[str], *, optional: bool) -> None:
     if value is None and optional:
         return
-    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise AuditEntryError(f"{name}: {value!r} is not a short token (no spaces, ≤128 chars)")
 
 
@@ -126,13 +132,13 @@ class AuditEntry:
         _enum("message_type", self.message_type, (MessageType, ClientEvent), optional=False)
         _enum("outcome", self.outcome, (Outcome, ErrorCode), optional=False)
         _enum("purpose", self.purpose, (Purpose,), optional=True)
-        _token("actor", self.actor, optional=False)
-        _token("partner", self.partner, optional=True)
-        _token("message_id", self.message_id, optional=True)
+        _token("actor", self.actor, _ACTOR, optional=False)
+        _token("partner", self.partner, _IDENTIFIER, optional=True)
+        _token("message_id", self.message_id, _IDENTIFIER, optional=True)
         if not isinstance(self.references, tuple) or len(self.references) > MAX_REFERENCES:
             raise AuditEntryError(f"references: a tuple of at most {MAX_REFERENCES} is needed")
         for i, ref in enumerate(self.references):
-            _token(f"references[{i}]", ref, optional=False)
+            _token(f"references[{i}]", ref, _REFERENCE, optional=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +180,13 @@ class AuditLog:
     def __init__(self, store_or_connection: Store | sqlite3.Connection) -> None:
         if isinstance(store_or_connection, Store):
             self._conn = store_or_connection.connection
+            self._transaction: Callable[[], AbstractContextManager[None]] = (
+                store_or_connection.transaction
+            )
         else:
-            self._conn = store_or_connection
+            conn = store_or_connection
+            self._conn = conn
+            self._transaction = lambda: write_transaction(conn)
 
     def append(self, entry: AuditEntry) -> int:
         """Add `entry` to the chain; returns its seq.
@@ -196,7 +207,7 @@ class AuditLog:
             entry.outcome.value,
             entry.actor,
         )
-        with write_transaction(self._conn):
+        with self._transaction():
             head_seq, head_hash = self.head()
             seq = head_seq + 1
             digest = _entry_hash(head_hash, seq, fields)
@@ -251,7 +262,7 @@ class _Row:
             return False
 
 
-def _fail(checked: int, head: str, seq: int, problem: Tamper, detail: str) -> VerifyResult:
+def _fail(checked: int, head: str, seq: int | None, problem: Tamper, detail: str) -> VerifyResult:
     return VerifyResult(False, checked, head, seq, problem, detail)
 
 
@@ -317,6 +328,8 @@ def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
     """Walk the chain from seq 1 and compare its end with the recorded head."""
     head_row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
     head_seq, head_hash = (0, GENESIS) if head_row is None else (int(head_row[0]), head_row[1])
+    if head_row is None and conn.execute("SELECT 1 FROM audit LIMIT 1").fetchone():
+        return _fail(0, GENESIS, None, Tamper.REMOVED, "the audit head record is missing")
     prev, prev_prev, checked = GENESIS, None, 0
     for raw in conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
         row = _Row.of(raw)
@@ -374,8 +387,9 @@ def audit_verify_main(db_path: str) -> int:
         print(f"audit OK: {result.checked} entries, head {result.head_hash}")
         return 0
     assert result.problem is not None
+    where = "" if result.first_bad_seq is None else f" at entry {result.first_bad_seq}"
     print(
-        f"audit FAILED at entry {result.first_bad_seq}: {result.problem.value}"
+        f"audit FAILED{where}: {result.problem.value}"
         f" ({result.detail}); {result.checked} entries good before it",
         file=sys.stderr,
     )

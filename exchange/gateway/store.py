@@ -2,9 +2,10 @@
 
 Holds searches and their per-partner results and hits (client side), the enrolled UK gallery
 that answers partners (the FAISS indexes are a cache stamped with `gallery_version`), daily
-quota counters per partner and search type, the inbound reply cache that makes a repeated
-message id get the same reply, and the hit references released to each partner (the 48 h
-follow-up rule of DESIGN.md §1). The audit log lives in the same file (`audit.py`).
+quota counters per partner and search type, inbound message claims and replies (a repeated
+message id gets the same reply, never a second search), and the hit references released to
+each partner (the 48 h follow-up rule of DESIGN.md §1). The audit log lives in the same file
+(`audit.py`); its tables are created by the migrations here so there is one schema version.
 
 Threading: a `Store` wraps one `sqlite3.Connection` and may be used only from the thread that
 opened it (sqlite3's `check_same_thread` enforces this). Every method is one short
@@ -35,6 +36,7 @@ from exchange.model import MatchType, Modality, Purpose
 
 BUSY_TIMEOUT_MS = 5000
 FOLLOW_UP_WINDOW = dt.timedelta(hours=48)
+CLAIM_STALE_AFTER = dt.timedelta(seconds=60)
 
 
 class SearchStatus(StrEnum):
@@ -125,6 +127,14 @@ class PartnerResultRow:
     updated_at: dt.datetime
     hits: tuple[HitRow, ...]
 
+    def message_id_for(self, modality: Modality) -> str:
+        """The outbound message id for one modality's request to this partner.
+
+        Each modality travels in its own request envelope; deriving its id from the stored
+        one keeps it the same on every retry and after a restart.
+        """
+        return f"{self.message_id}.{Modality(modality).value}"
+
 
 @dataclass(frozen=True, slots=True)
 class SearchRow:
@@ -135,13 +145,25 @@ class SearchRow:
     modalities: tuple[Modality, ...]
     partners: tuple[str, ...]
     max_candidates: int
-    record_json: str
+    record_json: str | None  # None once finished: the probe is not kept beyond its search
     correlation_id: str
     status: SearchStatus
     created_at: dt.datetime
     deadline_at: dt.datetime
     completed_at: dt.datetime | None
     results: tuple[PartnerResultRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundClaim:
+    """What `claim_message` found: answer it (`first`), resend `reply`, or wait."""
+
+    first: bool
+    reply: bytes | None
+
+    @property
+    def in_progress(self) -> bool:
+        return not self.first and self.reply is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +191,7 @@ MIGRATIONS: list[str] = [
         modalities TEXT NOT NULL,
         partners TEXT NOT NULL,
         max_candidates INTEGER NOT NULL,
-        record_json TEXT NOT NULL,
+        record_json TEXT,
         correlation_id TEXT NOT NULL,
         status TEXT NOT NULL
             CHECK (status IN ('pending', 'complete', 'partial', 'failed')),
@@ -223,11 +245,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (direction, partner, search_type, day)
     ) STRICT;
 
-    CREATE TABLE inbound_replies (
+    CREATE TABLE inbound_messages (
         sender TEXT NOT NULL,
         message_id TEXT NOT NULL,
-        reply BLOB NOT NULL,
-        stored_at TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        reply BLOB,
+        answered_at TEXT,
         PRIMARY KEY (sender, message_id)
     ) STRICT;
 
@@ -301,25 +324,30 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
     Nesting lets a caller wrap several store calls and an audit entry in one transaction
     (`Store.transaction()`), while a failed inner step still rolls back only itself if the
-    caller catches its error.
+    caller catches its error. The connection must be in autocommit mode
+    (`isolation_level=None`) and not inside a read transaction of its own.
     """
     if conn.in_transaction:
         conn.execute("SAVEPOINT nested")
         try:
             yield
         except BaseException:
-            conn.execute("ROLLBACK TO nested")
-            conn.execute("RELEASE nested")
+            if conn.in_transaction:  # some errors make SQLite roll back by itself
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
             raise
         conn.execute("RELEASE nested")
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # Also after a failed COMMIT: a transaction left open would swallow every later
+        # write into a savepoint that is never committed.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 @contextmanager
@@ -342,6 +370,13 @@ def timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+def _day(day: dt.date) -> str:
+    """A quota day as `YYYY-MM-DD`; an aware datetime counts on its UTC day."""
+    if isinstance(day, dt.datetime):
+        return timestamp(day)[:10]
+    return day.isoformat()
+
+
 def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
@@ -358,6 +393,7 @@ class Store:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._snapshot_open = False
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
@@ -386,6 +422,12 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def connection(self) -> sqlite3.Connection:
         """The underlying connection, for `AuditLog` and tests; same one-thread rule."""
@@ -393,7 +435,14 @@ class Store:
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group several store calls (and audit entries) into one atomic transaction."""
-        return write_transaction(self._conn)
+        return self._write()
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        if self._snapshot_open:
+            raise StoreError("a gallery snapshot is open on this Store; write through another")
+        with write_transaction(self._conn):
+            yield
 
     # --- searches -------------------------------------------------------------------------
 
@@ -420,19 +469,38 @@ class Store:
             raise ValueError("a search needs at least one partner")
         if len(set(partners)) != len(partners):
             raise ValueError(f"partners repeated: {list(partners)}")
-        search_id = str(uuid.uuid4())
         created = timestamp(now)
-        with write_transaction(self._conn):
+        created_at = _time(created)  # as it reads back: UTC, to the microsecond
+        row = SearchRow(
+            search_id=str(uuid.uuid4()),
+            client_id=client_id,
+            purpose=Purpose(purpose),
+            case_reference=case_reference,
+            modalities=tuple(Modality(m) for m in modalities),
+            partners=tuple(partners),
+            max_candidates=max_candidates,
+            record_json=record_json,
+            correlation_id=correlation_id,
+            status=SearchStatus.PENDING,
+            created_at=created_at,
+            deadline_at=_time(timestamp(deadline_at)),
+            completed_at=None,
+            results=tuple(
+                PartnerResultRow(p, PartnerStatus.PENDING, None, str(uuid.uuid4()), created_at, ())
+                for p in sorted(partners)
+            ),
+        )
+        with self._write():
             self._conn.execute(
                 "INSERT INTO searches (search_id, client_id, purpose, case_reference,"
                 " modalities, partners, max_candidates, record_json, correlation_id, status,"
                 " created_at, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                 (
-                    search_id,
+                    row.search_id,
                     client_id,
-                    Purpose(purpose).value,
+                    row.purpose.value,
                     case_reference,
-                    json.dumps([Modality(m).value for m in modalities]),
+                    json.dumps([m.value for m in row.modalities]),
                     json.dumps(list(partners)),
                     max_candidates,
                     record_json,
@@ -444,10 +512,8 @@ class Store:
             self._conn.executemany(
                 "INSERT INTO partner_results (search_id, partner, status, message_id,"
                 " updated_at) VALUES (?, ?, 'pending', ?, ?)",
-                [(search_id, p, str(uuid.uuid4()), created) for p in partners],
+                [(row.search_id, r.partner, r.message_id, created) for r in row.results],
             )
-            row = self._search(search_id)
-        assert row is not None
         return row
 
     def get_search(self, search_id: str) -> SearchRow | None:
@@ -460,7 +526,8 @@ class Store:
             ids = [
                 r[0]
                 for r in self._conn.execute(
-                    "SELECT search_id FROM searches WHERE status = 'pending' ORDER BY created_at"
+                    "SELECT search_id FROM searches WHERE status = 'pending'"
+                    " ORDER BY created_at, rowid"
                 )
             ]
             rows = [self._search(i) for i in ids]
@@ -487,7 +554,7 @@ class Store:
             raise ValueError("a partner result cannot be set back to pending")
         if (status is PartnerStatus.HIT) != bool(hits):
             raise ValueError(f"status {status.value} with {len(hits)} hits")
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute(
                 "UPDATE partner_results SET status = ?, error = ?, updated_at = ?"
                 " WHERE search_id = ? AND partner = ? AND status = 'pending'",
@@ -523,15 +590,24 @@ class Store:
     def finish_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> SearchRow:
         """Close a search; partners still `pending` become `timeout` in the same transaction.
 
+        `complete` is refused while a partner is still pending (use `partial` at the
+        deadline). The record as received (with its biometrics) is dropped here: it was kept
+        only to resume the fan-out after a crash, and a finished search has no use for it.
         Finishing an already finished search changes nothing and returns it as stored.
         """
         status = SearchStatus(status)
         if status is SearchStatus.PENDING:
             raise ValueError("finish_search needs a final status")
         stamp = timestamp(now)
-        with write_transaction(self._conn):
+        with self._write():
+            waiting = self._conn.execute(
+                "SELECT 1 FROM partner_results WHERE search_id = ? AND status = 'pending'",
+                (search_id,),
+            ).fetchone()
+            if status is SearchStatus.COMPLETE and waiting:
+                raise ConflictError(f"search {search_id} is not complete: partners are pending")
             cur = self._conn.execute(
-                "UPDATE searches SET status = ?, completed_at = ?"
+                "UPDATE searches SET status = ?, completed_at = ?, record_json = NULL"
                 " WHERE search_id = ? AND status = 'pending'",
                 (status.value, stamp, search_id),
             )
@@ -560,7 +636,7 @@ class Store:
         self, search_id: str, hit_id: str, operator: str, *, now: dt.datetime
     ) -> HitRow:
         """A person has verified the hit. Idempotent: the first confirmation is kept."""
-        with write_transaction(self._conn):
+        with self._write():
             self._conn.execute(
                 "UPDATE hits SET confirmed_at = ?, confirmed_by = ?"
                 " WHERE search_id = ? AND hit_id = ? AND confirmed_at IS NULL",
@@ -577,7 +653,7 @@ class Store:
         Fingerprint and face hits must be confirmed by a person first (DESIGN.md §1); the
         store refuses otherwise, as a second line behind the gateway's own check.
         """
-        with write_transaction(self._conn):
+        with self._write():
             hit = self.get_hit(search_id, hit_id)
             if hit is None:
                 raise NotFoundError("hit", f"{search_id}/{hit_id}")
@@ -598,7 +674,7 @@ class Store:
         self, pnc_id: str, reference: str, record_json: str, *, now: dt.datetime
     ) -> int:
         """Enrol or replace a record; returns the new gallery version."""
-        with write_transaction(self._conn):
+        with self._write():
             try:
                 self._conn.execute(
                     "INSERT INTO records (pnc_id, reference, record_json, enrolled_at)"
@@ -617,7 +693,7 @@ class Store:
 
     def delete_record(self, pnc_id: str) -> bool:
         """Remove a record; True if there was one (the gallery version moves only then)."""
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute("DELETE FROM records WHERE pnc_id = ?", (pnc_id,))
             if cur.rowcount == 0:
                 return False
@@ -645,18 +721,40 @@ class Store:
         """The gallery version and every record at that version, read in one snapshot.
 
         For rebuilding the FAISS indexes: stamp them with the version yielded here. Holds a
-        read transaction until the block ends, so use a `Store` of its own (in the worker
-        thread that rebuilds), not the event loop's.
+        read transaction until the block ends, and this Store refuses writes meanwhile, so
+        use a `Store` of its own (in the worker thread that rebuilds), not the event loop's.
         """
-        with _read_transaction(self._conn):
-            version = self.gallery_version()
-            cursor = self._conn.execute(f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY pnc_id")
-            yield version, (_record(r) for r in cursor)
+        if self._conn.in_transaction:
+            raise StoreError("gallery_snapshot inside a transaction")
+        self._snapshot_open = True
+        try:
+            with _read_transaction(self._conn):
+                version = self.gallery_version()
+                cursor = self._conn.execute(
+                    f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY pnc_id"
+                )
+                yield version, (_record(r) for r in cursor)
+                cursor.close()
+        finally:
+            self._snapshot_open = False
 
-    def iter_records(self) -> Iterator[RecordRow]:
-        """Every enrolled record, in one snapshot (see `gallery_snapshot`)."""
-        with self.gallery_snapshot() as (_, records):
-            yield from records
+    def iter_records(self, batch: int = 1000) -> Iterator[RecordRow]:
+        """Every enrolled record by PNC ID, read in short batches that hold no transaction.
+
+        Records enrolled or deleted while iterating may or may not be seen; for a
+        consistent read stamped with a version, use `gallery_snapshot`.
+        """
+        after = ""
+        while True:
+            rows = self._conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM records WHERE pnc_id > ? ORDER BY pnc_id LIMIT ?",
+                (after, batch),
+            ).fetchall()
+            for row in rows:
+                yield _record(row)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
 
     def _bump_gallery_version(self) -> int:
         row = self._conn.execute(
@@ -680,12 +778,12 @@ class Store:
         """
         if limit <= 0:
             return False
-        with write_transaction(self._conn):
+        with self._write():
             cur = self._conn.execute(
                 "INSERT INTO quotas (direction, partner, search_type, day, used)"
                 " VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET used = used + 1"
                 " WHERE used < ?",
-                (QuotaDirection(direction).value, partner, search_type, day.isoformat(), limit),
+                (QuotaDirection(direction).value, partner, search_type, _day(day), limit),
             )
             return cur.rowcount == 1
 
@@ -695,42 +793,79 @@ class Store:
         row = self._conn.execute(
             "SELECT used FROM quotas WHERE direction = ? AND partner = ? AND search_type = ?"
             " AND day = ?",
-            (QuotaDirection(direction).value, partner, search_type, day.isoformat()),
+            (QuotaDirection(direction).value, partner, search_type, _day(day)),
         ).fetchone()
         return 0 if row is None else int(row[0])
 
     # --- inbound de-duplication -----------------------------------------------------------
+
+    def claim_message(
+        self,
+        sender: str,
+        message_id: str,
+        *,
+        now: dt.datetime,
+        stale_after: dt.timedelta = CLAIM_STALE_AFTER,
+    ) -> InboundClaim:
+        """Say whether this (sender, message id) is new, answered, or being answered.
+
+        The first caller gets `first=True`, runs the search and calls `remember_reply`. A
+        duplicate gets the stored reply, or, while the first is still at work (a sender
+        that retried on its own timeout), `in_progress`: answer with a transient error or
+        poll `cached_reply`, but do not search again. A claim older than `stale_after`
+        without a reply (its process died) is handed to the next caller.
+        """
+        with self._write():
+            row = self._conn.execute(
+                "SELECT claimed_at, reply FROM inbound_messages"
+                " WHERE sender = ? AND message_id = ?",
+                (sender, message_id),
+            ).fetchone()
+            if row is not None and row[1] is not None:
+                return InboundClaim(first=False, reply=bytes(row[1]))
+            if row is not None and _time(row[0]) > now - stale_after:
+                return InboundClaim(first=False, reply=None)
+            self._conn.execute(
+                "INSERT INTO inbound_messages (sender, message_id, claimed_at)"
+                " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at",
+                (sender, message_id, timestamp(now)),
+            )
+        return InboundClaim(first=True, reply=None)
 
     def remember_reply(
         self, sender: str, message_id: str, reply: bytes, *, now: dt.datetime
     ) -> bytes:
         """Keep the reply sent for (sender, message id); returns the reply that is stored.
 
-        If one was stored first (another process answered the same message), that one wins
-        and is returned, so every duplicate gets one and the same reply.
+        If a reply was stored first (another process answered the same message), that one
+        wins and is returned, so every duplicate gets one and the same reply.
         """
-        with write_transaction(self._conn):
+        stamp = timestamp(now)
+        with self._write():
             self._conn.execute(
-                "INSERT INTO inbound_replies (sender, message_id, reply, stored_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (sender, message_id, reply, timestamp(now)),
+                "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply,"
+                " answered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                " reply = excluded.reply, answered_at = excluded.answered_at"
+                " WHERE reply IS NULL",
+                (sender, message_id, stamp, reply, stamp),
             )
             stored = self.cached_reply(sender, message_id)
         assert stored is not None
         return stored
 
     def cached_reply(self, sender: str, message_id: str) -> bytes | None:
+        """The reply already given to this message, if any."""
         row = self._conn.execute(
-            "SELECT reply FROM inbound_replies WHERE sender = ? AND message_id = ?",
+            "SELECT reply FROM inbound_messages WHERE sender = ? AND message_id = ?",
             (sender, message_id),
         ).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def forget_replies(self, before: dt.datetime) -> int:
-        """Drop cached replies stored before `before` (retention); returns how many."""
-        with write_transaction(self._conn):
+        """Drop messages claimed before `before` and their replies (retention); how many."""
+        with self._write():
             cur = self._conn.execute(
-                "DELETE FROM inbound_replies WHERE stored_at < ?", (timestamp(before),)
+                "DELETE FROM inbound_messages WHERE claimed_at < ?", (timestamp(before),)
             )
             return cur.rowcount
 
@@ -746,7 +881,7 @@ class Store:
     ) -> None:
         """Note the hit references this node returned to `sender` for one search message."""
         stamp = timestamp(at)
-        with write_transaction(self._conn):
+        with self._write():
             self._conn.executemany(
                 "INSERT INTO released_hits (sender, reference, search_message_id, released_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -777,6 +912,14 @@ class Store:
             sql += " AND search_message_id = ?"
             args.append(search_message_id)
         return self._conn.execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def forget_released(self, before: dt.datetime) -> int:
+        """Drop release notes older than `before` (past every follow-up window); how many."""
+        with self._write():
+            cur = self._conn.execute(
+                "DELETE FROM released_hits WHERE released_at < ?", (timestamp(before),)
+            )
+            return cur.rowcount
 
     # --- reading rows ---------------------------------------------------------------------
 
