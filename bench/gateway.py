@@ -66,12 +66,29 @@ async def _processes(root: Path, gallery: int) -> AsyncIterator[tuple[str, dict[
         ports: dict[str, int] = {}
         for i, pid in enumerate(PARTNERS):
             p = subprocess.Popen(
-                [*cmd, "partner", "--id", pid, "--port", "0", "--seed", str(SEED),
-                 "--gallery-size", str(gallery), "--offset", str(i * 1_000_000),
-                 "--daily-capacity", "100000000", "--data-dir", str(root / pid),
-                 "--no-fingerprints"],
-                stdout=subprocess.PIPE, stderr=(root / f"{pid}.log").open("wb"), env=env,
-            )  # fmt: skip
+                [
+                    *cmd,
+                    "partner",
+                    "--id",
+                    pid,
+                    "--port",
+                    "0",
+                    "--seed",
+                    str(SEED),
+                    "--gallery-size",
+                    str(gallery),
+                    "--offset",
+                    str(i * 1_000_000),
+                    "--daily-capacity",
+                    "100000000",
+                    "--data-dir",
+                    str(root / pid),
+                    "--no-fingerprints",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=(root / f"{pid}.log").open("wb"),
+                env=env,
+            )
             procs.append(p)
         for p in procs:
             assert p.stdout is not None
@@ -93,8 +110,10 @@ async def _processes(root: Path, gallery: int) -> AsyncIterator[tuple[str, dict[
         )
         gw = subprocess.Popen(
             [*cmd, "serve", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=(root / "gateway.log").open("wb"), env=env,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=(root / "gateway.log").open("wb"),
+            env=env,
+        )
         procs.append(gw)
         url = f"http://127.0.0.1:{client_port}"
         async with aiohttp.ClientSession() as s:
@@ -158,21 +177,46 @@ def _search_requests(url: str, n: int, gallery: int) -> list[tuple[str, bytes, d
     for i, subject in enumerate(subjects):
         rec = uk_json.record_to_json(by_subject[subject])
         rec["reference"] = f"GB-BENCH-{i}"
-        body = {"purpose": "investigation", "case_reference": f"BENCH-{i}", "record": rec,
-                "modalities": ["dna"], "partners": "all", "max_candidates": 5}  # fmt: skip
-        out.append((f"{url}/v1/searches?wait=10", json.dumps(body).encode(), {"Content-Type": "application/json"}))
+        body = {
+            "purpose": "investigation",
+            "case_reference": f"BENCH-{i}",
+            "record": rec,
+            "modalities": ["dna"],
+            "partners": "all",
+            "max_candidates": 5,
+        }
+        out.append(
+            (
+                f"{url}/v1/searches?wait=10",
+                json.dumps(body).encode(),
+                {"Content-Type": "application/json"},
+            )
+        )
     return out
 
 
 def _partner_requests(url: str, n: int, gallery: int) -> list[tuple[str, bytes, dict[str, str]]]:
-    probes = population.people(SEED, [(i * 7919) % gallery for i in range(min(n, gallery))], capture=1,
-                               with_fingerprints=False)  # fmt: skip
+    probes = population.people(
+        SEED,
+        [(i * 7919) % gallery for i in range(min(n, gallery))],
+        capture=1,
+        with_fingerprints=False,
+    )
     out = []
     now = dt.datetime.now(dt.UTC)
     for i in range(n):
         rec = probes[i % len(probes)].record
-        env = record_to_envelope(rec, Outbound(message_id=f"base-{i}", correlation_id=f"c-{i}",
-                                 timestamp=now, sender="GB", receiver="DE", message="dna-search"))  # fmt: skip
+        env = record_to_envelope(
+            rec,
+            Outbound(
+                message_id=f"base-{i}",
+                correlation_id=f"c-{i}",
+                timestamp=now,
+                sender="GB",
+                receiver="DE",
+                message="dna-search",
+            ),
+        )
         out.append((url, prum_xml.encode(env), {"Content-Type": "application/xml"}))
     return out
 
@@ -192,32 +236,55 @@ async def run(quick: bool, out: Path) -> Report:
     with tempfile.TemporaryDirectory(prefix="prum-bench-") as tmp:
         root = Path(tmp)
         async with _processes(root, gallery) as (url, ports, gw_pid), aiohttp.ClientSession() as s:
-            baseline_reqs = _partner_requests(f"http://127.0.0.1:{ports['DE']}/prum/v1/messages", n, gallery)
+            baseline_reqs = _partner_requests(
+                f"http://127.0.0.1:{ports['DE']}/prum/v1/messages", n, gallery
+            )
             warm = _search_requests(url, 40, gallery)
             await _load(s, warm, 8, 30, _complete)
-            base_lat, base_err, base_elapsed = await _load(s, baseline_reqs, concurrency, seconds,
-                                                           lambda st, _d: st == 200)  # fmt: skip
+            base_lat, base_err, base_elapsed = await _load(
+                s, baseline_reqs, concurrency, seconds, lambda st, _d: st == 200
+            )
             reqs = _search_requests(url, n, gallery)
             cpu0 = _cpu_seconds(gw_pid)
             lat, errors, elapsed = await _load(s, reqs, concurrency, seconds, _complete)
             cpu = _cpu_seconds(gw_pid) - cpu0
-            audit = subprocess.run([sys.executable, "-m", "exchange.cli", "audit", "verify",
-                                    str(root / "gb" / "gateway.sqlite3")],
-                                   capture_output=True, text=True, check=False)  # fmt: skip
+            audit = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "exchange.cli",
+                    "audit",
+                    "verify",
+                    str(root / "gb" / "gateway.sqlite3"),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
     rate = len(lat) / elapsed
     base_rate = len(base_lat) / base_elapsed
     ms = np.array(lat) * 1000
     base_ms = np.array(base_lat) * 1000
-    rows = [
-        {"run": "gateway search, 4-partner fan-out", "requests_ok": len(lat), "errors": errors,
-         "per_s": round(rate, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
-         "p99_ms": round(float(np.percentile(ms, 99)), 2),
-         "gateway_cpu_ms_per_search": round(cpu / max(1, len(lat)) * 1000, 3)},
-        {"run": "baseline: one partner exchange, no gateway", "requests_ok": len(base_lat),
-         "errors": base_err, "per_s": round(base_rate, 1),
-         "p50_ms": round(float(np.percentile(base_ms, 50)), 2),
-         "p99_ms": round(float(np.percentile(base_ms, 99)), 2), "gateway_cpu_ms_per_search": None},
-    ]  # fmt: skip
+    rows: list[dict[str, float | int | str | bool | None]] = [
+        {
+            "run": "gateway search, 4-partner fan-out",
+            "requests_ok": len(lat),
+            "errors": errors,
+            "per_s": round(rate, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "gateway_cpu_ms_per_search": round(cpu / max(1, len(lat)) * 1000, 3),
+        },
+        {
+            "run": "baseline: one partner exchange, no gateway",
+            "requests_ok": len(base_lat),
+            "errors": base_err,
+            "per_s": round(base_rate, 1),
+            "p50_ms": round(float(np.percentile(base_ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(base_ms, 99)), 2),
+            "gateway_cpu_ms_per_search": None,
+        },
+    ]
     edges = np.linspace(0, max(float(ms.max()), float(base_ms.max())), 40)
     hist = np.histogram(ms, edges)[0].tolist()
     base_hist = np.histogram(base_ms, edges)[0].tolist()
@@ -227,11 +294,25 @@ async def run(quick: bool, out: Path) -> Report:
         "latency percentiles, errors, gateway CPU per search",
         data=f"DNA stain probes of partner-held subjects; 4 partner processes x {gallery} profiles",
         baseline="the same client posting DNA search messages straight to one partner node",
-        params={"searches": n, "seconds_cap": seconds, "concurrency": concurrency,
-                "partners": len(PARTNERS), "quick": quick},  # fmt: skip
+        params={
+            "searches": n,
+            "seconds_cap": seconds,
+            "concurrency": concurrency,
+            "partners": len(PARTNERS),
+            "quick": quick,
+        },
         rows=rows,
-        plots=[Plot("search latency", "ms", "requests", [Series("gateway", edges[1:].tolist(), hist),
-                    Series("baseline", edges[1:].tolist(), base_hist)])],  # fmt: skip
+        plots=[
+            Plot(
+                "search latency",
+                "ms",
+                "requests",
+                [
+                    Series("gateway", edges[1:].tolist(), hist),
+                    Series("baseline", edges[1:].tolist(), base_hist),
+                ],
+            )
+        ],
         notes=[
             f"gateway / baseline throughput: {rate / base_rate:.2f}x "
             f"(one search = {len(PARTNERS)} partner exchanges)",

@@ -45,29 +45,47 @@ FACE_DIM = 512
 
 _NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     # country: (male given, female given, family)
-    "GB": (("James", "Oliver", "Harry", "George", "Mohammed"),
-           ("Olivia", "Amelia", "Isla", "Emily", "Ava"),
-           ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Khan")),
-    "DE": (("Lukas", "Jürgen", "Maximilian", "Stefan", "Jonas"),
-           ("Anna", "Jülide", "Sophie", "Marie", "Käthe"),
-           ("Müller", "Schmidt", "Schneider", "Fischer", "Weiß", "Groß", "Schäfer")),
-    "FR": (("Jean", "Étienne", "Louis", "François", "Noé"),
-           ("Chloé", "Léa", "Élodie", "Camille", "Inès"),
-           ("Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Girard")),
-    "NL": (("Daan", "Sem", "Bram", "Jeroen", "Thijs"),
-           ("Emma", "Julia", "Sanne", "Fleur", "Ilse"),
-           ("de Jong", "Jansen", "de Vries", "van den Berg", "Bakker", "Visser")),
-    "PL": (("Jakub", "Łukasz", "Paweł", "Michał", "Wojciech"),
-           ("Zofia", "Małgorzata", "Agnieszka", "Katarzyna", "Żaneta"),
-           ("Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kamiński")),
-    "RO": (("Andrei", "Ștefan", "Mihai", "Ion", "Alexandru"),
-           ("Ioana", "Elena", "Maria", "Andreea", "Ștefania"),
-           ("Popescu", "Ionescu", "Popa", "Dumitru", "Stan")),
-    "BG": (("Георги", "Иван", "Димитър"), ("Мария", "Елена", "Йорданка"),
-           ("Иванов", "Георгиев", "Димитров", "Петров")),
-    "GR": (("Γιώργος", "Νίκος", "Κώστας"), ("Μαρία", "Ελένη", "Κατερίνα"),
-           ("Παπαδόπουλος", "Βασιλείου", "Νικολάου")),
-}  # fmt: skip
+    "GB": (
+        ("James", "Oliver", "Harry", "George", "Mohammed"),
+        ("Olivia", "Amelia", "Isla", "Emily", "Ava"),
+        ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Khan"),
+    ),
+    "DE": (
+        ("Lukas", "Jürgen", "Maximilian", "Stefan", "Jonas"),
+        ("Anna", "Jülide", "Sophie", "Marie", "Käthe"),
+        ("Müller", "Schmidt", "Schneider", "Fischer", "Weiß", "Groß", "Schäfer"),
+    ),
+    "FR": (
+        ("Jean", "Étienne", "Louis", "François", "Noé"),
+        ("Chloé", "Léa", "Élodie", "Camille", "Inès"),
+        ("Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Girard"),
+    ),
+    "NL": (
+        ("Daan", "Sem", "Bram", "Jeroen", "Thijs"),
+        ("Emma", "Julia", "Sanne", "Fleur", "Ilse"),
+        ("de Jong", "Jansen", "de Vries", "van den Berg", "Bakker", "Visser"),
+    ),
+    "PL": (
+        ("Jakub", "Łukasz", "Paweł", "Michał", "Wojciech"),
+        ("Zofia", "Małgorzata", "Agnieszka", "Katarzyna", "Żaneta"),
+        ("Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kamiński"),
+    ),
+    "RO": (
+        ("Andrei", "Ștefan", "Mihai", "Ion", "Alexandru"),
+        ("Ioana", "Elena", "Maria", "Andreea", "Ștefania"),
+        ("Popescu", "Ionescu", "Popa", "Dumitru", "Stan"),
+    ),
+    "BG": (
+        ("Георги", "Иван", "Димитър"),
+        ("Мария", "Елена", "Йорданка"),
+        ("Иванов", "Георгиев", "Димитров", "Петров"),
+    ),
+    "GR": (
+        ("Γιώργος", "Νίκος", "Κώστας"),
+        ("Μαρία", "Ελένη", "Κατερίνα"),
+        ("Παπαδόπουλος", "Βασιλείου", "Νικολάου"),
+    ),
+}
 NATIONALITIES = tuple(_NAMES)
 
 

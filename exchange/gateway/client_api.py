@@ -21,7 +21,7 @@ from exchange.codecs import prum_xml, uk_json
 from exchange.codecs.errors import CodecError
 from exchange.gallery import GalleryError
 from exchange.gateway.audit import AuditEntry, ClientEvent, Direction, Outcome
-from exchange.gateway.fanout import message_id_for, run_search
+from exchange.gateway.fanout import run_search
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.partner_client import PartnerError
 from exchange.gateway.store import ConflictError, HitRow, NotFoundError, SearchRow
@@ -305,7 +305,7 @@ async def follow_up(request: web.Request) -> web.Response:
         message_type=MessageType.FOLLOW_UP_REQUEST,
         purpose=row.purpose,
     )
-    body = FollowUpRequest(message_id_for(result.message_id, hit.modality), hit.reference)
+    body = FollowUpRequest(result.message_id_for(hit.modality), hit.reference)
     envelope = Envelope(header, body)
     loop = asyncio.get_running_loop()
     try:

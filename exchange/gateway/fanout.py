@@ -28,7 +28,14 @@ from exchange.gateway.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.config import PartnerConfig
 from exchange.gateway.node import Node
 from exchange.gateway.partner_client import PartnerError
-from exchange.gateway.store import NewHit, PartnerStatus, QuotaDirection, SearchRow, SearchStatus
+from exchange.gateway.store import (
+    NewHit,
+    PartnerResultRow,
+    PartnerStatus,
+    QuotaDirection,
+    SearchRow,
+    SearchStatus,
+)
 from exchange.model import (
     Body,
     DactySearchRequest,
@@ -78,20 +85,15 @@ def build_bodies(
     return bodies
 
 
-def message_id_for(base: str, modality: Modality) -> str:
-    """One id per (search, partner, modality), stable across retries and restarts."""
-    return f"{base}.{modality.value}"
-
-
 def _envelope(
-    node: Node, search: SearchRow, partner: str, base_id: str, modality: Modality, body: Body
+    node: Node, search: SearchRow, result: PartnerResultRow, modality: Modality, body: Body
 ) -> Envelope:
     header = Header(
-        message_id=message_id_for(base_id, modality),
+        message_id=result.message_id_for(modality),
         correlation_id=search.correlation_id,
         timestamp=node.clock(),
         sender=node.config.node_id,
-        receiver=partner,
+        receiver=result.partner,
         message_type=prum_xml.message_type_of(body),
         purpose=search.purpose,
     )
@@ -210,11 +212,11 @@ async def serve_partner(
     node: Node,
     search: SearchRow,
     bodies: dict[Modality, Body],
-    partner: str,
-    base_id: str,
+    result: PartnerResultRow,
     deadline: float,
 ) -> PartnerStatus:
     """All of one search's messages to one partner; records and returns the partner status."""
+    partner = result.partner
     cfg = node.config.partner(partner)
     answers: list[Answer] = []
     status: PartnerStatus
@@ -232,7 +234,7 @@ async def serve_partner(
                     Answer(modality, P.QUOTA_EXCEEDED, "outbound daily capacity used up")
                 )
                 continue
-            request = _envelope(node, search, partner, base_id, modality, body)
+            request = _envelope(node, search, result, modality, body)
             sends.append(exchange_one(node, cfg, request, modality, deadline))
         answers.extend(await asyncio.gather(*sends))
         status, error = partner_status(answers)
@@ -250,7 +252,7 @@ async def serve_partner(
 async def run_search(node: Node, search_id: str) -> None:
     """Fan a stored search out to its partners and record how it ended."""
     search = node.store.get_search(search_id)
-    if search is None or search.status != "pending":
+    if search is None or search.status != "pending" or search.record_json is None:
         return
     structlog.contextvars.bind_contextvars(
         correlation_id=search.correlation_id, search_id=search_id
@@ -263,7 +265,7 @@ async def run_search(node: Node, search_id: str) -> None:
     bodies = build_bodies(record, search.modalities, search.max_candidates)
     pending = {r.partner: r for r in search.results if r.status == "pending"}
     tasks = {
-        asyncio.create_task(serve_partner(node, search, bodies, p, r.message_id, deadline)): p
+        asyncio.create_task(serve_partner(node, search, bodies, r, deadline)): p
         for p, r in pending.items()
     }
     statuses: dict[str, PartnerStatus] = {

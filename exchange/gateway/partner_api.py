@@ -3,7 +3,9 @@
 Each message is parsed safely and validated (`prum_xml.decode`), answered by the shared
 `Responder` from the UK gallery, audited on receipt and on supply, and its reply kept
 against (sender, message id), so a partner retrying a message gets the same reply and no
-second search. Every refusal is an XML error message with a 4xx status; nothing from
+second search; a retry that arrives while the first copy is still being answered gets a
+503 with Retry-After (transient for the sender), never a second search. Every refusal is an
+XML error message with a 4xx status; nothing from
 outside can produce a 500 or a traceback.
 """
 
@@ -76,12 +78,14 @@ async def receive_message(request: web.Request) -> web.Response:
         )
         return web.Response(body=data, status=code, content_type=XML)
     h = envelope.header
-    cached = node.store.cached_reply(h.sender, h.message_id)
-    if cached is not None:
+    claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
+    if not claim.first:
         node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="duplicate")
         _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
-        reply_env = prum_xml.decode(cached)
-        return web.Response(body=cached, status=_status(reply_env), content_type=XML)
+        if claim.reply is None:  # the first copy is still being answered: try again shortly
+            return web.Response(status=503, headers={"Retry-After": "1"})
+        reply_env = prum_xml.decode(claim.reply)
+        return web.Response(body=claim.reply, status=_status(reply_env), content_type=XML)
     _audit(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
     outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
     data = node.store.remember_reply(
