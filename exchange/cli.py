@@ -134,6 +134,16 @@ def _cmd_partner(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import logging
+
+    from exchange.gateway import logs
+    from mock_partners.demo import main as demo_main
+
+    logs.configure(level=logging.WARNING)
+    return demo_main(args.once, Path(args.data_dir) if args.data_dir else None)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.benchmark}")
     run: Callable[[list[str]], int] = module.main
@@ -143,6 +153,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="prum-exchange", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    de = sub.add_parser("demo", help="gateway and mock partners on loopback, with a scripted run")
+    de.add_argument("--once", action="store_true", help="exit after the results table")
+    de.add_argument("--data-dir", help="keep state here (default: a temporary directory)")
+    de.set_defaults(func=_cmd_demo)
 
     tr = sub.add_parser("translate", help="convert a record or message between formats")
     tr.add_argument("--from", dest="source", required=True, choices=FORMATS)
