@@ -380,13 +380,17 @@ def _encode_type4(record: Type4Record, where: str) -> bytes:
 def _encode_value(subfields: Subfields, path: str) -> bytes:
     if not subfields:
         raise CodecError(path, "a field needs at least one subfield")
-    for items in subfields:
-        for item in items:
-            if not isinstance(item, str):
-                raise CodecError(path, "field values must be strings")
-            if any(sep in item for sep in _SEPARATORS):
-                raise CodecError(path, "value contains a separator character")
-    out = "\x1e".join("\x1f".join(items) for items in subfields)
+    try:
+        out = "\x1e".join(["\x1f".join(items) for items in subfields])
+    except TypeError:
+        raise CodecError(path, "field values must be strings") from None
+    # A separator inside a value would change the structure: count what the joins put in.
+    if (
+        "\x1c" in out or "\x1d" in out
+        or out.count("\x1e") != len(subfields) - 1
+        or out.count("\x1f") != sum(len(items) for items in subfields) - len(subfields)
+    ):
+        raise CodecError(path, "value contains a separator character")
     try:
         return out.encode("latin-1")
     except UnicodeEncodeError as exc:

@@ -129,6 +129,14 @@ COMPRESSION_CODES: Mapping[int, str] = {
 }
 _CODE_OF_COMPRESSION = {name: code for code, name in COMPRESSION_CODES.items()}
 
+#: Model quality 0-100 -> 9.012 quality 2 (best) - 63 (worst), and back (0 manual, 1 none).
+_CODE_OF_QUALITY = tuple(str(2 + round((100 - q) * 61 / 100)) for q in range(101))
+_QUALITY_OF_CODE: Mapping[str, int] = {
+    **{f"{w:0{d}d}": 100 if w < 2 else 100 - round((w - 2) * 100 / 61)
+       for w in range(64) for d in (1, 2)},
+}
+_KIND_OF_CODE: Mapping[str, MinutiaKind] = {k.value: k for k in MinutiaKind}
+
 _IMAGE_RECORD_TYPES = frozenset({4, 13, 14, 15})
 _NO_IMAGE_HEIGHT = 9999  # 0.01 mm units: the largest Y that 9.012 can carry
 _DEFAULT_PPI = 500
@@ -432,18 +440,19 @@ def _type9(finger: Finger, idc: int, imp: int, ppi: int, height: int, path: str)
     if len(finger.minutiae) > 999:
         raise CodecError(f"{path}.minutiae", "more than 999 minutiae")
     mrc = []
+    scale = 2540 / ppi
     for n, m in enumerate(finger.minutiae, start=1):
-        mpath = f"{path}.minutiae[{n - 1}]"
-        x = _to_units(m.x, ppi, f"{mpath}.x")
-        y = height - _to_units(m.y, ppi, f"{mpath}.y")
-        if not 0 <= y <= 9999:
-            raise CodecError(f"{mpath}.y", f"{m.y} px lies outside the image")
-        if not 0 <= m.angle <= 359:
-            raise CodecError(f"{mpath}.angle", f"{m.angle} outside 0-359 degrees")
-        if not 0 <= m.quality <= 100:
-            raise CodecError(f"{mpath}.quality", f"{m.quality} outside 0-100")
-        quality = 2 + round((100 - m.quality) * 61 / 100)
-        mrc.append((str(n), f"{x:04d}{y:04d}{m.angle:03d}", str(quality), m.kind.value))
+        x = round(m.x * scale)
+        y = height - round(m.y * scale)
+        if not (0 <= x <= 9999 and 0 <= y <= 9999 and 0 <= m.angle <= 359
+                and 0 <= m.quality <= 100):
+            raise CodecError(
+                f"{path}.minutiae[{n - 1}]",
+                f"x, y must fit 0-99.99 mm inside the image at {ppi} ppi, angle 0-359, "
+                "quality 0-100",
+            )
+        mrc.append((str(n), f"{x:04d}{y:04d}{m.angle:03d}", _CODE_OF_QUALITY[m.quality],
+                    m.kind.value))
     if mrc:
         fields[12] = tuple(mrc)
     return TaggedRecord(9, idc, fields)
@@ -466,30 +475,23 @@ def _read_type9(
     if count is not None and _int(count, f"{where}.9.010") != len(mrc):
         raise CodecError(f"{where}.9.010", f"MIN {count} but 9.012 lists {len(mrc)} minutiae")
     minutiae: list[Minutia] = []
+    scale = ppi / 2540
     for n, items in enumerate(mrc):
-        path = f"{where}.9.012[{n}]"
-        if len(items) < 4 or len(items[1]) != 11:
-            raise CodecError(path, "minutia must be (index, XXXXYYYYTTT, quality, type, ...)")
-        xyt = _int(items[1], path, digits=11)
-        x, y, theta = xyt // 10_000_000, (xyt // 1000) % 10_000, xyt % 1000
-        if theta > 359:
-            raise CodecError(path, f"theta {theta} outside 0-359")
-        quality = _int(items[2], path, digits=2)
-        if quality > 63:
-            raise CodecError(path, f"quality {quality} outside 0-63")
-        try:
-            kind = MinutiaKind(items[3])
-        except ValueError:
-            raise CodecError(path, f"minutia type {items[3][:5]!r} not A, B, C or D") from None
-        if y > height:
-            raise CodecError(path, f"Y {y} lies above the image ({height})")
-        model_quality = 100 if quality < 2 else 100 - round((quality - 2) * 100 / 61)
-        minutiae.append(
-            Minutia(
-                round(x * ppi / 2540), round((height - y) * ppi / 2540), theta, kind,
-                model_quality,
+        xyt = items[1] if len(items) >= 4 else ""
+        if len(xyt) != 11 or not xyt.isdigit() or not xyt.isascii():
+            raise CodecError(
+                f"{where}.9.012[{n}]", "minutia must be (index, XXXXYYYYTTT, quality, type, ...)"
             )
-        )
+        x, y, theta = int(xyt[:4]), int(xyt[4:8]), int(xyt[8:])
+        quality = _QUALITY_OF_CODE.get(items[2])
+        kind = _KIND_OF_CODE.get(items[3])
+        if theta > 359 or quality is None or kind is None or y > height:
+            raise CodecError(
+                f"{where}.9.012[{n}]",
+                "theta beyond 359, quality outside 0-63, type not A-D, or Y above the image",
+            )
+        minutiae.append(Minutia(round(x * scale), round((height - y) * scale), theta, kind,
+                                quality))
     return Finger(position, tuple(minutiae)), imp
 
 
