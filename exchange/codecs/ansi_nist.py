@@ -227,6 +227,8 @@ def _read_type4(buf: bytes, offset: int, index: int) -> tuple[Type4Record, int]:
         )
     if idc > 99:
         raise CodecError(f"{where}.4.002", f"IDC {idc} outside 0-99", offset=offset + 4)
+    if isr > 1:
+        raise CodecError(f"{where}.4.005", f"ISR {isr} is neither 0 nor 1", offset=offset + 12)
     positions = tuple(b for b in fgp if b != 255)
     if not positions:
         raise CodecError(f"{where}.4.004", "no finger position given", offset=offset + 6)
@@ -406,7 +408,8 @@ def _encode_tagged(record: TaggedRecord, where: str) -> bytes:
         chunks.append(f"{rtype}.002:{record.idc}".encode())
     for tag in sorted(record.fields):
         path = f"{where}.{rtype}.{tag:03d}"
-        if not 2 < tag < 999 and not (rtype == 1 and tag == 2):
+        top = 998 if rtype in IMAGE_TYPES else 999
+        if not 2 < tag <= top and not (rtype == 1 and tag == 2):
             raise CodecError(path, "field number reserved or out of range")
         chunks.append(f"{rtype}.{tag:03d}:".encode() + _encode_value(record.fields[tag], path))
     if rtype in IMAGE_TYPES:
