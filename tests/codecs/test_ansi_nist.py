@@ -77,8 +77,8 @@ def test_header_only_transaction() -> None:
 
 def test_cnt_and_len_are_computed() -> None:
     data = encode_transaction(sample())
-    assert b"1.003:1\x1f7\x1e2\x1f0\x1e4\x1f1\x1e9\x1f1\x1e10\x1f2\x1e13\x1f3\x1e14\x1f1\x1e15\x1f4" \
-        in data
+    cnt = b"1\x1f7\x1e2\x1f0\x1e4\x1f1\x1e9\x1f1\x1e10\x1f2\x1e13\x1f3\x1e14\x1f1\x1e15\x1f4"
+    assert b"1.003:" + cnt + GS in data
     first_len = int(data[6 : data.index(GS)])
     assert data[first_len - 1 : first_len] == FS
     # Type-4 LEN is a 4-byte big-endian count that includes its own header.
