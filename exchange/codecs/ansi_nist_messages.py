@@ -226,7 +226,7 @@ def transaction_from_envelope(envelope: Envelope, *, legacy_images: bool = False
     header: dict[int, Subfields] = {
         2: text(VERSION),
         4: text(tot),
-        5: text(utc.strftime("%Y%m%d")),
+        5: text(_date(utc)),
         7: text(_plain(head.receiver, "header.receiver")),
         8: text(_plain(head.sender, "header.sender")),
         9: text(_plain(head.message_id, "header.message_id")),
@@ -234,7 +234,7 @@ def transaction_from_envelope(envelope: Envelope, *, legacy_images: bool = False
         11: text(resolution),
         12: text(resolution),
         13: (DOMAIN,),
-        14: text(utc.strftime("%Y%m%d%H%M%SZ")),
+        14: text(f"{_date(utc)}{utc.hour:02d}{utc.minute:02d}{utc.second:02d}Z"),
     }
     return Transaction(header, (TaggedRecord(2, 0, type2), *records))
 
@@ -539,7 +539,7 @@ def _image_record(
     fields: dict[int, Subfields] = {
         3: text(str(imp)),
         4: text(_plain(source, "header.sender")),
-        5: text(date.strftime("%Y%m%d")),
+        5: text(_date(date)),
         6: text(str(image.width)),
         7: text(str(image.height)),
         8: text("1"),
@@ -632,10 +632,28 @@ def _ppi_from_header(tx: Transaction) -> int:
 
 
 def _timestamp(tx: Transaction) -> dt.datetime:
+    """1.014 GMT `YYYYMMDDhhmmssZ`, else 1.005 DAT `YYYYMMDD` at midnight UTC; exact digits only."""
     gmt = tx.text(14)
+    if gmt is not None:
+        value, path, size = gmt, "Type-1.1.014", 15
+    else:
+        value, path, size = tx.text(5) or "", "Type-1.1.005", 8
+    digits = value[:14] if size == 15 else value
+    if (
+        len(value) != size or (size == 15 and value[14] != "Z")
+        or not digits.isascii() or not digits.isdigit()
+    ):
+        raise CodecError(path, f"expected {'YYYYMMDDhhmmssZ' if size == 15 else 'YYYYMMDD'}")
+    parts = [int(digits[i : i + 2]) for i in range(4, 14, 2)] if size == 15 else [0] * 5
+    if size == 8:
+        parts[:2] = [int(digits[4:6]), int(digits[6:8])]
+    month, day, hour, minute, second = parts
     try:
-        if gmt:
-            return dt.datetime.strptime(gmt, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
-        return dt.datetime.strptime(tx.text(5) or "", "%Y%m%d").replace(tzinfo=dt.UTC)
+        return dt.datetime(int(digits[:4]), month, day, hour, minute, second, tzinfo=dt.UTC)
     except ValueError:
-        raise CodecError("Type-1.1.014", "GMT/DAT is not a valid date and time") from None
+        raise CodecError(path, "not a valid date and time") from None
+
+
+def _date(stamp: dt.datetime) -> str:
+    """YYYYMMDD with a four-digit year (strftime drops the zeros of years before 1000)."""
+    return f"{stamp.year:04d}{stamp.month:02d}{stamp.day:02d}"

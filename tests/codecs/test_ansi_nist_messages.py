@@ -350,3 +350,22 @@ def fingerprint_sets(draw: st.DrawFn) -> FingerprintSet:
 def test_any_fingerprint_set_round_trips(prints: FingerprintSet, legacy: bool) -> None:
     envelope = cps(prints, "TP/UL", 5)
     assert messages.decode(messages.encode(envelope, legacy_images=legacy)) == envelope
+
+
+@pytest.mark.parametrize("year", [1, 26, 999, 2026, 9999])
+def test_timestamps_keep_four_digit_years(year: int) -> None:
+    # Found by bench/fuzz_ansi_nist.py: strftime("%Y") writes year 26 as "26", not "0026".
+    envelope = cps(ten_prints())
+    stamp = dt.datetime(year, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
+    moved = replace(envelope, header=replace(envelope.header, timestamp=stamp))
+    data = messages.encode(moved)
+    assert decode_transaction(data).text(14) == f"{year:04d}0203040506Z"
+    assert messages.decode(data) == moved
+
+
+@pytest.mark.parametrize("gmt", ["2026112712000Z", "20261127120000", "20261327120000Z", "x" * 15])
+def test_bad_gmt_is_a_codec_error(gmt: str) -> None:
+    tx = _cps_tx()
+    with pytest.raises(CodecError) as info:
+        messages.decode(encode_transaction(Transaction({**tx.header, 14: text(gmt)}, tx.records)))
+    assert info.value.field == "Type-1.1.014"
