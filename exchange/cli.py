@@ -9,14 +9,17 @@ subcommands that need them.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from exchange.codecs.errors import CodecError
-from exchange.translate import FORMATS, TranslateError, translate
+from exchange.model import Purpose
+from exchange.translate import FORMATS, MESSAGES, Outbound, TranslateError, translate
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -57,15 +60,27 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"prum-exchange translate: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
+    message_id = str(uuid.uuid4())
+    outbound = Outbound(
+        message_id=message_id,
+        correlation_id=message_id,
+        timestamp=dt.datetime.now(dt.UTC),
+        sender=args.sender,
+        receiver=args.receiver,
+        purpose=Purpose(args.purpose),
+        message=args.message,
+    )
     try:
-        out = translate(data, args.source, args.target)
+        out = translate(data, args.source, args.target, outbound)
     except (CodecError, TranslateError) as exc:
         print(f"prum-exchange translate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         _write_output(args.output, out)
     except OSError as exc:
-        print(f"prum-exchange translate: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"prum-exchange translate: cannot write {args.output}: {exc.strerror}", file=sys.stderr
+        )
         return EXIT_FAILURE
     return EXIT_OK
 
@@ -83,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("translate", help="convert a record or message between formats")
     tr.add_argument("--from", dest="source", required=True, choices=FORMATS)
     tr.add_argument("--to", dest="target", required=True, choices=FORMATS)
+    tr.add_argument(
+        "--message",
+        choices=MESSAGES,
+        default="auto",
+        help="which Prüm message a UK record becomes (default: auto)",
+    )
+    tr.add_argument("--sender", default="GB", help="sending party code (default GB)")
+    tr.add_argument("--receiver", default="DE", help="receiving party code (default DE)")
+    tr.add_argument("--purpose", choices=[p.value for p in Purpose], default="investigation")
     tr.add_argument("input", metavar="IN", help="input file, or - for standard input")
     tr.add_argument("output", metavar="OUT", nargs="?", help="output file (default: stdout)")
     tr.set_defaults(func=_cmd_translate)

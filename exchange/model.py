@@ -47,7 +47,7 @@ class Purpose(StrEnum):
 
 
 class MatchType(StrEnum):
-    """Full and near DNA matches (2008/616 Annex ch. 1 §3.2); biometric candidates await a person."""
+    """Full and near DNA matches (2008/616 Annex ch.1 §3.2); biometric candidates await a person."""
 
     FULL = "full"
     NEAR = "near"
@@ -151,7 +151,7 @@ class Minutia:
 
 @dataclass(frozen=True, slots=True)
 class BiometricImage:
-    """An image carried opaque: `compression` is the ANSI/NIST code (NONE, WSQ20, JPEGB, JP2, PNG)."""
+    """An opaque image; `compression` is the ANSI/NIST code (NONE, WSQ20, JPEGB, JP2, PNG)."""
 
     data: bytes
     compression: str

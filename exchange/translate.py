@@ -1,18 +1,194 @@
 """Format-to-format translation behind `prum-exchange translate`.
 
-Every translation goes through the domain model: decode with the source codec, convert
-between message shapes where the formats carry different things, encode with the target
-codec. The codecs stay pure; this module only chooses and chains them.
+Every translation goes through the domain model: decode with the source codec, convert the
+message shape where the formats carry different things, encode with the target codec. The
+codecs stay pure; this module only chooses and chains them. It is pure too: message ids and
+the timestamp come in through `Outbound`, so the CLI supplies the clock.
+
+A UK record becomes one Prüm message. Which one is chosen by `message`:
+
+- `dna-search`, `dacty-search`, `face-search`: a step-1 search request with the record's
+  biometric of that kind under the record's reference, and no personal data (2008/616/JHA
+  Art. 8(1));
+- `core-data`: a step-2 follow-up reply with the record's identity data and no biometrics;
+- `auto` (default): the first of DNA, fingerprints, face, core data that the record holds.
+
+A record without a `reference` travels under a pseudonymous one derived from its PNC ID (a
+SHA-256 digest), so no identifier leaves in step 1. Back from Prüm XML, each message kind
+becomes the record it carries (several DNA profiles become a JSON array of records).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from exchange.codecs import prum_xml, uk_json
+from exchange.model import (
+    CoreData,
+    DactySearchRequest,
+    DnaProbe,
+    DnaSearchRequest,
+    Envelope,
+    FaceSearchRequest,
+    FollowUpReply,
+    Header,
+    Impression,
+    PersonRecord,
+    Purpose,
+)
+
 FORMATS = ("uk-json", "prum-xml")
+MESSAGES = ("auto", "dna-search", "dacty-search", "face-search", "core-data")
+
+# Prüm search type for a fingerprint set, by how it was taken (Implementing Agreement Art. 9).
+SEARCH_TYPE_BY_IMPRESSION = {
+    Impression.ROLLED: "TP/TP",
+    Impression.PLAIN: "TP/TP",
+    Impression.LATENT: "LT/TP",
+    Impression.PALM: "PP/ULP",
+    Impression.LATENT_PALM: "LP/PP",
+}
+# Maximum candidates accepted per transmission for each search type (same article).
+MAX_CANDIDATES = {
+    "TP/TP": 1,
+    "LT/TP": 10,
+    "LP/PP": 5,
+    "TP/UL": 5,
+    "LT/UL": 5,
+    "PP/ULP": 5,
+    "LP/ULP": 5,
+}
 
 
 class TranslateError(ValueError):
     """A translation that the two formats cannot express (not a decoding failure)."""
 
 
-def translate(data: bytes, source: str, target: str) -> bytes:
-    raise TranslateError(f"translation {source} -> {target} is not available yet")
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """What a message needs beyond the record: header fields and the choice of message."""
+
+    message_id: str = "translate-1"
+    correlation_id: str = "translate-1"
+    timestamp: dt.datetime = field(default_factory=lambda: dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    sender: str = "GB"
+    receiver: str = "DE"
+    purpose: Purpose = Purpose.INVESTIGATION
+    message: str = "auto"
+    in_reply_to: str | None = None
+
+
+def step1_reference(record: PersonRecord) -> str:
+    """The reference a record's biometrics travel under in step 1."""
+    if record.reference is not None:
+        return record.reference
+    ident = record.identifiers.pnc_id or record.identifiers.cro_number or record.identifiers.asn
+    if ident is None:
+        raise TranslateError("record has neither a reference nor an identifier")
+    return "GB-" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:24]
+
+
+def choose_message(record: PersonRecord, wanted: str) -> str:
+    if wanted not in MESSAGES:
+        raise TranslateError(f"unknown message {wanted!r}; one of {', '.join(MESSAGES)}")
+    if wanted != "auto":
+        return wanted
+    if record.dna is not None:
+        return "dna-search"
+    if record.fingerprints is not None:
+        return "dacty-search"
+    if record.face is not None:
+        return "face-search"
+    return "core-data"
+
+
+def record_to_envelope(record: PersonRecord, out: Outbound) -> Envelope:
+    """The Prüm message that carries the chosen part of a UK record."""
+    kind = choose_message(record, out.message)
+    body: DnaSearchRequest | DactySearchRequest | FaceSearchRequest | FollowUpReply
+    if kind == "dna-search":
+        if record.dna is None:
+            raise TranslateError("record has no dna for a dna-search")
+        body = DnaSearchRequest((DnaProbe(step1_reference(record), record.dna),))
+    elif kind == "dacty-search":
+        if record.fingerprints is None:
+            raise TranslateError("record has no fingerprints for a dacty-search")
+        search_type = SEARCH_TYPE_BY_IMPRESSION[record.fingerprints.impression]
+        body = DactySearchRequest(
+            step1_reference(record), search_type, record.fingerprints, MAX_CANDIDATES[search_type]
+        )
+    elif kind == "face-search":
+        if record.face is None:
+            raise TranslateError("record has no face for a face-search")
+        body = FaceSearchRequest(step1_reference(record), record.face)
+    else:
+        if record.name is None:
+            raise TranslateError("record has no name to send as core data")
+        core = CoreData(
+            name=record.name,
+            aliases=record.aliases,
+            date_of_birth=record.date_of_birth,
+            sex=record.sex,
+            nationalities=record.nationalities,
+            place_of_birth=record.place_of_birth,
+            identifiers=record.identifiers,
+        )
+        body = FollowUpReply(out.in_reply_to or out.message_id, step1_reference(record), core)
+    header = Header(
+        message_id=out.message_id,
+        correlation_id=out.correlation_id,
+        timestamp=out.timestamp,
+        sender=out.sender,
+        receiver=out.receiver,
+        message_type=prum_xml.message_type_of(body),
+        purpose=out.purpose,
+    )
+    return Envelope(header, body)
+
+
+def envelope_to_records(envelope: Envelope) -> list[PersonRecord]:
+    """The UK records a Prüm message carries; refused for messages that carry none."""
+    body = envelope.body
+    if isinstance(body, DnaSearchRequest):
+        return [PersonRecord(reference=p.reference, dna=p.profile) for p in body.probes]
+    if isinstance(body, DactySearchRequest):
+        return [PersonRecord(reference=body.reference, fingerprints=body.fingerprints)]
+    if isinstance(body, FaceSearchRequest):
+        return [PersonRecord(reference=body.reference, face=body.template)]
+    if isinstance(body, FollowUpReply):
+        c = body.core_data
+        return [
+            PersonRecord(
+                identifiers=c.identifiers,
+                name=c.name,
+                reference=body.hit_reference,
+                aliases=c.aliases,
+                date_of_birth=c.date_of_birth,
+                sex=c.sex,
+                nationalities=c.nationalities,
+                place_of_birth=c.place_of_birth,
+            )
+        ]
+    raise TranslateError(f"a {envelope.header.message_type} message carries no person record")
+
+
+def _records_json(records: list[PersonRecord]) -> bytes:
+    if len(records) == 1:
+        return uk_json.encode(records[0])
+    docs = [uk_json.record_to_json(r) for r in records]
+    return (json.dumps(docs, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def translate(data: bytes, source: str, target: str, out: Outbound | None = None) -> bytes:
+    """Translate `data` from format `source` to format `target` (names as in FORMATS)."""
+    out = out or Outbound()
+    if source == target:
+        raise TranslateError(f"--from and --to are both {source}")
+    if (source, target) == ("uk-json", "prum-xml"):
+        return prum_xml.encode(record_to_envelope(uk_json.decode(data), out), pretty=True)
+    if (source, target) == ("prum-xml", "uk-json"):
+        return _records_json(envelope_to_records(prum_xml.decode(data)))
+    raise TranslateError(f"no translation from {source} to {target}")

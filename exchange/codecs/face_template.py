@@ -1,0 +1,26 @@
+"""Checks on a face feature template as it arrives in any format (JSON, XML, Interpol XML).
+
+A template is a vector of little-endian float32 values (DESIGN.md §3). A wrong size or a
+NaN would poison a FAISS index or every score computed with it, so it is refused at the edge.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+from exchange.codecs.errors import CodecError
+
+MAX_TEMPLATE_DIM = 4096
+
+
+def check_template(data: bytes, path: str) -> bytes:
+    """Whole float32 values, 1 to MAX_TEMPLATE_DIM of them, all finite; else CodecError."""
+    if not data or len(data) % 4:
+        raise CodecError(path, "must be a whole number of float32 values")
+    dim = len(data) // 4
+    if dim > MAX_TEMPLATE_DIM:
+        raise CodecError(path, f"{dim} values, more than {MAX_TEMPLATE_DIM}")
+    if not all(math.isfinite(v) for v in struct.unpack(f"<{dim}f", data)):
+        raise CodecError(path, "contains NaN or infinite values")
+    return data
