@@ -1,6 +1,7 @@
 """Prüm/Interpol fingerprint transactions (ANSI/NIST-ITL, INT-I profile) ⇄ `exchange.model`.
 
-The record layer is `ansi_nist`; this module gives the records their meaning in the exchange:
+The record layer is `ansi_nist_records`; this module gives the records their meaning in the
+exchange:
 
 - Type-1 (1-2011 §8.1; values after the 2008/616/JHA appendix sample, INT-I v4.22b):
   1.002 VER "0300", 1.004 TOT, 1.005 DAT, 1.007 DAI = receiver, 1.008 ORI = sender,
@@ -36,7 +37,7 @@ import math
 from collections.abc import Mapping
 
 from exchange.capacities import CAPACITIES
-from exchange.codecs.ansi_nist import (
+from exchange.codecs.ansi_nist_records import (
     DEFAULT_LIMITS,
     Limits,
     Record,
@@ -222,7 +223,7 @@ def transaction_from_envelope(envelope: Envelope, *, legacy_images: bool = False
     if stamp.tzinfo is None:
         raise CodecError("header.timestamp", "timestamp must carry a time zone")
     utc = stamp.astimezone(dt.UTC)
-    resolution = _px_per_mm(ppi)
+    resolution = px_per_mm(ppi)
     header: dict[int, Subfields] = {
         2: text(VERSION),
         4: text(tot),
@@ -614,7 +615,7 @@ def _plain(value: str, path: str) -> str:
     return value
 
 
-def _px_per_mm(ppi: int) -> str:
+def px_per_mm(ppi: int) -> str:
     if not 0 < ppi <= 9999:
         raise CodecError("fingerprints.ppi", f"{ppi} outside 1-9999")
     hundredths = ppi * 10000 // 2540  # truncated, as the 2008/616 appendix writes 19.68

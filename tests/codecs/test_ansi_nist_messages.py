@@ -369,3 +369,42 @@ def test_bad_gmt_is_a_codec_error(gmt: str) -> None:
     with pytest.raises(CodecError) as info:
         messages.decode(encode_transaction(Transaction({**tx.header, 14: text(gmt)}, tx.records)))
     assert info.value.field == "Type-1.1.014"
+
+
+# --- the facade: prints-only transactions and the UK record's `ansi_nist` member ---------------
+
+
+def test_fingerprints_to_and_from_bytes() -> None:
+    from exchange.codecs import ansi_nist
+
+    prints = ten_prints(images=True)
+    data = ansi_nist.fingerprints_to_bytes(
+        prints, timestamp=STAMP, originator="GB/UKFP", destination="GB/IDENT1", tcn="T-1"
+    )
+    tx = decode_transaction(data)
+    assert [r.type for r in tx.records] == [9] * 10 + [14] * 10
+    assert ansi_nist.fingerprints_from_bytes(data) == prints
+    assert ansi_nist.decode is messages.decode and ansi_nist.encode is messages.encode
+    with pytest.raises(CodecError, match="no fingerprint record"):
+        ansi_nist.fingerprints_from_bytes(encode_transaction(Transaction(tx.header, ())))
+
+
+def test_uk_record_carries_an_ansi_nist_transaction() -> None:
+    import base64
+    import json
+    from pathlib import Path
+
+    from exchange.codecs import ansi_nist, uk_json
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "uk-record.json"
+    doc = json.loads(example.read_text(encoding="utf-8"))
+    prints = ten_prints()
+    data = ansi_nist.fingerprints_to_bytes(
+        prints, timestamp=STAMP, originator="GB/UKFP", destination="GB/IDENT1", tcn="T-2"
+    )
+    doc["fingerprints"] = {"ansi_nist": base64.b64encode(data).decode()}
+    assert uk_json.decode(json.dumps(doc).encode()).fingerprints == prints
+    doc["fingerprints"] = {"ansi_nist": base64.b64encode(data[:-3]).decode()}
+    with pytest.raises(CodecError) as info:
+        uk_json.decode(json.dumps(doc).encode())
+    assert "ansi_nist/Type-" in info.value.field
