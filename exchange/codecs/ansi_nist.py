@@ -8,9 +8,10 @@ The public entry point for fingerprint exchange with Prüm partners and Interpol
   person's prints (the `ansi_nist` member of a UK record, DESIGN.md §3);
 - `decode_transaction` / `encode_transaction` and the record types for work at record level.
 
-Two modules do the work, one concern each: `ansi_nist_records` (bytes ⇄ records: separators,
-LEN, CNT, IDC, Type-4 binary layout) and `ansi_nist_messages` (records ⇄ model: TOT, Type-2
-fields of the profile, Type-9 minutiae, images). Both are sans-IO; every fault is a
+Three modules do the work, one concern each: `ansi_nist_records` (bytes ⇄ records:
+separators, LEN, CNT, IDC, Type-4 binary layout), `ansi_nist_prints` (a person's prints ⇄
+Type-9 minutiae and image records) and `ansi_nist_messages` (transactions ⇄ envelopes: TOT,
+Type-1 header, Type-2 fields of the profile). Both are sans-IO; every fault is a
 `CodecError` naming record, field and byte offset.
 """
 
@@ -26,11 +27,10 @@ from exchange.codecs.ansi_nist_messages import (
     decode,
     encode,
     envelope_from_transaction,
-    fingerprint_records,
-    fingerprint_set,
     px_per_mm,
     transaction_from_envelope,
 )
+from exchange.codecs.ansi_nist_prints import fingerprint_records, fingerprint_set
 from exchange.codecs.ansi_nist_records import (
     DEFAULT_LIMITS,
     FS,
