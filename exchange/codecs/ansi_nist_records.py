@@ -1,0 +1,428 @@
+"""ANSI/NIST-ITL traditional encoding: logical records ⇄ bytes, sans-IO.
+
+Format: ANSI/NIST-ITL 1-2011 (NIST Special Publication 500-290), Annex B "Traditional
+encoding", as profiled for Prüm and Interpol by the Interpol Implementation (INT-I v4.22b,
+based on ANSI/NIST-ITL 1-2000; the 2008/616/JHA appendix shows its Type-1 record).
+
+- Tagged records (Types 1, 2, 9, 10, 13, 14, 15): fields `T.NNN:value` separated by GS,
+  the record ended by FS; within a field, subfields by RS and information items by US.
+  Field T.001 (LEN) is the record's length in bytes including the final FS; field T.002
+  (IDC) is the information designation character (0-99) that ties records of one sample
+  together. Image records (10, 13, 14, 15) end with binary field T.999 (DATA), which may
+  contain any byte, so their end is found only through LEN.
+- Type-1 field 1.003 (CNT) lists every other record as (type, IDC); its first subfield is
+  (1, number of other records). The reader checks the records against it; the writer
+  computes it. Type-1 has no IDC.
+- Type-4 (legacy high-resolution grey-scale fingerprint image) is binary: an 18-byte header
+  of LEN (4 bytes, big-endian), IDC (1), IMP (1), FGP (6, unused positions 255), ISR (1),
+  HLL (2), VLL (2), GCA (1), then the image bytes.
+- Text is carried as ISO 8859-1 (Latin-1), the repertoire that 1.015 DCS "000"/"001" and
+  the nistitl implementation use. Images are carried opaque with their compression code.
+
+This module knows records and fields, not what a transaction means; the mapping between
+transactions (CPS, SRE, ERR, ...) and `exchange.model` lives in `ansi_nist_messages`, and
+`ansi_nist` is the public entry point to both.
+Every malformed input raises `CodecError` naming the record, the field and the byte
+offset; the reader is linear in the input size and refuses oversize input up front.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from exchange.codecs.errors import CodecError, HostileInputError
+
+FS = b"\x1c"
+GS = b"\x1d"
+RS = b"\x1e"
+US = b"\x1f"
+_SEPARATORS = "\x1c\x1d\x1e\x1f"
+
+#: Record types this codec reads and writes (1-2011 Table 3).
+TAGGED_TYPES = frozenset({1, 2, 9, 10, 13, 14, 15})
+BINARY_TYPES = frozenset({4})
+#: Tagged record types whose last field T.999 carries binary image data.
+IMAGE_TYPES = frozenset({10, 13, 14, 15})
+#: Obsolete binary types (3, 5, 6 deprecated; 7, 8 user-defined and signature): refused.
+_LEGACY_BINARY = frozenset({3, 5, 6, 7, 8})
+
+#: Type-1 fields that 1-2011 Table 13 makes mandatory (besides LEN and CNT).
+TYPE1_MANDATORY = (2, 4, 5, 7, 8, 9, 11, 12)
+
+TYPE4_HEADER = struct.Struct(">IBB6sBHHB")  # 18 bytes: LEN IDC IMP FGP ISR HLL VLL GCA
+
+Items = tuple[str, ...]
+Subfields = tuple[Items, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that let the reader refuse hostile input before doing real work."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_records: int = 1000
+    max_fields: int = 1000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedRecord:
+    """A tagged record: `fields` maps field number to subfields of items.
+
+    LEN (T.001) and IDC (T.002) are not in `fields`: LEN is computed on write and checked on
+    read, IDC is `idc`. `data` is field T.999 of an image record (Types 10, 13, 14, 15).
+    """
+
+    type: int
+    idc: int
+    fields: Mapping[int, Subfields] = field(default_factory=dict)
+    data: bytes | None = None
+
+    def text(self, tag: int) -> str | None:
+        """The first item of the first subfield of `tag`, or None if the field is absent."""
+        value = self.fields.get(tag)
+        return value[0][0] if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Type4Record:
+    """A Type-4 legacy fingerprint image (1-2011 §8.4): binary header and opaque image."""
+
+    idc: int
+    impression: int
+    positions: tuple[int, ...]
+    width: int
+    height: int
+    compression: int
+    data: bytes
+    resolution: int = 0  # ISR: 0 = native scanning resolution (19.69 px/mm, 500 ppi)
+
+    @property
+    def type(self) -> int:
+        return 4
+
+
+Record = TaggedRecord | Type4Record
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A whole transaction: the Type-1 fields (without LEN and CNT) and the other records."""
+
+    header: Mapping[int, Subfields]
+    records: tuple[Record, ...] = ()
+
+    def text(self, tag: int) -> str | None:
+        value = self.header.get(tag)
+        return value[0][0] if value else None
+
+
+def text(value: str) -> Subfields:
+    """A field holding one value (one subfield of one item)."""
+    return ((value,),)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Transaction:
+    """Parse a transaction in traditional encoding; raise `CodecError` for any fault."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CodecError("transaction", "input must be bytes")
+    buf = bytes(data)
+    if len(buf) > limits.max_bytes:
+        raise HostileInputError(
+            "transaction", f"{len(buf)} bytes exceeds the limit of {limits.max_bytes}"
+        )
+    if not buf:
+        raise CodecError("Type-1", "empty input", offset=0)
+    header_fields, _, end, _ = _read_tagged(buf, 0, 1, 0, limits)
+    cnt = header_fields.pop(3, None)
+    if cnt is None:
+        raise CodecError("Type-1.1.003", "CNT field missing", offset=0)
+    expected = _parse_cnt(cnt, limits)
+    for tag in TYPE1_MANDATORY:
+        if tag not in header_fields:
+            raise CodecError(f"Type-1.1.{tag:03d}", "mandatory field missing", offset=0)
+    records: list[Record] = []
+    offset = end
+    seen: set[tuple[int, int]] = set()
+    for index, (rtype, idc) in enumerate(expected, start=1):
+        where = f"Type-{rtype}[{index}]"
+        if offset >= len(buf):
+            raise CodecError(
+                where, f"truncated: CNT lists {len(expected)} records, found {index - 1}",
+                offset=offset,
+            )
+        record: Record
+        if rtype == 4:
+            record, offset = _read_type4(buf, offset, index)
+        else:
+            fields, rec_idc, offset, image = _read_tagged(buf, offset, rtype, index, limits)
+            record = TaggedRecord(rtype, rec_idc, fields, image)
+            if rtype in IMAGE_TYPES and image is None:
+                raise CodecError(f"{where}.{rtype}.999", "image record without DATA field")
+        if record.idc != idc:
+            raise CodecError(
+                f"{where}.{rtype}.002",
+                f"IDC {record.idc} does not match CNT entry ({rtype}, {idc})",
+            )
+        if (rtype, idc) in seen:
+            raise CodecError(f"{where}.{rtype}.002", f"duplicate record ({rtype}, IDC {idc})")
+        seen.add((rtype, idc))
+        records.append(record)
+    if offset != len(buf):
+        raise CodecError(
+            "transaction", f"{len(buf) - offset} bytes after the last record in CNT",
+            offset=offset,
+        )
+    return Transaction(header_fields, tuple(records))
+
+
+def _parse_cnt(cnt: Subfields, limits: Limits) -> list[tuple[int, int]]:
+    path = "Type-1.1.003"
+    first = cnt[0]
+    if len(first) != 2 or first[0] != "1":
+        raise CodecError(f"{path}[0]", "first subfield must be (1, number of records)")
+    count = _small_int(first[1], f"{path}[0]")
+    if count != len(cnt) - 1:
+        raise CodecError(path, f"says {count} records but lists {len(cnt) - 1}")
+    if count > limits.max_records:
+        raise HostileInputError(path, f"{count} records exceeds the limit {limits.max_records}")
+    out: list[tuple[int, int]] = []
+    for i, sub in enumerate(cnt[1:], start=1):
+        if len(sub) != 2:
+            raise CodecError(f"{path}[{i}]", "subfield must be (record type, IDC)")
+        rtype = _small_int(sub[0], f"{path}[{i}]")
+        idc = _small_int(sub[1], f"{path}[{i}]")
+        if rtype in _LEGACY_BINARY:
+            raise CodecError(f"{path}[{i}]", f"record type {rtype} is not supported")
+        if rtype not in TAGGED_TYPES | BINARY_TYPES or rtype == 1:
+            raise CodecError(f"{path}[{i}]", f"unknown record type {rtype}")
+        if idc > 99:
+            raise CodecError(f"{path}[{i}]", f"IDC {idc} outside 0-99")
+        out.append((rtype, idc))
+    return out
+
+
+def _small_int(value: str, path: str, *, digits: int = 9) -> int:
+    if not value or len(value) > digits or not value.isascii() or not value.isdigit():
+        raise CodecError(path, f"expected an unsigned integer, got {value[:20]!r}")
+    return int(value)
+
+
+def _read_type4(buf: bytes, offset: int, index: int) -> tuple[Type4Record, int]:
+    where = f"Type-4[{index}]"
+    if len(buf) - offset < TYPE4_HEADER.size:
+        raise CodecError(f"{where}.4.001", "truncated binary header", offset=offset)
+    length, idc, imp, fgp, isr, hll, vll, gca = TYPE4_HEADER.unpack_from(buf, offset)
+    if length < TYPE4_HEADER.size:
+        raise CodecError(f"{where}.4.001", f"LEN {length} shorter than the header", offset=offset)
+    if offset + length > len(buf):
+        raise CodecError(
+            f"{where}.4.001", f"LEN {length} runs past the end of the input", offset=offset
+        )
+    if idc > 99:
+        raise CodecError(f"{where}.4.002", f"IDC {idc} outside 0-99", offset=offset + 4)
+    if isr > 1:
+        raise CodecError(f"{where}.4.005", f"ISR {isr} is neither 0 nor 1", offset=offset + 12)
+    positions = tuple(b for b in fgp if b != 255)
+    if not positions:
+        raise CodecError(f"{where}.4.004", "no finger position given", offset=offset + 6)
+    data = buf[offset + TYPE4_HEADER.size : offset + length]
+    return Type4Record(idc, imp, positions, hll, vll, gca, data, isr), offset + length
+
+
+def _read_tagged(
+    buf: bytes, offset: int, rtype: int, index: int, limits: Limits
+) -> tuple[dict[int, Subfields], int, int, bytes | None]:
+    """Read one tagged record at `offset`: its fields, IDC, end offset and T.999 data."""
+    where = f"Type-{rtype}[{index}]" if rtype != 1 else "Type-1"
+    prefix = f"{rtype}.001:".encode()
+    if not buf.startswith(prefix, offset):
+        if rtype == 1:
+            raise CodecError(f"{where}.1.001", "does not start with 1.001:", offset=offset)
+        got = buf[offset : offset + 8]
+        raise CodecError(f"{where}.{rtype}.001", f"expected {prefix!r}, found {got!r}",
+                         offset=offset)
+    start = offset + len(prefix)
+    stop = min(len(buf), start + 11)
+    i = start
+    while i < stop and 48 <= buf[i] <= 57:
+        i += 1
+    if i == start or i - start > 10:
+        raise CodecError(f"{where}.{rtype}.001", "LEN is not a number", offset=start)
+    length = int(buf[start:i])
+    end = offset + length
+    if i >= len(buf) or buf[i] not in (0x1D, 0x1C):
+        raise CodecError(f"{where}.{rtype}.001", "LEN not followed by a separator", offset=i)
+    if length < i - offset + 1:
+        raise CodecError(f"{where}.{rtype}.001", f"LEN {length} too small", offset=offset)
+    if end > len(buf):
+        raise CodecError(
+            f"{where}.{rtype}.001",
+            f"LEN {length} runs past the end of the input ({len(buf) - offset} bytes left)",
+            offset=offset,
+        )
+    if buf[end - 1] != 0x1C:
+        raise CodecError(
+            f"{where}.{rtype}.001", f"LEN {length} does not end on a FS separator",
+            offset=end - 1,
+        )
+    if buf[i] == 0x1C and i + 1 != end:
+        raise CodecError(f"{where}.{rtype}.001", f"LEN {length} disagrees with the FS", offset=i)
+    fields: dict[int, Subfields] = {}
+    data: bytes | None = None
+    pos = i + 1 if buf[i] == 0x1D else end
+    last_tag = 1
+    body_end = end - 1
+    tag_prefix = f"{rtype}.".encode()
+    while pos < end:
+        if len(fields) >= limits.max_fields:
+            raise HostileInputError(where, f"more than {limits.max_fields} fields", offset=pos)
+        if not buf.startswith(tag_prefix, pos, body_end):
+            got = buf[pos : pos + 8]
+            raise CodecError(where, f"expected a field tag {tag_prefix!r}..., found {got!r}",
+                             offset=pos)
+        j = pos + len(tag_prefix)
+        k = j
+        while k < body_end and k - j < 4 and 48 <= buf[k] <= 57:
+            k += 1
+        if k == j or k >= body_end or buf[k] != 0x3A or k - j > 3:
+            raise CodecError(where, "malformed field tag", offset=pos)
+        tag = int(buf[j:k])
+        path = f"{where}.{rtype}.{tag:03d}"
+        if tag <= last_tag:
+            raise CodecError(path, f"field out of order or repeated (after {last_tag})",
+                             offset=pos)
+        last_tag = tag
+        vstart = k + 1
+        if tag == 999 and rtype in IMAGE_TYPES:
+            data = buf[vstart:body_end]
+            pos = end
+            break
+        vend = buf.find(GS, vstart, body_end)
+        if vend < 0:
+            vend = body_end
+        raw = buf[vstart:vend]
+        if FS in raw:
+            raise CodecError(path, "FS inside a field: LEN disagrees with the separators",
+                             offset=vstart + raw.index(FS))
+        value = raw.decode("latin-1")
+        fields[tag] = tuple(tuple(sub.split("\x1f")) for sub in value.split("\x1e"))
+        pos = vend + 1
+    idc = 0
+    if rtype != 1:
+        idc_field = fields.pop(2, None)
+        if idc_field is None:
+            raise CodecError(f"{where}.{rtype}.002", "IDC field missing", offset=offset)
+        idc = _small_int(idc_field[0][0], f"{where}.{rtype}.002", digits=2)
+    return fields, idc, end, data
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def encode_transaction(tx: Transaction) -> bytes:
+    """Write a transaction: CNT and every LEN are computed here, never taken from input."""
+    for tag in TYPE1_MANDATORY:
+        if tag not in tx.header:
+            raise CodecError(f"Type-1.1.{tag:03d}", "mandatory field missing")
+    cnt: list[Items] = [("1", str(len(tx.records)))]
+    seen: set[tuple[int, int]] = set()
+    parts: list[bytes] = []
+    for index, record in enumerate(tx.records, start=1):
+        where = f"Type-{record.type}[{index}]"
+        if not 0 <= record.idc <= 99:
+            raise CodecError(f"{where}.{record.type}.002", f"IDC {record.idc} outside 0-99")
+        if (record.type, record.idc) in seen:
+            raise CodecError(where, f"duplicate record ({record.type}, IDC {record.idc})")
+        seen.add((record.type, record.idc))
+        cnt.append((str(record.type), str(record.idc)))
+        if isinstance(record, Type4Record):
+            parts.append(_encode_type4(record, where))
+        else:
+            parts.append(_encode_tagged(record, where))
+    header = dict(tx.header)
+    for reserved in (1, 3):
+        if reserved in header:
+            raise CodecError(f"Type-1.1.{reserved:03d}", "computed by the writer; do not set")
+    header[3] = tuple(cnt)
+    first = _encode_tagged(TaggedRecord(1, 0, header), "Type-1")
+    return first + b"".join(parts)
+
+
+def _encode_type4(record: Type4Record, where: str) -> bytes:
+    positions = record.positions
+    if not 1 <= len(positions) <= 6 or not all(0 <= p <= 254 for p in positions):
+        raise CodecError(f"{where}.4.004", "FGP must be 1 to 6 positions in 0-254")
+    for name, value, top in (
+        ("4.003", record.impression, 255),
+        ("4.005", record.resolution, 1),
+        ("4.006", record.width, 65535),
+        ("4.007", record.height, 65535),
+        ("4.008", record.compression, 255),
+    ):
+        if not 0 <= value <= top:
+            raise CodecError(f"{where}.{name}", f"{value} outside 0-{top}")
+    length = TYPE4_HEADER.size + len(record.data)
+    if length > 0xFFFFFFFF:
+        raise CodecError(f"{where}.4.001", "image too large for a Type-4 record")
+    fgp = bytes(positions) + b"\xff" * (6 - len(positions))
+    head = TYPE4_HEADER.pack(
+        length, record.idc, record.impression, fgp, record.resolution,
+        record.width, record.height, record.compression,
+    )
+    return head + record.data
+
+
+def _encode_value(subfields: Subfields, path: str) -> bytes:
+    if not subfields:
+        raise CodecError(path, "a field needs at least one subfield")
+    try:
+        out = "\x1e".join(["\x1f".join(items) for items in subfields])
+    except TypeError:
+        raise CodecError(path, "field values must be strings") from None
+    # A separator inside a value would change the structure: count what the joins put in.
+    if (
+        "\x1c" in out or "\x1d" in out
+        or out.count("\x1e") != len(subfields) - 1
+        or out.count("\x1f") != sum(len(items) for items in subfields) - len(subfields)
+    ):
+        raise CodecError(path, "value contains a separator character")
+    try:
+        return out.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise CodecError(path, f"character outside ISO 8859-1 at {exc.start}") from exc
+
+
+def _encode_tagged(record: TaggedRecord, where: str) -> bytes:
+    rtype = record.type
+    if rtype not in TAGGED_TYPES:
+        raise CodecError(where, f"record type {rtype} is not supported")
+    chunks: list[bytes] = []
+    if rtype != 1:
+        chunks.append(f"{rtype}.002:{record.idc}".encode())
+    for tag in sorted(record.fields):
+        path = f"{where}.{rtype}.{tag:03d}"
+        top = 998 if rtype in IMAGE_TYPES else 999
+        if not 2 < tag <= top and not (rtype == 1 and tag == 2):
+            raise CodecError(path, "field number reserved or out of range")
+        chunks.append(f"{rtype}.{tag:03d}:".encode() + _encode_value(record.fields[tag], path))
+    if rtype in IMAGE_TYPES:
+        if record.data is None:
+            raise CodecError(f"{where}.{rtype}.999", "image record without DATA")
+        chunks.append(f"{rtype}.999:".encode() + record.data)
+    elif record.data is not None:
+        raise CodecError(f"{where}.{rtype}.999", "only image records carry DATA")
+    body = GS.join(chunks)
+    head = f"{rtype}.001:"
+    fixed = len(head) + 1 + len(body) + 1  # GS after LEN, FS at the end
+    digits = len(str(fixed))
+    while len(str(fixed + digits)) != digits:
+        digits += 1
+    return f"{head}{fixed + digits}".encode() + GS + body + FS

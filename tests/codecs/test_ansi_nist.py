@@ -1,0 +1,368 @@
+"""The ANSI/NIST-ITL record layer: round trips per record type, malformed input, limits, fuzz."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exchange.codecs.ansi_nist import (
+    FS,
+    GS,
+    Limits,
+    TaggedRecord,
+    Transaction,
+    Type4Record,
+    decode_transaction,
+    encode_transaction,
+    text,
+)
+from exchange.codecs.errors import CodecError, HostileInputError
+
+HEADER = {
+    2: text("0300"),
+    4: text("CPS"),
+    5: text("20261127"),
+    7: text("DE/BKA"),
+    8: text("GB/UKFP"),
+    9: text("GB-0001"),
+    10: text("GB-0000"),
+    11: text("19.68"),
+    12: text("19.68"),
+    13: (("INT-I", "4.22"),),
+    14: text("20261127120000Z"),
+}
+
+
+def record_of_each_type() -> tuple[TaggedRecord | Type4Record, ...]:
+    return (
+        TaggedRecord(2, 0, {10: text("REF-1"), 11: text("TP/TP"),
+                            64: (("A", "0.5", "candidate"), ("B", "", "x"))}),
+        Type4Record(1, 1, (1,), 4, 3, 1, b"\x00\x1c\x1d\x1e\x1fWSQ"),
+        TaggedRecord(9, 1, {3: text("1"), 4: text("S"), 6: text("1"), 10: text("2"),
+                            12: (("1", "01000200090", "2", "A"), ("2", "03000400180", "63", "B"))}),
+        TaggedRecord(10, 2, {3: text("FACE"), 6: text("480"), 7: text("600"),
+                             11: text("JPEGB")}, b"\xff\xd8\x1c\x1d jpeg"),
+        TaggedRecord(13, 3, {3: text("4"), 11: text("PNG"), 13: text("0")}, b"\x89PNG"),
+        TaggedRecord(14, 1, {3: text("1"), 11: text("WSQ20"), 13: text("1")}, b"\x1c" * 10),
+        TaggedRecord(15, 4, {3: text("10"), 11: text("JP2"), 13: text("21")}, b""),
+    )
+
+
+def sample() -> Transaction:
+    return Transaction(HEADER, record_of_each_type())
+
+
+def test_round_trip_every_record_type() -> None:
+    tx = sample()
+    data = encode_transaction(tx)
+    assert decode_transaction(data) == tx
+    assert encode_transaction(decode_transaction(data)) == data
+
+
+@pytest.mark.parametrize("record", record_of_each_type(), ids=lambda r: f"type{r.type}")
+def test_round_trip_each_record_alone(record: TaggedRecord | Type4Record) -> None:
+    tx = Transaction(HEADER, (record,))
+    assert decode_transaction(encode_transaction(tx)) == tx
+
+
+def test_header_only_transaction() -> None:
+    tx = Transaction(HEADER, ())
+    data = encode_transaction(tx)
+    assert b"1.003:1\x1f0" in data
+    assert decode_transaction(data) == tx
+
+
+def test_cnt_and_len_are_computed() -> None:
+    data = encode_transaction(sample())
+    cnt = b"1\x1f7\x1e2\x1f0\x1e4\x1f1\x1e9\x1f1\x1e10\x1f2\x1e13\x1f3\x1e14\x1f1\x1e15\x1f4"
+    assert b"1.003:" + cnt + GS in data
+    first_len = int(data[6 : data.index(GS)])
+    assert data[first_len - 1 : first_len] == FS
+    # Type-4 LEN is a 4-byte big-endian count that includes its own header.
+    rest = data[first_len:]
+    second_len = int(rest[6 : rest.index(GS)])
+    type4 = rest[second_len:]
+    assert int.from_bytes(type4[:4], "big") == 18 + len(b"\x00\x1c\x1d\x1e\x1fWSQ")
+
+
+@pytest.mark.parametrize("size", [80, 89, 90, 91, 95, 985, 990, 995, 9985, 9995])
+def test_len_digit_rollover(size: int) -> None:
+    # LEN counts its own digits; lengths around 100/1000/10000 must still be exact.
+    for pad in range(size - 60, size - 40):
+        tx = Transaction(HEADER, (TaggedRecord(2, 0, {3: text("x" * pad)}),))
+        data = encode_transaction(tx)
+        assert decode_transaction(data) == tx
+
+
+# --- malformed input ---------------------------------------------------------------------------
+
+
+def valid() -> bytes:
+    return encode_transaction(sample())
+
+
+def test_every_truncation_is_a_codec_error() -> None:
+    data = valid()
+    for cut in range(len(data)):
+        with pytest.raises(CodecError):
+            decode_transaction(data[:cut])
+
+
+def test_trailing_bytes_are_refused() -> None:
+    with pytest.raises(CodecError, match="after the last record") as info:
+        decode_transaction(valid() + b"x")
+    assert info.value.offset == len(valid())
+
+
+def test_wrong_len_names_record_and_offset() -> None:
+    data = valid()
+    first_len = int(data[6 : data.index(GS)])
+    bad = data.replace(f"1.001:{first_len}".encode(), f"1.001:{first_len + 1}".encode(), 1)
+    with pytest.raises(CodecError) as info:
+        decode_transaction(bad)
+    assert info.value.field.startswith("Type-1")
+    assert info.value.offset is not None
+
+
+def test_bad_separator_at_record_end() -> None:
+    tx = Transaction(HEADER, (TaggedRecord(2, 0, {3: text("abc")}),))
+    data = encode_transaction(tx)
+    with pytest.raises(CodecError, match="FS") as info:
+        decode_transaction(data[:-1] + GS)
+    assert info.value.field == "Type-2[1].2.001"
+    assert info.value.offset == len(data) - 1
+
+
+def test_fs_inside_text_record_is_refused() -> None:
+    tx = Transaction(HEADER, (TaggedRecord(2, 0, {3: text("abcdef")}),))
+    data = encode_transaction(tx).replace(b"abcdef", b"abc\x1cef")
+    with pytest.raises(CodecError, match="FS inside a field"):
+        decode_transaction(data)
+
+
+def _with_cnt(cnt: bytes, records: bytes = b"") -> bytes:
+    body = (
+        b"1.002:0300\x1d1.003:" + cnt + b"\x1d1.004:CPS\x1d1.005:20261127\x1d1.007:A\x1d"
+        b"1.008:B\x1d1.009:T\x1d1.011:19.68\x1d1.012:19.68\x1c"
+    )
+    for digits in range(2, 6):
+        total = len(b"1.001:") + digits + 1 + len(body)
+        if len(str(total)) == digits:
+            return b"1.001:%d\x1d" % total + body + records
+    raise AssertionError
+
+
+def _tagged(rtype: int, body: bytes) -> bytes:
+    """A tagged record with a correct LEN around `body` (the fields after LEN, without FS)."""
+    head = b"%d.001:" % rtype
+    for digits in range(1, 6):
+        total = len(head) + digits + 1 + len(body) + 1
+        if len(str(total)) == digits:
+            return head + b"%d\x1d" % total + body + FS
+    raise AssertionError
+
+
+@pytest.mark.parametrize(
+    ("cnt", "message"),
+    [
+        (b"1\x1f1\x1e99\x1f0", "unknown record type 99"),
+        (b"1\x1f1\x1e7\x1f0", "record type 7 is not supported"),
+        (b"1\x1f1\x1e1\x1f0", "unknown record type 1"),
+        (b"1\x1f2\x1e2\x1f0", "says 2 records but lists 1"),
+        (b"2\x1f1\x1e2\x1f0", "first subfield"),
+        (b"1\x1f1\x1e2", "subfield must be"),
+        (b"1\x1f1\x1e2\x1f100", "IDC 100 outside"),
+        (b"1\x1fx", "unsigned integer"),
+    ],
+)
+def test_bad_cnt(cnt: bytes, message: str) -> None:
+    with pytest.raises(CodecError, match=message) as info:
+        decode_transaction(_with_cnt(cnt))
+    assert info.value.field.startswith("Type-1.1.003")
+
+
+def test_cnt_lists_more_records_than_present() -> None:
+    with pytest.raises(CodecError, match="truncated: CNT lists 1 records, found 0"):
+        decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0"))
+
+
+def test_idc_must_match_cnt() -> None:
+    record = _tagged(2, b"2.002:05\x1d2.003:x")
+    with pytest.raises(CodecError, match="IDC 5 does not match CNT entry") as info:
+        decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0", record))
+    assert info.value.field == "Type-2[1].2.002"
+
+
+def test_duplicate_record_refused() -> None:
+    record = _tagged(2, b"2.002:0\x1d2.003:x")
+    with pytest.raises(CodecError, match="duplicate record"):
+        decode_transaction(_with_cnt(b"1\x1f2\x1e2\x1f0\x1e2\x1f0", record + record))
+
+
+def test_fields_out_of_order_refused() -> None:
+    record = _tagged(2, b"2.002:0\x1d2.005:x\x1d2.004:y")
+    with pytest.raises(CodecError, match="out of order") as info:
+        decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0", record))
+    assert info.value.field == "Type-2[1].2.004"
+
+
+def test_wrong_record_number_in_tag() -> None:
+    record = _tagged(2, b"2.002:0\x1d9.005:xyz")
+    with pytest.raises(CodecError, match="expected a field tag"):
+        decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0", record))
+
+
+def test_type4_too_short_len() -> None:
+    record = (10).to_bytes(4, "big") + bytes(14)
+    with pytest.raises(CodecError, match="shorter than the header") as info:
+        decode_transaction(_with_cnt(b"1\x1f1\x1e4\x1f0", record))
+    assert info.value.field == "Type-4[1].4.001"
+
+
+def test_type4_len_past_end() -> None:
+    record = (1000).to_bytes(4, "big") + bytes([0, 1, 1, 255, 255, 255, 255, 255, 0, 0, 1, 0, 1, 1])
+    with pytest.raises(CodecError, match="runs past the end"):
+        decode_transaction(_with_cnt(b"1\x1f1\x1e4\x1f0", record))
+
+
+def test_missing_mandatory_type1_field() -> None:
+    header = dict(HEADER)
+    del header[9]
+    data = encode_transaction(Transaction(HEADER, ())).replace(b"\x1d1.009:GB-0001", b"")
+    fixed = data.replace(b"1.001:%d" % len(data + b"\x1d1.009:GB-0001"), b"1.001:%d" % len(data))
+    with pytest.raises(CodecError, match="mandatory field missing") as info:
+        decode_transaction(fixed)
+    assert info.value.field == "Type-1.1.009"
+
+
+def test_non_bytes_and_empty_input() -> None:
+    with pytest.raises(CodecError):
+        decode_transaction(b"")
+    with pytest.raises(CodecError):
+        decode_transaction("1.001:" )  # type: ignore[arg-type]
+
+
+def test_limits_refuse_quickly() -> None:
+    data = valid()
+    with pytest.raises(HostileInputError):
+        decode_transaction(data, limits=Limits(max_bytes=len(data) - 1))
+    with pytest.raises(HostileInputError):
+        decode_transaction(data, limits=Limits(max_records=3))
+    with pytest.raises(HostileInputError):
+        decode_transaction(data, limits=Limits(max_fields=3))
+    huge = b"1.001:999999999999\x1d" + b"\x1d" * 5_000_000
+    start = time.perf_counter()
+    with pytest.raises(CodecError):
+        decode_transaction(huge)
+    assert time.perf_counter() - start < 1.0  # refused at the first LEN, not scanned
+
+
+def test_many_fields_parse_in_linear_time() -> None:
+    fields = {tag: text("v") for tag in range(3, 999)}
+    tx = Transaction(HEADER, tuple(TaggedRecord(2, i, fields) for i in range(20)))
+    data = encode_transaction(tx)
+    start = time.perf_counter()
+    assert decode_transaction(data) == tx
+    # About 0.1 s unloaded; a quadratic scan of 20 000 fields would take minutes.
+    assert time.perf_counter() - start < 5.0
+
+
+# --- writer refusals --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (TaggedRecord(2, 0, {3: text("a\x1db")}), "separator"),
+        (TaggedRecord(2, 0, {3: (("a\x1fb",),)}), "separator"),
+        (TaggedRecord(2, 0, {3: text("snow ☃")}), "outside ISO 8859-1"),
+        (TaggedRecord(2, 0, {3: ()}), "at least one subfield"),
+        (TaggedRecord(2, 100, {}), "IDC 100 outside"),
+        (TaggedRecord(2, 0, {1: text("9")}), "reserved"),
+        (TaggedRecord(14, 1, {3: text("1")}), "without DATA"),
+        (TaggedRecord(9, 1, {3: text("1")}, b"x"), "only image records"),
+        (TaggedRecord(14, 1, {999: text("x")}, b"x"), "reserved"),
+        (TaggedRecord(7, 1, {}), "not supported"),
+        (Type4Record(1, 1, (), 1, 1, 0, b""), "FGP"),
+        (Type4Record(1, 1, (1,), 70000, 1, 0, b""), "outside 0-65535"),
+    ],
+)
+def test_writer_refuses(record: TaggedRecord | Type4Record, message: str) -> None:
+    with pytest.raises(CodecError, match=message):
+        encode_transaction(Transaction(HEADER, (record,)))
+
+
+def test_writer_refuses_duplicates_and_reserved_header_fields() -> None:
+    rec = TaggedRecord(2, 0, {})
+    with pytest.raises(CodecError, match="duplicate"):
+        encode_transaction(Transaction(HEADER, (rec, rec)))
+    with pytest.raises(CodecError, match="computed by the writer"):
+        encode_transaction(Transaction({**HEADER, 3: text("1")}, ()))
+    header = dict(HEADER)
+    del header[4]
+    with pytest.raises(CodecError, match="mandatory"):
+        encode_transaction(Transaction(header, ()))
+
+
+# --- fuzz (bounded; the long run is bench/fuzz_ansi_nist.py) ----------------------------------
+
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _decode_or_codec_error(data: bytes) -> None:
+    try:
+        tx = decode_transaction(data)
+    except CodecError:
+        return
+    assert decode_transaction(encode_transaction(tx)) == tx
+
+
+@FUZZ
+@given(st.binary(max_size=600))
+def test_fuzz_random_bytes(data: bytes) -> None:
+    _decode_or_codec_error(data)
+    _decode_or_codec_error(b"1.001:" + data)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_mutated_valid(draw: st.DataObject) -> None:
+    buf = bytearray(valid())
+    for _ in range(draw.draw(st.integers(1, 4))):
+        i = draw.draw(st.integers(0, len(buf) - 1))
+        op = draw.draw(st.sampled_from(["set", "delete", "insert", "digit"]))
+        if op == "set":
+            buf[i] = draw.draw(st.sampled_from(list(b"\x1c\x1d\x1e\x1f0129.:\x00\xff")))
+        elif op == "delete":
+            del buf[i : i + draw.draw(st.integers(1, 20))]
+        elif op == "insert":
+            buf[i:i] = draw.draw(st.binary(min_size=1, max_size=10))
+        else:
+            buf[i:i] = str(draw.draw(st.integers(0, 10**10))).encode()
+        if not buf:
+            break
+    _decode_or_codec_error(bytes(buf))
+
+
+items = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=12)
+
+
+@FUZZ
+@given(
+    st.dictionaries(
+        st.integers(3, 998),
+        st.lists(st.lists(items, min_size=1, max_size=3).map(tuple), min_size=1, max_size=3)
+        .map(tuple),
+        max_size=8,
+    ),
+    st.integers(0, 99),
+    st.binary(max_size=200),
+)
+def test_fuzz_round_trip_of_any_record(
+    fields: dict[int, tuple[tuple[str, ...], ...]], idc: int, image: bytes
+) -> None:
+    tx = Transaction(HEADER, (TaggedRecord(2, idc, fields), TaggedRecord(14, idc, fields, image)))
+    assert decode_transaction(encode_transaction(tx)) == tx
