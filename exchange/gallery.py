@@ -19,7 +19,9 @@ from exchange.model import (
     DnaProfile,
     FaceTemplate,
     FingerprintSet,
+    Impression,
     MatchType,
+    MinutiaKind,
     PersonRecord,
     SampleType,
 )
@@ -27,6 +29,7 @@ from matchers.dna import DnaGallery
 from matchers.dna_profile import ProfileType
 from matchers.errors import MatcherError
 from matchers.face import FaceGallery
+from matchers.fingerprint import FingerprintGallery
 
 
 class GalleryError(ValueError):
@@ -47,8 +50,24 @@ def face_vector(template: FaceTemplate) -> np.ndarray:
     return np.frombuffer(template.vector, dtype="<f4").astype(np.float32).reshape(1, -1)
 
 
+def minutiae_arrays(fingerprints: FingerprintSet) -> dict[int, np.ndarray]:
+    """Finger position -> (n, 5) float32 x, y, angle, type (1 bifurcation), quality."""
+    out: dict[int, np.ndarray] = {}
+    for finger in fingerprints.fingers:
+        if not finger.minutiae:
+            continue
+        out[finger.position] = np.array(
+            [
+                (m.x, m.y, m.angle, 1.0 if m.kind is MinutiaKind.BIFURCATION else 0.0, m.quality)
+                for m in finger.minutiae
+            ],
+            dtype=np.float32,
+        )
+    return out
+
+
 class NodeGallery:
-    """DNA, face (and fingerprint) galleries of one node, safe for concurrent searches."""
+    """DNA, face and fingerprint galleries of one node, safe for concurrent searches."""
 
     def __init__(
         self, *, feature_model: str, face_dim: int, thresholds: Thresholds, face_index: str = "auto"
@@ -58,6 +77,7 @@ class NodeGallery:
         self.thresholds = thresholds
         self.dna = DnaGallery()
         self.face = FaceGallery(face_dim, index=face_index)
+        self.fingerprints = FingerprintGallery()
         self._lock = threading.Lock()
         self._modalities: dict[str, set[str]] = {}
 
@@ -82,6 +102,11 @@ class NodeGallery:
                 self._check_face(record.face)
                 self.face.add([reference], face_vector(record.face))
                 held.add("face")
+            fingers = minutiae_arrays(record.fingerprints) if record.fingerprints else {}
+            fingers.pop(0, None)  # an unknown position cannot be enrolled
+            if fingers:
+                self.fingerprints.add(reference, fingers)
+                held.add("fingerprint")
         except MatcherError as exc:
             self._drop(reference, held)
             raise GalleryError(str(exc)) from exc
@@ -101,6 +126,8 @@ class NodeGallery:
             self.dna.remove(reference)
         if "face" in held:
             self.face.remove([reference])
+        if "fingerprint" in held:
+            self.fingerprints.remove(reference)
 
     # -- searches ----------------------------------------------------------------------
 
@@ -138,4 +165,23 @@ class NodeGallery:
         return [Candidate(c.reference, round(c.score, 6), MatchType.CANDIDATE) for c in found]
 
     def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]:
-        raise GalleryError("fingerprint search is not available on this node yet")
+        """Ten-print search, or a latent search for a single mark of unknown position."""
+        fingers = minutiae_arrays(fingerprints)
+        if not fingers:
+            raise GalleryError("no finger with minutiae to search")
+        threshold = self.thresholds.fingerprint
+        try:
+            if fingerprints.impression in (Impression.LATENT, Impression.LATENT_PALM):
+                best: dict[str, float] = {}
+                for position, mark in fingers.items():
+                    where = None if position == 0 else [position]
+                    for c in self.fingerprints.search_latent(mark, limit, where, threshold):
+                        best[c.reference] = max(best.get(c.reference, 0.0), c.score)
+                found = sorted(best.items(), key=lambda kv: -kv[1])[:limit]
+            else:
+                fingers.pop(0, None)
+                (cands,) = self.fingerprints.search([fingers], limit, threshold)
+                found = [(c.reference, c.score) for c in cands]
+        except MatcherError as exc:
+            raise GalleryError(str(exc)) from exc
+        return [Candidate(ref, round(score, 6), MatchType.CANDIDATE) for ref, score in found]

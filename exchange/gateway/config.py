@@ -48,21 +48,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exchange.capacities import CAPACITIES
 from exchange.model import Modality
 
 DIALECTS = ("prum", "interpol")
-# Prüm Implementing Agreement Art. 9: maximum searches per day per party by search type.
+# Searches a day per partner: Prüm Implementing Agreement Art. 9 for the fingerprint search
+# types (exchange.capacities); DNA, face and nominal checks have no agreed figure here.
 DEFAULT_CAPACITIES: Mapping[str, int] = {
     "DNA": 1000,
     "FACE": 1000,
     "NOMINAL": 10_000,
-    "TP/TP": 100,
-    "TP/UL": 100,
-    "PP/ULP": 100,
-    "LT/TP": 20,
-    "LP/PP": 20,
-    "LT/UL": 5,
-    "LP/ULP": 5,
+    **{t: c.max_searches_per_day for t, c in CAPACITIES.items()},
 }
 
 

@@ -23,7 +23,7 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
 @pytest.mark.parametrize(
     ("text", "key"),
     [
-        ('node_id = 5', "node_id"),
+        ("node_id = 5", "node_id"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\ndialect = "smtp"', "dialect"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\n[partners.capacities]\n"XX/YY" = 1', "XX/YY"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nmodalities = ["iris"]', "modalities"),
