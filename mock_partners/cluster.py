@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from exchange.gateway.app import Gateway
+from exchange.gateway.app import Gateway, Middleware
 from exchange.gateway.config import GatewayConfig, Listener, PartnerConfig
 from exchange.gateway.node import Node
 from exchange.model import Modality
@@ -77,6 +77,7 @@ async def running_cluster(
     shared_subjects: Sequence[int] = (),
     uk_overrides: Mapping[str, object] | None = None,
     partner_overrides: Mapping[str, Mapping[str, object]] | None = None,
+    partner_middlewares: Mapping[str, Sequence[Middleware]] | None = None,
 ) -> AsyncIterator[Cluster]:
     """Partners each hold `gallery_size` subjects of their own plus `shared_subjects`."""
     partners: dict[str, Node] = {}
@@ -90,12 +91,14 @@ async def running_cluster(
             subjects += list(shared_subjects)
             if pid == INTERPOL:
                 started = await stack.enter_async_context(
-                    running_interpol_node(cfg, seed, subjects)
+                    running_interpol_node(
+                        cfg, seed, subjects, middlewares=(partner_middlewares or {}).get(pid, ())
+                    )
                 )
                 partners[pid], urls[pid] = started.node, started.url
                 interpol_node = started
             else:
-                gw = Gateway(cfg)
+                gw = Gateway(cfg, (partner_middlewares or {}).get(pid, ()))
                 node = await gw.start()
                 stack.push_async_callback(gw.stop)
                 await seed_partner(node, pid, seed, subjects)

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from exchange.codecs import ansi_nist, interpol
 from exchange.codecs.errors import CodecError
-from exchange.gateway.app import running_node
+from exchange.gateway.app import Middleware, running_node
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.node import Node
 from exchange.model import (
@@ -257,14 +257,18 @@ class InterpolNode:
 
 @contextlib.asynccontextmanager
 async def running_interpol_node(
-    config: GatewayConfig, seed: int, subjects: Sequence[int], port: int = 0
+    config: GatewayConfig,
+    seed: int,
+    subjects: Sequence[int],
+    port: int = 0,
+    middlewares: Sequence[Middleware] = (),
 ) -> AsyncIterator[InterpolNode]:
     async with running_node(config) as node:
         if len(node.gallery) == 0:
             for person in population.people(seed, list(subjects), NODE_ID):
                 node.enrol(person.record.reference or str(person.subject), person.record)
         lists = watchlist(seed, subjects)
-        app = web.Application(client_max_size=8 * 1024 * 1024 + 1)
+        app = web.Application(client_max_size=8 * 1024 * 1024 + 1, middlewares=list(middlewares))
         app.router.add_post("/interpol/v1/messages", make_handler(node, lists))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
