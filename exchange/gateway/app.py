@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import structlog
-from aiohttp import web
+from aiohttp import typedefs, web
 
 import schemas
 from exchange.codecs import uk_json
@@ -36,7 +36,7 @@ from exchange.model import Modality
 from exchange.responder import NodeRules, Responder
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+Middleware = typedefs.Middleware
 MAX_CLIENT_BODY = 16 * 1024 * 1024
 GRACE_S = 10.0
 
