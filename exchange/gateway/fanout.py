@@ -88,45 +88,51 @@ def take_capacity(node: Node, cfg: PartnerConfig, search_type: str) -> bool:
 
 async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: float) -> Answer:
     """Send one message to one partner and read its answer; never raises."""
-    log = node.log.bind(partner=cfg.id, modality=msg.modality.value, message_id=msg.message_id)
-    client = node.clients[cfg.id]
-    _audit(node, Direction.SENT, cfg.id, msg, Outcome.ACCEPTED, ())
     try:
-        reply = await client.send(msg.data, msg.content_type, deadline)
+        reply = await node.clients[cfg.id].send(msg.data, msg.content_type, deadline)
         answer = msg.read(reply.body)
     except PartnerError as exc:
         answer = Answer(msg.modality, P.TIMEOUT if exc.timeout else P.ERROR, exc.reason)
     except CodecError as exc:
         answer = Answer(msg.modality, P.ERROR, f"invalid reply: {exc}")
-    log.info("partner_answer", status=answer.status, hits=len(answer.hits), error=answer.error)
-    outcome = {P.HIT: Outcome.HIT, P.NO_HIT: Outcome.NO_HIT, P.TIMEOUT: Outcome.TIMEOUT}.get(
-        answer.status,
-        Outcome.REFUSED if answer.status in REFUSED else Outcome.ERROR,
+    node.log.info(
+        "partner_answer",
+        partner=cfg.id,
+        modality=msg.modality.value,
+        message_id=msg.message_id,
+        status=answer.status,
+        hits=len(answer.hits),
+        error=answer.error,
     )
-    _audit(node, Direction.RECEIVED, cfg.id, msg, outcome, tuple(h.reference for h in answer.hits))
     return answer
 
 
-def _audit(
+def _outcome(answer: Answer) -> Outcome:
+    if answer.status in REFUSED:
+        return Outcome.REFUSED
+    return {P.HIT: Outcome.HIT, P.NO_HIT: Outcome.NO_HIT, P.TIMEOUT: Outcome.TIMEOUT}.get(
+        answer.status, Outcome.ERROR
+    )
+
+
+def _audit_entry(
     node: Node,
     direction: Direction,
     partner: str,
     msg: Outgoing,
     outcome: Outcome,
     refs: tuple[str, ...],
-) -> None:
-    node.record_audit(
-        AuditEntry(
-            at=node.clock(),
-            direction=direction,
-            message_type=msg.message_type,
-            outcome=outcome,
-            actor=node.config.node_id,
-            partner=partner,
-            message_id=msg.message_id,
-            references=refs[:100],
-            purpose=msg.purpose,
-        )
+) -> AuditEntry:
+    return AuditEntry(
+        at=node.clock(),
+        direction=direction,
+        message_type=msg.message_type,
+        outcome=outcome,
+        actor=node.config.node_id,
+        partner=partner,
+        message_id=msg.message_id,
+        references=refs[:100],
+        purpose=msg.purpose,
     )
 
 
@@ -162,6 +168,7 @@ async def serve_partner(
     partner = result.partner
     cfg = node.config.partner(partner)
     answers: list[Answer] = []
+    received: list[AuditEntry] = []
     status: PartnerStatus
     error: str | None
     if cfg is None:
@@ -175,22 +182,43 @@ async def serve_partner(
             )
         else:
             outgoing = prum_outgoing(node.config.node_id, now, search, result, bodies)
-        sends = []
-        for msg in outgoing:
-            if msg.modality not in cfg.modalities:
-                continue
-            if not take_capacity(node, cfg, msg.search_type):
-                answers.append(
-                    Answer(msg.modality, P.QUOTA_EXCEEDED, "outbound daily capacity used up")
-                )
-                continue
-            sends.append(exchange_one(node, cfg, msg, deadline))
-        answers.extend(await asyncio.gather(*sends))
+        to_send: list[Outgoing] = []
+        with node.store.transaction():  # capacity taken and sends audited in one commit
+            for msg in outgoing:
+                if msg.modality not in cfg.modalities:
+                    continue
+                if not take_capacity(node, cfg, msg.search_type):
+                    answers.append(
+                        Answer(msg.modality, P.QUOTA_EXCEEDED, "outbound daily capacity used up")
+                    )
+                    continue
+                to_send.append(msg)
+            node.audit.append_many(
+                [
+                    _audit_entry(node, Direction.SENT, partner, m, Outcome.ACCEPTED, ())
+                    for m in to_send
+                ]
+            )
+        replies = await asyncio.gather(*(exchange_one(node, cfg, m, deadline) for m in to_send))
+        answers.extend(replies)
+        received = [
+            _audit_entry(
+                node,
+                Direction.RECEIVED,
+                partner,
+                m,
+                _outcome(r),
+                tuple(h.reference for h in r.hits),
+            )
+            for m, r in zip(to_send, replies, strict=True)
+        ]
         status, error = partner_status(answers)
     hits = [h for a in answers for h in a.hits]
-    node.store.set_partner_result(
-        search.search_id, partner, status, now=node.clock(), error=error, hits=hits
-    )
+    with node.store.transaction():  # the answer and its receipt in the audit log, one commit
+        node.audit.append_many(received)
+        node.store.set_partner_result(
+            search.search_id, partner, status, now=node.clock(), error=error, hits=hits
+        )
     for a in answers:
         node.metrics.inc(
             "prum_searches_total", modality=a.modality.value, partner=partner, status=a.status.value
@@ -198,7 +226,7 @@ async def serve_partner(
     return status
 
 
-async def run_search(node: Node, search_id: str) -> None:
+async def run_search(node: Node, search_id: str, record: PersonRecord | None = None) -> None:
     """Fan a stored search out to its partners and record how it ended."""
     search = node.store.get_search(search_id)
     if search is None or search.status != "pending" or search.record_json is None:
@@ -210,7 +238,8 @@ async def run_search(node: Node, search_id: str) -> None:
     loop = asyncio.get_running_loop()
     remaining = (search.deadline_at - node.clock()).total_seconds()
     deadline = loop.time() + max(0.0, remaining)
-    record = uk_json.record_from_json(json.loads(search.record_json))
+    if record is None:  # resumed after a restart: the stored record is the source
+        record = uk_json.record_from_json(json.loads(search.record_json))
     bodies = build_bodies(record, search.modalities, search.max_candidates)
     pending = {r.partner: r for r in search.results if r.status == "pending"}
     tasks = {

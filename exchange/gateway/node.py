@@ -86,8 +86,7 @@ class Node:
     ready: bool = False
 
     def record_audit(self, entry: AuditEntry) -> None:
-        with self.store.transaction():
-            self.audit.append(entry)
+        self.audit.append(entry)
 
     def core_data(self, reference: str) -> CoreData | None:
         row = self.store.record_by_reference(reference)
