@@ -110,7 +110,6 @@ def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
         metrics=metrics,
         session=session,
         clients={p.id: PartnerClient(p, session, metrics) for p in config.partners},
-        in_flight=asyncio.Semaphore(config.max_in_flight),
     )
     node_ref.append(node)
     return node

@@ -82,7 +82,6 @@ class Node:
     log: structlog.typing.FilteringBoundLogger = field(default_factory=structlog.get_logger)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     done: dict[str, asyncio.Event] = field(default_factory=dict)
-    in_flight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(256))
     ready: bool = False
 
     def record_audit(self, entry: AuditEntry) -> None:
