@@ -168,6 +168,33 @@ def _validate_search(
     return purpose, case_reference, record, modalities, partners, max_candidates
 
 
+def _audit(
+    node: Node,
+    event: ClientEvent | MessageType,
+    outcome: Outcome,
+    *,
+    direction: Direction = Direction.RECEIVED,
+    partner: str | None = None,
+    message_id: str | None = None,
+    references: tuple[str, ...] = (),
+    purpose: Purpose | None = None,
+) -> None:
+    """One audit entry for an exchange with the client (or, for follow-ups, a partner)."""
+    node.record_audit(
+        AuditEntry(
+            at=node.clock(),
+            direction=direction,
+            message_type=event,
+            outcome=outcome,
+            actor=CLIENT_ID,
+            partner=partner,
+            message_id=message_id,
+            references=references,
+            purpose=purpose,
+        )
+    )
+
+
 def start_search(node: Node, search_id: str, record: PersonRecord | None = None) -> None:
     """Run a stored search in the background (`record`: already decoded, saves a decode)."""
     task = asyncio.create_task(run_search(node, search_id, record))
@@ -194,16 +221,12 @@ async def post_search(request: web.Request) -> web.Response:
             now=now,
             deadline_at=now + dt.timedelta(seconds=node.config.search_deadline_s),
         )
-        node.record_audit(
-            AuditEntry(
-                at=now,
-                direction=Direction.RECEIVED,
-                message_type=ClientEvent.SEARCH_SUBMITTED,
-                outcome=Outcome.ACCEPTED,
-                actor=CLIENT_ID,
-                message_id=row.search_id,
-                purpose=purpose,
-            )
+        _audit(
+            node,
+            ClientEvent.SEARCH_SUBMITTED,
+            Outcome.ACCEPTED,
+            message_id=row.search_id,
+            purpose=purpose,
         )
     node.log.info(
         "search_accepted",
@@ -269,18 +292,14 @@ async def confirm_hit(request: web.Request) -> web.Response:
     row, hit = _hit_or_404(node, request.match_info["search_id"], request.match_info["hit_id"])
     now = node.clock()
     hit = node.store.confirm_hit(row.search_id, hit.hit_id, CLIENT_ID, now=now)
-    node.record_audit(
-        AuditEntry(
-            at=now,
-            direction=Direction.RECEIVED,
-            message_type=ClientEvent.HIT_CONFIRMED,
-            outcome=Outcome.CONFIRMED,
-            actor=CLIENT_ID,
-            partner=hit.partner,
-            message_id=row.search_id,
-            references=(hit.reference,),
-            purpose=row.purpose,
-        )
+    _audit(
+        node,
+        ClientEvent.HIT_CONFIRMED,
+        Outcome.CONFIRMED,
+        partner=hit.partner,
+        message_id=row.search_id,
+        references=(hit.reference,),
+        purpose=row.purpose,
     )
     return web.json_response(_hit_json(hit))
 
@@ -310,6 +329,16 @@ async def follow_up(request: web.Request) -> web.Response:
     )
     body = FollowUpRequest(result.message_id_for(hit.modality), hit.reference)
     envelope = Envelope(header, body)
+    _audit(
+        node,
+        MessageType.FOLLOW_UP_REQUEST,
+        Outcome.ACCEPTED,
+        direction=Direction.SENT,
+        partner=hit.partner,
+        message_id=header.message_id,
+        references=(hit.reference,),
+        purpose=row.purpose,
+    )
     loop = asyncio.get_running_loop()
     try:
         reply = await node.clients[cfg.id].send(
@@ -339,19 +368,25 @@ async def follow_up(request: web.Request) -> web.Response:
         node.store.record_follow_up(row.search_id, hit.hit_id, now=node.clock())
     except (ConflictError, NotFoundError) as exc:
         raise ApiError(409, "conflict", str(exc), "hit_id") from exc
-    node.record_audit(
-        AuditEntry(
-            at=node.clock(),
-            direction=Direction.RECEIVED,
-            message_type=MessageType.FOLLOW_UP_REPLY,
-            outcome=Outcome.SUPPLIED,
-            actor=CLIENT_ID,
+    with node.store.transaction():
+        _audit(
+            node,
+            MessageType.FOLLOW_UP_REPLY,
+            Outcome.SUPPLIED,
             partner=hit.partner,
             message_id=header.message_id,
             references=(hit.reference,),
             purpose=row.purpose,
         )
-    )
+        _audit(
+            node,
+            ClientEvent.CORE_DATA,
+            Outcome.SUPPLIED,
+            direction=Direction.SENT,
+            message_id=row.search_id,
+            references=(hit.reference,),
+            purpose=row.purpose,
+        )
     core = answer.body.core_data
     person = PersonRecord(
         identifiers=core.identifiers,
@@ -394,16 +429,7 @@ async def enrol_record(request: web.Request) -> web.Response:
         raise ApiError(422, "profile_rejected", str(exc), None) from exc
     except ConflictError as exc:
         raise ApiError(409, "conflict", str(exc), "reference") from exc
-    node.record_audit(
-        AuditEntry(
-            at=node.clock(),
-            direction=Direction.RECEIVED,
-            message_type=ClientEvent.RECORD_ENROLLED,
-            outcome=Outcome.ACCEPTED,
-            actor=CLIENT_ID,
-            references=(reference,),
-        )
-    )
+    _audit(node, ClientEvent.RECORD_ENROLLED, Outcome.ACCEPTED, references=(reference,))
     return web.json_response(
         {"pnc_id": pnc_id, "reference": reference, "gallery_version": version}, status=201
     )
@@ -418,16 +444,7 @@ async def delete_record(request: web.Request) -> web.Response:
     row = node.erase(pnc_id)
     if row is None:
         raise ApiError(404, "not_found", "no record under this PNC ID", "pnc_id")
-    node.record_audit(
-        AuditEntry(
-            at=node.clock(),
-            direction=Direction.RECEIVED,
-            message_type=ClientEvent.RECORD_DELETED,
-            outcome=Outcome.ACCEPTED,
-            actor=CLIENT_ID,
-            references=(row.reference,),
-        )
-    )
+    _audit(node, ClientEvent.RECORD_DELETED, Outcome.ACCEPTED, references=(row.reference,))
     return web.Response(status=204)
 
 
