@@ -144,6 +144,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(args.once, Path(args.data_dir) if args.data_dir else None)
 
 
+def _cmd_pki_init(args: argparse.Namespace) -> int:
+    from exchange.pki import init_pki
+
+    nodes = [n.strip() for n in args.nodes.split(",") if n.strip()]
+    files = init_pki(Path(args.dir), nodes, dt.datetime.now(dt.UTC))
+    print(f"wrote {args.dir}/ca.pem and certificates for {', '.join(files)}")
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.benchmark}")
     run: Callable[[list[str]], int] = module.main
@@ -189,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--data-dir", help="state directory (default partner-data/ID)")
     pa.add_argument("--no-fingerprints", action="store_true", help="seed without minutiae")
     pa.set_defaults(func=_cmd_partner)
+
+    pk = sub.add_parser("pki", help="certificates for mutual TLS between nodes")
+    pk_sub = pk.add_subparsers(dest="pki_command", required=True, parser_class=_Parser)
+    pi = pk_sub.add_parser("init", help="create a network CA and a certificate per node")
+    pi.add_argument("dir", metavar="DIR", help="where to write ca.pem, ID.pem and ID.key")
+    pi.add_argument("--nodes", default="GB,DE,FR,NL,EUROPOL,INTERPOL", help="node ids")
+    pi.set_defaults(func=_cmd_pki_init)
 
     au = sub.add_parser("audit", help="audit log tools")
     au_sub = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)

@@ -33,6 +33,7 @@ from exchange.gateway.node import NODE, InboundLedger, Node
 from exchange.gateway.partner_client import PartnerClient
 from exchange.gateway.store import Store
 from exchange.model import Modality
+from exchange.pki import ssl_client_context, ssl_server_context
 from exchange.responder import NodeRules, Responder
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -118,7 +119,8 @@ def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
 @contextlib.asynccontextmanager
 async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
     """Open every resource of a node, resume pending searches, and close it all after."""
-    connector = aiohttp.TCPConnector(limit=config.max_in_flight)
+    client_ssl = ssl_client_context(config.tls) if config.tls is not None else None
+    connector = aiohttp.TCPConnector(limit=config.max_in_flight, ssl=client_ssl or True)
     async with aiohttp.ClientSession(connector=connector) as session:
         node = build_node(config, session)
         try:
@@ -209,7 +211,9 @@ class Gateway:
         ):
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, listener.host, listener.port)
+            tls = self.config.tls if listener is self.config.partner_listener else None
+            server_ssl = ssl_server_context(tls) if tls is not None else None
+            site = web.TCPSite(runner, listener.host, listener.port, ssl_context=server_ssl)
             await site.start()
             self._runners.append(runner)
             ports.append(int(runner.addresses[0][1]))

@@ -20,6 +20,11 @@ port = 8443
 face = 0.55
 fingerprint = 0.25
 
+[tls]                             # optional: mutual TLS on the partner listener and
+ca = "pki/ca.pem"                 # on calls to partners (see `prum-exchange pki init`)
+cert = "pki/GB.pem"
+key = "pki/GB.key"
+
 [[partners]]
 id = "DE"
 dialect = "prum"                  # or "interpol"
@@ -50,6 +55,7 @@ from typing import Any
 
 from exchange.capacities import CAPACITIES
 from exchange.model import Modality
+from exchange.pki import NodeFiles
 
 DIALECTS = ("prum", "interpol")
 # Searches a day per partner: Prüm Implementing Agreement Art. 9 for the fingerprint search
@@ -100,6 +106,7 @@ class GatewayConfig:
         default_factory=lambda: {"face": 0.55, "fingerprint": 0.25}
     )
     partners: tuple[PartnerConfig, ...] = ()
+    tls: NodeFiles | None = None
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         for p in self.partners:
@@ -156,6 +163,19 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
     )
 
 
+def _tls(doc: Any, base_dir: Path | None) -> NodeFiles | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise ConfigError("tls: expected a table with ca, cert and key")
+
+    def path(key: str) -> Path:
+        p = Path(_get(doc, key, str, None, "tls."))
+        return base_dir / p if base_dir is not None and not p.is_absolute() else p
+
+    return NodeFiles(ca=path("ca"), cert=path("cert"), key=path("key"))
+
+
 def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> GatewayConfig:
     """Build a config from parsed TOML; relative data_dir is taken from `base_dir`."""
     data_dir = Path(_get(doc, "data_dir", str, "data", ""))
@@ -171,6 +191,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
     if len(ids) != len(set(ids)):
         raise ConfigError("partners: a partner id appears twice")
     return GatewayConfig(
+        tls=_tls(doc.get("tls"), base_dir),
         node_id=_get(doc, "node_id", str, "GB", ""),
         data_dir=data_dir,
         feature_model=_get(doc, "feature_model", str, "demo-face-512-v1", ""),

@@ -22,6 +22,8 @@ from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.gateway.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.node import NODE, Node
 from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
+from exchange.pki import peer_node_id
+from exchange.responder import error_reply
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 XML = "application/xml"
@@ -78,6 +80,9 @@ async def receive_message(request: web.Request) -> web.Response:
         )
         return web.Response(body=data, status=code, content_type=XML)
     h = envelope.header
+    refusal = _check_sender(request, node, envelope)
+    if refusal is not None:
+        return refusal
     claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
     if not claim.first:
         node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="duplicate")
@@ -111,6 +116,35 @@ async def receive_message(request: web.Request) -> web.Response:
         outcome=outcome.outcome,
     )
     return web.Response(body=data, status=_status(outcome.reply), content_type=XML)
+
+
+def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.Response | None:
+    """Under mutual TLS the envelope's sender must be the node the client certificate names."""
+    if node.config.tls is None:
+        return None
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    certified = peer_node_id(ssl_object.getpeercert() if ssl_object is not None else None)
+    h = envelope.header
+    if certified == h.sender and node.config.partner(certified) is not None:
+        return None
+    node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="unauthorised_sender")
+    _audit(node, Direction.RECEIVED, envelope, Outcome.REFUSED, ())
+    node.log.warning(
+        "sender_mismatch", sender=h.sender, certificate=certified, message_id=h.message_id
+    )
+    reason = f"the client certificate names {certified}, the envelope says {h.sender}"
+    data = prum_xml.encode(
+        error_reply(
+            h,
+            node.responder.rules,
+            ErrorCode.UNAUTHORISED_SENDER,
+            reason,
+            "/Message/Header/Sender",
+            str(uuid.uuid4()),
+            node.clock(),
+        )
+    )
+    return web.Response(body=data, status=403, content_type=XML)
 
 
 def _audit(
