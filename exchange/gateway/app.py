@@ -26,6 +26,7 @@ from exchange.codecs import uk_json
 from exchange.gallery import GalleryError, NodeGallery, Thresholds
 from exchange.gateway import client_api, partner_api
 from exchange.gateway.audit import AuditLog
+from exchange.gateway.auth import Authenticator, AuthError
 from exchange.gateway.client_api import ApiError, start_search
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.metrics import standard_metrics
@@ -55,6 +56,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except ApiError as exc:
         return _error(exc.status, exc.code, exc.message, exc.field)
+    except AuthError as exc:
+        response = _error(exc.status, exc.code, exc.message, None)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="prum-exchange"'
+        return response
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "too_large", f"bodies are limited to {MAX_CLIENT_BODY} bytes", None)
     except web.HTTPException as exc:
@@ -111,6 +119,7 @@ def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
         metrics=metrics,
         session=session,
         clients={p.id: PartnerClient(p, session, metrics) for p in config.partners},
+        auth=Authenticator(config.clients),
     )
     node_ref.append(node)
     return node
@@ -124,6 +133,10 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
     async with aiohttp.ClientSession(connector=connector) as session:
         node = build_node(config, session)
         try:
+            if node.auth.open:
+                node.log.warning(
+                    "client_auth_off", reason="no [[clients]] configured: the client API is open"
+                )
             loaded = rebuild_gallery(node.store, node.gallery)
             node.log.info("gallery_loaded", records=loaded, version=node.store.gallery_version())
             for row in node.store.pending_searches():
@@ -153,6 +166,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    node.auth.authenticate(request, "admin")
     return web.Response(text=node.metrics.render(), content_type="text/plain", charset="utf-8")
 
 

@@ -21,6 +21,7 @@ from exchange.codecs import prum_xml, uk_json
 from exchange.codecs.errors import CodecError
 from exchange.gallery import GalleryError
 from exchange.gateway.audit import AuditEntry, ClientEvent, Direction, Outcome
+from exchange.gateway.auth import Client
 from exchange.gateway.fanout import run_search
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.partner_client import PartnerError
@@ -39,7 +40,6 @@ from exchange.model import (
 )
 
 MAX_WAIT_S = 60.0
-CLIENT_ID = "client"  # until client authentication lands (issue 7), one client
 
 
 class ApiError(Exception):
@@ -49,6 +49,11 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+def _client(request: web.Request, scope: str) -> Client:
+    """The authenticated client of a request, holding `scope` (AuthError otherwise)."""
+    return request.app[NODE].auth.authenticate(request, scope)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -170,6 +175,7 @@ def _validate_search(
 
 def _audit(
     node: Node,
+    actor: str,
     event: ClientEvent | MessageType,
     outcome: Outcome,
     *,
@@ -186,7 +192,7 @@ def _audit(
             direction=direction,
             message_type=event,
             outcome=outcome,
-            actor=CLIENT_ID,
+            actor=actor,
             partner=partner,
             message_id=message_id,
             references=references,
@@ -204,13 +210,14 @@ def start_search(node: Node, search_id: str, record: PersonRecord | None = None)
 
 async def post_search(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    client = _client(request, "search")
     doc = await _json_body(request)
     purpose, case_reference, record, modalities, partners, k = _validate_search(node, doc)
     now = node.clock()
     wait = _wait_seconds(request)
     with node.store.transaction():  # the search and its receipt in the audit log, one commit
         row = node.store.create_search(
-            client_id=CLIENT_ID,
+            client_id=client.id,
             purpose=purpose,
             case_reference=case_reference,
             modalities=modalities,
@@ -223,6 +230,7 @@ async def post_search(request: web.Request) -> web.Response:
         )
         _audit(
             node,
+            client.id,
             ClientEvent.SEARCH_SUBMITTED,
             Outcome.ACCEPTED,
             message_id=row.search_id,
@@ -261,26 +269,30 @@ def _wait_seconds(request: web.Request) -> float:
     return value
 
 
-def _search_or_404(node: Node, search_id: str) -> SearchRow:
+def _search_or_404(node: Node, client: Client, search_id: str) -> SearchRow:
+    """A search of this client's; another client's search is as unknown as a missing one."""
     row = node.store.get_search(search_id)
-    if row is None or row.client_id != CLIENT_ID:
+    if row is None or row.client_id != client.id:
         raise ApiError(404, "not_found", "no such search", "search_id")
     return row
 
 
 async def get_search(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    row = _search_or_404(node, request.match_info["search_id"])
+    client = _client(request, "search")
+    row = _search_or_404(node, client, request.match_info["search_id"])
     wait = _wait_seconds(request)
     if row.status == "pending" and wait > 0:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(node.search_event(row.search_id).wait(), wait)
-        row = _search_or_404(node, row.search_id)
+        row = _search_or_404(node, client, row.search_id)
     return web.json_response(_search_json(row))
 
 
-def _hit_or_404(node: Node, search_id: str, hit_id: str) -> tuple[SearchRow, HitRow]:
-    row = _search_or_404(node, search_id)
+def _hit_or_404(
+    node: Node, client: Client, search_id: str, hit_id: str
+) -> tuple[SearchRow, HitRow]:
+    row = _search_or_404(node, client, search_id)
     hit = node.store.get_hit(search_id, hit_id)
     if hit is None:
         raise ApiError(404, "not_found", "no such hit in this search", "hit_id")
@@ -289,11 +301,15 @@ def _hit_or_404(node: Node, search_id: str, hit_id: str) -> tuple[SearchRow, Hit
 
 async def confirm_hit(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    row, hit = _hit_or_404(node, request.match_info["search_id"], request.match_info["hit_id"])
+    client = _client(request, "follow-up")
+    row, hit = _hit_or_404(
+        node, client, request.match_info["search_id"], request.match_info["hit_id"]
+    )
     now = node.clock()
-    hit = node.store.confirm_hit(row.search_id, hit.hit_id, CLIENT_ID, now=now)
+    hit = node.store.confirm_hit(row.search_id, hit.hit_id, client.id, now=now)
     _audit(
         node,
+        client.id,
         ClientEvent.HIT_CONFIRMED,
         Outcome.CONFIRMED,
         partner=hit.partner,
@@ -306,7 +322,10 @@ async def confirm_hit(request: web.Request) -> web.Response:
 
 async def follow_up(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    row, hit = _hit_or_404(node, request.match_info["search_id"], request.match_info["hit_id"])
+    client = _client(request, "follow-up")
+    row, hit = _hit_or_404(
+        node, client, request.match_info["search_id"], request.match_info["hit_id"]
+    )
     if hit.confirmed_at is None:
         raise ApiError(
             409, "not_confirmed", "a person must confirm the hit before a follow-up", "hit_id"
@@ -331,6 +350,7 @@ async def follow_up(request: web.Request) -> web.Response:
     envelope = Envelope(header, body)
     _audit(
         node,
+        client.id,
         MessageType.FOLLOW_UP_REQUEST,
         Outcome.ACCEPTED,
         direction=Direction.SENT,
@@ -371,6 +391,7 @@ async def follow_up(request: web.Request) -> web.Response:
     with node.store.transaction():
         _audit(
             node,
+            client.id,
             MessageType.FOLLOW_UP_REPLY,
             Outcome.SUPPLIED,
             partner=hit.partner,
@@ -380,6 +401,7 @@ async def follow_up(request: web.Request) -> web.Response:
         )
         _audit(
             node,
+            client.id,
             ClientEvent.CORE_DATA,
             Outcome.SUPPLIED,
             direction=Direction.SENT,
@@ -409,6 +431,7 @@ async def follow_up(request: web.Request) -> web.Response:
 
 async def enrol_record(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    client = _client(request, "enrol")
     doc = await _json_body(request)
     try:
         record = uk_json.record_from_json(doc)
@@ -429,7 +452,7 @@ async def enrol_record(request: web.Request) -> web.Response:
         raise ApiError(422, "profile_rejected", str(exc), None) from exc
     except ConflictError as exc:
         raise ApiError(409, "conflict", str(exc), "reference") from exc
-    _audit(node, ClientEvent.RECORD_ENROLLED, Outcome.ACCEPTED, references=(reference,))
+    _audit(node, client.id, ClientEvent.RECORD_ENROLLED, Outcome.ACCEPTED, references=(reference,))
     return web.json_response(
         {"pnc_id": pnc_id, "reference": reference, "gallery_version": version}, status=201
     )
@@ -437,6 +460,7 @@ async def enrol_record(request: web.Request) -> web.Response:
 
 async def delete_record(request: web.Request) -> web.Response:
     node = request.app[NODE]
+    client = _client(request, "enrol")
     try:
         pnc_id = parse_pnc(request.match_info["pnc_id"])
     except IdentifierError as exc:
@@ -444,7 +468,9 @@ async def delete_record(request: web.Request) -> web.Response:
     row = node.erase(pnc_id)
     if row is None:
         raise ApiError(404, "not_found", "no record under this PNC ID", "pnc_id")
-    _audit(node, ClientEvent.RECORD_DELETED, Outcome.ACCEPTED, references=(row.reference,))
+    _audit(
+        node, client.id, ClientEvent.RECORD_DELETED, Outcome.ACCEPTED, references=(row.reference,)
+    )
     return web.Response(status=204)
 
 

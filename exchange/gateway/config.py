@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.capacities import CAPACITIES
+from exchange.gateway.auth import SCOPES, ClientConfig
 from exchange.model import Modality
 from exchange.pki import NodeFiles
 
@@ -107,6 +108,7 @@ class GatewayConfig:
     )
     partners: tuple[PartnerConfig, ...] = ()
     tls: NodeFiles | None = None
+    clients: tuple[ClientConfig, ...] = ()
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         for p in self.partners:
@@ -163,6 +165,25 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
     )
 
 
+def _client(doc: Any, index: int) -> ClientConfig:
+    where = f"clients[{index}]."
+    if not isinstance(doc, dict):
+        raise ConfigError(f"clients[{index}]: expected a table")
+    digest = _get(doc, "token_sha256", str, None, where).lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ConfigError(f"{where}token_sha256: expected 64 hex digits (sha256 of the token)")
+    scopes = _get(doc, "scopes", list, ["search"], where)
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise ConfigError(f"{where}scopes: unknown {unknown}; one of {', '.join(SCOPES)}")
+    return ClientConfig(
+        id=_get(doc, "id", str, None, where),
+        token_sha256=digest,
+        scopes=frozenset(scopes),
+        rate_per_minute=_get(doc, "rate_per_minute", int, 600, where),
+    )
+
+
 def _tls(doc: Any, base_dir: Path | None) -> NodeFiles | None:
     if doc is None:
         return None
@@ -191,6 +212,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
     if len(ids) != len(set(ids)):
         raise ConfigError("partners: a partner id appears twice")
     return GatewayConfig(
+        clients=tuple(_client(c, i) for i, c in enumerate(doc.get("clients", []))),
         tls=_tls(doc.get("tls"), base_dir),
         node_id=_get(doc, "node_id", str, "GB", ""),
         data_dir=data_dir,

@@ -20,6 +20,7 @@ from aiohttp import web
 from exchange.codecs import uk_json
 from exchange.gallery import NodeGallery
 from exchange.gateway.audit import AuditEntry, AuditLog
+from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.metrics import Metrics
 from exchange.gateway.partner_client import PartnerClient
@@ -78,6 +79,7 @@ class Node:
     metrics: Metrics
     session: aiohttp.ClientSession
     clients: dict[str, PartnerClient]
+    auth: Authenticator
     clock: Callable[[], dt.datetime] = utc_now
     log: structlog.typing.FilteringBoundLogger = field(default_factory=structlog.get_logger)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)

@@ -29,6 +29,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nmodalities = ["iris"]', "modalities"),
         ('[[partners]]\nid = "DE"\nurl = "a"\n[[partners]]\nid = "DE"\nurl = "b"', "twice"),
         ("node_id = ", "gateway.toml"),
+        ('[[clients]]\nid = "a"\ntoken_sha256 = "abc"', "token_sha256"),
+        ('[[clients]]\nid = "a"\ntoken_sha256 = "' + "a" * 64 + '"\nscopes = ["root"]', "scopes"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
