@@ -21,6 +21,7 @@ import json
 import random
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from collections import Counter
@@ -239,7 +240,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Fuzz the ANSI/NIST-ITL reader.")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("fuzz-ansi-nist-findings"))
+    default_out = Path(tempfile.gettempdir()) / "fuzz-ansi-nist-findings"
+    parser.add_argument("--out", type=Path, default=default_out, help="where failing inputs go")
     parser.add_argument("--hang", type=float, default=2.0, help="seconds before an input hangs")
     args = parser.parse_args()
     report = fuzz(args.minutes, args.seed, args.out, args.hang)
