@@ -113,6 +113,7 @@ def run(quick: bool) -> dict[str, Any]:
             return prum_xml.decode(prum_xml.encode(env))
 
         cycle_rate, _ = _rate(cycle, seconds)
+
         def lxml_validate(doc: etree._Element = doc) -> object:
             return lxml_schema.validate(doc)
 

@@ -85,6 +85,65 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from exchange.gateway import logs
+    from exchange.gateway.app import serve_forever
+    from exchange.gateway.config import ConfigError, load
+
+    try:
+        config = load(Path(args.config))
+    except (OSError, ConfigError) as exc:
+        print(f"prum-exchange serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.configure()
+    asyncio.run(serve_forever(config))
+    return EXIT_OK
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from exchange.gateway.audit import audit_verify_main
+
+    if not Path(args.db).is_file():
+        print(f"prum-exchange audit verify: no database at {args.db}", file=sys.stderr)
+        return EXIT_USAGE
+    return audit_verify_main(args.db)
+
+
+def _cmd_partner(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from exchange.gateway import logs
+    from mock_partners.node import serve_partner
+
+    logs.configure()
+    data_dir = Path(args.data_dir or f"partner-data/{args.id}")
+    asyncio.run(
+        serve_partner(
+            args.id,
+            args.port,
+            seed=args.seed,
+            gallery_size=args.gallery_size,
+            data_dir=data_dir,
+            offset=args.offset,
+            daily_capacity=args.daily_capacity,
+            with_fingerprints=not args.no_fingerprints,
+        )
+    )
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import logging
+
+    from exchange.gateway import logs
+    from mock_partners.demo import main as demo_main
+
+    logs.configure(level=logging.WARNING)
+    return demo_main(args.once, Path(args.data_dir) if args.data_dir else None)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.benchmark}")
     run: Callable[[list[str]], int] = module.main
@@ -94,6 +153,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="prum-exchange", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    de = sub.add_parser("demo", help="gateway and mock partners on loopback, with a scripted run")
+    de.add_argument("--once", action="store_true", help="exit after the results table")
+    de.add_argument("--data-dir", help="keep state here (default: a temporary directory)")
+    de.set_defaults(func=_cmd_demo)
 
     tr = sub.add_parser("translate", help="convert a record or message between formats")
     tr.add_argument("--from", dest="source", required=True, choices=FORMATS)
@@ -110,6 +174,27 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("input", metavar="IN", help="input file, or - for standard input")
     tr.add_argument("output", metavar="OUT", nargs="?", help="output file (default: stdout)")
     tr.set_defaults(func=_cmd_translate)
+
+    sv = sub.add_parser("serve", help="run the gateway (client and partner APIs)")
+    sv.add_argument("--config", required=True, help="gateway TOML configuration")
+    sv.set_defaults(func=_cmd_serve)
+
+    pa = sub.add_parser("partner", help="run a mock partner node (Prüm XML) on loopback")
+    pa.add_argument("--id", required=True, help="partner id: ISO 3166 alpha-2 or EUROPOL")
+    pa.add_argument("--port", type=int, default=0, help="partner API port (0: any free)")
+    pa.add_argument("--seed", type=int, default=7, help="synthetic population seed")
+    pa.add_argument("--gallery-size", type=int, default=1000, help="subjects in the gallery")
+    pa.add_argument("--offset", type=int, default=0, help="first subject number")
+    pa.add_argument("--daily-capacity", type=int, help="searches a day accepted from GB")
+    pa.add_argument("--data-dir", help="state directory (default partner-data/ID)")
+    pa.add_argument("--no-fingerprints", action="store_true", help="seed without minutiae")
+    pa.set_defaults(func=_cmd_partner)
+
+    au = sub.add_parser("audit", help="audit log tools")
+    au_sub = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    av = au_sub.add_parser("verify", help="check the hash chain of a gateway database")
+    av.add_argument("db", metavar="DB", help="the gateway's SQLite file")
+    av.set_defaults(func=_cmd_audit_verify)
 
     be = sub.add_parser("bench", help="run a benchmark (see bench/)")
     be.add_argument("benchmark", choices=BENCHMARKS)

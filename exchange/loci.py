@@ -22,9 +22,19 @@ ESS_ORIGINAL = ("vWA", "TH01", "D21S11", "FGA", "D8S1179", "D3S1358", "D18S51")
 ESS = (*ESS_ORIGINAL, "D1S1656", "D2S441", "D10S1248", "D12S391", "D22S1045")
 DNA17 = (*ESS, "D16S539", "D2S1338", "D19S433", "SE33", "AMEL")
 OTHER_PRUM = (
-    "TPOX", "CSF1PO", "D13S317", "D7S820", "D5S818", "PentaD", "PentaE",
-    "FES", "F13A1", "F13B", "CD4", "GABA",
-)  # fmt: skip
+    "TPOX",
+    "CSF1PO",
+    "D13S317",
+    "D7S820",
+    "D5S818",
+    "PentaD",
+    "PentaE",
+    "FES",
+    "F13A1",
+    "F13B",
+    "CD4",
+    "GABA",
+)
 KNOWN_LOCI = (*DNA17, *OTHER_PRUM)
 AMELOGENIN = "AMEL"
 

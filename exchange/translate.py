@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from exchange.codecs import prum_xml, uk_json
+from exchange.capacities import CAPACITIES
+from exchange.codecs import ansi_nist, prum_xml, uk_json
 from exchange.model import (
     CoreData,
     DactySearchRequest,
@@ -40,7 +41,7 @@ from exchange.model import (
     Purpose,
 )
 
-FORMATS = ("uk-json", "prum-xml")
+FORMATS = ("uk-json", "prum-xml", "ansi-nist")
 MESSAGES = ("auto", "dna-search", "dacty-search", "face-search", "core-data")
 
 # Prüm search type for a fingerprint set, by how it was taken (Implementing Agreement Art. 9).
@@ -118,7 +119,10 @@ def record_to_envelope(record: PersonRecord, out: Outbound) -> Envelope:
             raise TranslateError("record has no fingerprints for a dacty-search")
         search_type = SEARCH_TYPE_BY_IMPRESSION[record.fingerprints.impression]
         body = DactySearchRequest(
-            step1_reference(record), search_type, record.fingerprints, MAX_CANDIDATES[search_type]
+            step1_reference(record),
+            search_type,
+            record.fingerprints,
+            CAPACITIES[search_type].max_candidates,
         )
     elif kind == "face-search":
         if record.face is None:
@@ -182,13 +186,33 @@ def _records_json(records: list[PersonRecord]) -> bytes:
     return (json.dumps(docs, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+# Formats that carry whole exchange messages (envelopes), by their codec.
+ENVELOPE_CODECS = {
+    "prum-xml": (prum_xml.decode, lambda env: prum_xml.encode(env, pretty=True)),
+    "ansi-nist": (ansi_nist.decode, ansi_nist.encode),
+}
+
+
 def translate(data: bytes, source: str, target: str, out: Outbound | None = None) -> bytes:
-    """Translate `data` from format `source` to format `target` (names as in FORMATS)."""
+    """Translate `data` from format `source` to format `target` (names as in FORMATS).
+
+    uk-json -> a message format: the record becomes the message chosen by `out.message`
+    (ANSI/NIST carries fingerprint searches only, so `auto` means `dacty-search` there).
+    A message format -> uk-json: the records the message carries. Between two message
+    formats: the same envelope, re-encoded (what one format cannot carry is refused).
+    """
     out = out or Outbound()
     if source == target:
         raise TranslateError(f"--from and --to are both {source}")
-    if (source, target) == ("uk-json", "prum-xml"):
-        return prum_xml.encode(record_to_envelope(uk_json.decode(data), out), pretty=True)
-    if (source, target) == ("prum-xml", "uk-json"):
-        return _records_json(envelope_to_records(prum_xml.decode(data)))
-    raise TranslateError(f"no translation from {source} to {target}")
+    for name in (source, target):
+        if name not in FORMATS:
+            raise TranslateError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
+    if source == "uk-json":
+        record = uk_json.decode(data)
+        if target == "ansi-nist" and out.message == "auto":
+            out = replace(out, message="dacty-search")
+        return ENVELOPE_CODECS[target][1](record_to_envelope(record, out))
+    envelope = ENVELOPE_CODECS[source][0](data)
+    if target == "uk-json":
+        return _records_json(envelope_to_records(envelope))
+    return ENVELOPE_CODECS[target][1](envelope)

@@ -4,6 +4,7 @@ Data, plus this tiny loader; no project imports (DESIGN.md §2). Files:
 
 - `prum-envelope-1.0.xsd` and the body schemas it includes: Prüm-style messages.
 - `uk-record.schema.json`: JSON Schema (2020-12) of the LEDS-style UK person record.
+- `openapi.json`: OpenAPI 3.1 document of the gateway's client API.
 
 Hot-path validation uses libxml2 through lxml (`xsd`); `xsd_explainer` returns an
 xmlschema schema that says where and why a document fails, for error messages and tests.
@@ -22,6 +23,7 @@ from lxml import etree
 PRUM_ENVELOPE = "prum-envelope-1.0.xsd"
 PRUM_NAMESPACE = "urn:prum-exchange:prum:1.0"
 UK_RECORD = "uk-record.schema.json"
+OPENAPI = "openapi.json"
 
 
 def path(name: str) -> Path:

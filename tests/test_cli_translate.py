@@ -11,6 +11,7 @@ import pytest
 
 from exchange.cli import main
 from exchange.codecs import prum_xml
+from exchange.model import FingerprintSet
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "uk-record.json"
 
@@ -27,8 +28,22 @@ def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
 
 def test_uk_json_to_prum_xml_and_back_through_files(tmp_path: Path) -> None:
     xml_path = tmp_path / "out.xml"
-    assert main(["translate", "--from", "uk-json", "--to", "prum-xml",
-                 "--message", "core-data", str(EXAMPLE), str(xml_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                "--from",
+                "uk-json",
+                "--to",
+                "prum-xml",
+                "--message",
+                "core-data",
+                str(EXAMPLE),
+                str(xml_path),
+            ]
+        )
+        == 0
+    )
     env = prum_xml.decode(xml_path.read_bytes())
     assert env.header.sender == "GB" and env.header.receiver == "DE"
     json_path = tmp_path / "back.json"
@@ -45,8 +60,17 @@ def test_uk_json_to_prum_xml_and_back_through_files(tmp_path: Path) -> None:
 
 
 def test_stdin_to_stdout_in_a_subprocess() -> None:
-    proc = _run("translate", "--from", "uk-json", "--to", "prum-xml", "--receiver", "FR", "-",
-                stdin=EXAMPLE.read_bytes())  # fmt: skip
+    proc = _run(
+        "translate",
+        "--from",
+        "uk-json",
+        "--to",
+        "prum-xml",
+        "--receiver",
+        "FR",
+        "-",
+        stdin=EXAMPLE.read_bytes(),
+    )
     assert proc.returncode == 0, proc.stderr
     env = prum_xml.decode(proc.stdout)
     assert env.header.receiver == "FR"
@@ -94,3 +118,69 @@ def test_usage_errors_exit_2_and_unwritable_output_exits_1(tmp_path: Path) -> No
     out = tmp_path / "no-such-dir" / "out.xml"
     proc = _run("translate", "--from", "uk-json", "--to", "prum-xml", str(EXAMPLE), str(out))
     assert proc.returncode == 1 and not out.exists()
+
+
+def _same_prints(a: FingerprintSet | None, b: FingerprintSet | None) -> bool:
+    """Equal but for minutia quality, which Type-9 holds on 0-63 (the model on 0-100)."""
+    assert a is not None and b is not None
+    if [f.position for f in a.fingers] != [f.position for f in b.fingers]:
+        return False
+    for fa, fb in zip(a.fingers, b.fingers, strict=True):
+        if len(fa.minutiae) != len(fb.minutiae):
+            return False
+        for ma, mb in zip(fa.minutiae, fb.minutiae, strict=True):
+            if (ma.x, ma.y, ma.angle, ma.kind) != (mb.x, mb.y, mb.angle, mb.kind):
+                return False
+            if abs(ma.quality - mb.quality) > 1:
+                return False
+    return True
+
+
+def test_uk_json_to_ansi_nist_and_on_to_prum_xml_and_back(tmp_path: Path) -> None:
+    """A record's prints become a CPS transaction, which translates to the same Prüm search."""
+    from exchange.codecs import ansi_nist, uk_json
+
+    cps = tmp_path / "search.an2"
+    assert (
+        main(["translate", "--from", "uk-json", "--to", "ansi-nist", str(EXAMPLE), str(cps)]) == 0
+    )
+    env = ansi_nist.decode(cps.read_bytes())
+    assert env.header.message_type == "dacty_search_request"
+    original = uk_json.decode(EXAMPLE.read_bytes())
+    assert _same_prints(env.body.fingerprints, original.fingerprints)  # type: ignore[union-attr]
+    xml = tmp_path / "search.xml"
+    assert main(["translate", "--from", "ansi-nist", "--to", "prum-xml", str(cps), str(xml)]) == 0
+    assert prum_xml.decode(xml.read_bytes()).body == env.body
+    back = tmp_path / "back.an2"
+    assert main(["translate", "--from", "prum-xml", "--to", "ansi-nist", str(xml), str(back)]) == 0
+    assert ansi_nist.decode(back.read_bytes()).body == env.body
+    rec = tmp_path / "rec.json"
+    assert main(["translate", "--from", "ansi-nist", "--to", "uk-json", str(cps), str(rec)]) == 0
+    assert _same_prints(uk_json.decode(rec.read_bytes()).fingerprints, original.fingerprints)
+
+
+def test_a_uk_record_may_carry_its_prints_as_an_ansi_nist_transaction(tmp_path: Path) -> None:
+    import base64
+
+    from exchange.codecs import ansi_nist, uk_json
+
+    original = uk_json.decode(EXAMPLE.read_bytes())
+    assert original.fingerprints is not None
+    import datetime as dt
+
+    tx = ansi_nist.fingerprints_to_bytes(
+        original.fingerprints,
+        timestamp=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        originator="GB/IDENT1",
+        destination="GB/PRUM",
+        tcn="T1",
+    )
+    doc = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    doc["fingerprints"] = {"ansi_nist": base64.b64encode(tx).decode()}
+    rec = uk_json.decode(json.dumps(doc).encode())
+    assert _same_prints(rec.fingerprints, original.fingerprints)
+    doc["fingerprints"] = {"ansi_nist": base64.b64encode(tx[:-7]).decode()}
+    proc = _run(
+        "translate", "--from", "uk-json", "--to", "prum-xml", "-", stdin=json.dumps(doc).encode()
+    )
+    assert proc.returncode == 2 and b"fingerprints.ansi_nist/" in proc.stderr

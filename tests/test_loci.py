@@ -9,9 +9,17 @@ from exchange.loci import DNA17, ESS, LocusError, normalise_alleles, normalise_l
 
 @pytest.mark.parametrize(
     ("raw", "name"),
-    [("VWA", "vWA"), ("vwa", "vWA"), ("THO1", "TH01"), ("th01", "TH01"), ("Amelogenin", "AMEL"),
-     ("CSF1P0", "CSF1PO"), ("Penta D", "PentaD"), ("d21s11", "D21S11")],
-)  # fmt: skip
+    [
+        ("VWA", "vWA"),
+        ("vwa", "vWA"),
+        ("THO1", "TH01"),
+        ("th01", "TH01"),
+        ("Amelogenin", "AMEL"),
+        ("CSF1P0", "CSF1PO"),
+        ("Penta D", "PentaD"),
+        ("d21s11", "D21S11"),
+    ],
+)
 def test_aliases(raw: str, name: str) -> None:
     assert normalise_locus(raw) == name
 

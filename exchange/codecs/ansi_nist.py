@@ -119,7 +119,5 @@ def fingerprints_to_bytes(
         13: (DOMAIN,),
         14: text(f"{date}{utc.hour:02d}{utc.minute:02d}{utc.second:02d}Z"),
     }
-    records = fingerprint_records(
-        prints, source=originator, date=utc, legacy_images=legacy_images
-    )
+    records = fingerprint_records(prints, source=originator, date=utc, legacy_images=legacy_images)
     return encode_transaction(Transaction(header, records))

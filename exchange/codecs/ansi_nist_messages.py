@@ -156,7 +156,9 @@ def transaction_from_envelope(envelope: Envelope, *, legacy_images: bool = False
         ppi = body.fingerprints.ppi
         records = list(
             fingerprint_records(
-                body.fingerprints, source=head.sender, date=head.timestamp,
+                body.fingerprints,
+                source=head.sender,
+                date=head.timestamp,
                 legacy_images=legacy_images,
             )
         )
@@ -265,8 +267,13 @@ def _reply_fields(body: SearchReply) -> dict[int, Subfields]:
             raise CodecError(path, "DNA match details cannot travel in an SRE")
         if not math.isfinite(cand.score):
             raise CodecError(f"{path}.score", "score must be finite")
-        cands.append((plain(cand.reference, f"{path}.reference"), repr(float(cand.score)),
-                      cand.match_type.value))
+        cands.append(
+            (
+                plain(cand.reference, f"{path}.reference"),
+                repr(float(cand.score)),
+                cand.match_type.value,
+            )
+        )
     if cands:
         fields[F_CANDIDATES] = tuple(cands)
     return fields
@@ -295,9 +302,7 @@ def _search_reply(type2: TaggedRecord | None) -> SearchReply:
         candidates.append(Candidate(items[0], score, match_type))
     if (findings == "I") != bool(candidates):
         raise CodecError("Type-2.2.059", "findings disagree with the candidate list")
-    return SearchReply(
-        request_id, Modality.FINGERPRINT, (ProbeResult(probe, tuple(candidates)),)
-    )
+    return SearchReply(request_id, Modality.FINGERPRINT, (ProbeResult(probe, tuple(candidates)),))
 
 
 def _error(type2: TaggedRecord | None) -> ErrorBody:
@@ -310,8 +315,9 @@ def _error(type2: TaggedRecord | None) -> ErrorBody:
     except ValueError:
         raise CodecError("Type-2.2.060", f"unknown error code {items[0][:30]!r}") from None
     assert type2 is not None
-    return ErrorBody(code, items[1], items[2] if len(items) == 3 else None,
-                     type2.text(F_REQUEST_ID))
+    return ErrorBody(
+        code, items[1], items[2] if len(items) == 3 else None, type2.text(F_REQUEST_ID)
+    )
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -340,8 +346,10 @@ def _timestamp(tx: Transaction) -> dt.datetime:
         value, path, size = tx.text(5) or "", "Type-1.1.005", 8
     digits = value[:14] if size == 15 else value
     if (
-        len(value) != size or (size == 15 and value[14] != "Z")
-        or not digits.isascii() or not digits.isdigit()
+        len(value) != size
+        or (size == 15 and value[14] != "Z")
+        or not digits.isascii()
+        or not digits.isdigit()
     ):
         raise CodecError(path, f"expected {'YYYYMMDDhhmmssZ' if size == 15 else 'YYYYMMDD'}")
     parts = [int(digits[i : i + 2]) for i in range(4, 14, 2)] if size == 15 else [0] * 5

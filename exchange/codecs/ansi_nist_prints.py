@@ -53,31 +53,49 @@ IMPRESSION_CODE: Mapping[Impression, int] = {
     Impression.LATENT_PALM: 12,
 }
 _IMPRESSION_OF_CODE: Mapping[int, Impression] = {
-    0: Impression.PLAIN, 2: Impression.PLAIN, 8: Impression.PLAIN,
-    1: Impression.ROLLED, 3: Impression.ROLLED, 9: Impression.ROLLED,
-    4: Impression.LATENT, 5: Impression.LATENT, 6: Impression.LATENT, 7: Impression.LATENT,
-    10: Impression.PALM, 11: Impression.PALM,
-    12: Impression.LATENT_PALM, 13: Impression.LATENT_PALM,
-    14: Impression.LATENT_PALM, 15: Impression.LATENT_PALM,
+    0: Impression.PLAIN,
+    2: Impression.PLAIN,
+    8: Impression.PLAIN,
+    1: Impression.ROLLED,
+    3: Impression.ROLLED,
+    9: Impression.ROLLED,
+    4: Impression.LATENT,
+    5: Impression.LATENT,
+    6: Impression.LATENT,
+    7: Impression.LATENT,
+    10: Impression.PALM,
+    11: Impression.PALM,
+    12: Impression.LATENT_PALM,
+    13: Impression.LATENT_PALM,
+    14: Impression.LATENT_PALM,
+    15: Impression.LATENT_PALM,
 }
 #: Type-4 GCA binary codes and the tagged records' CGA strings (1-2011 Table 15).
 COMPRESSION_CODES: Mapping[int, str] = {
-    0: "NONE", 1: "WSQ20", 2: "JPEGB", 3: "JPEGL", 4: "JP2", 5: "JP2L", 6: "PNG",
+    0: "NONE",
+    1: "WSQ20",
+    2: "JPEGB",
+    3: "JPEGL",
+    4: "JP2",
+    5: "JP2L",
+    6: "PNG",
 }
 _CODE_OF_COMPRESSION = {name: code for code, name in COMPRESSION_CODES.items()}
 
 #: Model quality 0-100 -> 9.012 quality 2 (best) - 63 (worst), and back (0 manual, 1 none).
 _CODE_OF_QUALITY = tuple(str(2 + round((100 - q) * 61 / 100)) for q in range(101))
 _QUALITY_OF_CODE: Mapping[str, int] = {
-    **{f"{w:0{d}d}": 100 if w < 2 else 100 - round((w - 2) * 100 / 61)
-       for w in range(64) for d in (1, 2)},
+    **{
+        f"{w:0{d}d}": 100 if w < 2 else 100 - round((w - 2) * 100 / 61)
+        for w in range(64)
+        for d in (1, 2)
+    },
 }
 _KIND_OF_CODE: Mapping[str, MinutiaKind] = {k.value: k for k in MinutiaKind}
 
 _IMAGE_RECORD_TYPES = frozenset({4, 13, 14, 15})
 _NO_IMAGE_HEIGHT = 9999  # 0.01 mm units: the largest Y that 9.012 can carry
 DEFAULT_PPI = 500
-
 
 
 def fingerprint_records(
@@ -98,8 +116,9 @@ def fingerprint_records(
             minutiae.append(_type9(finger, idc, imp, prints.ppi, height, path))
         if finger.image is not None:
             images.append(
-                _image_record(finger, idc, imp, prints.impression, source, date,
-                              legacy_images, path)
+                _image_record(
+                    finger, idc, imp, prints.impression, source, date, legacy_images, path
+                )
             )
     return (*minutiae, *images)
 
@@ -145,7 +164,6 @@ def fingerprint_set(tx: Transaction) -> FingerprintSet:
     return FingerprintSet(tuple(fingers), impression, ppi)
 
 
-
 # --- Type-9 minutiae -------------------------------------------------------------------------
 
 
@@ -166,15 +184,17 @@ def _type9(finger: Finger, idc: int, imp: int, ppi: int, height: int, path: str)
     for n, m in enumerate(finger.minutiae, start=1):
         x = round(m.x * scale)
         y = height - round(m.y * scale)
-        if not (0 <= x <= 9999 and 0 <= y <= 9999 and 0 <= m.angle <= 359
-                and 0 <= m.quality <= 100):
+        if not (
+            0 <= x <= 9999 and 0 <= y <= 9999 and 0 <= m.angle <= 359 and 0 <= m.quality <= 100
+        ):
             raise CodecError(
                 f"{path}.minutiae[{n - 1}]",
                 f"x, y must fit 0-99.99 mm inside the image at {ppi} ppi, angle 0-359, "
                 "quality 0-100",
             )
-        mrc.append((str(n), f"{x:04d}{y:04d}{m.angle:03d}", _CODE_OF_QUALITY[m.quality],
-                    m.kind.value))
+        mrc.append(
+            (str(n), f"{x:04d}{y:04d}{m.angle:03d}", _CODE_OF_QUALITY[m.quality], m.kind.value)
+        )
     if mrc:
         fields[12] = tuple(mrc)
     return TaggedRecord(9, idc, fields)
@@ -212,8 +232,9 @@ def _read_type9(
                 f"{where}.9.012[{n}]",
                 "theta beyond 359, quality outside 0-63, type not A-D, or Y above the image",
             )
-        minutiae.append(Minutia(round(x * scale), round((height - y) * scale), theta, kind,
-                                quality))
+        minutiae.append(
+            Minutia(round(x * scale), round((height - y) * scale), theta, kind, quality)
+        )
     return Finger(position, tuple(minutiae)), imp
 
 
@@ -239,8 +260,14 @@ def _height_units(image: BiometricImage | None, path: str) -> int:
 
 
 def _image_record(
-    finger: Finger, idc: int, imp: int, impression: Impression, source: str,
-    date: dt.datetime, legacy: bool, path: str,
+    finger: Finger,
+    idc: int,
+    imp: int,
+    impression: Impression,
+    source: str,
+    date: dt.datetime,
+    legacy: bool,
+    path: str,
 ) -> Record:
     image = finger.image
     assert image is not None
@@ -251,8 +278,9 @@ def _image_record(
             raise CodecError(ipath, "a Type-4 record needs 500 ppi and a known compression")
         if not 1 <= finger.position <= 15:
             raise CodecError(f"{path}.position", "Type-4 carries finger positions 1-15 only")
-        return Type4Record(idc, imp, (finger.position,), image.width, image.height, code,
-                           image.data)
+        return Type4Record(
+            idc, imp, (finger.position,), image.width, image.height, code, image.data
+        )
     rtype = {Impression.LATENT: 13, Impression.PALM: 15, Impression.LATENT_PALM: 15}.get(
         impression, 14
     )
@@ -300,7 +328,6 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
     return BiometricImage(rec.data, compression, width, height, image_ppi), position, imp
 
 
-
 def unsigned(value: str, path: str, *, digits: int = 9) -> int:
     if not value or len(value) > digits or not value.isascii() or not value.isdigit():
         raise CodecError(path, f"expected an unsigned integer, got {value[:20]!r}")
@@ -319,7 +346,6 @@ def check_position(position: int, impression: Impression, path: str) -> None:
     ok = 20 <= position <= 38 if palm else 0 <= position <= 15
     if not ok:
         raise CodecError(path, f"position {position} is not valid for {impression.value} prints")
-
 
 
 def ppi_from_header(tx: Transaction) -> int:

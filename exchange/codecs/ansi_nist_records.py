@@ -155,7 +155,8 @@ def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Trans
         where = f"Type-{rtype}[{index}]"
         if offset >= len(buf):
             raise CodecError(
-                where, f"truncated: CNT lists {len(expected)} records, found {index - 1}",
+                where,
+                f"truncated: CNT lists {len(expected)} records, found {index - 1}",
                 offset=offset,
             )
         record: Record
@@ -177,7 +178,8 @@ def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Trans
         records.append(record)
     if offset != len(buf):
         raise CodecError(
-            "transaction", f"{len(buf) - offset} bytes after the last record in CNT",
+            "transaction",
+            f"{len(buf) - offset} bytes after the last record in CNT",
             offset=offset,
         )
     return Transaction(header_fields, tuple(records))
@@ -247,8 +249,9 @@ def _read_tagged(
         if rtype == 1:
             raise CodecError(f"{where}.1.001", "does not start with 1.001:", offset=offset)
         got = buf[offset : offset + 8]
-        raise CodecError(f"{where}.{rtype}.001", f"expected {prefix!r}, found {got!r}",
-                         offset=offset)
+        raise CodecError(
+            f"{where}.{rtype}.001", f"expected {prefix!r}, found {got!r}", offset=offset
+        )
     start = offset + len(prefix)
     stop = min(len(buf), start + 11)
     i = start
@@ -270,7 +273,8 @@ def _read_tagged(
         )
     if buf[end - 1] != 0x1C:
         raise CodecError(
-            f"{where}.{rtype}.001", f"LEN {length} does not end on a FS separator",
+            f"{where}.{rtype}.001",
+            f"LEN {length} does not end on a FS separator",
             offset=end - 1,
         )
     if buf[i] == 0x1C and i + 1 != end:
@@ -286,8 +290,9 @@ def _read_tagged(
             raise HostileInputError(where, f"more than {limits.max_fields} fields", offset=pos)
         if not buf.startswith(tag_prefix, pos, body_end):
             got = buf[pos : pos + 8]
-            raise CodecError(where, f"expected a field tag {tag_prefix!r}..., found {got!r}",
-                             offset=pos)
+            raise CodecError(
+                where, f"expected a field tag {tag_prefix!r}..., found {got!r}", offset=pos
+            )
         j = pos + len(tag_prefix)
         k = j
         while k < body_end and k - j < 4 and 48 <= buf[k] <= 57:
@@ -297,8 +302,7 @@ def _read_tagged(
         tag = int(buf[j:k])
         path = f"{where}.{rtype}.{tag:03d}"
         if tag <= last_tag:
-            raise CodecError(path, f"field out of order or repeated (after {last_tag})",
-                             offset=pos)
+            raise CodecError(path, f"field out of order or repeated (after {last_tag})", offset=pos)
         last_tag = tag
         vstart = k + 1
         if tag == 999 and rtype in IMAGE_TYPES:
@@ -310,8 +314,11 @@ def _read_tagged(
             vend = body_end
         raw = buf[vstart:vend]
         if FS in raw:
-            raise CodecError(path, "FS inside a field: LEN disagrees with the separators",
-                             offset=vstart + raw.index(FS))
+            raise CodecError(
+                path,
+                "FS inside a field: LEN disagrees with the separators",
+                offset=vstart + raw.index(FS),
+            )
         value = raw.decode("latin-1")
         fields[tag] = tuple(tuple(sub.split("\x1f")) for sub in value.split("\x1e"))
         pos = vend + 1
@@ -374,8 +381,14 @@ def _encode_type4(record: Type4Record, where: str) -> bytes:
         raise CodecError(f"{where}.4.001", "image too large for a Type-4 record")
     fgp = bytes(positions) + b"\xff" * (6 - len(positions))
     head = TYPE4_HEADER.pack(
-        length, record.idc, record.impression, fgp, record.resolution,
-        record.width, record.height, record.compression,
+        length,
+        record.idc,
+        record.impression,
+        fgp,
+        record.resolution,
+        record.width,
+        record.height,
+        record.compression,
     )
     return head + record.data
 
@@ -389,7 +402,8 @@ def _encode_value(subfields: Subfields, path: str) -> bytes:
         raise CodecError(path, "field values must be strings") from None
     # A separator inside a value would change the structure: count what the joins put in.
     if (
-        "\x1c" in out or "\x1d" in out
+        "\x1c" in out
+        or "\x1d" in out
         or out.count("\x1e") != len(subfields) - 1
         or out.count("\x1f") != sum(len(items) for items in subfields) - len(subfields)
     ):

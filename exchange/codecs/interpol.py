@@ -245,8 +245,12 @@ def _to_element(m: InterpolMessage) -> etree._Element:
     if isinstance(b, DnaSearchRequest):
         body.set("maxCandidates", str(b.max_candidates))
         for probe in b.probes:
-            p = _el(body, "Profile", reference=probe.reference,
-                    sampleType=probe.profile.sample_type.value)
+            p = _el(
+                body,
+                "Profile",
+                reference=probe.reference,
+                sampleType=probe.profile.sample_type.value,
+            )
             if probe.profile.kit is not None:
                 p.set("kit", probe.profile.kit)
             for locus, alleles in probe.profile.loci.items():
@@ -256,8 +260,12 @@ def _to_element(m: InterpolMessage) -> etree._Element:
     elif isinstance(b, FaceSearchRequest):
         body.set("reference", b.reference)
         body.set("maxCandidates", str(b.max_candidates))
-        _el(body, "Template", base64.b64encode(b.template.vector).decode(),
-            featureModel=b.template.feature_model)
+        _el(
+            body,
+            "Template",
+            base64.b64encode(b.template.vector).decode(),
+            featureModel=b.template.feature_model,
+        )
         if b.template.image is not None:
             _image(body, b.template.image)
     elif isinstance(b, SearchReply):
@@ -275,8 +283,14 @@ def _to_element(m: InterpolMessage) -> etree._Element:
             if n.summary is not None:
                 _el(e, "Summary", n.summary)
         for d in b.travel_documents:
-            e = _el(body, "TravelDocument", number=d.number, type=d.document_type.value,
-                    issuingCountry=d.issuing_country, status=d.status.value)
+            e = _el(
+                body,
+                "TravelDocument",
+                number=d.number,
+                type=d.document_type.value,
+                issuingCountry=d.issuing_country,
+                status=d.status.value,
+            )
             if d.holder is not None:
                 _name(e, "Holder", d.holder)
     else:
@@ -291,15 +305,20 @@ def _to_element(m: InterpolMessage) -> etree._Element:
 
 def _reply(body: etree._Element, b: SearchReply) -> None:
     if b.modality not in (Modality.DNA, Modality.FACE):
-        raise CodecError("/Message/Body/SearchReply/@modality",
-                         "fingerprint replies to Interpol travel as ANSI/NIST SRE")
+        raise CodecError(
+            "/Message/Body/SearchReply/@modality",
+            "fingerprint replies to Interpol travel as ANSI/NIST SRE",
+        )
     body.set("requestMessageId", b.request_message_id)
     body.set("modality", b.modality.value)
     for r in b.results:
         e = _el(body, "Result", probeReference=r.probe_reference)
         for c in r.candidates:
-            attrs = {"reference": c.reference, "score": repr(float(c.score)),
-                     "matchType": c.match_type.value}
+            attrs = {
+                "reference": c.reference,
+                "score": repr(float(c.score)),
+                "matchType": c.match_type.value,
+            }
             if c.wildcard:
                 attrs["wildcard"] = "true"
             if c.compared_loci is not None:
@@ -310,8 +329,15 @@ def _reply(body: etree._Element, b: SearchReply) -> None:
 
 
 def _image(parent: etree._Element, img: BiometricImage) -> None:
-    _el(parent, "Image", base64.b64encode(img.data).decode(), compression=img.compression,
-        width=str(img.width), height=str(img.height), ppi=str(img.ppi))
+    _el(
+        parent,
+        "Image",
+        base64.b64encode(img.data).decode(),
+        compression=img.compression,
+        width=str(img.width),
+        height=str(img.height),
+        ppi=str(img.ppi),
+    )
 
 
 def _name(parent: etree._Element, tag: str, name: PersonName) -> None:
@@ -413,9 +439,13 @@ def _dec_face(e: etree._Element) -> FaceSearchRequest:
     image = None
     i = e.find(_Q + "Image")
     if i is not None:
-        image = BiometricImage(_b64(i.text, f"{path}/Image"), i.get("compression", ""),
-                               int(i.get("width", "0")), int(i.get("height", "0")),
-                               int(i.get("ppi", "0")))
+        image = BiometricImage(
+            _b64(i.text, f"{path}/Image"),
+            i.get("compression", ""),
+            int(i.get("width", "0")),
+            int(i.get("height", "0")),
+            int(i.get("ppi", "0")),
+        )
     template = FaceTemplate(t.get("featureModel", ""), vector, image)
     return FaceSearchRequest(e.get("reference", ""), template, int(e.get("maxCandidates", "10")))
 
@@ -444,8 +474,9 @@ def _opt_int(value: str | None) -> int | None:
 
 
 def _dec_name(e: etree._Element) -> PersonName:
-    return PersonName(_text(e, "Family"), tuple((g.text or "").strip()
-                                                for g in _children(e, "Given")))
+    return PersonName(
+        _text(e, "Family"), tuple((g.text or "").strip() for g in _children(e, "Given"))
+    )
 
 
 def _dec_person(e: etree._Element, path: str) -> NominalPerson:
@@ -474,8 +505,9 @@ def _dec_person(e: etree._Element, path: str) -> NominalPerson:
 def _dec_nominal_check(e: etree._Element) -> NominalCheck:
     person = e.find(_Q + "Person")
     assert person is not None
-    return NominalCheck(e.get("reference", ""),
-                        _dec_person(person, "/Message/Body/NominalCheck/Person"))
+    return NominalCheck(
+        e.get("reference", ""), _dec_person(person, "/Message/Body/NominalCheck/Person")
+    )
 
 
 def _dec_nominal_reply(e: etree._Element) -> NominalReply:
@@ -484,24 +516,34 @@ def _dec_nominal_reply(e: etree._Element) -> NominalReply:
         person = n.find(_Q + "Person")
         assert person is not None
         summary = n.find(_Q + "Summary")
-        notices.append(Notice(
-            n.get("id", ""), NoticeColour(n.get("colour", "")),
-            _dec_person(person, f"/Message/Body/NominalReply/Notice[{i + 1}]/Person"),
-            n.get("issuedBy"), summary.text if summary is not None else None,
-        ))
+        notices.append(
+            Notice(
+                n.get("id", ""),
+                NoticeColour(n.get("colour", "")),
+                _dec_person(person, f"/Message/Body/NominalReply/Notice[{i + 1}]/Person"),
+                n.get("issuedBy"),
+                summary.text if summary is not None else None,
+            )
+        )
     documents = []
     for d in _children(e, "TravelDocument"):
         holder = d.find(_Q + "Holder")
-        documents.append(TravelDocument(
-            d.get("number", ""), DocumentType(d.get("type", "")), d.get("issuingCountry", ""),
-            DocumentStatus(d.get("status", "")), _dec_name(holder) if holder is not None else None,
-        ))
+        documents.append(
+            TravelDocument(
+                d.get("number", ""),
+                DocumentType(d.get("type", "")),
+                d.get("issuingCountry", ""),
+                DocumentStatus(d.get("status", "")),
+                _dec_name(holder) if holder is not None else None,
+            )
+        )
     return NominalReply(e.get("queryReference", ""), tuple(notices), tuple(documents))
 
 
 def _dec_error(e: etree._Element) -> ErrorBody:
-    return ErrorBody(ErrorCode(e.get("code", "")), e.text or "", e.get("field"),
-                     e.get("requestMessageId"))
+    return ErrorBody(
+        ErrorCode(e.get("code", "")), e.text or "", e.get("field"), e.get("requestMessageId")
+    )
 
 
 _DECODERS: dict[str, Callable[[etree._Element], InterpolBody]] = {

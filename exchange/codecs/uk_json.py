@@ -8,7 +8,7 @@ failure is a `CodecError` whose `field` is a path into the record (`dna.loci.vWA
 
 Sans-IO (STYLE.md §1): `decode(bytes) -> PersonRecord`, `encode(PersonRecord) -> bytes`.
 Fingerprints may come as per-finger minutiae lists or as a base64 ANSI/NIST-ITL transaction;
-the latter is handed to `exchange.codecs.ansi_nist` when that codec is present.
+the latter is decoded by `exchange.codecs.ansi_nist`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from exchange.codecs import ansi_nist
 from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.codecs.face_template import check_template
 from exchange.countries import CountryError, normalise_country
@@ -359,10 +360,6 @@ def _fingerprints(value: Any, path: str) -> FingerprintSet:
 
 
 def _fingerprints_from_ansi_nist(data: bytes, path: str) -> FingerprintSet:
-    try:
-        from exchange.codecs import ansi_nist  # type: ignore[attr-defined]
-    except ImportError as exc:  # the ANSI/NIST codec lands separately (issue 3)
-        raise CodecError(path, "ANSI/NIST-ITL transactions are not supported yet") from exc
     try:
         fps: FingerprintSet = ansi_nist.fingerprints_from_bytes(data)
     except CodecError as exc:

@@ -38,13 +38,29 @@ HEADER = {
 
 def record_of_each_type() -> tuple[TaggedRecord | Type4Record, ...]:
     return (
-        TaggedRecord(2, 0, {10: text("REF-1"), 11: text("TP/TP"),
-                            64: (("A", "0.5", "candidate"), ("B", "", "x"))}),
+        TaggedRecord(
+            2,
+            0,
+            {10: text("REF-1"), 11: text("TP/TP"), 64: (("A", "0.5", "candidate"), ("B", "", "x"))},
+        ),
         Type4Record(1, 1, (1,), 4, 3, 1, b"\x00\x1c\x1d\x1e\x1fWSQ"),
-        TaggedRecord(9, 1, {3: text("1"), 4: text("S"), 6: text("1"), 10: text("2"),
-                            12: (("1", "01000200090", "2", "A"), ("2", "03000400180", "63", "B"))}),
-        TaggedRecord(10, 2, {3: text("FACE"), 6: text("480"), 7: text("600"),
-                             11: text("JPEGB")}, b"\xff\xd8\x1c\x1d jpeg"),
+        TaggedRecord(
+            9,
+            1,
+            {
+                3: text("1"),
+                4: text("S"),
+                6: text("1"),
+                10: text("2"),
+                12: (("1", "01000200090", "2", "A"), ("2", "03000400180", "63", "B")),
+            },
+        ),
+        TaggedRecord(
+            10,
+            2,
+            {3: text("FACE"), 6: text("480"), 7: text("600"), 11: text("JPEGB")},
+            b"\xff\xd8\x1c\x1d jpeg",
+        ),
         TaggedRecord(13, 3, {3: text("4"), 11: text("PNG"), 13: text("0")}, b"\x89PNG"),
         TaggedRecord(14, 1, {3: text("1"), 11: text("WSQ20"), 13: text("1")}, b"\x1c" * 10),
         TaggedRecord(15, 4, {3: text("10"), 11: text("JP2"), 13: text("21")}, b""),
@@ -242,7 +258,7 @@ def test_non_bytes_and_empty_input() -> None:
     with pytest.raises(CodecError):
         decode_transaction(b"")
     with pytest.raises(CodecError):
-        decode_transaction("1.001:" )  # type: ignore[arg-type]
+        decode_transaction("1.001:")  # type: ignore[arg-type]
 
 
 def test_limits_refuse_quickly() -> None:
@@ -354,8 +370,9 @@ items = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=12)
 @given(
     st.dictionaries(
         st.integers(3, 998),
-        st.lists(st.lists(items, min_size=1, max_size=3).map(tuple), min_size=1, max_size=3)
-        .map(tuple),
+        st.lists(st.lists(items, min_size=1, max_size=3).map(tuple), min_size=1, max_size=3).map(
+            tuple
+        ),
         max_size=8,
     ),
     st.integers(0, 99),

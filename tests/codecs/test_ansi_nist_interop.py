@@ -108,8 +108,16 @@ def build_with_nistitl() -> Any:
     msg += r10
     r14 = nistitl.AsciiRecord(14)
     r14.IDC = 3
-    for tag, value in ((3, "1"), (6, "800"), (7, "750"), (8, "1"), (9, "500"), (10, "500"),
-                       (11, "WSQ20"), (13, "3")):
+    for tag, value in (
+        (3, "1"),
+        (6, "800"),
+        (7, "750"),
+        (8, "1"),
+        (9, "500"),
+        (10, "500"),
+        (11, "WSQ20"),
+        (13, "3"),
+    ):
         r14 += nistitl.Field(14, tag, value)
     r14.DATA = b"\x1c\x1e\x1fwsq"
     msg += r14
@@ -128,8 +136,13 @@ def test_nistitl_built_transaction_reads_field_for_field() -> None:
         assert ours.idc == int(theirs.IDC)
         if isinstance(ours, Type4Record):
             imp, fgp, isr, hll, vll, gca, image = theirs.unpack(TYPE4_BODY.format)
-            assert (ours.impression, ours.resolution, ours.width, ours.height, ours.compression) \
-                == (imp, isr, hll, vll, gca)
+            assert (
+                ours.impression,
+                ours.resolution,
+                ours.width,
+                ours.height,
+                ours.compression,
+            ) == (imp, isr, hll, vll, gca)
             assert ours.positions == tuple(b for b in fgp if b != 255)
             assert ours.data == image
         else:
@@ -141,13 +154,32 @@ def test_nistitl_built_transaction_reads_field_for_field() -> None:
 
 def test_our_transaction_reads_in_nistitl_field_for_field() -> None:
     tx = Transaction(
-        {2: text("0300"), 4: text("CPS"), 5: text("20261127"), 7: text("DE/BKA"),
-         8: text("GB/UKFP"), 9: text("GB-1"), 10: text("GB-0"), 11: text("19.68"),
-         12: text("19.68"), 13: (("INT-I", "4.22"),), 14: text("20261127120000Z")},
+        {
+            2: text("0300"),
+            4: text("CPS"),
+            5: text("20261127"),
+            7: text("DE/BKA"),
+            8: text("GB/UKFP"),
+            9: text("GB-1"),
+            10: text("GB-0"),
+            11: text("19.68"),
+            12: text("19.68"),
+            13: (("INT-I", "4.22"),),
+            14: text("20261127120000Z"),
+        },
         (
             TaggedRecord(2, 0, {10: text("GB-REF"), 30: (("a", "b"), ("c",), ("", "d"))}),
-            TaggedRecord(9, 1, {3: text("1"), 4: text("S"), 6: text("1"), 10: text("1"),
-                                12: (("1", "01000200090", "2", "A"),)}),
+            TaggedRecord(
+                9,
+                1,
+                {
+                    3: text("1"),
+                    4: text("S"),
+                    6: text("1"),
+                    10: text("1"),
+                    12: (("1", "01000200090", "2", "A"),),
+                },
+            ),
             Type4Record(1, 1, (1,), 800, 750, 1, b"\x1c\x1d\x1e\x1fwsq"),
             TaggedRecord(10, 2, {3: text("FACE"), 11: text("JPEGB")}, b"\xff\xd8\x1c"),
             TaggedRecord(13, 3, {3: text("4"), 11: text("PNG"), 13: text("0")}, b"\x89PNG"),
@@ -167,7 +199,14 @@ def test_our_transaction_reads_in_nistitl_field_for_field() -> None:
         if isinstance(ours, Type4Record):
             imp, fgp, isr, hll, vll, gca, image = theirs.unpack(TYPE4_BODY.format)
             assert (imp, fgp[0], isr, hll, vll, gca, image) == (
-                1, 1, 0, 800, 750, 1, b"\x1c\x1d\x1e\x1fwsq")
+                1,
+                1,
+                0,
+                800,
+                750,
+                1,
+                b"\x1c\x1d\x1e\x1fwsq",
+            )
         else:
             assert nistitl_fields(theirs) == dict(ours.fields)
             assert nistitl_data(theirs) == ours.data
@@ -175,14 +214,25 @@ def test_our_transaction_reads_in_nistitl_field_for_field() -> None:
 
 def search_envelope() -> Envelope:
     fingers = tuple(
-        Finger(p, (Minutia(100, 100, 90), Minutia(200, 150, 180, MinutiaKind.BIFURCATION, 2)),
-               BiometricImage(b"wsq-%d" % p, "WSQ20", 800, 750, 500))
+        Finger(
+            p,
+            (Minutia(100, 100, 90), Minutia(200, 150, 180, MinutiaKind.BIFURCATION, 2)),
+            BiometricImage(b"wsq-%d" % p, "WSQ20", 800, 750, 500),
+        )
         for p in (1, 2, 6, 7)
     )
-    header = Header("GB-9", "GB-9", dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC),
-                    "GB/UKFP", "NL/NAFIS", MessageType.DACTY_SEARCH_REQUEST, Purpose.DETECTION)
-    return Envelope(header, DactySearchRequest("GB-REF-9", "TP/TP",
-                                               FingerprintSet(fingers, Impression.ROLLED)))
+    header = Header(
+        "GB-9",
+        "GB-9",
+        dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC),
+        "GB/UKFP",
+        "NL/NAFIS",
+        MessageType.DACTY_SEARCH_REQUEST,
+        Purpose.DETECTION,
+    )
+    return Envelope(
+        header, DactySearchRequest("GB-REF-9", "TP/TP", FingerprintSet(fingers, Impression.ROLLED))
+    )
 
 
 @pytest.mark.parametrize("legacy", [False, True])

@@ -58,8 +58,11 @@ def ten_prints(*, images: bool = False, ppi: int = 500) -> FingerprintSet:
             Minutia(10 * position + i, 700 - 7 * i, (37 * i) % 360, list(MinutiaKind)[i % 4], 100)
             for i in range(20)
         )
-        image = BiometricImage(bytes([position]) * 50 + b"\x1c\x1d", "WSQ20", 800, 750, ppi) \
-            if images else None
+        image = (
+            BiometricImage(bytes([position]) * 50 + b"\x1c\x1d", "WSQ20", 800, 750, ppi)
+            if images
+            else None
+        )
         fingers.append(Finger(position, minutiae, image))
     return FingerprintSet(tuple(fingers), Impression.ROLLED, ppi)
 
@@ -87,9 +90,15 @@ def test_cps_round_trip(images: bool, legacy: bool) -> None:
 
 def test_latent_search_round_trip_uses_type13() -> None:
     latent = FingerprintSet(
-        (Finger(0, (Minutia(5, 6, 7), Minutia(390, 10, 359, MinutiaKind.BIFURCATION, 40)),
-                BiometricImage(b"\x89PNG\x1c", "PNG", 400, 400, 1000)),),
-        Impression.LATENT, 1000,
+        (
+            Finger(
+                0,
+                (Minutia(5, 6, 7), Minutia(390, 10, 359, MinutiaKind.BIFURCATION, 40)),
+                BiometricImage(b"\x89PNG\x1c", "PNG", 400, 400, 1000),
+            ),
+        ),
+        Impression.LATENT,
+        1000,
     )
     envelope = cps(latent, "LT/TP", 10)
     data = messages.encode(envelope)
@@ -98,9 +107,18 @@ def test_latent_search_round_trip_uses_type13() -> None:
     assert [r.type for r in tx.records] == [2, 9, 13]
     decoded = messages.decode(data)
     # Quality 40 travels as 9.012 quality 39 of 2-63 and comes back as 39 (lossy scale).
-    assert decoded.body == replace(envelope.body, fingerprints=replace(
-        latent, fingers=(replace(latent.fingers[0], minutiae=(
-            Minutia(5, 6, 7), Minutia(390, 10, 359, MinutiaKind.BIFURCATION, 39))),),))
+    assert decoded.body == replace(
+        envelope.body,
+        fingerprints=replace(
+            latent,
+            fingers=(
+                replace(
+                    latent.fingers[0],
+                    minutiae=(Minutia(5, 6, 7), Minutia(390, 10, 359, MinutiaKind.BIFURCATION, 39)),
+                ),
+            ),
+        ),
+    )
 
 
 def test_palm_search_uses_type15() -> None:
@@ -164,8 +182,17 @@ def test_type1_follows_the_prum_profile() -> None:
 
 
 def test_type9_standard_format_minutiae() -> None:
-    prints = FingerprintSet((Finger(3, (Minutia(100, 50, 90, MinutiaKind.BIFURCATION, 100),
-                                        Minutia(0, 0, 0, MinutiaKind.OTHER, 0))),))
+    prints = FingerprintSet(
+        (
+            Finger(
+                3,
+                (
+                    Minutia(100, 50, 90, MinutiaKind.BIFURCATION, 100),
+                    Minutia(0, 0, 0, MinutiaKind.OTHER, 0),
+                ),
+            ),
+        )
+    )
     tx = decode_transaction(messages.encode(cps(prints)))
     type9 = tx.records[1]
     assert isinstance(type9, TaggedRecord) and type9.type == 9 and type9.idc == 1
@@ -196,11 +223,17 @@ def test_ppi_survives_in_nsr_for_other_resolutions() -> None:
 
 def test_capacities_table_is_art9() -> None:
     expected = {
-        "TP/TP": (100, 1), "TP/UL": (100, 5), "PP/ULP": (100, 5), "LT/TP": (20, 10),
-        "LP/PP": (20, 5), "LT/UL": (5, 5), "LP/ULP": (5, 5),
+        "TP/TP": (100, 1),
+        "TP/UL": (100, 5),
+        "PP/ULP": (100, 5),
+        "LT/TP": (20, 10),
+        "LP/PP": (20, 5),
+        "LT/UL": (5, 5),
+        "LP/ULP": (5, 5),
     }
-    assert {k: (v.max_searches_per_day, v.max_candidates) for k, v in CAPACITIES.items()} \
-        == expected
+    assert {
+        k: (v.max_searches_per_day, v.max_candidates) for k, v in CAPACITIES.items()
+    } == expected
     assert set(SEARCH_TYPES) == set(expected) == set(messages.SEARCH_TOT)
     assert "Art. 9" in SOURCE
     assert capacity("LT/TP").max_candidates == 10
@@ -290,10 +323,16 @@ def test_unsupported_tot_and_missing_type2() -> None:
     [
         SearchReply("X", Modality.DNA, (ProbeResult("R"),)),
         SearchReply("X", Modality.FINGERPRINT, (ProbeResult("R"), ProbeResult("S"))),
-        SearchReply("X", Modality.FINGERPRINT, (ProbeResult("R", (
-            Candidate("C", 1.0, MatchType.FULL, wildcard=True),)),)),
-        SearchReply("X", Modality.FINGERPRINT, (ProbeResult("R", (
-            Candidate("C", float("nan"), MatchType.CANDIDATE),)),)),
+        SearchReply(
+            "X",
+            Modality.FINGERPRINT,
+            (ProbeResult("R", (Candidate("C", 1.0, MatchType.FULL, wildcard=True),)),),
+        ),
+        SearchReply(
+            "X",
+            Modality.FINGERPRINT,
+            (ProbeResult("R", (Candidate("C", float("nan"), MatchType.CANDIDATE),)),),
+        ),
         DnaSearchRequest(()),
         ErrorBody(ErrorCode.INTERNAL, "bad\x1dtext"),
     ],
@@ -312,8 +351,9 @@ def test_naive_timestamp_refused() -> None:
 
 
 def test_minutia_outside_the_frame_refused() -> None:
-    prints = FingerprintSet((Finger(1, (Minutia(0, 800, 0),),
-                                    BiometricImage(b"", "WSQ20", 800, 750, 500)),))
+    prints = FingerprintSet(
+        (Finger(1, (Minutia(0, 800, 0),), BiometricImage(b"", "WSQ20", 800, 750, 500)),)
+    )
     with pytest.raises(CodecError, match=r"fingers\[0\].minutiae\[0\]"):
         messages.encode(cps(prints))
     _ = DnaProfile(SampleType.REFERENCE, {})  # the DNA types are not ANSI/NIST's concern
@@ -326,8 +366,11 @@ QUALITIES = sorted({100 - round((w - 2) * 100 / 61) for w in range(2, 64)})
 
 minutia = st.builds(
     Minutia,
-    x=st.integers(0, 1900), y=st.integers(0, 740), angle=st.integers(0, 359),
-    kind=st.sampled_from(list(MinutiaKind)), quality=st.sampled_from(QUALITIES),
+    x=st.integers(0, 1900),
+    y=st.integers(0, 740),
+    angle=st.integers(0, 359),
+    kind=st.sampled_from(list(MinutiaKind)),
+    quality=st.sampled_from(QUALITIES),
 )
 
 
@@ -336,10 +379,17 @@ def fingerprint_sets(draw: st.DrawFn) -> FingerprintSet:
     positions = draw(st.lists(st.integers(1, 10), min_size=1, max_size=10, unique=True))
     fingers = []
     for position in positions:
-        image = draw(st.none() | st.builds(
-            BiometricImage, data=st.binary(max_size=64), compression=st.sampled_from(
-                ["WSQ20", "JPEGB", "PNG", "JP2", "NONE"]),
-            width=st.integers(1, 2000), height=st.integers(750, 1500), ppi=st.just(500)))
+        image = draw(
+            st.none()
+            | st.builds(
+                BiometricImage,
+                data=st.binary(max_size=64),
+                compression=st.sampled_from(["WSQ20", "JPEGB", "PNG", "JP2", "NONE"]),
+                width=st.integers(1, 2000),
+                height=st.integers(750, 1500),
+                ppi=st.just(500),
+            )
+        )
         fingers.append(Finger(position, tuple(draw(st.lists(minutia, max_size=30))), image))
     impression = draw(st.sampled_from([Impression.ROLLED, Impression.PLAIN]))
     return FingerprintSet(tuple(fingers), impression)

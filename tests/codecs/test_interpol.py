@@ -69,28 +69,54 @@ PERSON = NominalPerson(
 
 BODIES: list[interpol.InterpolBody] = [
     DnaSearchRequest(
-        (DnaProbe("GB-DNA-1", DnaProfile(SampleType.STAIN, {"D3S1358": ("15", "16"),
-                                                             "AMEL": ("X", "Y")}, "NGM")),),
+        (
+            DnaProbe(
+                "GB-DNA-1",
+                DnaProfile(SampleType.STAIN, {"D3S1358": ("15", "16"), "AMEL": ("X", "Y")}, "NGM"),
+            ),
+        ),
         max_candidates=5,
     ),
-    FaceSearchRequest("GB-FACE-1", FaceTemplate(
-        "arcface-r100:1", struct.pack("<4f", 0.5, -1.0, 0.25, 2.0),
-        BiometricImage(b"\xff\xd8jpeg", "JPEGB", 480, 600, 300))),
-    SearchReply("GB-99", Modality.DNA, (
-        ProbeResult("GB-DNA-1", (Candidate("IP-7", 1.0, MatchType.NEAR, True, 12, 1),)),
-        ProbeResult("GB-DNA-2"),
-    )),
-    SearchReply("GB-98", Modality.FACE, (ProbeResult("GB-FACE-1", (
-        Candidate("IP-8", 0.8125, MatchType.CANDIDATE),)),)),
+    FaceSearchRequest(
+        "GB-FACE-1",
+        FaceTemplate(
+            "arcface-r100:1",
+            struct.pack("<4f", 0.5, -1.0, 0.25, 2.0),
+            BiometricImage(b"\xff\xd8jpeg", "JPEGB", 480, 600, 300),
+        ),
+    ),
+    SearchReply(
+        "GB-99",
+        Modality.DNA,
+        (
+            ProbeResult("GB-DNA-1", (Candidate("IP-7", 1.0, MatchType.NEAR, True, 12, 1),)),
+            ProbeResult("GB-DNA-2"),
+        ),
+    ),
+    SearchReply(
+        "GB-98",
+        Modality.FACE,
+        (ProbeResult("GB-FACE-1", (Candidate("IP-8", 0.8125, MatchType.CANDIDATE),)),),
+    ),
     NominalCheck("GB-NOM-1", PERSON),
     NominalReply(
         "GB-NOM-1",
-        tuple(Notice(f"2026-{i}", colour, PERSON, "FR" if i % 2 else None,
-                     "wanted" if i == 0 else None)
-              for i, colour in enumerate(NoticeColour)),
-        (TravelDocument("P1234567", DocumentType.PASSPORT, "RU", DocumentStatus.STOLEN,
-                        PersonName("Иванов", ("Пётр",))),
-         TravelDocument("ID-99", DocumentType.IDENTITY_CARD, "DE", DocumentStatus.LOST)),
+        tuple(
+            Notice(
+                f"2026-{i}", colour, PERSON, "FR" if i % 2 else None, "wanted" if i == 0 else None
+            )
+            for i, colour in enumerate(NoticeColour)
+        ),
+        (
+            TravelDocument(
+                "P1234567",
+                DocumentType.PASSPORT,
+                "RU",
+                DocumentStatus.STOLEN,
+                PersonName("Иванов", ("Пётр",)),
+            ),
+            TravelDocument("ID-99", DocumentType.IDENTITY_CARD, "DE", DocumentStatus.LOST),
+        ),
     ),
     NominalReply("GB-NOM-2"),
     ErrorBody(ErrorCode.UNSUPPORTED_MODALITY, "no kinship search", "/Message/Body", "GB-1"),
@@ -117,8 +143,15 @@ def test_nominal_reply_hit() -> None:
 
 
 def test_fingerprints_travel_as_ansi_nist() -> None:
-    header = Header("GB-5", "GB-5", STAMP, "GB/UKFP", "INTERPOL", MessageType.DACTY_SEARCH_REQUEST,
-                    Purpose.INVESTIGATION)
+    header = Header(
+        "GB-5",
+        "GB-5",
+        STAMP,
+        "GB/UKFP",
+        "INTERPOL",
+        MessageType.DACTY_SEARCH_REQUEST,
+        Purpose.INVESTIGATION,
+    )
     prints = FingerprintSet((Finger(1, (Minutia(10, 20, 30),)),))
     envelope = Envelope(header, DactySearchRequest("GB-REF", "TP/TP", prints))
     data = interpol.encode(envelope)
@@ -134,8 +167,10 @@ def test_fingerprint_reply_refused_in_xml() -> None:
 
 
 def test_hostile_xml_refused() -> None:
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaa">]>'
-            b'<Message xmlns="urn:prum-exchange:interpol:1.0">&a;</Message>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaa">]>'
+        b'<Message xmlns="urn:prum-exchange:interpol:1.0">&a;</Message>'
+    )
     with pytest.raises(HostileInputError):
         interpol.decode(bomb)
 
@@ -150,12 +185,21 @@ def _mutate(body: interpol.InterpolBody, old: bytes, new: bytes) -> bytes:
     ("old", "new", "path"),
     [
         (b'colour="red"', b'colour="pink"', "/Message/Body/NominalReply/Notice[1]"),
-        (b"<Nationality>DE</Nationality>", b"<Nationality>Germany</Nationality>",
-         "/Message/Body/NominalReply/Notice[1]/Person/Nationality[2]"),
-        (b"<MessageType>nominal_reply</MessageType>", b"<MessageType>nominal_check</MessageType>",
-         "/Message/Header/MessageType"),
-        (b'month="2"', b'month="2" day="30"',
-         "/Message/Body/NominalReply/Notice[1]/Person/DateOfBirth"),
+        (
+            b"<Nationality>DE</Nationality>",
+            b"<Nationality>Germany</Nationality>",
+            "/Message/Body/NominalReply/Notice[1]/Person/Nationality[2]",
+        ),
+        (
+            b"<MessageType>nominal_reply</MessageType>",
+            b"<MessageType>nominal_check</MessageType>",
+            "/Message/Header/MessageType",
+        ),
+        (
+            b'month="2"',
+            b'month="2" day="30"',
+            "/Message/Body/NominalReply/Notice[1]/Person/DateOfBirth",
+        ),
     ],
 )
 def test_invalid_xml_named_by_path(old: bytes, new: bytes, path: str) -> None:
@@ -176,8 +220,9 @@ def test_bad_face_template_refused() -> None:
 
 
 def test_naive_timestamp_and_foreign_body_refused() -> None:
-    naive = InterpolMessage("a", "a", dt.datetime(2026, 1, 1), "GB", "INTERPOL",
-                            Purpose.DETECTION, NominalReply("x"))
+    naive = InterpolMessage(
+        "a", "a", dt.datetime(2026, 1, 1), "GB", "INTERPOL", Purpose.DETECTION, NominalReply("x")
+    )
     with pytest.raises(CodecError, match="time zone"):
         interpol.encode(naive)
     with pytest.raises(CodecError, match="not an Interpol message"):
@@ -186,21 +231,30 @@ def test_naive_timestamp_and_foreign_body_refused() -> None:
 
 names = st.text(
     alphabet=st.characters(whitelist_categories=("Lu", "Ll"), max_codepoint=0x4FF),
-    min_size=1, max_size=20,
+    min_size=1,
+    max_size=20,
 )
 
 
 @settings(max_examples=60, deadline=None)
-@given(names, st.lists(names, max_size=3), st.sampled_from(list(Sex)),
-       st.lists(st.sampled_from(["GB", "FR", "PL", "UA"]), max_size=3, unique=True),
-       st.none() | st.builds(PartialDate, st.integers(1900, 2026), st.integers(1, 12),
-                             st.integers(1, 28)))
+@given(
+    names,
+    st.lists(names, max_size=3),
+    st.sampled_from(list(Sex)),
+    st.lists(st.sampled_from(["GB", "FR", "PL", "UA"]), max_size=3, unique=True),
+    st.none()
+    | st.builds(PartialDate, st.integers(1900, 2026), st.integers(1, 12), st.integers(1, 28)),
+)
 def test_any_nominal_check_round_trips(
-    family: str, given_names: list[str], sex: Sex, nationalities: list[str],
+    family: str,
+    given_names: list[str],
+    sex: Sex,
+    nationalities: list[str],
     dob: PartialDate | None,
 ) -> None:
-    person = NominalPerson(PersonName(family, tuple(given_names)), (), dob, sex,
-                           tuple(nationalities))
+    person = NominalPerson(
+        PersonName(family, tuple(given_names)), (), dob, sex, tuple(nationalities)
+    )
     msg = message(NominalCheck("REF-1", person))
     assert interpol.decode(interpol.encode(msg)) == msg
 

@@ -1,0 +1,337 @@
+"""Gateway benchmark: complete searches per second through the UK gateway, fanned out to four
+mock partners on loopback, with latency percentiles, errors and gateway CPU time per search.
+
+Set-up, all on this machine: four partner nodes (`prum-exchange partner`, DE FR NL EUROPOL,
+each its own process with a seeded DNA gallery) and the gateway (`prum-exchange serve`, its
+own process, JSON logs to a file). The load client (this process) posts DNA searches of
+second captures (stains) of partner-held subjects with `?wait=`, `concurrency` at a time,
+for at most `searches` searches or `seconds` seconds, whichever ends first. A search counts
+as complete when it ends `complete` with all four partners answered.
+
+Baseline, same run: the same client posts the same DNA search messages straight to one
+partner node's Prüm API (one partner exchange per request, no gateway). The ratio says what
+a whole fan-out (4 partner exchanges, SQLite writes, audit chain) costs against one bare
+exchange. CPU time per search is the gateway process's user+system time over the run,
+divided by the searches it completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from bench.report import Plot, Report, Series, format_table, write_report
+from exchange.codecs import prum_xml, uk_json
+from exchange.translate import Outbound, record_to_envelope
+from mock_partners import population
+
+PARTNERS = ("DE", "FR", "NL", "EUROPOL")
+SEED = 11
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@contextlib.asynccontextmanager
+async def _processes(root: Path, gallery: int) -> AsyncIterator[tuple[str, dict[str, int], int]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    cmd = [sys.executable, "-m", "exchange.cli"]
+    env = {**os.environ, "PRUM_EXCHANGE_LOG_FORMAT": "json"}
+    try:
+        ports: dict[str, int] = {}
+        for i, pid in enumerate(PARTNERS):
+            p = subprocess.Popen(
+                [
+                    *cmd,
+                    "partner",
+                    "--id",
+                    pid,
+                    "--port",
+                    "0",
+                    "--seed",
+                    str(SEED),
+                    "--gallery-size",
+                    str(gallery),
+                    "--offset",
+                    str(i * 1_000_000),
+                    "--daily-capacity",
+                    "100000000",
+                    "--data-dir",
+                    str(root / pid),
+                    "--no-fingerprints",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=(root / f"{pid}.log").open("wb"),
+                env=env,
+            )
+            procs.append(p)
+        for p in procs:
+            assert p.stdout is not None
+            line = json.loads(p.stdout.readline())
+            ports[line["partner"]] = line["port"]
+        client_port = _free_port()
+        partners = "".join(
+            f'\n[[partners]]\nid = "{pid}"\nurl = "http://127.0.0.1:{port}/prum/v1/messages"\n'
+            f'modalities = ["dna", "face"]\ntimeout_s = 5.0\n'
+            f"[partners.capacities]\nDNA = 100000000\nFACE = 100000000\n"
+            for pid, port in ports.items()
+        )
+        config = root / "gateway.toml"
+        config.write_text(
+            f'node_id = "GB"\ndata_dir = "gb"\nfeature_model = "{population.FEATURE_MODEL}"\n'
+            f"search_deadline_s = 10.0\n[client]\nport = {client_port}\n"
+            f"[partner_listener]\nport = {_free_port()}\n{partners}",
+            encoding="utf-8",
+        )
+        gw = subprocess.Popen(
+            [*cmd, "serve", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=(root / "gateway.log").open("wb"),
+            env=env,
+        )
+        procs.append(gw)
+        url = f"http://127.0.0.1:{client_port}"
+        async with aiohttp.ClientSession() as s:
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with s.get(f"{url}/readyz") as r:
+                        if r.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+        yield url, ports, gw.pid
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+async def _load(
+    session: aiohttp.ClientSession,
+    requests: list[tuple[str, bytes, dict[str, str]]],
+    concurrency: int,
+    seconds: float,
+    ok: Any,
+) -> tuple[list[float], int, float]:
+    """Send requests `concurrency` at a time; latencies of the good ones, errors, elapsed."""
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(requests)
+    started = time.perf_counter()
+    stop_at = started + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        for url, body, headers in queue:
+            if time.perf_counter() > stop_at:
+                return
+            t0 = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as r:
+                    data = await r.read()
+                    good = ok(r.status, data)
+            except aiohttp.ClientError:
+                good = False
+            if good:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def _search_requests(url: str, n: int, gallery: int) -> list[tuple[str, bytes, dict[str, str]]]:
+    subjects = [(i % len(PARTNERS)) * 1_000_000 + (i * 7919) % gallery for i in range(n)]
+    out = []
+    probes = population.people(SEED, sorted(set(subjects)), capture=1, with_fingerprints=False)
+    by_subject = {p.subject: p.record for p in probes}
+    for i, subject in enumerate(subjects):
+        rec = uk_json.record_to_json(by_subject[subject])
+        rec["reference"] = f"GB-BENCH-{i}"
+        body = {
+            "purpose": "investigation",
+            "case_reference": f"BENCH-{i}",
+            "record": rec,
+            "modalities": ["dna"],
+            "partners": "all",
+            "max_candidates": 5,
+        }
+        out.append(
+            (
+                f"{url}/v1/searches?wait=10",
+                json.dumps(body).encode(),
+                {"Content-Type": "application/json"},
+            )
+        )
+    return out
+
+
+def _partner_requests(url: str, n: int, gallery: int) -> list[tuple[str, bytes, dict[str, str]]]:
+    probes = population.people(
+        SEED,
+        [(i * 7919) % gallery for i in range(min(n, gallery))],
+        capture=1,
+        with_fingerprints=False,
+    )
+    out = []
+    now = dt.datetime.now(dt.UTC)
+    for i in range(n):
+        rec = probes[i % len(probes)].record
+        env = record_to_envelope(
+            rec,
+            Outbound(
+                message_id=f"base-{i}",
+                correlation_id=f"c-{i}",
+                timestamp=now,
+                sender="GB",
+                receiver="DE",
+                message="dna-search",
+            ),
+        )
+        out.append((url, prum_xml.encode(env), {"Content-Type": "application/xml"}))
+    return out
+
+
+def _complete(status: int, data: bytes) -> bool:
+    if status != 200:
+        return False
+    body = json.loads(data)
+    return bool(body["status"] == "complete" and len(body["partners"]) == len(PARTNERS))
+
+
+async def run(quick: bool, out: Path) -> Report:
+    n = 300 if quick else 3000
+    seconds = 20.0 if quick else 60.0
+    concurrency = 16 if quick else 32
+    gallery = 200 if quick else 2000
+    with tempfile.TemporaryDirectory(prefix="prum-bench-") as tmp:
+        root = Path(tmp)
+        async with _processes(root, gallery) as (url, ports, gw_pid), aiohttp.ClientSession() as s:
+            baseline_reqs = _partner_requests(
+                f"http://127.0.0.1:{ports['DE']}/prum/v1/messages", n, gallery
+            )
+            warm = _search_requests(url, 40, gallery)
+            await _load(s, warm, 8, 30, _complete)
+            base_lat, base_err, base_elapsed = await _load(
+                s, baseline_reqs, concurrency, seconds, lambda st, _d: st == 200
+            )
+            reqs = _search_requests(url, n, gallery)
+            cpu0 = _cpu_seconds(gw_pid)
+            lat, errors, elapsed = await _load(s, reqs, concurrency, seconds, _complete)
+            cpu = _cpu_seconds(gw_pid) - cpu0
+            audit = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "exchange.cli",
+                    "audit",
+                    "verify",
+                    str(root / "gb" / "gateway.sqlite3"),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+    rate = len(lat) / elapsed
+    base_rate = len(base_lat) / base_elapsed
+    ms = np.array(lat) * 1000
+    base_ms = np.array(base_lat) * 1000
+    rows: list[dict[str, float | int | str | bool | None]] = [
+        {
+            "run": "gateway search, 4-partner fan-out",
+            "requests_ok": len(lat),
+            "errors": errors,
+            "per_s": round(rate, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "gateway_cpu_ms_per_search": round(cpu / max(1, len(lat)) * 1000, 3),
+        },
+        {
+            "run": "baseline: one partner exchange, no gateway",
+            "requests_ok": len(base_lat),
+            "errors": base_err,
+            "per_s": round(base_rate, 1),
+            "p50_ms": round(float(np.percentile(base_ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(base_ms, 99)), 2),
+            "gateway_cpu_ms_per_search": None,
+        },
+    ]
+    edges = np.linspace(0, max(float(ms.max()), float(base_ms.max())), 40)
+    hist = np.histogram(ms, edges)[0].tolist()
+    base_hist = np.histogram(base_ms, edges)[0].tolist()
+    return Report(
+        name="gateway",
+        measured="complete searches/s through the gateway (each fanned out to 4 partners), "
+        "latency percentiles, errors, gateway CPU per search",
+        data=f"DNA stain probes of partner-held subjects; 4 partner processes x {gallery} profiles",
+        baseline="the same client posting DNA search messages straight to one partner node",
+        params={
+            "searches": n,
+            "seconds_cap": seconds,
+            "concurrency": concurrency,
+            "partners": len(PARTNERS),
+            "quick": quick,
+        },
+        rows=rows,
+        plots=[
+            Plot(
+                "search latency",
+                "ms",
+                "requests",
+                [
+                    Series("gateway", edges[1:].tolist(), hist),
+                    Series("baseline", edges[1:].tolist(), base_hist),
+                ],
+            )
+        ],
+        notes=[
+            f"gateway / baseline throughput: {rate / base_rate:.2f}x "
+            f"(one search = {len(PARTNERS)} partner exchanges)",
+            f"audit verify after the run: {audit.stdout.strip() or audit.stderr.strip()}",
+            "All processes share this machine's cores: the partners' work is on the same CPUs.",
+        ],
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="prum-exchange bench gateway", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
+    args = parser.parse_args(argv)
+    report = asyncio.run(run(args.quick, args.out))
+    print(report.measured)
+    print(format_table(report.rows))
+    for note in report.notes:
+        print(note)
+    json_path, png_path = write_report(report, args.out)
+    print(f"wrote {json_path}" + (f" and {png_path}" if png_path else ""))
+    return 0

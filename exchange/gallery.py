@@ -1,0 +1,187 @@
+"""A node's searchable gallery: the matchers behind one Prüm node, keyed by opaque references.
+
+The UK gateway holds one for the enrolled UK records, each mock partner one for its seeded
+population. It turns model objects into what `matchers` takes (locus mappings, float32
+arrays, minutiae arrays), runs the searches, applies thresholds and candidate limits, and
+returns `model.Candidate`s carrying only references and scores (step 1 of the exchange).
+Core data for follow-ups is looked up by the caller from its source of truth, not here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from exchange.model import (
+    Candidate,
+    DnaProfile,
+    FaceTemplate,
+    FingerprintSet,
+    Impression,
+    MatchType,
+    MinutiaKind,
+    PersonRecord,
+    SampleType,
+)
+from matchers.dna import DnaGallery
+from matchers.dna_profile import ProfileType
+from matchers.errors import MatcherError
+from matchers.face import FaceGallery
+from matchers.fingerprint import FingerprintGallery
+
+
+class GalleryError(ValueError):
+    """A probe the gallery cannot search (wrong template size or model, too few loci, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    face: float = 0.55
+    fingerprint: float = 0.25
+
+
+def _profile_type(profile: DnaProfile) -> ProfileType:
+    return "reference" if profile.sample_type is SampleType.REFERENCE else "stain"
+
+
+def face_vector(template: FaceTemplate) -> np.ndarray:
+    return np.frombuffer(template.vector, dtype="<f4").astype(np.float32).reshape(1, -1)
+
+
+def minutiae_arrays(fingerprints: FingerprintSet) -> dict[int, np.ndarray]:
+    """Finger position -> (n, 5) float32 x, y, angle, type (1 bifurcation), quality."""
+    out: dict[int, np.ndarray] = {}
+    for finger in fingerprints.fingers:
+        if not finger.minutiae:
+            continue
+        out[finger.position] = np.array(
+            [
+                (m.x, m.y, m.angle, 1.0 if m.kind is MinutiaKind.BIFURCATION else 0.0, m.quality)
+                for m in finger.minutiae
+            ],
+            dtype=np.float32,
+        )
+    return out
+
+
+class NodeGallery:
+    """DNA, face and fingerprint galleries of one node, safe for concurrent searches."""
+
+    def __init__(
+        self, *, feature_model: str, face_dim: int, thresholds: Thresholds, face_index: str = "auto"
+    ) -> None:
+        self.feature_model = feature_model
+        self.face_dim = face_dim
+        self.thresholds = thresholds
+        self.dna = DnaGallery()
+        self.face = FaceGallery(face_dim, index=face_index)
+        self.fingerprints = FingerprintGallery()
+        self._lock = threading.Lock()
+        self._modalities: dict[str, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._modalities)
+
+    def __contains__(self, reference: object) -> bool:
+        return reference in self._modalities
+
+    # -- writes ------------------------------------------------------------------------
+
+    def add(self, reference: str, record: PersonRecord) -> None:
+        """Enrol (or replace) the biometrics of one record under `reference`."""
+        if reference in self._modalities:
+            self.remove(reference)
+        held: set[str] = set()
+        try:
+            if record.dna is not None:
+                self.dna.add(reference, dict(record.dna.loci), _profile_type(record.dna))
+                held.add("dna")
+            if record.face is not None:
+                self._check_face(record.face)
+                self.face.add([reference], face_vector(record.face))
+                held.add("face")
+            fingers = minutiae_arrays(record.fingerprints) if record.fingerprints else {}
+            fingers.pop(0, None)  # an unknown position cannot be enrolled
+            if fingers:
+                self.fingerprints.add(reference, fingers)
+                held.add("fingerprint")
+        except MatcherError as exc:
+            self._drop(reference, held)
+            raise GalleryError(str(exc)) from exc
+        with self._lock:
+            self._modalities[reference] = held
+
+    def remove(self, reference: str) -> bool:
+        with self._lock:
+            held = self._modalities.pop(reference, None)
+        if held is None:
+            return False
+        self._drop(reference, held)
+        return True
+
+    def _drop(self, reference: str, held: set[str]) -> None:
+        if "dna" in held:
+            self.dna.remove(reference)
+        if "face" in held:
+            self.face.remove([reference])
+        if "fingerprint" in held:
+            self.fingerprints.remove(reference)
+
+    # -- searches ----------------------------------------------------------------------
+
+    def search_dna(self, profile: DnaProfile, limit: int) -> list[Candidate]:
+        try:
+            matches = self.dna.search(dict(profile.loci), limit, _profile_type(profile))
+        except MatcherError as exc:
+            raise GalleryError(str(exc)) from exc
+        return [
+            Candidate(
+                reference=m.reference,
+                score=1.0 if m.match_type == "full" else 0.9,
+                match_type=MatchType.FULL if m.match_type == "full" else MatchType.NEAR,
+                wildcard=m.wildcard,
+                compared_loci=m.compared_loci,
+                mismatched_alleles=m.mismatched_alleles,
+            )
+            for m in matches
+        ]
+
+    def _check_face(self, template: FaceTemplate) -> None:
+        if template.feature_model != self.feature_model:
+            raise GalleryError(
+                f"face template from model {template.feature_model!r};"
+                f" this node uses {self.feature_model!r}"
+            )
+        if template.dim != self.face_dim:
+            raise GalleryError(
+                f"face template has {template.dim} values; this node uses {self.face_dim}"
+            )
+
+    def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]:
+        self._check_face(template)
+        (found,) = self.face.search(face_vector(template), limit, threshold=self.thresholds.face)
+        return [Candidate(c.reference, round(c.score, 6), MatchType.CANDIDATE) for c in found]
+
+    def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]:
+        """Ten-print search, or a latent search for a single mark of unknown position."""
+        fingers = minutiae_arrays(fingerprints)
+        if not fingers:
+            raise GalleryError("no finger with minutiae to search")
+        threshold = self.thresholds.fingerprint
+        try:
+            if fingerprints.impression in (Impression.LATENT, Impression.LATENT_PALM):
+                best: dict[str, float] = {}
+                for position, mark in fingers.items():
+                    where = None if position == 0 else [position]
+                    for c in self.fingerprints.search_latent(mark, limit, where, threshold):
+                        best[c.reference] = max(best.get(c.reference, 0.0), c.score)
+                found = sorted(best.items(), key=lambda kv: -kv[1])[:limit]
+            else:
+                fingers.pop(0, None)
+                (cands,) = self.fingerprints.search([fingers], limit, threshold)
+                found = [(c.reference, c.score) for c in cands]
+        except MatcherError as exc:
+            raise GalleryError(str(exc)) from exc
+        return [Candidate(ref, round(score, 6), MatchType.CANDIDATE) for ref, score in found]

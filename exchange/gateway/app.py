@@ -1,0 +1,241 @@
+"""The gateway's app factory: two aiohttp applications over one shared `Node`.
+
+The client API (JSON) and the partner API (Prüm XML) listen on separate ports, so the
+network can expose each only where it belongs. `node_context` is the cleanup context that
+opens and closes every resource (SQLite store, UK gallery rebuilt from it, HTTP session
+for partners) and resumes searches a crash left pending. `Gateway` runs both apps and
+shuts down gracefully: it stops accepting, lets in-flight searches finish within a grace
+period, then closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+import schemas
+from exchange.codecs import uk_json
+from exchange.gallery import GalleryError, NodeGallery, Thresholds
+from exchange.gateway import client_api, partner_api
+from exchange.gateway.audit import AuditLog
+from exchange.gateway.client_api import ApiError, start_search
+from exchange.gateway.config import GatewayConfig
+from exchange.gateway.metrics import standard_metrics
+from exchange.gateway.node import NODE, InboundLedger, Node
+from exchange.gateway.partner_client import PartnerClient
+from exchange.gateway.store import Store
+from exchange.model import Modality
+from exchange.responder import NodeRules, Responder
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_CLIENT_BODY = 16 * 1024 * 1024
+GRACE_S = 10.0
+
+
+def _error(status: int, code: str, message: str, field: str | None) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message, "field": field}}, status=status
+    )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every refusal into `{error: {code, message, field}}`; never let a traceback out."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error(exc.status, exc.code, exc.message, exc.field)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "too_large", f"bodies are limited to {MAX_CLIENT_BODY} bytes", None)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, None)
+    except Exception:
+        structlog.get_logger().exception("unhandled_error", path=request.path)
+        return _error(500, "internal", "internal error; see the gateway log", None)
+
+
+def rebuild_gallery(store: Store, gallery: NodeGallery) -> int:
+    """Load every enrolled record into the matchers (SQLite is the source of truth)."""
+    n = 0
+    log = structlog.get_logger()
+    for row in store.iter_records():
+        try:
+            gallery.add(row.reference, uk_json.record_from_json(json.loads(row.record_json)))
+            n += 1
+        except GalleryError as exc:
+            log.warning("gallery_record_skipped", reference=row.reference, reason=str(exc))
+    return n
+
+
+def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(config.data_dir / "gateway.sqlite3")
+    metrics = standard_metrics()
+    gallery = NodeGallery(
+        feature_model=config.feature_model,
+        face_dim=config.face_dim,
+        thresholds=Thresholds(
+            **{k: v for k, v in config.thresholds.items() if k in {"face", "fingerprint"}}
+        ),
+    )
+    node_ref: list[Node] = []
+
+    def capacities(sender: str) -> dict[str, int] | None:
+        p = config.partner(sender)
+        return None if p is None else dict(p.inbound_capacities)
+
+    rules = NodeRules(
+        node_id=config.node_id,
+        modalities=frozenset({Modality.DNA, Modality.FACE, Modality.FINGERPRINT}),
+        capacities=capacities,
+        core_data=lambda ref: node_ref[0].core_data(ref),
+    )
+    node = Node(
+        config=config,
+        store=store,
+        audit=AuditLog(store),
+        gallery=gallery,
+        responder=Responder(rules, gallery, InboundLedger(store)),
+        metrics=metrics,
+        session=session,
+        clients={p.id: PartnerClient(p, session, metrics) for p in config.partners},
+        in_flight=asyncio.Semaphore(config.max_in_flight),
+    )
+    node_ref.append(node)
+    return node
+
+
+@contextlib.asynccontextmanager
+async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
+    """Open every resource of a node, resume pending searches, and close it all after."""
+    connector = aiohttp.TCPConnector(limit=config.max_in_flight)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        node = build_node(config, session)
+        try:
+            loaded = rebuild_gallery(node.store, node.gallery)
+            node.log.info("gallery_loaded", records=loaded, version=node.store.gallery_version())
+            for row in node.store.pending_searches():
+                node.search_event(row.search_id)
+                start_search(node, row.search_id)
+            node.ready = True
+            yield node
+            node.ready = False
+            if node.tasks:
+                await asyncio.wait(list(node.tasks), timeout=GRACE_S)
+            for task in list(node.tasks):
+                task.cancel()
+        finally:
+            node.store.close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    if not node.ready:
+        return _error(503, "not_ready", "starting or stopping", None)
+    return web.json_response({"status": "ready", "gallery_records": len(node.gallery)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    return web.Response(text=node.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(schemas.json_schema(schemas.OPENAPI))
+
+
+def client_app(node: Node) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_CLIENT_BODY)
+    app[NODE] = node
+    app.add_routes(client_api.routes())
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/metrics", metrics),
+            web.get("/v1/openapi.json", openapi),
+        ]
+    )
+    return app
+
+
+def partner_app(node: Node) -> web.Application:
+    app = web.Application(client_max_size=partner_api.MAX_MESSAGE_BYTES + 1)
+    app[NODE] = node
+    app.add_routes(partner_api.routes())
+    app.add_routes([web.get("/healthz", healthz)])
+    return app
+
+
+class Gateway:
+    """Both listeners of a running gateway; ports are known after `start` (0 = any free)."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.node: Node | None = None
+        self.client_port = 0
+        self.partner_port = 0
+        self._runners: list[web.AppRunner] = []
+
+    async def start(self) -> Node:
+        self._stack = contextlib.AsyncExitStack()
+        node = await self._stack.enter_async_context(running_node(self.config))
+        self.node = node
+        ports = []
+        for app, listener in (
+            (client_app(node), self.config.client),
+            (partner_app(node), self.config.partner_listener),
+        ):
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, listener.host, listener.port)
+            await site.start()
+            self._runners.append(runner)
+            ports.append(int(runner.addresses[0][1]))
+        self.client_port, self.partner_port = ports
+        return node
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+
+
+async def serve_forever(config: GatewayConfig) -> None:
+    gateway = Gateway(config)
+    await gateway.start()
+    log = structlog.get_logger()
+    log.info(
+        "gateway_started",
+        client_port=gateway.client_port,
+        partner_port=gateway.partner_port,
+        node_id=config.node_id,
+        data_dir=str(Path(config.data_dir)),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("gateway_stopping", in_flight=len(gateway.node.tasks) if gateway.node else 0)
+    finally:
+        await gateway.stop()

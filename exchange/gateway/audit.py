@@ -1,0 +1,396 @@
+"""The audit log: one hash-chained entry for every supply and receipt of data (DESIGN.md §5).
+
+An entry says when, which way (`sent`/`received`), with which partner, what message type, which
+message id, which opaque references, for what purpose, with what outcome and by whom (operator
+or client id). It lives in table `audit` of the gateway's SQLite file (schema in `store.py`),
+so an entry can be written in the same transaction as the state change it records.
+
+Chain: ``hash = sha256(prev_hash + canonical JSON of the entry, seq included)``, starting from
+64 zeros. Table `audit_head` holds the last seq and hash, updated in the same transaction as
+each append, so removing entries from the tail is noticed too.
+
+What `verify` detects: an altered field (the entry's hash no longer matches); an entry altered
+and re-hashed (the next entry's link breaks); a removed entry (a gap in seq, a renumbered
+successor, or a tail shorter than the head); an inserted entry (in the middle, or after the
+recorded head); entries swapped or moved (an entry links to one that now comes later).
+What it cannot detect: someone with write access to the file who rewrites every entry from
+some point on *and* the head, recomputing the hashes (the chain has no secret key); or the
+loss of the whole file. Against that, keep the head hash that `audit verify` prints somewhere
+else (a ticket, a separate log host) and compare.
+
+No biometric or personal data: entries are built only from the typed fields below; identifiers
+(actor, partner, message id, references) must be short tokens without spaces, and every other
+field is an enum. There is no free-form payload. The types cannot tell an opaque reference from
+an identifier shaped like one; callers pass references only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from exchange.gateway.store import Store, timestamp, write_transaction
+from exchange.model import ErrorCode, MessageType, Purpose
+
+GENESIS = "0" * 64
+MAX_REFERENCES = 1000
+# How far a renumbered entry's original seq is searched for when telling "removed" apart.
+_RENUMBER_SEARCH = 1000
+# Identifier and Reference are the patterns of schemas/prum-common-1.0.xsd; an actor (client
+# or operator id) may also hold '@'. None of them allows a space, so no name fits.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@\-]{0,127}")
+_COLUMNS = (
+    "seq, at, direction, partner, message_type, message_id, refs, purpose, outcome, actor,"
+    " prev_hash, hash"
+)
+
+
+class Direction(StrEnum):
+    SENT = "sent"
+    RECEIVED = "received"
+
+
+class ClientEvent(StrEnum):
+    """Exchanges with LEDS-integrated clients and operators that supply or receive data."""
+
+    SEARCH_SUBMITTED = "search_submitted"
+    SEARCH_RESULT = "search_result"
+    HIT_CONFIRMED = "hit_confirmed"
+    CORE_DATA = "core_data"
+    RECORD_ENROLLED = "record_enrolled"
+    RECORD_DELETED = "record_deleted"
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    HIT = "hit"
+    NO_HIT = "no_hit"
+    SUPPLIED = "supplied"
+    CONFIRMED = "confirmed"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+class Tamper(StrEnum):
+    ALTERED = "altered"
+    INSERTED = "inserted"
+    REMOVED = "removed"
+    REORDERED = "reordered"
+
+
+class AuditEntryError(ValueError):
+    """An entry that would put something other than references and codes in the log."""
+
+
+def _token(name: str, value: str | None, pattern: re.Pattern[str], *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise AuditEntryError(f"{name}: {value!r} is not a short token (no spaces, ≤128 chars)")
+
+
+def _enum(name: str, value: object, kinds: tuple[type[StrEnum], ...], optional: bool) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise AuditEntryError(f"{name}: {value!r} is not a {expected}")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What one audit line may hold, and nothing more (checked on construction)."""
+
+    at: dt.datetime
+    direction: Direction
+    message_type: MessageType | ClientEvent
+    outcome: Outcome | ErrorCode
+    actor: str
+    partner: str | None = None
+    message_id: str | None = None
+    references: tuple[str, ...] = ()
+    purpose: Purpose | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.at, dt.datetime) or self.at.utcoffset() is None:
+            raise AuditEntryError("at: an aware datetime is needed")
+        _enum("direction", self.direction, (Direction,), optional=False)
+        _enum("message_type", self.message_type, (MessageType, ClientEvent), optional=False)
+        _enum("outcome", self.outcome, (Outcome, ErrorCode), optional=False)
+        _enum("purpose", self.purpose, (Purpose,), optional=True)
+        _token("actor", self.actor, _ACTOR, optional=False)
+        _token("partner", self.partner, _IDENTIFIER, optional=True)
+        _token("message_id", self.message_id, _IDENTIFIER, optional=True)
+        if not isinstance(self.references, tuple) or len(self.references) > MAX_REFERENCES:
+            raise AuditEntryError(f"references: a tuple of at most {MAX_REFERENCES} is needed")
+        for i, ref in enumerate(self.references):
+            _token(f"references[{i}]", ref, _REFERENCE, optional=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int  # entries found good before the first bad one (all of them when ok)
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: Tamper | None = None
+    detail: str = ""
+
+
+def _entry_hash(prev_hash: str, seq: int, fields: tuple[Any, ...]) -> str:
+    """sha256 over the previous hash and the canonical JSON of the entry with its seq."""
+    at, direction, partner, message_type, message_id, refs, purpose, outcome, actor = fields
+    canonical = json.dumps(
+        {
+            "seq": seq,
+            "at": at,
+            "direction": direction,
+            "partner": partner,
+            "message_type": message_type,
+            "message_id": message_id,
+            "references": refs,
+            "purpose": purpose,
+            "outcome": outcome,
+            "actor": actor,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256((prev_hash + canonical).encode("ascii")).hexdigest()
+
+
+class AuditLog:
+    """Appends entries to the chain, inside the caller's transaction when there is one."""
+
+    def __init__(self, store_or_connection: Store | sqlite3.Connection) -> None:
+        if isinstance(store_or_connection, Store):
+            self._conn = store_or_connection.connection
+            self._transaction: Callable[[], AbstractContextManager[None]] = (
+                store_or_connection.transaction
+            )
+        else:
+            conn = store_or_connection
+            self._conn = conn
+            self._transaction = lambda: write_transaction(conn)
+
+    def append(self, entry: AuditEntry) -> int:
+        """Add `entry` to the chain; returns its seq.
+
+        Inside `Store.transaction()` the entry commits or rolls back with the caller's
+        writes; otherwise it is a transaction of its own.
+        """
+        if not isinstance(entry, AuditEntry):
+            raise AuditEntryError("only AuditEntry values go in the audit log")
+        fields = (
+            timestamp(entry.at),
+            entry.direction.value,
+            entry.partner,
+            entry.message_type.value,
+            entry.message_id,
+            list(entry.references),
+            None if entry.purpose is None else entry.purpose.value,
+            entry.outcome.value,
+            entry.actor,
+        )
+        with self._transaction():
+            head_seq, head_hash = self.head()
+            seq = head_seq + 1
+            digest = _entry_hash(head_hash, seq, fields)
+            stored = (*fields[:5], json.dumps(fields[5]), *fields[6:])
+            self._conn.execute(
+                f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, *stored, head_hash, digest),
+            )
+            self._conn.execute(
+                "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
+                " ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                (seq, digest),
+            )
+        return seq
+
+    def head(self) -> tuple[int, str]:
+        """The last seq and hash as recorded with the last append ((0, GENESIS) when empty)."""
+        row = self._conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+# --- verification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    seq: int
+    fields: tuple[Any, ...] | None  # None when the stored references are not a JSON list
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> _Row:
+        seq, at, direction, partner, mtype, mid, refs, purpose, outcome, actor, prev, digest = row
+        try:
+            ref_list = json.loads(refs)
+        except (TypeError, ValueError):
+            ref_list = None
+        fields = (
+            None
+            if not isinstance(ref_list, list)
+            else (at, direction, partner, mtype, mid, ref_list, purpose, outcome, actor)
+        )
+        return cls(int(seq), fields, str(prev), str(digest))
+
+    def hashes_as(self, seq: int) -> bool:
+        if self.fields is None:
+            return False
+        try:
+            return _entry_hash(self.prev_hash, seq, self.fields) == self.hash
+        except (TypeError, ValueError):  # a column edited to a non-JSON-able or odd value
+            return False
+
+
+def _fail(checked: int, head: str, seq: int | None, problem: Tamper, detail: str) -> VerifyResult:
+    return VerifyResult(False, checked, head, seq, problem, detail)
+
+
+def _diagnose(
+    conn: sqlite3.Connection, row: _Row, checked: int, prev: str, prev_prev: str | None, head: str
+) -> VerifyResult | None:
+    """Why does `row`, the first entry after `checked` good ones, not fit (None if it fits)?"""
+    expected = checked + 1
+    if row.seq != expected:
+        return _fail(
+            checked, head, expected, Tamper.REMOVED, f"entries {expected}..{row.seq - 1} missing"
+        )
+    if row.prev_hash == prev:
+        if row.hashes_as(row.seq):
+            return None
+        after = conn.execute("SELECT prev_hash FROM audit WHERE seq = ?", (row.seq + 1,))
+        following = after.fetchone()
+        if following is not None and following[0] == prev:
+            return _fail(
+                checked, head, row.seq, Tamper.INSERTED, "the next entry links past this one"
+            )
+        return _fail(checked, head, row.seq, Tamper.ALTERED, "content does not match its hash")
+    if prev_prev is not None and row.prev_hash == prev_prev:
+        return _fail(
+            checked - 1,
+            head,
+            row.seq - 1,
+            Tamper.INSERTED,
+            f"entry {row.seq} links past entry {row.seq - 1}",
+        )
+    later = conn.execute(
+        "SELECT seq FROM audit WHERE hash = ? AND seq > ? LIMIT 1", (row.prev_hash, row.seq)
+    ).fetchone()
+    if later is not None:
+        return _fail(
+            checked,
+            head,
+            row.seq,
+            Tamper.REORDERED,
+            f"links to the entry now at seq {later[0]}, which should precede it",
+        )
+    if row.hashes_as(row.seq):
+        return _fail(
+            checked - 1,
+            head,
+            row.seq - 1,
+            Tamper.ALTERED,
+            f"changed and re-hashed: entry {row.seq} links to a different hash",
+        )
+    for gap in range(1, _RENUMBER_SEARCH + 1):
+        if row.hashes_as(row.seq + gap):
+            return _fail(
+                checked,
+                head,
+                row.seq,
+                Tamper.REMOVED,
+                f"{gap} entries removed before it (it was entry {row.seq + gap}, renumbered)",
+            )
+    return _fail(checked, head, row.seq, Tamper.ALTERED, "neither its link nor its hash match")
+
+
+def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
+    """Walk the chain from seq 1 and compare its end with the recorded head."""
+    head_row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+    head_seq, head_hash = (0, GENESIS) if head_row is None else (int(head_row[0]), head_row[1])
+    if head_row is None and conn.execute("SELECT 1 FROM audit LIMIT 1").fetchone():
+        return _fail(0, GENESIS, None, Tamper.REMOVED, "the audit head record is missing")
+    prev, prev_prev, checked = GENESIS, None, 0
+    for raw in conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
+        row = _Row.of(raw)
+        bad = _diagnose(conn, row, checked, prev, prev_prev, head_hash)
+        if bad is not None:
+            return bad
+        prev_prev, prev = prev, row.hash
+        checked += 1
+    if checked < head_seq:
+        return _fail(
+            checked,
+            head_hash,
+            checked + 1,
+            Tamper.REMOVED,
+            f"the log ends at {checked} but its head records {head_seq} entries",
+        )
+    if checked > head_seq:
+        return _fail(
+            head_seq,
+            head_hash,
+            head_seq + 1,
+            Tamper.INSERTED,
+            f"entries after the recorded head (seq {head_seq})",
+        )
+    if prev != head_hash:
+        return _fail(
+            checked - 1,
+            head_hash,
+            checked,
+            Tamper.ALTERED,
+            "the last entry does not match the recorded head hash",
+        )
+    return VerifyResult(True, checked, head_hash)
+
+
+def verify(db_path: str) -> VerifyResult:
+    """Check the audit chain of the database at `db_path`, opened read-only."""
+    uri = Path(db_path).resolve().as_uri() + "?mode=ro"  # never creates a missing file
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        conn.execute("BEGIN")  # one snapshot, even while the gateway keeps appending
+        return verify_connection(conn)
+    finally:
+        conn.close()
+
+
+def audit_verify_main(db_path: str) -> int:
+    """`prum-exchange audit verify DB`: one line, exit 0 when the chain is intact, else 1."""
+    try:
+        result = verify(db_path)
+    except sqlite3.Error as exc:
+        print(f"audit verify: cannot read {db_path}: {exc}", file=sys.stderr)
+        return 1
+    if result.ok:
+        print(f"audit OK: {result.checked} entries, head {result.head_hash}")
+        return 0
+    assert result.problem is not None
+    where = "" if result.first_bad_seq is None else f" at entry {result.first_bad_seq}"
+    print(
+        f"audit FAILED{where}: {result.problem.value}"
+        f" ({result.detail}); {result.checked} entries good before it",
+        file=sys.stderr,
+    )
+    return 1

@@ -1,0 +1,198 @@
+"""Gateway configuration: one TOML file with defaults that work (STYLE.md, "Shape").
+
+```toml
+node_id = "GB"
+data_dir = "data"                 # SQLite database and FAISS index files
+feature_model = "demo-face-512-v1"
+face_dim = 512
+search_deadline_s = 10.0          # a search ends `partial` at its deadline
+max_in_flight = 256               # outbound messages in flight, all partners together
+
+[client]                          # the JSON API for UK services
+host = "127.0.0.1"
+port = 8080
+
+[partner_listener]                # the Prüm XML API for partners
+host = "127.0.0.1"
+port = 8443
+
+[thresholds]                      # minimum scores for a biometric candidate
+face = 0.55
+fingerprint = 0.25
+
+[[partners]]
+id = "DE"
+dialect = "prum"                  # or "interpol"
+url = "http://127.0.0.1:9001/prum/v1/messages"
+modalities = ["dna", "fingerprint", "face"]
+timeout_s = 5.0                   # one attempt
+retries = 2                       # extra attempts on transient failures
+max_in_flight = 32
+[partners.capacities]             # what the partner accepts from us per day, by search type
+DNA = 1000
+"TP/TP" = 100
+[partners.inbound_capacities]     # what we accept from the partner per day
+DNA = 1000
+```
+
+Search types: `DNA`, `FACE`, `NOMINAL`, and the Prüm fingerprint types of the Implementing
+Agreement Art. 9 (`TP/TP`, `LT/TP`, ...). Omitted capacities default to the Art. 9 figures
+for fingerprints and to 1000 a day for DNA and face.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exchange.capacities import CAPACITIES
+from exchange.model import Modality
+
+DIALECTS = ("prum", "interpol")
+# Searches a day per partner: Prüm Implementing Agreement Art. 9 for the fingerprint search
+# types (exchange.capacities); DNA, face and nominal checks have no agreed figure here.
+DEFAULT_CAPACITIES: Mapping[str, int] = {
+    "DNA": 1000,
+    "FACE": 1000,
+    "NOMINAL": 10_000,
+    **{t: c.max_searches_per_day for t, c in CAPACITIES.items()},
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerConfig:
+    id: str
+    url: str
+    dialect: str = "prum"
+    modalities: tuple[Modality, ...] = (Modality.DNA, Modality.FINGERPRINT, Modality.FACE)
+    timeout_s: float = 5.0
+    retries: int = 2
+    max_in_flight: int = 32
+    capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
+    inbound_capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    node_id: str = "GB"
+    data_dir: Path = Path("data")
+    feature_model: str = "demo-face-512-v1"
+    face_dim: int = 512
+    search_deadline_s: float = 10.0
+    max_in_flight: int = 256
+    follow_up_window_s: float = 48 * 3600.0
+    client: Listener = field(default_factory=lambda: Listener(port=8080))
+    partner_listener: Listener = field(default_factory=lambda: Listener(port=8443))
+    thresholds: Mapping[str, float] = field(
+        default_factory=lambda: {"face": 0.55, "fingerprint": 0.25}
+    )
+    partners: tuple[PartnerConfig, ...] = ()
+
+    def partner(self, partner_id: str) -> PartnerConfig | None:
+        for p in self.partners:
+            if p.id == partner_id:
+                return p
+        return None
+
+
+def _get(doc: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
+    value = doc.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigError(f"{where}{key}: expected {kind.__name__}")
+    return value
+
+
+def _capacities(doc: Any, where: str) -> dict[str, int]:
+    out = dict(DEFAULT_CAPACITIES)
+    if doc is None:
+        return out
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: expected a table of search type = daily limit")
+    for key, value in doc.items():
+        if key not in DEFAULT_CAPACITIES:
+            raise ConfigError(f"{where}.{key}: unknown search type")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where}.{key}: expected a non-negative integer")
+        out[key] = value
+    return out
+
+
+def _partner(doc: Any, index: int) -> PartnerConfig:
+    where = f"partners[{index}]."
+    if not isinstance(doc, dict):
+        raise ConfigError(f"partners[{index}]: expected a table")
+    dialect = _get(doc, "dialect", str, "prum", where)
+    if dialect not in DIALECTS:
+        raise ConfigError(f"{where}dialect: one of {', '.join(DIALECTS)}")
+    try:
+        modalities = tuple(Modality(m) for m in _get(doc, "modalities", list, ["dna"], where))
+    except ValueError as exc:
+        raise ConfigError(f"{where}modalities: {exc}") from exc
+    return PartnerConfig(
+        id=_get(doc, "id", str, None, where),
+        url=_get(doc, "url", str, None, where),
+        dialect=dialect,
+        modalities=modalities,
+        timeout_s=_get(doc, "timeout_s", float, 5.0, where),
+        retries=_get(doc, "retries", int, 2, where),
+        max_in_flight=_get(doc, "max_in_flight", int, 32, where),
+        capacities=_capacities(doc.get("capacities"), f"{where}capacities"),
+        inbound_capacities=_capacities(doc.get("inbound_capacities"), f"{where}inbound_capacities"),
+    )
+
+
+def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> GatewayConfig:
+    """Build a config from parsed TOML; relative data_dir is taken from `base_dir`."""
+    data_dir = Path(_get(doc, "data_dir", str, "data", ""))
+    if base_dir is not None and not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+    client = doc.get("client", {})
+    plis = doc.get("partner_listener", {})
+    thresholds = dict(GatewayConfig().thresholds)
+    for key, value in doc.get("thresholds", {}).items():
+        thresholds[key] = float(value)
+    partners = tuple(_partner(p, i) for i, p in enumerate(doc.get("partners", [])))
+    ids = [p.id for p in partners]
+    if len(ids) != len(set(ids)):
+        raise ConfigError("partners: a partner id appears twice")
+    return GatewayConfig(
+        node_id=_get(doc, "node_id", str, "GB", ""),
+        data_dir=data_dir,
+        feature_model=_get(doc, "feature_model", str, "demo-face-512-v1", ""),
+        face_dim=_get(doc, "face_dim", int, 512, ""),
+        search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),
+        max_in_flight=_get(doc, "max_in_flight", int, 256, ""),
+        client=Listener(
+            _get(client, "host", str, "127.0.0.1", "client."),
+            _get(client, "port", int, 8080, "client."),
+        ),
+        partner_listener=Listener(
+            _get(plis, "host", str, "127.0.0.1", "partner_listener."),
+            _get(plis, "port", int, 8443, "partner_listener."),
+        ),
+        thresholds=thresholds,
+        partners=partners,
+    )
+
+
+def load(path: Path) -> GatewayConfig:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return from_mapping(doc, path.parent)

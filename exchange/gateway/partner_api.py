@@ -1,0 +1,134 @@
+"""The partner API (Prüm XML): `POST /prum/v1/messages`, one envelope in, one envelope out.
+
+Each message is parsed safely and validated (`prum_xml.decode`), answered by the shared
+`Responder` from the UK gallery, audited on receipt and on supply, and its reply kept
+against (sender, message id), so a partner retrying a message gets the same reply and no
+second search; a retry that arrives while the first copy is still being answered gets a
+503 with Retry-After (transient for the sender), never a second search. Every refusal is an
+XML error message with a 4xx status; nothing from
+outside can produce a 500 or a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+from aiohttp import web
+
+from exchange.codecs import prum_xml
+from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.gateway.audit import AuditEntry, Direction, Outcome
+from exchange.gateway.node import NODE, Node
+from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+XML = "application/xml"
+
+# HTTP status of a reply, by its error code (a search reply or follow-up reply is 200).
+STATUS_OF = {
+    ErrorCode.SCHEMA_INVALID: 400,
+    ErrorCode.PROFILE_REJECTED: 422,
+    ErrorCode.UNSUPPORTED_MODALITY: 422,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.UNKNOWN_REFERENCE: 404,
+    ErrorCode.UNAUTHORISED_SENDER: 403,
+    ErrorCode.INTERNAL: 400,
+}
+
+
+def _status(reply: Envelope) -> int:
+    return STATUS_OF[reply.body.code] if isinstance(reply.body, ErrorBody) else 200
+
+
+def bare_error(
+    node_id: str, code: ErrorCode, message: str, field: str | None, now: dt.datetime
+) -> bytes:
+    """An error for a message we could not read: no header of the request to answer to."""
+    header = Header(
+        str(uuid.uuid4()),
+        str(uuid.uuid4()),
+        now,
+        node_id,
+        "XX",
+        MessageType.ERROR,
+        Purpose.INVESTIGATION,
+    )
+    body = ErrorBody(code, message[:500], field[:500] if field else None)
+    return prum_xml.encode(Envelope(header, body))
+
+
+async def receive_message(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    started = time.perf_counter()
+    if request.content_length is not None and request.content_length > MAX_MESSAGE_BYTES:
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
+        )
+        return web.Response(body=data, status=413, content_type=XML)
+    raw = await request.content.read(MAX_MESSAGE_BYTES + 1)
+    try:
+        envelope = prum_xml.decode(raw)
+    except CodecError as exc:
+        node.metrics.inc("prum_inbound_total", type="unreadable", outcome="schema_invalid")
+        code = 413 if isinstance(exc, HostileInputError) and "larger" in exc.reason else 400
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, exc.reason, exc.field, node.clock()
+        )
+        return web.Response(body=data, status=code, content_type=XML)
+    h = envelope.header
+    claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
+    if not claim.first:
+        node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="duplicate")
+        _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
+        if claim.reply is None:  # the first copy is still being answered: try again shortly
+            return web.Response(status=503, headers={"Retry-After": "1"})
+        reply_env = prum_xml.decode(claim.reply)
+        return web.Response(body=claim.reply, status=_status(reply_env), content_type=XML)
+    _audit(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
+    outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
+    data = node.store.remember_reply(
+        h.sender, h.message_id, prum_xml.encode(outcome.reply), now=node.clock()
+    )
+    audit_outcome = {
+        "hit": Outcome.HIT,
+        "no_hit": Outcome.NO_HIT,
+        "supplied": Outcome.SUPPLIED,
+    }.get(outcome.outcome, Outcome.REFUSED)
+    _audit(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+    node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome=outcome.outcome)
+    node.metrics.observe(
+        "prum_matcher_seconds", time.perf_counter() - started, type=h.message_type.value
+    )
+    node.log.info(
+        "partner_message",
+        sender=h.sender,
+        message_id=h.message_id,
+        correlation_id=h.correlation_id,
+        outcome=outcome.outcome,
+    )
+    return web.Response(body=data, status=_status(outcome.reply), content_type=XML)
+
+
+def _audit(
+    node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
+) -> None:
+    h = env.header
+    node.record_audit(
+        AuditEntry(
+            at=node.clock(),
+            direction=direction,
+            message_type=h.message_type,
+            outcome=outcome,
+            actor=node.config.node_id,
+            partner=h.sender if direction is Direction.RECEIVED else h.receiver,
+            message_id=h.message_id,
+            references=refs[:100],
+            purpose=h.purpose,
+        )
+    )
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.post("/prum/v1/messages", receive_message)]

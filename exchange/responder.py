@@ -1,0 +1,226 @@
+"""Answering one Prüm request from a node's gallery, under the exchange's rules.
+
+Used by the UK gateway's partner API and by every mock partner node, so both sides of a
+drill follow the same rules:
+
+- only configured partners may ask (`unauthorised_sender` otherwise), and only this node;
+- each sender's declared daily capacity per search type is enforced (`quota_exceeded`),
+  and candidate lists are cut to the Prüm Implementing Agreement Art. 9 maximum for the
+  search type, or to what the request asked for if that is fewer;
+- step 1 replies carry references and scores only (2008/616/JHA Art. 8(2));
+- a follow-up is answered only for a reference this node returned as a hit to the same
+  sender within the follow-up window (48 h by default, Regulation (EU) 2024/982 second
+  step), and only with core data; anything else is `unknown_reference`, the same answer as
+  for a reference that never existed, so the refusal leaks nothing.
+
+Pure apart from the `Ledger` (quota counters and released hits) and the clock and id
+factory it is given, so the rules are testable without a server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from exchange.gallery import GalleryError, NodeGallery
+from exchange.model import (
+    CoreData,
+    DactySearchRequest,
+    DnaSearchRequest,
+    Envelope,
+    ErrorBody,
+    ErrorCode,
+    FaceSearchRequest,
+    FollowUpReply,
+    FollowUpRequest,
+    Header,
+    MessageType,
+    Modality,
+    ProbeResult,
+    SearchReply,
+)
+
+# Prüm Implementing Agreement Art. 9: maximum candidates per transmission by search type.
+MAX_CANDIDATES: Mapping[str, int] = {
+    "TP/TP": 1,
+    "LT/TP": 10,
+    "LP/PP": 5,
+    "TP/UL": 5,
+    "LT/UL": 5,
+    "PP/ULP": 5,
+    "LP/ULP": 5,
+    "DNA": 10,
+    "FACE": 10,
+}
+
+
+class Ledger(Protocol):
+    """What the responder must remember between messages (SQLite in the gateway)."""
+
+    def take_quota(self, partner: str, search_type: str, day: dt.date, limit: int) -> bool: ...
+
+    def record_released(
+        self, sender: str, search_message_id: str, references: Sequence[str], *, at: dt.datetime
+    ) -> None: ...
+
+    def released_to(
+        self, sender: str, reference: str, *, now: dt.datetime, within: dt.timedelta
+    ) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRules:
+    node_id: str
+    modalities: frozenset[Modality]
+    capacities: Callable[[str], Mapping[str, int] | None]
+    core_data: Callable[[str], CoreData | None]
+    follow_up_window: dt.timedelta = dt.timedelta(hours=48)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The reply and what the caller should audit about it."""
+
+    reply: Envelope
+    outcome: str
+    references: tuple[str, ...] = ()
+
+
+def search_type_of(body: DnaSearchRequest | DactySearchRequest | FaceSearchRequest) -> str:
+    if isinstance(body, DnaSearchRequest):
+        return "DNA"
+    if isinstance(body, FaceSearchRequest):
+        return "FACE"
+    return body.search_type
+
+
+def _reply_header(
+    request: Header, rules: NodeRules, kind: MessageType, message_id: str, now: dt.datetime
+) -> Header:
+    return Header(
+        message_id=message_id,
+        correlation_id=request.correlation_id,
+        timestamp=now,
+        sender=rules.node_id,
+        receiver=request.sender,
+        message_type=kind,
+        purpose=request.purpose,
+    )
+
+
+def error_reply(
+    request: Header,
+    rules: NodeRules,
+    code: ErrorCode,
+    message: str,
+    field: str | None,
+    message_id: str,
+    now: dt.datetime,
+) -> Envelope:
+    body = ErrorBody(code, message, field, request.message_id)
+    return Envelope(_reply_header(request, rules, MessageType.ERROR, message_id, now), body)
+
+
+class Responder:
+    def __init__(self, rules: NodeRules, gallery: NodeGallery, ledger: Ledger) -> None:
+        self.rules = rules
+        self.gallery = gallery
+        self.ledger = ledger
+
+    def respond(self, request: Envelope, message_id: str, now: dt.datetime) -> Outcome:
+        h = request.header
+
+        def refuse(code: ErrorCode, message: str, field: str | None = None) -> Outcome:
+            return Outcome(
+                error_reply(h, self.rules, code, message, field, message_id, now), code.value
+            )
+
+        if h.receiver != self.rules.node_id:
+            return refuse(
+                ErrorCode.UNAUTHORISED_SENDER,
+                f"this node is {self.rules.node_id}",
+                "/Message/Header/Receiver",
+            )
+        capacities = self.rules.capacities(h.sender)
+        if capacities is None:
+            return refuse(
+                ErrorCode.UNAUTHORISED_SENDER,
+                f"{h.sender} is not a partner of this node",
+                "/Message/Header/Sender",
+            )
+        body = request.body
+        if isinstance(body, FollowUpRequest):
+            return self._follow_up(request, body, message_id, now)
+        if not isinstance(body, DnaSearchRequest | DactySearchRequest | FaceSearchRequest):
+            return refuse(
+                ErrorCode.SCHEMA_INVALID,
+                f"a {h.message_type} is not a request",
+                "/Message/Header/MessageType",
+            )
+        modality = {
+            DnaSearchRequest: Modality.DNA,
+            DactySearchRequest: Modality.FINGERPRINT,
+            FaceSearchRequest: Modality.FACE,
+        }[type(body)]
+        if modality not in self.rules.modalities:
+            return refuse(
+                ErrorCode.UNSUPPORTED_MODALITY, f"this node does not search {modality.value}"
+            )
+        search_type = search_type_of(body)
+        limit = capacities.get(search_type, 0)
+        if not self.ledger.take_quota(h.sender, search_type, now.date(), limit):
+            return refuse(
+                ErrorCode.QUOTA_EXCEEDED, f"daily capacity for {search_type} ({limit}) is used up"
+            )
+        k = min(body.max_candidates, MAX_CANDIDATES.get(search_type, 10))
+        try:
+            results = self._search(body, k)
+        except GalleryError as exc:
+            return refuse(ErrorCode.PROFILE_REJECTED, str(exc))
+        references = tuple(c.reference for r in results for c in r.candidates)
+        if references:
+            self.ledger.record_released(h.sender, h.message_id, references, at=now)
+        reply = SearchReply(h.message_id, modality, results)
+        header = _reply_header(h, self.rules, MessageType.SEARCH_REPLY, message_id, now)
+        return Outcome(Envelope(header, reply), "hit" if reply.hit else "no_hit", references)
+
+    def _search(
+        self, body: DnaSearchRequest | DactySearchRequest | FaceSearchRequest, k: int
+    ) -> tuple[ProbeResult, ...]:
+        if isinstance(body, DnaSearchRequest):
+            return tuple(
+                ProbeResult(p.reference, tuple(self.gallery.search_dna(p.profile, k)))
+                for p in body.probes
+            )
+        if isinstance(body, FaceSearchRequest):
+            return (ProbeResult(body.reference, tuple(self.gallery.search_face(body.template, k))),)
+        return (
+            ProbeResult(
+                body.reference, tuple(self.gallery.search_fingerprints(body.fingerprints, k))
+            ),
+        )
+
+    def _follow_up(
+        self, request: Envelope, body: FollowUpRequest, message_id: str, now: dt.datetime
+    ) -> Outcome:
+        h = request.header
+        core = None
+        window = self.rules.follow_up_window
+        if self.ledger.released_to(h.sender, body.hit_reference, now=now, within=window):
+            core = self.rules.core_data(body.hit_reference)
+        if core is None:
+            reply = error_reply(
+                h,
+                self.rules,
+                ErrorCode.UNKNOWN_REFERENCE,
+                "no hit under this reference was returned to you in the follow-up window",
+                "/Message/Body/FollowUpRequest/@hitReference",
+                message_id,
+                now,
+            )
+            return Outcome(reply, ErrorCode.UNKNOWN_REFERENCE.value, (body.hit_reference,))
+        out = FollowUpReply(body.search_message_id, body.hit_reference, core)
+        header = _reply_header(h, self.rules, MessageType.FOLLOW_UP_REPLY, message_id, now)
+        return Outcome(Envelope(header, out), "supplied", (body.hit_reference,))

@@ -1,0 +1,326 @@
+"""A FAISS gallery of fixed-length templates: cosine search over L2-normalised float32 rows.
+
+It backs the face gallery (`matchers.face`) and each finger position of the fingerprint
+gallery (`matchers.fingerprint`), whose encodings are fixed-length vectors too (DESIGN.md §4).
+
+Which index runs is a FAISS `index_factory` string held as data (STYLE.md §4; FAISS wiki, "The
+index factory"), with optional search parameters in `ParameterSpace` syntax ("nprobe=32",
+"efSearch=128"). `index="auto"` picks by gallery size: exact "Flat" while it is small, then an
+inverted file over 8-bit scalar-quantised codes ("IVF{nlist},SQ8", nlist about 4 sqrt(N), a
+power of two; 520 bytes per 512-d template with its id) once it passes `AUTO_IVF_FROM`
+templates; a Flat gallery that grows past it is re-indexed from its own exact vectors.
+
+References are mapped to int64 ids (IDMap2 for indexes without their own ids). `remove`
+really removes: `remove_ids` deletes the codes; graph indexes that cannot remove (HNSW) are
+rebuilt without them. `save` writes the index and a JSON sidecar carrying the version stamp of
+the source of truth (for example the SQLite data version); `load` with a different expected
+stamp raises `StaleIndexError` so the caller rebuilds from SQLite (DESIGN.md §5). `load(...,
+mmap=True)` memory-maps the codes (faiss IO_FLAG_MMAP_IFC) and the gallery is read-only.
+A readers-writer lock lets searches run concurrently and never beside a write.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from matchers.errors import MatcherError, StaleIndexError, TemplateError, UnknownReferenceError
+from matchers.rwlock import ReadWriteLock
+from matchers.thresholds import Threshold
+
+AUTO_IVF_FROM = 200_000
+FORMAT = "prum-exchange/vector-gallery/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    reference: str
+    score: float
+
+
+def auto_index(n: int) -> tuple[str, str]:
+    """The default (factory string, search parameters) for a gallery of `n` templates."""
+    if n < AUTO_IVF_FROM:
+        return "Flat", ""
+    nlist = 2 ** round(math.log2(4 * math.sqrt(n)))
+    return f"IVF{nlist},SQ8", f"nprobe={max(16, nlist // 128)}"
+
+
+def normalise(templates: npt.ArrayLike, dim: int) -> npt.NDArray[np.float32]:
+    """An (n, dim) C-contiguous float32 copy with unit rows; rejects bad shapes and NaNs."""
+    x = np.array(templates, dtype=np.float32, order="C", copy=True)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise TemplateError(f"templates must be (n, {dim}) float32, got shape {x.shape}")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        raise TemplateError("templates must be finite and non-zero")
+    x /= norms
+    return x
+
+
+class VectorGallery:
+    """A 1:N gallery of vectors: add, remove, search, save and load (see the module docstring)."""
+
+    def __init__(self, dim: int, index: str = "auto", params: str = "", version: str = "0") -> None:
+        self.dim = dim
+        self.version = version
+        self.threshold: Threshold | None = None
+        self._spec = index
+        self._params = params
+        self._factory = "" if index == "auto" else index
+        self._index: Any = None
+        self._ref_of: dict[int, str] = {}
+        self._id_of: dict[str, int] = {}
+        self._next_id = 0
+        self._read_only = False
+        self._lock = ReadWriteLock()
+
+    # -- description ---------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._id_of)
+
+    def __contains__(self, reference: object) -> bool:
+        return reference in self._id_of
+
+    @property
+    def factory(self) -> str:
+        """The factory string in use ("" while an "auto" gallery is still empty)."""
+        return self._factory
+
+    @property
+    def search_params(self) -> str:
+        return self._params
+
+    def memory_bytes(self) -> int:
+        """Bytes the index holds for its codes and ids (serialised size), excluding mappings."""
+        with self._lock.read():
+            if self._index is None:
+                return 0
+            return int(faiss.serialize_index(self._index).nbytes)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def add(self, references: Sequence[str], templates: npt.ArrayLike) -> None:
+        """Add templates (n, dim); a reference already held is replaced (update)."""
+        x = normalise(templates, self.dim)
+        if len(references) != x.shape[0]:
+            raise TemplateError(f"{len(references)} references for {x.shape[0]} templates")
+        if len(set(references)) != len(references):
+            raise TemplateError("a reference is given twice in one batch")
+        with self._lock.write():
+            self._writable()
+            stale = [self._id_of[r] for r in references if r in self._id_of]
+            if stale:
+                self._remove_ids(np.array(stale, dtype=np.int64))
+                for r in references:
+                    self._ref_of.pop(self._id_of.pop(r, -1), None)
+            self._ensure_index(len(self._id_of) + x.shape[0], x)
+            ids = np.arange(self._next_id, self._next_id + x.shape[0], dtype=np.int64)
+            self._index.add_with_ids(x, ids)
+            self._next_id += x.shape[0]
+            for ref, i in zip(references, ids.tolist(), strict=True):
+                self._id_of[ref] = i
+                self._ref_of[i] = ref
+
+    def remove(self, references: Sequence[str]) -> None:
+        """Erase templates: their codes leave the index now, not at some later compaction."""
+        with self._lock.write():
+            self._writable()
+            missing = [r for r in references if r not in self._id_of]
+            if missing:
+                raise UnknownReferenceError(f"no template under {missing[0]!r}")
+            ids = np.array([self._id_of.pop(r) for r in references], dtype=np.int64)
+            for i in ids.tolist():
+                del self._ref_of[i]
+            self._remove_ids(ids)
+
+    def reindex(self, index: str, params: str = "") -> None:
+        """Rebuild under another factory string from the vectors the index holds."""
+        with self._lock.write():
+            self._writable()
+            self._rebuild(index, params)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def search(
+        self, templates: npt.ArrayLike, k: int, threshold: float | None = None
+    ) -> list[list[Candidate]]:
+        """Top-`k` candidates per query, best first, scores >= `threshold` when given."""
+        x = normalise(templates, self.dim)
+        with self._lock.read():
+            if self._index is None or not self._id_of:
+                return [[] for _ in range(x.shape[0])]
+            scores, ids = self._index.search(x, min(k, len(self._id_of)))
+            out: list[list[Candidate]] = []
+            for row_s, row_i in zip(scores.tolist(), ids.tolist(), strict=True):
+                out.append(
+                    [
+                        Candidate(ref, float(s))
+                        for s, i in zip(row_s, row_i, strict=True)
+                        if i >= 0
+                        and (threshold is None or s >= threshold)
+                        and (ref := self._ref_of.get(i)) is not None
+                    ]
+                )
+            return out
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], version: str | None = None) -> None:
+        """Write `path` (the FAISS index) and `path.meta.json`; atomically, via renames."""
+        target = Path(path)
+        with self._lock.read():
+            if self._index is None:
+                raise MatcherError("nothing to save: the gallery has never held a template")
+            meta = {
+                "format": FORMAT,
+                "dim": self.dim,
+                "version": self.version if version is None else version,
+                "factory": self._factory,
+                "params": self._params,
+                "spec": self._spec,
+                "next_id": self._next_id,
+                "ids": list(self._ref_of.keys()),
+                "references": list(self._ref_of.values()),
+                "threshold": None if self.threshold is None else self.threshold.to_dict(),
+            }
+            tmp_index = target.with_name(target.name + ".part")
+            faiss.write_index(self._index, str(tmp_index))
+        tmp_meta = _meta_path(target).with_name(_meta_path(target).name + ".part")
+        tmp_meta.write_text(json.dumps(meta))
+        tmp_index.replace(target)
+        tmp_meta.replace(_meta_path(target))
+        if version is not None:
+            self.version = version
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        expected_version: str | None = None,
+        mmap: bool = False,
+    ) -> Self:
+        """Read a saved gallery; `StaleIndexError` if its stamp is not `expected_version`."""
+        target = Path(path)
+        try:
+            meta = json.loads(_meta_path(target).read_text())
+        except (OSError, ValueError) as exc:
+            raise StaleIndexError(str(target), "unreadable", expected_version or "?") from exc
+        if meta.get("format") != FORMAT:
+            raise StaleIndexError(str(target), str(meta.get("format")), FORMAT)
+        if expected_version is not None and meta["version"] != expected_version:
+            raise StaleIndexError(str(target), str(meta["version"]), expected_version)
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        index = faiss.read_index(str(target), flags)
+        if index.ntotal != len(meta["ids"]) or index.d != meta["dim"]:
+            raise StaleIndexError(str(target), "index and metadata disagree", meta["version"])
+        gallery = cls(
+            meta["dim"], index=meta["spec"], params=meta["params"], version=meta["version"]
+        )
+        gallery._factory = meta["factory"]
+        gallery._index = index
+        gallery._apply_params()
+        gallery._next_id = int(meta["next_id"])
+        gallery._ref_of = dict(zip(meta["ids"], meta["references"], strict=True))
+        gallery._id_of = {r: i for i, r in gallery._ref_of.items()}
+        gallery._read_only = mmap
+        if meta["threshold"] is not None:
+            gallery.threshold = Threshold.from_dict(meta["threshold"])
+        return gallery
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise MatcherError("this gallery is memory-mapped read-only; load it without mmap")
+
+    def _new_index(self, factory: str) -> Any:
+        wrapped = (
+            factory if "IVF" in factory or factory.startswith("IDMap") else f"IDMap2,{factory}"
+        )
+        return faiss.index_factory(self.dim, wrapped, faiss.METRIC_INNER_PRODUCT)
+
+    def _apply_params(self) -> None:
+        if self._params:
+            space: Any = faiss.ParameterSpace()  # its stubs miss the string overload
+            space.set_index_parameters(self._index, self._params)
+
+    def _ensure_index(self, n_after: int, batch: npt.NDArray[np.float32]) -> None:
+        if self._index is None:
+            if self._spec == "auto":
+                self._factory, self._params = auto_index(n_after)
+            self._index = self._new_index(self._factory)
+            if not self._index.is_trained:
+                self._index.train(_training_sample(batch, self._factory))
+            self._apply_params()
+        elif self._spec == "auto" and self._factory == "Flat" and n_after >= AUTO_IVF_FROM:
+            factory, params = auto_index(n_after)
+            self._rebuild(factory, params, extra=batch)
+
+    def _rebuild(
+        self, factory: str, params: str, extra: npt.NDArray[np.float32] | None = None
+    ) -> None:
+        ids = np.array(list(self._ref_of.keys()), dtype=np.int64)
+        vectors = self._vectors(ids)
+        index = self._new_index(factory)
+        if not index.is_trained:
+            pool = vectors if extra is None else np.concatenate((vectors, extra))
+            index.train(_training_sample(pool, factory))
+        if len(ids):
+            index.add_with_ids(vectors, ids)
+        self._index, self._factory, self._params = index, factory, params
+        self._apply_params()
+
+    def _vectors(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        if self._index is None or len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if hasattr(self._index, "make_direct_map"):
+            self._index.make_direct_map()
+        out = np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+        if hasattr(self._index, "make_direct_map"):
+            self._index.make_direct_map(False)
+        return out
+
+    def _remove_ids(self, ids: npt.NDArray[np.int64]) -> None:
+        if self._index is None or len(ids) == 0:
+            return
+        try:
+            removed = self._index.remove_ids(ids)
+        except RuntimeError:  # graph indexes: rebuild without the erased vectors
+            self._rebuild(self._factory, self._params)
+            return
+        if removed != len(ids):
+            raise MatcherError(f"index removed {removed} of {len(ids)} templates")
+
+
+def _training_sample(x: npt.NDArray[np.float32], factory: str) -> npt.NDArray[np.float32]:
+    """Up to 64 vectors per IVF list (FAISS warns below 39), at least the batch for SQ."""
+    nlist = 1
+    for part in factory.split(","):
+        if part.startswith("IVF"):
+            nlist = int("".join(ch for ch in part[3:] if ch.isdigit()) or 1)
+    if x.shape[0] < nlist:
+        raise TemplateError(
+            f"{factory} needs at least {nlist} templates to train, got {x.shape[0]}"
+        )
+    cap = 64 * nlist
+    if x.shape[0] <= cap:
+        return x
+    rng = np.random.default_rng(0)
+    return x[np.sort(rng.choice(x.shape[0], cap, replace=False))]
+
+
+def _meta_path(index_path: Path) -> Path:
+    return index_path.with_name(index_path.name + ".meta.json")

@@ -1,0 +1,118 @@
+"""A UK gateway and mock partner nodes on loopback, seeded from one synthetic population.
+
+A mock partner node is a real node: the gateway's own store, gallery, responder and partner
+API (`exchange.gateway`), run under another node id with its own data directory and a
+gallery seeded from the population. So a partner in a drill follows exactly the rules the UK
+node follows. `start_cluster` starts them on ephemeral ports, then the UK gateway configured
+with their URLs, and returns the ground truth: which subject each partner holds under which
+reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from exchange.gateway.app import Gateway
+from exchange.gateway.config import GatewayConfig, Listener, PartnerConfig
+from exchange.model import Modality
+from mock_partners import population
+
+ALL_MODALITIES = (Modality.DNA, Modality.FINGERPRINT, Modality.FACE)
+PARTNER_SUBJECTS = 100_000  # partner j holds subjects j * PARTNER_SUBJECTS onwards
+
+
+@dataclass
+class Cluster:
+    seed: int
+    gateway: Gateway
+    partners: dict[str, Gateway]
+    holdings: dict[str, list[int]] = field(default_factory=dict)  # partner -> subjects
+
+    @property
+    def client_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway.client_port}"
+
+    def partner_url(self, partner: str) -> str:
+        return f"http://127.0.0.1:{self.partners[partner].partner_port}/prum/v1/messages"
+
+    def holder_of(self, subject: int) -> list[str]:
+        return [p for p, subjects in self.holdings.items() if subject in subjects]
+
+
+def partner_node_config(partner_id: str, data_dir: Path, uk: str = "GB") -> GatewayConfig:
+    """A mock partner: a node that accepts searches from the UK and sends none itself."""
+    return GatewayConfig(
+        node_id=partner_id,
+        data_dir=data_dir,
+        feature_model=population.FEATURE_MODEL,
+        face_dim=population.FACE_DIM,
+        client=Listener(port=0),
+        partner_listener=Listener(port=0),
+        partners=(
+            PartnerConfig(id=uk, url="http://127.0.0.1:9/unused", modalities=ALL_MODALITIES),
+        ),
+    )
+
+
+async def seed_partner(
+    node_gateway: Gateway, partner_id: str, seed: int, subjects: Sequence[int]
+) -> None:
+    node = node_gateway.node
+    assert node is not None
+    for person in population.people(seed, subjects, owner=partner_id):
+        node.enrol(person.record.reference or str(person.subject), person.record)
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(
+    root: Path,
+    partner_ids: Sequence[str] = ("DE", "FR"),
+    *,
+    seed: int = 7,
+    gallery_size: int = 20,
+    shared_subjects: Sequence[int] = (),
+    uk_overrides: Mapping[str, object] | None = None,
+    partner_overrides: Mapping[str, Mapping[str, object]] | None = None,
+) -> AsyncIterator[Cluster]:
+    """Partners each hold `gallery_size` subjects of their own plus `shared_subjects`."""
+    partners: dict[str, Gateway] = {}
+    holdings: dict[str, list[int]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for j, pid in enumerate(partner_ids, start=1):
+            cfg = partner_node_config(pid, root / pid)
+            gw = Gateway(cfg)
+            await gw.start()
+            stack.push_async_callback(gw.stop)
+            subjects = [j * PARTNER_SUBJECTS + i for i in range(gallery_size)] + list(
+                shared_subjects
+            )
+            await seed_partner(gw, pid, seed, subjects)
+            partners[pid] = gw
+            holdings[pid] = subjects
+        configs = []
+        for pid, gw in partners.items():
+            pc = PartnerConfig(
+                id=pid,
+                url=f"http://127.0.0.1:{gw.partner_port}/prum/v1/messages",
+                modalities=ALL_MODALITIES,
+                timeout_s=2.0,
+            )
+            configs.append(replace(pc, **(partner_overrides or {}).get(pid, {})))  # type: ignore[arg-type]
+        uk_cfg = GatewayConfig(
+            node_id="GB",
+            data_dir=root / "GB",
+            feature_model=population.FEATURE_MODEL,
+            face_dim=population.FACE_DIM,
+            search_deadline_s=5.0,
+            client=Listener(port=0),
+            partner_listener=Listener(port=0),
+            partners=tuple(configs),
+        )
+        uk_cfg = replace(uk_cfg, **(uk_overrides or {}))  # type: ignore[arg-type]
+        uk = Gateway(uk_cfg)
+        await uk.start()
+        stack.push_async_callback(uk.stop)
+        yield Cluster(seed=seed, gateway=uk, partners=partners, holdings=holdings)

@@ -1,0 +1,226 @@
+"""`prum-exchange demo`: the whole exchange on loopback in one process, no set-up.
+
+Starts mock partner nodes (DE, FR, NL, EUROPOL) seeded from the synthetic population and
+the UK gateway pointed at them, enrols a small UK gallery, then runs a short script through
+the gateway's real client API (HTTP on 127.0.0.1): a DNA search with a crime-scene stain, a
+face search with a new photograph, a search for someone no partner holds, a hit confirmed
+by a person and followed up for core data, and a partner searching the UK gallery. It
+prints who hit what, with scores and match types, beside the ground truth, then keeps
+serving and prints URLs to try (`--once` exits after the table).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from exchange.codecs import prum_xml, uk_json
+from exchange.model import SearchReply
+from exchange.translate import Outbound, record_to_envelope
+from mock_partners import population
+from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
+
+PARTNERS = ("DE", "FR", "NL", "EUROPOL")
+SEED = 2026
+GALLERY = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    title: str
+    subject: int
+    modalities: tuple[str, ...]
+    expect: str  # who should hit, from the ground truth
+
+
+def script() -> list[Step]:
+    return [
+        Step("DNA: crime-scene stain", 1 * PARTNER_SUBJECTS + 7, ("dna",), "DE"),
+        Step("Face: new photograph", 2 * PARTNER_SUBJECTS + 3, ("face",), "FR"),
+        Step(
+            "DNA + face: person held by Europol",
+            4 * PARTNER_SUBJECTS + 11,
+            ("dna", "face"),
+            "EUROPOL",
+        ),
+        Step("DNA + face: nobody holds this person", 9 * PARTNER_SUBJECTS, ("dna", "face"), "none"),
+    ]
+
+
+def _search_body(subject: int, modalities: tuple[str, ...], case: str) -> dict[str, Any]:
+    probe = population.people(SEED, [subject], "GB", capture=1, with_fingerprints=False)[0].record
+    return {
+        "purpose": "investigation",
+        "case_reference": case,
+        "record": uk_json.record_to_json(probe),
+        "modalities": list(modalities),
+        "partners": "all",
+        "max_candidates": 3,
+    }
+
+
+def _hit_text(hit: dict[str, Any]) -> str:
+    return (
+        f"{hit['modality']}:{hit['match_type']} {hit['reference'][:14]}… score {hit['score']:.3f}"
+    )
+
+
+async def run_script(cluster: Cluster, out: list[str]) -> dict[str, Any]:
+    """Run the scripted searches and the follow-up; append table lines to `out`."""
+    results: dict[str, Any] = {"steps": []}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s:
+        out.append(
+            f"{'search':<38} {'partner':<8} {'status':<9} hits (modality:match reference score)"
+        )
+        out.append("-" * 110)
+        for i, step in enumerate(script(), start=1):
+            body = _search_body(step.subject, step.modalities, f"DEMO-{i}")
+            async with s.post(f"{cluster.client_url}/v1/searches?wait=20", json=body) as r:
+                search = await r.json()
+            holders = cluster.holder_of(step.subject)
+            truth = population.reference_of(SEED, step.subject, holders[0]) if holders else None
+            found_by = []
+            for p in search["partners"]:
+                hits = ", ".join(_hit_text(h) for h in p["hits"][:2]) or "-"
+                out.append(f"{step.title:<38} {p['partner']:<8} {p['status']:<9} {hits}")
+                if any(h["reference"] == truth for h in p["hits"]):
+                    found_by.append(p["partner"])
+            verdict = (
+                "as expected"
+                if found_by == ([step.expect] if step.expect != "none" else [])
+                else "UNEXPECTED"
+            )
+            out.append(
+                f"{'':<38} ground truth: {step.expect}; search {search['status']}, {verdict}"
+            )
+            results["steps"].append(
+                {
+                    "title": step.title,
+                    "search": search,
+                    "found_by": found_by,
+                    "expected": step.expect,
+                    "ok": verdict == "as expected",
+                }
+            )
+        out.append("")
+        results["follow_up"] = await _follow_up(cluster, s, results["steps"][1]["search"], out)
+        results["inbound"] = await _partner_searches_uk(cluster, s, out)
+    return results
+
+
+async def _follow_up(
+    cluster: Cluster, s: aiohttp.ClientSession, search: dict[str, Any], out: list[str]
+) -> dict[str, Any]:
+    hit = next(h for p in search["partners"] for h in p["hits"])
+    base = f"{cluster.client_url}/v1/searches/{search['search_id']}/hits/{hit['hit_id']}"
+    async with s.post(f"{base}/follow-up") as r:
+        refused = (r.status, (await r.json())["error"]["code"])
+    async with s.post(f"{base}/confirm") as r:
+        assert r.status == 200
+    async with s.post(f"{base}/follow-up") as r:
+        core = await r.json()
+    name = core["core_data"]["name"]
+    out.append(f"Follow-up before confirmation: HTTP {refused[0]} {refused[1]}")
+    given = " ".join(name.get("given", []))
+    born = core["core_data"].get("date_of_birth")
+    out.append(
+        f"Follow-up after a person confirmed the face hit: core data from {core['partner']}: "
+        f"{given} {name['family']}, born {born}"
+    )
+    return {"refused": refused, "core": core}
+
+
+async def _partner_searches_uk(
+    cluster: Cluster, s: aiohttp.ClientSession, out: list[str]
+) -> dict[str, Any]:
+    """DE searches the UK gallery with a stain of someone the UK has enrolled."""
+    subject = 1 * PARTNER_SUBJECTS + 2  # enrolled in the UK as well as held by DE
+    probe = population.people(SEED, [subject], "DE", capture=1, with_fingerprints=False)[0].record
+    env = record_to_envelope(
+        probe,
+        Outbound(
+            message_id=f"de-demo-{time.time_ns()}",
+            correlation_id="de-demo",
+            timestamp=dt.datetime.now(dt.UTC),
+            sender="DE",
+            receiver="GB",
+            message="dna-search",
+        ),
+    )
+    url = f"http://127.0.0.1:{cluster.gateway.partner_port}/prum/v1/messages"
+    async with s.post(
+        url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}
+    ) as r:
+        reply = prum_xml.decode(await r.read())
+    refs = []
+    if isinstance(reply.body, SearchReply):
+        refs = [
+            f"{c.match_type.value} {c.reference[:14]}…"
+            for res in reply.body.results
+            for c in res.candidates
+        ]
+    out.append(f"DE searched the UK gallery (Prüm XML, DNA stain): {', '.join(refs) or 'no hit'}")
+    return {"references": refs}
+
+
+async def _enrol_uk(cluster: Cluster) -> int:
+    """The UK gallery: some people of its own, and some also held by DE."""
+    node = cluster.gateway.node
+    assert node is not None
+    subjects = list(range(20)) + [1 * PARTNER_SUBJECTS + i for i in range(5)]
+    for person in population.people(SEED, subjects, "GB", with_fingerprints=False):
+        node.enrol(person.record.identifiers.pnc_id or str(person.subject), person.record)
+    return len(subjects)
+
+
+async def demo(once: bool, data_dir: Path | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="prum-demo-") as tmp:
+        root = data_dir or Path(tmp)
+        print(
+            f"Starting mock partners {', '.join(PARTNERS)} and the UK gateway on 127.0.0.1 ...",
+            flush=True,
+        )
+        async with running_cluster(root, PARTNERS, seed=SEED, gallery_size=GALLERY) as cluster:
+            enrolled = await _enrol_uk(cluster)
+            print(
+                f"Ready in {time.perf_counter() - started:.1f} s: {len(PARTNERS)} partners x "
+                f"{GALLERY} people, UK gallery {enrolled} records.\n",
+                flush=True,
+            )
+            lines: list[str] = []
+            results = await run_script(cluster, lines)
+            print("\n".join(lines), flush=True)
+            if not once:
+                _print_urls(cluster)
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await stop.wait()
+    return results
+
+
+def _print_urls(cluster: Cluster) -> None:
+    url = cluster.client_url
+    print(f"\nServing until Ctrl-C. Try:\n  {url}/v1/openapi.json\n  {url}/metrics\n  {url}/readyz")
+    for pid in cluster.partners:
+        print(f"  partner {pid}: {cluster.partner_url(pid)}")
+    print(
+        f"  curl -s -X POST '{url}/v1/searches?wait=10' -H 'Content-Type: application/json' "
+        f"-d @search.json   (body: see /v1/openapi.json, SearchRequest)"
+    )
+
+
+def main(once: bool, data_dir: Path | None = None) -> int:
+    results = asyncio.run(demo(once, data_dir))
+    ok = all(step["ok"] for step in results["steps"])
+    return 0 if ok else 1

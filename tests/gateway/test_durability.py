@@ -1,0 +1,141 @@
+"""Acknowledged writes survive `kill -9`: a real `prum-exchange serve` subprocess is killed
+right after a 201 enrolment and a 202 search, restarted on the same data directory, and
+still has both; the pending search is resumed. Then `audit verify` checks the chain, and
+detects an entry altered in the file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from exchange.codecs import uk_json
+from exchange.gateway.store import Store
+from mock_partners import population
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "exchange.cli", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PRUM_EXCHANGE_LOG_FORMAT": "json"},
+    )
+
+
+async def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+            try:
+                async with s.get(f"{url}/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("gateway did not become ready")
+
+
+def test_acknowledged_enrolment_and_search_survive_kill_9(tmp_path: Path) -> None:
+    client_port, partner_port = _free_port(), _free_port()
+    config = tmp_path / "gateway.toml"
+
+    async def main() -> None:
+        silent = await asyncio.start_server(lambda r, w: asyncio.sleep(30), "127.0.0.1", 0)
+        silent_port = silent.sockets[0].getsockname()[1]
+        config.write_text(
+            f"""
+node_id = "GB"
+data_dir = "data"
+feature_model = "{population.FEATURE_MODEL}"
+search_deadline_s = 3.0
+[client]
+port = {client_port}
+[partner_listener]
+port = {partner_port}
+[[partners]]
+id = "DE"
+url = "http://127.0.0.1:{silent_port}/prum/v1/messages"
+modalities = ["dna"]
+timeout_s = 1.0
+""",
+            encoding="utf-8",
+        )
+        url = f"http://127.0.0.1:{client_port}"
+        record = uk_json.record_to_json(population.person(3, 11).record)
+        proc = _start(config)
+        try:
+            await _wait_ready(url, proc)
+            async with aiohttp.ClientSession() as s:
+                async with s.post(f"{url}/v1/records", json=record) as r:
+                    assert r.status == 201
+                search = {
+                    "purpose": "investigation",
+                    "case_reference": "C1",
+                    "record": record,
+                    "modalities": ["dna"],
+                    "partners": ["DE"],
+                }
+                async with s.post(f"{url}/v1/searches", json=search) as r:
+                    assert r.status == 202
+                    search_id = (await r.json())["search_id"]
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        db = tmp_path / "data" / "gateway.sqlite3"
+        store = Store.open(db)
+        assert store.get_record(record["identifiers"]["pnc_id"]) is not None
+        row = store.get_search(search_id)
+        assert row is not None
+        store.close()
+
+        proc = _start(config)
+        try:
+            await _wait_ready(url, proc)
+            async with aiohttp.ClientSession() as s:
+                async with s.get(f"{url}/readyz") as r:
+                    assert (await r.json())["gallery_records"] == 1  # rebuilt from SQLite
+                async with s.get(f"{url}/v1/searches/{search_id}?wait=10") as r:
+                    body = await r.json()
+                assert body["status"] == "failed"  # resumed, then ended at its deadline
+                assert body["partners"][0]["status"] == "timeout"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+            silent.close()
+
+        verify = subprocess.run(
+            [sys.executable, "-m", "exchange.cli", "audit", "verify", str(db)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE audit SET outcome = 'hit' WHERE seq = 2")
+        verify = subprocess.run(
+            [sys.executable, "-m", "exchange.cli", "audit", "verify", str(db)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert verify.returncode == 1
+        assert b"2" in verify.stdout + verify.stderr
+
+    asyncio.run(main())

@@ -1,0 +1,445 @@
+"""End to end: a real UK gateway and real partner nodes on loopback, real SQLite and FAISS.
+
+Every JSON response of the client API is checked against the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+
+import schemas
+from exchange.codecs import uk_json
+from exchange.gateway.store import QuotaDirection
+from mock_partners import population
+from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
+
+SEED = 7
+
+
+def _validate(path: str, method: str, status: int, body: Any) -> None:
+    doc = schemas.json_schema(schemas.OPENAPI)
+    op = doc["paths"][path][method]
+    response = op["responses"][str(status)]
+    schema = response["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator({**schema, "components": doc["components"]}).validate(body)
+
+
+async def _call(
+    session: aiohttp.ClientSession, method: str, url: str, template: str, **kw: Any
+) -> tuple[int, Any]:
+    async with session.request(method, url, **kw) as resp:
+        body = await resp.json() if resp.content_type == "application/json" else None
+        if body is not None:
+            _validate(template, method.lower(), resp.status, body)
+        return resp.status, body
+
+
+def _search_body(
+    record_json: dict[str, Any], modalities: list[str], partners: Any = "all"
+) -> dict[str, Any]:
+    return {
+        "purpose": "investigation",
+        "case_reference": "OP-TEST-1",
+        "record": record_json,
+        "modalities": modalities,
+        "partners": partners,
+        "max_candidates": 5,
+    }
+
+
+def _probe(subject: int) -> dict[str, Any]:
+    """A second capture of a subject, as the UK would search it (a stain, a new photo)."""
+    rec = population.person(SEED, subject, owner="GB", capture=1).record
+    return uk_json.record_to_json(rec)
+
+
+def run(
+    tmp_path: Path, scenario: Callable[[Cluster, aiohttp.ClientSession], Awaitable[None]], **kw: Any
+) -> None:
+    async def main() -> None:
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with (
+            running_cluster(tmp_path, seed=SEED, gallery_size=8, **kw) as cluster,
+            aiohttp.ClientSession(timeout=timeout) as session,
+        ):
+            await scenario(cluster, session)
+
+    asyncio.run(main())
+
+
+def test_dna_and_face_hits_come_back_from_the_partner_that_holds_the_person(tmp_path: Path) -> None:
+    subject = 1 * PARTNER_SUBJECTS + 3  # held by DE (the first partner)
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        status, body = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/searches?wait=10",
+            "/v1/searches",
+            json=_search_body(_probe(subject), ["dna", "face"]),
+        )
+        assert status == 200, body
+        assert body["status"] == "complete"
+        by_partner = {p["partner"]: p for p in body["partners"]}
+        assert by_partner["FR"]["status"] == "no_hit"
+        de = by_partner["DE"]
+        assert de["status"] == "hit"
+        expected = population.reference_of(SEED, subject, "DE")
+        modalities = {h["modality"] for h in de["hits"] if h["reference"] == expected}
+        assert modalities == {"dna", "face"}
+        face_hits = [h for h in de["hits"] if h["modality"] == "face"]
+        assert face_hits[0]["reference"] == expected  # the mate ranks first
+        status, again = await _call(
+            s, "GET", f"{c.client_url}/v1/searches/{body['search_id']}", "/v1/searches/{search_id}"
+        )
+        assert status == 200 and again["partners"] == body["partners"]
+
+    run(tmp_path, scenario)
+
+
+def test_follow_up_needs_confirmation_then_returns_core_data_only(tmp_path: Path) -> None:
+    subject = 1 * PARTNER_SUBJECTS + 5
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        _, body = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/searches?wait=10",
+            "/v1/searches",
+            json=_search_body(_probe(subject), ["face"], ["DE"]),
+        )
+        hit = body["partners"][0]["hits"][0]
+        base = f"{c.client_url}/v1/searches/{body['search_id']}/hits/{hit['hit_id']}"
+        status, err = await _call(
+            s, "POST", f"{base}/follow-up", "/v1/searches/{search_id}/hits/{hit_id}/follow-up"
+        )
+        assert status == 409 and err["error"]["code"] == "not_confirmed"
+        status, confirmed = await _call(
+            s, "POST", f"{base}/confirm", "/v1/searches/{search_id}/hits/{hit_id}/confirm"
+        )
+        assert status == 200 and confirmed["confirmed"]
+        status, core = await _call(
+            s, "POST", f"{base}/follow-up", "/v1/searches/{search_id}/hits/{hit_id}/follow-up"
+        )
+        assert status == 200, core
+        truth = population.person(SEED, subject, owner="DE").record
+        assert truth.name is not None
+        assert core["core_data"]["name"]["family"] == truth.name.family
+        assert not {"dna", "face", "fingerprints"} & set(core["core_data"])
+
+    run(tmp_path, scenario)
+
+
+def test_a_partner_that_never_answers_makes_the_search_partial(tmp_path: Path) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        _, body = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/searches?wait=15",
+            "/v1/searches",
+            json=_search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"]),
+        )
+        assert body["status"] == "partial"
+        by_partner = {p["partner"]: p["status"] for p in body["partners"]}
+        assert by_partner == {"DE": "hit", "FR": "timeout"}
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(60)  # accepts the connection and never answers
+
+    async def main() -> None:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        overrides = {"FR": {"url": f"http://127.0.0.1:{port}/prum/v1/messages", "timeout_s": 0.5}}
+        async with (
+            server,
+            running_cluster(
+                tmp_path,
+                seed=SEED,
+                gallery_size=8,
+                partner_overrides=overrides,
+                uk_overrides={"search_deadline_s": 2.0},
+            ) as cluster,
+            aiohttp.ClientSession() as session,
+        ):
+            await scenario(cluster, session)
+
+    asyncio.run(main())
+
+
+def test_outbound_capacity_is_refused_without_sending(tmp_path: Path) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        statuses = []
+        for _ in range(2):
+            _, body = await _call(
+                s,
+                "POST",
+                f"{c.client_url}/v1/searches?wait=10",
+                "/v1/searches",
+                json=_search_body(_probe(PARTNER_SUBJECTS + 2), ["dna"], ["DE"]),
+            )
+            statuses.append(body["partners"][0]["status"])
+        assert statuses == ["hit", "quota_exceeded"]
+        de = c.partners["DE"].node
+        assert de is not None
+        today = de.clock().date()
+        assert de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", today) == 1  # never sent
+
+    run(tmp_path, scenario, partner_overrides={"DE": {"capacities": {"DNA": 1}}})
+
+
+def test_bad_requests_get_typed_json_errors(tmp_path: Path) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        url = f"{c.client_url}/v1/searches"
+        bad_record = _probe(PARTNER_SUBJECTS + 1)
+        bad_record["identifiers"] = {"pnc_id": "12/1234567D"}
+        cases = [
+            (b"not json", 400, None),
+            (json.dumps({"purpose": "investigation"}).encode(), 400, "case_reference"),
+            (
+                json.dumps(_search_body(bad_record, ["dna"])).encode(),
+                422,
+                "record.identifiers.pnc_id",
+            ),
+            (json.dumps(_search_body(_probe(1), ["dna"], ["XX"])).encode(), 400, "partners"),
+            (
+                json.dumps({**_search_body(_probe(1), ["dna"]), "max_candidates": 0}).encode(),
+                400,
+                "max_candidates",
+            ),
+        ]
+        for data, status, field in cases:
+            got, body = await _call(
+                s,
+                "POST",
+                url,
+                "/v1/searches",
+                data=data,
+                headers={"Content-Type": "application/json"},
+            )
+            assert got == status, body
+            assert body["error"]["field"] == field
+        got, body = await _call(s, "GET", f"{url}/nope", "/v1/searches/{search_id}")
+        assert got == 404
+
+    run(tmp_path, scenario)
+
+
+def test_a_retried_message_is_answered_from_the_cache_not_searched_twice(tmp_path: Path) -> None:
+    """A proxy passes the first attempt to DE but answers the UK gateway 503, as a load
+    balancer might after the partner has already searched; the retry carries the same
+    message id, and DE answers it from its duplicate cache."""
+    from aiohttp import web
+
+    async def main() -> None:
+        seen: list[str] = []
+        target: dict[str, str] = {}
+
+        async def proxy(request: web.Request) -> web.Response:
+            body = await request.read()
+            async with (
+                aiohttp.ClientSession() as s,
+                s.post(target["url"], data=body, headers={"Content-Type": "application/xml"}) as r,
+            ):
+                reply = await r.read()
+            seen.append("attempt")
+            if len(seen) == 1:
+                return web.Response(status=503)
+            return web.Response(body=reply, status=r.status, content_type="application/xml")
+
+        app = web.Application()
+        app.router.add_post("/prum/v1/messages", proxy)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        overrides = {"DE": {"url": f"http://127.0.0.1:{port}/prum/v1/messages"}}
+        try:
+            async with (
+                running_cluster(
+                    tmp_path, seed=SEED, gallery_size=8, partner_overrides=overrides
+                ) as c,
+                aiohttp.ClientSession() as s,
+            ):
+                target["url"] = c.partner_url("DE")
+                _, body = await _call(
+                    s,
+                    "POST",
+                    f"{c.client_url}/v1/searches?wait=10",
+                    "/v1/searches",
+                    json=_search_body(_probe(PARTNER_SUBJECTS + 4), ["dna"], ["DE"]),
+                )
+                assert body["partners"][0]["status"] == "hit"
+                assert len(seen) == 2
+                de = c.partners["DE"].node
+                assert de is not None
+                assert (
+                    de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", de.clock().date()) == 1
+                )
+                assert (
+                    de.metrics.counter_value(
+                        "prum_inbound_total", type="dna_search_request", outcome="duplicate"
+                    )
+                    == 1
+                )
+                uk = c.gateway.node
+                assert (
+                    uk is not None
+                    and uk.metrics.counter_value("prum_retries_total", partner="DE") == 1
+                )
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_inbound_capacity_and_candidate_limits_are_enforced_by_the_partner(tmp_path: Path) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        statuses = []
+        for _ in range(2):
+            _, body = await _call(
+                s,
+                "POST",
+                f"{c.client_url}/v1/searches?wait=10",
+                "/v1/searches",
+                json=_search_body(_probe(PARTNER_SUBJECTS + 2), ["face"], ["DE"]),
+            )
+            statuses.append((body["partners"][0]["status"], len(body["partners"][0]["hits"])))
+        assert statuses[0][0] == "hit" and 1 <= statuses[0][1] <= 5
+        assert statuses[1] == ("quota_exceeded", 0)  # DE declared 1 face search a day for GB
+
+    async def main() -> None:
+        from dataclasses import replace
+
+        import mock_partners.cluster as cl
+
+        original = cl.partner_node_config
+
+        def tight(partner_id: str, data_dir: Path, uk: str = "GB") -> Any:
+            cfg = original(partner_id, data_dir, uk)
+            gb = replace(
+                cfg.partners[0],
+                inbound_capacities={**cfg.partners[0].inbound_capacities, "FACE": 1},
+            )
+            return replace(cfg, partners=(gb,))
+
+        cl.partner_node_config = tight
+        try:
+            async with (
+                running_cluster(tmp_path, seed=SEED, gallery_size=8) as c,
+                aiohttp.ClientSession() as s,
+            ):
+                await scenario(c, s)
+        finally:
+            cl.partner_node_config = original
+
+    asyncio.run(main())
+
+
+def test_erased_uk_record_is_gone_for_partners_too(tmp_path: Path) -> None:
+    """Partners search the UK gallery through the partner API; after erasure the record no
+    longer hits, and a follow-up for the hit it gave before answers unknown reference."""
+    import datetime as dt
+
+    from exchange.codecs import prum_xml
+    from exchange.model import Envelope, FollowUpRequest, Header, MessageType, Purpose
+    from exchange.translate import Outbound, record_to_envelope
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        person = population.person(SEED, 55, owner="GB").record
+        status, enrolled = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/records",
+            "/v1/records",
+            json=uk_json.record_to_json(person),
+        )
+        assert status == 201
+        probe = population.person(SEED, 55, owner="GB", capture=1).record
+        partner_url = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+        now = dt.datetime.now(dt.UTC)
+
+        async def ask(env: Envelope) -> Envelope:
+            async with s.post(
+                partner_url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}
+            ) as r:
+                return prum_xml.decode(await r.read())
+
+        search = record_to_envelope(
+            probe,
+            Outbound(
+                message_id="de-1",
+                correlation_id="de-c1",
+                timestamp=now,
+                sender="DE",
+                receiver="GB",
+                message="face-search",
+            ),
+        )
+        reply = await ask(search)
+        refs = [cand.reference for res in reply.body.results for cand in res.candidates]  # type: ignore[union-attr]
+        assert refs[0] == enrolled["reference"]
+        follow = Envelope(
+            Header(
+                "de-2",
+                "de-c1",
+                now,
+                "DE",
+                "GB",
+                MessageType.FOLLOW_UP_REQUEST,
+                Purpose.INVESTIGATION,
+            ),
+            FollowUpRequest("de-1", refs[0]),
+        )
+        assert (await ask(follow)).header.message_type == MessageType.FOLLOW_UP_REPLY
+        fr_follow = Envelope(
+            Header(
+                "fr-2",
+                "fr-c1",
+                now,
+                "FR",
+                "GB",
+                MessageType.FOLLOW_UP_REQUEST,
+                Purpose.INVESTIGATION,
+            ),
+            FollowUpRequest("de-1", refs[0]),
+        )
+        assert (await ask(fr_follow)).body.code.value == "unknown_reference"  # type: ignore[union-attr]
+        pnc = person.identifiers.pnc_id
+        async with s.delete(f"{c.client_url}/v1/records/{pnc}") as r:
+            assert r.status == 204
+        again = record_to_envelope(
+            probe,
+            Outbound(
+                message_id="de-3",
+                correlation_id="de-c3",
+                timestamp=now,
+                sender="DE",
+                receiver="GB",
+                message="face-search",
+            ),
+        )
+        reply = await ask(again)
+        assert not reply.body.hit  # type: ignore[union-attr]
+        follow2 = Envelope(
+            Header(
+                "de-4",
+                "de-c1",
+                now,
+                "DE",
+                "GB",
+                MessageType.FOLLOW_UP_REQUEST,
+                Purpose.INVESTIGATION,
+            ),
+            FollowUpRequest("de-1", refs[0]),
+        )
+        assert (await ask(follow2)).body.code.value == "unknown_reference"  # type: ignore[union-attr]
+
+    run(tmp_path, scenario)

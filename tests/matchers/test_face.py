@@ -1,0 +1,164 @@
+"""Face gallery: search, erasure, update, persistence, stale-index detection, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matchers.errors import MatcherError, StaleIndexError, TemplateError, UnknownReferenceError
+from matchers.face import FaceGallery, auto_index
+from matchers.synthetic import face_templates
+from matchers.thresholds import threshold_for_fmr
+
+DIM = 128
+SEED = 3
+
+
+def refs(ids: range | list[int]) -> list[str]:
+    return [f"F{i}" for i in ids]
+
+
+@pytest.fixture(params=["Flat", "SQ8", "IVF16,Flat", "HNSW16"])
+def gallery(request: pytest.FixtureRequest) -> FaceGallery:
+    g = FaceGallery(DIM, index=request.param, params="nprobe=16" if "IVF" in request.param else "")
+    g.add(refs(range(1000)), face_templates(SEED, np.arange(1000), dim=DIM))
+    return g
+
+
+def test_mates_found_at_rank_one(gallery: FaceGallery) -> None:
+    probes = face_templates(SEED, np.arange(0, 1000, 10), dim=DIM, capture=1)
+    results = gallery.search(probes, k=5)
+    assert (
+        sum(r[0].reference == f"F{i}" for r, i in zip(results, range(0, 1000, 10), strict=True))
+        >= 98
+    )
+    assert all(r[0].score >= r[-1].score for r in results)
+
+
+def test_threshold_filters_candidates(gallery: FaceGallery) -> None:
+    probes = face_templates(SEED, [5], dim=DIM, capture=1)
+    assert all(c.score >= 0.5 for c in gallery.search(probes, k=50, threshold=0.5)[0])
+    assert gallery.search(probes, k=50, threshold=1.01) == [[]]
+
+
+def test_erasure_really_removes(gallery: FaceGallery) -> None:
+    t = face_templates(SEED, [7], dim=DIM)
+    gallery.remove(["F7"])
+    assert len(gallery) == 999 and "F7" not in gallery
+    assert all(c.reference != "F7" for c in gallery.search(t, k=20)[0])
+    assert gallery._index.ntotal == 999  # the codes left the index, not just the mapping
+    with pytest.raises(UnknownReferenceError):
+        gallery.remove(["F7"])
+
+
+def test_add_existing_reference_updates(gallery: FaceGallery) -> None:
+    other = face_templates(SEED, [5000], dim=DIM)
+    gallery.add(["F1"], other)
+    assert len(gallery) == 1000
+    assert gallery.search(other, k=1)[0][0].reference == "F1"
+
+
+def test_bad_templates_rejected() -> None:
+    g = FaceGallery(DIM)
+    with pytest.raises(TemplateError):
+        g.add(["a"], np.zeros((1, DIM), np.float32))
+    with pytest.raises(TemplateError):
+        g.add(["a"], np.ones((1, DIM + 1), np.float32))
+    with pytest.raises(TemplateError):
+        g.add(["a", "b"], np.ones((1, DIM), np.float32))
+
+
+def test_auto_index_by_size() -> None:
+    assert auto_index(10_000) == ("Flat", "")
+    factory, params = auto_index(1_000_000)
+    assert factory.startswith("IVF") and factory.endswith(",SQ8") and params.startswith("nprobe=")
+    g = FaceGallery(DIM)
+    g.add(refs(range(10)), face_templates(SEED, np.arange(10), dim=DIM))
+    assert g.factory == "Flat"
+
+
+def test_save_load_roundtrip_and_mmap(tmp_path: Path, gallery: FaceGallery) -> None:
+    path = tmp_path / "face.index"
+    probes = face_templates(SEED, np.arange(0, 1000, 50), dim=DIM, capture=1)
+    before = gallery.search(probes, k=3)
+    gallery.save(path, version="v42")
+    loaded = FaceGallery.load(path, expected_version="v42")
+    assert len(loaded) == 1000 and loaded.factory == gallery.factory
+    assert [[c.reference for c in r] for r in loaded.search(probes, k=3)] == [
+        [c.reference for c in r] for r in before
+    ]
+    mapped = FaceGallery.load(path, mmap=True)
+    assert [c.reference for c in mapped.search(probes, k=1)[0]] == [before[0][0].reference]
+    with pytest.raises(MatcherError, match="read-only"):
+        mapped.add(["x"], probes[:1])
+
+
+def test_stale_index_detected_and_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "face.index"
+    g = FaceGallery(DIM, version="7")
+    g.add(refs(range(50)), face_templates(SEED, np.arange(50), dim=DIM))
+    g.save(path)
+    # The source of truth moved on (a record was deleted): the file is stale.
+    with pytest.raises(StaleIndexError) as err:
+        FaceGallery.load(path, expected_version="8")
+    assert err.value.stored == "7"
+    rebuilt = FaceGallery(DIM, version="8")
+    rebuilt.add(refs(range(49)), face_templates(SEED, np.arange(49), dim=DIM))
+    rebuilt.save(path)
+    assert len(FaceGallery.load(path, expected_version="8")) == 49
+    with pytest.raises(StaleIndexError):
+        FaceGallery.load(tmp_path / "missing.index", expected_version="8")
+
+
+def test_erased_template_absent_from_saved_file(tmp_path: Path) -> None:
+    g = FaceGallery(DIM)
+    g.add(refs(range(20)), face_templates(SEED, np.arange(20), dim=DIM))
+    g.remove(["F3"])
+    g.save(tmp_path / "f.index")
+    loaded = FaceGallery.load(tmp_path / "f.index")
+    assert "F3" not in loaded and loaded._index.ntotal == 19
+
+
+def test_threshold_stored_with_gallery(tmp_path: Path) -> None:
+    g = FaceGallery(DIM)
+    t = face_templates(SEED, np.arange(300), dim=DIM)
+    p = face_templates(SEED, np.arange(300), dim=DIM, capture=1)
+    genuine = np.sum(t * p, axis=1)
+    impostor = (t @ p.T)[~np.eye(300, dtype=bool)]
+    g.threshold = threshold_for_fmr(genuine, impostor, target_fmr=1e-3)
+    g.add(refs(range(300)), t)
+    g.save(tmp_path / "g.index")
+    assert FaceGallery.load(tmp_path / "g.index").threshold == g.threshold
+
+
+def test_concurrent_searches_while_adding() -> None:
+    g = FaceGallery(DIM)
+    g.add(refs(range(100)), face_templates(SEED, np.arange(100), dim=DIM))
+    errors: list[BaseException] = []
+    probes = face_templates(SEED, np.arange(0, 2000, 37), dim=DIM, capture=1)
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                for row in g.search(probes, k=3):
+                    for c in row:
+                        assert c.reference.startswith("F")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for start in range(100, 2000, 100):
+        g.add(
+            refs(range(start, start + 100)),
+            face_templates(SEED, np.arange(start, start + 100), dim=DIM),
+        )
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors and len(g) == 2000

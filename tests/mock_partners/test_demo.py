@@ -1,0 +1,25 @@
+"""The README's first command, `prum-exchange demo --once`, run as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_demo_once_prints_the_expected_hits_and_exits_0() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "exchange.cli", "demo", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert out.count("as expected") == 4 and "UNEXPECTED" not in out
+    assert "DNA: crime-scene stain                 DE       hit       dna:full" in out
+    face_rows = [line for line in out.splitlines() if line.startswith("Face: new photograph")]
+    assert any(" FR " in row and "face:candidate" in row for row in face_rows)
+    assert "Follow-up before confirmation: HTTP 409 not_confirmed" in out
+    assert "core data from FR" in out
+    assert "DE searched the UK gallery (Prüm XML, DNA stain): full GB-" in out
