@@ -74,14 +74,29 @@ def seeds() -> list[bytes]:
         return Header("GB-2", "GB-1", stamp, "DE/BKA", "GB/UKFP", kind, Purpose.DETECTION)
 
     latent = FingerprintSet(
-        (Finger(0, (Minutia(100, 200, 45), Minutia(300, 120, 270)),
-                BiometricImage(b"\xff\xd8jpeg\x1c\x1d", "JPEGB", 400, 400, 1000)),),
-        Impression.LATENT, 1000,
+        (
+            Finger(
+                0,
+                (Minutia(100, 200, 45), Minutia(300, 120, 270)),
+                BiometricImage(b"\xff\xd8jpeg\x1c\x1d", "JPEGB", 400, 400, 1000),
+            ),
+        ),
+        Impression.LATENT,
+        1000,
     )
-    out.append(messages.encode(Envelope(header(MessageType.DACTY_SEARCH_REQUEST),
-                                        DactySearchRequest("MARK-9", "LT/TP", latent, 10))))
-    reply = SearchReply("GB-1", Modality.FINGERPRINT, (ProbeResult("GB-REF-1", (
-        Candidate("DE-778", 0.93, MatchType.CANDIDATE),)),))
+    out.append(
+        messages.encode(
+            Envelope(
+                header(MessageType.DACTY_SEARCH_REQUEST),
+                DactySearchRequest("MARK-9", "LT/TP", latent, 10),
+            )
+        )
+    )
+    reply = SearchReply(
+        "GB-1",
+        Modality.FINGERPRINT,
+        (ProbeResult("GB-REF-1", (Candidate("DE-778", 0.93, MatchType.CANDIDATE),)),),
+    )
     out.append(messages.encode(Envelope(header(MessageType.SEARCH_REPLY), reply)))
     err = ErrorBody(ErrorCode.QUOTA_EXCEEDED, "daily TP/TP capacity used", None, "GB-1")
     out.append(messages.encode(Envelope(header(MessageType.ERROR), err)))
