@@ -6,7 +6,8 @@ ANSI/NIST-ITL traditional encoding, INT-I profile): 10 fingers with 60 Type-9 mi
 and the same with a 20 KB opaque image per finger in Type-14 records. Baseline: the
 independent `nistitl` package (IDEMIA) parsing the same bytes (`Message.parse`) and
 building plus serialising the same records (`Message.NIST`). Each figure is the best of
-several timed repeats (`timeit`-style), so it measures the code, not the machine's noise.
+five timed rounds, ours and the baseline interleaved within each round, so a busy machine
+slows both alike and the ratio stays meaningful.
 
 `run(quick)` returns one dict per (operation, case); `python3 -m bench.codec_ansi_nist
 [--quick]` prints them as JSON.
@@ -121,19 +122,23 @@ def _nistitl_value(value: tuple[tuple[str, ...], ...]) -> Any:
     return [list(items) for items in value]
 
 
-def _rate(fn: Callable[[], object], budget: float) -> float:
-    """Transactions per second: best of 5 repeats, each sized to about budget/5 seconds."""
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-6)
-    n = max(1, int(budget / 5 / once))
-    best = float("inf")
-    for _ in range(5):
+def _rates(fns: list[Callable[[], object]], budget: float) -> list[float]:
+    """Transactions per second of each function: best of 5 rounds, the functions interleaved
+    within each round so that a busy neighbour on the machine slows them all alike."""
+    sizes = []
+    for fn in fns:
         start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - start) / n)
-    return 1.0 / best
+        fn()
+        once = max(time.perf_counter() - start, 1e-6)
+        sizes.append(max(1, int(budget / 5 / once)))
+    best = [float("inf")] * len(fns)
+    for _ in range(5):
+        for i, (fn, n) in enumerate(zip(fns, sizes, strict=True)):
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / n)
+    return [1.0 / b for b in best]
 
 
 def run(quick: bool) -> list[dict[str, object]]:
@@ -145,17 +150,17 @@ def run(quick: bool) -> list[dict[str, object]]:
         data = messages.encode(envelope)
         tx = decode_transaction(data)
         assert nistitl_parse(data) is not None
-        base_read = _rate(partial(nistitl_parse, data), budget)
-        base_write = _rate(partial(nistitl_write, tx), budget)
         read_what, write_what = "nistitl Message.parse", "nistitl build Message + .NIST"
-        ops: list[tuple[str, Callable[[], object], float, str]] = [
-            ("read records", partial(decode_transaction, data), base_read, read_what),
-            ("read to model", partial(messages.decode, data), base_read, read_what),
-            ("write records", partial(encode_transaction, tx), base_write, write_what),
-            ("write from model", partial(messages.encode, envelope), base_write, write_what),
+        ops: list[tuple[str, Callable[[], object], int, str]] = [
+            ("read records", partial(decode_transaction, data), 0, read_what),
+            ("read to model", partial(messages.decode, data), 0, read_what),
+            ("write records", partial(encode_transaction, tx), 1, write_what),
+            ("write from model", partial(messages.encode, envelope), 1, write_what),
         ]
-        for name, fn, baseline, baseline_what in ops:
-            ours = _rate(fn, budget)
+        baselines = [partial(nistitl_parse, data), partial(nistitl_write, tx)]
+        rates = _rates(baselines + [fn for _, fn, _, _ in ops], budget)
+        for (name, _, which, baseline_what), ours in zip(ops, rates[2:], strict=True):
+            baseline = rates[which]
             results.append(
                 {
                     "benchmark": "codec.ansi_nist",
