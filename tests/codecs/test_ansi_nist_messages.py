@@ -458,3 +458,32 @@ def test_uk_record_carries_an_ansi_nist_transaction() -> None:
     with pytest.raises(CodecError) as info:
         uk_json.decode(json.dumps(doc).encode())
     assert "ansi_nist/Type-" in info.value.field
+
+
+def test_error_also_travels_as_int_i_erm() -> None:
+    body = ErrorBody(ErrorCode.QUOTA_EXCEEDED, "x" * 200, "Type-2.2.011", "GB-0001")
+    tx = decode_transaction(messages.encode(Envelope(header(MessageType.ERROR), body)))
+    type2 = tx.records[0]
+    assert isinstance(type2, TaggedRecord)
+    assert type2.fields[messages.F_INTI_ERROR] == (("902", "", "x" * 128),)
+
+
+@pytest.mark.parametrize(
+    ("eco", "efm", "code", "message", "field"),
+    [
+        ("101", "NAM", ErrorCode.SCHEMA_INVALID, "MANDATORY FIELD MISSING", "Type-2.NAM"),
+        ("555", "", ErrorCode.INTERNAL, "INT-I error 555: MANDATORY FIELD MISSING", None),
+    ],
+)
+def test_error_from_an_int_i_peer(
+    eco: str, efm: str, code: ErrorCode, message: str, field: str | None
+) -> None:
+    # An INT-I peer sends only 2.074 ERM (ECO, EFM, EMT), as in Interpol's v6 field list.
+    tx = decode_transaction(
+        messages.encode(Envelope(header(MessageType.ERROR), ErrorBody(ErrorCode.INTERNAL, "x")))
+    )
+    erm = TaggedRecord(2, 0, {74: ((eco, efm, "MANDATORY FIELD MISSING"),)})
+    envelope = messages.decode(encode_transaction(Transaction(tx.header, (erm,))))
+    assert envelope.body == ErrorBody(code, message, field, None)
+    with pytest.raises(CodecError, match="neither"):
+        messages.decode(encode_transaction(Transaction(tx.header, (TaggedRecord(2, 0, {}),))))
