@@ -1,8 +1,9 @@
 """Long-running fuzzer of the ANSI/NIST-ITL reader: every input must decode or raise CodecError.
 
 Inputs: valid transactions (CPS with minutiae, CPS with Type-14 images, CPS with Type-4
-images, a latent MPS with a Type-13 image, SRE, ERR, and a nistitl-built transaction with
-Types 2, 4, 9, 10 and 14), mutated by bit flips, separator and digit substitution, deletion,
+images, a latent MPS with a Type-13 image, SRE, ERR, a palm PMS with a Type-15 image, and
+nistitl-built transactions with Types 2, 4, 9, 10 and 14, with legacy and INCITS 378
+minutiae), mutated by bit flips, separator and digit substitution, deletion,
 insertion, duplication, truncation, LEN rewrites and splicing; plus random bytes. Each input
 goes through `ansi_nist_messages.decode`; an input that decodes to records is written back
 and read again, which must give the same records; an input that decodes to an envelope is
@@ -100,11 +101,24 @@ def seeds() -> list[bytes]:
     out.append(messages.encode(Envelope(header(MessageType.SEARCH_REPLY), reply)))
     err = ErrorBody(ErrorCode.QUOTA_EXCEEDED, "daily TP/TP capacity used", None, "GB-1")
     out.append(messages.encode(Envelope(header(MessageType.ERROR), err)))
+    palm = FingerprintSet(
+        (Finger(25, (Minutia(2400, 3000, 90),), BiometricImage(b"jp2", "JP2", 4000, 4000, 500)),),
+        Impression.PALM,
+    )
+    out.append(
+        messages.encode(
+            Envelope(
+                header(MessageType.DACTY_SEARCH_REQUEST),
+                DactySearchRequest("PALM-1", "PP/ULP", palm, 5),
+            )
+        )
+    )
     out.append(nistitl_seed())
+    out.append(nistitl_seed(incits=True))
     return out
 
 
-def nistitl_seed() -> bytes:
+def nistitl_seed(*, incits: bool = False) -> bytes:
     msg = nistitl.Message()
     msg.TOT = "CPS"
     msg[0].DAT = "20261127"
@@ -119,11 +133,17 @@ def nistitl_seed() -> bytes:
     r9.IDC = 1
     for tag, value in ((3, "1"), (4, "S"), (6, "1"), (10, "1"), (11, "0")):
         r9 += nistitl.Field(9, tag, value)
-    r9 += nistitl.Field(9, 12, [["1", "01000200090", "10", "A"]])
+    if incits:  # the INCITS 378 block that INT-I v6 uses instead of 9.012
+        r9._4 = "U"
+        for tag, value in ((130, "1"), (131, "500"), (134, "1"), (136, "1")):
+            r9 += nistitl.Field(9, tag, value)
+        r9 += nistitl.Field(9, 137, [["1", "100", "200", "45", "1", "60"]])
+    else:
+        r9 += nistitl.Field(9, 12, [["1", "01000200090", "10", "A"]])
     msg += r9
     r4 = nistitl.BinaryRecord(4)
     r4.IDC = 1
-    r4.pack(">BBBBBBBBHHB", 1, 1, 255, 255, 255, 255, 255, 0, 8, 8, 1, b"W" * 64)
+    r4.pack(">BBBBBBBBHHB", 1, 1, 255, 255, 255, 255, 255, 0, 800, 750, 1, b"W" * 64)
     msg += r4
     r10 = nistitl.AsciiRecord(10)
     r10.IDC = 2
