@@ -372,12 +372,15 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
         if compression is None:
             raise CodecError(f"{where}.4.008", f"unknown compression code {rec.compression}")
         imp = _impression(str(rec.impression), f"{where}.4.003")
+        check_position(rec.positions[0], imp, f"{where}.4.004")
         image = BiometricImage(rec.data, compression, rec.width, rec.height, DEFAULT_PPI)
         return image, rec.positions[0], imp
     t = rec.type
     imp = _impression(rec.text(3), f"{where}.{t}.003")
-    width = unsigned(rec.text(6) or "", f"{where}.{t}.006")
-    height = unsigned(rec.text(7) or "", f"{where}.{t}.007")
+    width = unsigned(rec.text(6) or "", f"{where}.{t}.006", digits=5)
+    height = unsigned(rec.text(7) or "", f"{where}.{t}.007", digits=5)
+    if not width or not height:
+        raise CodecError(f"{where}.{t}.006", "image width and height must be positive")
     scale = unsigned(rec.text(8) or "0", f"{where}.{t}.008", digits=1)
     horizontal = unsigned(rec.text(9) or "0", f"{where}.{t}.009")
     image_ppi = horizontal if scale == 1 else round(horizontal * 2.54) if scale == 2 else ppi
@@ -387,6 +390,7 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
     if not compression:
         raise CodecError(f"{where}.{t}.011", "compression algorithm missing")
     position = unsigned(rec.text(13) or "", f"{where}.{t}.013")
+    check_position(position, imp, f"{where}.{t}.013")
     assert rec.data is not None
     return BiometricImage(rec.data, compression, width, height, image_ppi), position, imp
 

@@ -564,3 +564,24 @@ def test_type9_without_a_readable_format_is_refused() -> None:
     with pytest.raises(CodecError, match="INCITS 378") as info:
         messages.decode(_with_type9(type9))
     assert info.value.field == "Type-9[2].9.004"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({13: text("44")}, "Type-14[2].14.013"),
+        ({6: text("0")}, "Type-14[2].14.006"),
+        ({7: text("123456")}, "Type-14[2].14.007"),
+    ],
+)
+def test_image_only_finger_is_checked_like_one_with_minutiae(
+    fields: dict[int, tuple[tuple[str, ...], ...]], field: str
+) -> None:
+    # What the reader accepts, the writer can write back: no finger position 44, no 0-wide image.
+    tx = _cps_tx()
+    image = tx.records[11]
+    assert isinstance(image, TaggedRecord)
+    bad = TaggedRecord(14, 1, {**image.fields, **fields}, image.data)
+    with pytest.raises(CodecError) as info:
+        messages.decode(encode_transaction(Transaction(tx.header, (tx.records[0], bad))))
+    assert info.value.field == field
