@@ -10,6 +10,8 @@ What it measures, on what data (STYLE.md §5):
 - How long each hostile input takes to be refused (XXE, billion laughs, 10,000-deep
   nesting, a 100 MB body).
 - UK JSON decode + encode of the example record.
+- ANSI/NIST-ITL: a 10-finger CPS transaction read and written by our codec against the
+  independent `nistitl` package in the same run (`bench.codec_ansi_nist`).
 
 `prum-exchange bench codec [--quick] [--out DIR]` prints a table and writes `codec.json`.
 """
@@ -150,6 +152,7 @@ def run(quick: bool) -> dict[str, Any]:
         "decode_per_s": round(_rate(lambda: uk_json.decode(raw), seconds)[0], 1),
         "encode_per_s": round(_rate(lambda: uk_json.encode(rec), seconds)[0], 1),
     }
+    results["ansi_nist"] = _ansi_nist(quick)
     results["meta"] = {
         "benchmark": "codec",
         "quick": quick,
@@ -161,6 +164,15 @@ def run(quick: bool) -> dict[str, Any]:
         "baseline": "xmlschema validation of the same documents, same process",
     }
     return results
+
+
+def _ansi_nist(quick: bool) -> list[dict[str, object]] | str:
+    """ANSI/NIST-ITL reader and writer against nistitl (a test dependency) in the same run."""
+    try:
+        from bench import codec_ansi_nist
+    except ImportError as exc:  # nistitl comes with the `test` extra
+        return f"skipped: {exc}; install prum-exchange[test] for the nistitl baseline"
+    return codec_ansi_nist.run(quick)
 
 
 def _print(results: dict[str, Any]) -> None:
@@ -177,6 +189,13 @@ def _print(results: dict[str, Any]) -> None:
     print("Hostile input, time to a typed refusal:")
     for h in results["hostile"]:
         print(f"  {h['input']:<16}{h['bytes']:>12} bytes  refused={h['refused']}  {h['ms']} ms")
+    an = results["ansi_nist"]
+    if isinstance(an, str):
+        print(f"ANSI/NIST-ITL: {an}")
+    else:
+        print("ANSI/NIST-ITL 10-finger CPS, transactions/s (ours vs nistitl, same bytes):")
+        for row in an:
+            print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
     u = results["uk_json"]
     print(
         f"UK JSON record ({u['record_bytes']} bytes): decode {u['decode_per_s']}/s, "

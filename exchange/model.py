@@ -93,6 +93,9 @@ class MessageType(StrEnum):
     FOLLOW_UP_REQUEST = "follow_up_request"
     FOLLOW_UP_REPLY = "follow_up_reply"
     ERROR = "error"
+    # Interpol dialect only (exchange.codecs.interpol): a check of names against notices.
+    NOMINAL_CHECK = "nominal_check"
+    NOMINAL_REPLY = "nominal_reply"
 
 
 # --- people -----------------------------------------------------------------------------

@@ -15,10 +15,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from exchange.gateway.app import Gateway
+from exchange.gateway.app import Gateway, Middleware
 from exchange.gateway.config import GatewayConfig, Listener, PartnerConfig
+from exchange.gateway.node import Node
 from exchange.model import Modality
 from mock_partners import population
+from mock_partners.interpol_node import NODE_ID as INTERPOL
+from mock_partners.interpol_node import InterpolNode, running_interpol_node
 
 ALL_MODALITIES = (Modality.DNA, Modality.FINGERPRINT, Modality.FACE)
 PARTNER_SUBJECTS = 100_000  # partner j holds subjects j * PARTNER_SUBJECTS onwards
@@ -28,15 +31,17 @@ PARTNER_SUBJECTS = 100_000  # partner j holds subjects j * PARTNER_SUBJECTS onwa
 class Cluster:
     seed: int
     gateway: Gateway
-    partners: dict[str, Gateway]
+    partners: dict[str, Node]
+    urls: dict[str, str]
     holdings: dict[str, list[int]] = field(default_factory=dict)  # partner -> subjects
+    interpol: InterpolNode | None = None
 
     @property
     def client_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway.client_port}"
 
     def partner_url(self, partner: str) -> str:
-        return f"http://127.0.0.1:{self.partners[partner].partner_port}/prum/v1/messages"
+        return self.urls[partner]
 
     def holder_of(self, subject: int) -> list[str]:
         return [p for p, subjects in self.holdings.items() if subject in subjects]
@@ -57,11 +62,7 @@ def partner_node_config(partner_id: str, data_dir: Path, uk: str = "GB") -> Gate
     )
 
 
-async def seed_partner(
-    node_gateway: Gateway, partner_id: str, seed: int, subjects: Sequence[int]
-) -> None:
-    node = node_gateway.node
-    assert node is not None
+async def seed_partner(node: Node, partner_id: str, seed: int, subjects: Sequence[int]) -> None:
     for person in population.people(seed, subjects, owner=partner_id):
         node.enrol(person.record.reference or str(person.subject), person.record)
 
@@ -76,28 +77,42 @@ async def running_cluster(
     shared_subjects: Sequence[int] = (),
     uk_overrides: Mapping[str, object] | None = None,
     partner_overrides: Mapping[str, Mapping[str, object]] | None = None,
+    partner_middlewares: Mapping[str, Sequence[Middleware]] | None = None,
 ) -> AsyncIterator[Cluster]:
     """Partners each hold `gallery_size` subjects of their own plus `shared_subjects`."""
-    partners: dict[str, Gateway] = {}
+    partners: dict[str, Node] = {}
+    urls: dict[str, str] = {}
     holdings: dict[str, list[int]] = {}
+    interpol_node: InterpolNode | None = None
     async with contextlib.AsyncExitStack() as stack:
         for j, pid in enumerate(partner_ids, start=1):
             cfg = partner_node_config(pid, root / pid)
-            gw = Gateway(cfg)
-            await gw.start()
-            stack.push_async_callback(gw.stop)
-            subjects = [j * PARTNER_SUBJECTS + i for i in range(gallery_size)] + list(
-                shared_subjects
-            )
-            await seed_partner(gw, pid, seed, subjects)
-            partners[pid] = gw
+            subjects = [j * PARTNER_SUBJECTS + i for i in range(gallery_size)]
+            subjects += list(shared_subjects)
+            if pid == INTERPOL:
+                started = await stack.enter_async_context(
+                    running_interpol_node(
+                        cfg, seed, subjects, middlewares=(partner_middlewares or {}).get(pid, ())
+                    )
+                )
+                partners[pid], urls[pid] = started.node, started.url
+                interpol_node = started
+            else:
+                gw = Gateway(cfg, (partner_middlewares or {}).get(pid, ()))
+                node = await gw.start()
+                stack.push_async_callback(gw.stop)
+                await seed_partner(node, pid, seed, subjects)
+                partners[pid] = node
+                urls[pid] = f"http://127.0.0.1:{gw.partner_port}/prum/v1/messages"
             holdings[pid] = subjects
         configs = []
-        for pid, gw in partners.items():
+        for pid in partners:
+            interpol = pid == INTERPOL
             pc = PartnerConfig(
                 id=pid,
-                url=f"http://127.0.0.1:{gw.partner_port}/prum/v1/messages",
-                modalities=ALL_MODALITIES,
+                url=urls[pid],
+                dialect="interpol" if interpol else "prum",
+                modalities=(*ALL_MODALITIES, Modality.NOMINAL) if interpol else ALL_MODALITIES,
                 timeout_s=2.0,
             )
             configs.append(replace(pc, **(partner_overrides or {}).get(pid, {})))  # type: ignore[arg-type]
@@ -115,4 +130,4 @@ async def running_cluster(
         uk = Gateway(uk_cfg)
         await uk.start()
         stack.push_async_callback(uk.stop)
-        yield Cluster(seed=seed, gateway=uk, partners=partners, holdings=holdings)
+        yield Cluster(seed, uk, partners, urls, holdings, interpol_node)

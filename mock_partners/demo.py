@@ -28,7 +28,7 @@ from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
 
-PARTNERS = ("DE", "FR", "NL", "EUROPOL")
+PARTNERS = ("DE", "FR", "NL", "EUROPOL", "INTERPOL")
 SEED = 2026
 GALLERY = 60
 
@@ -51,12 +51,20 @@ def script() -> list[Step]:
             ("dna", "face"),
             "EUROPOL",
         ),
+        Step("Fingerprints: re-rolled ten-print", 3 * PARTNER_SUBJECTS + 4, ("fingerprint",), "NL"),
+        Step(
+            "Nominal + prints: Interpol",
+            5 * PARTNER_SUBJECTS,
+            ("nominal", "fingerprint"),
+            "INTERPOL",
+        ),
         Step("DNA + face: nobody holds this person", 9 * PARTNER_SUBJECTS, ("dna", "face"), "none"),
     ]
 
 
 def _search_body(subject: int, modalities: tuple[str, ...], case: str) -> dict[str, Any]:
-    probe = population.people(SEED, [subject], "GB", capture=1, with_fingerprints=False)[0].record
+    with_prints = "fingerprint" in modalities
+    probe = population.people(SEED, [subject], "GB", 1, with_fingerprints=with_prints)[0].record
     return {
         "purpose": "investigation",
         "case_reference": case,
@@ -89,7 +97,7 @@ async def run_script(cluster: Cluster, out: list[str]) -> dict[str, Any]:
             truth = population.reference_of(SEED, step.subject, holders[0]) if holders else None
             found_by = []
             for p in search["partners"]:
-                hits = ", ".join(_hit_text(h) for h in p["hits"][:2]) or "-"
+                hits = ", ".join(_hit_text(h) for h in p["hits"][:3]) or "-"
                 out.append(f"{step.title:<38} {p['partner']:<8} {p['status']:<9} {hits}")
                 if any(h["reference"] == truth for h in p["hits"]):
                     found_by.append(p["partner"])

@@ -21,7 +21,6 @@ nominal message yet (they belong there; see the branch report).
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,14 +28,12 @@ from enum import StrEnum
 
 from lxml import etree
 
-import schemas
 from exchange.codecs import ansi_nist
 from exchange.codecs.errors import CodecError
 from exchange.codecs.face_template import check_template
+from exchange.codecs.xml_parts import XmlParts, b64decode
 from exchange.codecs.xml_safety import parse_xml
 from exchange.model import (
-    BiometricImage,
-    Candidate,
     DnaProbe,
     DnaProfile,
     DnaSearchRequest,
@@ -45,7 +42,6 @@ from exchange.model import (
     ErrorCode,
     FaceSearchRequest,
     FaceTemplate,
-    MatchType,
     Modality,
     PartialDate,
     PersonName,
@@ -55,12 +51,12 @@ from exchange.model import (
     SearchReply,
     Sex,
 )
-from exchange.transliteration import transliterate
 
 SCHEMA = "interpol-1.0.xsd"
 NS = "urn:prum-exchange:interpol:1.0"
 _Q = f"{{{NS}}}"
 SCHEMA_VERSION = "1.0"
+_X = XmlParts(NS, SCHEMA)
 
 
 class NoticeColour(StrEnum):
@@ -182,7 +178,7 @@ def encode(message: InterpolMessage | Envelope) -> bytes:
 
 def encode_xml(message: InterpolMessage) -> bytes:
     root = _to_element(message)
-    _validate(root)
+    _X.validate(root)
     out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return out
 
@@ -191,37 +187,30 @@ def decode_xml(data: bytes) -> InterpolMessage:
     root = parse_xml(data)
     if root.tag != _Q + "Message":
         raise CodecError("/", f"root element is not Message in {NS}")
-    _validate(root)
+    _X.validate(root)
     header = root[0]
     body_el = root[1][0]
     tag = etree.QName(body_el).localname
     body = _DECODERS[tag](body_el)
     expected = _BODY_TAG[type(body)][1]
-    if _text(header, "MessageType") != expected:
+    if _X.text(header, "MessageType") != expected:
         raise CodecError("/Message/Header/MessageType", f"does not match the {tag} body")
     try:
-        stamp = dt.datetime.fromisoformat(_text(header, "Timestamp").replace("Z", "+00:00"))
+        stamp = dt.datetime.fromisoformat(_X.text(header, "Timestamp").replace("Z", "+00:00"))
     except ValueError:
         raise CodecError("/Message/Header/Timestamp", "not a date-time Python can hold") from None
     return InterpolMessage(
-        message_id=_text(header, "MessageId"),
-        correlation_id=_text(header, "CorrelationId"),
+        message_id=_X.text(header, "MessageId"),
+        correlation_id=_X.text(header, "CorrelationId"),
         timestamp=stamp,
-        sender=_text(header, "Sender"),
-        receiver=_text(header, "Receiver"),
-        purpose=Purpose(_text(header, "Purpose")),
+        sender=_X.text(header, "Sender"),
+        receiver=_X.text(header, "Receiver"),
+        purpose=Purpose(_X.text(header, "Purpose")),
         body=body,
     )
 
 
 # --- encoding -----------------------------------------------------------------------------
-
-
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    e = etree.SubElement(parent, _Q + tag, {k: v for k, v in attrs.items()})
-    if text is not None:
-        e.text = text
-    return e
 
 
 def _to_element(m: InterpolMessage) -> etree._Element:
@@ -231,21 +220,21 @@ def _to_element(m: InterpolMessage) -> etree._Element:
     if kind is None:
         raise CodecError("/Message/Body", f"{type(m.body).__name__} is not an Interpol message")
     root = etree.Element(_Q + "Message", nsmap={None: NS})
-    h = _el(root, "Header")
-    _el(h, "MessageId", m.message_id)
-    _el(h, "CorrelationId", m.correlation_id)
-    _el(h, "Timestamp", m.timestamp.isoformat().replace("+00:00", "Z"))
-    _el(h, "Sender", m.sender)
-    _el(h, "Receiver", m.receiver)
-    _el(h, "MessageType", kind[1])
-    _el(h, "Purpose", m.purpose.value)
-    _el(h, "SchemaVersion", SCHEMA_VERSION)
-    body = _el(_el(root, "Body"), kind[0])
+    h = _X.el(root, "Header")
+    _X.el(h, "MessageId", m.message_id)
+    _X.el(h, "CorrelationId", m.correlation_id)
+    _X.el(h, "Timestamp", m.timestamp.isoformat().replace("+00:00", "Z"))
+    _X.el(h, "Sender", m.sender)
+    _X.el(h, "Receiver", m.receiver)
+    _X.el(h, "MessageType", kind[1])
+    _X.el(h, "Purpose", m.purpose.value)
+    _X.el(h, "SchemaVersion", SCHEMA_VERSION)
+    body = _X.el(_X.el(root, "Body"), kind[0])
     b = m.body
     if isinstance(b, DnaSearchRequest):
         body.set("maxCandidates", str(b.max_candidates))
         for probe in b.probes:
-            p = _el(
+            p = _X.el(
                 body,
                 "Profile",
                 reference=probe.reference,
@@ -254,20 +243,20 @@ def _to_element(m: InterpolMessage) -> etree._Element:
             if probe.profile.kit is not None:
                 p.set("kit", probe.profile.kit)
             for locus, alleles in probe.profile.loci.items():
-                loc = _el(p, "Locus", name=locus)
+                loc = _X.el(p, "Locus", name=locus)
                 for allele in alleles:
-                    _el(loc, "Allele", allele)
+                    _X.el(loc, "Allele", allele)
     elif isinstance(b, FaceSearchRequest):
         body.set("reference", b.reference)
         body.set("maxCandidates", str(b.max_candidates))
-        _el(
+        _X.el(
             body,
             "Template",
             base64.b64encode(b.template.vector).decode(),
             featureModel=b.template.feature_model,
         )
         if b.template.image is not None:
-            _image(body, b.template.image)
+            _X.image(body, b.template.image)
     elif isinstance(b, SearchReply):
         _reply(body, b)
     elif isinstance(b, NominalCheck):
@@ -276,14 +265,14 @@ def _to_element(m: InterpolMessage) -> etree._Element:
     elif isinstance(b, NominalReply):
         body.set("queryReference", b.query_reference)
         for n in b.notices:
-            e = _el(body, "Notice", id=n.notice_id, colour=n.colour.value)
+            e = _X.el(body, "Notice", id=n.notice_id, colour=n.colour.value)
             if n.issued_by is not None:
                 e.set("issuedBy", n.issued_by)
             _person(e, n.person)
             if n.summary is not None:
-                _el(e, "Summary", n.summary)
+                _X.el(e, "Summary", n.summary)
         for d in b.travel_documents:
-            e = _el(
+            e = _X.el(
                 body,
                 "TravelDocument",
                 number=d.number,
@@ -292,7 +281,7 @@ def _to_element(m: InterpolMessage) -> etree._Element:
                 status=d.status.value,
             )
             if d.holder is not None:
-                _name(e, "Holder", d.holder)
+                _X.name(e, "Holder", d.holder)
     else:
         body.text = b.message
         body.set("code", b.code.value)
@@ -312,120 +301,35 @@ def _reply(body: etree._Element, b: SearchReply) -> None:
     body.set("requestMessageId", b.request_message_id)
     body.set("modality", b.modality.value)
     for r in b.results:
-        e = _el(body, "Result", probeReference=r.probe_reference)
-        for c in r.candidates:
-            attrs = {
-                "reference": c.reference,
-                "score": repr(float(c.score)),
-                "matchType": c.match_type.value,
-            }
-            if c.wildcard:
-                attrs["wildcard"] = "true"
-            if c.compared_loci is not None:
-                attrs["comparedLoci"] = str(c.compared_loci)
-            if c.mismatched_alleles is not None:
-                attrs["mismatchedAlleles"] = str(c.mismatched_alleles)
-            _el(e, "Candidate", **attrs)
-
-
-def _image(parent: etree._Element, img: BiometricImage) -> None:
-    _el(
-        parent,
-        "Image",
-        base64.b64encode(img.data).decode(),
-        compression=img.compression,
-        width=str(img.width),
-        height=str(img.height),
-        ppi=str(img.ppi),
-    )
-
-
-def _name(parent: etree._Element, tag: str, name: PersonName) -> None:
-    n = _el(parent, tag)
-    _el(n, "Family", name.family)
-    for g in name.given:
-        _el(n, "Given", g)
-    latin = transliterate(" ".join((*name.given, name.family))).text
-    if latin:
-        _el(n, "Latin", latin)
+        e = _X.el(body, "Result", probeReference=r.probe_reference)
+        _X.candidates(e, r.candidates)
 
 
 def _person(parent: etree._Element, p: NominalPerson) -> None:
-    e = _el(parent, "Person")
-    _name(e, "Name", p.name)
+    e = _X.el(parent, "Person")
+    _X.name(e, "Name", p.name)
     for alias in p.aliases:
-        _name(e, "Alias", alias)
+        _X.name(e, "Alias", alias)
     if p.date_of_birth is not None:
-        d = p.date_of_birth
-        attrs = {"year": str(d.year)}
-        if d.month is not None:
-            attrs["month"] = str(d.month)
-            if d.day is not None:
-                attrs["day"] = str(d.day)
-        _el(e, "DateOfBirth", **attrs)
-    _el(e, "Sex", p.sex.value)
+        _X.date(e, "DateOfBirth", p.date_of_birth)
+    _X.el(e, "Sex", p.sex.value)
     for nationality in p.nationalities:
-        _el(e, "Nationality", nationality)
-
-
-def _validate(root: etree._Element) -> None:
-    schema = schemas.xsd(SCHEMA)
-    if schema.validate(root):
-        return
-    err = schema.error_log.last_error
-    where = err.path if err is not None and err.path else "document"
-    message = err.message if err is not None else "invalid"
-    raise CodecError(_readable_path(root, where), message.replace(_Q, ""))
-
-
-def _readable_path(root: etree._Element, xpath: str) -> str:
-    """`/Message/Body/NominalCheck/Person/Nationality[2]` for libxml2's `/*/*[2]/*/*/*[5]`."""
-    try:
-        found = root.getroottree().xpath(xpath)
-    except etree.XPathError:
-        return xpath
-    if not found or not isinstance(found[0], etree._Element):
-        return xpath
-    steps = []
-    node: etree._Element | None = found[0]
-    while node is not None:
-        name = etree.QName(node).localname
-        parent = node.getparent()
-        same = [s for s in parent if s.tag == node.tag] if parent is not None else [node]
-        steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+        _X.el(e, "Nationality", nationality)
 
 
 # --- decoding (after validation, so shapes and enumerations are known good) ----------------
 
 
-def _children(e: etree._Element, tag: str) -> list[etree._Element]:
-    return e.findall(_Q + tag)
-
-
-def _text(e: etree._Element, tag: str) -> str:
-    child = e.find(_Q + tag)
-    return (child.text or "").strip() if child is not None else ""
-
-
-def _b64(text: str | None, path: str) -> bytes:
-    try:
-        return base64.b64decode("".join((text or "").split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise CodecError(path, "not base64") from None
-
-
 def _dec_dna(e: etree._Element) -> DnaSearchRequest:
     probes = []
-    for i, prof in enumerate(_children(e, "Profile")):
+    for i, prof in enumerate(_X.children(e, "Profile")):
         loci: dict[str, tuple[str, ...]] = {}
-        for locus in _children(prof, "Locus"):
+        for locus in _X.children(prof, "Locus"):
             name = locus.get("name", "")
             if name in loci:
                 path = f"/Message/Body/DnaSearchRequest/Profile[{i + 1}]"
                 raise CodecError(path, f"locus {name} appears twice")
-            loci[name] = tuple((a.text or "").strip() for a in _children(locus, "Allele"))
+            loci[name] = tuple((a.text or "").strip() for a in _X.children(locus, "Allele"))
         profile = DnaProfile(SampleType(prof.get("sampleType", "")), loci, prof.get("kit"))
         probes.append(DnaProbe(prof.get("reference", ""), profile))
     return DnaSearchRequest(tuple(probes), int(e.get("maxCandidates", "10")))
@@ -435,70 +339,31 @@ def _dec_face(e: etree._Element) -> FaceSearchRequest:
     path = "/Message/Body/FaceSearchRequest"
     t = e.find(_Q + "Template")
     assert t is not None
-    vector = check_template(_b64(t.text, f"{path}/Template"), f"{path}/Template")
-    image = None
-    i = e.find(_Q + "Image")
-    if i is not None:
-        image = BiometricImage(
-            _b64(i.text, f"{path}/Image"),
-            i.get("compression", ""),
-            int(i.get("width", "0")),
-            int(i.get("height", "0")),
-            int(i.get("ppi", "0")),
-        )
+    vector = check_template(b64decode(t.text, f"{path}/Template"), f"{path}/Template")
+    image = _X.read_image(e.find(_Q + "Image"), f"{path}/Image")
     template = FaceTemplate(t.get("featureModel", ""), vector, image)
     return FaceSearchRequest(e.get("reference", ""), template, int(e.get("maxCandidates", "10")))
 
 
 def _dec_reply(e: etree._Element) -> SearchReply:
     results = []
-    for r in _children(e, "Result"):
-        candidates = tuple(
-            Candidate(
-                c.get("reference", ""),
-                float(c.get("score", "0")),
-                MatchType(c.get("matchType", "")),
-                wildcard=c.get("wildcard", "false") in ("true", "1"),
-                compared_loci=_opt_int(c.get("comparedLoci")),
-                mismatched_alleles=_opt_int(c.get("mismatchedAlleles")),
-            )
-            for c in _children(r, "Candidate")
-        )
+    for r in _X.children(e, "Result"):
+        candidates = _X.read_candidates(r)
         results.append(ProbeResult(r.get("probeReference", ""), candidates))
     modality = Modality(e.get("modality", ""))
     return SearchReply(e.get("requestMessageId", ""), modality, tuple(results))
 
 
-def _opt_int(value: str | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _dec_name(e: etree._Element) -> PersonName:
-    return PersonName(
-        _text(e, "Family"), tuple((g.text or "").strip() for g in _children(e, "Given"))
-    )
-
-
 def _dec_person(e: etree._Element, path: str) -> NominalPerson:
     name = e.find(_Q + "Name")
     assert name is not None
-    dob = None
-    d = e.find(_Q + "DateOfBirth")
-    if d is not None:
-        year, month, day = int(d.get("year", "0")), _opt_int(d.get("month")), _opt_int(d.get("day"))
-        if day is not None and month is None:
-            raise CodecError(f"{path}/DateOfBirth/@day", "a day needs a month")
-        try:
-            dt.date(year, month or 1, day or 1)
-        except ValueError:
-            raise CodecError(f"{path}/DateOfBirth", "not a real date") from None
-        dob = PartialDate(year, month, day)
+    dob = _X.read_date(e.find(_Q + "DateOfBirth"), f"{path}/DateOfBirth")
     return NominalPerson(
-        name=_dec_name(name),
-        aliases=tuple(_dec_name(a) for a in _children(e, "Alias")),
+        name=_X.read_name(name),
+        aliases=tuple(_X.read_name(a) for a in _X.children(e, "Alias")),
         date_of_birth=dob,
-        sex=Sex(_text(e, "Sex")),
-        nationalities=tuple((n.text or "").strip() for n in _children(e, "Nationality")),
+        sex=Sex(_X.text(e, "Sex")),
+        nationalities=tuple((n.text or "").strip() for n in _X.children(e, "Nationality")),
     )
 
 
@@ -512,7 +377,7 @@ def _dec_nominal_check(e: etree._Element) -> NominalCheck:
 
 def _dec_nominal_reply(e: etree._Element) -> NominalReply:
     notices = []
-    for i, n in enumerate(_children(e, "Notice")):
+    for i, n in enumerate(_X.children(e, "Notice")):
         person = n.find(_Q + "Person")
         assert person is not None
         summary = n.find(_Q + "Summary")
@@ -526,7 +391,7 @@ def _dec_nominal_reply(e: etree._Element) -> NominalReply:
             )
         )
     documents = []
-    for d in _children(e, "TravelDocument"):
+    for d in _X.children(e, "TravelDocument"):
         holder = d.find(_Q + "Holder")
         documents.append(
             TravelDocument(
@@ -534,7 +399,7 @@ def _dec_nominal_reply(e: etree._Element) -> NominalReply:
                 DocumentType(d.get("type", "")),
                 d.get("issuingCountry", ""),
                 DocumentStatus(d.get("status", "")),
-                _dec_name(holder) if holder is not None else None,
+                _X.read_name(holder) if holder is not None else None,
             )
         )
     return NominalReply(e.get("queryReference", ""), tuple(notices), tuple(documents))

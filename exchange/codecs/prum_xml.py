@@ -23,11 +23,10 @@ from lxml import etree
 import schemas
 from exchange.codecs.errors import CodecError
 from exchange.codecs.face_template import check_template
+from exchange.codecs.xml_parts import XmlParts, b64decode
 from exchange.codecs.xml_safety import parse_xml
 from exchange.model import (
-    BiometricImage,
     Body,
-    Candidate,
     CoreData,
     DactySearchRequest,
     DnaProbe,
@@ -45,24 +44,21 @@ from exchange.model import (
     Header,
     Identifiers,
     Impression,
-    MatchType,
     MessageType,
     Minutia,
     MinutiaKind,
     Modality,
-    PartialDate,
-    PersonName,
     ProbeResult,
     Purpose,
     SampleType,
     SearchReply,
     Sex,
 )
-from exchange.transliteration import transliterate
 
 NS = schemas.PRUM_NAMESPACE
 _Q = f"{{{NS}}}"
 SCHEMA_VERSION = "1.0"
+_X = XmlParts(NS, schemas.PRUM_ENVELOPE)
 
 _BODY_TAG: dict[type, tuple[str, MessageType]] = {
     DnaSearchRequest: ("DnaSearchRequest", MessageType.DNA_SEARCH_REQUEST),
@@ -82,44 +78,25 @@ def message_type_of(body: Body) -> MessageType:
 # --- encoding -----------------------------------------------------------------------------
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    e = etree.SubElement(parent, _Q + tag, {k: v for k, v in attrs.items()})
-    if text is not None:
-        e.text = text
-    return e
-
-
-def _image(parent: etree._Element, img: BiometricImage) -> None:
-    _el(
-        parent,
-        "Image",
-        base64.b64encode(img.data).decode("ascii"),
-        compression=img.compression,
-        width=str(img.width),
-        height=str(img.height),
-        ppi=str(img.ppi),
-    )
-
-
 def _enc_dna(parent: etree._Element, body: DnaSearchRequest) -> None:
     parent.set("maxCandidates", str(body.max_candidates))
     for probe in body.probes:
         attrs = {"reference": probe.reference, "type": probe.profile.sample_type.value}
         if probe.profile.kit:
             attrs["kit"] = probe.profile.kit
-        prof = _el(parent, "Profile", **attrs)
+        prof = _X.el(parent, "Profile", **attrs)
         for name, alleles in probe.profile.loci.items():
-            locus = _el(prof, "Locus", name=name)
+            locus = _X.el(prof, "Locus", name=name)
             for allele in alleles:
-                _el(locus, "Allele", allele)
+                _X.el(locus, "Allele", allele)
 
 
 def _enc_fingerprints(parent: etree._Element, fps: FingerprintSet) -> None:
-    node = _el(parent, "Fingerprints", impression=fps.impression.value, ppi=str(fps.ppi))
+    node = _X.el(parent, "Fingerprints", impression=fps.impression.value, ppi=str(fps.ppi))
     for finger in fps.fingers:
-        f = _el(node, "Finger", position=str(finger.position))
+        f = _X.el(node, "Finger", position=str(finger.position))
         for m in finger.minutiae:
-            _el(
+            _X.el(
                 f,
                 "Minutia",
                 x=str(m.x),
@@ -129,7 +106,7 @@ def _enc_fingerprints(parent: etree._Element, fps: FingerprintSet) -> None:
                 quality=str(m.quality),
             )
         if finger.image is not None:
-            _image(f, finger.image)
+            _X.image(f, finger.image)
 
 
 def _enc_dacty(parent: etree._Element, body: DactySearchRequest) -> None:
@@ -143,7 +120,7 @@ def _enc_face(parent: etree._Element, body: FaceSearchRequest) -> None:
     parent.set("reference", body.reference)
     parent.set("maxCandidates", str(body.max_candidates))
     t = body.template
-    _el(
+    _X.el(
         parent,
         "Template",
         base64.b64encode(t.vector).decode("ascii"),
@@ -151,74 +128,43 @@ def _enc_face(parent: etree._Element, body: FaceSearchRequest) -> None:
         dim=str(t.dim),
     )
     if t.image is not None:
-        _image(parent, t.image)
+        _X.image(parent, t.image)
 
 
 def _enc_reply(parent: etree._Element, body: SearchReply) -> None:
     parent.set("requestMessageId", body.request_message_id)
     parent.set("modality", body.modality.value)
     for result in body.results:
-        r = _el(
+        r = _X.el(
             parent,
             "Result",
             probeReference=result.probe_reference,
             outcome="hit" if result.hit else "no_hit",
         )
-        for c in result.candidates:
-            attrs = {
-                "reference": c.reference,
-                "score": repr(float(c.score)),
-                "matchType": c.match_type.value,
-            }
-            if c.wildcard:
-                attrs["wildcard"] = "true"
-            if c.compared_loci is not None:
-                attrs["comparedLoci"] = str(c.compared_loci)
-            if c.mismatched_alleles is not None:
-                attrs["mismatchedAlleles"] = str(c.mismatched_alleles)
-            _el(r, "Candidate", **attrs)
-
-
-def _enc_name(parent: etree._Element, tag: str, name: PersonName) -> None:
-    n = _el(parent, tag)
-    _el(n, "Family", name.family)
-    for g in name.given:
-        _el(n, "Given", g)
-    latin = transliterate(" ".join((*name.given, name.family))).text
-    if latin:
-        _el(n, "Latin", latin)
-
-
-def _enc_date(parent: etree._Element, d: PartialDate) -> None:
-    attrs = {"year": str(d.year)}
-    if d.month is not None:
-        attrs["month"] = str(d.month)
-        if d.day is not None:
-            attrs["day"] = str(d.day)
-    _el(parent, "DateOfBirth", **attrs)
+        _X.candidates(r, result.candidates)
 
 
 def _enc_core(parent: etree._Element, core: CoreData) -> None:
-    node = _el(parent, "CoreData")
-    _enc_name(node, "Name", core.name)
+    node = _X.el(parent, "CoreData")
+    _X.name(node, "Name", core.name)
     for alias in core.aliases:
-        _enc_name(node, "Alias", alias)
+        _X.name(node, "Alias", alias)
     if core.date_of_birth is not None:
-        _enc_date(node, core.date_of_birth)
-    _el(node, "Sex", core.sex.value)
+        _X.date(node, "DateOfBirth", core.date_of_birth)
+    _X.el(node, "Sex", core.sex.value)
     for nat in core.nationalities:
-        _el(node, "Nationality", nat)
+        _X.el(node, "Nationality", nat)
     if core.place_of_birth is not None:
-        _el(node, "PlaceOfBirth", core.place_of_birth)
+        _X.el(node, "PlaceOfBirth", core.place_of_birth)
     ids = core.identifiers
     if ids.pnc_id or ids.cro_number or ids.asn:
-        i = _el(node, "Identifiers")
+        i = _X.el(node, "Identifiers")
         if ids.pnc_id:
-            _el(i, "PncId", ids.pnc_id)
+            _X.el(i, "PncId", ids.pnc_id)
         if ids.cro_number:
-            _el(i, "CroNumber", ids.cro_number)
+            _X.el(i, "CroNumber", ids.cro_number)
         if ids.asn:
-            _el(i, "Asn", ids.asn)
+            _X.el(i, "Asn", ids.asn)
 
 
 def _enc_follow_up_request(parent: etree._Element, body: FollowUpRequest) -> None:
@@ -238,7 +184,7 @@ def _enc_error(parent: etree._Element, body: ErrorBody) -> None:
         parent.set("field", body.field[:512])
     if body.request_message_id:
         parent.set("requestMessageId", body.request_message_id)
-    _el(parent, "Text", body.message[:512] or body.code.value)
+    _X.el(parent, "Text", body.message[:512] or body.code.value)
 
 
 _ENCODERS: dict[type, Callable[[etree._Element, object], None]] = {
@@ -265,18 +211,18 @@ def to_element(envelope: Envelope) -> etree._Element:
     if h.message_type != expected:
         raise CodecError("Header.MessageType", f"is {h.message_type}, but the body is {expected}")
     root = etree.Element(_Q + "Message", nsmap={None: NS})
-    header = _el(root, "Header")
-    _el(header, "MessageId", h.message_id)
-    _el(header, "CorrelationId", h.correlation_id)
-    _el(header, "Timestamp", format_timestamp(h.timestamp))
-    _el(header, "Sender", h.sender)
-    _el(header, "Receiver", h.receiver)
-    _el(header, "MessageType", h.message_type.value)
-    _el(header, "Purpose", h.purpose.value)
-    _el(header, "SchemaVersion", h.schema_version)
-    body = _el(root, "Body")
+    header = _X.el(root, "Header")
+    _X.el(header, "MessageId", h.message_id)
+    _X.el(header, "CorrelationId", h.correlation_id)
+    _X.el(header, "Timestamp", format_timestamp(h.timestamp))
+    _X.el(header, "Sender", h.sender)
+    _X.el(header, "Receiver", h.receiver)
+    _X.el(header, "MessageType", h.message_type.value)
+    _X.el(header, "Purpose", h.purpose.value)
+    _X.el(header, "SchemaVersion", h.schema_version)
+    body = _X.el(root, "Body")
     tag = _BODY_TAG[type(envelope.body)][0]
-    _ENCODERS[type(envelope.body)](_el(body, tag), envelope.body)
+    _ENCODERS[type(envelope.body)](_X.el(body, tag), envelope.body)
     return root
 
 
@@ -284,44 +230,9 @@ def encode(envelope: Envelope, *, validate: bool = True, pretty: bool = False) -
     """Serialise an envelope; with `validate`, raise CodecError rather than emit invalid XML."""
     root = to_element(envelope)
     if validate:
-        _validate(root)
+        _X.validate(root)
     out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty)
     return out
-
-
-# --- validation ---------------------------------------------------------------------------
-
-
-def _validate(root: etree._Element) -> None:
-    schema = schemas.xsd(schemas.PRUM_ENVELOPE)
-    if schema.validate(root):
-        return
-    err = schema.error_log.last_error
-    path = element_path(root, err.path) if err is not None and err.path else "document"
-    message = err.message if err is not None else "invalid"
-    raise CodecError(path, message.replace(_Q, ""))
-
-
-def element_path(root: etree._Element, xpath: str) -> str:
-    """`/Message/Body/DnaSearchRequest/Profile[1]/Locus[2]` for libxml2's `/*/*[2]/*/*[1]/*[2]`."""
-    try:
-        found = root.getroottree().xpath(xpath)
-    except etree.XPathError:
-        return xpath
-    if not found or not isinstance(found[0], etree._Element):
-        return xpath
-    steps = []
-    node: etree._Element | None = found[0]
-    while node is not None:
-        name = etree.QName(node).localname
-        parent = node.getparent()
-        siblings = parent.findall(_Q + name) if parent is not None else []
-        if len(siblings) > 1:
-            index = siblings.index(node) + 1
-            name += f"[{index}]"
-        steps.append(name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -339,51 +250,17 @@ def _attr(e: etree._Element, name: str) -> str:
     return value
 
 
-def _child(e: etree._Element, tag: str) -> etree._Element:
-    found = e.find(_Q + tag)
-    if found is None:  # the schema guarantees required children; this is a defence only
-        raise CodecError(f"{_local(e)}/{tag}", "missing")
-    return found
-
-
-def _text(e: etree._Element, tag: str) -> str:
-    return (_child(e, tag).text or "").strip()
-
-
-def _children(e: etree._Element, tag: str) -> list[etree._Element]:
-    return list(e.iterfind(_Q + tag))
-
-
-def _b64(text: str | None, path: str) -> bytes:
-    try:
-        return base64.b64decode((text or "").strip(), validate=False)
-    except ValueError as exc:
-        raise CodecError(path, "is not valid base64") from exc
-
-
-def _dec_image(e: etree._Element | None, path: str) -> BiometricImage | None:
-    if e is None:
-        return None
-    return BiometricImage(
-        data=_b64(e.text, path),
-        compression=e.get("compression", "NONE"),
-        width=int(e.get("width", "1")),
-        height=int(e.get("height", "1")),
-        ppi=int(e.get("ppi", "500")),
-    )
-
-
 def _dec_dna(e: etree._Element) -> DnaSearchRequest:
     probes = []
-    for i, prof in enumerate(_children(e, "Profile")):
+    for i, prof in enumerate(_X.children(e, "Profile")):
         loci: dict[str, tuple[str, ...]] = {}
-        for locus in _children(prof, "Locus"):
+        for locus in _X.children(prof, "Locus"):
             name = locus.get("name", "")
             if name in loci:
                 raise CodecError(
                     f"/Message/Body/DnaSearchRequest/Profile[{i + 1}]", f"locus {name} twice"
                 )
-            alleles = tuple((a.text or "").strip() for a in _children(locus, "Allele"))
+            alleles = tuple((a.text or "").strip() for a in _X.children(locus, "Allele"))
             loci[name] = alleles * 2 if len(alleles) == 1 else alleles
         profile = DnaProfile(
             sample_type=SampleType(_attr(prof, "type")), loci=loci, kit=prof.get("kit")
@@ -394,7 +271,7 @@ def _dec_dna(e: etree._Element) -> DnaSearchRequest:
 
 def decode_fingerprints(node: etree._Element, path: str) -> FingerprintSet:
     fingers = []
-    for i, f in enumerate(_children(node, "Finger")):
+    for i, f in enumerate(_X.children(node, "Finger")):
         minutiae = tuple(
             Minutia(
                 x=int(m.get("x", "0")),
@@ -403,9 +280,9 @@ def decode_fingerprints(node: etree._Element, path: str) -> FingerprintSet:
                 kind=MinutiaKind(m.get("type", "A")),
                 quality=int(m.get("quality", "100")),
             )
-            for m in _children(f, "Minutia")
+            for m in _X.children(f, "Minutia")
         )
-        image = _dec_image(f.find(_Q + "Image"), f"{path}/Finger[{i + 1}]/Image")
+        image = _X.read_image(f.find(_Q + "Image"), f"{path}/Finger[{i + 1}]/Image")
         fingers.append(Finger(int(f.get("position", "0")), minutiae, image))
     positions = [f.position for f in fingers if f.position]
     if len(positions) != len(set(positions)):
@@ -422,20 +299,20 @@ def _dec_dacty(e: etree._Element) -> DactySearchRequest:
     return DactySearchRequest(
         reference=e.get("reference", ""),
         search_type=e.get("searchType", ""),
-        fingerprints=decode_fingerprints(_child(e, "Fingerprints"), path),
+        fingerprints=decode_fingerprints(_X.child(e, "Fingerprints"), path),
         max_candidates=int(e.get("maxCandidates", "1")),
     )
 
 
 def _dec_face(e: etree._Element) -> FaceSearchRequest:
-    t = _child(e, "Template")
+    t = _X.child(e, "Template")
     path = "/Message/Body/FaceSearchRequest/Template"
-    vector = check_template(_b64(t.text, path), path)
+    vector = check_template(b64decode(t.text, path), path)
     if len(vector) // 4 != int(t.get("dim", "0")):
         raise CodecError(
             f"{path}/@dim", f"says {t.get('dim')}, template has {len(vector) // 4} values"
         )
-    image = _dec_image(e.find(_Q + "Image"), "/Message/Body/FaceSearchRequest/Image")
+    image = _X.read_image(e.find(_Q + "Image"), "/Message/Body/FaceSearchRequest/Image")
     template = FaceTemplate(feature_model=t.get("featureModel", ""), vector=vector, image=image)
     return FaceSearchRequest(
         reference=e.get("reference", ""),
@@ -444,24 +321,10 @@ def _dec_face(e: etree._Element) -> FaceSearchRequest:
     )
 
 
-def _opt_int(value: str | None) -> int | None:
-    return None if value is None else int(value)
-
-
 def _dec_reply(e: etree._Element) -> SearchReply:
     results = []
-    for i, r in enumerate(_children(e, "Result")):
-        candidates = tuple(
-            Candidate(
-                reference=c.get("reference", ""),
-                score=float(c.get("score", "0")),
-                match_type=MatchType(_attr(c, "matchType")),
-                wildcard=c.get("wildcard", "false") in {"true", "1"},
-                compared_loci=_opt_int(c.get("comparedLoci")),
-                mismatched_alleles=_opt_int(c.get("mismatchedAlleles")),
-            )
-            for c in _children(r, "Candidate")
-        )
+    for i, r in enumerate(_X.children(e, "Result")):
+        candidates = _X.read_candidates(r)
         outcome = r.get("outcome")
         if (outcome == "hit") != bool(candidates):
             path = f"/Message/Body/SearchReply/Result[{i + 1}]/@outcome"
@@ -474,24 +337,7 @@ def _dec_reply(e: etree._Element) -> SearchReply:
     )
 
 
-def _dec_name(e: etree._Element) -> PersonName:
-    return PersonName(
-        family=_text(e, "Family"),
-        given=tuple((g.text or "").strip() for g in _children(e, "Given")),
-    )
-
-
-def _dec_date(e: etree._Element | None) -> PartialDate | None:
-    if e is None:
-        return None
-    year, month, day = int(e.get("year", "0")), _opt_int(e.get("month")), _opt_int(e.get("day"))
-    if day is not None and month is None:
-        raise CodecError("/Message/Body/FollowUpReply/CoreData/DateOfBirth", "day without month")
-    try:
-        dt.date(year, 1 if month is None else month, 1 if day is None else day)
-    except ValueError as exc:
-        raise CodecError("/Message/Body/FollowUpReply/CoreData/DateOfBirth", str(exc)) from exc
-    return PartialDate(year, month, day)
+_CORE = "/Message/Body/FollowUpReply/CoreData"
 
 
 def _dec_core(e: etree._Element) -> CoreData:
@@ -504,11 +350,11 @@ def _dec_core(e: etree._Element) -> CoreData:
             asn=ids.findtext(_Q + "Asn"),
         )
     return CoreData(
-        name=_dec_name(_child(e, "Name")),
-        aliases=tuple(_dec_name(a) for a in _children(e, "Alias")),
-        date_of_birth=_dec_date(e.find(_Q + "DateOfBirth")),
-        sex=Sex(_text(e, "Sex")),
-        nationalities=tuple((n.text or "").strip() for n in _children(e, "Nationality")),
+        name=_X.read_name(_X.child(e, "Name")),
+        aliases=tuple(_X.read_name(a) for a in _X.children(e, "Alias")),
+        date_of_birth=_X.read_date(e.find(_Q + "DateOfBirth"), f"{_CORE}/DateOfBirth"),
+        sex=Sex(_X.text(e, "Sex")),
+        nationalities=tuple((n.text or "").strip() for n in _X.children(e, "Nationality")),
         place_of_birth=e.findtext(_Q + "PlaceOfBirth"),
         identifiers=identifiers,
     )
@@ -520,14 +366,14 @@ def _dec_follow_up_request(e: etree._Element) -> FollowUpRequest:
 
 def _dec_follow_up_reply(e: etree._Element) -> FollowUpReply:
     return FollowUpReply(
-        e.get("searchMessageId", ""), e.get("hitReference", ""), _dec_core(_child(e, "CoreData"))
+        e.get("searchMessageId", ""), e.get("hitReference", ""), _dec_core(_X.child(e, "CoreData"))
     )
 
 
 def _dec_error(e: etree._Element) -> ErrorBody:
     return ErrorBody(
         code=ErrorCode(_attr(e, "code")),
-        message=_text(e, "Text"),
+        message=_X.text(e, "Text"),
         field=e.get("field"),
         request_message_id=e.get("requestMessageId"),
     )
@@ -545,20 +391,20 @@ _DECODERS: dict[str, Callable[[etree._Element], Body]] = {
 
 
 def _dec_header(h: etree._Element) -> Header:
-    ts_text = _text(h, "Timestamp")
+    ts_text = _X.text(h, "Timestamp")
     try:
         ts = dt.datetime.fromisoformat(ts_text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise CodecError("/Message/Header/Timestamp", f"not a date-time: {ts_text}") from exc
     return Header(
-        message_id=_text(h, "MessageId"),
-        correlation_id=_text(h, "CorrelationId"),
+        message_id=_X.text(h, "MessageId"),
+        correlation_id=_X.text(h, "CorrelationId"),
         timestamp=ts,
-        sender=_text(h, "Sender"),
-        receiver=_text(h, "Receiver"),
-        message_type=MessageType(_text(h, "MessageType")),
-        purpose=Purpose(_text(h, "Purpose")),
-        schema_version=_text(h, "SchemaVersion"),
+        sender=_X.text(h, "Sender"),
+        receiver=_X.text(h, "Receiver"),
+        message_type=MessageType(_X.text(h, "MessageType")),
+        purpose=Purpose(_X.text(h, "Purpose")),
+        schema_version=_X.text(h, "SchemaVersion"),
     )
 
 
@@ -566,9 +412,9 @@ def from_element(root: etree._Element) -> Envelope:
     """An already parsed message: validate, then map to the model."""
     if root.tag != _Q + "Message":
         raise CodecError("/", f"root element is {_local(root)}, expected Message in {NS}")
-    _validate(root)
-    header = _dec_header(_child(root, "Header"))
-    body_el = _child(root, "Body")[0]
+    _X.validate(root)
+    header = _dec_header(_X.child(root, "Header"))
+    body_el = _X.child(root, "Body")[0]
     tag = _local(body_el)
     body = _DECODERS[tag](body_el)
     if message_type_of(body) != header.message_type:

@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
 import structlog
-from aiohttp import web
+from aiohttp import typedefs, web
 
 import schemas
 from exchange.codecs import uk_json
@@ -36,6 +36,7 @@ from exchange.model import Modality
 from exchange.responder import NodeRules, Responder
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = typedefs.Middleware
 MAX_CLIENT_BODY = 16 * 1024 * 1024
 GRACE_S = 10.0
 
@@ -109,7 +110,6 @@ def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
         metrics=metrics,
         session=session,
         clients={p.id: PartnerClient(p, session, metrics) for p in config.partners},
-        in_flight=asyncio.Semaphore(config.max_in_flight),
     )
     node_ref.append(node)
     return node
@@ -173,8 +173,11 @@ def client_app(node: Node) -> web.Application:
     return app
 
 
-def partner_app(node: Node) -> web.Application:
-    app = web.Application(client_max_size=partner_api.MAX_MESSAGE_BYTES + 1)
+def partner_app(node: Node, middlewares: Sequence[Middleware] = ()) -> web.Application:
+    """The partner listener's app; `middlewares` lets drills put fault injection in front."""
+    app = web.Application(
+        client_max_size=partner_api.MAX_MESSAGE_BYTES + 1, middlewares=list(middlewares)
+    )
     app[NODE] = node
     app.add_routes(partner_api.routes())
     app.add_routes([web.get("/healthz", healthz)])
@@ -184,7 +187,10 @@ def partner_app(node: Node) -> web.Application:
 class Gateway:
     """Both listeners of a running gateway; ports are known after `start` (0 = any free)."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(
+        self, config: GatewayConfig, partner_middlewares: Sequence[Middleware] = ()
+    ) -> None:
+        self.partner_middlewares = tuple(partner_middlewares)
         self.config = config
         self._stack: contextlib.AsyncExitStack | None = None
         self.node: Node | None = None
@@ -199,7 +205,7 @@ class Gateway:
         ports = []
         for app, listener in (
             (client_app(node), self.config.client),
-            (partner_app(node), self.config.partner_listener),
+            (partner_app(node, self.partner_middlewares), self.config.partner_listener),
         ):
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()

@@ -32,7 +32,7 @@ import json
 import re
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -194,28 +194,36 @@ class AuditLog:
         Inside `Store.transaction()` the entry commits or rolls back with the caller's
         writes; otherwise it is a transaction of its own.
         """
-        if not isinstance(entry, AuditEntry):
-            raise AuditEntryError("only AuditEntry values go in the audit log")
-        fields = (
-            timestamp(entry.at),
-            entry.direction.value,
-            entry.partner,
-            entry.message_type.value,
-            entry.message_id,
-            list(entry.references),
-            None if entry.purpose is None else entry.purpose.value,
-            entry.outcome.value,
-            entry.actor,
-        )
+        return self.append_many([entry])
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> int:
+        """Add `entries` in order, in one transaction; returns the last seq (0 if none)."""
+        for entry in entries:
+            if not isinstance(entry, AuditEntry):
+                raise AuditEntryError("only AuditEntry values go in the audit log")
+        if not entries:
+            return self.head()[0]
         with self._transaction():
-            head_seq, head_hash = self.head()
-            seq = head_seq + 1
-            digest = _entry_hash(head_hash, seq, fields)
-            stored = (*fields[:5], json.dumps(fields[5]), *fields[6:])
-            self._conn.execute(
-                f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, *stored, head_hash, digest),
-            )
+            seq, digest = self.head()
+            for entry in entries:
+                fields = (
+                    timestamp(entry.at),
+                    entry.direction.value,
+                    entry.partner,
+                    entry.message_type.value,
+                    entry.message_id,
+                    list(entry.references),
+                    None if entry.purpose is None else entry.purpose.value,
+                    entry.outcome.value,
+                    entry.actor,
+                )
+                prev, seq = digest, seq + 1
+                digest = _entry_hash(prev, seq, fields)
+                stored = (*fields[:5], json.dumps(fields[5]), *fields[6:])
+                self._conn.execute(
+                    f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seq, *stored, prev, digest),
+                )
             self._conn.execute(
                 "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
                 " ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",

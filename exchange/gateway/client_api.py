@@ -168,8 +168,9 @@ def _validate_search(
     return purpose, case_reference, record, modalities, partners, max_candidates
 
 
-def start_search(node: Node, search_id: str) -> None:
-    task = asyncio.create_task(run_search(node, search_id))
+def start_search(node: Node, search_id: str, record: PersonRecord | None = None) -> None:
+    """Run a stored search in the background (`record`: already decoded, saves a decode)."""
+    task = asyncio.create_task(run_search(node, search_id, record))
     node.tasks.add(task)
     task.add_done_callback(node.tasks.discard)
 
@@ -179,29 +180,31 @@ async def post_search(request: web.Request) -> web.Response:
     doc = await _json_body(request)
     purpose, case_reference, record, modalities, partners, k = _validate_search(node, doc)
     now = node.clock()
-    row = node.store.create_search(
-        client_id=CLIENT_ID,
-        purpose=purpose,
-        case_reference=case_reference,
-        modalities=modalities,
-        partners=partners,
-        max_candidates=k,
-        record_json=json.dumps(uk_json.record_to_json(record)),
-        correlation_id=str(uuid.uuid4()),
-        now=now,
-        deadline_at=now + dt.timedelta(seconds=node.config.search_deadline_s),
-    )
-    node.record_audit(
-        AuditEntry(
-            at=now,
-            direction=Direction.RECEIVED,
-            message_type=ClientEvent.SEARCH_SUBMITTED,
-            outcome=Outcome.ACCEPTED,
-            actor=CLIENT_ID,
-            message_id=row.search_id,
+    wait = _wait_seconds(request)
+    with node.store.transaction():  # the search and its receipt in the audit log, one commit
+        row = node.store.create_search(
+            client_id=CLIENT_ID,
             purpose=purpose,
+            case_reference=case_reference,
+            modalities=modalities,
+            partners=partners,
+            max_candidates=k,
+            record_json=json.dumps(uk_json.record_to_json(record)),
+            correlation_id=str(uuid.uuid4()),
+            now=now,
+            deadline_at=now + dt.timedelta(seconds=node.config.search_deadline_s),
         )
-    )
+        node.record_audit(
+            AuditEntry(
+                at=now,
+                direction=Direction.RECEIVED,
+                message_type=ClientEvent.SEARCH_SUBMITTED,
+                outcome=Outcome.ACCEPTED,
+                actor=CLIENT_ID,
+                message_id=row.search_id,
+                purpose=purpose,
+            )
+        )
     node.log.info(
         "search_accepted",
         search_id=row.search_id,
@@ -210,12 +213,12 @@ async def post_search(request: web.Request) -> web.Response:
         partners=partners,
     )
     event = node.search_event(row.search_id)
-    start_search(node, row.search_id)
-    wait = _wait_seconds(request)
+    start_search(node, row.search_id, record)
+    current: SearchRow | None = row
     if wait > 0:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), wait)
-    current = node.store.get_search(row.search_id)
+        current = node.store.get_search(row.search_id)
     assert current is not None
     return web.json_response(
         _search_json(current), status=202 if current.status == "pending" else 200

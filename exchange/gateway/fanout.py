@@ -18,18 +18,24 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import structlog
 
-from exchange.codecs import prum_xml, uk_json
+from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
 from exchange.gateway.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.config import PartnerConfig
+from exchange.gateway.dialects import (
+    Answer,
+    Bodies,
+    Outgoing,
+    SearchBody,
+    interpol_outgoing,
+    prum_outgoing,
+)
 from exchange.gateway.node import Node
 from exchange.gateway.partner_client import PartnerError
 from exchange.gateway.store import (
-    NewHit,
     PartnerResultRow,
     PartnerStatus,
     QuotaDirection,
@@ -37,20 +43,14 @@ from exchange.gateway.store import (
     SearchStatus,
 )
 from exchange.model import (
-    Body,
     DactySearchRequest,
     DnaProbe,
     DnaSearchRequest,
-    Envelope,
-    ErrorBody,
-    ErrorCode,
     FaceSearchRequest,
-    Header,
     Modality,
     PersonRecord,
-    SearchReply,
 )
-from exchange.responder import MAX_CANDIDATES, search_type_of
+from exchange.responder import MAX_CANDIDATES
 from exchange.translate import SEARCH_TYPE_BY_IMPRESSION, step1_reference
 
 P = PartnerStatus
@@ -58,22 +58,12 @@ ANSWERED = frozenset({P.HIT, P.NO_HIT})
 REFUSED = frozenset({P.REJECTED, P.QUOTA_EXCEEDED})
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What came back for one message (one partner, one modality)."""
-
-    modality: Modality
-    status: PartnerStatus
-    error: str | None = None
-    hits: tuple[NewHit, ...] = ()
-
-
 def build_bodies(
     record: PersonRecord, modalities: Sequence[Modality], max_candidates: int
-) -> dict[Modality, Body]:
+) -> dict[Modality, SearchBody]:
     """The Prüm body for each requested modality the record can be searched with."""
     reference = step1_reference(record)
-    bodies: dict[Modality, Body] = {}
+    bodies: dict[Modality, SearchBody] = {}
     if Modality.DNA in modalities and record.dna is not None:
         bodies[Modality.DNA] = DnaSearchRequest((DnaProbe(reference, record.dna),), max_candidates)
     if Modality.FINGERPRINT in modalities and record.fingerprints is not None:
@@ -85,106 +75,64 @@ def build_bodies(
     return bodies
 
 
-def _envelope(
-    node: Node, search: SearchRow, result: PartnerResultRow, modality: Modality, body: Body
-) -> Envelope:
-    header = Header(
-        message_id=result.message_id_for(modality),
-        correlation_id=search.correlation_id,
-        timestamp=node.clock(),
-        sender=node.config.node_id,
-        receiver=result.partner,
-        message_type=prum_xml.message_type_of(body),
-        purpose=search.purpose,
-    )
-    return Envelope(header, body)
-
-
-def take_capacity(node: Node, cfg: PartnerConfig, body: Body) -> bool:
-    assert isinstance(body, DnaSearchRequest | DactySearchRequest | FaceSearchRequest)
-    stype = search_type_of(body)
-    limit = cfg.capacities.get(stype, 0)
+def take_capacity(node: Node, cfg: PartnerConfig, search_type: str) -> bool:
+    limit = cfg.capacities.get(search_type, 0)
     today = node.clock().date()
-    ok = node.store.take_quota(QuotaDirection.OUTBOUND, cfg.id, stype, today, limit)
-    used = node.store.quota_used(QuotaDirection.OUTBOUND, cfg.id, stype, today)
+    ok = node.store.take_quota(QuotaDirection.OUTBOUND, cfg.id, search_type, today, limit)
+    used = node.store.quota_used(QuotaDirection.OUTBOUND, cfg.id, search_type, today)
     node.metrics.set(
-        "prum_quota_used", used, direction="outbound", partner=cfg.id, search_type=stype
+        "prum_quota_used", used, direction="outbound", partner=cfg.id, search_type=search_type
     )
     return ok
 
 
-def read_reply(env: Envelope, request: Envelope, modality: Modality) -> Answer:
-    """Check a partner's reply against the request and turn it into an Answer."""
-    h, rh = env.header, request.header
-    if h.sender != rh.receiver or h.receiver != rh.sender:
-        return Answer(
-            modality, P.ERROR, f"reply from {h.sender} to {h.receiver}, expected {rh.receiver}"
-        )
-    if h.correlation_id != rh.correlation_id:
-        return Answer(modality, P.ERROR, "reply carries another correlation id")
-    body = env.body
-    if isinstance(body, ErrorBody):
-        if body.code is ErrorCode.QUOTA_EXCEEDED:
-            return Answer(modality, P.QUOTA_EXCEEDED, body.message)
-        return Answer(modality, P.REJECTED, f"{body.code.value}: {body.message}")
-    if not isinstance(body, SearchReply) or body.request_message_id != rh.message_id:
-        return Answer(modality, P.ERROR, "reply does not answer this request")
-    hits = tuple(
-        NewHit(modality, c.reference, c.score, c.match_type, c.wildcard)
-        for r in body.results
-        for c in r.candidates
-    )
-    return Answer(modality, P.HIT if hits else P.NO_HIT, hits=hits)
-
-
-async def exchange_one(
-    node: Node, cfg: PartnerConfig, request: Envelope, modality: Modality, deadline: float
-) -> Answer:
-    """Send one request to one partner and read its answer; never raises."""
-    log = node.log.bind(
-        partner=cfg.id, modality=modality.value, message_id=request.header.message_id
-    )
-    data = prum_xml.encode(request)
-    client = node.clients[cfg.id]
-    _audit(node, Direction.SENT, cfg.id, request, Outcome.ACCEPTED, ())
+async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: float) -> Answer:
+    """Send one message to one partner and read its answer; never raises."""
     try:
-        reply = await client.send(data, "application/xml", deadline)
-        answer = read_reply(prum_xml.decode(reply.body), request, modality)
+        reply = await node.clients[cfg.id].send(msg.data, msg.content_type, deadline)
+        answer = msg.read(reply.body)
     except PartnerError as exc:
-        answer = Answer(modality, P.TIMEOUT if exc.timeout else P.ERROR, exc.reason)
+        answer = Answer(msg.modality, P.TIMEOUT if exc.timeout else P.ERROR, exc.reason)
     except CodecError as exc:
-        answer = Answer(modality, P.ERROR, f"invalid reply: {exc}")
-    log.info("partner_answer", status=answer.status, hits=len(answer.hits), error=answer.error)
-    outcome = {P.HIT: Outcome.HIT, P.NO_HIT: Outcome.NO_HIT, P.TIMEOUT: Outcome.TIMEOUT}.get(
-        answer.status,
-        Outcome.REFUSED if answer.status in REFUSED else Outcome.ERROR,
-    )
-    _audit(
-        node, Direction.RECEIVED, cfg.id, request, outcome, tuple(h.reference for h in answer.hits)
+        answer = Answer(msg.modality, P.ERROR, f"invalid reply: {exc}")
+    node.log.info(
+        "partner_answer",
+        partner=cfg.id,
+        modality=msg.modality.value,
+        message_id=msg.message_id,
+        status=answer.status,
+        hits=len(answer.hits),
+        error=answer.error,
     )
     return answer
 
 
-def _audit(
+def _outcome(answer: Answer) -> Outcome:
+    if answer.status in REFUSED:
+        return Outcome.REFUSED
+    return {P.HIT: Outcome.HIT, P.NO_HIT: Outcome.NO_HIT, P.TIMEOUT: Outcome.TIMEOUT}.get(
+        answer.status, Outcome.ERROR
+    )
+
+
+def _audit_entry(
     node: Node,
     direction: Direction,
     partner: str,
-    request: Envelope,
+    msg: Outgoing,
     outcome: Outcome,
     refs: tuple[str, ...],
-) -> None:
-    node.record_audit(
-        AuditEntry(
-            at=node.clock(),
-            direction=direction,
-            message_type=request.header.message_type,
-            outcome=outcome,
-            actor=node.config.node_id,
-            partner=partner,
-            message_id=request.header.message_id,
-            references=refs[:100],
-            purpose=request.header.purpose,
-        )
+) -> AuditEntry:
+    return AuditEntry(
+        at=node.clock(),
+        direction=direction,
+        message_type=msg.message_type,
+        outcome=outcome,
+        actor=node.config.node_id,
+        partner=partner,
+        message_id=msg.message_id,
+        references=refs[:100],
+        purpose=msg.purpose,
     )
 
 
@@ -211,7 +159,8 @@ def search_status(statuses: Sequence[PartnerStatus]) -> SearchStatus:
 async def serve_partner(
     node: Node,
     search: SearchRow,
-    bodies: dict[Modality, Body],
+    record: PersonRecord,
+    bodies: Bodies,
     result: PartnerResultRow,
     deadline: float,
 ) -> PartnerStatus:
@@ -219,37 +168,65 @@ async def serve_partner(
     partner = result.partner
     cfg = node.config.partner(partner)
     answers: list[Answer] = []
+    received: list[AuditEntry] = []
     status: PartnerStatus
     error: str | None
-    if cfg is None or cfg.dialect != "prum":
-        reason = "unknown partner" if cfg is None else f"dialect {cfg.dialect} not wired yet"
-        status, error = P.REJECTED, reason
+    if cfg is None:
+        status, error = P.REJECTED, "unknown partner"
     else:
-        sends = []
-        for modality, body in bodies.items():
-            if modality not in cfg.modalities:
-                continue
-            if not take_capacity(node, cfg, body):
-                answers.append(
-                    Answer(modality, P.QUOTA_EXCEEDED, "outbound daily capacity used up")
-                )
-                continue
-            request = _envelope(node, search, result, modality, body)
-            sends.append(exchange_one(node, cfg, request, modality, deadline))
-        answers.extend(await asyncio.gather(*sends))
+        now = node.clock()
+        if cfg.dialect == "interpol":
+            nominal = Modality.NOMINAL in search.modalities
+            outgoing = interpol_outgoing(
+                node.config.node_id, now, search, result, record, bodies, nominal
+            )
+        else:
+            outgoing = prum_outgoing(node.config.node_id, now, search, result, bodies)
+        to_send: list[Outgoing] = []
+        with node.store.transaction():  # capacity taken and sends audited in one commit
+            for msg in outgoing:
+                if msg.modality not in cfg.modalities:
+                    continue
+                if not take_capacity(node, cfg, msg.search_type):
+                    answers.append(
+                        Answer(msg.modality, P.QUOTA_EXCEEDED, "outbound daily capacity used up")
+                    )
+                    continue
+                to_send.append(msg)
+            node.audit.append_many(
+                [
+                    _audit_entry(node, Direction.SENT, partner, m, Outcome.ACCEPTED, ())
+                    for m in to_send
+                ]
+            )
+        replies = await asyncio.gather(*(exchange_one(node, cfg, m, deadline) for m in to_send))
+        answers.extend(replies)
+        received = [
+            _audit_entry(
+                node,
+                Direction.RECEIVED,
+                partner,
+                m,
+                _outcome(r),
+                tuple(h.reference for h in r.hits),
+            )
+            for m, r in zip(to_send, replies, strict=True)
+        ]
         status, error = partner_status(answers)
     hits = [h for a in answers for h in a.hits]
-    node.store.set_partner_result(
-        search.search_id, partner, status, now=node.clock(), error=error, hits=hits
-    )
-    for modality in bodies:
+    with node.store.transaction():  # the answer and its receipt in the audit log, one commit
+        node.audit.append_many(received)
+        node.store.set_partner_result(
+            search.search_id, partner, status, now=node.clock(), error=error, hits=hits
+        )
+    for a in answers:
         node.metrics.inc(
-            "prum_searches_total", modality=modality.value, partner=partner, status=status
+            "prum_searches_total", modality=a.modality.value, partner=partner, status=a.status.value
         )
     return status
 
 
-async def run_search(node: Node, search_id: str) -> None:
+async def run_search(node: Node, search_id: str, record: PersonRecord | None = None) -> None:
     """Fan a stored search out to its partners and record how it ended."""
     search = node.store.get_search(search_id)
     if search is None or search.status != "pending" or search.record_json is None:
@@ -261,11 +238,12 @@ async def run_search(node: Node, search_id: str) -> None:
     loop = asyncio.get_running_loop()
     remaining = (search.deadline_at - node.clock()).total_seconds()
     deadline = loop.time() + max(0.0, remaining)
-    record = uk_json.record_from_json(json.loads(search.record_json))
+    if record is None:  # resumed after a restart: the stored record is the source
+        record = uk_json.record_from_json(json.loads(search.record_json))
     bodies = build_bodies(record, search.modalities, search.max_candidates)
     pending = {r.partner: r for r in search.results if r.status == "pending"}
     tasks = {
-        asyncio.create_task(serve_partner(node, search, bodies, r, deadline)): p
+        asyncio.create_task(serve_partner(node, search, record, bodies, r, deadline)): p
         for p, r in pending.items()
     }
     statuses: dict[str, PartnerStatus] = {

@@ -82,12 +82,10 @@ class Node:
     log: structlog.typing.FilteringBoundLogger = field(default_factory=structlog.get_logger)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     done: dict[str, asyncio.Event] = field(default_factory=dict)
-    in_flight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(256))
     ready: bool = False
 
     def record_audit(self, entry: AuditEntry) -> None:
-        with self.store.transaction():
-            self.audit.append(entry)
+        self.audit.append(entry)
 
     def core_data(self, reference: str) -> CoreData | None:
         row = self.store.record_by_reference(reference)

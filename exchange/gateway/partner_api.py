@@ -86,17 +86,19 @@ async def receive_message(request: web.Request) -> web.Response:
             return web.Response(status=503, headers={"Retry-After": "1"})
         reply_env = prum_xml.decode(claim.reply)
         return web.Response(body=claim.reply, status=_status(reply_env), content_type=XML)
-    _audit(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
-    outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
-    data = node.store.remember_reply(
-        h.sender, h.message_id, prum_xml.encode(outcome.reply), now=node.clock()
-    )
-    audit_outcome = {
-        "hit": Outcome.HIT,
-        "no_hit": Outcome.NO_HIT,
-        "supplied": Outcome.SUPPLIED,
-    }.get(outcome.outcome, Outcome.REFUSED)
-    _audit(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+    # Receipt, search, reply and supply are recorded in one commit: all of them or none.
+    with node.store.transaction():
+        _audit(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
+        outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
+        data = node.store.remember_reply(
+            h.sender, h.message_id, prum_xml.encode(outcome.reply), now=node.clock()
+        )
+        audit_outcome = {
+            "hit": Outcome.HIT,
+            "no_hit": Outcome.NO_HIT,
+            "supplied": Outcome.SUPPLIED,
+        }.get(outcome.outcome, Outcome.REFUSED)
+        _audit(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
     node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome=outcome.outcome)
     node.metrics.observe(
         "prum_matcher_seconds", time.perf_counter() - started, type=h.message_type.value

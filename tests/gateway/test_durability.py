@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -137,5 +138,65 @@ timeout_s = 1.0
         )
         assert verify.returncode == 1
         assert b"2" in verify.stdout + verify.stderr
+
+    asyncio.run(main())
+
+
+def test_sigterm_lets_in_flight_searches_finish(tmp_path: Path) -> None:
+    """A search is waiting on a slow partner when the gateway is told to stop: it finishes
+    the search (within the grace period) before exiting, so nothing is left pending."""
+    from aiohttp import web
+
+    from exchange.gateway.app import Gateway
+    from mock_partners.cluster import partner_node_config, seed_partner
+
+    @web.middleware
+    async def slow(request: web.Request, handler: Any) -> web.StreamResponse:
+        await asyncio.sleep(1.5)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    client_port, partner_port = _free_port(), _free_port()
+    config = tmp_path / "gateway.toml"
+
+    async def main() -> None:
+        de = Gateway(partner_node_config("DE", tmp_path / "DE"), [slow])
+        node = await de.start()
+        await seed_partner(node, "DE", 3, [11])
+        config.write_text(
+            f'node_id = "GB"\ndata_dir = "data"\nfeature_model = "{population.FEATURE_MODEL}"\n'
+            f"[client]\nport = {client_port}\n[partner_listener]\nport = {partner_port}\n"
+            f'[[partners]]\nid = "DE"\nurl = "http://127.0.0.1:{de.partner_port}/prum/v1/messages"\n'
+            f'modalities = ["dna"]\n',
+            encoding="utf-8",
+        )
+        url = f"http://127.0.0.1:{client_port}"
+        probe = uk_json.record_to_json(population.person(3, 11, capture=1).record)
+        proc = _start(config)
+        try:
+            await _wait_ready(url, proc)
+            search = {
+                "purpose": "investigation",
+                "case_reference": "C2",
+                "record": probe,
+                "modalities": ["dna"],
+                "partners": ["DE"],
+            }
+            async with aiohttp.ClientSession() as s, s.post(f"{url}/v1/searches", json=search) as r:
+                assert r.status == 202
+                search_id = (await r.json())["search_id"]
+            await asyncio.sleep(0.3)  # the message is now at the slow partner
+            proc.send_signal(signal.SIGTERM)
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, proc.wait, 20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            await de.stop()
+        store = Store.open(tmp_path / "data" / "gateway.sqlite3")
+        row = store.get_search(search_id)
+        store.close()
+        assert row is not None and row.status == "complete"
+        assert row.results[0].status == "hit"
 
     asyncio.run(main())

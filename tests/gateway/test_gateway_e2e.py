@@ -186,7 +186,7 @@ def test_outbound_capacity_is_refused_without_sending(tmp_path: Path) -> None:
             )
             statuses.append(body["partners"][0]["status"])
         assert statuses == ["hit", "quota_exceeded"]
-        de = c.partners["DE"].node
+        de = c.partners["DE"]
         assert de is not None
         today = de.clock().date()
         assert de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", today) == 1  # never sent
@@ -278,7 +278,7 @@ def test_a_retried_message_is_answered_from_the_cache_not_searched_twice(tmp_pat
                 )
                 assert body["partners"][0]["status"] == "hit"
                 assert len(seen) == 2
-                de = c.partners["DE"].node
+                de = c.partners["DE"]
                 assert de is not None
                 assert (
                     de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", de.clock().date()) == 1
@@ -443,3 +443,35 @@ def test_erased_uk_record_is_gone_for_partners_too(tmp_path: Path) -> None:
         assert (await ask(follow2)).body.code.value == "unknown_reference"  # type: ignore[union-attr]
 
     run(tmp_path, scenario)
+
+
+def test_interpol_dialect_prints_as_ansi_nist_dna_face_and_nominal_as_xml(tmp_path: Path) -> None:
+    """Interpol (the second partner) holds subjects 2*PARTNER_SUBJECTS onwards; the first of
+    them has a notice and a stolen passport, so a nominal check of their name hits too."""
+    subject = 2 * PARTNER_SUBJECTS
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        probe = uk_json.record_to_json(population.person(SEED, subject, "GB", capture=1).record)
+        body = _search_body(probe, ["dna", "fingerprint", "face", "nominal"], ["INTERPOL"])
+        _, result = await _call(
+            s, "POST", f"{c.client_url}/v1/searches?wait=20", "/v1/searches", json=body
+        )
+        assert result["status"] == "complete", result
+        (interpol,) = result["partners"]
+        assert interpol["status"] == "hit"
+        expected = population.reference_of(SEED, subject, "INTERPOL")
+        by_modality: dict[str, list[str]] = {}
+        for h in interpol["hits"]:
+            by_modality.setdefault(h["modality"], []).append(h["reference"])
+        assert expected in by_modality["dna"]
+        assert by_modality["fingerprint"][0] == expected
+        assert by_modality["face"][0] == expected
+        assert set(by_modality["nominal"]) == {f"N-2026-{subject:08d}", f"P{subject:08d}"}
+        node = c.partners["INTERPOL"]
+        from exchange.gateway.store import QuotaDirection
+
+        assert (
+            node.store.quota_used(QuotaDirection.INBOUND, "GB", "TP/TP", node.clock().date()) == 1
+        )
+
+    run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))

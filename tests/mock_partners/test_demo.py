@@ -16,10 +16,26 @@ def test_demo_once_prints_the_expected_hits_and_exits_0() -> None:
     )
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    assert out.count("as expected") == 4 and "UNEXPECTED" not in out
+    assert out.count("as expected") == 6 and "UNEXPECTED" not in out
     assert "DNA: crime-scene stain                 DE       hit       dna:full" in out
     face_rows = [line for line in out.splitlines() if line.startswith("Face: new photograph")]
     assert any(" FR " in row and "face:candidate" in row for row in face_rows)
     assert "Follow-up before confirmation: HTTP 409 not_confirmed" in out
     assert "core data from FR" in out
     assert "DE searched the UK gallery (Prüm XML, DNA stain): full GB-" in out
+
+
+def test_demo_covers_fingerprints_and_interpol_nominal_checks() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "exchange.cli", "demo", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    rows = proc.stdout.splitlines()
+    prints = [r for r in rows if r.startswith("Fingerprints: re-rolled ten-print") and " NL " in r]
+    assert prints and "fingerprint:candidate NL-" in prints[0]
+    interpol = [r for r in rows if r.startswith("Nominal + prints: Interpol") and "INTERPOL" in r]
+    assert interpol and "nominal:candidate N-2026-" in interpol[0]
+    assert "fingerprint:candidate INTERPOL-" in interpol[0]

@@ -1,0 +1,181 @@
+"""XML building blocks shared by the Prüm and Interpol dialects.
+
+Both dialects are our own XSD 1.0 schemas (`schemas/prum-*.xsd`, `schemas/interpol-1.0.xsd`)
+with the same shapes for images, names (with their ICAO 9303 Latin form), partial dates and
+candidate lists; this module writes and reads those shapes for a given namespace, and
+validates a document with libxml2, naming the failing element by its path
+(`/Message/Body/DnaSearchRequest/Profile[2]/Locus[3]`), as the codecs' errors must.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Iterable
+
+from lxml import etree
+
+import schemas
+from exchange.codecs.errors import CodecError
+from exchange.model import BiometricImage, Candidate, MatchType, PartialDate, PersonName
+from exchange.transliteration import transliterate
+
+
+def element_path(root: etree._Element, xpath: str) -> str:
+    """`/Message/Body/X/Y[2]` for libxml2's `/*/*[2]/*/*[2]` (the xpath of an error)."""
+    try:
+        found = root.getroottree().xpath(xpath)
+    except etree.XPathError:
+        return xpath
+    if not found or not isinstance(found[0], etree._Element):
+        return xpath
+    steps = []
+    node: etree._Element | None = found[0]
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        same = [s for s in parent if s.tag == node.tag] if parent is not None else [node]
+        steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def b64decode(text: str | None, path: str) -> bytes:
+    try:
+        return base64.b64decode("".join((text or "").split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise CodecError(path, "is not valid base64") from None
+
+
+def opt_int(value: str | None) -> int | None:
+    return None if value is None else int(value)
+
+
+class XmlParts:
+    """Writers and readers of the shared shapes, in one namespace, validated by one XSD."""
+
+    def __init__(self, namespace: str, schema: str) -> None:
+        self.ns = namespace
+        self.q = f"{{{namespace}}}"
+        self.schema = schema
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def el(
+        self, parent: etree._Element, tag: str, text: str | None = None, **attrs: str
+    ) -> etree._Element:
+        e = etree.SubElement(parent, self.q + tag, attrs)
+        if text is not None:
+            e.text = text
+        return e
+
+    def child(self, e: etree._Element, tag: str) -> etree._Element:
+        found = e.find(self.q + tag)
+        if found is None:  # the schema guarantees required children; a defence only
+            raise CodecError(f"{etree.QName(e).localname}/{tag}", "missing")
+        return found
+
+    def children(self, e: etree._Element, tag: str) -> list[etree._Element]:
+        return e.findall(self.q + tag)
+
+    def text(self, e: etree._Element, tag: str) -> str:
+        return (self.child(e, tag).text or "").strip()
+
+    def validate(self, root: etree._Element) -> None:
+        """libxml2 validation; a failure names the element by its path and says why."""
+        schema = schemas.xsd(self.schema)
+        if schema.validate(root):
+            return
+        err = schema.error_log.last_error
+        path = element_path(root, err.path) if err is not None and err.path else "document"
+        message = err.message if err is not None else "invalid"
+        raise CodecError(path, message.replace(self.q, ""))
+
+    # -- shared shapes -------------------------------------------------------------------
+
+    def image(self, parent: etree._Element, img: BiometricImage) -> None:
+        self.el(
+            parent,
+            "Image",
+            base64.b64encode(img.data).decode("ascii"),
+            compression=img.compression,
+            width=str(img.width),
+            height=str(img.height),
+            ppi=str(img.ppi),
+        )
+
+    def read_image(self, e: etree._Element | None, path: str) -> BiometricImage | None:
+        if e is None:
+            return None
+        return BiometricImage(
+            data=b64decode(e.text, path),
+            compression=e.get("compression", "NONE"),
+            width=int(e.get("width", "1")),
+            height=int(e.get("height", "1")),
+            ppi=int(e.get("ppi", "500")),
+        )
+
+    def name(self, parent: etree._Element, tag: str, name: PersonName) -> None:
+        """A name's parts and its ICAO 9303 Latin form (for partners without the script)."""
+        n = self.el(parent, tag)
+        self.el(n, "Family", name.family)
+        for g in name.given:
+            self.el(n, "Given", g)
+        latin = transliterate(" ".join((*name.given, name.family))).text
+        if latin:
+            self.el(n, "Latin", latin)
+
+    def read_name(self, e: etree._Element) -> PersonName:
+        return PersonName(
+            family=self.text(e, "Family"),
+            given=tuple((g.text or "").strip() for g in self.children(e, "Given")),
+        )
+
+    def date(self, parent: etree._Element, tag: str, d: PartialDate) -> None:
+        attrs = {"year": str(d.year)}
+        if d.month is not None:
+            attrs["month"] = str(d.month)
+            if d.day is not None:
+                attrs["day"] = str(d.day)
+        self.el(parent, tag, **attrs)
+
+    def read_date(self, e: etree._Element | None, path: str) -> PartialDate | None:
+        if e is None:
+            return None
+        year, month, day = int(e.get("year", "0")), opt_int(e.get("month")), opt_int(e.get("day"))
+        if day is not None and month is None:
+            raise CodecError(f"{path}/@day", "a day needs a month")
+        try:
+            dt.date(year, 1 if month is None else month, 1 if day is None else day)
+        except ValueError as exc:
+            raise CodecError(path, f"not a calendar date: {exc}") from exc
+        return PartialDate(year, month, day)
+
+    def candidates(self, parent: etree._Element, candidates: Iterable[Candidate]) -> None:
+        for c in candidates:
+            attrs = {
+                "reference": c.reference,
+                "score": repr(float(c.score)),
+                "matchType": c.match_type.value,
+            }
+            if c.wildcard:
+                attrs["wildcard"] = "true"
+            if c.compared_loci is not None:
+                attrs["comparedLoci"] = str(c.compared_loci)
+            if c.mismatched_alleles is not None:
+                attrs["mismatchedAlleles"] = str(c.mismatched_alleles)
+            self.el(parent, "Candidate", **attrs)
+
+    def read_candidates(self, parent: etree._Element) -> tuple[Candidate, ...]:
+        return tuple(
+            Candidate(
+                reference=c.get("reference", ""),
+                score=float(c.get("score", "0")),
+                match_type=MatchType(c.get("matchType", "")),
+                wildcard=c.get("wildcard", "false") in {"true", "1"},
+                compared_loci=opt_int(c.get("comparedLoci")),
+                mismatched_alleles=opt_int(c.get("mismatchedAlleles")),
+            )
+            for c in self.children(parent, "Candidate")
+        )

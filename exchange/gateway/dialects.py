@@ -1,0 +1,248 @@
+"""Partner dialects: how a search becomes messages to a partner, and how answers are read.
+
+Prüm partners get one Prüm XML envelope per modality (`prum_xml`). Interpol gets its own
+dialect (`exchange.codecs.interpol`): fingerprints as an ANSI/NIST-ITL CPS transaction
+(answered with SRE), DNA and face as Interpol XML, and a nominal check of the record's
+names, date of birth, sex and nationalities against notices and travel documents. Every
+message carries the stable per-(search, partner, modality) message id, so retries and
+resumed searches reuse it. Reading an answer checks that it comes from the partner asked,
+to us, in the same exchange, and answers this request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from exchange.codecs import ansi_nist, interpol, prum_xml
+from exchange.gateway.store import NewHit, PartnerResultRow, PartnerStatus, SearchRow
+from exchange.model import (
+    DactySearchRequest,
+    DnaSearchRequest,
+    Envelope,
+    ErrorBody,
+    ErrorCode,
+    FaceSearchRequest,
+    Header,
+    MatchType,
+    MessageType,
+    Modality,
+    PersonRecord,
+    Purpose,
+    SearchReply,
+)
+from exchange.responder import search_type_of
+
+P = PartnerStatus
+SearchBody = DnaSearchRequest | DactySearchRequest | FaceSearchRequest
+Bodies = Mapping[Modality, SearchBody]
+ANSI_NIST_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What came back for one message (one partner, one modality)."""
+
+    modality: Modality
+    status: PartnerStatus
+    error: str | None = None
+    hits: tuple[NewHit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message ready to send to one partner, and how to read its answer."""
+
+    modality: Modality
+    search_type: str
+    message_id: str
+    message_type: MessageType
+    purpose: Purpose
+    data: bytes
+    content_type: str
+    read: Callable[[bytes], Answer]
+
+
+def answer_of(body: object, modality: Modality, request_message_id: str, replied_to: str) -> Answer:
+    """A reply body as an Answer: refusals by their code, hits by their candidates."""
+    if isinstance(body, ErrorBody):
+        if body.code is ErrorCode.QUOTA_EXCEEDED:
+            return Answer(modality, P.QUOTA_EXCEEDED, body.message)
+        return Answer(modality, P.REJECTED, f"{body.code.value}: {body.message}")
+    if not isinstance(body, SearchReply) or replied_to != request_message_id:
+        return Answer(modality, P.ERROR, "reply does not answer this request")
+    hits = tuple(
+        NewHit(modality, c.reference, c.score, c.match_type, c.wildcard)
+        for r in body.results
+        for c in r.candidates
+    )
+    return Answer(modality, P.HIT if hits else P.NO_HIT, hits=hits)
+
+
+def check_parties(
+    sender: str, receiver: str, correlation_id: str, request: Header, modality: Modality
+) -> Answer | None:
+    """An error Answer if a reply is not from the asked partner, to us, in this exchange."""
+    if sender != request.receiver or receiver != request.sender:
+        return Answer(
+            modality, P.ERROR, f"reply from {sender} to {receiver}, expected {request.receiver}"
+        )
+    if correlation_id != request.correlation_id:
+        return Answer(modality, P.ERROR, "reply carries another correlation id")
+    return None
+
+
+def read_reply(env: Envelope, request: Envelope, modality: Modality) -> Answer:
+    """Check a partner's reply envelope against the request and turn it into an Answer."""
+    h = env.header
+    wrong = check_parties(h.sender, h.receiver, h.correlation_id, request.header, modality)
+    if wrong is not None:
+        return wrong
+    replied_to = env.body.request_message_id if isinstance(env.body, SearchReply) else ""
+    return answer_of(env.body, modality, request.header.message_id, replied_to or "")
+
+
+def prum_outgoing(
+    node_id: str, now: dt.datetime, search: SearchRow, result: PartnerResultRow, bodies: Bodies
+) -> list[Outgoing]:
+    """Prüm partners: every modality as a Prüm XML envelope."""
+    out = []
+    for modality, body in bodies.items():
+        request = _envelope(node_id, now, search, result, modality, body)
+
+        def read(data: bytes, request: Envelope = request, modality: Modality = modality) -> Answer:
+            return read_reply(prum_xml.decode(data), request, modality)
+
+        out.append(
+            Outgoing(
+                modality,
+                search_type_of(body),
+                request.header.message_id,
+                request.header.message_type,
+                search.purpose,
+                prum_xml.encode(request),
+                "application/xml",
+                read,
+            )
+        )
+    return out
+
+
+def _envelope(
+    node_id: str,
+    now: dt.datetime,
+    search: SearchRow,
+    result: PartnerResultRow,
+    modality: Modality,
+    body: SearchBody,
+) -> Envelope:
+    header = Header(
+        message_id=result.message_id_for(modality),
+        correlation_id=search.correlation_id,
+        timestamp=now,
+        sender=node_id,
+        receiver=result.partner,
+        message_type=prum_xml.message_type_of(body),
+        purpose=search.purpose,
+    )
+    return Envelope(header, body)
+
+
+def interpol_outgoing(
+    node_id: str,
+    now: dt.datetime,
+    search: SearchRow,
+    result: PartnerResultRow,
+    record: PersonRecord,
+    bodies: Bodies,
+    nominal: bool,
+) -> list[Outgoing]:
+    """Interpol: prints as ANSI/NIST-ITL, DNA and face as Interpol XML, plus a nominal check."""
+    out = []
+    for modality, body in bodies.items():
+        message_id = result.message_id_for(modality)
+        if isinstance(body, DactySearchRequest):
+            request = _envelope(node_id, now, search, result, modality, body)
+
+            def read_an(data: bytes, request: Envelope = request, m: Modality = modality) -> Answer:
+                return read_reply(ansi_nist.decode(data), request, m)
+
+            out.append(
+                Outgoing(
+                    modality,
+                    search_type_of(body),
+                    message_id,
+                    MessageType.DACTY_SEARCH_REQUEST,
+                    search.purpose,
+                    ansi_nist.encode(request),
+                    ANSI_NIST_TYPE,
+                    read_an,
+                )
+            )
+            continue
+        msg = interpol.InterpolMessage(
+            message_id, search.correlation_id, now, node_id, result.partner, search.purpose, body
+        )
+        out.append(
+            Outgoing(
+                modality,
+                search_type_of(body),
+                message_id,
+                prum_xml.message_type_of(body),
+                search.purpose,
+                interpol.encode_xml(msg),
+                "application/xml",
+                _xml_reader(msg, modality),
+            )
+        )
+    if nominal and record.name is not None:
+        message_id = result.message_id_for(Modality.NOMINAL)
+        person = interpol.NominalPerson(
+            record.name, record.aliases, record.date_of_birth, record.sex, record.nationalities
+        )
+        check = interpol.NominalCheck(message_id, person)
+        msg = interpol.InterpolMessage(
+            message_id, search.correlation_id, now, node_id, result.partner, search.purpose, check
+        )
+        out.append(
+            Outgoing(
+                Modality.NOMINAL,
+                "NOMINAL",
+                message_id,
+                MessageType.NOMINAL_CHECK,
+                search.purpose,
+                interpol.encode_xml(msg),
+                "application/xml",
+                _xml_reader(msg, Modality.NOMINAL),
+            )
+        )
+    return out
+
+
+def _xml_reader(request: interpol.InterpolMessage, modality: Modality) -> Callable[[bytes], Answer]:
+    def read(data: bytes) -> Answer:
+        reply = interpol.decode_xml(data)
+        rh = Header(
+            request.message_id,
+            request.correlation_id,
+            request.timestamp,
+            request.sender,
+            request.receiver,
+            MessageType.ERROR,
+            request.purpose,
+        )
+        wrong = check_parties(reply.sender, reply.receiver, reply.correlation_id, rh, modality)
+        if wrong is not None:
+            return wrong
+        body = reply.body
+        if isinstance(body, interpol.NominalReply):
+            if body.query_reference != request.message_id:
+                return Answer(modality, P.ERROR, "reply does not answer this request")
+            refs = [n.notice_id for n in body.notices] + [d.number for d in body.travel_documents]
+            hits = tuple(NewHit(modality, ref, 1.0, MatchType.CANDIDATE) for ref in refs)
+            return Answer(modality, P.HIT if hits else P.NO_HIT, hits=hits)
+        replied_to = body.request_message_id if isinstance(body, SearchReply) else ""
+        return answer_of(body, modality, request.message_id, replied_to)
+
+    return read

@@ -1,0 +1,80 @@
+"""Metrics, correlation ids in logs, and log hygiene (no biometric or personal data)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+
+from exchange.codecs import uk_json
+from mock_partners import population
+from mock_partners.cluster import PARTNER_SUBJECTS, running_cluster
+
+SEED = 5
+
+
+def test_metrics_logs_and_correlation(tmp_path: Path) -> None:
+    subject = PARTNER_SUBJECTS + 1
+    person = population.person(SEED, subject, "GB", capture=1).record
+    record = uk_json.record_to_json(person)
+
+    async def main() -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+        merge = structlog.contextvars.merge_contextvars
+        with structlog.testing.capture_logs(processors=[merge]) as logs:
+            async with (
+                running_cluster(tmp_path, ("DE", "FR"), seed=SEED, gallery_size=6) as c,
+                aiohttp.ClientSession() as s,
+            ):
+                body = {
+                    "purpose": "detection",
+                    "case_reference": "OBS-1",
+                    "record": record,
+                    "modalities": ["dna", "face", "fingerprint"],
+                    "partners": "all",
+                }
+                async with s.post(f"{c.client_url}/v1/searches?wait=15", json=body) as r:
+                    search = await r.json()
+                enrol = uk_json.record_to_json(population.person(SEED, 3, "GB").record)
+                async with s.post(f"{c.client_url}/v1/records", json=enrol) as r:
+                    assert r.status == 201
+                async with s.get(f"{c.client_url}/metrics") as r:
+                    assert r.content_type == "text/plain"
+                    metrics = await r.text()
+        return search, metrics, logs
+
+    search, metrics, logs = asyncio.run(main())
+    assert search["status"] == "complete"
+    # Prometheus text: searches by modality/partner/status, latency histograms, quota, breaker.
+    assert 'prum_searches_total{modality="dna",partner="DE",status="hit"} 1' in metrics
+    assert 'prum_searches_total{modality="face",partner="FR",status="no_hit"} 1' in metrics
+    assert 'prum_partner_seconds_bucket{partner="DE",le="+Inf"}' in metrics
+    assert "prum_search_seconds_count 1" in metrics
+    assert 'prum_quota_used{direction="outbound",partner="FR",search_type="TP/TP"} 1' in metrics
+    assert 'prum_breaker_open{partner="DE"} 0' in metrics
+
+    # One correlation id per search, on every line of it, on both sides of the exchange.
+    corr = {e["correlation_id"] for e in logs if e.get("search_id") == search["search_id"]}
+    assert len(corr) == 1
+    (cid,) = corr
+    answers = [e for e in logs if e["event"] == "partner_answer"]
+    assert answers and all(e["correlation_id"] == cid for e in answers)
+    received = [e for e in logs if e["event"] == "partner_message"]
+    assert {e["correlation_id"] for e in received} == {cid}
+
+    # Nothing personal or biometric in any log line.
+    text = json.dumps(logs, default=str)
+    assert person.name is not None and person.dna is not None and person.face is not None
+    forbidden = [
+        person.name.family,
+        *person.name.given,
+        person.identifiers.pnc_id or "",
+        record["face"]["template"][:24],
+        record["date_of_birth"],
+    ]
+    for value in forbidden:
+        assert value and value not in text, value
+    assert '"alleles"' not in text and "minutiae" not in text
