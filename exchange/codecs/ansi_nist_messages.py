@@ -11,10 +11,19 @@ exchange:
   others are the usual Prüm codes, not confirmed in a public text): TP/TP -> CPS,
   TP/UL and PP/ULP -> PMS (print to mark), LT/TP and LP/PP -> MPS (mark to print),
   LT/UL and LP/ULP -> MMS (mark to mark); SRE search result; ERR error.
-- Type-2 is user-defined (1-2011 §8.2); INT-I's field list was not available publicly, so
-  the fields are ours, chosen clear of INT-I's known 2.026/2.038/2.074/2.083/2.085 and
-  following the FBI EBTS numbers where EBTS has the same concept (2.059 SRF, 2.060 MSG,
-  2.064 CAN); they are listed in `TYPE2_FIELDS`.
+- Type-2 is user-defined (1-2011 §8.2). INT-I's own Type-2 definitions (v6.00.02, on
+  ANSI/NIST-ITL 1-2011 Update 2015) are public in Interpol's repository
+  INTERPOL-Innovation-Centre/ANSI-NIST-XML-ITL-Implementation (MRT/MRT_INT-I_FieldDefinition.csv),
+  but only their XML form is complete there. Followed from it: errors in 2.074 ERM (ECO
+  3-digit code, EFM 3-letter field mnemonic, EMT text of at most 128 characters). Not
+  followed: INT-I's 2.064 RLS (respondents list: one candidate per SRE, candidate
+  sequence, manual-verification flag, total count, TOT searched, I/N), whose traditional
+  item order is not given there; our SRE carries the whole candidate list of a Prüm reply
+  in 2.064 CAN (reference, score, match type) after the FBI EBTS numbering (2.059 SRF I/N,
+  2.064 CAN, 2.060 MSG), and a peer speaking INT-I's RLS is refused with a typed error,
+  never misread. The probe reference, search type, purpose, candidates asked for and the
+  request's TCN are in our fields 2.010-2.014 (INT-I's 2.010 CRN is a pair of ISO 3166
+  alpha-3 country and number; ours is one opaque reference); all are in `TYPE2_FIELDS`.
 - The prints themselves (Type-9 minutiae, Type-4/13/14/15 images) are `ansi_nist_prints`.
 """
 
@@ -83,8 +92,22 @@ F_PURPOSE = 12  # 2.012 purpose of the search (exchange.model.Purpose value)
 F_MAX_CANDIDATES = 13  # 2.013 candidates asked for (Implementing Agreement Art. 9 caps it)
 F_REQUEST_ID = 14  # 2.014 TCN of the request that a SRE/ERR answers
 F_FINDINGS = 59  # 2.059 SRF: "I" hit, "N" no hit (EBTS meaning)
-F_ERROR = 60  # 2.060 MSG: items (error code, message[, field path])
+F_ERROR = 60  # 2.060 MSG: items (error code, message[, field path]), lossless for our peers
+F_INTI_ERROR = 74  # 2.074 ERM (INT-I v6): items ECO 3-digit code, EFM field mnemonic, EMT text
 F_CANDIDATES = 64  # 2.064 CAN: one subfield per candidate: (reference, score, match type)
+
+#: 2.074 ECO numbers. INT-I v6's error table was not available; "101" (mandatory field
+#: missing) is the one INT-I code seen in its published field definitions, the 9xx are ours.
+ERROR_NUMBER: Mapping[ErrorCode, str] = {
+    ErrorCode.SCHEMA_INVALID: "101",
+    ErrorCode.UNSUPPORTED_MODALITY: "901",
+    ErrorCode.QUOTA_EXCEEDED: "902",
+    ErrorCode.UNKNOWN_REFERENCE: "903",
+    ErrorCode.UNAUTHORISED_SENDER: "904",
+    ErrorCode.PROFILE_REJECTED: "905",
+    ErrorCode.INTERNAL: "999",
+}
+_ERROR_OF_NUMBER = {number: code for code, number in ERROR_NUMBER.items()}
 
 TYPE2_FIELDS: Mapping[int, str] = {
     F_REFERENCE: "REF probe reference",
@@ -94,6 +117,7 @@ TYPE2_FIELDS: Mapping[int, str] = {
     F_REQUEST_ID: "RQI request TCN answered",
     F_FINDINGS: "SRF search result findings (I/N)",
     F_ERROR: "MSG error code, text and field",
+    F_INTI_ERROR: "ERM error code, field mnemonic, text (INT-I v6)",
     F_CANDIDATES: "CAN candidate list",
 }
 
@@ -171,6 +195,7 @@ def transaction_from_envelope(envelope: Envelope, *, legacy_images: bool = False
         if body.field is not None:
             items.append(body.field)
         type2[F_ERROR] = (tuple(plain(i, "body") for i in items),)
+        type2[F_INTI_ERROR] = ((ERROR_NUMBER[body.code], "", items[1][:128]),)
         if body.request_message_id is not None:
             type2[F_REQUEST_ID] = text(body.request_message_id)
     else:
@@ -306,18 +331,28 @@ def _search_reply(type2: TaggedRecord | None) -> SearchReply:
 
 
 def _error(type2: TaggedRecord | None) -> ErrorBody:
+    """Our 2.060 when present (it is lossless); else INT-I's 2.074 ERM from any INT-I peer."""
     msg = type2.fields.get(F_ERROR) if type2 else None
-    if not msg or len(msg[0]) not in (2, 3):
-        raise CodecError("Type-2.2.060", "ERR needs (code, message[, field])")
-    items = msg[0]
-    try:
-        code = ErrorCode(items[0])
-    except ValueError:
-        raise CodecError("Type-2.2.060", f"unknown error code {items[0][:30]!r}") from None
-    assert type2 is not None
-    return ErrorBody(
-        code, items[1], items[2] if len(items) == 3 else None, type2.text(F_REQUEST_ID)
-    )
+    erm = type2.fields.get(F_INTI_ERROR) if type2 else None
+    request_id = type2.text(F_REQUEST_ID) if type2 else None
+    if msg:
+        items = msg[0]
+        if len(items) not in (2, 3):
+            raise CodecError("Type-2.2.060", "ERR needs (code, message[, field])")
+        try:
+            code = ErrorCode(items[0])
+        except ValueError:
+            raise CodecError("Type-2.2.060", f"unknown error code {items[0][:30]!r}") from None
+        return ErrorBody(code, items[1], items[2] if len(items) == 3 else None, request_id)
+    if erm:
+        items = erm[0]
+        if len(items) != 3:
+            raise CodecError("Type-2.2.074", "ERM needs (ECO, EFM, EMT)")
+        number, mnemonic, text_ = items
+        code = _ERROR_OF_NUMBER.get(number, ErrorCode.INTERNAL)
+        message = text_ if code is not ErrorCode.INTERNAL else f"INT-I error {number}: {text_}"
+        return ErrorBody(code, message, f"Type-2.{mnemonic}" if mnemonic else None, request_id)
+    raise CodecError("Type-2.2.074", "ERR carries neither 2.074 ERM nor 2.060 MSG")
 
 
 # --- small helpers ---------------------------------------------------------------------------

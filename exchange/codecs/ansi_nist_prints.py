@@ -3,15 +3,19 @@
 Formats (ANSI/NIST-ITL 1-2011, NIST SP 500-290; INT-I v4.22b profile):
 
 - Type-9 legacy "standard format" minutiae (FMT = S; 1-2011 Table 27 refers to 1-2007
-  §13.1 for 9.005-9.012): 9.003 IMP, 9.004 FMT, 9.005 OFR, 9.006 FGP, 9.007 FPC,
-  9.010 MIN, 9.011 RDG, 9.012 MRC with items (index, XXXXYYYYTTT, quality, type).
+  §13.1 for 9.005-9.012; INT-I v6.00.02 keeps them, see Interpol's field list in
+  INTERPOL-Innovation-Centre/ANSI-NIST-XML-ITL-Implementation): 9.003 IMP, 9.004 FMT,
+  9.005 OFR, 9.006 FGP, 9.007 FPC, 9.010 MIN, 9.011 RDG, 9.012 MRC with items (index,
+  XXXXYYYYTTT, quality, type); palms use five digits for X and Y (XXXXXYYYYYTTT).
   X and Y are in units of 0.01 mm from the lower-left corner of the image, theta in
   degrees counter-clockwise from the positive X axis. The model holds pixels from the
   top-left corner at the set's ppi, with the same angle convention, so Y is flipped
-  against the image height; with no image, against the largest 4-digit value (9999),
-  which keeps relative geometry exact and round-trips. Quality 9.012 item 3 is 0-63
-  (0 manual, 1 none, 2 best to 63 worst); the model's 0-100 maps linearly onto 2-63
-  (lossy: 101 values onto 62).
+  against the image height; with no image, against the largest value the digits can carry
+  (9999 or 99999), which keeps relative geometry exact and round-trips. Quality 9.012 item
+  3 is 0-63 (0 manual, 1 none, 2 best to 63 worst); the model's 0-100 maps linearly onto
+  2-63 (lossy: 101 values onto 62). This is what the writer emits.
+- Type-9 INCITS 378 block (FMT = U, 1-2011 Table 28, used by INT-I v6): read only, from
+  9.130 SLC, 9.131 THPS, 9.134 FGP, 9.136 NOM and 9.137 FMD (see `_incits_minutiae`).
 - Images, optional, one per finger with the same IDC as its Type-9 record (the IDC
   cross-reference the reader checks): Type-14 for ten-prints (Type-4 on request: 18-byte
   binary header, GCA code), Type-13 for latents, Type-15 for palms (1-2011 §8.4, 8.13-8.15:
@@ -92,9 +96,9 @@ _QUALITY_OF_CODE: Mapping[str, int] = {
     },
 }
 _KIND_OF_CODE: Mapping[str, MinutiaKind] = {k.value: k for k in MinutiaKind}
+_KIND_OF_INCITS = (MinutiaKind.OTHER, MinutiaKind.RIDGE_ENDING, MinutiaKind.BIFURCATION)
 
 _IMAGE_RECORD_TYPES = frozenset({4, 13, 14, 15})
-_NO_IMAGE_HEIGHT = 9999  # 0.01 mm units: the largest Y that 9.012 can carry
 DEFAULT_PPI = 500
 
 
@@ -111,9 +115,10 @@ def fingerprint_records(
         path = f"fingerprints.fingers[{i}]"
         idc = i + 1
         check_position(finger.position, prints.impression, f"{path}.position")
-        height = _height_units(finger.image, path)
+        digits = _digits(prints.impression)
+        height = _height_units(finger.image, digits, path)
         if finger.minutiae or finger.image is None:
-            minutiae.append(_type9(finger, idc, imp, prints.ppi, height, path))
+            minutiae.append(_type9(finger, idc, imp, prints.ppi, height, digits, path))
         if finger.image is not None:
             images.append(
                 _image_record(
@@ -167,7 +172,9 @@ def fingerprint_set(tx: Transaction) -> FingerprintSet:
 # --- Type-9 minutiae -------------------------------------------------------------------------
 
 
-def _type9(finger: Finger, idc: int, imp: int, ppi: int, height: int, path: str) -> TaggedRecord:
+def _type9(
+    finger: Finger, idc: int, imp: int, ppi: int, height: int, digits: int, path: str
+) -> TaggedRecord:
     fields: dict[int, Subfields] = {
         3: text(str(imp)),
         4: text("S"),
@@ -181,19 +188,23 @@ def _type9(finger: Finger, idc: int, imp: int, ppi: int, height: int, path: str)
         raise CodecError(f"{path}.minutiae", "more than 999 minutiae")
     mrc = []
     scale = 2540 / ppi
+    top: int = 10**digits - 1
     for n, m in enumerate(finger.minutiae, start=1):
         x = round(m.x * scale)
         y = height - round(m.y * scale)
-        if not (
-            0 <= x <= 9999 and 0 <= y <= 9999 and 0 <= m.angle <= 359 and 0 <= m.quality <= 100
-        ):
+        if not (0 <= x <= top and 0 <= y <= top and 0 <= m.angle <= 359 and 0 <= m.quality <= 100):
             raise CodecError(
                 f"{path}.minutiae[{n - 1}]",
-                f"x, y must fit 0-99.99 mm inside the image at {ppi} ppi, angle 0-359, "
-                "quality 0-100",
+                f"x, y must fit 0-{top / 100:.2f} mm inside the image at {ppi} ppi, "
+                "angle 0-359, quality 0-100",
             )
         mrc.append(
-            (str(n), f"{x:04d}{y:04d}{m.angle:03d}", _CODE_OF_QUALITY[m.quality], m.kind.value)
+            (
+                str(n),
+                f"{x:0{digits}d}{y:0{digits}d}{m.angle:03d}",
+                _CODE_OF_QUALITY[m.quality],
+                m.kind.value,
+            )
         )
     if mrc:
         fields[12] = tuple(mrc)
@@ -205,11 +216,25 @@ def _read_type9(
 ) -> tuple[Finger, Impression]:
     where = f"Type-9[{index}]"
     imp = _impression(rec.text(3), f"{where}.9.003")
-    if rec.text(4) != "S":
-        raise CodecError(f"{where}.9.004", "only the standard minutiae format (FMT S) is read")
-    position = unsigned(rec.text(6) or "", f"{where}.9.006")
-    check_position(position, imp, f"{where}.9.006")
-    height = _NO_IMAGE_HEIGHT
+    fmt = rec.text(4)
+    if fmt == "S":
+        position = unsigned(rec.text(6) or "", f"{where}.9.006")
+        check_position(position, imp, f"{where}.9.006")
+        return Finger(position, _legacy_minutiae(where, rec, ppi, image, imp)), imp
+    if fmt == "U" and 137 in rec.fields:
+        position = unsigned(rec.text(134) or "", f"{where}.9.134")
+        check_position(position, imp, f"{where}.9.134")
+        return Finger(position, _incits_minutiae(where, rec, ppi)), imp
+    raise CodecError(
+        f"{where}.9.004", "reads the legacy format (FMT S, 9.012) or INCITS 378 (FMT U, 9.137)"
+    )
+
+
+def _legacy_minutiae(
+    where: str, rec: TaggedRecord, ppi: int, image: BiometricImage | None, imp: Impression
+) -> tuple[Minutia, ...]:
+    """9.010 MIN and 9.012 MRC: X, Y in 0.01 mm from the lower left, theta in degrees."""
+    height = 10 ** _digits(imp) - 1
     if image is not None:
         height = round(image.height * 2540 / image.ppi)
     mrc = rec.fields.get(12, ())
@@ -220,11 +245,12 @@ def _read_type9(
     scale = ppi / 2540
     for n, items in enumerate(mrc):
         xyt = items[1] if len(items) >= 4 else ""
-        if len(xyt) != 11 or not xyt.isdigit() or not xyt.isascii():
+        if len(xyt) not in (11, 13) or not xyt.isdigit() or not xyt.isascii():
             raise CodecError(
                 f"{where}.9.012[{n}]", "minutia must be (index, XXXXYYYYTTT, quality, type, ...)"
             )
-        x, y, theta = int(xyt[:4]), int(xyt[4:8]), int(xyt[8:])
+        d = (len(xyt) - 3) // 2  # 4 digits for fingers, 5 for palms
+        x, y, theta = int(xyt[:d]), int(xyt[d : 2 * d]), int(xyt[2 * d :])
         quality = _QUALITY_OF_CODE.get(items[2])
         kind = _KIND_OF_CODE.get(items[3])
         if theta > 359 or quality is None or kind is None or y > height:
@@ -235,24 +261,61 @@ def _read_type9(
         minutiae.append(
             Minutia(round(x * scale), round((height - y) * scale), theta, kind, quality)
         )
-    return Finger(position, tuple(minutiae)), imp
+    return tuple(minutiae)
 
 
-def _to_units(px: int, ppi: int, path: str) -> int:
-    units = round(px * 2540 / ppi)
-    if not 0 <= units <= 9999:
-        raise CodecError(path, f"{px} px does not fit 0-99.99 mm at {ppi} ppi")
-    return units
+def _incits_minutiae(where: str, rec: TaggedRecord, ppi: int) -> tuple[Minutia, ...]:
+    """9.136 NOM and 9.137 FMD (INCITS 378 block, 1-2011 Table 28; INT-I v6 uses it).
+
+    Items: index, X and Y in pixels from the upper left at the block's resolution (9.130
+    SLC, 9.131 THPS), angle in units of 2 degrees (0-179), type 0 other / 1 ridge ending /
+    2 bifurcation, quality 1-100 or 0 for none. The angle is turned into the legacy 9.012
+    convention the model keeps, theta = 2 * angle + 180 (mod 360), as NIST-format tools do.
+    """
+    fmd = rec.fields[137]
+    count = rec.text(136)
+    if count is not None and unsigned(count, f"{where}.9.136") != len(fmd):
+        raise CodecError(f"{where}.9.136", f"NOM {count} but 9.137 lists {len(fmd)} minutiae")
+    scale_units = unsigned(rec.text(130) or "1", f"{where}.9.130", digits=1)
+    pixel_scale = unsigned(rec.text(131) or str(ppi), f"{where}.9.131")
+    source_ppi = pixel_scale if scale_units == 1 else round(pixel_scale * 2.54)
+    if scale_units not in (1, 2) or source_ppi <= 0:
+        raise CodecError(f"{where}.9.131", "resolution must be positive, in ppi or ppcm")
+    scale = ppi / source_ppi
+    minutiae: list[Minutia] = []
+    for n, items in enumerate(fmd):
+        path = f"{where}.9.137[{n}]"
+        if len(items) != 6:
+            raise CodecError(path, "minutia must be (index, x, y, angle, type, quality)")
+        x, y, angle, kind, quality = (unsigned(v, path, digits=5) for v in items[1:])
+        if angle > 179 or kind > 2 or quality > 100:
+            raise CodecError(path, "angle beyond 179, type beyond 2 or quality beyond 100")
+        minutiae.append(
+            Minutia(
+                round(x * scale),
+                round(y * scale),
+                (2 * angle + 180) % 360,
+                _KIND_OF_INCITS[kind],
+                quality or 100,
+            )
+        )
+    return tuple(minutiae)
 
 
-def _height_units(image: BiometricImage | None, path: str) -> int:
+def _digits(impression: Impression) -> int:
+    """9.012 writes X and Y in 4 digits for fingers, 5 for palms (INT-I v6, 9.012-B)."""
+    return 5 if impression in (Impression.PALM, Impression.LATENT_PALM) else 4
+
+
+def _height_units(image: BiometricImage | None, digits: int, path: str) -> int:
+    top: int = 10**digits - 1
     if image is None:
-        return _NO_IMAGE_HEIGHT
+        return top
     if image.ppi <= 0 or image.height < 0:
         raise CodecError(f"{path}.image", "image ppi and height must be positive")
     height = round(image.height * 2540 / image.ppi)
-    if height > 9999:
-        raise CodecError(f"{path}.image.height", "image taller than 99.99 mm")
+    if height > top:
+        raise CodecError(f"{path}.image.height", f"image taller than {top / 100:.2f} mm")
     return height
 
 
@@ -309,12 +372,15 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
         if compression is None:
             raise CodecError(f"{where}.4.008", f"unknown compression code {rec.compression}")
         imp = _impression(str(rec.impression), f"{where}.4.003")
+        check_position(rec.positions[0], imp, f"{where}.4.004")
         image = BiometricImage(rec.data, compression, rec.width, rec.height, DEFAULT_PPI)
         return image, rec.positions[0], imp
     t = rec.type
     imp = _impression(rec.text(3), f"{where}.{t}.003")
-    width = unsigned(rec.text(6) or "", f"{where}.{t}.006")
-    height = unsigned(rec.text(7) or "", f"{where}.{t}.007")
+    width = unsigned(rec.text(6) or "", f"{where}.{t}.006", digits=5)
+    height = unsigned(rec.text(7) or "", f"{where}.{t}.007", digits=5)
+    if not width or not height:
+        raise CodecError(f"{where}.{t}.006", "image width and height must be positive")
     scale = unsigned(rec.text(8) or "0", f"{where}.{t}.008", digits=1)
     horizontal = unsigned(rec.text(9) or "0", f"{where}.{t}.009")
     image_ppi = horizontal if scale == 1 else round(horizontal * 2.54) if scale == 2 else ppi
@@ -324,6 +390,7 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
     if not compression:
         raise CodecError(f"{where}.{t}.011", "compression algorithm missing")
     position = unsigned(rec.text(13) or "", f"{where}.{t}.013")
+    check_position(position, imp, f"{where}.{t}.013")
     assert rec.data is not None
     return BiometricImage(rec.data, compression, width, height, image_ppi), position, imp
 

@@ -281,3 +281,19 @@ def test_nistitl_built_cps_decodes_to_the_model() -> None:
     )
     assert first.image == BiometricImage(b"WSQ\x1c\x1dbytes", "WSQ20", 800, 750, 500)
     assert second == Finger(3, (), BiometricImage(b"\x1c\x1e\x1fwsq", "WSQ20", 800, 750, 500))
+
+
+def test_nistitl_built_incits_378_minutiae_decode_to_the_model() -> None:
+    # INT-I v6 carries minutiae in the INCITS 378 block of Type-9 (9.126-9.141, FMT U).
+    msg = build_with_nistitl()
+    r9 = msg[(9, 1)]
+    del r9[12]
+    r9._4 = "U"
+    for tag, value in ((130, "1"), (131, "500"), (134, "2"), (136, "1")):
+        r9 += nistitl.Field(9, tag, value)
+    r9 += nistitl.Field(9, 137, [["1", "100", "650", "135", "1", "77"]])
+    body = messages.decode(bytes(msg.NIST)).body
+    assert isinstance(body, DactySearchRequest)
+    first = body.fingerprints.fingers[0]
+    assert first.position == 2
+    assert first.minutiae == (Minutia(100, 650, 90, MinutiaKind.RIDGE_ENDING, 77),)

@@ -458,3 +458,130 @@ def test_uk_record_carries_an_ansi_nist_transaction() -> None:
     with pytest.raises(CodecError) as info:
         uk_json.decode(json.dumps(doc).encode())
     assert "ansi_nist/Type-" in info.value.field
+
+
+def test_error_also_travels_as_int_i_erm() -> None:
+    body = ErrorBody(ErrorCode.QUOTA_EXCEEDED, "x" * 200, "Type-2.2.011", "GB-0001")
+    tx = decode_transaction(messages.encode(Envelope(header(MessageType.ERROR), body)))
+    type2 = tx.records[0]
+    assert isinstance(type2, TaggedRecord)
+    assert type2.fields[messages.F_INTI_ERROR] == (("902", "", "x" * 128),)
+
+
+@pytest.mark.parametrize(
+    ("eco", "efm", "code", "message", "field"),
+    [
+        ("101", "NAM", ErrorCode.SCHEMA_INVALID, "MANDATORY FIELD MISSING", "Type-2.NAM"),
+        ("555", "", ErrorCode.INTERNAL, "INT-I error 555: MANDATORY FIELD MISSING", None),
+    ],
+)
+def test_error_from_an_int_i_peer(
+    eco: str, efm: str, code: ErrorCode, message: str, field: str | None
+) -> None:
+    # An INT-I peer sends only 2.074 ERM (ECO, EFM, EMT), as in Interpol's v6 field list.
+    tx = decode_transaction(
+        messages.encode(Envelope(header(MessageType.ERROR), ErrorBody(ErrorCode.INTERNAL, "x")))
+    )
+    erm = TaggedRecord(2, 0, {74: ((eco, efm, "MANDATORY FIELD MISSING"),)})
+    envelope = messages.decode(encode_transaction(Transaction(tx.header, (erm,))))
+    assert envelope.body == ErrorBody(code, message, field, None)
+    with pytest.raises(CodecError, match="neither"):
+        messages.decode(encode_transaction(Transaction(tx.header, (TaggedRecord(2, 0, {}),))))
+
+
+# --- palms and the INCITS 378 minutiae block ---------------------------------------------------
+
+
+def test_palm_minutiae_use_five_digit_coordinates() -> None:
+    # A palm is larger than 99.99 mm: 9.012 carries 5-digit X and Y for palms (INT-I v6).
+    palm = FingerprintSet(
+        (Finger(25, (Minutia(2400, 3000, 90), Minutia(0, 0, 0))),), Impression.PALM
+    )
+    envelope = cps(palm, "PP/ULP", 5)
+    tx = decode_transaction(messages.encode(envelope))
+    type9 = tx.records[1]
+    assert isinstance(type9, TaggedRecord)
+    assert [items[1] for items in type9.fields[12]] == ["1219284759090", "0000099999000"]
+    assert messages.decode(messages.encode(envelope)) == envelope
+
+
+def _incits_type9(fmd: tuple[tuple[str, ...], ...], **extra: str) -> TaggedRecord:
+    fields = {3: text("1"), 4: text("U"), 130: text("1"), 131: text("500"), 134: text("3")}
+    fields.update({int(k[1:]): text(v) for k, v in extra.items()})
+    fields[137] = fmd
+    return TaggedRecord(9, 1, fields)
+
+
+def _with_type9(type9: TaggedRecord) -> bytes:
+    tx = _cps_tx()
+    return encode_transaction(Transaction(tx.header, (tx.records[0], type9)))
+
+
+def test_incits_378_minutiae_are_read() -> None:
+    fmd = (("1", "100", "200", "45", "1", "80"), ("2", "5", "6", "0", "2", "0"))
+    body = messages.decode(_with_type9(_incits_type9(fmd, f136="2"))).body
+    assert isinstance(body, DactySearchRequest)
+    (finger,) = body.fingerprints.fingers
+    assert finger == Finger(
+        3,
+        (
+            Minutia(100, 200, 270, MinutiaKind.RIDGE_ENDING, 80),
+            Minutia(5, 6, 180, MinutiaKind.BIFURCATION, 100),
+        ),
+    )
+
+
+def test_incits_378_coordinates_follow_the_block_resolution() -> None:
+    fmd = (("1", "200", "400", "0", "0", "50"),)
+    prints = messages.decode(_with_type9(_incits_type9(fmd, f131="1000"))).body
+    assert isinstance(prints, DactySearchRequest)
+    assert prints.fingerprints.fingers[0].minutiae == (
+        Minutia(100, 200, 180, MinutiaKind.OTHER, 50),
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmd", "extra", "field"),
+    [
+        ((("1", "1", "1", "180", "1", "50"),), {}, "Type-9[2].9.137[0]"),
+        ((("1", "1", "1", "10", "3", "50"),), {}, "Type-9[2].9.137[0]"),
+        ((("1", "1", "1", "10", "1"),), {}, "Type-9[2].9.137[0]"),
+        ((("1", "x", "1", "10", "1", "50"),), {}, "Type-9[2].9.137[0]"),
+        ((("1", "1", "1", "10", "1", "50"),), {"f136": "2"}, "Type-9[2].9.136"),
+        ((("1", "1", "1", "10", "1", "50"),), {"f134": "44"}, "Type-9[2].9.134"),
+    ],
+)
+def test_bad_incits_minutiae_named_by_field(
+    fmd: tuple[tuple[str, ...], ...], extra: dict[str, str], field: str
+) -> None:
+    with pytest.raises(CodecError) as info:
+        messages.decode(_with_type9(_incits_type9(fmd, **extra)))
+    assert info.value.field == field
+
+
+def test_type9_without_a_readable_format_is_refused() -> None:
+    type9 = TaggedRecord(9, 1, {3: text("1"), 4: text("U"), 300: text("x")})
+    with pytest.raises(CodecError, match="INCITS 378") as info:
+        messages.decode(_with_type9(type9))
+    assert info.value.field == "Type-9[2].9.004"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({13: text("44")}, "Type-14[2].14.013"),
+        ({6: text("0")}, "Type-14[2].14.006"),
+        ({7: text("123456")}, "Type-14[2].14.007"),
+    ],
+)
+def test_image_only_finger_is_checked_like_one_with_minutiae(
+    fields: dict[int, tuple[tuple[str, ...], ...]], field: str
+) -> None:
+    # What the reader accepts, the writer can write back: no finger position 44, no 0-wide image.
+    tx = _cps_tx()
+    image = tx.records[11]
+    assert isinstance(image, TaggedRecord)
+    bad = TaggedRecord(14, 1, {**image.fields, **fields}, image.data)
+    with pytest.raises(CodecError) as info:
+        messages.decode(encode_transaction(Transaction(tx.header, (tx.records[0], bad))))
+    assert info.value.field == field
