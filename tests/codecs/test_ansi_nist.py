@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -270,20 +268,18 @@ def test_limits_refuse_quickly() -> None:
     with pytest.raises(HostileInputError):
         decode_transaction(data, limits=Limits(max_fields=3))
     huge = b"1.001:999999999999\x1d" + b"\x1d" * 5_000_000
-    start = time.perf_counter()
-    with pytest.raises(CodecError):
+    with pytest.raises(CodecError) as info:
         decode_transaction(huge)
-    assert time.perf_counter() - start < 1.0  # refused at the first LEN, not scanned
+    # Refused at the first LEN, before the body is scanned (speed: bench.fuzz_ansi_nist).
+    assert (info.value.field, info.value.offset) == ("Type-1.1.001", 6)
 
 
-def test_many_fields_parse_in_linear_time() -> None:
+def test_many_fields_round_trip() -> None:
+    # 20 000 fields; how long it takes is measured by `prum-exchange bench codec`, not here.
     fields = {tag: text("v") for tag in range(3, 999)}
     tx = Transaction(HEADER, tuple(TaggedRecord(2, i, fields) for i in range(20)))
     data = encode_transaction(tx)
-    start = time.perf_counter()
     assert decode_transaction(data) == tx
-    # About 0.1 s unloaded; a quadratic scan of 20 000 fields would take minutes.
-    assert time.perf_counter() - start < 5.0
 
 
 # --- writer refusals --------------------------------------------------------------------------
