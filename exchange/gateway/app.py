@@ -55,7 +55,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as exc:
-        return _error(exc.status, exc.code, exc.message, exc.field)
+        response = _error(exc.status, exc.code, exc.message, exc.field)
+        if exc.status == 503:
+            response.headers["Retry-After"] = "1"
+        return response
     except AuthError as exc:
         response = _error(exc.status, exc.code, exc.message, None)
         if exc.retry_after is not None:

@@ -40,6 +40,8 @@ from exchange.model import (
 )
 
 MAX_WAIT_S = 60.0
+BODY_READ_TIMEOUT_S = 10.0
+MAX_RUNNING_SEARCHES = 2000  # beyond this, new searches wait their turn at the client (503)
 
 
 class ApiError(Exception):
@@ -57,7 +59,10 @@ def _client(request: web.Request, scope: str) -> Client:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    try:  # a client trickling its body (slow loris) gets a 408, not a held connection
+        raw = await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise ApiError(408, "request_timeout", "the body did not arrive in time", None) from exc
     try:
         doc = uk_json.parse_json(raw)
     except CodecError as exc:
@@ -211,6 +216,8 @@ def start_search(node: Node, search_id: str, record: PersonRecord | None = None)
 async def post_search(request: web.Request) -> web.Response:
     node = request.app[NODE]
     client = _client(request, "search")
+    if len(node.tasks) >= MAX_RUNNING_SEARCHES:
+        raise ApiError(503, "busy", "too many searches in progress; retry shortly", None)
     doc = await _json_body(request)
     purpose, case_reference, record, modalities, partners, k = _validate_search(node, doc)
     now = node.clock()

@@ -11,6 +11,7 @@ outside can produce a 500 or a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 import uuid
@@ -69,7 +70,13 @@ async def receive_message(request: web.Request) -> web.Response:
             node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
         )
         return web.Response(body=data, status=413, content_type=XML)
-    raw = await request.content.read(MAX_MESSAGE_BYTES + 1)
+    try:  # a sender trickling its body gets a 408, not a held connection
+        raw = await asyncio.wait_for(request.content.read(MAX_MESSAGE_BYTES + 1), 10.0)
+    except TimeoutError:
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, "body too slow", None, node.clock()
+        )
+        return web.Response(body=data, status=408, content_type=XML)
     try:
         envelope = prum_xml.decode(raw)
     except CodecError as exc:

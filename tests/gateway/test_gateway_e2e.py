@@ -475,3 +475,28 @@ def test_interpol_dialect_prints_as_ansi_nist_dna_face_and_nominal_as_xml(tmp_pa
         )
 
     run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))
+
+
+def test_a_slowly_trickled_body_is_cut_off_with_408(tmp_path: Path) -> None:
+    """Slow loris: a client that sends headers, then the body a byte at a time, too slowly."""
+    import exchange.gateway.client_api as client_api
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        port = c.gateway.client_port
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /v1/searches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        assert b" 408 " in status_line
+        writer.close()
+        await writer.wait_closed()
+
+    original = client_api.BODY_READ_TIMEOUT_S
+    client_api.BODY_READ_TIMEOUT_S = 0.5
+    try:
+        run(tmp_path, scenario)
+    finally:
+        client_api.BODY_READ_TIMEOUT_S = original
