@@ -14,10 +14,10 @@ entry point and outcome, and writes the findings (inputs that failed) under `--o
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
 import datetime as dt
 import json
+import logging
 import random
 import tempfile
 import time
