@@ -11,14 +11,17 @@ reference.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from exchange.gateway.app import Gateway, Middleware
+from exchange.gateway.auth import SCOPES, ClientConfig, token_hash
 from exchange.gateway.config import GatewayConfig, Listener, PartnerConfig
 from exchange.gateway.node import Node
 from exchange.model import Modality
+from exchange.pki import NodeFiles, init_pki
 from mock_partners import population
 from mock_partners.interpol_node import NODE_ID as INTERPOL
 from mock_partners.interpol_node import InterpolNode, running_interpol_node
@@ -35,6 +38,13 @@ class Cluster:
     urls: dict[str, str]
     holdings: dict[str, list[int]] = field(default_factory=dict)  # partner -> subjects
     interpol: InterpolNode | None = None
+    token: str | None = None  # the client API's bearer token, when one is configured
+    root: Path = Path(".")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What a client of this cluster's gateway sends with every request."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     @property
     def client_url(self) -> str:
@@ -47,6 +57,12 @@ class Cluster:
         return [p for p, subjects in self.holdings.items() if subject in subjects]
 
 
+def cluster_files(root: Path, node_id: str) -> NodeFiles:
+    """The certificate files of a node of a cluster started with `tls=True`."""
+    pki = root / "pki"
+    return NodeFiles(pki / "ca.pem", pki / f"{node_id}.pem", pki / f"{node_id}.key")
+
+
 def partner_node_config(partner_id: str, data_dir: Path, uk: str = "GB") -> GatewayConfig:
     """A mock partner: a node that accepts searches from the UK and sends none itself."""
     return GatewayConfig(
@@ -54,7 +70,7 @@ def partner_node_config(partner_id: str, data_dir: Path, uk: str = "GB") -> Gate
         data_dir=data_dir,
         feature_model=population.FEATURE_MODEL,
         face_dim=population.FACE_DIM,
-        client=Listener(port=0),
+        client=None,  # a partner node answers partners only
         partner_listener=Listener(port=0),
         partners=(
             PartnerConfig(id=uk, url="http://127.0.0.1:9/unused", modalities=ALL_MODALITIES),
@@ -78,15 +94,23 @@ async def running_cluster(
     uk_overrides: Mapping[str, object] | None = None,
     partner_overrides: Mapping[str, Mapping[str, object]] | None = None,
     partner_middlewares: Mapping[str, Sequence[Middleware]] | None = None,
+    tls: bool = False,
+    client_token: str | None = None,
 ) -> AsyncIterator[Cluster]:
-    """Partners each hold `gallery_size` subjects of their own plus `shared_subjects`."""
+    """Partners each hold `gallery_size` subjects of their own plus `shared_subjects`.
+
+    With `tls`, a PKI is made under `root/pki` and every node talks mutual TLS; with
+    `client_token`, the gateway's client API requires it as a bearer token (all scopes).
+    """
+    pki = init_pki(root / "pki", ["GB", *partner_ids], dt.datetime.now(dt.UTC)) if tls else {}
+    scheme = "https" if tls else "http"
     partners: dict[str, Node] = {}
     urls: dict[str, str] = {}
     holdings: dict[str, list[int]] = {}
     interpol_node: InterpolNode | None = None
     async with contextlib.AsyncExitStack() as stack:
         for j, pid in enumerate(partner_ids, start=1):
-            cfg = partner_node_config(pid, root / pid)
+            cfg = replace(partner_node_config(pid, root / pid), tls=pki.get(pid))
             subjects = [j * PARTNER_SUBJECTS + i for i in range(gallery_size)]
             subjects += list(shared_subjects)
             if pid == INTERPOL:
@@ -103,7 +127,7 @@ async def running_cluster(
                 stack.push_async_callback(gw.stop)
                 await seed_partner(node, pid, seed, subjects)
                 partners[pid] = node
-                urls[pid] = f"http://127.0.0.1:{gw.partner_port}/prum/v1/messages"
+                urls[pid] = f"{scheme}://127.0.0.1:{gw.partner_port}/prum/v1/messages"
             holdings[pid] = subjects
         configs = []
         for pid in partners:
@@ -125,9 +149,15 @@ async def running_cluster(
             client=Listener(port=0),
             partner_listener=Listener(port=0),
             partners=tuple(configs),
+            tls=pki.get("GB"),
+            clients=(
+                (ClientConfig("demo", token_hash(client_token), frozenset(SCOPES)),)
+                if client_token
+                else ()
+            ),
         )
         uk_cfg = replace(uk_cfg, **(uk_overrides or {}))  # type: ignore[arg-type]
         uk = Gateway(uk_cfg)
         await uk.start()
         stack.push_async_callback(uk.stop)
-        yield Cluster(seed, uk, partners, urls, holdings, interpol_node)
+        yield Cluster(seed, uk, partners, urls, holdings, interpol_node, client_token, root)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import secrets
 import signal
 import tempfile
 import time
@@ -24,9 +26,10 @@ import aiohttp
 
 from exchange.codecs import prum_xml, uk_json
 from exchange.model import SearchReply
+from exchange.pki import ssl_client_context
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
-from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
+from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, cluster_files, running_cluster
 
 PARTNERS = ("DE", "FR", "NL", "EUROPOL", "INTERPOL")
 SEED = 2026
@@ -84,7 +87,8 @@ def _hit_text(hit: dict[str, Any]) -> str:
 async def run_script(cluster: Cluster, out: list[str]) -> dict[str, Any]:
     """Run the scripted searches and the follow-up; append table lines to `out`."""
     results: dict[str, Any] = {"steps": []}
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s:
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout, headers=cluster.headers) as s:
         out.append(
             f"{'search':<38} {'partner':<8} {'status':<9} hits (modality:match reference score)"
         )
@@ -163,10 +167,13 @@ async def _partner_searches_uk(
             message="dna-search",
         ),
     )
-    url = f"http://127.0.0.1:{cluster.gateway.partner_port}/prum/v1/messages"
-    async with s.post(
-        url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}
-    ) as r:
+    # DE speaks to the UK's partner listener over mutual TLS, with DE's certificate.
+    url = f"https://127.0.0.1:{cluster.gateway.partner_port}/prum/v1/messages"
+    de_ssl = ssl_client_context(cluster_files(cluster.root, "DE"))
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=de_ssl)) as de,
+        de.post(url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}) as r,
+    ):
         reply = prum_xml.decode(await r.read())
     refs = []
     if isinstance(reply.body, SearchReply):
@@ -197,7 +204,10 @@ async def demo(once: bool, data_dir: Path | None) -> dict[str, Any]:
             f"Starting mock partners {', '.join(PARTNERS)} and the UK gateway on 127.0.0.1 ...",
             flush=True,
         )
-        async with running_cluster(root, PARTNERS, seed=SEED, gallery_size=GALLERY) as cluster:
+        token = secrets.token_urlsafe(24)
+        async with running_cluster(
+            root, PARTNERS, seed=SEED, gallery_size=GALLERY, tls=True, client_token=token
+        ) as cluster:
             enrolled = await _enrol_uk(cluster)
             print(
                 f"Ready in {time.perf_counter() - started:.1f} s: {len(PARTNERS)} partners x "
@@ -219,13 +229,18 @@ async def demo(once: bool, data_dir: Path | None) -> dict[str, Any]:
 
 def _print_urls(cluster: Cluster) -> None:
     url = cluster.client_url
-    print(f"\nServing until Ctrl-C. Try:\n  {url}/v1/openapi.json\n  {url}/metrics\n  {url}/readyz")
-    for pid in cluster.partners:
-        print(f"  partner {pid}: {cluster.partner_url(pid)}")
+    example = cluster.root / "search.json"
+    example.write_text(json.dumps(_search_body(2 * PARTNER_SUBJECTS + 3, ("face",), "TRY-1")))
+    print(f"\nServing until Ctrl-C. Client token (all scopes): {cluster.token}")
+    print(f"Try:\n  {url}/v1/openapi.json   {url}/readyz")
+    print(f"  curl -s -H 'Authorization: Bearer {cluster.token}' {url}/metrics")
     print(
-        f"  curl -s -X POST '{url}/v1/searches?wait=10' -H 'Content-Type: application/json' "
-        f"-d @search.json   (body: see /v1/openapi.json, SearchRequest)"
+        f"  curl -s -X POST '{url}/v1/searches?wait=10' -H 'Authorization: Bearer {cluster.token}'"
+        f" -H 'Content-Type: application/json' -d @{example}"
     )
+    print(f"Partner nodes (mutual TLS, certificates in {cluster.root / 'pki'}):")
+    for pid in cluster.partners:
+        print(f"  {pid}: {cluster.partner_url(pid)}")
 
 
 def main(once: bool, data_dir: Path | None = None) -> int:

@@ -42,6 +42,7 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
+from exchange.pki import ssl_server_context
 from exchange.transliteration import transliterate
 from mock_partners import population
 
@@ -249,10 +250,11 @@ class InterpolNode:
     node: Node
     port: int
     lists: Watchlist
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/interpol/v1/messages"
+        return f"{self.scheme}://127.0.0.1:{self.port}/interpol/v1/messages"
 
 
 @contextlib.asynccontextmanager
@@ -272,10 +274,12 @@ async def running_interpol_node(
         app.router.add_post("/interpol/v1/messages", make_handler(node, lists))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port)
+        tls = ssl_server_context(config.tls) if config.tls is not None else None
+        site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=tls)
         await site.start()
         try:
-            yield InterpolNode(node, int(runner.addresses[0][1]), lists)
+            scheme = "https" if config.tls is not None else "http"
+            yield InterpolNode(node, int(runner.addresses[0][1]), lists, scheme)
         finally:
             await runner.cleanup()
 

@@ -28,13 +28,13 @@ from exchange.gateway import client_api, partner_api
 from exchange.gateway.audit import AuditLog
 from exchange.gateway.auth import Authenticator, AuthError
 from exchange.gateway.client_api import ApiError, start_search
-from exchange.gateway.config import GatewayConfig
+from exchange.gateway.config import GatewayConfig, Listener
 from exchange.gateway.metrics import standard_metrics
 from exchange.gateway.node import NODE, InboundLedger, Node
 from exchange.gateway.partner_client import PartnerClient
 from exchange.gateway.store import Store
 from exchange.model import Modality
-from exchange.pki import ssl_client_context, ssl_server_context
+from exchange.pki import NodeFiles, ssl_client_context, ssl_server_context
 from exchange.responder import NodeRules, Responder
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -136,7 +136,7 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
     async with aiohttp.ClientSession(connector=connector) as session:
         node = build_node(config, session)
         try:
-            if node.auth.open:
+            if node.auth.open and config.client is not None:
                 node.log.warning(
                     "client_auth_off", reason="no [[clients]] configured: the client API is open"
                 )
@@ -221,21 +221,22 @@ class Gateway:
         self._stack = contextlib.AsyncExitStack()
         node = await self._stack.enter_async_context(running_node(self.config))
         self.node = node
-        ports = []
-        for app, listener in (
-            (client_app(node), self.config.client),
-            (partner_app(node, self.partner_middlewares), self.config.partner_listener),
-        ):
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            tls = self.config.tls if listener is self.config.partner_listener else None
-            server_ssl = ssl_server_context(tls) if tls is not None else None
-            site = web.TCPSite(runner, listener.host, listener.port, ssl_context=server_ssl)
-            await site.start()
-            self._runners.append(runner)
-            ports.append(int(runner.addresses[0][1]))
-        self.client_port, self.partner_port = ports
+        if self.config.client is not None:
+            self.client_port = await self._listen(client_app(node), self.config.client, None)
+        partner = partner_app(node, self.partner_middlewares)
+        self.partner_port = await self._listen(
+            partner, self.config.partner_listener, self.config.tls
+        )
         return node
+
+    async def _listen(self, app: web.Application, listener: Listener, tls: NodeFiles | None) -> int:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        server_ssl = ssl_server_context(tls) if tls is not None else None
+        site = web.TCPSite(runner, listener.host, listener.port, ssl_context=server_ssl)
+        await site.start()
+        self._runners.append(runner)
+        return int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         for runner in self._runners:

@@ -101,7 +101,7 @@ class GatewayConfig:
     search_deadline_s: float = 10.0
     max_in_flight: int = 256
     follow_up_window_s: float = 48 * 3600.0
-    client: Listener = field(default_factory=lambda: Listener(port=8080))
+    client: Listener | None = field(default_factory=lambda: Listener(port=8080))  # None: off
     partner_listener: Listener = field(default_factory=lambda: Listener(port=8443))
     thresholds: Mapping[str, float] = field(
         default_factory=lambda: {"face": 0.55, "fingerprint": 0.25}
