@@ -115,8 +115,14 @@ def _cmd_partner(args: argparse.Namespace) -> int:
     import asyncio
 
     from exchange.gateway import logs
+    from mock_partners.faults import ProfileError, parse_profile
     from mock_partners.node import serve_partner
 
+    try:
+        parse_profile(args.faults)
+    except ProfileError as exc:
+        print(f"prum-exchange partner: --faults {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logs.configure()
     data_dir = Path(args.data_dir or f"partner-data/{args.id}")
     asyncio.run(
@@ -129,6 +135,8 @@ def _cmd_partner(args: argparse.Namespace) -> int:
             offset=args.offset,
             daily_capacity=args.daily_capacity,
             with_fingerprints=not args.no_fingerprints,
+            faults=args.faults,
+            admin_port=args.admin_port,
         )
     )
     return EXIT_OK
@@ -188,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--daily-capacity", type=int, help="searches a day accepted from GB")
     pa.add_argument("--data-dir", help="state directory (default partner-data/ID)")
     pa.add_argument("--no-fingerprints", action="store_true", help="seed without minutiae")
+    pa.add_argument(
+        "--faults", default="healthy", help="fault profile, e.g. slow+flaky (mock_partners.faults)"
+    )
+    pa.add_argument("--admin-port", type=int, help="loopback port of the fault admin API (0: any)")
     pa.set_defaults(func=_cmd_partner)
 
     au = sub.add_parser("audit", help="audit log tools")

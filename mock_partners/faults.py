@@ -136,7 +136,7 @@ KNOBS: dict[str, str] = {
 
 
 def _either(a: float, b: float) -> float:
-    return 1.0 - (1.0 - a) * (1.0 - b)
+    return round(1.0 - (1.0 - a) * (1.0 - b), 9)
 
 
 def compose(a: Profile, b: Profile) -> Profile:
