@@ -2,7 +2,7 @@
 
 Thin: parses arguments and calls into the packages. Exit codes: 0 success, 2 bad usage or
 input (one line on stderr naming the field and the reason), 1 any other failure. This is the
-one module that may reach up into `bench` (and later `mock_partners`), lazily, inside the
+one module that may reach up into `bench` and `mock_partners`, lazily, inside the
 subcommands that need them.
 """
 
@@ -152,6 +152,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(args.once, Path(args.data_dir) if args.data_dir else None)
 
 
+def _cmd_drill(args: argparse.Namespace) -> int:
+    import logging
+
+    from exchange.gateway import logs
+    from mock_partners.drill import main as drill_main
+
+    logs.configure(level=logging.WARNING)
+    return drill_main(args.scenario, Path(args.report), args.searches, args.quiet)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.benchmark}")
     run: Callable[[list[str]], int] = module.main
@@ -201,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pa.add_argument("--admin-port", type=int, help="loopback port of the fault admin API (0: any)")
     pa.set_defaults(func=_cmd_partner)
+
+    dr = sub.add_parser("drill", help="run a drill scenario against mock partners, with a report")
+    dr.add_argument("scenario", metavar="SCENARIO", help="TOML file, or a shipped name: baseline")
+    dr.add_argument("--report", required=True, help="directory for report.json, junit.xml, ...")
+    dr.add_argument("--searches", type=int, help="override the scenario's number of searches")
+    dr.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    dr.set_defaults(func=_cmd_drill)
 
     au = sub.add_parser("audit", help="audit log tools")
     au_sub = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
