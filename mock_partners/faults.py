@@ -140,15 +140,15 @@ def _either(a: float, b: float) -> float:
 
 
 def compose(a: Profile, b: Profile) -> Profile:
-    """Both at once: latencies add, rates combine as independent events, flapping of `b` wins."""
-    flap = b if b.flap_period_s else a
+    """Both at once: latencies add, rates combine as independent events, `b`'s flapping wins."""
     return Profile(
         name="+".join(n for n in (a.name, b.name) if n != "healthy") or "healthy",
         latency_s=a.latency_s + b.latency_s,
         jitter_s=a.jitter_s + b.jitter_s,
         hang=a.hang or b.hang,
         error_rate=_either(a.error_rate, b.error_rate),
-        error_status=b.error_status if b.error_rate else a.error_status,
+        # a status set on either side wins over the default 503
+        error_status=b.error_status if b.error_status != HEALTHY.error_status else a.error_status,
         reset_rate=_either(a.reset_rate, b.reset_rate),
         trickle_s=max(a.trickle_s, b.trickle_s),
         malformed_rate=_either(a.malformed_rate, b.malformed_rate),
@@ -156,8 +156,8 @@ def compose(a: Profile, b: Profile) -> Profile:
         wrong_correlation_rate=_either(a.wrong_correlation_rate, b.wrong_correlation_rate),
         wrong_sender_rate=_either(a.wrong_sender_rate, b.wrong_sender_rate),
         exhausted_rate=_either(a.exhausted_rate, b.exhausted_rate),
-        flap_period_s=flap.flap_period_s,
-        flap_down_s=flap.flap_down_s,
+        flap_period_s=b.flap_period_s or a.flap_period_s,
+        flap_down_s=b.flap_down_s or a.flap_down_s,
     )
 
 
@@ -558,14 +558,13 @@ class FaultInjector:
         if inc is not None and expectation is not None:
             record["fault"] = f"expectation:{expectation.id}"
             body = expectation.body(inc)
-            status = STATUS_OF[body.code] if isinstance(body, ErrorBody) else 200
-            response = _xml(inc, encode_reply(inc, body), status)
+            response = _xml(inc, encode_reply(inc, body), _status(inc, body))
         elif inc is not None and draws[3] < profile.exhausted_rate:
             record["fault"] = "exhausted"
             body = ErrorBody(
                 ErrorCode.QUOTA_EXCEEDED, "daily capacity used up (injected)", None, inc.message_id
             )
-            response = _xml(inc, encode_reply(inc, body), STATUS_OF[ErrorCode.QUOTA_EXCEEDED])
+            response = _xml(inc, encode_reply(inc, body), _status(inc, body))
         else:
             got = await handler(request)
             if not isinstance(got, web.Response) or inc is None:
@@ -627,6 +626,13 @@ async def _read_all(request: web.Request) -> bytes:
         if len(data) > MAX_MESSAGE_BYTES:
             break
     return bytes(data)
+
+
+def _status(inc: Incoming, body: ReplyBody) -> int:
+    """The HTTP status the node itself would use: Prüm maps error codes, Interpol always 200."""
+    if inc.dialect == "prum" and isinstance(body, ErrorBody):
+        return STATUS_OF[body.code]
+    return 200
 
 
 def _xml(inc: Incoming, data: bytes, status: int) -> web.Response:
