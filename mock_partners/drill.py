@@ -199,7 +199,7 @@ async def one_search(
                 result.status = "refused"
                 result.error = f"HTTP {r.status}: {doc.get('error', {}).get('code')}"
                 return result
-        result.accepted, result.search_id = True, doc["search_id"]
+        result.accepted, result.search_id, result.status = True, doc["search_id"], doc["status"]
         url = f"{cluster.client_url}/v1/searches/{doc['search_id']}"
         while doc["status"] not in FINAL and loop.time() < end:
             poll = max(0.1, min(10.0, end - loop.time()))
@@ -207,7 +207,8 @@ async def one_search(
                 doc = await r.json()
     except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"
-        result.status = "client_error" if not result.accepted else result.status
+        if not result.accepted:
+            result.status = "client_error"
         return result
     result.status = doc["status"]
     if result.status in FINAL:
