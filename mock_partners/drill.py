@@ -26,7 +26,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -467,7 +467,7 @@ async def run(
         results = await run_workload(cluster, s, planned, records, progress_bar)
         workload_s = time.monotonic() - workload_started
         follow = await follow_ups(cluster, s, results) if s.workload.follow_ups else []
-        requests = {pid: [vars_of(r) for r in inj.requests] for pid, inj in injectors.items()}
+        requests = {pid: [asdict(r) for r in inj.requests] for pid, inj in injectors.items()}
         for inj in injectors.values():
             inj.close()
     figures = measure(s, results, follow, verify_audits(root, ["GB", *ids]))
@@ -481,12 +481,6 @@ async def run(
         results=[r.to_json() for r in results],
     )
     return figures, evaluate(s, figures)
-
-
-def vars_of(record: object) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(record)  # type: ignore[call-overload, no-any-return]
 
 
 def main(
