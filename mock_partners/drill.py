@@ -9,8 +9,8 @@ against the ground truth of the synthetic population (`mock_partners.population`
 
 Steps, each a function: `plan` (which subject, modalities, holder per search) → `probes`
 (the UK records to search) → `run_workload` (bounded concurrency and time) → `follow_ups`
-→ `verify_audits` → `measure` (figures) → `evaluate` (one result per expectation) →
-`drill_report.write` (report.json, junit.xml, summary.md, PNG charts).
+→ `verify_audits` → `drill_verdicts.measure` (figures) → `drill_verdicts.evaluate` (one
+verdict per expectation) → `drill_report.write` (report.json, junit.xml, summary.md, charts).
 
 Exit codes: 0 when every expectation holds, 1 when one does not (named on stderr), 2 for a
 scenario file that cannot be run (one line naming the key).
@@ -26,78 +26,39 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
-import numpy as np
 
 from exchange.codecs import uk_json
 from exchange.gateway.audit import verify
 from exchange.gateway.config import DEFAULT_CAPACITIES
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
+from mock_partners.drill_verdicts import (
+    BIOMETRIC,
+    FINAL,
+    Planned,
+    Result,
+    Verdict,
+    evaluate,
+    fmt,
+    found_by_holder,
+    measure,
+)
 from mock_partners.faults import FaultInjector
-from mock_partners.interpol_node import DOCUMENT_EVERY, NOTICE_EVERY
 from mock_partners.interpol_node import NODE_ID as INTERPOL
+from mock_partners.interpol_node import NOTICE_EVERY
 from mock_partners.scenario import Scenario, ScenarioError, load, resolve
 
 UNHELD_BASE = 90 * PARTNER_SUBJECTS  # subjects nobody holds
-FINAL = frozenset({"complete", "partial", "failed"})
-ANSWERED = frozenset({"hit", "no_hit"})
-BIOMETRIC = frozenset({"dna", "face", "fingerprint"})
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    index: int
-    subject: int
-    modalities: tuple[str, ...]
-    holder: str | None  # ground truth: the partner that holds this subject
-
-
-@dataclass
-class Result:
-    planned: Planned
-    accepted: bool = False
-    search_id: str | None = None
-    status: str = "not_run"
-    latency_s: float | None = None
-    partners: dict[str, dict[str, Any]] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def lost(self) -> bool:
-        return self.accepted and self.status not in FINAL
-
-    def to_json(self) -> dict[str, Any]:
-        p = self.planned
-        return {
-            "index": p.index,
-            "subject": p.subject,
-            "modalities": list(p.modalities),
-            "holder": p.holder,
-            "search_id": self.search_id,
-            "accepted": self.accepted,
-            "status": self.status,
-            "latency_s": self.latency_s,
-            "error": self.error,
-            "partners": {
-                pid: {"status": r["status"], "error": r["error"], "hits": len(r["hits"])}
-                for pid, r in self.partners.items()
-            },
-        }
 
 
 def injector_seed(seed: int, partner: str) -> int:
     return zlib.crc32(f"{seed}:{partner}".encode())
-
-
-def watchlisted(index: int) -> bool:
-    """Whether the Interpol node's `index`-th subject has a notice or a stolen document."""
-    return index % NOTICE_EVERY == 0 or index % DOCUMENT_EVERY == 0
 
 
 def plan(s: Scenario, searches: int) -> list[Planned]:
@@ -123,13 +84,6 @@ def plan(s: Scenario, searches: int) -> list[Planned]:
                 subject = j * PARTNER_SUBJECTS + rng.choice(pool)
         out.append(Planned(i, subject, mix, holder))
     return out
-
-
-def truth_references(seed: int, subject: int, holder: str) -> set[str]:
-    refs = {population.reference_of(seed, subject, holder)}
-    if holder == INTERPOL:
-        refs |= {f"N-2026-{subject:08d}", f"P{subject:08d}"}
-    return refs
 
 
 def probes(seed: int, planned: Sequence[Planned]) -> dict[int, dict[str, Any]]:
@@ -243,15 +197,6 @@ async def run_workload(
         return list(await asyncio.gather(*(bounded(p) for p in planned)))
 
 
-def found_by_holder(seed: int, r: Result) -> dict[str, Any] | None:
-    """The holder's hit on the true reference, if it made one."""
-    p = r.planned
-    if p.holder is None or p.holder not in r.partners:
-        return None
-    truth = truth_references(seed, p.subject, p.holder)
-    return next((h for h in r.partners[p.holder]["hits"] if h["reference"] in truth), None)
-
-
 async def follow_ups(
     cluster: Cluster, s: Scenario, results: Sequence[Result]
 ) -> list[dict[str, Any]]:
@@ -293,140 +238,6 @@ def verify_audits(root: Path, nodes: Sequence[str]) -> dict[str, dict[str, Any]]
             continue
         v = verify(str(db))
         out[node] = {"ok": v.ok, "checked": v.checked, "detail": v.detail}
-    return out
-
-
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if values else None
-
-
-def measure(
-    s: Scenario,
-    results: Sequence[Result],
-    follow: Sequence[dict[str, Any]],
-    audits: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    """The drill's figures: what the expectations are checked against, and what the report shows."""
-    latencies = [r.latency_s for r in results if r.latency_s is not None]
-    eligible = found = 0
-    by_partner: dict[str, Counter[str]] = {p.id: Counter() for p in s.partners}
-    per_holder: dict[str, list[int]] = {p.id: [0, 0] for p in s.partners}
-    unheld = unheld_hit = 0
-    for r in results:
-        for pid, pr in r.partners.items():
-            by_partner.setdefault(pid, Counter())[pr["status"]] += 1
-        h = r.planned.holder
-        if h is None and r.status in FINAL:
-            unheld += 1
-            unheld_hit += int(any(pr["hits"] for pr in r.partners.values()))
-        if h is not None and r.partners.get(h, {}).get("status") in ANSWERED:
-            eligible += 1
-            per_holder[h][0] += 1
-            if found_by_holder(s.seed, r) is not None:
-                found += 1
-                per_holder[h][1] += 1
-    statuses = Counter(r.status for r in results)
-    return {
-        "searches": len(results),
-        "accepted": sum(r.accepted for r in results),
-        "final": sum(r.status in FINAL for r in results),
-        "lost": sum(r.lost for r in results),
-        "not_run": statuses.get("not_run", 0),
-        "search_status": dict(statuses),
-        "latency_s": {
-            "count": len(latencies),
-            "p50": _percentile(latencies, 50),
-            "p90": _percentile(latencies, 90),
-            "p99": _percentile(latencies, 99),
-            "max": max(latencies) if latencies else None,
-            "mean": float(np.mean(latencies)) if latencies else None,
-            "values": [round(v, 4) for v in latencies],
-        },
-        "hit_rate": {
-            "eligible": eligible,
-            "found": found,
-            "rate": found / eligible if eligible else None,
-            "by_holder": {
-                pid: {"eligible": e, "found": f, "rate": f / e if e else None}
-                for pid, (e, f) in per_holder.items()
-            },
-        },
-        "unheld": {
-            "searches": unheld,
-            "with_hits": unheld_hit,
-            "rate": unheld_hit / unheld if unheld else None,
-        },
-        "partner_status": {pid: dict(c) for pid, c in by_partner.items()},
-        "follow_ups": {
-            "attempted": len(follow),
-            "ok": sum(f["ok"] for f in follow),
-            "rate": sum(f["ok"] for f in follow) / len(follow) if follow else None,
-            "details": list(follow),
-        },
-        "audit": audits,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    name: str
-    passed: bool
-    measured: str
-    bound: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "measured": self.measured,
-                "bound": self.bound}  # fmt: skip
-
-
-def _fmt(v: float | None, digits: int = 3) -> str:
-    return "n/a" if v is None else f"{v:.{digits}f}"
-
-
-def evaluate(s: Scenario, m: dict[str, Any]) -> list[Verdict]:
-    """One verdict per expectation of the scenario; a figure that could not be measured fails."""
-    e = s.expect
-    out = []
-    if e.hit_rate_min is not None:
-        hr = m["hit_rate"]
-        measured = f"{_fmt(hr['rate'])} ({hr['found']}/{hr['eligible']} where the holder answered)"
-        ok = hr["rate"] is not None and hr["rate"] >= e.hit_rate_min
-        out.append(Verdict("hit_rate", ok, measured, f">= {e.hit_rate_min}"))
-    if e.lost_searches_max is not None:
-        lost = m["lost"] + m["not_run"]
-        measured = f"{m['lost']} lost, {m['not_run']} not run, of {m['searches']}"
-        out.append(Verdict("lost_searches", lost <= e.lost_searches_max, measured,
-                           f"<= {e.lost_searches_max}"))  # fmt: skip
-    for pid, allowed in e.partner_status.items():
-        counts = m["partner_status"].get(pid, {})
-        total = sum(counts.values())
-        bad = sum(n for st, n in counts.items() if st not in allowed)
-        measured = ", ".join(f"{st} {n}" for st, n in sorted(counts.items())) or "no searches"
-        out.append(Verdict(f"partner_status.{pid}", total > 0 and bad == 0, measured,
-                           f"all in {{{', '.join(allowed)}}}"))  # fmt: skip
-    if e.p99_s_max is not None:
-        p99 = m["latency_s"]["p99"]
-        ok = p99 is not None and p99 <= e.p99_s_max
-        out.append(Verdict("p99_latency", ok, f"{_fmt(p99)} s", f"<= {e.p99_s_max} s"))
-    if e.false_hit_rate_max is not None:
-        u = m["unheld"]
-        ok = u["rate"] is not None and u["rate"] <= e.false_hit_rate_max
-        measured = (
-            f"{_fmt(u['rate'])} ({u['with_hits']}/{u['searches']} searches of nobody's subjects)"
-        )
-        out.append(Verdict("false_hit_rate", ok, measured, f"<= {e.false_hit_rate_max}"))
-    if e.follow_ups_ok_min is not None:
-        f = m["follow_ups"]
-        ok = f["rate"] is not None and f["rate"] >= e.follow_ups_ok_min
-        measured = f"{_fmt(f['rate'])} ({f['ok']}/{f['attempted']} answered with core data)"
-        out.append(Verdict("follow_ups", ok, measured, f">= {e.follow_ups_ok_min}"))
-    if e.audit_verifies:
-        bad = [n for n, a in m["audit"].items() if not a["ok"]]
-        measured = ", ".join(
-            f"{n} {'ok' if a['ok'] else 'BROKEN: ' + a['detail']} ({a['checked']})"
-            for n, a in m["audit"].items()
-        )
-        out.append(Verdict("audit_verifies", not bad, measured, "every node's chain verifies"))
     return out
 
 
@@ -502,8 +313,8 @@ def main(
     lat = figures["latency_s"]
     hr = figures["hit_rate"]
     print(
-        f"drill {s.name}: {figures['searches']} searches, hit rate {_fmt(hr['rate'])} "
-        f"({hr['found']}/{hr['eligible']}), p50 {_fmt(lat['p50'])} s, p99 {_fmt(lat['p99'])} s; "
+        f"drill {s.name}: {figures['searches']} searches, hit rate {fmt(hr['rate'])} "
+        f"({hr['found']}/{hr['eligible']}), p50 {fmt(lat['p50'])} s, p99 {fmt(lat['p99'])} s; "
         f"{len(verdicts) - len(failed)}/{len(verdicts)} expectations hold; "
         f"report in {written.parent}",
         file=sys.stderr,

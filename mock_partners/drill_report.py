@@ -22,7 +22,7 @@ from bench.report import environment
 from mock_partners.scenario import STATUSES, Scenario
 
 if TYPE_CHECKING:
-    from mock_partners.drill import Verdict
+    from mock_partners.drill_verdicts import Verdict
 
 STATUS_COLOURS = {
     "hit": "#2e7d32",

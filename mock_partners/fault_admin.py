@@ -9,7 +9,7 @@ partner API's port.
 - `PUT /admin/faults` `{"profile": "slow+flaky"}` (holds until changed) or
   `{"schedule": [{"from_s": 0, "profile": "healthy"}, {"from_s": 10, "profile": "down"}]}`.
 - `GET /admin/profiles`: the named profiles and the knobs a spec may set.
-- `GET|POST|DELETE /admin/expectations`: list, add (`faults.expectation_from_json`), clear.
+- `GET|POST|DELETE /admin/expectations`: list, add (`forged_replies.expectation_from_json`), clear.
 - `GET|DELETE /admin/requests`: the requests the node received (no biometric payloads).
 """
 
@@ -23,15 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mock_partners.faults import (
-    KNOBS,
-    PROFILES,
-    FaultInjector,
-    Handler,
-    Profile,
-    ProfileError,
-    expectation_from_json,
-)
+from mock_partners.faults import KNOBS, PROFILES, FaultInjector, Handler, Profile, ProfileError
+from mock_partners.forged_replies import ExpectationError, expectation_from_json
 
 INJECTOR: web.AppKey[FaultInjector] = web.AppKey("injector", FaultInjector)
 
@@ -111,7 +104,7 @@ async def add_expectation(request: web.Request) -> web.Response:
     inj = request.app[INJECTOR]
     try:
         expectation = expectation_from_json(await _body(request))
-    except ProfileError as exc:
+    except ExpectationError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     inj.expectations.append(expectation)
     return web.json_response(expectation.to_json(), status=201)

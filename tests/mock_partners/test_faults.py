@@ -25,13 +25,8 @@ from exchange.model import Modality
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
 from mock_partners.fault_admin import loopback_only, running_admin
-from mock_partners.faults import (
-    PROFILES,
-    FaultInjector,
-    ProfileError,
-    parse_profile,
-    probe_digest_of,
-)
+from mock_partners.faults import PROFILES, FaultInjector, ProfileError, parse_profile
+from mock_partners.forged_replies import probe_digest_of
 
 SEED = 11
 HELD_BY_DE = 1 * PARTNER_SUBJECTS + 2
