@@ -27,13 +27,13 @@ follow_ups = 5                   # confirmed hits followed up for core data
 
 [expect]
 hit_rate_min = 0.95              # against ground truth, where the holder answered
-lost_searches_max = 0            # accepted searches that never reached a final status
+lost_searches_max = 0            # accepted but never final, plus any not run in time
 p99_s_max = 4.0
 audit_verifies = true
 follow_ups_ok_min = 1.0          # share of follow-ups answered with core data
 false_hit_rate_max = 0.05        # searches of people nobody holds that still hit
 [expect.partner_status]          # every search's status for that partner is one of these
-FR = ["timeout"]
+DE = ["hit", "no_hit"]           # e.g. FR = ["timeout"] for a partner that never answers
 ```
 
 `load` checks every key and raises `ScenarioError` naming the first bad one.
