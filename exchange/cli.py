@@ -2,7 +2,7 @@
 
 Thin: parses arguments and calls into the packages. Exit codes: 0 success, 2 bad usage or
 input (one line on stderr naming the field and the reason), 1 any other failure. This is the
-one module that may reach up into `bench` (and later `mock_partners`), lazily, inside the
+one module that may reach up into `bench` and `mock_partners`, lazily, inside the
 subcommands that need them.
 """
 
@@ -115,8 +115,14 @@ def _cmd_partner(args: argparse.Namespace) -> int:
     import asyncio
 
     from exchange.gateway import logs
+    from mock_partners.faults import ProfileError, parse_profile
     from mock_partners.node import serve_partner
 
+    try:
+        parse_profile(args.faults)
+    except ProfileError as exc:
+        print(f"prum-exchange partner: --faults {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logs.configure()
     data_dir = Path(args.data_dir or f"partner-data/{args.id}")
     asyncio.run(
@@ -129,6 +135,8 @@ def _cmd_partner(args: argparse.Namespace) -> int:
             offset=args.offset,
             daily_capacity=args.daily_capacity,
             with_fingerprints=not args.no_fingerprints,
+            faults=args.faults,
+            admin_port=args.admin_port,
         )
     )
     return EXIT_OK
@@ -151,6 +159,16 @@ def _cmd_pki_init(args: argparse.Namespace) -> int:
     files = init_pki(Path(args.dir), nodes, dt.datetime.now(dt.UTC))
     print(f"wrote {args.dir}/ca.pem and certificates for {', '.join(files)}")
     return EXIT_OK
+
+
+def _cmd_drill(args: argparse.Namespace) -> int:
+    import logging
+
+    from exchange.gateway import logs
+    from mock_partners.drill import main as drill_main
+
+    logs.configure(level=logging.WARNING)
+    return drill_main(args.scenario, Path(args.report), args.searches, args.quiet)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -197,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--daily-capacity", type=int, help="searches a day accepted from GB")
     pa.add_argument("--data-dir", help="state directory (default partner-data/ID)")
     pa.add_argument("--no-fingerprints", action="store_true", help="seed without minutiae")
+    pa.add_argument(
+        "--faults", default="healthy", help="fault profile, e.g. slow+flaky (mock_partners.faults)"
+    )
+    pa.add_argument("--admin-port", type=int, help="loopback port of the fault admin API (0: any)")
     pa.set_defaults(func=_cmd_partner)
 
     pk = sub.add_parser("pki", help="certificates for mutual TLS between nodes")
@@ -205,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("dir", metavar="DIR", help="where to write ca.pem, ID.pem and ID.key")
     pi.add_argument("--nodes", default="GB,DE,FR,NL,EUROPOL,INTERPOL", help="node ids")
     pi.set_defaults(func=_cmd_pki_init)
+
+    dr = sub.add_parser("drill", help="run a drill scenario against mock partners, with a report")
+    dr.add_argument("scenario", metavar="SCENARIO", help="TOML file, or a shipped name: baseline")
+    dr.add_argument("--report", required=True, help="directory for report.json, junit.xml, ...")
+    dr.add_argument("--searches", type=int, help="override the scenario's number of searches")
+    dr.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    dr.set_defaults(func=_cmd_drill)
 
     au = sub.add_parser("audit", help="audit log tools")
     au_sub = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)

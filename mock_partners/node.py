@@ -4,11 +4,14 @@ A partner node is the gateway's own node code (store, gallery, responder, partne
 under the partner's id, seeded with `gallery_size` subjects of the synthetic population
 (subjects `offset` onwards), accepting searches from the UK (`GB`) up to its declared daily
 capacity. Prints one JSON line with its id and port when ready, so scripts can start several.
+With `faults`, a `FaultInjector` (mock_partners.faults) stands in front of its partner API;
+with `admin_port`, the fault admin API (mock_partners.fault_admin) listens on loopback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 from dataclasses import replace
@@ -18,6 +21,8 @@ from exchange.gateway.app import Gateway
 from exchange.gateway.config import DEFAULT_CAPACITIES, Listener
 from mock_partners import population
 from mock_partners.cluster import partner_node_config
+from mock_partners.fault_admin import running_admin
+from mock_partners.faults import FaultInjector
 
 
 async def serve_partner(
@@ -30,7 +35,10 @@ async def serve_partner(
     offset: int = 0,
     daily_capacity: int | None = None,
     with_fingerprints: bool = True,
+    faults: str = "healthy",
+    admin_port: int | None = None,
 ) -> None:
+    injector = FaultInjector(seed, [(0.0, faults)])  # a bad profile fails before anything starts
     cfg = partner_node_config(partner_id, data_dir)
     cfg = replace(cfg, partner_listener=Listener("127.0.0.1", port))
     if daily_capacity is not None:
@@ -38,7 +46,7 @@ async def serve_partner(
         cfg = replace(
             cfg, partners=tuple(replace(p, inbound_capacities=caps) for p in cfg.partners)
         )
-    gateway = Gateway(cfg)
+    gateway = Gateway(cfg, [injector.middleware])
     node = await gateway.start()
     if len(node.gallery) == 0:
         subjects = list(range(offset, offset + gallery_size))
@@ -48,17 +56,17 @@ async def serve_partner(
                 seed, batch, partner_id, with_fingerprints=with_fingerprints
             ):
                 node.enrol(person.record.reference or str(person.subject), person.record)
-    print(
-        json.dumps(
-            {"partner": partner_id, "port": gateway.partner_port, "records": len(node.gallery)}
-        ),
-        flush=True,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(gateway.stop)
+        stack.callback(injector.close)
+        admin = None
+        if admin_port is not None:
+            admin = await stack.enter_async_context(running_admin(injector, admin_port))
+        ready = {"partner": partner_id, "port": gateway.partner_port, "records": len(node.gallery)}
+        print(json.dumps({**ready, "faults": faults, "admin_port": admin}), flush=True)
+        injector.restart_clock()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-    finally:
-        await gateway.stop()

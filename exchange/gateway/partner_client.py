@@ -67,10 +67,13 @@ class PartnerClient:
             async with self.session.post(
                 self.config.url, data=body, headers={"Content-Type": content_type}, timeout=timeout
             ) as resp:
-                data = await resp.content.read(MAX_REPLY_BYTES + 1)
-                if len(data) > MAX_REPLY_BYTES:
-                    raise PartnerError(self.config.id, "reply too large", transient=False)
-                reply = PartnerReply(resp.status, resp.content_type, data)
+                # read() of a StreamReader returns whatever has arrived, not the whole body
+                data = bytearray()
+                async for chunk in resp.content.iter_any():
+                    data += chunk
+                    if len(data) > MAX_REPLY_BYTES:
+                        raise PartnerError(self.config.id, "reply too large", transient=False)
+                reply = PartnerReply(resp.status, resp.content_type, bytes(data))
         except TimeoutError as exc:
             raise PartnerError(
                 self.config.id, "no answer in time", transient=True, timeout=True

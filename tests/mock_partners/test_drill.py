@@ -1,0 +1,210 @@
+"""Every shipped drill scenario in a short form (small galleries, a dozen searches), read back
+from its report; a scenario whose expectation cannot hold exits 1 and names it; a bad file
+exits 2 with one line naming the key. Timing is never asserted (p99 bounds are generous)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from exchange import cli
+from mock_partners import drill
+from mock_partners.scenario import SCENARIOS, ScenarioError, from_mapping, load
+
+SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
+SHORT = 12
+
+
+def test_the_seven_scenarios_ship() -> None:
+    assert (
+        sorted(
+            [
+                "baseline",
+                "partner-timeout",
+                "flaky-network",
+                "capacity-exhaustion",
+                "malformed-replies",
+                "interpol-nominal",
+                "follow-ups",
+            ]
+        )
+        == SHIPPED
+    )
+
+
+def _run_short(name: str, tmp_path: Path) -> dict[str, Any]:
+    """Run a shipped scenario with a small gallery through the drill's own report writer."""
+    import asyncio
+
+    from mock_partners import drill_report
+
+    s = load(SCENARIOS / f"{name}.toml")
+    s = dataclasses.replace(s, gallery_size=10)
+    figures, verdicts = asyncio.run(drill.run(s, tmp_path / "data", SHORT))
+    drill_report.write(s, figures, verdicts, tmp_path / "report")
+    report: dict[str, Any] = json.loads((tmp_path / "report" / "report.json").read_text())
+    for artefact in ("junit.xml", "summary.md", "latency.png", "outcomes.png"):
+        assert (tmp_path / "report" / artefact).stat().st_size > 0
+    suite = ET.parse(tmp_path / "report" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert len(suite.findall("testcase")) == len(report["expectations"])
+    return report
+
+
+def _statuses(report: dict[str, Any], partner: str) -> dict[str, int]:
+    counts: dict[str, int] = report["figures"]["partner_status"][partner]
+    return counts
+
+
+def _failed(report: dict[str, Any]) -> list[str]:
+    return [e["name"] for e in report["expectations"] if not e["passed"]]
+
+
+def test_baseline(tmp_path: Path) -> None:
+    r = _run_short("baseline", tmp_path)
+    assert r["passed"] and not _failed(r)
+    f = r["figures"]
+    assert f["searches"] == SHORT and f["final"] == SHORT and f["lost"] == 0
+    assert f["hit_rate"]["eligible"] > 0 and f["hit_rate"]["rate"] >= 0.95
+    for pid in ("DE", "FR", "NL", "EUROPOL", "INTERPOL"):
+        assert set(_statuses(r, pid)) <= {"hit", "no_hit"}
+    assert all(a["ok"] for a in f["audit"].values())
+    assert (
+        f["follow_ups"]["attempted"] > 0 and f["follow_ups"]["ok"] == f["follow_ups"]["attempted"]
+    )
+    assert f["latency_s"]["p50"] is not None and f["latency_s"]["p99"] >= f["latency_s"]["p50"]
+    assert {e["name"] for e in r["expectations"]} >= {"hit_rate", "lost_searches", "p99_latency"}
+
+
+def test_partner_timeout(tmp_path: Path) -> None:
+    r = _run_short("partner-timeout", tmp_path)
+    assert not _failed(r)
+    fr = _statuses(r, "FR")
+    assert fr.get("timeout", 0) > 0 and set(fr) <= {"timeout", "error"}
+    assert set(r["figures"]["search_status"]) == {"partial"}
+    assert r["figures"]["faults_applied"]["FR"].get("hang", 0) > 0
+    assert r["figures"]["lost"] == 0
+
+
+def test_flaky_network(tmp_path: Path) -> None:
+    r = _run_short("flaky-network", tmp_path)
+    assert not _failed(r)
+    applied = r["figures"]["faults_applied"]
+    injected = {k for pid in ("DE", "FR") for k in applied[pid]} - {"none", "latency"}
+    assert injected & {"reset", "http-503"}  # the network really was lossy
+    assert r["figures"]["lost"] == 0 and r["figures"]["hit_rate"]["rate"] >= 0.95
+
+
+def test_capacity_exhaustion(tmp_path: Path) -> None:
+    r = _run_short("capacity-exhaustion", tmp_path)
+    assert not _failed(r)
+    assert set(_statuses(r, "FR")) == {"quota_exceeded"}
+    assert _statuses(r, "DE").get("quota_exceeded", 0) > 0  # more than 5 DNA searches asked
+    assert set(r["figures"]["search_status"]) == {"complete"}  # a refusal is a final answer
+
+
+def test_malformed_replies(tmp_path: Path) -> None:
+    r = _run_short("malformed-replies", tmp_path)
+    assert not _failed(r)
+    for pid, fault in (
+        ("DE", "malformed"),
+        ("FR", "invalid"),
+        ("NL", "wrong-correlation"),
+        ("EUROPOL", "wrong-sender"),
+    ):
+        assert set(_statuses(r, pid)) == {"error"}
+        assert r["figures"]["faults_applied"][pid] == {fault: SHORT}
+    assert _statuses(r, "PL").get("hit", 0) > 0
+
+
+def test_interpol_nominal(tmp_path: Path) -> None:
+    r = _run_short("interpol-nominal", tmp_path)
+    assert not _failed(r)
+    assert _statuses(r, "INTERPOL").get("hit", 0) > 0
+    # DE cannot search names: the gateway asks it only the searches that carry prints
+    with_prints = sum("fingerprint" in x["modalities"] for x in r["figures"]["results"])
+    assert 0 < sum(_statuses(r, "DE").values()) == with_prints < SHORT
+    assert r["figures"]["hit_rate"]["by_holder"]["INTERPOL"]["eligible"] > 0
+
+
+def test_follow_ups(tmp_path: Path) -> None:
+    r = _run_short("follow-ups", tmp_path)
+    assert not _failed(r)
+    fu = r["figures"]["follow_ups"]
+    assert fu["attempted"] > 0 and fu["ok"] == fu["attempted"]
+    assert all(d["status"] == 200 and d["core_data"] for d in fu["details"])
+
+
+IMPOSSIBLE = """
+name = "impossible"
+seed = 5
+gallery_size = 6
+[[partners]]
+id = "DE"
+[workload]
+searches = 4
+concurrency = 2
+modalities = { dna = 1 }
+[expect]
+lost_searches_max = 0
+[expect.partner_status]
+DE = ["timeout"]
+"""
+
+
+def test_an_expectation_that_cannot_hold_fails_with_exit_1_and_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "impossible.toml"
+    path.write_text(IMPOSSIBLE)
+    report = tmp_path / "report"
+    code = cli.main(["drill", str(path), "--report", str(report), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "failed: partner_status.DE" in err and "wanted all in {timeout}" in err
+    doc = json.loads((report / "report.json").read_text())
+    assert not doc["passed"]
+    assert _failed(doc) == ["partner_status.DE"]
+    suite = ET.parse(report / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    failing = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
+    assert failing == ["partner_status.DE"]
+    assert "| partner_status.DE | **FAIL** |" in (report / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ("[workload]\nconcurency = 3\n", "workload.concurency: unknown key"),
+        ('[[partners]]\nid = "FR"\nfaults = "sloow"\n', "partners[1].faults: sloow"),
+        ("[expect]\nhit_rate_min = 2\n", "expect.hit_rate_min"),
+    ],
+)
+def test_a_bad_scenario_file_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, key: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\n[[partners]]\nid = "DE"\n' + change)
+    code = cli.main(["drill", str(path), "--report", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and key in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_scenario_errors_name_the_key() -> None:
+    with pytest.raises(ScenarioError, match=r"^partners: expected at least one"):
+        from_mapping({"name": "x"})
+    with pytest.raises(ScenarioError, match=r"^expect.partner_status.FR: not a partner"):
+        from_mapping(
+            {
+                "name": "x",
+                "partners": [{"id": "DE"}],
+                "expect": {"partner_status": {"FR": "timeout"}},
+            }
+        )
