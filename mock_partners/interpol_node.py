@@ -28,6 +28,7 @@ from aiohttp import web
 from exchange.codecs import ansi_nist, interpol
 from exchange.codecs.errors import CodecError
 from exchange.gateway.app import Middleware, running_node
+from exchange.gateway.bodies import BodyTooLarge, read_capped
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.node import Node
 from exchange.model import (
@@ -159,7 +160,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def make_handler(node: Node, lists: Watchlist) -> Handler:
     async def receive(request: web.Request) -> web.Response:
-        raw = await request.content.read(8 * 1024 * 1024 + 1)
+        try:
+            raw = await read_capped(request.content, 8 * 1024 * 1024)
+        except BodyTooLarge as exc:
+            return web.Response(
+                body=_xml_error(node, ErrorCode.SCHEMA_INVALID, str(exc), None),
+                status=413,
+                content_type="application/xml",
+            )
         try:
             message = interpol.decode(raw)
         except CodecError as exc:

@@ -21,6 +21,7 @@ from aiohttp import web
 from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.gateway.audit import AuditEntry, Direction, Outcome
+from exchange.gateway.bodies import BodyTooLarge, read_capped
 from exchange.gateway.node import NODE, Node
 from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
 from exchange.pki import peer_node_id
@@ -71,7 +72,12 @@ async def receive_message(request: web.Request) -> web.Response:
         )
         return web.Response(body=data, status=413, content_type=XML)
     try:  # a sender trickling its body gets a 408, not a held connection
-        raw = await asyncio.wait_for(request.content.read(MAX_MESSAGE_BYTES + 1), 10.0)
+        raw = await asyncio.wait_for(read_capped(request.content, MAX_MESSAGE_BYTES), 10.0)
+    except BodyTooLarge:
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
+        )
+        return web.Response(body=data, status=413, content_type=XML)
     except TimeoutError:
         data = bare_error(
             node.config.node_id, ErrorCode.SCHEMA_INVALID, "body too slow", None, node.clock()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from exchange.gateway.bodies import BodyTooLarge, read_capped
 from exchange.gateway.breaker import Breaker
 from exchange.gateway.config import PartnerConfig
 from exchange.gateway.metrics import Metrics
@@ -67,13 +68,11 @@ class PartnerClient:
             async with self.session.post(
                 self.config.url, data=body, headers={"Content-Type": content_type}, timeout=timeout
             ) as resp:
-                # read() of a StreamReader returns whatever has arrived, not the whole body
-                data = bytearray()
-                async for chunk in resp.content.iter_any():
-                    data += chunk
-                    if len(data) > MAX_REPLY_BYTES:
-                        raise PartnerError(self.config.id, "reply too large", transient=False)
-                reply = PartnerReply(resp.status, resp.content_type, bytes(data))
+                try:
+                    data = await read_capped(resp.content, MAX_REPLY_BYTES)
+                except BodyTooLarge as exc:
+                    raise PartnerError(self.config.id, "reply too large", transient=False) from exc
+                reply = PartnerReply(resp.status, resp.content_type, data)
         except TimeoutError as exc:
             raise PartnerError(
                 self.config.id, "no answer in time", transient=True, timeout=True

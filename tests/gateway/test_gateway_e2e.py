@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -500,3 +500,39 @@ def test_a_slowly_trickled_body_is_cut_off_with_408(tmp_path: Path) -> None:
         run(tmp_path, scenario)
     finally:
         client_api.BODY_READ_TIMEOUT_S = original
+
+
+def test_a_message_sent_in_pieces_is_read_whole(tmp_path: Path) -> None:
+    """A valid partner message arriving in 500-byte chunks is one message, not a bad one."""
+    import datetime as dt
+
+    from exchange.codecs import prum_xml
+    from exchange.translate import Outbound, record_to_envelope
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        probe = population.person(SEED, 3, "GB", capture=1).record
+        env = record_to_envelope(
+            probe,
+            Outbound(
+                message_id="pieces-1",
+                correlation_id="p",
+                timestamp=dt.datetime.now(dt.UTC),
+                sender="DE",
+                receiver="GB",
+                message="dna-search",
+            ),
+        )
+        data = prum_xml.encode(env)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(0, len(data), 500):
+                yield data[i : i + 500]
+                await asyncio.sleep(0.01)
+
+        url = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+        async with s.post(url, data=chunks(), headers={"Content-Type": "application/xml"}) as r:
+            reply = prum_xml.decode(await r.read())
+            assert r.status == 200, reply
+        assert reply.header.message_type == "search_reply"
+
+    run(tmp_path, scenario)
