@@ -15,6 +15,19 @@ import sys
 import structlog
 
 
+class _StderrLogger:
+    """Writes each line to whatever `sys.stderr` is at the time (test runners swap it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure(level: int = logging.INFO, fmt: str | None = None) -> None:
     fmt = fmt or os.environ.get("PRUM_EXCHANGE_LOG_FORMAT")
     if fmt is None:
@@ -30,6 +43,6 @@ def configure(level: int = logging.INFO, fmt: str | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
