@@ -10,6 +10,7 @@ writes `<out>/<name>.json` and `<out>/<name>.png` and `format_table` prints the 
 from __future__ import annotations
 
 import json
+import textwrap
 import os
 import platform
 import time
@@ -151,7 +152,8 @@ def _draw(report: Report, path: Path) -> None:
         ax.set_xlabel(plot.xlabel)
         ax.set_ylabel(plot.ylabel)
         ax.grid(True, alpha=0.3)
-    fig.suptitle(f"{report.name}: {report.measured}", fontsize=9)
+    title = textwrap.fill(f"{report.name}: {report.measured}", width=110)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
