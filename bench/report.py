@@ -10,9 +10,9 @@ writes `<out>/<name>.json` and `<out>/<name>.png` and `format_table` prints the 
 from __future__ import annotations
 
 import json
-import textwrap
 import os
 import platform
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
