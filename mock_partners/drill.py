@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import sys
 import tempfile
 import time
@@ -186,7 +187,7 @@ async def run_workload(
     slots = asyncio.Semaphore(s.workload.concurrency)
     timeout = aiohttp.ClientTimeout(total=s.time_limit_s + 30)
 
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout, headers=cluster.headers) as session:
 
         async def bounded(p: Planned) -> Result:
             async with slots:
@@ -209,7 +210,8 @@ async def follow_ups(
         if len(chosen) >= s.workload.follow_ups:
             break
     out = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout, headers=cluster.headers) as session:
         for r, hit in chosen:
             base = f"{cluster.client_url}/v1/searches/{r.search_id}/hits/{hit['hit_id']}"
             entry: dict[str, Any] = {"search_id": r.search_id, "partner": r.planned.holder}
@@ -270,6 +272,8 @@ async def run(
         uk_overrides={"search_deadline_s": s.search_deadline_s},
         partner_overrides=overrides,
         partner_middlewares={pid: [inj.middleware] for pid, inj in injectors.items()},
+        tls=True,  # nodes talk mutual TLS, as in production
+        client_token=secrets.token_urlsafe(24),
     ) as cluster:
         for inj in injectors.values():
             inj.restart_clock()  # fault schedules count from the first search
