@@ -103,7 +103,8 @@ async def _processes(root: Path, gallery: int) -> AsyncIterator[tuple[str, dict[
         )
         config = root / "gateway.toml"
         config.write_text(
-            f'node_id = "GB"\ndata_dir = "gb"\nfeature_model = "{population.FEATURE_MODEL}"\n'
+            f'node_id = "GB"\nopen_client_api = true\ndata_dir = "gb"\n'
+            f'feature_model = "{population.FEATURE_MODEL}"\n'
             f"search_deadline_s = 10.0\n[client]\nport = {client_port}\n"
             f"[partner_listener]\nport = {_free_port()}\n{partners}",
             encoding="utf-8",

@@ -150,6 +150,7 @@ async def running_cluster(
             partner_listener=Listener(port=0),
             partners=tuple(configs),
             tls=pki.get("GB"),
+            open_client_api=client_token is None,
             clients=(
                 (ClientConfig("demo", token_hash(client_token), frozenset(SCOPES)),)
                 if client_token

@@ -28,7 +28,7 @@ from exchange.gateway import client_api, partner_api
 from exchange.gateway.audit import AuditLog
 from exchange.gateway.auth import Authenticator, AuthError
 from exchange.gateway.client_api import ApiError, start_search
-from exchange.gateway.config import GatewayConfig, Listener
+from exchange.gateway.config import ConfigError, GatewayConfig, Listener
 from exchange.gateway.metrics import standard_metrics
 from exchange.gateway.node import NODE, InboundLedger, Node
 from exchange.gateway.partner_client import PartnerClient
@@ -91,6 +91,8 @@ def rebuild_gallery(store: Store, gallery: NodeGallery) -> int:
 
 
 def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
+    if config.client is not None and not config.clients and not config.open_client_api:
+        raise ConfigError("no client tokens configured and open_client_api is not set")
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(config.data_dir / "gateway.sqlite3")
     metrics = standard_metrics()

@@ -13,8 +13,9 @@ rate_per_minute = 600
 
 Each route needs one scope; a missing or unknown token is 401, a missing scope 403, a client
 over its rate 429 with `Retry-After`. A client sees only its own searches (the handlers
-check the owner). With no `[[clients]]` configured the API runs open, as one client with
-every scope, and says so at start-up: for the demo and local drills only.
+check the owner). With no `[[clients]]` the gateway refuses to start unless the config
+says `open_client_api = true` (local tests only): then the API runs open, as one client
+with every scope, and says so at start-up.
 """
 
 from __future__ import annotations

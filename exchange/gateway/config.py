@@ -109,6 +109,7 @@ class GatewayConfig:
     partners: tuple[PartnerConfig, ...] = ()
     tls: NodeFiles | None = None
     clients: tuple[ClientConfig, ...] = ()
+    open_client_api: bool = False  # no tokens at all: only for local demos and tests
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         for p in self.partners:
@@ -119,6 +120,8 @@ class GatewayConfig:
 
 def _get(doc: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
     value = doc.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}{key}: is required")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
@@ -211,8 +214,16 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
     ids = [p.id for p in partners]
     if len(ids) != len(set(ids)):
         raise ConfigError("partners: a partner id appears twice")
+    clients = tuple(_client(c, i) for i, c in enumerate(doc.get("clients", [])))
+    open_api = _get(doc, "open_client_api", bool, False, "")
+    if not clients and not open_api:
+        raise ConfigError(
+            "clients: no [[clients]] configured; add client tokens, or set"
+            " open_client_api = true for local use only"
+        )
     return GatewayConfig(
-        clients=tuple(_client(c, i) for i, c in enumerate(doc.get("clients", []))),
+        clients=clients,
+        open_client_api=open_api,
         tls=_tls(doc.get("tls"), base_dir),
         node_id=_get(doc, "node_id", str, "GB", ""),
         data_dir=data_dir,

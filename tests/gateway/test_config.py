@@ -18,6 +18,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     de, fr = config.partners
     assert de.capacities["DNA"] == 1000 and de.capacities["TP/TP"] == 100  # Art. 9 default
     assert fr.timeout_s == 5.0 and fr.dialect == "prum"
+    (client,) = config.clients
+    assert client.id == "example-force" and "enrol" in client.scopes
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,17 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
 )
 def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
     path = tmp_path / "gateway.toml"
+    if "[[clients]]" not in text:
+        text = "open_client_api = true\n" + text
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=key.replace("/", ".")):
         load(path)
+
+
+def test_a_config_without_client_tokens_is_refused_unless_open_on_purpose(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('node_id = "GB"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="clients"):
+        load(path)
+    path.write_text('node_id = "GB"\nopen_client_api = true\n', encoding="utf-8")
+    assert load(path).open_client_api

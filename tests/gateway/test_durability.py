@@ -63,6 +63,7 @@ def test_acknowledged_enrolment_and_search_survive_kill_9(tmp_path: Path) -> Non
         config.write_text(
             f"""
 node_id = "GB"
+open_client_api = true
 data_dir = "data"
 feature_model = "{population.FEATURE_MODEL}"
 search_deadline_s = 3.0
@@ -164,7 +165,8 @@ def test_sigterm_lets_in_flight_searches_finish(tmp_path: Path) -> None:
         node = await de.start()
         await seed_partner(node, "DE", 3, [11])
         config.write_text(
-            f'node_id = "GB"\ndata_dir = "data"\nfeature_model = "{population.FEATURE_MODEL}"\n'
+            f'node_id = "GB"\nopen_client_api = true\ndata_dir = "data"\n'
+            f'feature_model = "{population.FEATURE_MODEL}"\n'
             f"[client]\nport = {client_port}\n[partner_listener]\nport = {partner_port}\n"
             f'[[partners]]\nid = "DE"\nurl = "http://127.0.0.1:{de.partner_port}/prum/v1/messages"\n'
             f'modalities = ["dna"]\n',

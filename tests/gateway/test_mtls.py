@@ -53,6 +53,7 @@ def test_searches_over_mutual_tls_and_refusals(tmp_path: Path) -> None:
         uk = Gateway(
             GatewayConfig(
                 node_id="GB",
+                open_client_api=True,
                 data_dir=tmp_path / "GB",
                 feature_model=population.FEATURE_MODEL,
                 client=Listener(port=0),
