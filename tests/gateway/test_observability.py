@@ -78,3 +78,59 @@ def test_metrics_logs_and_correlation(tmp_path: Path) -> None:
     for value in forbidden:
         assert value and value not in text, value
     assert '"alleles"' not in text and "minutiae" not in text
+
+
+def test_no_personal_data_or_token_in_logs_on_any_route(tmp_path: Path) -> None:
+    """Search, confirm, follow-up (core data), enrol and erase, with a bearer token: the log
+    holds ids and references, never the names, template, alleles or the token."""
+    token = "secret-token-for-log-test"
+    subject = PARTNER_SUBJECTS + 2
+    probe = population.person(SEED, subject, "GB", capture=1).record
+    held = population.person(SEED, subject, "DE").record
+    enrol = population.person(SEED, 9, "GB").record
+
+    async def main() -> list[dict[str, Any]]:
+        merge = structlog.contextvars.merge_contextvars
+        with structlog.testing.capture_logs(processors=[merge]) as logs:
+            async with (
+                running_cluster(
+                    tmp_path, ("DE",), seed=SEED, gallery_size=4, tls=True, client_token=token
+                ) as c,
+                aiohttp.ClientSession(headers=c.headers) as s,
+            ):
+                body = {
+                    "purpose": "detection",
+                    "case_reference": "OBS-2",
+                    "record": uk_json.record_to_json(probe),
+                    "modalities": ["face"],
+                    "partners": ["DE"],
+                }
+                async with s.post(f"{c.client_url}/v1/searches?wait=15", json=body) as r:
+                    search = await r.json()
+                hit = search["partners"][0]["hits"][0]
+                base = f"{c.client_url}/v1/searches/{search['search_id']}/hits/{hit['hit_id']}"
+                async with s.post(f"{base}/confirm") as r:
+                    assert r.status == 200
+                async with s.post(f"{base}/follow-up") as r:
+                    core = await r.json()
+                    assert core["core_data"]["name"]["family"]
+                async with s.post(
+                    f"{c.client_url}/v1/records", json=uk_json.record_to_json(enrol)
+                ) as r:
+                    assert r.status == 201
+                async with s.delete(f"{c.client_url}/v1/records/{enrol.identifiers.pnc_id}") as r:
+                    assert r.status == 204
+        return logs
+
+    logs = asyncio.run(main())
+    text = json.dumps(logs, default=str)
+    assert held.name is not None and enrol.name is not None and probe.face is not None
+    for value in [
+        token,
+        held.name.family,
+        *held.name.given,
+        enrol.name.family,
+        enrol.identifiers.pnc_id or "",
+        uk_json.record_to_json(probe)["face"]["template"][:24],
+    ]:
+        assert value and value not in text, value
