@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.gateway import store as store_module
+from exchange.gateway import store_schema as store_module  # where the migrations run
 from exchange.gateway.store import (
     MIGRATIONS,
     ConflictError,
