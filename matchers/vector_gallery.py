@@ -38,6 +38,7 @@ from matchers.rwlock import ReadWriteLock
 from matchers.thresholds import Threshold
 
 AUTO_IVF_FROM = 200_000
+KMEANS_ITERATIONS = 10
 FORMAT = "prum-exchange/vector-gallery/1"
 
 
@@ -51,8 +52,13 @@ def auto_index(n: int) -> tuple[str, str]:
     """The default (factory string, search parameters) for a gallery of `n` templates."""
     if n < AUTO_IVF_FROM:
         return "Flat", ""
+    return ivf_index(n)
+
+
+def ivf_index(n: int) -> tuple[str, str]:
+    """An inverted file over SQ8 codes sized for `n` templates: about 4 sqrt(n) lists."""
     nlist = 2 ** round(math.log2(4 * math.sqrt(n)))
-    return f"IVF{nlist},SQ8", f"nprobe={max(16, nlist // 128)}"
+    return f"IVF{nlist},SQ8", f"nprobe={max(8, nlist // 256)}"
 
 
 def normalise(templates: npt.ArrayLike, dim: int) -> npt.NDArray[np.float32]:
@@ -263,7 +269,7 @@ class VectorGallery:
                 self._factory, self._params = auto_index(n_after)
             self._index = self._new_index(self._factory)
             if not self._index.is_trained:
-                self._index.train(_training_sample(batch, self._factory))
+                _train(self._index, batch, self._factory)
             self._apply_params()
         elif self._spec == "auto" and self._factory == "Flat" and n_after >= AUTO_IVF_FROM:
             factory, params = auto_index(n_after)
@@ -277,7 +283,7 @@ class VectorGallery:
         index = self._new_index(factory)
         if not index.is_trained:
             pool = vectors if extra is None else np.concatenate((vectors, extra))
-            index.train(_training_sample(pool, factory))
+            _train(index, pool, factory)
         if len(ids):
             index.add_with_ids(vectors, ids)
         self._index, self._factory, self._params = index, factory, params
@@ -305,8 +311,16 @@ class VectorGallery:
             raise MatcherError(f"index removed {removed} of {len(ids)} templates")
 
 
+def _train(index: Any, x: npt.NDArray[np.float32], factory: str) -> None:
+    """Train on a sample; k-means with 10 iterations (FAISS's own default is 25), which is
+    what makes a 4096-list IVF trainable in minutes on two cores."""
+    if "IVF" in factory:
+        faiss.extract_index_ivf(index).cp.niter = KMEANS_ITERATIONS
+    index.train(_training_sample(x, factory))
+
+
 def _training_sample(x: npt.NDArray[np.float32], factory: str) -> npt.NDArray[np.float32]:
-    """Up to 64 vectors per IVF list (FAISS warns below 39), at least the batch for SQ."""
+    """Up to 40 vectors per IVF list (FAISS warns below 39), the whole batch otherwise."""
     nlist = 1
     for part in factory.split(","):
         if part.startswith("IVF"):
@@ -315,7 +329,7 @@ def _training_sample(x: npt.NDArray[np.float32], factory: str) -> npt.NDArray[np
         raise TemplateError(
             f"{factory} needs at least {nlist} templates to train, got {x.shape[0]}"
         )
-    cap = 64 * nlist
+    cap = 40 * nlist if nlist > 1 else x.shape[0]
     if x.shape[0] <= cap:
         return x
     rng = np.random.default_rng(0)
