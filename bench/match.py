@@ -186,8 +186,13 @@ def face_rows(
 
 
 def _nprobe_sweep(default: str) -> list[str]:
-    base = int(default.split("=")[1]) if default.startswith("nprobe=") else 16
-    return [f"nprobe={v}" for v in sorted({max(1, base // 4), max(1, base // 2), base, base * 2})]
+    """nprobe at a quarter, half, one and two times the default, other parameters kept."""
+    parts = dict(item.partition("=")[::2] for item in default.split(",") if item)
+    base = int(parts.pop("nprobe", "16"))
+    rest = "".join(f",{k}={v}" for k, v in parts.items())
+    return [
+        f"nprobe={v}{rest}" for v in sorted({max(1, base // 4), max(1, base // 2), base, base * 2})
+    ]
 
 
 def _above_recall(res: list[list[Any]], exact: list[set[int]], thr: float) -> float:
