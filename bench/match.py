@@ -206,10 +206,26 @@ def _above_recall(res: list[list[Any]], exact: list[set[int]], thr: float) -> fl
     return got / want
 
 
-def fingerprint_rows(n: int, n_queries: int, n_latent: int) -> list[Row]:
+def fingerprint_rows(n: int, n_queries: int, n_latent: int, indexes: list[str]) -> list[Row]:
     sets, gen_s = _timed(lambda: [tenprint(SEED, i) for i in range(n)])
-    g = FingerprintGallery()
+    g = FingerprintGallery(index=indexes[0])
     _, build_s = _timed(lambda: g.add_many([f"S{i}" for i in range(n)], sets))
+    rows = [_fingerprint_row(g, sets, n, n_queries, n_latent, gen_s, build_s)]
+    for factory in indexes[1:]:
+        _, reindex_s = _timed(lambda f=factory: g.reindex(f))  # type: ignore[misc]
+        rows.append(_fingerprint_row(g, sets, n, n_queries, n_latent, gen_s, reindex_s))
+    return rows
+
+
+def _fingerprint_row(
+    g: FingerprintGallery,
+    sets: list[dict[int, F32]],
+    n: int,
+    n_queries: int,
+    n_latent: int,
+    gen_s: float,
+    build_s: float,
+) -> Row:
     mates = np.linspace(0, n - 1, n_queries).astype(np.int64)
     queries = [tenprint(SEED, int(i), capture=1) for i in mates]
     res, batch_s = _timed(lambda: g.search(queries, k=1))
@@ -285,14 +301,14 @@ def fingerprint_rows(n: int, n_queries: int, n_latent: int) -> list[Row]:
         "rerank": g.rerank,
     }
     print(
-        f"  fingerprint N={n}: ten-print rank-1 {rank1:.4f}, "
+        f"  fingerprint N={n} {g._index}: ten-print rank-1 {rank1:.4f}, "
         f"{row['tenprint_batch_qps']:.0f}/s batch, "
         f"p99 {row['tenprint_p99_ms']:.1f} ms; numpy baseline {row['baseline_numpy_qps']:.0f}/s "
         f"(rank-1 {base_rank1:.4f}); latent rank-1 {lat_rank1:.3f} at {row['latent_qps']:.1f}/s; "
         f"threshold {thr.score:.3f} ({thr.method})",
         flush=True,
     )
-    return [row]
+    return row
 
 
 def main(argv: Sequence[str]) -> int:
@@ -306,6 +322,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--queries", type=int, default=None)
     parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest N to build HNSW at")
     parser.add_argument("--threads", type=int, default=2, help="FAISS OpenMP threads")
+    parser.add_argument(
+        "--fp-indexes",
+        type=lambda s: s.split(";"),
+        default=["Flat", "PCA128,Flat"],
+        help="fingerprint position factory strings, ';'-separated, the first one enrolled",
+    )
     parser.add_argument("--skip-face", action="store_true")
     parser.add_argument("--skip-fingerprint", action="store_true")
     args = parser.parse_args(list(argv))
@@ -330,7 +352,9 @@ def main(argv: Sequence[str]) -> int:
         # A ten-print search is ten small per-position searches: OpenMP start-up costs more
         # than it saves there (measured 4.8 ms vs 0.2 ms per position search at 2k subjects).
         faiss.omp_set_num_threads(1)
-        fp = fingerprint_rows(fp_size, 100 if args.quick else 500, 20 if args.quick else 100)
+        fp = fingerprint_rows(
+            fp_size, 100 if args.quick else 500, 20 if args.quick else 100, args.fp_indexes
+        )
 
     def points(data: str, key: str, index_prefix: str) -> Series:
         sel = [r for r in face if r["data"] == data and str(r["index"]).startswith(index_prefix)]
@@ -340,27 +364,35 @@ def main(argv: Sequence[str]) -> int:
             [float(r[key] or 0) for r in sel],
         )
 
-    plots = [
-        Plot(
-            "face: speed vs accuracy",
-            "batched searches/s",
-            "mated rank-1",
-            [
-                points(d, "rank1", p)
-                for d in ("realistic", "isotropic")
-                for p in ("Flat", "IVF", "HNSW", "numpy")
-            ],
-            log_x=True,
-        ),
-        Plot(
-            "face: single-search p99",
-            "batched searches/s",
-            "p99 ms",
-            [points(d, "p99_ms", p) for d in ("realistic", "isotropic") for p in ("IVF", "HNSW")],
-            log_x=True,
-            log_y=True,
-        ),
-    ]
+    plots = (
+        []
+        if not face
+        else [
+            Plot(
+                "face: speed vs accuracy",
+                "batched searches/s",
+                "mated rank-1",
+                [
+                    points(d, "rank1", p)
+                    for d in ("realistic", "isotropic")
+                    for p in ("Flat", "IVF", "HNSW", "numpy")
+                ],
+                log_x=True,
+            ),
+            Plot(
+                "face: single-search p99",
+                "batched searches/s",
+                "p99 ms",
+                [
+                    points(d, "p99_ms", p)
+                    for d in ("realistic", "isotropic")
+                    for p in ("IVF", "HNSW")
+                ],
+                log_x=True,
+                log_y=True,
+            ),
+        ]
+    )
     if fp:
         plots.append(
             Plot(
@@ -368,7 +400,14 @@ def main(argv: Sequence[str]) -> int:
                 "",
                 "searches/s",
                 [
-                    Series("FingerprintGallery", [0], [float(fp[0]["tenprint_batch_qps"] or 0)]),
+                    *[
+                        Series(
+                            f"FingerprintGallery {r['index']}",
+                            [0],
+                            [float(r["tenprint_batch_qps"] or 0)],
+                        )
+                        for r in fp
+                    ],
                     Series(
                         "numpy shortlist (no re-rank)",
                         [0],

@@ -118,6 +118,16 @@ class FingerprintGallery:
             for ref, fs in zip(references, checked, strict=True):
                 self._minutiae[ref] = fs
 
+    def reindex(self, index: str, params: str = "") -> None:
+        """Rebuild every position index under another factory string from the held codes."""
+        with self._lock.write():
+            for gallery in self._positions.values():
+                if len(gallery):
+                    gallery.reindex(index, params)
+                else:
+                    gallery._spec, gallery._factory, gallery._params = index, index, params
+            self._index, self._params = index, params
+
     def remove(self, reference: str) -> None:
         """Erase a subject: its codes leave every position index and its minutiae are dropped."""
         with self._lock.write():
