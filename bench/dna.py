@@ -74,11 +74,7 @@ def run_size(n: int, n_queries: int, n_naive: int) -> list[Row]:
     gallery.add_keys([f"S{i}" for i in range(n)], keys)
     gallery.seal()
     build_s = time.perf_counter() - t0
-    nbytes = (
-        gallery._keys[:n].nbytes
-        + gallery._codes[:, :n].nbytes
-        + sum(o.nbytes for o in gallery._postings.order if o is not None)
-    )
+    nbytes = gallery.nbytes()
     mates = np.linspace(0, n - 1, n_queries // 2).astype(np.int64)
     strangers = np.arange(n, n + n_queries // 2)
     realistic = np.concatenate(

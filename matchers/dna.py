@@ -187,6 +187,13 @@ class DnaGallery:
     def microvariants(self) -> MicrovariantRule:
         return self._rule
 
+    def nbytes(self) -> int:
+        """Bytes held by the profile arrays and the postings (not the reference strings)."""
+        with self._lock:
+            n = len(self._refs)
+            postings = sum(o.nbytes for o in self._postings.order if o is not None)
+            return int(self._keys[:n].nbytes + self._codes[:, :n].nbytes + postings)
+
     def encode(
         self, loci: Mapping[str, Sequence[str] | str], profile_type: ProfileType = "reference"
     ) -> EncodedProfile:

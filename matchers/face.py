@@ -8,7 +8,7 @@ fingerprint positions; this module names the face contract.
 
 from __future__ import annotations
 
-from matchers.vector_gallery import AUTO_IVF_FROM, Candidate, VectorGallery, auto_index
+from matchers.vector_gallery import AUTO_IVF_FROM, Candidate, VectorGallery, auto_index, ivf_index
 
 
 class FaceGallery(VectorGallery):
@@ -16,4 +16,4 @@ class FaceGallery(VectorGallery):
     `save(path)`, `FaceGallery.load(path, expected_version, mmap)`, `len(gallery)`."""
 
 
-__all__ = ["AUTO_IVF_FROM", "Candidate", "FaceGallery", "auto_index"]
+__all__ = ["AUTO_IVF_FROM", "Candidate", "FaceGallery", "auto_index", "ivf_index"]

@@ -35,13 +35,14 @@ import numpy.typing as npt
 from matchers.errors import StaleIndexError, TemplateError, UnknownReferenceError
 from matchers.fusion import ranked, sum_rule
 from matchers.minutiae_encoding import DIM, check_minutiae, encode
-from matchers.minutiae_pairing import pairing_score
+from matchers.minutiae_pairing import pairing_scores
 from matchers.rwlock import ReadWriteLock
 from matchers.thresholds import Threshold
 from matchers.vector_gallery import Candidate, VectorGallery
 
 POSITIONS = tuple(range(1, 11))
 FORMAT = "prum-exchange/fingerprint-gallery/1"
+_PAIR_BATCH = 64  # minutiae comparisons per vectorised pairing call
 
 F32 = npt.NDArray[np.float32]
 Fingers = Mapping[int, npt.ArrayLike]
@@ -117,6 +118,16 @@ class FingerprintGallery:
             for ref, fs in zip(references, checked, strict=True):
                 self._minutiae[ref] = fs
 
+    def reindex(self, index: str, params: str = "") -> None:
+        """Rebuild every position index under another factory string from the held codes."""
+        with self._lock.write():
+            for gallery in self._positions.values():
+                if len(gallery):
+                    gallery.reindex(index, params)
+                else:
+                    gallery._spec, gallery._factory, gallery._params = index, index, params
+            self._index, self._params = index, params
+
     def remove(self, reference: str) -> None:
         """Erase a subject: its codes leave every position index and its minutiae are dropped."""
         with self._lock.write():
@@ -148,30 +159,32 @@ class FingerprintGallery:
                 hits = self._positions[pos].search(codes[rows], self.shortlist)
                 for i, cands in zip(rows, hits, strict=True):
                     per_query[flat[i][0]][pos] = {c.reference: c.score for c in cands}
-            return [
-                self._rerank_tenprint(q, scores, k, threshold)
-                for q, scores in zip(checked, per_query, strict=True)
+            shortlists = [
+                [ref for ref, _ in ranked(sum_rule(scores))[: max(k, self.rerank)]]
+                for scores in per_query
             ]
-
-    def _rerank_tenprint(
-        self,
-        query: dict[int, F32],
-        scores: dict[int, dict[str, float]],
-        k: int,
-        threshold: float | None,
-    ) -> list[Candidate]:
-        fused = ranked(sum_rule(scores))
-        out = []
-        for ref, _ in fused[: max(k, self.rerank)]:
-            held = self._minutiae.get(ref)
-            if held is None:
-                continue
-            total = sum(pairing_score(m, held[p]) for p, m in query.items() if p in held)
-            out.append(Candidate(ref, total / len(query)))
-        out.sort(key=lambda c: (-c.score, c.reference))
-        if threshold is not None:
-            out = [c for c in out if c.score >= threshold]
-        return out[:k]
+            pairs: list[tuple[F32, F32]] = []
+            owners: list[tuple[int, str]] = []
+            for qi, (q, refs) in enumerate(zip(checked, shortlists, strict=True)):
+                for ref in refs:
+                    held = self._minutiae.get(ref, {})
+                    for p, m in q.items():
+                        if p in held:
+                            pairs.append((m, held[p]))
+                            owners.append((qi, ref))
+        totals: dict[tuple[int, str], float] = {}
+        for start in range(0, len(pairs), _PAIR_BATCH):
+            scores = pairing_scores(pairs[start : start + _PAIR_BATCH])
+            for owner, score in zip(owners[start : start + _PAIR_BATCH], scores, strict=True):
+                totals[owner] = totals.get(owner, 0.0) + float(score)
+        out: list[list[Candidate]] = []
+        for qi, (q, refs) in enumerate(zip(checked, shortlists, strict=True)):
+            cands = [Candidate(ref, totals.get((qi, ref), 0.0) / len(q)) for ref in refs]
+            cands.sort(key=lambda c: (-c.score, c.reference))
+            if threshold is not None:
+                cands = [c for c in cands if c.score >= threshold]
+            out.append(cands[:k])
+        return out
 
     def search_latent(
         self,
@@ -191,11 +204,16 @@ class FingerprintGallery:
                     for c in self._positions[pos].search(code, self.shortlist)[0]:
                         pool.append((c.score, c.reference, pos))
             pool.sort(key=lambda t: (-t[0], t[1], t[2]))
-            out = []
-            for _, ref, pos in pool[: max(k, self.rerank * 4)]:
-                held = self._minutiae.get(ref, {}).get(pos)
-                if held is not None:
-                    out.append(FingerCandidate(ref, pos, pairing_score(mark, held)))
+            chosen = [
+                (ref, pos, held)
+                for _, ref, pos in pool[: max(k, self.rerank * 4)]
+                if (held := self._minutiae.get(ref, {}).get(pos)) is not None
+            ]
+        scores = pairing_scores([(mark, held) for _, _, held in chosen])
+        out = [
+            FingerCandidate(ref, pos, float(sc))
+            for (ref, pos, _), sc in zip(chosen, scores, strict=True)
+        ]
         out.sort(key=lambda c: (-c.score, c.reference, c.position))
         if threshold is not None:
             out = [c for c in out if c.score >= threshold]

@@ -57,32 +57,38 @@ def threshold_for_fmr(
     impostor: npt.ArrayLike,
     target_fmr: float = DEFAULT_TARGET_FMR,
     modality: str = "face",
+    impostor_count: int | None = None,
 ) -> Threshold:
-    """The threshold for `target_fmr` and the false non-match rate it costs."""
+    """The threshold for `target_fmr` and the false non-match rate it costs.
+
+    `impostor_count`: when `impostor` holds only the highest scores of a larger set of
+    impostor comparisons (a top-k per probe), the size of that whole set.
+    """
     gen = np.asarray(genuine, dtype=np.float64).ravel()
     imp = np.sort(np.asarray(impostor, dtype=np.float64).ravel())[::-1]
     if imp.size == 0 or gen.size == 0:
         raise ValueError("need genuine and impostor scores")
     if not 0.0 < target_fmr < 1.0:
         raise ValueError("target_fmr must be in (0, 1)")
-    k = math.floor(target_fmr * imp.size)
-    if k >= MIN_TAIL_COUNT:
+    total = imp.size if impostor_count is None else max(impostor_count, imp.size)
+    k = math.floor(target_fmr * total)
+    if k >= MIN_TAIL_COUNT and k < imp.size:
         score = float(np.nextafter(imp[k], np.inf))
         method = "empirical"
     else:
-        score = _pot_exponential(imp, target_fmr)
+        score = _pot_exponential(imp, target_fmr, total)
         method = "pot-exponential"
     fnmr = float(np.mean(gen < score))
-    return Threshold(modality, score, target_fmr, fnmr, int(gen.size), int(imp.size), method)
+    return Threshold(modality, score, target_fmr, fnmr, int(gen.size), int(total), method)
 
 
-def _pot_exponential(desc: npt.NDArray[np.float64], target_fmr: float) -> float:
-    n_tail = max(MIN_TAIL_COUNT, desc.size // 100)
+def _pot_exponential(desc: npt.NDArray[np.float64], target_fmr: float, total: int) -> float:
+    n_tail = max(MIN_TAIL_COUNT, total // 100)
     n_tail = min(n_tail, desc.size - 1)
     u = float(desc[n_tail])
     excess = desc[:n_tail] - u
     beta = max(float(excess.mean()), 1e-12)
-    p_u = n_tail / desc.size
+    p_u = n_tail / total
     return u + beta * math.log(p_u / target_fmr)
 
 

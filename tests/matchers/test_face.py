@@ -74,7 +74,8 @@ def test_bad_templates_rejected() -> None:
 def test_auto_index_by_size() -> None:
     assert auto_index(10_000) == ("Flat", "")
     factory, params = auto_index(1_000_000)
-    assert factory.startswith("IVF") and factory.endswith(",SQ8") and params.startswith("nprobe=")
+    assert factory.startswith("IVF") and factory.endswith(",Refine(SQ8)")
+    assert params.startswith("nprobe=")
     g = FaceGallery(DIM)
     g.add(refs(range(10)), face_templates(SEED, np.arange(10), dim=DIM))
     assert g.factory == "Flat"
@@ -162,3 +163,24 @@ def test_concurrent_searches_while_adding() -> None:
     for t in threads:
         t.join()
     assert not errors and len(g) == 2000
+
+
+def test_refined_ivf_pq_default_for_large_galleries(tmp_path: Path) -> None:
+    """The large-gallery default (IVF + fast-scan PQ, re-scored on SQ8) on a small gallery."""
+    factory, params = auto_index(1_000_000, DIM)
+    assert factory.endswith(",Refine(SQ8)") and "k_factor" in params
+    g = FaceGallery(DIM, index="IVF16,PQ16x4fs,Refine(SQ8)", params="nprobe=16,k_factor=4")
+    g.add(refs(range(1000)), face_templates(SEED, np.arange(1000), dim=DIM))
+    probes = face_templates(SEED, np.arange(0, 1000, 10), dim=DIM, capture=1)
+    res = g.search(probes, k=3)
+    assert (
+        sum(r[0].reference == f"F{i}" for r, i in zip(res, range(0, 1000, 10), strict=True)) >= 98
+    )
+    g.remove(["F10"])
+    assert all(c.reference != "F10" for c in g.search(probes[1:2], k=10)[0])
+    assert g._index.ntotal == 999 and g._index.refine.ntotal == 999
+    g.save(tmp_path / "r.index", version="3")
+    back = FaceGallery.load(tmp_path / "r.index", expected_version="3")
+    assert [c.reference for c in back.search(probes[:5], k=1)[0]] == [res[0][0].reference]
+    mapped = FaceGallery.load(tmp_path / "r.index", mmap=True)
+    assert len(mapped) == 999
