@@ -232,7 +232,8 @@ class Gateway:
         return node
 
     async def _listen(self, app: web.Application, listener: Listener, tls: NodeFiles | None) -> int:
-        runner = web.AppRunner(app, access_log=None)
+        # keepalive_timeout also closes a connection whose request never completes (slow loris)
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.config.idle_timeout_s)
         await runner.setup()
         server_ssl = ssl_server_context(tls) if tls is not None else None
         site = web.TCPSite(runner, listener.host, listener.port, ssl_context=server_ssl)

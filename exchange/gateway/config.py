@@ -110,6 +110,9 @@ class GatewayConfig:
     tls: NodeFiles | None = None
     clients: tuple[ClientConfig, ...] = ()
     open_client_api: bool = False  # no tokens at all: only for local demos and tests
+    # A connection that has not completed a request within this time (idle, or trickling its
+    # headers: slow loris) is closed.
+    idle_timeout_s: float = 15.0
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         for p in self.partners:
@@ -230,6 +233,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         feature_model=_get(doc, "feature_model", str, "demo-face-512-v1", ""),
         face_dim=_get(doc, "face_dim", int, 512, ""),
         search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),
+        idle_timeout_s=_get(doc, "idle_timeout_s", float, 15.0, ""),
         max_in_flight=_get(doc, "max_in_flight", int, 256, ""),
         client=Listener(
             _get(client, "host", str, "127.0.0.1", "client."),

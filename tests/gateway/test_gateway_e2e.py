@@ -536,3 +536,18 @@ def test_a_message_sent_in_pieces_is_read_whole(tmp_path: Path) -> None:
         assert reply.header.message_type == "search_reply"
 
     run(tmp_path, scenario)
+
+
+def test_a_connection_trickling_its_headers_is_closed(tmp_path: Path) -> None:
+    """Slow loris in the header phase: half a request line, then nothing."""
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        for port in (c.gateway.client_port, c.gateway.partner_port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /v1/searches HTTP/1.1\r\nHost: x\r\n")
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(100), 10) == b""  # closed by the server
+            writer.close()
+            await writer.wait_closed()
+
+    run(tmp_path, scenario, uk_overrides={"idle_timeout_s": 1.0})
