@@ -85,6 +85,7 @@ class Node:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     done: dict[str, asyncio.Event] = field(default_factory=dict)
     ready: bool = False
+    inbound_in_progress: int = 0  # partner messages being read or answered now
 
     def record_audit(self, entry: AuditEntry) -> None:
         self.audit.append(entry)

@@ -63,8 +63,25 @@ def bare_error(
     return prum_xml.encode(Envelope(header, body))
 
 
+MAX_MESSAGES_IN_PROGRESS = 256  # beyond this a sender is told to come back (503)
+
+
 async def receive_message(request: web.Request) -> web.Response:
+    """Bounded: at most MAX_MESSAGES_IN_PROGRESS bodies are read and answered at once."""
     node = request.app[NODE]
+    if node.inbound_in_progress >= MAX_MESSAGES_IN_PROGRESS:
+        data = bare_error(
+            node.config.node_id, ErrorCode.QUOTA_EXCEEDED, "busy; retry shortly", None, node.clock()
+        )
+        return web.Response(body=data, status=503, content_type=XML, headers={"Retry-After": "1"})
+    node.inbound_in_progress += 1
+    try:
+        return await _receive_message(request, node)
+    finally:
+        node.inbound_in_progress -= 1
+
+
+async def _receive_message(request: web.Request, node: Node) -> web.Response:
     started = time.perf_counter()
     if request.content_length is not None and request.content_length > MAX_MESSAGE_BYTES:
         data = bare_error(

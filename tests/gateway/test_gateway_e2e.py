@@ -551,3 +551,30 @@ def test_a_connection_trickling_its_headers_is_closed(tmp_path: Path) -> None:
             await writer.wait_closed()
 
     run(tmp_path, scenario, uk_overrides={"idle_timeout_s": 1.0})
+
+
+def test_partner_messages_beyond_the_bound_get_503_with_retry_after(tmp_path: Path) -> None:
+    import exchange.gateway.partner_api as partner_api
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        port = c.gateway.partner_port
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /prum/v1/messages HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/xml\r\nContent-Length: 100\r\n\r\n<a"
+        )
+        await writer.drain()  # this message holds the only slot while its body trickles
+        await asyncio.sleep(0.3)
+        url = f"http://127.0.0.1:{port}/prum/v1/messages"
+        async with s.post(url, data=b"<x/>", headers={"Content-Type": "application/xml"}) as r:
+            assert r.status == 503 and r.headers["Retry-After"] == "1"
+            assert b"<Error" in await r.read()
+        writer.close()
+        await writer.wait_closed()
+
+    original = partner_api.MAX_MESSAGES_IN_PROGRESS
+    partner_api.MAX_MESSAGES_IN_PROGRESS = 1
+    try:
+        run(tmp_path, scenario)
+    finally:
+        partner_api.MAX_MESSAGES_IN_PROGRESS = original
