@@ -558,7 +558,7 @@ def test_partner_messages_beyond_the_bound_get_503_with_retry_after(tmp_path: Pa
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         port = c.gateway.partner_port
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
             b"POST /prum/v1/messages HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/xml\r\nContent-Length: 100\r\n\r\n<a"
