@@ -1,5 +1,7 @@
-"""Long fuzz run of the gateway's two HTTP entry points: the JSON client API and the Prüm
-XML partner API, with mutated valid inputs, against a real gateway and partner on loopback.
+"""Long fuzz run of the gateway's three entry points, with mutated valid inputs, against a real
+gateway and partner on loopback: the JSON client API, the Prüm XML partner API, and the
+ANSI/NIST-ITL reader (a UK record whose prints come as a base64 transaction, mutated at
+the byte level, sent through the client API).
 
 Every answer must be a typed refusal (4xx with a JSON or XML error body) or a success; a
 5xx, a dropped connection or an answer slower than `--hang-s` is a finding. Mutations:
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import json
 import logging
@@ -27,7 +30,7 @@ from typing import Any
 
 import aiohttp
 
-from exchange.codecs import prum_xml, uk_json
+from exchange.codecs import ansi_nist, prum_xml, uk_json
 from exchange.gateway import logs
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
@@ -93,6 +96,11 @@ def mutate_json(doc: Any, rng: random.Random) -> Any:
 
 
 def seeds() -> tuple[list[dict[str, Any]], list[bytes]]:
+    bodies, messages, _ = seeds_with_transactions()
+    return bodies, messages
+
+
+def seeds_with_transactions() -> tuple[list[dict[str, Any]], list[bytes], list[bytes]]:
     people = population.people(3, list(SEED_SUBJECTS), "GB", capture=1)
     bodies = []
     messages = []
@@ -122,12 +130,19 @@ def seeds() -> tuple[list[dict[str, Any]], list[bytes]]:
                 ),
             )
             messages.append(prum_xml.encode(env))
-    return bodies, messages
+    transactions = [
+        ansi_nist.fingerprints_to_bytes(
+            p.record.fingerprints, timestamp=now, originator="GB", destination="GB", tcn=f"T{i}"
+        )
+        for i, p in enumerate(people)
+        if p.record.fingerprints is not None
+    ]
+    return bodies, messages, transactions
 
 
 async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) -> dict[str, Any]:
     rng = random.Random(seed)
-    bodies, messages = seeds()
+    bodies, messages, transactions = seeds_with_transactions()
     counts: Counter[str] = Counter()
     findings: list[dict[str, Any]] = []
     deadline = time.monotonic() + minutes * 60
@@ -142,7 +157,16 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                 n = 0
                 while n < inputs and time.monotonic() < deadline:
                     n += 1
-                    if rng.random() < 0.5:
+                    pick = rng.random()
+                    if pick < 0.25:
+                        entry, url, ctype = "ansi-nist", client, "application/json"
+                        tx = mutate_bytes(rng.choice(transactions), rng)
+                        doc = dict(rng.choice(bodies))
+                        record = dict(doc["record"])
+                        record["fingerprints"] = {"ansi_nist": base64.b64encode(tx).decode()}
+                        doc["record"], doc["modalities"] = record, ["fingerprint"]
+                        data = json.dumps(doc).encode()
+                    elif pick < 0.6:
                         entry, url, ctype = "client", client, "application/json"
                         doc = mutate_json(rng.choice(bodies), rng)
                         data = json.dumps(doc).encode()
