@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from exchange.capacities import CAPACITIES
 from exchange.gallery import GalleryError, NodeGallery
 from exchange.model import (
     CoreData,
@@ -42,15 +43,10 @@ from exchange.model import (
     SearchReply,
 )
 
-# Prüm Implementing Agreement Art. 9: maximum candidates per transmission by search type.
+# Maximum candidates per transmission: Prüm Implementing Agreement Art. 9 for fingerprint
+# search types (exchange.capacities); DNA and face have no agreed figure, 10 here.
 MAX_CANDIDATES: Mapping[str, int] = {
-    "TP/TP": 1,
-    "LT/TP": 10,
-    "LP/PP": 5,
-    "TP/UL": 5,
-    "LT/UL": 5,
-    "PP/ULP": 5,
-    "LP/ULP": 5,
+    **{t: c.max_candidates for t, c in CAPACITIES.items()},
     "DNA": 10,
     "FACE": 10,
 }

@@ -52,16 +52,6 @@ SEARCH_TYPE_BY_IMPRESSION = {
     Impression.PALM: "PP/ULP",
     Impression.LATENT_PALM: "LP/PP",
 }
-# Maximum candidates accepted per transmission for each search type (same article).
-MAX_CANDIDATES = {
-    "TP/TP": 1,
-    "LT/TP": 10,
-    "LP/PP": 5,
-    "TP/UL": 5,
-    "LT/UL": 5,
-    "PP/ULP": 5,
-    "LP/ULP": 5,
-}
 
 
 class TranslateError(ValueError):
@@ -106,6 +96,35 @@ def choose_message(record: PersonRecord, wanted: str) -> str:
     return "core-data"
 
 
+def core_data_of(record: PersonRecord) -> CoreData | None:
+    """What a follow-up may release about a record: identity data, never biometrics."""
+    if record.name is None:
+        return None
+    return CoreData(
+        name=record.name,
+        aliases=record.aliases,
+        date_of_birth=record.date_of_birth,
+        sex=record.sex,
+        nationalities=record.nationalities,
+        place_of_birth=record.place_of_birth,
+        identifiers=record.identifiers,
+    )
+
+
+def record_of_core_data(core: CoreData, reference: str | None = None) -> PersonRecord:
+    """A UK record holding the core data a follow-up brought back."""
+    return PersonRecord(
+        identifiers=core.identifiers,
+        name=core.name,
+        reference=reference,
+        aliases=core.aliases,
+        date_of_birth=core.date_of_birth,
+        sex=core.sex,
+        nationalities=core.nationalities,
+        place_of_birth=core.place_of_birth,
+    )
+
+
 def record_to_envelope(record: PersonRecord, out: Outbound) -> Envelope:
     """The Prüm message that carries the chosen part of a UK record."""
     kind = choose_message(record, out.message)
@@ -129,17 +148,9 @@ def record_to_envelope(record: PersonRecord, out: Outbound) -> Envelope:
             raise TranslateError("record has no face for a face-search")
         body = FaceSearchRequest(step1_reference(record), record.face)
     else:
-        if record.name is None:
+        core = core_data_of(record)
+        if core is None:
             raise TranslateError("record has no name to send as core data")
-        core = CoreData(
-            name=record.name,
-            aliases=record.aliases,
-            date_of_birth=record.date_of_birth,
-            sex=record.sex,
-            nationalities=record.nationalities,
-            place_of_birth=record.place_of_birth,
-            identifiers=record.identifiers,
-        )
         body = FollowUpReply(out.in_reply_to or out.message_id, step1_reference(record), core)
     header = Header(
         message_id=out.message_id,
@@ -163,19 +174,7 @@ def envelope_to_records(envelope: Envelope) -> list[PersonRecord]:
     if isinstance(body, FaceSearchRequest):
         return [PersonRecord(reference=body.reference, face=body.template)]
     if isinstance(body, FollowUpReply):
-        c = body.core_data
-        return [
-            PersonRecord(
-                identifiers=c.identifiers,
-                name=c.name,
-                reference=body.hit_reference,
-                aliases=c.aliases,
-                date_of_birth=c.date_of_birth,
-                sex=c.sex,
-                nationalities=c.nationalities,
-                place_of_birth=c.place_of_birth,
-            )
-        ]
+        return [record_of_core_data(body.core_data, body.hit_reference)]
     raise TranslateError(f"a {envelope.header.message_type} message carries no person record")
 
 

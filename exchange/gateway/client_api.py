@@ -38,6 +38,7 @@ from exchange.model import (
     PersonRecord,
     Purpose,
 )
+from exchange.translate import record_of_core_data
 
 MAX_WAIT_S = 60.0
 BODY_READ_TIMEOUT_S = 10.0
@@ -417,15 +418,7 @@ async def follow_up(request: web.Request) -> web.Response:
             purpose=row.purpose,
         )
     core = answer.body.core_data
-    person = PersonRecord(
-        identifiers=core.identifiers,
-        name=core.name,
-        aliases=core.aliases,
-        date_of_birth=core.date_of_birth,
-        sex=core.sex,
-        nationalities=core.nationalities,
-        place_of_birth=core.place_of_birth,
-    )
+    person = record_of_core_data(core)
     return web.json_response(
         {
             "hit_id": hit.hit_id,

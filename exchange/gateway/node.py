@@ -27,7 +27,7 @@ from exchange.gateway.partner_client import PartnerClient
 from exchange.gateway.store import QuotaDirection, RecordRow, Store
 from exchange.model import CoreData, PersonRecord
 from exchange.responder import Responder
-from exchange.translate import step1_reference
+from exchange.translate import core_data_of, step1_reference
 
 
 def utc_now() -> dt.datetime:
@@ -52,21 +52,6 @@ class InboundLedger:
         self, sender: str, reference: str, *, now: dt.datetime, within: dt.timedelta
     ) -> bool:
         return self.store.released_to(sender, reference, now=now, within=within)
-
-
-def core_data_of(record: PersonRecord) -> CoreData | None:
-    """What a follow-up may release about a record: identity data, never biometrics."""
-    if record.name is None:
-        return None
-    return CoreData(
-        name=record.name,
-        aliases=record.aliases,
-        date_of_birth=record.date_of_birth,
-        sex=record.sex,
-        nationalities=record.nationalities,
-        place_of_birth=record.place_of_birth,
-        identifiers=record.identifiers,
-    )
 
 
 @dataclass
