@@ -9,8 +9,10 @@ Core data for follow-ups is looked up by the caller from its source of truth, no
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +29,7 @@ from exchange.model import (
 )
 from matchers.dna import DnaGallery
 from matchers.dna_profile import ProfileType
-from matchers.errors import MatcherError
+from matchers.errors import MatcherError, StaleIndexError
 from matchers.face import FaceGallery
 from matchers.fingerprint import FingerprintGallery
 
@@ -86,6 +88,54 @@ class NodeGallery:
 
     def __contains__(self, reference: object) -> bool:
         return reference in self._modalities
+
+    # -- index files: a cache of the source of truth, stamped with its version ------------
+
+    def save(self, directory: Path, version: str) -> None:
+        """Write the three galleries' files under `directory`, stamped with `version`."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.dna.save(directory / "dna.npz", version)
+        if len(self.face):
+            self.face.save(directory / "face.faiss", version)
+        if len(self.fingerprints):
+            self.fingerprints.save(directory / "fingerprints", version)
+        (directory / "references.json").write_text(
+            json.dumps(
+                {
+                    "version": version,
+                    "modalities": {r: sorted(m) for r, m in self._modalities.items()},
+                }
+            )
+        )
+
+    def load_files(self, directory: Path, version: str) -> bool:
+        """Replace the galleries with the saved files if all carry `version`; else False.
+
+        A missing, unreadable or stale file (another version: the source of truth changed
+        since, or the process died before saving) means the caller rebuilds from SQLite.
+        """
+        try:
+            meta = json.loads((directory / "references.json").read_text())
+            if meta.get("version") != version:
+                return False
+            modalities = {r: set(m) for r, m in meta["modalities"].items()}
+            dna = DnaGallery.load(directory / "dna.npz", version)
+            face = (
+                FaceGallery.load(directory / "face.faiss", version)
+                if any("face" in m for m in modalities.values())
+                else self.face
+            )
+            fingerprints = (
+                FingerprintGallery.load(directory / "fingerprints", version)
+                if any("fingerprint" in m for m in modalities.values())
+                else self.fingerprints
+            )
+        except (OSError, ValueError, KeyError, StaleIndexError):
+            return False
+        self.dna, self.face, self.fingerprints = dna, face, fingerprints
+        with self._lock:
+            self._modalities = modalities
+        return True
 
     # -- writes ------------------------------------------------------------------------
 

@@ -27,9 +27,11 @@ postings in batches. Erased rows are zeroed at once and dropped at the next seal
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -45,7 +47,7 @@ from matchers.dna_profile import (
     ProfileType,
     encode_profile,
 )
-from matchers.errors import ProfileError, UnknownReferenceError
+from matchers.errors import ProfileError, StaleIndexError, UnknownReferenceError
 
 MatchType = Literal["full", "near"]
 Keys = npt.NDArray[np.int16]
@@ -157,6 +159,9 @@ class _Postings:
         else:
             lo = hi = n_open
         return n_open + hi - lo, [order[:n_open], order[lo:hi]]
+
+
+DNA_FORMAT = "prum-exchange/dna-gallery/1"
 
 
 class DnaGallery:
@@ -278,6 +283,47 @@ class DnaGallery:
             key=lambda m: (m.mismatched_alleles, m.wildcard, -m.compared_loci, m.reference)
         )
         return matches if limit is None else matches[:limit]
+
+    def save(self, path: str | os.PathLike[str], version: str) -> None:
+        """Write the live profiles to one `.npz` file (no pickles), stamped with `version`.
+
+        Written next to `path` and renamed, so a reader never sees half a file.
+        """
+        target = Path(path)
+        with self._lock:
+            refs = list(self._row_of)
+            rows = np.array([self._row_of[r] for r in refs], dtype=np.int64)
+            keys = self._keys[rows] if len(rows) else np.zeros((0, len(LOCI), 2), np.int16)
+        tmp = target.with_name(target.name + ".part")
+        with tmp.open("wb") as f:
+            np.savez(
+                f,
+                format=np.array(DNA_FORMAT),
+                version=np.array(version),
+                rule=np.array(self._rule),
+                refs=np.array(refs, dtype=str),
+                keys=keys,
+            )
+        tmp.replace(target)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], expected_version: str) -> DnaGallery:
+        """Read a saved gallery; `StaleIndexError` if missing, unreadable or of another stamp."""
+        target = Path(path)
+        try:
+            with np.load(target, allow_pickle=False) as data:
+                fmt, version = str(data["format"]), str(data["version"])
+                rule, refs, keys = str(data["rule"]), [str(r) for r in data["refs"]], data["keys"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise StaleIndexError(str(target), "unreadable", expected_version) from exc
+        if fmt != DNA_FORMAT or version != expected_version:
+            raise StaleIndexError(str(target), f"{fmt} {version}", expected_version)
+        if rule not in ("repeat", "exact"):
+            raise StaleIndexError(str(target), f"rule {rule}", expected_version)
+        gallery = cls(microvariants=rule)  # type: ignore[arg-type]
+        gallery.add_keys(refs, keys)
+        gallery.seal()
+        return gallery
 
     def seal(self) -> None:
         """Fold recent additions into the sorted postings and drop erased rows now."""

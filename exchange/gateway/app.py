@@ -36,6 +36,7 @@ from exchange.gateway.store import Store
 from exchange.model import Modality
 from exchange.pki import NodeFiles, ssl_client_context, ssl_server_context
 from exchange.responder import NodeRules, Responder
+from matchers.errors import MatcherError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = typedefs.Middleware
@@ -90,6 +91,14 @@ def rebuild_gallery(store: Store, gallery: NodeGallery) -> int:
     return n
 
 
+def save_gallery(node: Node, directory: Path) -> None:
+    """Write the index files for a fast next start, stamped with the current version."""
+    try:
+        node.gallery.save(directory, str(node.store.gallery_version()))
+    except (OSError, MatcherError) as exc:  # a cache: losing it costs a rebuild, nothing else
+        node.log.warning("gallery_not_saved", reason=str(exc))
+
+
 def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
     if config.client is not None and not config.clients and not config.open_client_api:
         raise ConfigError("no client tokens configured and open_client_api is not set")
@@ -142,8 +151,18 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
                 node.log.warning(
                     "client_auth_off", reason="no [[clients]] configured: the client API is open"
                 )
-            loaded = rebuild_gallery(node.store, node.gallery)
-            node.log.info("gallery_loaded", records=loaded, version=node.store.gallery_version())
+            index_dir = config.data_dir / "indexes"
+            version = str(node.store.gallery_version())
+            if node.gallery.load_files(index_dir, version):
+                node.log.info(
+                    "gallery_loaded",
+                    source="index files",
+                    records=len(node.gallery),
+                    version=version,
+                )
+            else:
+                loaded = rebuild_gallery(node.store, node.gallery)
+                node.log.info("gallery_loaded", source="sqlite", records=loaded, version=version)
             for row in node.store.pending_searches():
                 node.search_event(row.search_id)
                 start_search(node, row.search_id)
@@ -154,6 +173,7 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
                 await asyncio.wait(list(node.tasks), timeout=GRACE_S)
             for task in list(node.tasks):
                 task.cancel()
+            save_gallery(node, config.data_dir / "indexes")
         finally:
             node.store.close()
 

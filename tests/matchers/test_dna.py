@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -328,3 +329,25 @@ def test_blocked_search_equals_naive_on_synthetic_population() -> None:
             f"S{i}" for i in np.flatnonzero(naive.is_match)
         )
         assert f"S{j * 150}" in {m.reference for m in got}
+
+
+def test_save_and_load_round_trip_and_refuse_a_stale_stamp(tmp_path: Path) -> None:
+    from matchers import synthetic
+    from matchers.errors import StaleIndexError
+
+    g = DnaGallery()
+    keys = synthetic.dna_keys(5, 0, 50)
+    g.add_keys([f"R{i}" for i in range(50)], keys)
+    g.remove("R7")
+    g.save(tmp_path / "dna.npz", "v3")
+    back = DnaGallery.load(tmp_path / "dna.npz", "v3")
+    assert len(back) == 49 and "R7" not in back
+    probe = synthetic.dna_recapture_keys(5, [11])[0]
+    assert [m.reference for m in back.search_keys(probe)] == [
+        m.reference for m in g.search_keys(probe)
+    ]
+    with pytest.raises(StaleIndexError):
+        DnaGallery.load(tmp_path / "dna.npz", "v4")
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    with pytest.raises(StaleIndexError):
+        DnaGallery.load(tmp_path / "bad.npz", "v3")

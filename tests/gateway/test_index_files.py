@@ -1,0 +1,89 @@
+"""Index files are a cache of SQLite: loaded when their stamp is the current gallery version,
+rebuilt from SQLite when missing or stale."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+
+import structlog
+
+from exchange.codecs import uk_json
+from exchange.gateway.app import running_node
+from exchange.gateway.config import GatewayConfig, Listener
+from exchange.gateway.store import Store
+from exchange.translate import step1_reference
+from mock_partners import population
+
+SEED = 21
+
+
+def _config(tmp_path: Path) -> GatewayConfig:
+    return GatewayConfig(
+        data_dir=tmp_path,
+        feature_model=population.FEATURE_MODEL,
+        open_client_api=True,
+        client=Listener(port=0),
+        partner_listener=Listener(port=0),
+    )
+
+
+def _start(tmp_path: Path) -> tuple[str, int, list[str]]:
+    """Start and stop a node; returns where its gallery came from, its size, and whether a
+    second capture of subject 2 is found by face."""
+
+    async def main() -> tuple[str, int, list[str]]:
+        with structlog.testing.capture_logs() as logs:
+            async with running_node(_config(tmp_path)) as node:
+                probe = population.person(SEED, 2, capture=1).record
+                assert probe.face is not None
+                found = [c.reference for c in node.gallery.search_face(probe.face, 3)]
+                size = len(node.gallery)
+        (event,) = [e for e in logs if e["event"] == "gallery_loaded"]
+        return str(event["source"]), size, found
+
+    return asyncio.run(main())
+
+
+def test_index_files_are_used_when_current_and_rebuilt_when_stale(tmp_path: Path) -> None:
+    people = population.people(SEED, list(range(6)))
+
+    async def enrol() -> None:
+        async with running_node(_config(tmp_path)) as node:
+            for p in people[:5]:
+                node.enrol(p.record.identifiers.pnc_id or "", p.record)
+
+    asyncio.run(enrol())  # stops cleanly: index files written with the current version
+    stamp = json.loads((tmp_path / "indexes" / "references.json").read_text())["version"]
+    store = Store.open(tmp_path / "gateway.sqlite3")
+    assert stamp == str(store.gallery_version())
+    store.close()
+
+    source, size, found = _start(tmp_path)
+    assert (source, size) == ("index files", 5)
+    assert found[0] == step1_reference(people[2].record)
+
+    # The source of truth changes while the gateway is down (as after a crash): stale files.
+    store = Store.open(tmp_path / "gateway.sqlite3")
+    sixth = people[5].record
+    store.enrol_record(
+        sixth.identifiers.pnc_id or "",
+        step1_reference(sixth),
+        json.dumps(uk_json.record_to_json(sixth)),
+        now=dt.datetime.now(dt.UTC),
+    )
+    store.close()
+    source, size, found = _start(tmp_path)
+    assert (source, size) == ("sqlite", 6)
+    assert found[0] == step1_reference(people[2].record)
+
+    # The rebuilt gallery was saved at the clean stop: the next start uses the files again.
+    assert _start(tmp_path)[:2] == ("index files", 6)
+
+    # A broken file under a current stamp is a cache miss, never a failure.
+    (tmp_path / "indexes" / "dna.npz").write_bytes(b"not a numpy file")
+    source, size, found = _start(tmp_path)
+    assert (source, size) == ("sqlite", 6)
+    assert found[0] == step1_reference(people[2].record)
