@@ -2,7 +2,8 @@
 
 What it measures, on what data (STYLE.md §5):
 - For each Prüm message type built from the shipped example UK record (DNA-17 profile,
-  10-finger minutiae set, 512-d face template, core data) and for a search reply with 10
+  10-finger minutiae set, 512-d face template, core data; a synthetic person of the same
+  shape when the repository's examples/ is not there) and for a search reply with 10
   candidates: the full cycle `prum_xml.encode` (which validates) then `prum_xml.decode`
   (safe parse + validate + map), in messages per second, single-threaded.
 - The baseline in the same run: validation alone of the same documents by libxml2 (lxml, the
@@ -46,6 +47,16 @@ from exchange.model import (
 from exchange.translate import Outbound, record_to_envelope
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "uk-record.json"
+
+
+def example_record_bytes() -> bytes:
+    """The shipped example record in a checkout; a synthetic person of the same shape when
+    installed without the repository (`pip install .` ships no examples/)."""
+    if EXAMPLE.is_file():
+        return EXAMPLE.read_bytes()
+    from mock_partners import population
+
+    return uk_json.encode(population.person(2026, 1).record)
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
@@ -62,7 +73,7 @@ def _rate(fn: Callable[[], object], seconds: float) -> tuple[float, int]:
 
 
 def _messages() -> dict[str, Envelope]:
-    record = uk_json.decode(EXAMPLE.read_bytes())
+    record = uk_json.decode(example_record_bytes())
     out = {
         kind: record_to_envelope(record, Outbound(timestamp=T0, message=kind))
         for kind in ("dna-search", "dacty-search", "face-search", "core-data")
@@ -145,7 +156,7 @@ def run(quick: bool) -> dict[str, Any]:
             {"input": name, "bytes": len(data), "refused": refused,
              "ms": round((time.perf_counter() - started) * 1000, 3)}
         )  # fmt: skip
-    raw = EXAMPLE.read_bytes()
+    raw = example_record_bytes()
     rec = uk_json.decode(raw)
     results["uk_json"] = {
         "record_bytes": len(raw),
