@@ -307,14 +307,7 @@ def _reply(body: etree._Element, b: SearchReply) -> None:
 
 def _person(parent: etree._Element, p: NominalPerson) -> None:
     e = _X.el(parent, "Person")
-    _X.name(e, "Name", p.name)
-    for alias in p.aliases:
-        _X.name(e, "Alias", alias)
-    if p.date_of_birth is not None:
-        _X.date(e, "DateOfBirth", p.date_of_birth)
-    _X.el(e, "Sex", p.sex.value)
-    for nationality in p.nationalities:
-        _X.el(e, "Nationality", nationality)
+    _X.identity(e, p.name, p.aliases, p.date_of_birth, p.sex, p.nationalities)
 
 
 # --- decoding (after validation, so shapes and enumerations are known good) ----------------
@@ -355,16 +348,7 @@ def _dec_reply(e: etree._Element) -> SearchReply:
 
 
 def _dec_person(e: etree._Element, path: str) -> NominalPerson:
-    name = e.find(_Q + "Name")
-    assert name is not None
-    dob = _X.read_date(e.find(_Q + "DateOfBirth"), f"{path}/DateOfBirth")
-    return NominalPerson(
-        name=_X.read_name(name),
-        aliases=tuple(_X.read_name(a) for a in _X.children(e, "Alias")),
-        date_of_birth=dob,
-        sex=Sex(_X.text(e, "Sex")),
-        nationalities=tuple((n.text or "").strip() for n in _X.children(e, "Nationality")),
-    )
+    return NominalPerson(*_X.read_identity(e, path))
 
 
 def _dec_nominal_check(e: etree._Element) -> NominalCheck:

@@ -52,7 +52,6 @@ from exchange.model import (
     Purpose,
     SampleType,
     SearchReply,
-    Sex,
 )
 
 NS = schemas.PRUM_NAMESPACE
@@ -146,14 +145,7 @@ def _enc_reply(parent: etree._Element, body: SearchReply) -> None:
 
 def _enc_core(parent: etree._Element, core: CoreData) -> None:
     node = _X.el(parent, "CoreData")
-    _X.name(node, "Name", core.name)
-    for alias in core.aliases:
-        _X.name(node, "Alias", alias)
-    if core.date_of_birth is not None:
-        _X.date(node, "DateOfBirth", core.date_of_birth)
-    _X.el(node, "Sex", core.sex.value)
-    for nat in core.nationalities:
-        _X.el(node, "Nationality", nat)
+    _X.identity(node, core.name, core.aliases, core.date_of_birth, core.sex, core.nationalities)
     if core.place_of_birth is not None:
         _X.el(node, "PlaceOfBirth", core.place_of_birth)
     ids = core.identifiers
@@ -349,12 +341,13 @@ def _dec_core(e: etree._Element) -> CoreData:
             cro_number=ids.findtext(_Q + "CroNumber"),
             asn=ids.findtext(_Q + "Asn"),
         )
+    who = _X.read_identity(e, _CORE)
     return CoreData(
-        name=_X.read_name(_X.child(e, "Name")),
-        aliases=tuple(_X.read_name(a) for a in _X.children(e, "Alias")),
-        date_of_birth=_X.read_date(e.find(_Q + "DateOfBirth"), f"{_CORE}/DateOfBirth"),
-        sex=Sex(_X.text(e, "Sex")),
-        nationalities=tuple((n.text or "").strip() for n in _X.children(e, "Nationality")),
+        name=who.name,
+        aliases=who.aliases,
+        date_of_birth=who.date_of_birth,
+        sex=who.sex,
+        nationalities=who.nationalities,
         place_of_birth=e.findtext(_Q + "PlaceOfBirth"),
         identifiers=identifiers,
     )

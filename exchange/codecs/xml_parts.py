@@ -13,12 +13,13 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from lxml import etree
 
 import schemas
 from exchange.codecs.errors import CodecError
-from exchange.model import BiometricImage, Candidate, MatchType, PartialDate, PersonName
+from exchange.model import BiometricImage, Candidate, MatchType, PartialDate, PersonName, Sex
 from exchange.transliteration import transliterate
 
 
@@ -50,6 +51,14 @@ def b64decode(text: str | None, path: str) -> bytes:
 
 def opt_int(value: str | None) -> int | None:
     return None if value is None else int(value)
+
+
+class Identity(NamedTuple):
+    name: PersonName
+    aliases: tuple[PersonName, ...]
+    date_of_birth: PartialDate | None
+    sex: Sex
+    nationalities: tuple[str, ...]
 
 
 class XmlParts:
@@ -151,6 +160,34 @@ class XmlParts:
         except ValueError as exc:
             raise CodecError(path, f"not a calendar date: {exc}") from exc
         return PartialDate(year, month, day)
+
+    def identity(
+        self,
+        node: etree._Element,
+        name: PersonName,
+        aliases: Iterable[PersonName],
+        date_of_birth: PartialDate | None,
+        sex: Sex,
+        nationalities: Iterable[str],
+    ) -> None:
+        """Who a person is, in both dialects: Name, Alias*, DateOfBirth?, Sex, Nationality*."""
+        self.name(node, "Name", name)
+        for alias in aliases:
+            self.name(node, "Alias", alias)
+        if date_of_birth is not None:
+            self.date(node, "DateOfBirth", date_of_birth)
+        self.el(node, "Sex", sex.value)
+        for nationality in nationalities:
+            self.el(node, "Nationality", nationality)
+
+    def read_identity(self, e: etree._Element, path: str) -> Identity:
+        return Identity(
+            name=self.read_name(self.child(e, "Name")),
+            aliases=tuple(self.read_name(a) for a in self.children(e, "Alias")),
+            date_of_birth=self.read_date(e.find(self.q + "DateOfBirth"), f"{path}/DateOfBirth"),
+            sex=Sex(self.text(e, "Sex")),
+            nationalities=tuple((n.text or "").strip() for n in self.children(e, "Nationality")),
+        )
 
     def candidates(self, parent: etree._Element, candidates: Iterable[Candidate]) -> None:
         for c in candidates:
