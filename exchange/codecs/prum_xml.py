@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from lxml import etree
 
@@ -224,6 +224,38 @@ def encode(envelope: Envelope, *, validate: bool = True, pretty: bool = False) -
     if validate:
         _X.validate(root)
     out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty)
+    return out
+
+
+_PER_PARTNER_HEADER = ("MessageId", "CorrelationId", "Timestamp", "Sender", "Receiver", "Purpose")
+
+
+def encode_each(body: Body, headers: Sequence[Header]) -> list[bytes]:
+    """One body under several headers (a search fanned out to several partners).
+
+    The body's elements are built once; for each header only the header's texts are set,
+    then the whole document is validated and serialised, so every message is checked as
+    `encode` checks it. Every header must name the body's message type. Building the body
+    is most of the cost of `encode` (hundreds of elements for ten prints), validating and
+    serialising the finished tree is cheap.
+    """
+    if not headers:
+        return []
+    root = to_element(Envelope(headers[0], body))
+    header_el = _X.child(root, "Header")
+    fields = {tag: _X.child(header_el, tag) for tag in _PER_PARTNER_HEADER}
+    out: list[bytes] = []
+    for h in headers:
+        if h.message_type != headers[0].message_type or h.schema_version != SCHEMA_VERSION:
+            raise CodecError("Header.MessageType", "every header must match the body's type")
+        fields["MessageId"].text = h.message_id
+        fields["CorrelationId"].text = h.correlation_id
+        fields["Timestamp"].text = format_timestamp(h.timestamp)
+        fields["Sender"].text = h.sender
+        fields["Receiver"].text = h.receiver
+        fields["Purpose"].text = h.purpose.value
+        _X.validate(root)
+        out.append(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return out
 
 

@@ -207,9 +207,11 @@ def _audit(
     )
 
 
-def start_search(node: Node, search_id: str, record: PersonRecord | None = None) -> None:
-    """Run a stored search in the background (`record`: already decoded, saves a decode)."""
-    task = asyncio.create_task(run_search(node, search_id, record))
+def start_search(
+    node: Node, search_id: str, record: PersonRecord | None = None, row: SearchRow | None = None
+) -> None:
+    """Run a stored search in the background (`record`, `row`: as just stored, saves work)."""
+    task = asyncio.create_task(run_search(node, search_id, record, row))
     node.tasks.add(task)
     task.add_done_callback(node.tasks.discard)
 
@@ -223,7 +225,10 @@ async def post_search(request: web.Request) -> web.Response:
     purpose, case_reference, record, modalities, partners, k = _validate_search(node, doc)
     now = node.clock()
     wait = _wait_seconds(request)
-    with node.store.transaction():  # the search and its receipt in the audit log, one commit
+    record_json = json.dumps(uk_json.record_to_json(record))
+    correlation_id = str(uuid.uuid4())
+
+    def store_search() -> SearchRow:  # the search and its receipt in the audit log, one commit
         row = node.store.create_search(
             client_id=client.id,
             purpose=purpose,
@@ -231,8 +236,8 @@ async def post_search(request: web.Request) -> web.Response:
             modalities=modalities,
             partners=partners,
             max_candidates=k,
-            record_json=json.dumps(uk_json.record_to_json(record)),
-            correlation_id=str(uuid.uuid4()),
+            record_json=record_json,
+            correlation_id=correlation_id,
             now=now,
             deadline_at=now + dt.timedelta(seconds=node.config.search_deadline_s),
         )
@@ -244,6 +249,9 @@ async def post_search(request: web.Request) -> web.Response:
             message_id=row.search_id,
             purpose=purpose,
         )
+        return row
+
+    row = await node.writes.run(store_search)  # acknowledged only once committed
     node.log.info(
         "search_accepted",
         search_id=row.search_id,
@@ -252,7 +260,7 @@ async def post_search(request: web.Request) -> web.Response:
         partners=partners,
     )
     event = node.search_event(row.search_id)
-    start_search(node, row.search_id, record)
+    start_search(node, row.search_id, record, row)
     current: SearchRow | None = row
     if wait > 0:
         with contextlib.suppress(TimeoutError):

@@ -12,7 +12,7 @@ to us, in the same exchange, and answers this request.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from exchange.codecs import ansi_nist, interpol, prum_xml
@@ -104,28 +104,38 @@ def read_reply(env: Envelope, request: Envelope, modality: Modality) -> Answer:
 
 
 def prum_outgoing(
-    node_id: str, now: dt.datetime, search: SearchRow, result: PartnerResultRow, bodies: Bodies
-) -> list[Outgoing]:
-    """Prüm partners: every modality as a Prüm XML envelope."""
-    out = []
+    node_id: str,
+    now: dt.datetime,
+    search: SearchRow,
+    results: Sequence[PartnerResultRow],
+    bodies: Bodies,
+) -> dict[str, list[Outgoing]]:
+    """Prüm partners: every modality as a Prüm XML envelope, per partner.
+
+    Each modality's body is built once for all the partners (`prum_xml.encode_each`); only
+    the header (message id, receiver) differs between their messages.
+    """
+    out: dict[str, list[Outgoing]] = {r.partner: [] for r in results}
     for modality, body in bodies.items():
-        request = _envelope(node_id, now, search, result, modality, body)
+        requests = [_envelope(node_id, now, search, r, modality, body) for r in results]
+        encoded = prum_xml.encode_each(body, [e.header for e in requests])
+        for result, request, data in zip(results, requests, encoded, strict=True):
 
-        def read(data: bytes, request: Envelope = request, modality: Modality = modality) -> Answer:
-            return read_reply(prum_xml.decode(data), request, modality)
+            def read(data: bytes, request: Envelope = request, m: Modality = modality) -> Answer:
+                return read_reply(prum_xml.decode(data), request, m)
 
-        out.append(
-            Outgoing(
-                modality,
-                search_type_of(body),
-                request.header.message_id,
-                request.header.message_type,
-                search.purpose,
-                prum_xml.encode(request),
-                "application/xml",
-                read,
+            out[result.partner].append(
+                Outgoing(
+                    modality,
+                    search_type_of(body),
+                    request.header.message_id,
+                    request.header.message_type,
+                    search.purpose,
+                    data,
+                    "application/xml",
+                    read,
+                )
             )
-        )
     return out
 
 

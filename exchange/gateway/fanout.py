@@ -1,10 +1,11 @@
 """Fan-out: one search sent to its partners concurrently, their answers gathered into one.
 
 A pipeline of small steps (STYLE.md §2), each a function:
-`plan` (which messages, per partner and modality, with which search type) →
-`build_bodies` (each Prüm body built once per search; only the header differs per partner) →
-`take_capacity` (outbound daily capacity per partner and search type; `quota_exceeded`
-without sending) → `exchange_one` (send with retries and breaker, decode, check) →
+`build_bodies` (one body per modality) → `plan_messages` (every partner's messages; each
+Prüm body encoded once per search, only the header differs per partner) →
+`reserve_and_audit_sends` (outbound daily capacity per partner and search type, taken with
+`take_capacity`, `quota_exceeded` without sending; every send audited; one commit for the
+whole search) → `exchange_one` (send with retries and breaker, decode, check) →
 `partner_status` (one status per partner) → `search_status` (one status per search).
 
 The search has one deadline. A partner still unanswered then is `timeout`, and the search
@@ -18,6 +19,7 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -76,14 +78,16 @@ def build_bodies(
 
 
 def take_capacity(node: Node, cfg: PartnerConfig, search_type: str) -> bool:
+    """Count one outbound search against the partner's daily capacity; False when spent."""
     limit = cfg.capacities.get(search_type, 0)
-    today = node.clock().date()
-    ok = node.store.take_quota(QuotaDirection.OUTBOUND, cfg.id, search_type, today, limit)
-    used = node.store.quota_used(QuotaDirection.OUTBOUND, cfg.id, search_type, today)
-    node.metrics.set(
-        "prum_quota_used", used, direction="outbound", partner=cfg.id, search_type=search_type
+    used = node.store.count_quota(
+        QuotaDirection.OUTBOUND, cfg.id, search_type, node.clock().date(), limit
     )
-    return ok
+    if used is not None:
+        node.metrics.set(
+            "prum_quota_used", used, direction="outbound", partner=cfg.id, search_type=search_type
+        )
+    return used is not None
 
 
 async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: float) -> Answer:
@@ -156,49 +160,92 @@ def search_status(statuses: Sequence[PartnerStatus]) -> SearchStatus:
     return SearchStatus.FAILED
 
 
-async def serve_partner(
+@dataclass(slots=True)
+class PartnerPlan:
+    """One partner's part of a search: what to send, and answers known before sending."""
+
+    partner: str
+    cfg: PartnerConfig | None
+    to_send: list[Outgoing] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+
+
+def plan_messages(
     node: Node,
     search: SearchRow,
     record: PersonRecord,
     bodies: Bodies,
-    result: PartnerResultRow,
-    deadline: float,
-) -> PartnerStatus:
-    """All of one search's messages to one partner; records and returns the partner status."""
-    partner = result.partner
-    cfg = node.config.partner(partner)
-    answers: list[Answer] = []
-    received: list[AuditEntry] = []
-    status: PartnerStatus
-    error: str | None
-    if cfg is None:
-        status, error = P.REJECTED, "unknown partner"
-    else:
-        now = node.clock()
-        if cfg.dialect == "interpol":
-            nominal = Modality.NOMINAL in search.modalities
+    pending: Sequence[PartnerResultRow],
+) -> list[PartnerPlan]:
+    """Every partner's messages; the Prüm ones share one body per modality (built once)."""
+    now = node.clock()
+    plans = [PartnerPlan(r.partner, node.config.partner(r.partner)) for r in pending]
+    by_partner = {r.partner: r for r in pending}
+    prum = [
+        by_partner[p.partner] for p in plans if p.cfg is not None and p.cfg.dialect != "interpol"
+    ]
+    messages = prum_outgoing(node.config.node_id, now, search, prum, bodies) if prum else {}
+    nominal = Modality.NOMINAL in search.modalities
+    for plan in plans:
+        if plan.cfg is None:
+            continue
+        if plan.cfg.dialect == "interpol":
+            result = by_partner[plan.partner]
             outgoing = interpol_outgoing(
                 node.config.node_id, now, search, result, record, bodies, nominal
             )
         else:
-            outgoing = prum_outgoing(node.config.node_id, now, search, result, bodies)
-        to_send: list[Outgoing] = []
-        with node.store.transaction():  # capacity taken and sends audited in one commit
-            for msg in outgoing:
-                if msg.modality not in cfg.modalities:
-                    continue
-                if not take_capacity(node, cfg, msg.search_type):
-                    answers.append(
-                        Answer(msg.modality, P.QUOTA_EXCEEDED, "outbound daily capacity used up")
-                    )
-                    continue
-                to_send.append(msg)
-            node.audit.append_many(
-                [
-                    _audit_entry(node, Direction.SENT, partner, m, Outcome.ACCEPTED, ())
-                    for m in to_send
-                ]
+            outgoing = messages[plan.partner]
+        plan.to_send = [m for m in outgoing if m.modality in plan.cfg.modalities]
+    return plans
+
+
+def reserve_and_audit_sends(node: Node, plans: Sequence[PartnerPlan]) -> list[list[bool]]:
+    """Take outbound capacity for every message and audit the ones sent, in one commit.
+
+    Returns, per plan and message, whether it may be sent; changes nothing in `plans`, so
+    group commit can run it again if its transaction has to be replayed.
+    """
+    with node.store.transaction():
+        sent: list[AuditEntry] = []
+        granted: list[list[bool]] = []
+        for plan in plans:
+            cfg = plan.cfg
+            ok = [cfg is not None and take_capacity(node, cfg, m.search_type) for m in plan.to_send]
+            granted.append(ok)
+            sent.extend(
+                _audit_entry(node, Direction.SENT, plan.partner, m, Outcome.ACCEPTED, ())
+                for m, yes in zip(plan.to_send, ok, strict=True)
+                if yes
             )
+        node.audit.append_many(sent)
+    return granted
+
+
+def apply_capacity(plans: Sequence[PartnerPlan], granted: Sequence[Sequence[bool]]) -> None:
+    """Messages refused for capacity become `quota_exceeded` answers and are not sent."""
+    for plan, ok in zip(plans, granted, strict=True):
+        refused = [m for m, yes in zip(plan.to_send, ok, strict=True) if not yes]
+        plan.answers.extend(
+            Answer(m.modality, P.QUOTA_EXCEEDED, "outbound daily capacity used up") for m in refused
+        )
+        plan.to_send = [m for m, yes in zip(plan.to_send, ok, strict=True) if yes]
+
+
+async def serve_partner(
+    node: Node, search: SearchRow, plan: PartnerPlan, deadline: float
+) -> PartnerStatus:
+    """Send one partner its messages (capacity already taken); record and return its status."""
+    partner = plan.partner
+    answers = list(plan.answers)
+    received: list[AuditEntry] = []
+    status: PartnerStatus
+    error: str | None
+    if plan.cfg is None:
+        status, error = P.REJECTED, "unknown partner"
+    else:
+        cfg = plan.cfg
+        to_send = plan.to_send
         replies = await asyncio.gather(*(exchange_one(node, cfg, m, deadline) for m in to_send))
         answers.extend(replies)
         received = [
@@ -214,11 +261,14 @@ async def serve_partner(
         ]
         status, error = partner_status(answers)
     hits = [h for a in answers for h in a.hits]
-    with node.store.transaction():  # the answer and its receipt in the audit log, one commit
+
+    def record() -> None:  # the answer and its receipt in the audit log, one commit
         node.audit.append_many(received)
         node.store.set_partner_result(
             search.search_id, partner, status, now=node.clock(), error=error, hits=hits
         )
+
+    await node.writes.run(record)
     for a in answers:
         node.metrics.inc(
             "prum_searches_total", modality=a.modality.value, partner=partner, status=a.status.value
@@ -226,9 +276,18 @@ async def serve_partner(
     return status
 
 
-async def run_search(node: Node, search_id: str, record: PersonRecord | None = None) -> None:
-    """Fan a stored search out to its partners and record how it ended."""
-    search = node.store.get_search(search_id)
+async def run_search(
+    node: Node,
+    search_id: str,
+    record: PersonRecord | None = None,
+    search: SearchRow | None = None,
+) -> None:
+    """Fan a stored search out to its partners and record how it ended.
+
+    `record` and `search` save a decode and a read when the caller has just stored them.
+    """
+    if search is None or search.search_id != search_id:
+        search = node.store.get_search(search_id)
     if search is None or search.status != "pending" or search.record_json is None:
         return
     structlog.contextvars.bind_contextvars(
@@ -241,10 +300,12 @@ async def run_search(node: Node, search_id: str, record: PersonRecord | None = N
     if record is None:  # resumed after a restart: the stored record is the source
         record = uk_json.record_from_json(json.loads(search.record_json))
     bodies = build_bodies(record, search.modalities, search.max_candidates)
-    pending = {r.partner: r for r in search.results if r.status == "pending"}
+    plans = plan_messages(
+        node, search, record, bodies, [r for r in search.results if r.status == "pending"]
+    )
+    apply_capacity(plans, await node.writes.run(lambda: reserve_and_audit_sends(node, plans)))
     tasks = {
-        asyncio.create_task(serve_partner(node, search, record, bodies, r, deadline)): p
-        for p, r in pending.items()
+        asyncio.create_task(serve_partner(node, search, p, deadline)): p.partner for p in plans
     }
     statuses: dict[str, PartnerStatus] = {
         r.partner: r.status for r in search.results if r.status is not P.PENDING
@@ -265,7 +326,7 @@ async def run_search(node: Node, search_id: str, record: PersonRecord | None = N
                 error="no answer by the search deadline",
             )
     final = search_status(list(statuses.values()))
-    node.store.finish_search(search_id, final, now=node.clock())
+    await node.writes.run(lambda: node.store.close_search(search_id, final, now=node.clock()))
     node.metrics.observe("prum_search_seconds", time.perf_counter() - started)
     node.log.info("search_finished", status=final, partners=len(statuses))
     node.search_event(search_id).set()

@@ -22,6 +22,7 @@ from exchange.gallery import NodeGallery
 from exchange.gateway.audit import AuditEntry, AuditLog
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
+from exchange.gateway.group_commit import GroupCommit
 from exchange.gateway.metrics import Metrics
 from exchange.gateway.partner_client import PartnerClient
 from exchange.gateway.store import QuotaDirection, RecordRow, Store
@@ -71,6 +72,10 @@ class Node:
     done: dict[str, asyncio.Event] = field(default_factory=dict)
     ready: bool = False
     inbound_in_progress: int = 0  # partner messages being read or answered now
+    writes: GroupCommit = field(init=False)  # hot-path writes, many per commit
+
+    def __post_init__(self) -> None:
+        self.writes = GroupCommit(self.store)
 
     def record_audit(self, entry: AuditEntry) -> None:
         self.audit.append(entry)

@@ -23,8 +23,10 @@ from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.gateway.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.bodies import BodyTooLarge, read_capped
 from exchange.gateway.node import NODE, Node
+from exchange.gateway.store import InboundClaim
 from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
 from exchange.pki import peer_node_id
+from exchange.responder import Outcome as ResponderOutcome
 from exchange.responder import error_reply
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -113,16 +115,13 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
     refusal = _check_sender(request, node, envelope)
     if refusal is not None:
         return refusal
-    claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
-    if not claim.first:
-        node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="duplicate")
-        _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
-        if claim.reply is None:  # the first copy is still being answered: try again shortly
-            return web.Response(status=503, headers={"Retry-After": "1"})
-        reply_env = prum_xml.decode(claim.reply)
-        return web.Response(body=claim.reply, status=_status(reply_env), content_type=XML)
-    # Receipt, search, reply and supply are recorded in one commit: all of them or none.
-    with node.store.transaction():
+
+    def answer() -> tuple[InboundClaim, ResponderOutcome | None, bytes | None]:
+        """Claim, receipt, search, reply and supply: in one commit, all of them or none."""
+        claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
+        if not claim.first:
+            _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
+            return claim, None, None
         _audit(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
         outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
         data = node.store.remember_reply(
@@ -134,6 +133,15 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
             "supplied": Outcome.SUPPLIED,
         }.get(outcome.outcome, Outcome.REFUSED)
         _audit(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+        return claim, outcome, data
+
+    claim, outcome, reply_data = await node.writes.run(answer)
+    if outcome is None or reply_data is None:
+        node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="duplicate")
+        if claim.reply is None:  # the first copy is still being answered: try again shortly
+            return web.Response(status=503, headers={"Retry-After": "1"})
+        reply_env = prum_xml.decode(claim.reply)
+        return web.Response(body=claim.reply, status=_status(reply_env), content_type=XML)
     node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome=outcome.outcome)
     node.metrics.observe(
         "prum_matcher_seconds", time.perf_counter() - started, type=h.message_type.value
@@ -145,7 +153,7 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         correlation_id=h.correlation_id,
         outcome=outcome.outcome,
     )
-    return web.Response(body=data, status=_status(outcome.reply), content_type=XML)
+    return web.Response(body=reply_data, status=_status(outcome.reply), content_type=XML)
 
 
 def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.Response | None:

@@ -283,33 +283,39 @@ class Store(PartnerSideState):
         only to resume the fan-out after a crash, and a finished search has no use for it.
         Finishing an already finished search changes nothing and returns it as stored.
         """
+        with self._write():
+            self.close_search(search_id, status, now=now)
+            row = self._search(search_id)
+        if row is None:
+            raise NotFoundError("search", search_id)
+        return row
+
+    def close_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> None:
+        """`finish_search` without reading the search back (the fan-out's hot path)."""
         status = SearchStatus(status)
         if status is SearchStatus.PENDING:
             raise ValueError("finish_search needs a final status")
         stamp = timestamp(now)
         with self._write():
-            waiting = self._conn.execute(
-                "SELECT 1 FROM partner_results WHERE search_id = ? AND status = 'pending'",
-                (search_id,),
-            ).fetchone()
-            if status is SearchStatus.COMPLETE and waiting:
-                raise ConflictError(f"search {search_id} is not complete: partners are pending")
+            if status is SearchStatus.COMPLETE:
+                waiting = self._conn.execute(
+                    "SELECT 1 FROM partner_results WHERE search_id = ? AND status = 'pending'",
+                    (search_id,),
+                ).fetchone()
+                if waiting:
+                    raise ConflictError(f"search {search_id} is not complete: partners pending")
             cur = self._conn.execute(
                 "UPDATE searches SET status = ?, completed_at = ?, record_json = NULL"
                 " WHERE search_id = ? AND status = 'pending'",
                 (status.value, stamp, search_id),
             )
-            if cur.rowcount:
+            if cur.rowcount and status is not SearchStatus.COMPLETE:
                 self._conn.execute(
                     "UPDATE partner_results SET status = 'timeout',"
                     " error = 'no answer before the search ended', updated_at = ?"
                     " WHERE search_id = ? AND status = 'pending'",
                     (stamp, search_id),
                 )
-            row = self._search(search_id)
-        if row is None:
-            raise NotFoundError("search", search_id)
-        return row
 
     # --- hits -----------------------------------------------------------------------------
 

@@ -38,16 +38,27 @@ class PartnerSideState(Connected):
 
         One statement inside `BEGIN IMMEDIATE`, so processes sharing the file never overshoot.
         """
+        return self.count_quota(direction, partner, search_type, day, limit) is not None
+
+    def count_quota(
+        self,
+        direction: QuotaDirection,
+        partner: str,
+        search_type: str,
+        day: dt.date,
+        limit: int,
+    ) -> int | None:
+        """As `take_quota`, returning the day's count after this search (None when spent)."""
         if limit <= 0:
-            return False
+            return None
         with self._write():
-            cur = self._conn.execute(
+            row = self._conn.execute(
                 "INSERT INTO quotas (direction, partner, search_type, day, used)"
                 " VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET used = used + 1"
-                " WHERE used < ?",
+                " WHERE used < ? RETURNING used",
                 (QuotaDirection(direction).value, partner, search_type, _day(day), limit),
-            )
-            return cur.rowcount == 1
+            ).fetchone()
+            return None if row is None else int(row[0])
 
     def quota_used(
         self, direction: QuotaDirection, partner: str, search_type: str, day: dt.date

@@ -228,16 +228,55 @@ def _maybe_time(text: str | None) -> dt.datetime | None:
     return None if text is None else _time(text)
 
 
+class FlatStepFailed(StoreError):
+    """A step failed inside `flat_transaction`; everything in it was rolled back."""
+
+
 class Connected:
     """What every part of the store shares: the connection and the write transaction."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._snapshot_open = False
+        self._flat = False  # inside `flat_transaction`: steps join it without savepoints
+        self._flat_failed = False
 
     @contextmanager
     def _write(self) -> Iterator[None]:
         if self._snapshot_open:
             raise StoreError("a gallery snapshot is open on this Store; write through another")
+        if self._flat:
+            try:
+                yield
+            except BaseException:
+                self._flat_failed = True  # even if a caller catches it: see flat_transaction
+                raise
+            return
         with write_transaction(self._conn):
             yield
+
+    @contextmanager
+    def flat_transaction(self) -> Iterator[None]:
+        """One transaction in which every store step joins without a savepoint of its own.
+
+        For group commit (`group_commit.GroupCommit`): many writers' steps, one `COMMIT`.
+        Savepoints would let a failed step undo only itself; here a failed step, even one
+        whose caller caught the error, fails the whole transaction (it is rolled back and
+        `FlatStepFailed` raised), and the caller replays each writer's work on its own.
+        """
+        if self._flat or self._conn.in_transaction:
+            raise StoreError("a flat transaction must be the outermost one")
+        self._flat, self._flat_failed = True, False
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                if self._flat_failed:
+                    raise FlatStepFailed("a step failed inside the flat transaction")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        finally:
+            self._flat = False

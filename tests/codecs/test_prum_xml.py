@@ -29,7 +29,12 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
-from exchange.translate import Outbound, envelope_to_records, record_to_envelope
+from exchange.translate import (
+    Outbound,
+    TranslateError,
+    envelope_to_records,
+    record_to_envelope,
+)
 from tests.strategies import records, references
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -220,3 +225,40 @@ def test_malformed_xml_is_a_codec_error() -> None:
         prum_xml.decode(b"<Message><Header></Message>")
     with pytest.raises(CodecError):
         prum_xml.decode(b"")
+
+
+@pytest.mark.parametrize("message", ["dna-search", "dacty-search", "face-search"])
+@given(rec=records())
+def test_one_body_under_many_headers_is_byte_for_byte_what_encode_gives(
+    message: str, rec: PersonRecord
+) -> None:
+    """The fan-out builds a search body once and sends it to each partner under its header."""
+    try:
+        env = record_to_envelope(rec, Outbound(timestamp=T0, message=message))
+    except TranslateError:  # the record lacks this modality
+        return
+    headers = [
+        Header(
+            f"m-{p}",
+            "corr-9",
+            T0 + dt.timedelta(seconds=i),
+            "GB",
+            p,
+            env.header.message_type,
+            Purpose.INVESTIGATION if i % 2 else Purpose.PREVENTION,
+        )
+        for i, p in enumerate(("DE", "FR", "NL", "EUROPOL"))
+    ]
+    each = prum_xml.encode_each(env.body, headers)
+    assert each == [prum_xml.encode(Envelope(h, env.body)) for h in headers]
+    assert [prum_xml.decode(d).header for d in each] == headers
+
+
+def test_one_body_under_many_headers_refuses_a_header_of_another_type() -> None:
+    body = FollowUpRequest("msg-0", "DE-REF-77")
+    ok = _header(MessageType.FOLLOW_UP_REQUEST)
+    with pytest.raises(CodecError):
+        prum_xml.encode_each(body, [ok, _header(MessageType.SEARCH_REPLY)])
+    bad_receiver = Header("m", "c", T0, "GB", "not a country", ok.message_type, ok.purpose)
+    with pytest.raises(CodecError):
+        prum_xml.encode_each(body, [ok, bad_receiver])
