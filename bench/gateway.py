@@ -58,7 +58,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextlib.asynccontextmanager
-async def _processes(root: Path, gallery: int) -> AsyncIterator[tuple[str, dict[str, int], int]]:
+async def _processes(
+    root: Path, gallery: int
+) -> AsyncIterator[tuple[str, dict[str, int], int, list[int]]]:
     procs: list[subprocess.Popen[bytes]] = []
     cmd = [sys.executable, "-m", "exchange.cli"]
     env = {**os.environ, "PRUM_EXCHANGE_LOG_FORMAT": "json"}
@@ -124,7 +126,7 @@ async def _processes(root: Path, gallery: int) -> AsyncIterator[tuple[str, dict[
                         if r.status == 200:
                             break
                 await asyncio.sleep(0.1)
-        yield url, ports, gw.pid
+        yield url, ports, gw.pid, [p.pid for p in procs if p is not gw]
     finally:
         for p in procs:
             p.terminate()
@@ -236,7 +238,10 @@ async def run(quick: bool, out: Path) -> Report:
     gallery = 200 if quick else 2000
     with tempfile.TemporaryDirectory(prefix="prum-bench-") as tmp:
         root = Path(tmp)
-        async with _processes(root, gallery) as (url, ports, gw_pid), aiohttp.ClientSession() as s:
+        async with (
+            _processes(root, gallery) as (url, ports, gw_pid, partner_pids),
+            aiohttp.ClientSession() as s,
+        ):
             baseline_reqs = _partner_requests(
                 f"http://127.0.0.1:{ports['DE']}/prum/v1/messages", n, gallery
             )
@@ -247,8 +252,12 @@ async def run(quick: bool, out: Path) -> Report:
             )
             reqs = _search_requests(url, n, gallery)
             cpu0 = _cpu_seconds(gw_pid)
+            partner_cpu0 = sum(_cpu_seconds(p) for p in partner_pids)
+            client_cpu0 = time.process_time()
             lat, errors, elapsed = await _load(s, reqs, concurrency, seconds, _complete)
             cpu = _cpu_seconds(gw_pid) - cpu0
+            partner_cpu = sum(_cpu_seconds(p) for p in partner_pids) - partner_cpu0
+            client_cpu = time.process_time() - client_cpu0
             audit = subprocess.run(
                 [
                     sys.executable,
@@ -275,6 +284,8 @@ async def run(quick: bool, out: Path) -> Report:
             "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2),
             "gateway_cpu_ms_per_search": round(cpu / max(1, len(lat)) * 1000, 3),
+            "partners_cpu_ms_per_search": round(partner_cpu / max(1, len(lat)) * 1000, 3),
+            "client_cpu_ms_per_search": round(client_cpu / max(1, len(lat)) * 1000, 3),
         },
         {
             "run": "baseline: one partner exchange, no gateway",
@@ -284,8 +295,15 @@ async def run(quick: bool, out: Path) -> Report:
             "p50_ms": round(float(np.percentile(base_ms, 50)), 2),
             "p99_ms": round(float(np.percentile(base_ms, 99)), 2),
             "gateway_cpu_ms_per_search": None,
+            "partners_cpu_ms_per_search": None,
+            "client_cpu_ms_per_search": None,
         },
     ]
+    done = max(1, len(lat))
+    gw_ms, partners_ms, client_ms = (x / done * 1000 for x in (cpu, partner_cpu, client_cpu))
+    total_cpu_ms = gw_ms + partners_ms + client_ms
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / total_cpu_ms if total_cpu_ms else float("inf")
     edges = np.linspace(0, max(float(ms.max()), float(base_ms.max())), 40)
     hist = np.histogram(ms, edges)[0].tolist()
     base_hist = np.histogram(base_ms, edges)[0].tolist()
@@ -319,6 +337,9 @@ async def run(quick: bool, out: Path) -> Report:
             f"(one search = {len(PARTNERS)} partner exchanges)",
             f"audit verify after the run: {audit.stdout.strip() or audit.stderr.strip()}",
             "All processes share this machine's cores: the partners' work is on the same CPUs.",
+            f"CPU per search, all processes: {total_cpu_ms:.2f} ms (gateway {gw_ms:.2f}, "
+            f"partners {partners_ms:.2f}, load client {client_ms:.2f}); with {cores} cores "
+            f"the machine cannot complete more than {ceiling:.0f} searches/s at this cost",
         ],
     )
 

