@@ -3,7 +3,8 @@
 Closed: messages flow; `failure_threshold` consecutive transient failures open it. Open:
 nothing is sent for `reset_after_s`, callers get an immediate error. Half-open: one trial
 message is let through; success closes the breaker, failure opens it again. The clock is
-passed in, so tests drive it.
+passed in, so tests drive it. Both numbers are per partner in the config (`breaker_failures`,
+`breaker_reset_s`): a partner known to blip can be given more slack, a critical one less.
 """
 
 from __future__ import annotations

@@ -88,6 +88,8 @@ class PartnerConfig:
     timeout_s: float = 5.0
     retries: int = 2
     max_in_flight: int = 32
+    breaker_failures: int = 5  # consecutive transient failures that open the breaker
+    breaker_reset_s: float = 10.0  # how long it stays open before one trial message
     capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
     inbound_capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
 
@@ -132,6 +134,13 @@ def _get(doc: Mapping[str, Any], key: str, kind: type, default: Any, where: str)
     return value
 
 
+def _positive(doc: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
+    value = _get(doc, key, kind, default, where)
+    if value <= 0:
+        raise ConfigError(f"{where}{key}: must be greater than 0")
+    return value
+
+
 def _capacities(doc: Any, where: str) -> dict[str, int]:
     out = dict(DEFAULT_CAPACITIES)
     if doc is None:
@@ -166,6 +175,8 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
         timeout_s=_get(doc, "timeout_s", float, 5.0, where),
         retries=_get(doc, "retries", int, 2, where),
         max_in_flight=_get(doc, "max_in_flight", int, 32, where),
+        breaker_failures=_positive(doc, "breaker_failures", int, 5, where),
+        breaker_reset_s=_positive(doc, "breaker_reset_s", float, 10.0, where),
         capacities=_capacities(doc.get("capacities"), f"{where}capacities"),
         inbound_capacities=_capacities(doc.get("inbound_capacities"), f"{where}inbound_capacities"),
     )

@@ -58,7 +58,7 @@ class PartnerClient:
         self.config = config
         self.session = session
         self.metrics = metrics
-        self.breaker = Breaker()
+        self.breaker = Breaker(config.breaker_failures, config.breaker_reset_s)
         self._slots = asyncio.Semaphore(config.max_in_flight)
 
     async def _attempt(self, body: bytes, content_type: str, timeout_s: float) -> PartnerReply:

@@ -26,3 +26,25 @@ def test_a_success_resets_the_count() -> None:
     b.success()
     b.failure(1.0)
     assert b.state == "closed"
+
+
+def test_each_partner_client_takes_its_breaker_settings_from_the_config() -> None:
+    import asyncio
+
+    import aiohttp
+
+    from exchange.gateway.config import PartnerConfig
+    from exchange.gateway.metrics import standard_metrics
+    from exchange.gateway.partner_client import PartnerClient
+
+    async def build() -> Breaker:
+        async with aiohttp.ClientSession() as session:
+            cfg = PartnerConfig("DE", "http://127.0.0.1:9/x", breaker_failures=2, breaker_reset_s=7)
+            return PartnerClient(cfg, session, standard_metrics()).breaker
+
+    breaker = asyncio.run(build())
+    assert (breaker.failure_threshold, breaker.reset_after_s) == (2, 7)
+    breaker.failure(0.0)
+    assert breaker.allow(1.0)
+    breaker.failure(1.0)
+    assert not breaker.allow(7.9) and breaker.allow(8.0)

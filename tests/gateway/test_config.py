@@ -18,6 +18,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     de, fr = config.partners
     assert de.capacities["DNA"] == 1000 and de.capacities["TP/TP"] == 100  # Art. 9 default
     assert fr.timeout_s == 5.0 and fr.dialect == "prum"
+    assert (de.breaker_failures, de.breaker_reset_s) == (3, 30.0)
+    assert (fr.breaker_failures, fr.breaker_reset_s) == (5, 10.0)  # the defaults
     (client,) = config.clients
     assert client.id == "example-force" and "enrol" in client.scopes
 
@@ -31,6 +33,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nmodalities = ["iris"]', "modalities"),
         ('[[partners]]\nid = "DE"\nurl = "a"\n[[partners]]\nid = "DE"\nurl = "b"', "twice"),
         ("node_id = ", "gateway.toml"),
+        ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_failures = 0', "breaker_failures"),
+        ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_reset_s = -1', "breaker_reset_s"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "abc"', "token_sha256"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "' + "a" * 64 + '"\nscopes = ["root"]', "scopes"),
     ],
