@@ -37,6 +37,16 @@ def _used_on_disk(db: Path, partner: str) -> int:
         conn.close()
 
 
+def _failed_step_caught(store: Store, partner: str) -> None:
+    """A store step that counts a quota, then fails; its caller catches the error."""
+    try:
+        with store.transaction():
+            store.take_quota(IN, partner, "DNA", DAY, 10)
+            raise ValueError("inner step refused")
+    except ValueError:
+        pass
+
+
 def test_concurrent_writers_share_commits_and_all_land(store: Store, tmp_path: Path) -> None:
     writes = GroupCommit(store)
 
@@ -88,12 +98,7 @@ def test_a_step_failure_caught_by_its_writer_is_undone_as_with_savepoints(
 
     def careful() -> str:
         store.take_quota(IN, "KEPT", "DNA", DAY, 10)
-        try:
-            with store.transaction():
-                store.take_quota(IN, "UNDONE", "DNA", DAY, 10)
-                raise ValueError("inner step refused")
-        except ValueError:
-            pass
+        _failed_step_caught(store, "UNDONE")
         return "carried on"
 
     async def main() -> list[object]:
@@ -120,11 +125,6 @@ def test_a_flat_transaction_must_be_outermost_and_reports_a_swallowed_failure(
     ):
         pass
     with pytest.raises(FlatStepFailed), store.flat_transaction():
-        try:
-            with store.transaction():
-                store.take_quota(IN, "X", "DNA", DAY, 10)
-                raise ValueError("swallowed")
-        except ValueError:
-            pass
+        _failed_step_caught(store, "X")
     assert store.quota_used(IN, "X", "DNA", DAY) == 0
     assert not store.connection.in_transaction
