@@ -6,13 +6,16 @@ each its own process with a seeded DNA gallery) and the gateway (`prum-exchange 
 own process, JSON logs to a file). The load client (this process) posts DNA searches of
 second captures (stains) of partner-held subjects with `?wait=`, `concurrency` at a time,
 for at most `searches` searches or `seconds` seconds, whichever ends first. A search counts
-as complete when it ends `complete` with all four partners answered.
+as complete when it ends `complete` with all four partners answered. A second, light run
+(`LIGHT_CONCURRENCY` at a time) gives the latency of a search when nothing queues.
 
 Baseline, same run: the same client posts the same DNA search messages straight to one
 partner node's Prüm API (one partner exchange per request, no gateway). The ratio says what
 a whole fan-out (4 partner exchanges, SQLite writes, audit chain) costs against one bare
 exchange. CPU time per search is the gateway process's user+system time over the run,
-divided by the searches it completed.
+divided by the searches it completed; the partners' and the load client's CPU are measured
+the same way, and their sum says how many searches/s this machine's cores could complete
+at all at that cost (every process shares them).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
 
 PARTNERS = ("DE", "FR", "NL", "EUROPOL")
+LIGHT_CONCURRENCY = 2  # the latency of a search when the gateway is not queueing work
 SEED = 11
 
 
@@ -258,6 +262,10 @@ async def run(quick: bool, out: Path) -> Report:
             cpu = _cpu_seconds(gw_pid) - cpu0
             partner_cpu = sum(_cpu_seconds(p) for p in partner_pids) - partner_cpu0
             client_cpu = time.process_time() - client_cpu0
+            light_reqs = _search_requests(url, n // 3, gallery)
+            light_lat, light_err, light_elapsed = await _load(
+                s, light_reqs, LIGHT_CONCURRENCY, seconds / 2, _complete
+            )
             audit = subprocess.run(
                 [
                     sys.executable,
@@ -286,6 +294,17 @@ async def run(quick: bool, out: Path) -> Report:
             "gateway_cpu_ms_per_search": round(cpu / max(1, len(lat)) * 1000, 3),
             "partners_cpu_ms_per_search": round(partner_cpu / max(1, len(lat)) * 1000, 3),
             "client_cpu_ms_per_search": round(client_cpu / max(1, len(lat)) * 1000, 3),
+        },
+        {
+            "run": f"gateway search, light load ({LIGHT_CONCURRENCY} at a time)",
+            "requests_ok": len(light_lat),
+            "errors": light_err,
+            "per_s": round(len(light_lat) / light_elapsed, 1),
+            "p50_ms": round(float(np.percentile(np.array(light_lat) * 1000, 50)), 2),
+            "p99_ms": round(float(np.percentile(np.array(light_lat) * 1000, 99)), 2),
+            "gateway_cpu_ms_per_search": None,
+            "partners_cpu_ms_per_search": None,
+            "client_cpu_ms_per_search": None,
         },
         {
             "run": "baseline: one partner exchange, no gateway",
