@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -91,12 +92,60 @@ def rebuild_gallery(store: Store, gallery: NodeGallery) -> int:
     return n
 
 
+def write_index_files(gallery: NodeGallery, directory: Path, version: str) -> None:
+    """Write the galleries' files beside `directory`, then swap them in.
+
+    A save that dies half-way leaves the previous complete set in place (or, for the instant
+    between the two renames, none: a rebuild from SQLite at the next start, never a mix).
+    """
+    fresh = directory.with_name(directory.name + ".new")
+    old = directory.with_name(directory.name + ".old")
+    for leftover in (fresh, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    gallery.save(fresh, version)
+    if directory.exists():
+        directory.rename(old)
+    fresh.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def save_gallery(node: Node, directory: Path) -> None:
     """Write the index files for a fast next start, stamped with the current version."""
     try:
-        node.gallery.save(directory, str(node.store.gallery_version()))
+        write_index_files(node.gallery, directory, str(node.store.gallery_version()))
     except (OSError, MatcherError) as exc:  # a cache: losing it costs a rebuild, nothing else
         node.log.warning("gallery_not_saved", reason=str(exc))
+
+
+async def save_indexes_periodically(
+    node: Node, directory: Path, interval_s: float, stop: asyncio.Event, saved: str | None
+) -> None:
+    """Every `interval_s`, save the index files if the gallery changed since the last save.
+
+    So that a gateway killed after months (OOM, kill -9, power) restarts from recent files
+    rather than rebuilding every record from SQLite. The files are written by a worker
+    thread while searches go on (they only read the galleries); enrolments and erasures
+    wait on `node.gallery_writes` meanwhile, so the files and their version stamp agree.
+    Setting `stop` ends it after any save under way has finished (a thread cannot be
+    cancelled half-way through a file). `saved`: the version of the files on disk (None when
+    the gallery was rebuilt from SQLite: the first tick saves it).
+    """
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+        if stop.is_set():
+            return
+        async with node.gallery_writes:
+            version = str(node.store.gallery_version())
+            if version == saved:
+                continue
+            try:
+                await asyncio.to_thread(write_index_files, node.gallery, directory, version)
+            except (OSError, MatcherError) as exc:
+                node.log.warning("gallery_not_saved", reason=str(exc))
+                continue
+        saved = version
+        node.log.info("gallery_saved", version=version, records=len(node.gallery))
 
 
 def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
@@ -153,6 +202,7 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
                 )
             index_dir = config.data_dir / "indexes"
             version = str(node.store.gallery_version())
+            on_disk: str | None = version
             if node.gallery.load_files(index_dir, version):
                 node.log.info(
                     "gallery_loaded",
@@ -162,18 +212,32 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
                 )
             else:
                 loaded = rebuild_gallery(node.store, node.gallery)
+                on_disk = None
                 node.log.info("gallery_loaded", source="sqlite", records=loaded, version=version)
             for row in node.store.pending_searches():
                 node.search_event(row.search_id)
                 start_search(node, row.search_id)
+            stop_saving = asyncio.Event()
+            saver = (
+                asyncio.create_task(
+                    save_indexes_periodically(
+                        node, index_dir, config.index_save_interval_s, stop_saving, on_disk
+                    )
+                )
+                if config.index_save_interval_s > 0
+                else None
+            )
             node.ready = True
             yield node
             node.ready = False
+            stop_saving.set()
+            if saver is not None:
+                await saver
             if node.tasks:
                 await asyncio.wait(list(node.tasks), timeout=GRACE_S)
             for task in list(node.tasks):
                 task.cancel()
-            save_gallery(node, config.data_dir / "indexes")
+            save_gallery(node, index_dir)
         finally:
             node.store.close()
 

@@ -455,7 +455,8 @@ async def enrol_record(request: web.Request) -> web.Response:
             422, "invalid_record", "a gallery record needs DNA, fingerprints or a face", None
         )
     try:
-        reference, version = node.enrol(pnc_id, record)
+        async with node.gallery_writes:  # not while the index files are being saved
+            reference, version = node.enrol(pnc_id, record)
     except GalleryError as exc:
         raise ApiError(422, "profile_rejected", str(exc), None) from exc
     except ConflictError as exc:
@@ -473,7 +474,8 @@ async def delete_record(request: web.Request) -> web.Response:
         pnc_id = parse_pnc(request.match_info["pnc_id"])
     except IdentifierError as exc:
         raise ApiError(400, "invalid_request", str(exc), "pnc_id") from exc
-    row = node.erase(pnc_id)
+    async with node.gallery_writes:
+        row = node.erase(pnc_id)
     if row is None:
         raise ApiError(404, "not_found", "no record under this PNC ID", "pnc_id")
     _audit(

@@ -115,6 +115,9 @@ class GatewayConfig:
     # A connection that has not completed a request within this time (idle, or trickling its
     # headers: slow loris) is closed.
     idle_timeout_s: float = 15.0
+    # How often the gallery's index files are saved while running (when it changed), so a
+    # crash costs a reload rather than a rebuild of every record; 0: only at a clean stop.
+    index_save_interval_s: float = 600.0
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         for p in self.partners:
@@ -138,6 +141,13 @@ def _positive(doc: Mapping[str, Any], key: str, kind: type, default: Any, where:
     value = _get(doc, key, kind, default, where)
     if value <= 0:
         raise ConfigError(f"{where}{key}: must be greater than 0")
+    return value
+
+
+def _non_negative(doc: Mapping[str, Any], key: str, default: float) -> float:
+    value: float = _get(doc, key, float, default, "")
+    if value < 0:
+        raise ConfigError(f"{key}: must be 0 or more")
     return value
 
 
@@ -245,6 +255,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         face_dim=_get(doc, "face_dim", int, 512, ""),
         search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),
         idle_timeout_s=_get(doc, "idle_timeout_s", float, 15.0, ""),
+        index_save_interval_s=_non_negative(doc, "index_save_interval_s", 600.0),
         max_in_flight=_get(doc, "max_in_flight", int, 256, ""),
         client=Listener(
             _get(client, "host", str, "127.0.0.1", "client."),

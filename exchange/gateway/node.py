@@ -73,6 +73,7 @@ class Node:
     ready: bool = False
     inbound_in_progress: int = 0  # partner messages being read or answered now
     writes: GroupCommit = field(init=False)  # hot-path writes, many per commit
+    gallery_writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # held by index saves
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(self.store)

@@ -33,6 +33,7 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nmodalities = ["iris"]', "modalities"),
         ('[[partners]]\nid = "DE"\nurl = "a"\n[[partners]]\nid = "DE"\nurl = "b"', "twice"),
         ("node_id = ", "gateway.toml"),
+        ("index_save_interval_s = -5", "index_save_interval_s"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_failures = 0', "breaker_failures"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_reset_s = -1', "breaker_reset_s"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "abc"', "token_sha256"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -87,3 +88,33 @@ def test_index_files_are_used_when_current_and_rebuilt_when_stale(tmp_path: Path
     source, size, found = _start(tmp_path)
     assert (source, size) == ("sqlite", 6)
     assert found[0] == step1_reference(people[2].record)
+
+
+def test_index_files_are_saved_while_running_after_the_gallery_changes(tmp_path: Path) -> None:
+    """A gateway killed after a while restarts from recent files, not a full rebuild."""
+    people = population.people(SEED, list(range(3)))
+    stamp_file = tmp_path / "indexes" / "references.json"
+
+    def stamp() -> str | None:
+        try:
+            return str(json.loads(stamp_file.read_text())["version"])
+        except (OSError, ValueError):
+            return None
+
+    async def main() -> tuple[str | None, str]:
+        config = replace(_config(tmp_path), index_save_interval_s=0.05)
+        async with running_node(config) as node:
+            for p in people:
+                node.enrol(p.record.identifiers.pnc_id or "", p.record)
+            current = str(node.store.gallery_version())
+            for _ in range(200):  # bounded: at most ~10 s
+                if stamp() == current:
+                    break
+                await asyncio.sleep(0.05)
+            seen_while_running = stamp()
+        return seen_while_running, current
+
+    seen, current = asyncio.run(main())
+    assert seen == current
+    assert not (tmp_path / "indexes.new").exists() and not (tmp_path / "indexes.old").exists()
+    assert _start(tmp_path)[:2] == ("index files", 3)
