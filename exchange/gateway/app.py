@@ -256,6 +256,8 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE]
     node.auth.authenticate(request, "admin")
+    node.metrics.set("prum_db_commits_total", node.writes.transactions)
+    node.metrics.set("prum_db_writers_total", node.writes.writers)
     return web.Response(text=node.metrics.render(), content_type="text/plain", charset="utf-8")
 
 

@@ -104,4 +104,6 @@ def standard_metrics() -> Metrics:
     m.describe("prum_quota_used", "gauge", "Searches used today by direction, partner, search type")
     m.describe("prum_breaker_open", "gauge", "1 while a partner's circuit breaker is open")
     m.describe("prum_retries_total", "counter", "Retries of a message to a partner")
+    m.describe("prum_db_commits_total", "counter", "SQLite commits made by group commit")
+    m.describe("prum_db_writers_total", "counter", "Writers served by those commits")
     return m

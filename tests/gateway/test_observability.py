@@ -55,6 +55,14 @@ def test_metrics_logs_and_correlation(tmp_path: Path) -> None:
     assert "prum_search_seconds_count 1" in metrics
     assert 'prum_quota_used{direction="outbound",partner="FR",search_type="TP/TP"} 1' in metrics
     assert 'prum_breaker_open{partner="DE"} 0' in metrics
+    db = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("prum_db_")
+    }
+    # the search's creation, sends, two answers and end: 5 writers, in at most 5 commits
+    assert db["prum_db_writers_total"] >= 5
+    assert 1 <= db["prum_db_commits_total"] <= db["prum_db_writers_total"]
 
     # One correlation id per search, on every line of it, on both sides of the exchange.
     corr = {e["correlation_id"] for e in logs if e.get("search_id") == search["search_id"]}
