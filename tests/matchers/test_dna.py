@@ -182,6 +182,23 @@ def test_impossible_microvariants_become_wildcards() -> None:
         allele_key("150", "FGA")
 
 
+@pytest.mark.parametrize("locus", ["Penta D", "Penta E", "CD4"])
+def test_pentanucleotide_microvariants(locus: str) -> None:
+    # Five-base repeats: .1 to .4 are designations there (the implemented, unconfirmed reading).
+    assert allele_key("12.4", locus, rule="exact") == 124
+    assert allele_key("12.4", locus) == 120  # "repeat": compared by whole repeats
+    assert allele_key("12.5", locus) == -1  # no such fraction: not a designation
+    assert allele_key("12.4", "D18S51") == -1  # four-base repeats stop at .3
+
+
+@pytest.mark.parametrize(("rule", "expected"), [("repeat", "full"), ("exact", "near")])
+def test_microvariant_at_a_pentanucleotide_locus(rule: str, expected: str) -> None:
+    g = DnaGallery(microvariants=rule)  # type: ignore[arg-type]
+    g.add("P1", with_({"Penta E": ["7", "12.4"]}))
+    assert only(g, with_({"Penta E": ["7", "12"]})).match_type == expected
+    assert only(g, with_({"Penta E": ["7", "12.4"]})).match_type == "full"
+
+
 def test_locus_aliases() -> None:
     assert canonical_locus("VWA") == "vWA"
     assert canonical_locus("tho1") == "TH01"
