@@ -395,19 +395,19 @@ def test_matches_best_first_then_in_order_added() -> None:
 
 
 def test_bitmap_helpers_round_trip() -> None:
-    from matchers.dna import _bitmap_rows, _or_sorted_rows, _share_at_most_one_miss
+    from matchers.dna_index import bitmap_rows, or_sorted_rows, share_at_most_one_miss
 
     rng = np.random.default_rng(3)
     for n in (1, 63, 64, 65, 1000):
         bitmap = np.zeros((n + 63) // 64, dtype="<u8")
         rows = np.sort(rng.choice(n, size=min(n, 40), replace=False)).astype(np.int32)
-        _or_sorted_rows(bitmap, rows[::2])
-        _or_sorted_rows(bitmap, rows[1::2])  # a second run may share words with the first
-        assert _bitmap_rows(bitmap).tolist() == rows.tolist()
-    assert _bitmap_rows(np.zeros(3, dtype="<u8")).tolist() == []
-    assert _share_at_most_one_miss([1.0, 1.0, 0.0]) == pytest.approx(1.0)
-    assert _share_at_most_one_miss([0.5, 0.5]) == pytest.approx(0.75)
-    assert _share_at_most_one_miss([0.1, 0.1, 0.1]) == pytest.approx(0.001 + 3 * 0.9 * 0.01)
+        or_sorted_rows(bitmap, rows[::2])
+        or_sorted_rows(bitmap, rows[1::2])  # a second run may share words with the first
+        assert bitmap_rows(bitmap).tolist() == rows.tolist()
+    assert bitmap_rows(np.zeros(3, dtype="<u8")).tolist() == []
+    assert share_at_most_one_miss([1.0, 1.0, 0.0]) == pytest.approx(1.0)
+    assert share_at_most_one_miss([0.5, 0.5]) == pytest.approx(0.75)
+    assert share_at_most_one_miss([0.1, 0.1, 0.1]) == pytest.approx(0.001 + 3 * 0.9 * 0.01)
 
 
 def test_save_and_load_round_trip_and_refuse_a_stale_stamp(tmp_path: Path) -> None:
