@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matchers.dna import DnaGallery, DnaMatch
+from matchers.dna_index import BITMAP_SHARE
 from matchers.dna_profile import (
     LOCI,
     MIN_FULL_LOCI,
@@ -302,8 +303,8 @@ def near_copies(
 
 
 # Bitmap shares that force each way of shortlisting sealed rows: 0.0 gives every genotype a
-# bitmap and counts bitmaps; 1.0 gives none and counts postings; 1/64 is the default mix.
-SHARES = (0.0, 1 / 64, 1.0)
+# bitmap and counts bitmaps; 1.0 gives none and counts postings; the default mixes the two.
+SHARES = (0.0, BITMAP_SHARE, 1.0)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
