@@ -13,30 +13,32 @@ classes are confirmed by §3.2, their exact wording was not found, see prum-fact
 
 Profile rules (wildcards, micro-variants, inclusion) live in `matchers.dna_profile`.
 
-Why it is fast: a full or near match differs at no more than one locus, so among the query's
-full designated loci a candidate holds, at every locus but at most one, either the query's
-exact genotype, a blank, or a wildcard: it sits in all but at most one of the per-locus
-postings (pigeonhole). The gallery keeps, per locus, its rows sorted by genotype code (an
-inverted index, the blocking of record-linkage practice); a search lets the three smallest
-postings vote (rows in at least two of them survive; measured faster than two or four at
-1M), drops rows whose int32 locus codes differ from the query at two or more loci, and
-verifies the few left with the full allele rule, vectorised in numpy. Recent additions sit
-in a small unsorted tail that goes through the same code filter, and are sealed into the
-postings in batches. Erased rows are zeroed at once and dropped at the next seal.
+Why it is fast: a match differs from the query at one full locus at most, so an inverted
+index per locus (rows sorted by genotype code, plus bitmaps of the common genotypes) gives a
+short list of rows that can still match; see `matchers.dna_index`. Only those go through the
+full allele rule, vectorised in numpy. Recent additions sit in a small unsorted tail and are
+sealed into the index in batches; erased rows are zeroed at once and dropped at the next seal.
+References live in a numpy object array, which the garbage collector does not walk (a list of
+millions made each full collection cost tens of ms; building thousands of matches triggers
+collections).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from matchers.dna_index import BITMAP_SHARE, CODE_BLANK, Postings, genotype_codes, shortlist
 from matchers.dna_profile import (
     BLANK,
     LOCI,
@@ -52,21 +54,45 @@ from matchers.errors import ProfileError, StaleIndexError, UnknownReferenceError
 MatchType = Literal["full", "near"]
 Keys = npt.NDArray[np.int16]
 
-_CODE_BLANK = 0
-_CODE_WILD = 1
-_CODE_BASE = 4096  # allele keys stay below 1000 (allele <= 99.9), so k1 * 4096 + k2 is unique
-_VOTING_BLOCKS = 3  # the smallest postings that vote; a candidate sits in all but one
+_MATCH_TYPES = np.array(["full", "near"], dtype=object)  # by mismatched alleles (0 or 1)
 
 
-@dataclass(frozen=True, slots=True)
-class DnaMatch:
-    """One gallery profile that matches the searched profile under the Prüm rules."""
+class DnaMatch(NamedTuple):
+    """One gallery profile that matches the searched profile under the Prüm rules.
+
+    A named tuple: a search may return thousands (a six-locus stain of common genotypes in a
+    national database), and these are built at C speed.
+    """
 
     reference: str
     match_type: MatchType
     wildcard: bool
     compared_loci: int
     mismatched_alleles: int
+
+
+# Builds a DnaMatch from a 5-tuple at C speed (NamedTuple._make goes through Python code).
+_new_match: Callable[[tuple[str, str, bool, int, int]], DnaMatch] = partial(tuple.__new__, DnaMatch)
+
+
+@contextmanager
+def _collector_paused(count: int) -> Iterator[None]:
+    """Build `count` result tuples without the cyclic garbage collector running meanwhile.
+
+    A six-locus stain of common genotypes has ~12k matches in a 7M gallery. Built with the
+    collector on, they set off ~17 young and ~2 middle collections per search and, every few
+    searches, a full one, whose cost grows with everything the process holds (measured at 7M:
+    90-190 ms each, 14 in 400 such searches). Paused, they cost one young collection at the
+    next allocation, which also untracks them (tuples of str/bool/int). Small batches skip it.
+    """
+    if count < 1000 or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +103,6 @@ class RowVerdicts:
     compared: npt.NDArray[np.int64]
     mismatched: npt.NDArray[np.int64]
     wildcard: npt.NDArray[np.bool_]
-
-
-def genotype_codes(keys: Keys) -> npt.NDArray[np.int32]:
-    """One int32 code per (row, locus): 0 blank, 1 wildcard-bearing, else the exact genotype."""
-    a = keys[..., 0].astype(np.int32)
-    b = keys[..., 1].astype(np.int32)
-    codes = a * _CODE_BASE + b
-    codes[(a == WILDCARD) & (b != BLANK)] = _CODE_WILD
-    codes[(a == BLANK) & (b == BLANK)] = _CODE_BLANK
-    return codes
 
 
 def verify_rows(rows: Keys, query: Keys) -> RowVerdicts:
@@ -114,53 +130,6 @@ def verify_rows(rows: Keys, query: Keys) -> RowVerdicts:
     return RowVerdicts(is_match, compared, mismatched, wild.any(axis=1))
 
 
-class _Postings:
-    """Per-locus inverted index over the sealed rows [0, n): rows sorted by genotype code.
-
-    `codes` is the gallery's (n_loci, capacity) code matrix; only its first `n` rows are read.
-    """
-
-    def __init__(self, codes: npt.NDArray[np.int32], n: int) -> None:
-        self.n = n
-        self.order: list[npt.NDArray[np.int32] | None] = []
-        self.codes: list[npt.NDArray[np.int32]] = []  # distinct codes per locus, ascending
-        self.starts: list[npt.NDArray[np.int64]] = []  # their first position in `order`
-        self.n_open: list[int] = []  # rows that are blank or wildcard-bearing at the locus
-        self.scratch = np.zeros(n, dtype=np.uint8)  # vote counts, all zero between searches
-        for col in range(codes.shape[0]):
-            column = codes[col, :n]
-            if not column.any():
-                self.order.append(None)
-                self.codes.append(np.zeros(0, np.int32))
-                self.starts.append(np.zeros(1, np.int64))
-                self.n_open.append(n)
-                continue
-            order = np.argsort(column, kind="stable").astype(np.int32)
-            distinct, starts = np.unique(column[order], return_index=True)
-            self.order.append(order)
-            self.codes.append(distinct.astype(np.int32))
-            self.starts.append(np.append(starts, n).astype(np.int64))
-            self.n_open.append(
-                int(starts[np.searchsorted(distinct, _CODE_BASE)])
-                if (distinct[-1] >= _CODE_BASE)
-                else n
-            )
-
-    def block(self, col: int, code: int) -> tuple[int, list[npt.NDArray[np.int32]]] | None:
-        """Rows open at `col` or holding exactly `code` there, as two disjoint sorted-order
-        segments; None if nobody typed the locus."""
-        order = self.order[col]
-        if order is None:
-            return None
-        n_open = self.n_open[col]
-        i = int(np.searchsorted(self.codes[col], code))
-        if i < len(self.codes[col]) and self.codes[col][i] == code:
-            lo, hi = int(self.starts[col][i]), int(self.starts[col][i + 1])
-        else:
-            lo = hi = n_open
-        return n_open + hi - lo, [order[:n_open], order[lo:hi]]
-
-
 DNA_FORMAT = "prum-exchange/dna-gallery/1"
 
 
@@ -172,14 +141,24 @@ class DnaGallery:
     every read and write (searches are short).
     """
 
-    def __init__(self, microvariants: MicrovariantRule = "repeat", seal_every: int = 16384) -> None:
+    def __init__(
+        self,
+        microvariants: MicrovariantRule = "repeat",
+        seal_every: int = 16384,
+        bitmap_share: float = BITMAP_SHARE,
+    ) -> None:
         self._rule: MicrovariantRule = microvariants
         self._seal_every = seal_every
+        self._bitmap_share = bitmap_share
         self._keys: Keys = np.zeros((1024, len(LOCI), 2), dtype=np.int16)
         self._codes: npt.NDArray[np.int32] = np.zeros((len(LOCI), 1024), dtype=np.int32)
-        self._refs: list[str | None] = []
+        # References by row, None once erased. A numpy object array, not a list: the garbage
+        # collector does not walk it (a list of millions of slots made each full collection
+        # cost tens of ms, and building thousands of matches triggers collections).
+        self._refs: npt.NDArray[np.object_] = np.full(1024, None, dtype=object)
+        self._n = 0  # rows in use (live and erased)
         self._row_of: dict[str, int] = {}
-        self._postings = _Postings(self._codes, 0)
+        self._postings = Postings(self._codes, 0, 1)
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -193,10 +172,10 @@ class DnaGallery:
         return self._rule
 
     def nbytes(self) -> int:
-        """Bytes held by the profile arrays and the postings (not the reference strings)."""
+        """Bytes held by the profile arrays, postings and bitmaps (not the reference strings)."""
         with self._lock:
-            n = len(self._refs)
-            postings = sum(o.nbytes for o in self._postings.order if o is not None)
+            n = self._n
+            postings = self._postings.nbytes()
             return int(self._keys[:n].nbytes + self._codes[:, :n].nbytes + postings)
 
     def encode(
@@ -236,14 +215,15 @@ class DnaGallery:
             for ref in references:
                 if ref in self._row_of:
                     self._erase(ref)
-            start = len(self._refs)
+            start = self._n
             self._reserve(start + n)
             self._keys[start : start + n] = keys
             self._codes[:, start : start + n] = codes
             for i, ref in enumerate(references):
                 self._row_of[ref] = start + i
-            self._refs.extend(references)
-            if len(self._refs) - self._postings.n >= max(self._seal_every, self._postings.n // 32):
+            self._refs[start : start + n] = references
+            self._n = start + n
+            if self._n - self._postings.n >= max(self._seal_every, self._postings.n // 32):
                 self._seal()
 
     def remove(self, reference: str) -> None:
@@ -267,22 +247,24 @@ class DnaGallery:
         with self._lock:
             rows = self._candidate_rows(query)
             verdicts = verify_rows(self._keys[rows], query)
-            hit = np.flatnonzero(verdicts.is_match)
-            matches = [
-                DnaMatch(
-                    reference=ref,
-                    match_type="full" if verdicts.mismatched[i] == 0 else "near",
-                    wildcard=bool(verdicts.wildcard[i]),
-                    compared_loci=int(verdicts.compared[i]),
-                    mismatched_alleles=int(verdicts.mismatched[i]),
-                )
-                for i in hit
-                if (ref := self._refs[int(rows[i])]) is not None
-            ]
-        matches.sort(
-            key=lambda m: (m.mismatched_alleles, m.wildcard, -m.compared_loci, m.reference)
-        )
-        return matches if limit is None else matches[:limit]
+            hit = np.flatnonzero(verdicts.is_match)  # erased rows compare nothing: never hit
+            mism, wild = verdicts.mismatched[hit], verdicts.wildcard[hit]
+            compared = verdicts.compared[hit]
+            # Best first: full before near, exact before wildcard, most loci compared; ties
+            # in the order the profiles were added (rows keep that order).
+            rank = (mism * 2 + wild) * 64 + (63 - compared)
+            best = np.argsort(rank, kind="stable")[:limit]
+            found = self._refs[rows[hit[best]]].tolist()
+            fields = zip(
+                found,
+                _MATCH_TYPES[mism[best]].tolist(),
+                wild[best].tolist(),
+                compared[best].tolist(),
+                mism[best].tolist(),
+                strict=True,
+            )
+            with _collector_paused(len(found)):
+                return list(map(_new_match, fields))
 
     def save(self, path: str | os.PathLike[str], version: str) -> None:
         """Write the live profiles to one `.npz` file (no pickles), stamped with `version`.
@@ -333,77 +315,46 @@ class DnaGallery:
     # -- internals -------------------------------------------------------------------------
 
     def _candidate_rows(self, query: Keys) -> npt.NDArray[np.int64]:
-        """Rows that differ from the query's genotype at no more than one full locus."""
-        n = len(self._refs)
-        qcodes = genotype_codes(query[None, :, :])[0]
-        cols = [int(c) for c in np.flatnonzero(qcodes >= _CODE_BASE)]
-        blocks = [(b, c) for c in cols if (b := self._postings.block(c, int(qcodes[c])))]
-        blocks.sort(key=lambda bc: bc[0][0])
-        sealed = self._postings.n
-        used = blocks[:_VOTING_BLOCKS]
-        if len(used) >= 2 and sum(b[0][0] for b in used) <= sealed:
-            head = self._vote([segments for (_, segments), _ in used])
-        else:
-            head = np.arange(sealed, dtype=np.int64)
-        rows = np.concatenate((head, np.arange(sealed, n, dtype=np.int64)))
-        # Most selective loci first, so the candidate set shrinks fast.
-        by_size = [c for _, c in blocks] + [c for c in cols if c not in {c for _, c in blocks}]
-        fails = np.zeros(len(rows), dtype=np.int8)
-        for i, col in enumerate(by_size):
-            got = self._codes[col][rows]
-            fails += (got >= _CODE_BASE) & (got != qcodes[col])
-            if i % 3 == 2 or i == len(by_size) - 1:
-                keep = fails <= 1
-                rows, fails = rows[keep], fails[keep]
-        return np.unique(rows)
-
-    def _vote(self, blocks: list[list[npt.NDArray[np.int32]]]) -> npt.NDArray[np.int64]:
-        """Rows found in all but at most one of `blocks` (pigeonhole: a match fails one locus
-        at most). Counts go into a scratch array the size of the sealed gallery, then reset."""
-        counts = self._postings.scratch
-        need = len(blocks) - 1
-        segments = [seg for block in blocks for seg in block if len(seg)]
-        if not segments:
-            return np.zeros(0, dtype=np.int64)
-        for seg in segments:
-            counts[seg] += 1
-        found = [seg[counts[seg] >= need] for seg in segments]
-        for seg in segments:
-            counts[seg] = 0
-        return np.unique(np.concatenate(found)).astype(np.int64)
+        """Rows that may match (a superset of the matches, ascending): see `dna_index`."""
+        return shortlist(self._postings, self._codes, self._n, query)
 
     def _erase(self, reference: str) -> None:
         row = self._row_of.pop(reference)
         self._keys[row] = BLANK
-        self._codes[:, row] = _CODE_BLANK
+        self._codes[:, row] = CODE_BLANK
         self._refs[row] = None
 
     def _reserve(self, n: int) -> None:
         if n <= self._keys.shape[0]:
             return
         size = max(n, 2 * self._keys.shape[0])
-        used = len(self._refs)
+        used = self._n
         keys = np.zeros((size, len(LOCI), 2), dtype=np.int16)
         keys[:used] = self._keys[:used]
         codes = np.zeros((len(LOCI), size), dtype=np.int32)
         codes[:, :used] = self._codes[:, :used]
-        self._keys, self._codes = keys, codes
+        refs = np.full(size, None, dtype=object)
+        refs[:used] = self._refs[:used]
+        self._keys, self._codes, self._refs = keys, codes, refs
 
     def _seal(self) -> None:
-        if self._postings.n == len(self._refs) and len(self._row_of) == len(self._refs):
+        used = self._n
+        if self._postings.n == used and len(self._row_of) == used:
             return  # nothing added or erased since the last seal
-        alive = np.array([r is not None for r in self._refs], dtype=bool)
-        if not alive.all():
-            kept_keys = self._keys[: len(self._refs)][alive]
-            kept_codes = self._codes[:, : len(self._refs)][:, alive]
-            refs = [r for r in self._refs if r is not None]
-            self._refs = list(refs)
-            self._keys = np.zeros((max(1024, 2 * len(refs)), len(LOCI), 2), np.int16)
-            self._keys[: len(refs)] = kept_keys
-            self._codes = np.zeros((len(LOCI), self._keys.shape[0]), np.int32)
-            self._codes[:, : len(refs)] = kept_codes
-            self._row_of = {r: i for i, r in enumerate(refs)}
-        self._postings = _Postings(self._codes, len(self._refs))
+        if len(self._row_of) != used:  # drop the erased rows, keeping the order of the rest
+            alive = np.not_equal(self._refs[:used], np.array(None, dtype=object))
+            kept = int(alive.sum())
+            size = max(1024, 2 * kept)
+            keys = np.zeros((size, len(LOCI), 2), np.int16)
+            keys[:kept] = self._keys[:used][alive]
+            codes = np.zeros((len(LOCI), size), np.int32)
+            codes[:, :kept] = self._codes[:, :used][:, alive]
+            refs = np.full(size, None, dtype=object)
+            refs[:kept] = self._refs[:used][alive]
+            self._keys, self._codes, self._refs, self._n = keys, codes, refs, kept
+            self._row_of = {r: i for i, r in enumerate(refs[:kept].tolist())}
+        n = self._n
+        self._postings = Postings(self._codes, n, int(n * self._bitmap_share))
 
 
 def naive_search(gallery_keys: Keys, query: Keys) -> RowVerdicts:

@@ -20,13 +20,31 @@ Rules applied when a profile is encoded (section 1.1, "wild-cards and micro-vari
 
 Micro-variants (UNCONFIRMED): the annex has separate micro-variant rules for tetranucleotide
 loci and for the pentanucleotide loci Penta D, Penta E and CD4, but their exact wording could
-not be read in any copy found (the public copy seen is garbled at that point). Implemented
-reading: a micro-variant `n.m` is valid when `m` is below the repeat length (1-3 at a
-tetranucleotide locus, 1-4 at a pentanucleotide one); an impossible fraction (9.4 at a
-tetranucleotide locus) is not a designation and becomes `*`. Under the default rule
-``"repeat"`` an allele is compared by its whole-repeat part, so 9.3 matches 9 and 9.1 (the
-inclusive reading: a hit is validated by a person in step 2, 2008/616 Annex ch. 1 §3.2);
-``"exact"`` compares the designations as written. Confirm against the annex before relying on it.
+not be read in any copy found. Implemented reading: a micro-variant `n.m` is valid when `m` is
+below the repeat length (1-3 at a tetranucleotide locus, 1-4 at a pentanucleotide one); an
+impossible fraction (9.4 at a tetranucleotide locus) is not a designation and becomes `*`.
+Under the default rule ``"repeat"`` an allele is compared by its whole-repeat part, so 9.3
+matches 9 and 9.1 (the inclusive reading: a hit is validated by a person in step 2, 2008/616
+Annex ch. 1 §3.2); ``"exact"`` compares the designations as written. Confirm against the annex
+before relying on it.
+
+Searched for the wording (November 2026, stored public copies; `search` tool, corpora pages,
+docs and code, plus an exact-string search of public code): "2008/616/JHA annex microvariant
+tetranucleotide pentanucleotide", "Prüm DNA microvariant rounding rule wild-cards Penta D
+Penta E CD4", "micro-variants will be matched according to the following", "x.1 = x, x.1,
+x.2", the English section text ("1.1. Properties of DNA-profile ..."), French ("microvariants
+tétranucléotides ... Penta D Penta E CD4"), German and Dutch phrasings, the legislation.gov.uk
+and EUR-Lex (consolidated 02008D0616) pages, the BKA implementation guide (Council doc
+7609/1/11), ENFSI DNA-database recommendations, CODIS/Prüm tools. Found: the garbled copy
+(basarctic.blogg.se, prum-facts S6) keeps both headings, "Tetranucleotide (the rest of the loci
+are tetranucleotides) micro-variants will be matched according to the following:" and
+"Pentanucleotide (Penta D, Penta E and CD4) micro-variants will be matched according to the
+following:", with whatever followed each of them lost; the French OJ scan (yumpu, S2 page 9)
+shows the section only as far as the inclusion rules; the tool returns the opening of a page,
+and the other copies it returned (legislation.gov.uk at section 5.5, the German consolidated
+EUR-Lex text, parlementairemonitor.nl) opened far from section 1.1. No readable copy of the
+two rules. The headings suggest a per-locus-type list of which designations match which, which
+rounding to whole repeats reproduces only if those lists never overlap; read S1 §1.1 first.
 
 Encoding: each allele becomes an int16 key in tenths of a repeat (9.3 -> 93), 0 for blank and
 -1 for `*`; a profile is an (n_loci, 2) array in `LOCI` order, each pair sorted ascending.

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matchers.dna import DnaGallery, DnaMatch
+from matchers.dna_index import BITMAP_SHARE
 from matchers.dna_profile import (
     LOCI,
     MIN_FULL_LOCI,
@@ -182,6 +183,23 @@ def test_impossible_microvariants_become_wildcards() -> None:
         allele_key("150", "FGA")
 
 
+@pytest.mark.parametrize("locus", ["Penta D", "Penta E", "CD4"])
+def test_pentanucleotide_microvariants(locus: str) -> None:
+    # Five-base repeats: .1 to .4 are designations there (the implemented, unconfirmed reading).
+    assert allele_key("12.4", locus, rule="exact") == 124
+    assert allele_key("12.4", locus) == 120  # "repeat": compared by whole repeats
+    assert allele_key("12.5", locus) == -1  # no such fraction: not a designation
+    assert allele_key("12.4", "D18S51") == -1  # four-base repeats stop at .3
+
+
+@pytest.mark.parametrize(("rule", "expected"), [("repeat", "full"), ("exact", "near")])
+def test_microvariant_at_a_pentanucleotide_locus(rule: str, expected: str) -> None:
+    g = DnaGallery(microvariants=rule)  # type: ignore[arg-type]
+    g.add("P1", with_({"Penta E": ["7", "12.4"]}))
+    assert only(g, with_({"Penta E": ["7", "12"]})).match_type == expected
+    assert only(g, with_({"Penta E": ["7", "12.4"]})).match_type == "full"
+
+
 def test_locus_aliases() -> None:
     assert canonical_locus("VWA") == "vWA"
     assert canonical_locus("tho1") == "TH01"
@@ -284,13 +302,20 @@ def near_copies(
     return gallery, query
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=near_copies(), seal=st.booleans())
+# Bitmap shares that force each way of shortlisting sealed rows: 0.0 gives every genotype a
+# bitmap and counts bitmaps; 1.0 gives none and counts postings; the default mixes the two.
+SHARES = (0.0, BITMAP_SHARE, 1.0)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=near_copies(), seal=st.booleans(), share=st.sampled_from(SHARES))
 def test_gallery_equals_reference(
-    case: tuple[list[dict[str, tuple[str, str]]], dict[str, tuple[str, str]]], seal: bool
+    case: tuple[list[dict[str, tuple[str, str]]], dict[str, tuple[str, str]]],
+    seal: bool,
+    share: float,
 ) -> None:
     gallery, query = case
-    g = DnaGallery(seal_every=1 if seal else 10**9)
+    g = DnaGallery(seal_every=1 if seal else 10**9, bitmap_share=share)
     kept: dict[str, dict[str, tuple[str, str]]] = {}
     for i, p in enumerate(gallery):
         try:
@@ -313,13 +338,15 @@ def test_gallery_equals_reference(
     assert got_map == expected
 
 
-def test_blocked_search_equals_naive_on_synthetic_population() -> None:
+@pytest.mark.parametrize("share", SHARES)
+def test_blocked_search_equals_naive_on_synthetic_population(share: float) -> None:
+    from bench.dna import _worst_queries
     from matchers.dna import naive_search
     from matchers.synthetic import dna_keys, dna_recapture_keys
 
     rng_seed = 11
     keys = dna_keys(rng_seed, 0, 3000)
-    g = DnaGallery(seal_every=1000)
+    g = DnaGallery(seal_every=1000, bitmap_share=share)
     g.add_keys([f"S{i}" for i in range(len(keys))], keys)
     queries = dna_recapture_keys(rng_seed, np.arange(0, 3000, 150), dropout=0.1, drop_loci=4)
     for j, q in enumerate(queries):
@@ -329,6 +356,59 @@ def test_blocked_search_equals_naive_on_synthetic_population() -> None:
             f"S{i}" for i in np.flatnonzero(naive.is_match)
         )
         assert f"S{j * 150}" in {m.reference for m in got}
+    # Six-locus stains of the commonest genotypes: long postings, many near matches.
+    for q in _worst_queries(keys, 12):
+        got = g.search_keys(q)
+        naive = naive_search(keys, q)
+        assert len(got) == int(naive.is_match.sum())
+        assert sorted(m.reference for m in got) == sorted(
+            f"S{i}" for i in np.flatnonzero(naive.is_match)
+        )
+
+
+def six_locus_stain() -> dict[str, list[str]]:
+    return {k: v for k, v in BASE.items() if k not in ("D18S51", "D16S539")}
+
+
+@pytest.mark.parametrize("share", SHARES)
+def test_six_compared_loci_admit_no_open_locus(share: float) -> None:
+    """With only six comparable loci, a profile blank or wildcard at one of them compares
+    five full loci: no match, however the rows are shortlisted."""
+    g = DnaGallery(seal_every=1, bitmap_share=share)
+    g.add("same", BASE)
+    g.add("near", with_({"FGA": ["21", "25"]}))
+    g.add("blank-vWA", BASE.copy() | {"vWA": []} | {"D2S441": ["10", "11"]})
+    g.add("wild-TH01", with_({"TH01": ["6", "*"]}))
+    g.add("two-off", with_({"FGA": ["22", "25"]}))
+    got = {m.reference: m.match_type for m in g.search(six_locus_stain(), profile_type="stain")}
+    assert got == {"same": "full", "near": "near"}
+
+
+def test_matches_best_first_then_in_order_added() -> None:
+    g = DnaGallery(seal_every=2)
+    g.add("n2", with_({"FGA": ["21", "26"]}))
+    g.add("f", BASE)
+    g.add("n1", with_({"FGA": ["21", "25"]}))
+    g.add("w", with_({"D16S539": ["11", "*"]}))
+    assert [m.reference for m in g.search(BASE)] == ["f", "w", "n2", "n1"]
+    assert [m.reference for m in g.search(BASE, limit=2)] == ["f", "w"]
+    assert g.search(BASE, limit=0) == []
+
+
+def test_bitmap_helpers_round_trip() -> None:
+    from matchers.dna_index import bitmap_rows, or_sorted_rows, share_at_most_one_miss
+
+    rng = np.random.default_rng(3)
+    for n in (1, 63, 64, 65, 1000):
+        bitmap = np.zeros((n + 63) // 64, dtype="<u8")
+        rows = np.sort(rng.choice(n, size=min(n, 40), replace=False)).astype(np.int32)
+        or_sorted_rows(bitmap, rows[::2])
+        or_sorted_rows(bitmap, rows[1::2])  # a second run may share words with the first
+        assert bitmap_rows(bitmap).tolist() == rows.tolist()
+    assert bitmap_rows(np.zeros(3, dtype="<u8")).tolist() == []
+    assert share_at_most_one_miss([1.0, 1.0, 0.0]) == pytest.approx(1.0)
+    assert share_at_most_one_miss([0.5, 0.5]) == pytest.approx(0.75)
+    assert share_at_most_one_miss([0.1, 0.1, 0.1]) == pytest.approx(0.001 + 3 * 0.9 * 0.01)
 
 
 def test_save_and_load_round_trip_and_refuse_a_stale_stamp(tmp_path: Path) -> None:
