@@ -55,6 +55,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -112,6 +113,7 @@ _NUMERIC = re.compile(r"^(\d{1,3})(?:\.(\d))?$")
 _SPLIT = re.compile(r"[,/;\s]+")
 
 
+@lru_cache(maxsize=1024)  # a few dozen spellings; every probe and enrolment asks (hot path)
 def canonical_locus(name: str) -> str:
     """The canonical name of a locus, from any case-insensitive alias (VWA, THO1, Amelogenin)."""
     try:
@@ -148,6 +150,12 @@ def _values(raw: Sequence[str] | str) -> list[str]:
 
 def locus_pair(raw: Sequence[str] | str, locus: str, rule: MicrovariantRule) -> tuple[int, int]:
     """The sorted key pair of one locus, (0, 0) when blank."""
+    return _locus_pair(raw if isinstance(raw, str) else tuple(raw), locus, rule)
+
+
+@lru_cache(maxsize=65536)  # the genotypes met in practice: a few thousand per locus at most
+def _locus_pair(raw: tuple[str, ...] | str, locus: str, rule: MicrovariantRule) -> tuple[int, int]:
+    """`locus_pair` of a hashable spelling; a pure function, so cached (the probe hot path)."""
     values = _values(raw)
     if len(values) > 3:
         raise ProfileError(f"{len(values)} alleles: mixed profiles are not allowed", locus=locus)
