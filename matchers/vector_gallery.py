@@ -284,6 +284,8 @@ class VectorGallery:
         )
         gallery._factory = meta["factory"]
         gallery._index = index
+        if not mmap:  # files written before the fast-scan fix may hold stale slots
+            _clear_packed_tails(index)
         gallery._apply_params()
         gallery._next_id = int(meta["next_id"])
         gallery._ref_of = dict(zip(meta["ids"], meta["references"], strict=True))
@@ -363,6 +365,7 @@ class VectorGallery:
         except RuntimeError:  # graph indexes: rebuild without the erased vectors
             self._rebuild(self._factory, self._params)
             return
+        _clear_packed_tails(self._index)
         if removed != len(ids):
             raise MatcherError(f"index removed {removed} of {len(ids)} templates")
 
@@ -391,6 +394,37 @@ def _training_sample(x: npt.NDArray[np.float32], factory: str) -> npt.NDArray[np
         return x
     rng = np.random.default_rng(0)
     return x[np.sort(rng.choice(x.shape[0], cap, replace=False))]
+
+
+def _clear_packed_tails(index: Any) -> None:
+    """Zero the unused slots of the last 32-code block of every fast-scan list.
+
+    faiss 1.15 fast-scan (4-bit PQ) lists store codes in blocks of 32, interleaved. Removing
+    ids moves the last codes into the holes but leaves their old copies in the now unused
+    slots, and adding packs new codes into those slots by OR-ing nibbles into what is there
+    (`pq4_pack_codes_range` expects zeroed space), so every template added after an erasure
+    got a garbled code: measured, 5 of 10 new templates no longer found themselves first.
+    Called after each removal and on load; a no-op for other indexes.
+    """
+    if isinstance(index, _RefinedIndex):
+        index = index.base
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return
+    lists: Any = faiss.downcast_InvertedLists(ivf.invlists)  # type: ignore[arg-type]
+    if not isinstance(lists, getattr(faiss, "BlockInvertedLists")):  # noqa: B009 (not in stubs)
+        return
+    packer: Any = ivf.get_CodePacker()
+    zero = faiss.swig_ptr(np.zeros(packer.code_size, dtype=np.uint8))
+    per_block = int(packer.nvec)
+    for list_no in range(ivf.nlist):
+        n = int(lists.list_size(list_no))
+        end = -(-n // per_block) * per_block
+        if n < end:
+            codes = lists.get_codes(list_no)
+            for slot in range(n, end):
+                packer.pack_1_c(zero, slot, codes)
 
 
 def _meta_path(index_path: Path) -> Path:
@@ -454,6 +488,7 @@ class _RefinedIndex:
         base: Any = self.base
         refine: Any = self.refine
         removed = int(base.remove_ids(ids))
+        _clear_packed_tails(base)
         refine.remove_ids(ids)
         self._sync()
         return removed
