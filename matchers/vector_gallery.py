@@ -399,32 +399,36 @@ def _training_sample(x: npt.NDArray[np.float32], factory: str) -> npt.NDArray[np
 def _clear_packed_tails(index: Any) -> None:
     """Zero the unused slots of the last 32-code block of every fast-scan list.
 
-    faiss 1.15 fast-scan (4-bit PQ) lists store codes in blocks of 32, interleaved. Removing
-    ids moves the last codes into the holes but leaves their old copies in the now unused
-    slots, and adding packs new codes into those slots by OR-ing nibbles into what is there
+    faiss 1.15 fast-scan (4-bit PQ) codes are stored in blocks of 32, interleaved. Removing ids
+    moves the last codes into the holes but leaves their old copies in the now unused slots,
+    and adding packs new codes into those slots by OR-ing nibbles into what is there
     (`pq4_pack_codes_range` expects zeroed space), so every template added after an erasure
     got a garbled code: measured, 5 of 10 new templates no longer found themselves first.
-    Called after each removal and on load; a no-op for other indexes.
+    Called after each removal and on load, for IVF and flat fast-scan; a no-op otherwise.
     """
     if isinstance(index, _RefinedIndex):
         index = index.base
+    zero = np.zeros(64 * 1024, dtype=np.uint8)  # bigger than any code
     try:
         ivf = faiss.extract_index_ivf(index)
     except RuntimeError:
+        inner: Any = faiss.downcast_index(getattr(index, "index", index))  # IDMap2 inside
+        if isinstance(inner, faiss.IndexFastScan):
+            flat: Any = inner  # get_CodePacker is missing from the stubs
+            _zero_slots(flat.get_CodePacker(), flat.codes.get(), int(flat.ntotal), zero)
         return
     lists: Any = faiss.downcast_InvertedLists(ivf.invlists)  # type: ignore[arg-type]
-    if not isinstance(lists, getattr(faiss, "BlockInvertedLists")):  # noqa: B009 (not in stubs)
-        return
-    packer: Any = ivf.get_CodePacker()
-    zero = faiss.swig_ptr(np.zeros(packer.code_size, dtype=np.uint8))
-    per_block = int(packer.nvec)
-    for list_no in range(ivf.nlist):
-        n = int(lists.list_size(list_no))
-        end = -(-n // per_block) * per_block
-        if n < end:
-            codes = lists.get_codes(list_no)
-            for slot in range(n, end):
-                packer.pack_1_c(zero, slot, codes)
+    if isinstance(lists, getattr(faiss, "BlockInvertedLists")):  # noqa: B009 (not in stubs)
+        packer = ivf.get_CodePacker()
+        for list_no in range(ivf.nlist):
+            _zero_slots(packer, lists.get_codes(list_no), int(lists.list_size(list_no)), zero)
+
+
+def _zero_slots(packer: Any, codes: Any, n: int, zero: npt.NDArray[np.uint8]) -> None:
+    """Zero slots n.. of the block holding code n (packer.pack_1 writes whole nibbles)."""
+    end = -(-n // int(packer.nvec)) * int(packer.nvec)
+    for slot in range(n, end):
+        packer.pack_1_c(faiss.swig_ptr(zero), slot, codes)
 
 
 def _meta_path(index_path: Path) -> Path:
@@ -487,8 +491,7 @@ class _RefinedIndex:
     def remove_ids(self, ids: npt.NDArray[np.int64]) -> int:
         base: Any = self.base
         refine: Any = self.refine
-        removed = int(base.remove_ids(ids))
-        _clear_packed_tails(base)
+        removed = int(base.remove_ids(ids))  # the gallery then calls _clear_packed_tails
         refine.remove_ids(ids)
         self._sync()
         return removed
