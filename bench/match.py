@@ -188,7 +188,15 @@ def face_rows(
                 g._apply_params()
             if g.factory == "Flat":  # the sgemm rate under the load of this very moment
                 flops = matmul_same_shapes(gal, queries)
+            # Best of up to 3 runs (stopping after 20 s): one run can land on another's job.
             res, batch_s = _timed(lambda g=g: g.search(queries, k))  # type: ignore[misc]
+            spent = batch_s
+            for _ in range(2):
+                if spent > 20:
+                    break
+                again = _timed(lambda g=g: g.search(queries, k))[1]  # type: ignore[misc]
+                spent += again
+                batch_s = min(batch_s, again)
             if g.factory == "Flat":
                 flops = max(flops, matmul_same_shapes(gal, queries))
             lat = []
@@ -200,6 +208,16 @@ def face_rows(
             got = np.array([int(r[0].reference[1:]) if r else -1 for r in res])
             rank1 = float(np.mean(got == mates))
             recall = _above_recall(res, exact_above, thr.score)
+            # At FMR 1e-6 and N = 1M, one impostor per probe is expected above the threshold:
+            # the mates returned at or above it are the figure that matters.
+            mate_above = float(
+                np.mean(
+                    [
+                        any(c.reference == f"T{m}" and c.score >= thr.score for c in r)
+                        for r, m in zip(res, mates.tolist(), strict=True)
+                    ]
+                )
+            )
             row: Row = {
                 "N": n,
                 "data": dataset,
@@ -214,6 +232,7 @@ def face_rows(
                 "rank1": rank1,
                 "rank1_minus_exact": rank1 - exact_rank1,
                 "above_thr_recall": recall,
+                "mate_above_thr": mate_above,
                 "gflops_share_of_matmul": (2.0 * n * DIM * n_queries / batch_s / flops)
                 if g.factory == "Flat"
                 else None,
@@ -229,7 +248,8 @@ def face_rows(
             print(
                 f"  {row['index']:<28} build {build_s:7.1f}s  {bytes_per:7.0f} B/t  "
                 f"{row['batch_qps']:8.0f} q/s  p99 {row['p99_ms']:7.2f} ms  rank-1 {rank1:.4f} "
-                f"({rank1 - exact_rank1:+.4f})  above-thr recall {recall:.4f}"
+                f"({rank1 - exact_rank1:+.4f})  above-thr recall {recall:.4f} "
+                f"(mates {mate_above:.4f})"
                 + (f"  {share:.0%} of sgemm {flops / 1e9:.0f} GFLOP/s" if share else "")
                 + f"  load {row['load_avg_1min']:.1f}",
                 flush=True,
