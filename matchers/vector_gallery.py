@@ -98,7 +98,7 @@ def ivf_index(n: int, dim: int = 512) -> tuple[str, str]:
     (exact 100%), 4,465 searches/s batched, single-search p50 0.7 ms, 554 bytes per template.
     Isotropic random templates are the worst case for any inverted file; see bench/match.py."""
     nlist = 2 ** round(math.log2(2 * math.sqrt(n)))
-    nprobe = max(8, nlist * 3 // 32)
+    nprobe = min(nlist, max(96, nlist * 3 // 32))
     if dim % 16:
         return f"IVF{nlist},SQ8", f"nprobe={nprobe}"
     return f"IVF{nlist},PQ{dim // 16}x4fs,Refine(SQ8)", f"nprobe={nprobe},k_factor=2"
