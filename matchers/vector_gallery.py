@@ -48,11 +48,12 @@ FORMAT = "prum-exchange/vector-gallery/1"
 
 # FAISS's exact search: sgemm on (query block x database block) tiles, then a top-k pass over
 # each tile. faiss 1.15 defaults to 4096 x 1024 tiles and to BLAS only from nq * d >= 128,000
-# (250 queries at d = 512). Measured here (2 threads, d = 512, 2,000 queries): 2048 x 16384
-# tiles run at 100-105% of a numpy sgemm of the same shapes at 100k and 1M templates, the
-# defaults at 75-90%; BLAS beats the one-query-at-a-time loop from about 16 queries (at 200k
-# templates, 32 queries: 0.34 s against 1.45 s). The tile buffer is 128 MiB of address space,
-# touched only as far as the batch fills it.
+# (250 queries at d = 512). Measured here (2 threads, d = 512, 2,000 queries, numpy sgemm of
+# the same shapes run just before): 2048 x 16384 tiles at 100-105% of that sgemm at 100k and
+# 1M templates, the default tiles at 75-90%; `bench match` then saw 72% at 100k and 95-108% at
+# 1M. BLAS beats the one-query-at-a-time loop from about 16 queries (at 200k templates, 32
+# queries: 0.34 s against 1.45 s). The tile buffer is 128 MiB of address space, touched only
+# as far as the batch fills it.
 BLAS_QUERY_BLOCK = 2048
 BLAS_DATABASE_BLOCK = 16384
 BLAS_FROM_QUERIES = 32
@@ -85,18 +86,23 @@ def ivf_index(n: int, dim: int = 512) -> tuple[str, str]:
     """An inverted file sized for `n` templates, about 2 sqrt(n) lists (a power of two), over
     4-bit fast-scan PQ codes of 16 dimensions per sub-quantizer, its shortlist of `k_factor` x
     k re-scored on SQ8 codes (`,Refine(SQ8)`, done here, see `_RefinedIndex`); nprobe = 3/32 of
-    the lists.
+    the lists, at least 96.
 
     What sets nprobe is the coarse quantizer, not the codes: a probe's mate must sit in one of
     the lists probed. On 1M realistic 512-d templates (`matchers.synthetic.face_templates`,
     2,000 mated probes) the mate's list ranked below 192 of 2,048 for all but 2 probes (below
     128: all but 6, below 256: all but 1); with 4,096 lists nprobe 256 was needed for the same
-    2 misses, and scanning 1/16 of the codes there cost more than the cheaper scan saved. 4-bit
-    PQ codes score coarsely (16 bytes for 512-d) but keep each mate within its probe's first 10
-    candidates; SQ8 gives back scores within 0.006 of exact. Measured at 1M, 2 threads, on a
-    loaded machine: IVF2048,PQ32x4fs,Refine(SQ8) nprobe=192,k_factor=2, mated rank-1 99.9%
-    (exact 100%), 4,465 searches/s batched, single-search p50 0.7 ms, 554 bytes per template.
-    Isotropic random templates are the worst case for any inverted file; see bench/match.py."""
+    2 misses, and the centroid search then cost more than the shorter scan saved. 4-bit PQ
+    codes score coarsely (16 bytes for 512-d) but keep each mate within its probe's first 10
+    candidates; SQ8 gives back scores within 0.006 of exact.
+
+    Measured by `prum-exchange bench match --sizes 1000000` (2 threads, load average 2.2 on 2
+    cores, exact search rank-1 100%): IVF2048,PQ32x4fs,Refine(SQ8) nprobe=192,k_factor=2,
+    rank-1 99.90%, 5,879 searches/s batched, single-search p99 1.07 ms, 549 bytes per
+    template (serialised), built in 49 s; nprobe 96: 99.50%, 8,796/s; nprobe 384: 100%,
+    3,759/s. Isotropic random templates (the worst case): 99.80% at 6,035/s. At 100k
+    (512 lists) nprobe 48 lost 5 of 2,000 mates and 96 none, hence the floor of 96.
+    """
     nlist = 2 ** round(math.log2(2 * math.sqrt(n)))
     nprobe = min(nlist, max(96, nlist * 3 // 32))
     if dim % 16:
