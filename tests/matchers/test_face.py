@@ -184,3 +184,29 @@ def test_refined_ivf_pq_default_for_large_galleries(tmp_path: Path) -> None:
     assert [c.reference for c in back.search(probes[:5], k=1)[0]] == [res[0][0].reference]
     mapped = FaceGallery.load(tmp_path / "r.index", mmap=True)
     assert len(mapped) == 999
+
+
+def test_refined_scores_follow_updates_and_erasures() -> None:
+    """Re-scoring reads SQ8 rows by id: rows move when ids are removed and are appended on add."""
+    g = FaceGallery(DIM, index="IVF16,PQ8x4fs,Refine(SQ8)", params="nprobe=16,k_factor=4")
+    t = face_templates(SEED, np.arange(500), dim=DIM)
+    g.add(refs(range(500)), t)
+    g.remove(refs(range(0, 500, 3)))
+    g.add(["F1"], face_templates(SEED, [9000], dim=DIM))  # an update: new id, new row
+    kept = [i for i in range(2, 500) if i % 3]
+    res = g.search(t[kept], k=1)
+    assert [r[0].reference for r in res] == refs(kept)
+    assert all(abs(r[0].score - 1.0) < 0.02 for r in res)  # SQ8 scores, not PQ ones
+    new = g.search(face_templates(SEED, [9000], dim=DIM), k=1)[0][0]
+    assert new.reference == "F1" and abs(new.score - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("factory", ["IVF4,PQ16x4fs", "IVF4,PQ16x4fs,Refine(SQ8)", "PQ16x4fs"])
+def test_fast_scan_adds_after_erasure_keep_their_codes(factory: str) -> None:
+    """faiss 1.15 fast-scan lists OR new codes into slots that remove_ids left dirty."""
+    g = FaceGallery(DIM, index=factory, params="nprobe=4" if "IVF" in factory else "")
+    g.add(refs(range(1000)), face_templates(SEED, np.arange(1000), dim=DIM))
+    g.remove(refs(range(0, 1000, 3)))
+    new = face_templates(SEED, np.arange(5000, 5020), dim=DIM)
+    g.add(refs(range(5000, 5020)), new)
+    assert [r[0].reference for r in g.search(new, k=1)] == refs(range(5000, 5020))
