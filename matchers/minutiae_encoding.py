@@ -33,6 +33,7 @@ then optionally type and quality, the same columns as `matchers.synthetic.minuti
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -76,10 +77,17 @@ def check_minutiae(m: npt.ArrayLike) -> F32:
 
 def encode(minutiae_sets: Sequence[npt.ArrayLike], batch: int = 256) -> F32:
     """Encode many fingers: (len(minutiae_sets), DIM) float32, unit rows."""
-    checked = [check_minutiae(m) for m in minutiae_sets]
+    return encode_checked([check_minutiae(m) for m in minutiae_sets], batch)
+
+
+def encode_checked(checked: Sequence[F32], batch: int = 256) -> F32:
+    """`encode` of sets that `check_minutiae` has already returned."""
     out = np.empty((len(checked), DIM), dtype=np.float32)
+    # Batches of similar sizes: each batch is padded to its largest set.
+    order = np.argsort([len(m) for m in checked], kind="stable")
     for start in range(0, len(checked), batch):
-        out[start : start + batch] = _encode_batch(checked[start : start + batch])
+        rows = order[start : start + batch]
+        out[rows] = _encode_batch([checked[i] for i in rows])
     return out
 
 
@@ -131,3 +139,49 @@ def _encode_batch(sets: list[F32]) -> F32:
     out = np.concatenate(parts, axis=1)
     out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
     return out.astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """Per finger position, a centring and principal-component projection of the codes.
+
+    Feature reduction of spectral minutiae by PCA learned on a training set (Xu, Veldhuis,
+    Kevenaar, Akkermans, "A fast minutiae-based fingerprint recognition system", IEEE Systems
+    Journal 3(4), 2009): removing the mean spectrum, which every print shares, and keeping the
+    leading components makes the inner product of two reduced codes, each rescaled to unit
+    norm, a correlation of what differs between prints. `mean` is (positions, DIM) and
+    `basis` (positions, DIM, dim); row p - 1 is finger position p.
+    """
+
+    mean: F32
+    basis: F32
+
+    @property
+    def dim(self) -> int:
+        return int(self.basis.shape[2])
+
+    @classmethod
+    def fit(cls, codes: F32, positions: npt.NDArray[np.integer], dim: int) -> Reduction:
+        """Fit on codes (n, DIM) of fingers at `positions` (ANSI/NIST codes 1-10)."""
+        mean = np.zeros((10, DIM), np.float32)
+        basis = np.zeros((10, DIM, dim), np.float32)
+        for p in range(1, 11):
+            x = codes[positions == p].astype(np.float64)
+            if len(x) < dim:
+                raise TemplateError(f"{len(x)} codes at position {p}, at least {dim} are needed")
+            mean[p - 1] = x.mean(axis=0)
+            x -= x.mean(axis=0)
+            _, vectors = np.linalg.eigh(x.T @ x)
+            basis[p - 1] = vectors[:, ::-1][:, :dim]
+        return cls(mean, basis)
+
+    def apply(self, codes: F32, positions: npt.NDArray[np.integer]) -> F32:
+        """Reduced unit codes (n, dim), each projected with its own position's components."""
+        out = np.zeros((len(codes), self.dim), np.float32)
+        for p in np.unique(positions):
+            rows = positions == p
+            # einsum, not BLAS: a threaded sgemm of this size waits for a second core more
+            # than it computes whenever the machine is busy (measured 12 ms against 2 ms).
+            out[rows] = np.einsum("nd,dk->nk", codes[rows] - self.mean[p - 1], self.basis[p - 1])
+        out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
+        return out

@@ -126,13 +126,22 @@ def _paired_counts(
         votes[first[found]] = -1
         if not found.any():
             break
-    # Mean alignment of each peak's voters: one matrix product over the votes of every pair.
-    sel = (cell[None] == peaks[:, :, None, None]).reshape(TRIED_ROTATIONS, n_pairs, 1, -1)
-    stats = np.stack((np.ones_like(s), s, c, tx, ty), axis=-1).reshape(n_pairs, -1, 5)
-    sums = (sel.astype(np.float32) @ stats)[:, :, 0]  # (ranks, pairs, 5)
-    cnt = np.maximum(sums[..., 0], 1)
-    theta = np.arctan2(sums[..., 1], sums[..., 2])
-    dx, dy = sums[..., 3] / cnt, sums[..., 4] / cnt
+    # Mean alignment of each peak's voters, summed per (rank, pair) group.
+    group, vote = np.nonzero(
+        (cell[None] == peaks[:, :, None, None]).reshape(TRIED_ROTATIONS * n_pairs, -1)
+    )
+    at_vote = (group % n_pairs) * cell[0].size + vote
+    n_groups = TRIED_ROTATIONS * n_pairs
+    sums = [
+        np.bincount(group, weights=q.ravel()[at_vote], minlength=n_groups).reshape(
+            TRIED_ROTATIONS, n_pairs
+        )
+        for q in (s, c, tx, ty)
+    ]
+    cnt = np.maximum(np.bincount(group, minlength=n_groups), 1).reshape(TRIED_ROTATIONS, n_pairs)
+    theta = np.arctan2(sums[0], sums[1]).astype(np.float32)
+    dx = (sums[2] / cnt).astype(np.float32)
+    dy = (sums[3] / cnt).astype(np.float32)
     reps = (TRIED_ROTATIONS, 1, 1)
     k = _pairs(
         np.tile(a, reps),
