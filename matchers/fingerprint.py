@@ -127,6 +127,20 @@ class FingerprintGallery:
     def __contains__(self, reference: object) -> bool:
         return reference in self._minutiae
 
+    def memory_bytes(self) -> dict[str, int]:
+        """Bytes held: the position indexes (serialised), the subject index (vectors and
+        codes) and the minutiae arrays; Python object overhead is not counted."""
+        with self._lock.read():
+            return {
+                "positions": sum(g.memory_bytes() for g in self._positions.values()),
+                "subjects": 0 if self._subjects is None else self._subjects.memory_bytes(),
+                "minutiae": sum(m.nbytes for fs in self._minutiae.values() for m in fs.values()),
+            }
+
+    @property
+    def subject_index(self) -> str:
+        return self._subject_index
+
     @property
     def fitted(self) -> bool:
         """Whether the reduction is learned and ten-print searches use the subject index."""
