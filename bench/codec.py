@@ -57,6 +57,8 @@ def example_record_bytes() -> bytes:
     from mock_partners import population
 
     return uk_json.encode(population.person(2026, 1).record)
+
+
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 

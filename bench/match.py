@@ -336,6 +336,7 @@ def _fingerprint_row(
         "shortlist": g.shortlist,
         "subject_shortlist": g.subject_shortlist,
         "rerank": g.rerank,
+        "latent_rerank": g.latent_rerank,
         "margin": g.margin,
     }
     print(

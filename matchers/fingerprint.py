@@ -25,8 +25,8 @@ full codes returns `shortlist` subjects, the sum rule fuses those scores per sub
 floor for absent ones, and the best `max(k, rerank)` are re-ranked.
 
 A latent (single-finger, unknown position) search encodes the mark once, searches every
-position's gallery of full codes (or those given), and re-ranks the best (subject, position)
-pairs by pairing score.
+position's gallery of full codes (or those given), and re-ranks the best `latent_rerank`
+(subject, position) pairs by pairing score.
 
 Minutiae arrays are (n, 3..5) float arrays, columns x, y (pixels at 500 ppi), angle in
 degrees, type, quality, as in ANSI/NIST-ITL Type-9; no `exchange` types (DESIGN.md §2).
@@ -99,10 +99,12 @@ class FingerprintGallery:
         margin: float = 0.5,
         reduced_dim: int = REDUCED_DIM,
         fit_from: int = FIT_FROM,
+        latent_rerank: int = 50,
     ) -> None:
         self.version = version
         self.shortlist = shortlist
         self.rerank = rerank
+        self.latent_rerank = latent_rerank
         self.subject_shortlist = subject_shortlist
         self.margin = margin
         self.reduced_dim = reduced_dim
@@ -359,7 +361,7 @@ class FingerprintGallery:
             pool.sort(key=lambda t: (-t[0], t[1], t[2]))
             chosen = [
                 (ref, pos, held)
-                for _, ref, pos in pool[: max(k, self.rerank * 4)]
+                for _, ref, pos in pool[: max(k, self.latent_rerank)]
                 if (held := self._minutiae.get(ref, {}).get(pos)) is not None
             ]
         scores = pairing_scores([(mark, held) for _, _, held in chosen])
@@ -410,6 +412,7 @@ class FingerprintGallery:
                 "params": self._params,
                 "shortlist": self.shortlist,
                 "rerank": self.rerank,
+                "latent_rerank": self.latent_rerank,
                 "subject_index": self._subject_index,
                 "k_factor": self.k_factor,
                 "subject_shortlist": self.subject_shortlist,
@@ -457,6 +460,7 @@ class FingerprintGallery:
                     "k_factor",
                     "subject_shortlist",
                     "margin",
+                    "latent_rerank",
                     "reduced_dim",
                     "fit_from",
                 )
