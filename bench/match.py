@@ -16,7 +16,8 @@ rank-1 and searches/s through `FingerprintGallery.search` (the subject index wit
 the ambiguous head), against the exact per-position path of the same gallery
 (`method="positions"`: Flat per position, sum rule, pairing of the top) and a baseline that does
 the per-position shortlist with numpy matmul + argpartition and the same fusion; memory per
-subject; and single-finger latent searches. FAISS runs with `--threads` OpenMP threads.
+subject; and single-finger latent searches. FAISS runs with `--threads` OpenMP threads, the
+latent searches with one.
 Thresholds at FMR 1e-6 are computed from genuine and impostor score samples (face: top
 impostor scores of the exact search; ten-print: random non-mated pairs, extrapolated) and
 printed.
@@ -293,11 +294,17 @@ def _fingerprint_row(
         impostor.append(np.mean([pairing_score(q[p], sets[int(b)][p]) for p in q]))
     thr = threshold_for_fmr(genuine, impostor, 1e-6, "tenprint")
     latent_ids = mates[:n_latent]
+    # A latent search is ten one-query Flat searches: an OpenMP region each costs far more than
+    # it saves on two busy cores (measured 4-6 against 45-67 latent searches/s at 10k), so the
+    # latent part runs on one FAISS thread, as the whole fingerprint part used to.
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
     lat_res, lat_s = _timed(
         lambda: [
             g.search_latent(minutiae_recapture(SEED, int(i), 2, capture=3), k=1) for i in latent_ids
         ]
     )
+    faiss.omp_set_num_threads(threads)
     lat_rank1 = float(
         np.mean(
             [
