@@ -13,7 +13,7 @@ the remaining rows to the emptied index (`reset`; the trained quantiser is kept)
 leave the index, and the fast-scan `remove_ids` of faiss 1.15 is avoided, since a vector added
 after it lands on stale packed codes and is no longer found (reproduced with IndexPQFastScan
 and IndexIVFPQFastScan: a removal, then an add, and the added vector's self-score drops from
-0.68 to 0.15). A removal costs one encoding pass over the gallery (about a second at 100k).
+0.68 to 0.15). A removal costs one encoding pass over the gallery (0.3 s at 100k rows).
 
 Persistence: `save` writes the vectors (.npy), the FAISS index and a JSON list of references
 with the version stamp; `load` checks them against each other.
