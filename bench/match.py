@@ -15,11 +15,15 @@ average is recorded with every row. `--cache DIR` keeps the generated templates 
 
 Fingerprint: a synthetic ten-print population (`matchers.synthetic.tenprint`), searched with
 re-captures (rotation, translation, elastic warp, missing and spurious minutiae): ten-print
-rank-1 and searches/s through `FingerprintGallery.search`, against a baseline that does the
-same shortlist with numpy matmul + argpartition per finger position and the same fusion; and
-single-finger latent searches. Thresholds at FMR 1e-6 are computed from genuine and impostor
-score samples (face: top impostor scores of the exact search; ten-print: random non-mated
-pairs, extrapolated) and printed.
+rank-1 and searches/s through `FingerprintGallery.search` (the subject index with pairing of
+the ambiguous head), against the exact per-position path of the same gallery
+(`method="positions"`: Flat per position, sum rule, pairing of the top) and a baseline that does
+the per-position shortlist with numpy matmul + argpartition and the same fusion; memory per
+subject; and single-finger latent searches. FAISS runs with `--threads` OpenMP threads, the
+latent searches with one.
+Thresholds at FMR 1e-6 are computed from genuine and impostor score samples (face: top
+impostor scores of the exact search; ten-print: random non-mated pairs, extrapolated) and
+printed.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
 from matchers.face import FaceGallery, ivf_index
-from matchers.fingerprint import FingerprintGallery
+from matchers.fingerprint import FIT_FROM, FingerprintGallery
 from matchers.fusion import ranked, sum_rule
 from matchers.minutiae_encoding import encode
 from matchers.synthetic import (
@@ -281,13 +285,25 @@ def _above_recall(res: list[list[Any]], exact: list[set[int]], thr: float) -> fl
 
 def fingerprint_rows(n: int, n_queries: int, n_latent: int, indexes: list[str]) -> list[Row]:
     sets, gen_s = _timed(lambda: [tenprint(SEED, i) for i in range(n)])
-    g = FingerprintGallery(index=indexes[0])
+    # Below FIT_FROM subjects (the quick run) the subject index is fitted on what there is; a
+    # 4-bit PQ wants 16 x 39 training vectors, so an exact one stands in below that.
+    g = FingerprintGallery(
+        index=indexes[0],
+        fit_from=min(FIT_FROM, n),
+        subject_index="auto" if n >= 1000 else "Flat",
+    )
     _, build_s = _timed(lambda: g.add_many([f"S{i}" for i in range(n)], sets))
     rows = [_fingerprint_row(g, sets, n, n_queries, n_latent, gen_s, build_s)]
     for factory in indexes[1:]:
         _, reindex_s = _timed(lambda f=factory: g.reindex(f))  # type: ignore[misc]
         rows.append(_fingerprint_row(g, sets, n, n_queries, n_latent, gen_s, reindex_s))
     return rows
+
+
+def _tenprint_rank1(res: list[list[Any]], mates: npt.NDArray[np.int64]) -> float:
+    return float(
+        np.mean([bool(r) and r[0].reference == f"S{i}" for r, i in zip(res, mates, strict=True)])
+    )
 
 
 def _fingerprint_row(
@@ -301,15 +317,26 @@ def _fingerprint_row(
 ) -> Row:
     mates = np.linspace(0, n - 1, n_queries).astype(np.int64)
     queries = [tenprint(SEED, int(i), capture=1) for i in mates]
+    # The fast path (subject index, pairing of the ambiguous head) and, on the same gallery,
+    # the exact reference path (Flat per position, sum rule with floors, pairing of the top).
     res, batch_s = _timed(lambda: g.search(queries, k=1))
-    rank1 = float(
-        np.mean([bool(r) and r[0].reference == f"S{i}" for r, i in zip(res, mates, strict=True)])
+    rank1 = _tenprint_rank1(res, mates)
+    exact_res, exact_s = _timed(lambda: g.search(queries, k=1, method="positions"))
+    exact_rank1 = _tenprint_rank1(exact_res, mates)
+    agree = float(
+        np.mean(
+            [
+                bool(a) and bool(b) and a[0].reference == b[0].reference
+                for a, b in zip(res, exact_res, strict=True)
+            ]
+        )
     )
     lat = []
     for q in queries[:100]:
         t0 = time.perf_counter()
         g.search([q], k=1)
         lat.append(time.perf_counter() - t0)
+    memory = g.memory_bytes()
     # Baseline: the same shortlist by numpy matmul + argpartition per position, same fusion.
     codes = {p: encode([s[p] for s in sets]) for p in range(1, 11)}
 
@@ -340,11 +367,17 @@ def _fingerprint_row(
         impostor.append(np.mean([pairing_score(q[p], sets[int(b)][p]) for p in q]))
     thr = threshold_for_fmr(genuine, impostor, 1e-6, "tenprint")
     latent_ids = mates[:n_latent]
+    # A latent search is ten one-query Flat searches: an OpenMP region each costs far more than
+    # it saves on two busy cores (measured 4-6 against 45-67 latent searches/s at 10k), so the
+    # latent part runs on one FAISS thread, as the whole fingerprint part used to.
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
     lat_res, lat_s = _timed(
         lambda: [
             g.search_latent(minutiae_recapture(SEED, int(i), 2, capture=3), k=1) for i in latent_ids
         ]
     )
+    faiss.omp_set_num_threads(threads)
     lat_rank1 = float(
         np.mean(
             [
@@ -361,24 +394,40 @@ def _fingerprint_row(
         "tenprint_batch_qps": len(queries) / batch_s,
         "tenprint_p50_ms": float(np.percentile(lat, 50) * 1e3),
         "tenprint_p99_ms": float(np.percentile(lat, 99) * 1e3),
+        "exact_path_rank1": exact_rank1,
+        "exact_path_qps": len(queries) / exact_s,
+        "rank1_minus_exact": rank1 - exact_rank1,
+        "top1_agreement_with_exact": agree,
+        "speedup_vs_exact_path": exact_s / batch_s,
         "baseline_numpy_qps": len(queries) / base_s,
         "baseline_rank1_no_rerank": base_rank1,
         "speedup_vs_naive": base_s / batch_s,
+        "bytes_per_subject": sum(memory.values()) / n,
+        "bytes_per_subject_positions": memory["positions"] / n,
+        "bytes_per_subject_subject_index": memory["subjects"] / n,
+        "bytes_per_subject_minutiae": memory["minutiae"] / n,
         "latent_rank1": lat_rank1,
         "latent_qps": len(latent_ids) / lat_s,
         "tenprint_threshold_1e-6": thr.score,
         "threshold_method": thr.method,
         "fnmr_at_thr": thr.fnmr,
         "index": g._index,
+        "subject_index": g.subject_index if g.fitted else "(not fitted)",
         "shortlist": g.shortlist,
+        "subject_shortlist": g.subject_shortlist,
         "rerank": g.rerank,
+        "latent_rerank": g.latent_rerank,
+        "margin": g.margin,
     }
     print(
-        f"  fingerprint N={n} {g._index}: ten-print rank-1 {rank1:.4f}, "
-        f"{row['tenprint_batch_qps']:.0f}/s batch, "
-        f"p99 {row['tenprint_p99_ms']:.1f} ms; numpy baseline {row['baseline_numpy_qps']:.0f}/s "
-        f"(rank-1 {base_rank1:.4f}); latent rank-1 {lat_rank1:.3f} at {row['latent_qps']:.1f}/s; "
-        f"threshold {thr.score:.3f} ({thr.method})",
+        f"  fingerprint N={n} subjects {row['subject_index']}, positions {g._index}: ten-print "
+        f"rank-1 {rank1:.4f} ({rank1 - exact_rank1:+.4f} vs exact path, top-1 agreement "
+        f"{agree:.4f}), {row['tenprint_batch_qps']:.0f}/s batch, p50 "
+        f"{row['tenprint_p50_ms']:.1f} ms, p99 {row['tenprint_p99_ms']:.1f} ms; exact path "
+        f"{row['exact_path_qps']:.1f}/s (x{row['speedup_vs_exact_path']:.1f}); numpy baseline "
+        f"{row['baseline_numpy_qps']:.0f}/s (rank-1 {base_rank1:.4f}); "
+        f"{row['bytes_per_subject']:.0f} B/subject; build {build_s:.1f} s; latent rank-1 "
+        f"{lat_rank1:.3f} at {row['latent_qps']:.1f}/s; threshold {thr.score:.3f} ({thr.method})",
         flush=True,
     )
     return row
@@ -398,8 +447,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--fp-indexes",
         type=lambda s: s.split(";"),
-        default=["Flat", "PCA128,Flat"],
-        help="fingerprint position factory strings, ';'-separated, the first one enrolled",
+        default=["Flat"],
+        help="fingerprint position factory strings (latent and exact paths), ';'-separated, "
+        "the first one enrolled",
     )
     parser.add_argument("--skip-face", action="store_true")
     parser.add_argument(
@@ -431,9 +481,6 @@ def main(argv: Sequence[str]) -> int:
                 face.extend(face_rows(n, dataset, specs, n_queries, args.cache))
     fp: list[Row] = []
     if not args.skip_fingerprint:
-        # A ten-print search is ten small per-position searches: OpenMP start-up costs more
-        # than it saves there (measured 4.8 ms vs 0.2 ms per position search at 2k subjects).
-        faiss.omp_set_num_threads(1)
         fp = fingerprint_rows(
             fp_size,
             100 if args.quick else 500,
@@ -487,12 +534,17 @@ def main(argv: Sequence[str]) -> int:
                 [
                     *[
                         Series(
-                            f"FingerprintGallery {r['index']}",
+                            f"FingerprintGallery {r['subject_index']}",
                             [0],
                             [float(r["tenprint_batch_qps"] or 0)],
                         )
                         for r in fp
                     ],
+                    Series(
+                        "exact per-position path (same gallery)",
+                        [0],
+                        [float(fp[0]["exact_path_qps"] or 0)],
+                    ),
                     Series(
                         "numpy shortlist (no re-rank)",
                         [0],

@@ -5,6 +5,9 @@ classifiers", IEEE PAMI 20(3), 1998; A. Ross, A. Jain, "Information fusion in bi
 Pattern Recognition Letters 24(13), 2003), over the fingers present in the query. A subject
 absent from one finger's shortlist gets that shortlist's lowest score for it (its true score is
 no higher than that), so subjects that appear under many fingers rise to the top.
+
+This serves the exact per-position path of `matchers.fingerprint`; its subject index computes
+the same rule, without floors, as one inner product of per-finger vectors placed side by side.
 """
 
 from __future__ import annotations

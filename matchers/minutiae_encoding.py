@@ -13,6 +13,9 @@ representations of fingerprint spectral minutiae features", ICPR 2010 (the Line 
   angles over a full turn). A rotation of the print is a circular shift along the angle axis.
 - The Line DFT: the magnitude of the DFT along each angular line is invariant to that shift,
   so the encoding needs no alignment; the first `N_HARMONICS` coefficients are kept.
+- Computation: exp(-i r w.p) on the equally spaced radii is a power of exp(-i dr w.p), and
+  the opposite direction of the grid is its complex conjugate, so one sine and one cosine per
+  minutia and half-turn direction give the whole grid (the sums are complex matrix products).
 - Each spectrum is square-root compressed, centred and scaled to unit norm, then the two are
   concatenated and scaled to unit norm, so the inner product is a correlation score.
 
@@ -30,6 +33,7 @@ then optionally type and quality, the same columns as `matchers.synthetic.minuti
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -45,10 +49,15 @@ DIM = 2 * len(RADII) * N_HARMONICS
 
 F32 = npt.NDArray[np.float32]
 
-_ANG = np.arange(N_ANGLES) * (2 * np.pi / N_ANGLES)
-_WX = (RADII[:, None] * np.cos(_ANG)[None, :]).ravel().astype(np.float32)
-_WY = (RADII[:, None] * np.sin(_ANG)[None, :]).ravel().astype(np.float32)
-_GAUSS = np.repeat(np.exp(-(RADII**2) * SIGMA**2 / 2), N_ANGLES).astype(np.float32)
+# Directions of the first half-turn of the polar grid; the second half-turn follows by symmetry.
+_HALF = N_ANGLES // 2
+_HANG = np.arange(_HALF) * (2 * np.pi / N_ANGLES)
+_HCOS = np.cos(_HANG).astype(np.float32)
+_HSIN = np.sin(_HANG).astype(np.float32)
+_R0 = np.float32(RADII[0])
+_DR = np.float32(RADII[1] - RADII[0])
+_GAUSS_R = np.exp(-(RADII**2) * SIGMA**2 / 2).astype(np.float32)
+assert N_ANGLES % 2 == 0 and np.allclose(np.diff(RADII), RADII[1] - RADII[0])
 
 
 def check_minutiae(m: npt.ArrayLike) -> F32:
@@ -68,38 +77,60 @@ def check_minutiae(m: npt.ArrayLike) -> F32:
 
 def encode(minutiae_sets: Sequence[npt.ArrayLike], batch: int = 256) -> F32:
     """Encode many fingers: (len(minutiae_sets), DIM) float32, unit rows."""
-    checked = [check_minutiae(m) for m in minutiae_sets]
+    return encode_checked([check_minutiae(m) for m in minutiae_sets], batch)
+
+
+def encode_checked(checked: Sequence[F32], batch: int = 256) -> F32:
+    """`encode` of sets that `check_minutiae` has already returned."""
     out = np.empty((len(checked), DIM), dtype=np.float32)
+    # Batches of similar sizes: each batch is padded to its largest set.
+    order = np.argsort([len(m) for m in checked], kind="stable")
     for start in range(0, len(checked), batch):
-        out[start : start + batch] = _encode_batch(checked[start : start + batch])
+        rows = order[start : start + batch]
+        out[rows] = _encode_batch([checked[i] for i in rows])
     return out
 
 
 def _encode_batch(sets: list[F32]) -> F32:
-    n_max = max(len(s) for s in sets)
+    counts = np.array([len(s) for s in sets])
+    n_max = int(counts.max())
     b = len(sets)
+    flat = np.concatenate(sets)
+    row = np.repeat(np.arange(b), counts)
+    col = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
+    # Centre each set: only magnitudes are used, so this changes nothing but float error.
+    mean_xy = np.add.reduceat(flat[:, :2].astype(np.float64), np.cumsum(counts) - counts)
+    mean_xy /= counts[:, None]
     x = np.zeros((b, n_max), np.float32)
     y = np.zeros((b, n_max), np.float32)
     th = np.zeros((b, n_max), np.float32)
-    w = np.zeros((b, n_max), np.float32)
-    for i, s in enumerate(sets):
-        n = len(s)
-        # Centre each set: only magnitudes are used, so this changes nothing but float error.
-        x[i, :n] = s[:, 0] - s[:, 0].mean()
-        y[i, :n] = s[:, 1] - s[:, 1].mean()
-        th[i, :n] = np.radians(s[:, 2])
-        w[i, :n] = np.clip(s[:, 4] / 100.0, 0.2, 1.0)
-    phase = x[:, :, None] * _WX + y[:, :, None] * _WY  # (b, n, grid)
-    c, s = np.cos(phase), np.sin(phase)
-    wc, ws = w[:, None, :] * np.cos(th)[:, None, :], w[:, None, :] * np.sin(th)[:, None, :]
-    sml_re = (w[:, None, :] @ c)[:, 0]
-    sml_im = (w[:, None, :] @ s)[:, 0]
-    smc_re = (wc @ c + ws @ s)[:, 0]
-    smc_im = (ws @ c - wc @ s)[:, 0]
+    w = np.zeros((b, n_max), np.float32)  # zero weight: padding adds nothing to the sums
+    x[row, col] = flat[:, 0] - mean_xy[row, 0]
+    y[row, col] = flat[:, 1] - mean_xy[row, 1]
+    th[row, col] = np.radians(flat[:, 2])
+    w[row, col] = np.clip(flat[:, 4] / 100.0, 0.2, 1.0)
+    # Projection of each minutia on the first half-turn of grid directions, (b, n, HALF).
+    u = x[:, :, None] * _HCOS + y[:, :, None] * _HSIN
+    # exp(-i r_k u) for every radius r_k = r_0 + k dr, by powers of exp(-i dr u): one pair of
+    # trigonometric calls per minutia and direction instead of one per grid point.
+    e = np.empty((len(RADII), b, n_max, _HALF), np.complex64)
+    step = np.empty((b, n_max, _HALF), np.complex64)
+    step.real, step.imag = np.cos(_DR * u), -np.sin(_DR * u)
+    e[0].real, e[0].imag = np.cos(_R0 * u), -np.sin(_R0 * u)
+    for k in range(1, len(RADII)):
+        np.multiply(e[k - 1], step, out=e[k])
+    # Sums over minutiae, weights w, w exp(i theta) and w exp(-i theta): (radii, b, 3, HALF).
+    turn = np.empty((b, n_max), np.complex64)
+    turn.real, turn.imag = np.cos(th), np.sin(th)
+    weights = np.stack((w, w * turn, w * turn.conj()), axis=1).astype(np.complex64)
+    sums = np.abs(weights[None] @ e).transpose(1, 2, 0, 3)  # (b, 3, radii, HALF)
+    # The opposite direction conjugates exp(-i r u): the location spectrum repeats, and the
+    # complex spectrum's second half-turn is the magnitude of the exp(-i theta) sum.
+    sml = np.concatenate((sums[:, 0], sums[:, 0]), axis=2)
+    smc = np.concatenate((sums[:, 1], sums[:, 2]), axis=2)
     parts = []
-    for re, im in ((sml_re, sml_im), (smc_re, smc_im)):
-        mag = np.hypot(re, im) * _GAUSS
-        lines = mag.reshape(b, len(RADII), N_ANGLES)
+    for mag in (sml, smc):
+        lines = mag * _GAUSS_R[None, :, None]
         ldft = np.abs(np.fft.rfft(lines, axis=2))[:, :, :N_HARMONICS].reshape(b, -1)
         feat = np.sqrt(ldft)
         feat -= feat.mean(axis=1, keepdims=True)
@@ -108,3 +139,49 @@ def _encode_batch(sets: list[F32]) -> F32:
     out = np.concatenate(parts, axis=1)
     out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
     return out.astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """Per finger position, a centring and principal-component projection of the codes.
+
+    Feature reduction of spectral minutiae by PCA learned on a training set (Xu, Veldhuis,
+    Kevenaar, Akkermans, "A fast minutiae-based fingerprint recognition system", IEEE Systems
+    Journal 3(4), 2009): removing the mean spectrum, which every print shares, and keeping the
+    leading components makes the inner product of two reduced codes, each rescaled to unit
+    norm, a correlation of what differs between prints. `mean` is (positions, DIM) and
+    `basis` (positions, DIM, dim); row p - 1 is finger position p.
+    """
+
+    mean: F32
+    basis: F32
+
+    @property
+    def dim(self) -> int:
+        return int(self.basis.shape[2])
+
+    @classmethod
+    def fit(cls, codes: F32, positions: npt.NDArray[np.integer], dim: int) -> Reduction:
+        """Fit on codes (n, DIM) of fingers at `positions` (ANSI/NIST codes 1-10)."""
+        mean = np.zeros((10, DIM), np.float32)
+        basis = np.zeros((10, DIM, dim), np.float32)
+        for p in range(1, 11):
+            x = codes[positions == p].astype(np.float64)
+            if len(x) < dim:
+                raise TemplateError(f"{len(x)} codes at position {p}, at least {dim} are needed")
+            mean[p - 1] = x.mean(axis=0)
+            x -= x.mean(axis=0)
+            _, vectors = np.linalg.eigh(x.T @ x)
+            basis[p - 1] = vectors[:, ::-1][:, :dim]
+        return cls(mean, basis)
+
+    def apply(self, codes: F32, positions: npt.NDArray[np.integer]) -> F32:
+        """Reduced unit codes (n, dim), each projected with its own position's components."""
+        out = np.zeros((len(codes), self.dim), np.float32)
+        for p in np.unique(positions):
+            rows = positions == p
+            # einsum, not BLAS: a threaded sgemm of this size waits for a second core more
+            # than it computes whenever the machine is busy (measured 12 ms against 2 ms).
+            out[rows] = np.einsum("nd,dk->nk", codes[rows] - self.mean[p - 1], self.basis[p - 1])
+        out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
+        return out
