@@ -3,7 +3,8 @@
 The client API (JSON) and the partner API (Prüm XML) listen on separate ports, so the
 network can expose each only where it belongs. `node_context` is the cleanup context that
 opens and closes every resource (SQLite store, UK gallery rebuilt from it, HTTP session
-for partners) and resumes searches a crash left pending. `Gateway` runs both apps and
+for partners) and resumes searches a crash left pending; while it runs, the gallery's index
+files are saved now and then (`save_indexes_periodically`). `Gateway` runs both apps and
 shuts down gracefully: it stops accepting, lets in-flight searches finish within a grace
 period, then closes.
 """
