@@ -16,7 +16,6 @@ entry point and outcome, and writes the findings (inputs that failed) under `--o
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import datetime as dt
 import json
@@ -30,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from exchange import event_loop
 from exchange.codecs import ansi_nist, prum_xml, uk_json
 from exchange.gateway import logs
 from exchange.translate import Outbound, record_to_envelope
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.configure(level=logging.WARNING, fmt="json")
     started = time.monotonic()
-    result = asyncio.run(run(args.minutes, args.inputs, args.seed, args.hang_s, args.out))
+    result = event_loop.run(run(args.minutes, args.inputs, args.seed, args.hang_s, args.out))
     result["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(result, indent=1))
     return 0 if result["findings"] == 0 else 1

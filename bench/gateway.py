@@ -39,6 +39,7 @@ import aiohttp
 import numpy as np
 
 from bench.report import Plot, Report, Series, format_table, write_report
+from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
@@ -338,6 +339,7 @@ async def run(quick: bool, out: Path) -> Report:
             "concurrency": concurrency,
             "partners": len(PARTNERS),
             "quick": quick,
+            "event_loop": event_loop.name(),
         },
         rows=rows,
         plots=[
@@ -368,7 +370,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
     args = parser.parse_args(argv)
-    report = asyncio.run(run(args.quick, args.out))
+    report = event_loop.run(run(args.quick, args.out))
     print(report.measured)
     print(format_table(report.rows))
     for note in report.notes:

@@ -86,8 +86,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from exchange import event_loop
     from exchange.gateway import logs
     from exchange.gateway.app import serve_forever
     from exchange.gateway.config import ConfigError, load
@@ -98,7 +97,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"prum-exchange serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logs.configure()
-    asyncio.run(serve_forever(config))
+    event_loop.run(serve_forever(config))
     return EXIT_OK
 
 
@@ -112,8 +111,7 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_partner(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from exchange import event_loop
     from exchange.gateway import logs
     from mock_partners.faults import ProfileError, parse_profile
     from mock_partners.node import serve_partner
@@ -125,7 +123,7 @@ def _cmd_partner(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     logs.configure()
     data_dir = Path(args.data_dir or f"partner-data/{args.id}")
-    asyncio.run(
+    event_loop.run(
         serve_partner(
             args.id,
             args.port,

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
 from exchange.model import SearchReply
 from exchange.pki import ssl_client_context
@@ -244,6 +245,6 @@ def _print_urls(cluster: Cluster) -> None:
 
 
 def main(once: bool, data_dir: Path | None = None) -> int:
-    results = asyncio.run(demo(once, data_dir))
+    results = event_loop.run(demo(once, data_dir))
     ok = all(step["ok"] for step in results["steps"])
     return 0 if ok else 1

@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
+from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.gateway.audit import verify
 from exchange.gateway.config import DEFAULT_CAPACITIES
@@ -311,7 +312,7 @@ def main(
         return EXIT_USAGE
     progress = None if quiet else sys.stderr
     with tempfile.TemporaryDirectory(prefix=f"prum-drill-{s.name}-") as tmp:
-        figures, verdicts = asyncio.run(run(s, Path(tmp), searches, progress))
+        figures, verdicts = event_loop.run(run(s, Path(tmp), searches, progress))
     written = drill_report.write(s, figures, verdicts, report_dir)
     failed = [v for v in verdicts if not v.passed]
     lat = figures["latency_s"]

@@ -1,0 +1,34 @@
+"""The event loop the long-running commands run on: uvloop where it is installed.
+
+uvloop (MagicStack, libuv underneath) is a drop-in asyncio event loop whose scheduling and
+socket transports are written in C; the gateway, the mock partners and the load client of
+`bench gateway` spend much of each partner exchange in that machinery (measured in
+`bench gateway`, see the README). Where uvloop is not available (it does not support Windows)
+the standard asyncio loop runs the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` to completion on a new event loop, as `asyncio.run` does."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it is supported
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def name() -> str:
+    """Which event loop `run` uses here, for benchmark reports."""
+    try:
+        return f"uvloop {importlib.metadata.version('uvloop')}"
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return "asyncio"

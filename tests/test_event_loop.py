@@ -1,0 +1,41 @@
+"""The long-running commands' event loop: uvloop where installed, asyncio's otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+
+import pytest
+
+from exchange import event_loop
+
+
+async def _loop_module() -> str:
+    await asyncio.sleep(0)
+    return type(asyncio.get_running_loop()).__module__
+
+
+def test_run_returns_the_coroutine_result_on_uvloop_where_installed() -> None:
+    module = event_loop.run(_loop_module())
+    if importlib.util.find_spec("uvloop") is None:
+        assert module.startswith("asyncio")
+        assert event_loop.name() == "asyncio"
+    else:
+        assert module.startswith("uvloop")
+        assert event_loop.name().startswith("uvloop ")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not support Windows")
+def test_uvloop_is_installed_where_it_is_a_dependency() -> None:
+    # pyproject.toml requires it on every platform but Windows; a missing install would make
+    # the gateway silently ~1.5x slower per search (bench gateway).
+    assert importlib.util.find_spec("uvloop") is not None
+
+
+def test_run_propagates_exceptions() -> None:
+    async def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        event_loop.run(fail())
