@@ -19,7 +19,6 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
-import aiohttp
 import structlog
 from aiohttp import typedefs, web
 
@@ -31,6 +30,7 @@ from exchange.gateway.audit import AuditLog
 from exchange.gateway.auth import Authenticator, AuthError
 from exchange.gateway.client_api import ApiError, start_search
 from exchange.gateway.config import ConfigError, GatewayConfig, Listener
+from exchange.gateway.http_client import HttpClient
 from exchange.gateway.metrics import standard_metrics
 from exchange.gateway.node import NODE, InboundLedger, Node
 from exchange.gateway.partner_client import PartnerClient
@@ -149,7 +149,7 @@ async def save_indexes_periodically(
         node.log.info("gallery_saved", version=version, records=len(node.gallery))
 
 
-def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
+def build_node(config: GatewayConfig, http: HttpClient) -> Node:
     if config.client is not None and not config.clients and not config.open_client_api:
         raise ConfigError("no client tokens configured and open_client_api is not set")
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -181,8 +181,8 @@ def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
         gallery=gallery,
         responder=Responder(rules, gallery, InboundLedger(store)),
         metrics=metrics,
-        session=session,
-        clients={p.id: PartnerClient(p, session, metrics) for p in config.partners},
+        http=http,
+        clients={p.id: PartnerClient(p, http, metrics) for p in config.partners},
         auth=Authenticator(config.clients),
     )
     node_ref.append(node)
@@ -193,9 +193,9 @@ def build_node(config: GatewayConfig, session: aiohttp.ClientSession) -> Node:
 async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
     """Open every resource of a node, resume pending searches, and close it all after."""
     client_ssl = ssl_client_context(config.tls) if config.tls is not None else None
-    connector = aiohttp.TCPConnector(limit=config.max_in_flight, ssl=client_ssl or True)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        node = build_node(config, session)
+    http = HttpClient(client_ssl, limit=config.max_in_flight)
+    try:
+        node = build_node(config, http)
         try:
             if node.auth.open and config.client is not None:
                 node.log.warning(
@@ -241,6 +241,8 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
             save_gallery(node, index_dir)
         finally:
             node.store.close()
+    finally:
+        await http.close()
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Reading an HTTP body whole, with a size cap: for requests and for partners' replies.
+"""Reading an HTTP request body whole, with a size cap (the partner API's inbound messages).
 
 `StreamReader.read(n)` returns whatever has arrived so far, not the whole body, so a body
 sent in pieces (a slow link, a large message) must be read chunk by chunk until its end.

@@ -99,6 +99,9 @@ async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: 
         answer = Answer(msg.modality, P.TIMEOUT if exc.timeout else P.ERROR, exc.reason)
     except CodecError as exc:
         answer = Answer(msg.modality, P.ERROR, f"invalid reply: {exc}")
+    except Exception as exc:  # a bug of ours: this partner's answer is lost, not the search
+        node.log.error("partner_exchange_failed", partner=cfg.id, error=type(exc).__name__)
+        answer = Answer(msg.modality, P.ERROR, f"internal error: {type(exc).__name__}")
     node.log.info(
         "partner_answer",
         partner=cfg.id,

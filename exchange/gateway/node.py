@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import aiohttp
 import structlog
 from aiohttp import web
 
@@ -23,6 +22,7 @@ from exchange.gateway.audit import AuditEntry, AuditLog
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.group_commit import GroupCommit
+from exchange.gateway.http_client import HttpClient
 from exchange.gateway.metrics import Metrics
 from exchange.gateway.partner_client import PartnerClient
 from exchange.gateway.store import QuotaDirection, RecordRow, Store
@@ -63,7 +63,7 @@ class Node:
     gallery: NodeGallery
     responder: Responder
     metrics: Metrics
-    session: aiohttp.ClientSession
+    http: HttpClient  # partner messages out
     clients: dict[str, PartnerClient]
     auth: Authenticator
     clock: Callable[[], dt.datetime] = utc_now

@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
 
-import aiohttp
-
-from exchange.gateway.bodies import BodyTooLarge, read_capped
 from exchange.gateway.breaker import Breaker
 from exchange.gateway.config import PartnerConfig
+from exchange.gateway.http_client import Endpoint, HttpClient, HttpClientError, ReplyTooLarge
+from exchange.gateway.http_client import HttpReply as PartnerReply
 from exchange.gateway.metrics import Metrics
 
 TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
@@ -42,45 +40,30 @@ class PartnerError(Exception):
         self.timeout = timeout
 
 
-@dataclass(frozen=True, slots=True)
-class PartnerReply:
-    status: int
-    content_type: str
-    body: bytes
-
-
 class PartnerClient:
     """One partner's outbound channel: bounded concurrency, retries, breaker."""
 
-    def __init__(
-        self, config: PartnerConfig, session: aiohttp.ClientSession, metrics: Metrics
-    ) -> None:
+    def __init__(self, config: PartnerConfig, http: HttpClient, metrics: Metrics) -> None:
         self.config = config
-        self.session = session
+        self.http = http
+        self._endpoint = Endpoint.parse(config.url)
         self.metrics = metrics
         self.breaker = Breaker(config.breaker_failures, config.breaker_reset_s)
         self._slots = asyncio.Semaphore(config.max_in_flight)
 
     async def _attempt(self, body: bytes, content_type: str, timeout_s: float) -> PartnerReply:
-        timeout = aiohttp.ClientTimeout(total=timeout_s)
         started = time.perf_counter()
         try:
-            async with self.session.post(
-                self.config.url, data=body, headers={"Content-Type": content_type}, timeout=timeout
-            ) as resp:
-                try:
-                    data = await read_capped(resp.content, MAX_REPLY_BYTES)
-                except BodyTooLarge as exc:
-                    raise PartnerError(self.config.id, "reply too large", transient=False) from exc
-                reply = PartnerReply(resp.status, resp.content_type, data)
+            async with asyncio.timeout(timeout_s):
+                reply = await self.http.post(self._endpoint, body, content_type, MAX_REPLY_BYTES)
         except TimeoutError as exc:
             raise PartnerError(
                 self.config.id, "no answer in time", transient=True, timeout=True
             ) from exc
-        except aiohttp.ClientError as exc:
-            raise PartnerError(
-                self.config.id, f"connection failed: {type(exc).__name__}", transient=True
-            ) from exc
+        except ReplyTooLarge as exc:
+            raise PartnerError(self.config.id, "reply too large", transient=False) from exc
+        except HttpClientError as exc:
+            raise PartnerError(self.config.id, f"connection failed: {exc}", transient=True) from exc
         finally:
             self.metrics.observe(
                 "prum_partner_seconds", time.perf_counter() - started, partner=self.config.id

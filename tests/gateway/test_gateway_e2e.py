@@ -15,6 +15,7 @@ import aiohttp
 import jsonschema
 
 import schemas
+from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.gateway.store import QuotaDirection
 from mock_partners import population
@@ -71,7 +72,7 @@ def run(
         ):
             await scenario(cluster, session)
 
-    asyncio.run(main())
+    event_loop.run(main())  # the loop the gateway runs on in service (uvloop)
 
 
 def test_dna_and_face_hits_come_back_from_the_partner_that_holds_the_person(tmp_path: Path) -> None:
@@ -171,6 +172,29 @@ def test_a_partner_that_never_answers_makes_the_search_partial(tmp_path: Path) -
             await scenario(cluster, session)
 
     asyncio.run(main())
+
+
+def test_an_unexpected_failure_in_one_exchange_ends_that_partner_not_the_search(
+    tmp_path: Path,
+) -> None:
+    async def broken_send(body: bytes, content_type: str, deadline: float) -> Any:
+        raise RuntimeError("a bug in the outbound path")  # stands in for a programming error
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        assert c.gateway.node is not None
+        c.gateway.node.clients["FR"].send = broken_send  # type: ignore[method-assign]
+        _, body = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/searches?wait=15",
+            "/v1/searches",
+            json=_search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"]),
+        )
+        assert body["status"] == "partial"
+        by_partner = {p["partner"]: (p["status"], p["error"]) for p in body["partners"]}
+        assert by_partner == {"DE": ("hit", None), "FR": ("error", "internal error: RuntimeError")}
+
+    run(tmp_path, scenario)
 
 
 def test_outbound_capacity_is_refused_without_sending(tmp_path: Path) -> None:

@@ -1,0 +1,285 @@
+"""HTTP/1.1 POSTs to partner nodes over kept-alive connections: the fan-out's transport.
+
+Every search sends one small message to each chosen partner, so the cost of one request in
+the HTTP client is paid four or five times per search. aiohttp's client does much more per
+request than this one job needs (URL objects, cookie jar, tracing, header multidicts,
+stream readers and several tasks and futures per request); `bench gateway` profiled it at
+about a fifth of the gateway's CPU. This client does only what partner exchanges need:
+
+- one `asyncio.Protocol` per connection, the response parsed by httptools (bindings to
+  llhttp, the parser of Node.js) so chunked bodies, `Content-Length`, `Connection: close`
+  and HTTP/1.0 answers are read as RFC 9112 says, not by our own parsing;
+- connections kept alive and reused per origin (scheme, host, port), TLS (mutual, with the
+  node's certificate) from the `ssl.SSLContext` the caller gives;
+- a reply body capped at `max_body` bytes;
+- a connection that dies before any byte of its response arrived, after being reused from
+  the pool, is retried once on a new connection: the partner may have closed it while it was
+  idle (RFC 9112 §9.3.1 allows retrying then). Partner messages are idempotent by message id
+  anyway (a partner answers a repeated id from its duplicate cache).
+
+Deadlines are the caller's (`asyncio.timeout` around `post`); a request cancelled half-way
+closes its connection rather than returning it to the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import urlsplit
+
+import httptools
+
+USER_AGENT = b"prum-exchange"
+MAX_IDLE_PER_ORIGIN = 64
+
+
+class HttpClientError(Exception):
+    """The request failed on the wire: refused, reset, closed early or a malformed answer."""
+
+
+class ReplyTooLarge(HttpClientError):
+    """The answer's body grew past the cap; the connection is dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a partner listens, parsed once: `https://host:port/path`."""
+
+    scheme: str
+    host: str
+    port: int
+    target: bytes  # the request target: path and query
+    host_header: bytes
+
+    @classmethod
+    def parse(cls, url: str) -> Endpoint:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL with a host")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.hostname
+        shown = f"[{host}]" if ":" in host else host
+        return cls(
+            scheme=parts.scheme,
+            host=host,
+            port=port,
+            target=target.encode("ascii"),
+            host_header=f"{shown}:{port}".encode("ascii"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    content_type: str  # the media type alone, lower case, without parameters
+    body: bytes
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection; answers one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.completed = 0  # answers read whole on this connection
+        self._parser = httptools.HttpResponseParser(self)
+        self._reply: asyncio.Future[HttpReply] | None = None
+        self._body: list[bytes] = []
+        self._size = 0
+        self._limit = 0
+        self._content_type = ""
+        self._received = False
+        self._keep_alive = False
+        self._headers_done = False
+        self._framed = False  # a Content-Length or Transfer-Encoding says where the body ends
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports have a Transport's methods without subclassing it
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._received = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if self._size > self._limit:  # on_body stopped the parser
+                self._fail(ReplyTooLarge(f"answer larger than {self._limit} bytes"))
+            else:
+                self._fail(HttpClientError(f"malformed HTTP answer: {exc}"))
+
+    def eof_received(self) -> bool | None:
+        return False  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._headers_done and not self._framed and self._reply is not None:
+            # neither a length nor chunks: the end of the connection ends the answer
+            self.on_message_complete()  # (RFC 9112 §6.3, point 8)
+        self._fail(HttpClientError("connection closed before the whole answer arrived"))
+
+    # --- httptools callbacks ------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-type":
+            self._content_type = value.split(b";", 1)[0].strip().lower().decode("latin-1")
+        elif name in (b"content-length", b"transfer-encoding"):
+            self._framed = True
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+
+    def on_body(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise ReplyTooLarge  # stops the parser; data_received reports it
+        self._body.append(chunk)
+
+    def on_message_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (RFC 9110 §15.2): the real one follows
+            self._body, self._size, self._content_type = [], 0, ""
+            self._headers_done = self._framed = False
+            return
+        self._keep_alive = self._parser.should_keep_alive()
+        self.completed += 1
+        reply = HttpReply(status, self._content_type, b"".join(self._body))
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_result(reply)
+
+    # --- use ----------------------------------------------------------------------------
+    def _fail(self, exc: HttpClientError) -> None:
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_exception(exc)
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    @property
+    def answered_nothing(self) -> bool:
+        return not self._received
+
+    def reusable(self) -> bool:
+        return not self.closed and self._keep_alive
+
+    async def request(self, data: bytes, limit: int) -> HttpReply:
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        self._reply = loop.create_future()
+        self._body = []
+        self._size = 0
+        self._limit = limit
+        self._content_type = ""
+        self._received = False
+        self._keep_alive = False
+        self._headers_done = self._framed = False
+        self.transport.write(data)
+        return await self._reply
+
+
+class HttpClient:
+    """Kept-alive HTTP/1.1 connections to partner origins; one request per connection at once."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None, limit: int = 256) -> None:
+        self._tls = tls if tls is not None else ssl.create_default_context()
+        self._slots = asyncio.Semaphore(limit)  # requests in flight, all origins together
+        self._idle: dict[tuple[str, str, int], collections.deque[_Connection]] = {}
+        self._open: set[_Connection] = set()
+
+    async def post(
+        self, endpoint: Endpoint, body: bytes, content_type: str, max_body: int
+    ) -> HttpReply:
+        """POST `body`, return the answer whole; raises HttpClientError on wire failures."""
+        head = b"".join(
+            (
+                b"POST ",
+                endpoint.target,
+                b" HTTP/1.1\r\nHost: ",
+                endpoint.host_header,
+                b"\r\nUser-Agent: ",
+                USER_AGENT,
+                b"\r\nAccept: application/xml\r\nContent-Type: ",
+                content_type.encode("latin-1"),
+                b"\r\nContent-Length: ",
+                str(len(body)).encode("ascii"),
+                b"\r\n\r\n",
+            )
+        )
+        async with self._slots:
+            return await self._exchange(endpoint, head + body, max_body)
+
+    async def _exchange(self, endpoint: Endpoint, data: bytes, max_body: int) -> HttpReply:
+        conn = await self._acquire(endpoint)
+        try:
+            reused = conn.completed > 0
+            try:
+                reply = await conn.request(data, max_body)
+            except HttpClientError:
+                if not (reused and conn.answered_nothing):
+                    raise
+                # the partner closed it while it sat idle: once more on a fresh connection
+                self._forget(conn)
+                conn = await self._connect(endpoint)
+                reply = await conn.request(data, max_body)
+        except BaseException:
+            # failed, cancelled or timed out half-way: the connection's state is unknown
+            self._forget(conn)
+            raise
+        self._release(endpoint, conn)
+        return reply
+
+    async def _acquire(self, endpoint: Endpoint) -> _Connection:
+        idle = self._idle.get((endpoint.scheme, endpoint.host, endpoint.port))
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+            self._open.discard(conn)
+        return await self._connect(endpoint)
+
+    async def _connect(self, endpoint: Endpoint) -> _Connection:
+        loop = asyncio.get_running_loop()
+        tls = self._tls if endpoint.scheme == "https" else None
+        try:
+            _, conn = await loop.create_connection(
+                _Connection,
+                endpoint.host,
+                endpoint.port,
+                ssl=tls,
+                server_hostname=endpoint.host if tls is not None else None,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise HttpClientError(f"cannot connect: {type(exc).__name__}: {exc}") from exc
+        self._open.add(conn)
+        return conn
+
+    def _forget(self, conn: _Connection) -> None:
+        conn.close()
+        self._open.discard(conn)
+
+    def _release(self, endpoint: Endpoint, conn: _Connection) -> None:
+        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        idle = self._idle.setdefault(key, collections.deque())
+        if not conn.reusable() or len(idle) >= MAX_IDLE_PER_ORIGIN:
+            self._forget(conn)
+        else:
+            idle.append(conn)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    async def close(self) -> None:
+        """Close every connection, idle or busy."""
+        for conn in list(self._open):
+            conn.close()
+        self._open.clear()
+        self._idle.clear()
+        await asyncio.sleep(0)  # let the transports run their close callbacks
