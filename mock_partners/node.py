@@ -17,12 +17,25 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
-from exchange.gateway.app import Gateway
+from exchange.gateway.app import Gateway, Middleware
 from exchange.gateway.config import DEFAULT_CAPACITIES, Listener
 from mock_partners import population
 from mock_partners.cluster import partner_node_config
 from mock_partners.fault_admin import running_admin
-from mock_partners.faults import FaultInjector
+from mock_partners.faults import HEALTHY, FaultInjector
+
+
+def fault_middlewares(injector: FaultInjector, admin_port: int | None) -> list[Middleware]:
+    """The injector in front of the node, unless it can never inject anything.
+
+    A node whose schedule is healthy throughout and that has no admin API (which could set
+    another profile or an expectation) would only pay for the injector: it parses each
+    message, seeds a draw and records the request, ~0.7 ms of CPU per message measured
+    (against ~1.6 ms for the node's whole answer), which `bench gateway`'s four partners
+    would take from the gateway on a small machine.
+    """
+    inert = admin_port is None and all(p == HEALTHY for _, p in injector.schedule)
+    return [] if inert else [injector.middleware]
 
 
 async def serve_partner(
@@ -46,7 +59,7 @@ async def serve_partner(
         cfg = replace(
             cfg, partners=tuple(replace(p, inbound_capacities=caps) for p in cfg.partners)
         )
-    gateway = Gateway(cfg, [injector.middleware])
+    gateway = Gateway(cfg, fault_middlewares(injector, admin_port))
     node = await gateway.start()
     if len(node.gallery) == 0:
         subjects = list(range(offset, offset + gallery_size))

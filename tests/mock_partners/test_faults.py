@@ -27,6 +27,7 @@ from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
 from mock_partners.fault_admin import loopback_only, running_admin
 from mock_partners.faults import PROFILES, FaultInjector, ProfileError, parse_profile
 from mock_partners.forged_replies import probe_digest_of
+from mock_partners.node import fault_middlewares
 
 SEED = 11
 HELD_BY_DE = 1 * PARTNER_SUBJECTS + 2
@@ -282,3 +283,14 @@ def test_partner_command_takes_faults_and_an_admin_port(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_an_injector_that_can_never_inject_is_left_out_of_the_node() -> None:
+    healthy = FaultInjector(1, [(0.0, "healthy")])
+    assert fault_middlewares(healthy, admin_port=None) == []
+    # an admin API could set a profile or an expectation at any time: it stays in front
+    assert fault_middlewares(healthy, admin_port=9999) == [healthy.middleware]
+    later = FaultInjector(1, [(0.0, "healthy"), (30.0, "slow")])
+    assert fault_middlewares(later, admin_port=None) == [later.middleware]
+    flaky = FaultInjector(1, [(0.0, "flaky")])
+    assert fault_middlewares(flaky, admin_port=None) == [flaky.middleware]
