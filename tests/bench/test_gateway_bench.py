@@ -1,0 +1,22 @@
+"""`bench gateway` end to end on a tiny plan: real gateway and partner processes on loopback."""
+
+from __future__ import annotations
+
+from bench.gateway import Plan, run
+from exchange import event_loop
+
+
+def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs() -> None:
+    plan = Plan(searches=24, seconds=30.0, concurrency=4, gallery=40)
+    report = event_loop.run(run(plan))
+    fanout, light, baseline = report.rows
+    assert fanout["requests_ok"] == 24 and fanout["errors"] == 0
+    assert light["requests_ok"] == 8 and light["errors"] == 0
+    assert baseline["requests_ok"] == 24 and baseline["errors"] == 0
+    for row in (fanout, light, baseline):
+        assert isinstance(row["p50_ms"], float) and isinstance(row["p99_ms"], float)
+        assert 0 < row["p50_ms"] <= row["p99_ms"]
+    for key in ("gateway_cpu_ms_per_search", "partners_cpu_ms_per_search"):
+        assert isinstance(fanout[key], float) and fanout[key] > 0
+    assert any(note.startswith("audit verify after the run: audit OK") for note in report.notes)
+    assert report.params["event_loop"] == event_loop.name()
