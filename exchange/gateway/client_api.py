@@ -61,7 +61,8 @@ def _client(request: web.Request, scope: str) -> Client:
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:  # a client trickling its body (slow loris) gets a 408, not a held connection
-        raw = await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT_S)
+        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+            raw = await request.read()
     except TimeoutError as exc:
         raise ApiError(408, "request_timeout", "the body did not arrive in time", None) from exc
     try:
@@ -264,7 +265,8 @@ async def post_search(request: web.Request) -> web.Response:
     current: SearchRow | None = row
     if wait > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), wait)
+            async with asyncio.timeout(wait):  # (wait_for would start one more task)
+                await event.wait()
         current = node.store.get_search(row.search_id)
     assert current is not None
     return web.json_response(
@@ -300,7 +302,8 @@ async def get_search(request: web.Request) -> web.Response:
     wait = _wait_seconds(request)
     if row.status == "pending" and wait > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(node.search_event(row.search_id).wait(), wait)
+            async with asyncio.timeout(wait):
+                await node.search_event(row.search_id).wait()
         row = _search_or_404(node, client, row.search_id)
     return web.json_response(_search_json(row))
 

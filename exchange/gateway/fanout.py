@@ -249,7 +249,10 @@ async def serve_partner(
     else:
         cfg = plan.cfg
         to_send = plan.to_send
-        replies = await asyncio.gather(*(exchange_one(node, cfg, m, deadline) for m in to_send))
+        if len(to_send) == 1:  # the common case: no gather, no extra task per partner
+            replies = [await exchange_one(node, cfg, to_send[0], deadline)]
+        else:
+            replies = await asyncio.gather(*(exchange_one(node, cfg, m, deadline) for m in to_send))
         answers.extend(replies)
         received = [
             _audit_entry(
