@@ -4,9 +4,10 @@ partners, raw asyncio ones for answers an aiohttp server would never send."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +43,18 @@ async def _aiohttp_server(
 async def _raw_server(handler: Handler) -> tuple[asyncio.Server, int]:
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     return server, server.sockets[0].getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def _client_of(handler: Handler) -> AsyncIterator[tuple[HttpClient, Endpoint]]:
+    """A raw partner serving `handler`, and a client with that partner's endpoint."""
+    server, port = await _raw_server(handler)
+    client = HttpClient()
+    try:
+        yield client, Endpoint.parse(f"http://127.0.0.1:{port}/m")
+    finally:
+        await client.close()
+        server.close()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
@@ -195,16 +208,10 @@ def test_an_idle_connection_the_partner_closed_is_replaced_without_an_error(run:
         writer.close()
 
     async def main() -> None:
-        server, port = await _raw_server(handler)
-        client = HttpClient()
-        endpoint = Endpoint.parse(f"http://127.0.0.1:{port}/m")
-        try:
+        async with _client_of(handler) as (client, endpoint):
             for _ in range(3):
                 assert (await client.post(endpoint, b"x", "a/b", 10)).body == b"ok"
                 await asyncio.sleep(0.05)  # the close reaches the idle connection
-        finally:
-            await client.close()
-            server.close()
 
     run(main())
     assert len(served) == 3  # each request served once: no request was sent twice
@@ -225,15 +232,9 @@ def test_a_reused_connection_closed_as_the_request_arrives_is_retried_once_on_a_
         writer.close()
 
     async def main() -> None:
-        server, port = await _raw_server(handler)
-        client = HttpClient()
-        endpoint = Endpoint.parse(f"http://127.0.0.1:{port}/m")
-        try:
+        async with _client_of(handler) as (client, endpoint):
             assert (await client.post(endpoint, b"1", "a/b", 10)).body == b"ok"
             assert (await client.post(endpoint, b"2", "a/b", 10)).body == b"ok"
-        finally:
-            await client.close()
-            server.close()
 
     run(main())
     assert requests[:3] == [b"1", b"2", b"2"]  # dropped once, answered on a new connection
@@ -277,10 +278,7 @@ def test_a_request_timed_out_half_way_does_not_leave_its_connection_in_the_pool(
         writer.close()
 
     async def main() -> None:
-        server, port = await _raw_server(handler)
-        client = HttpClient()
-        endpoint = Endpoint.parse(f"http://127.0.0.1:{port}/m")
-        try:
+        async with _client_of(handler) as (client, endpoint):
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.1):
                     await client.post(endpoint, b"slow", "a/b", 10)
@@ -288,9 +286,6 @@ def test_a_request_timed_out_half_way_does_not_leave_its_connection_in_the_pool(
             release.set()
             reply = await client.post(endpoint, b"fast", "a/b", 10)
             assert reply.body == b"fast"  # not the slow request's late answer
-        finally:
-            await client.close()
-            server.close()
 
     run(main())
 
