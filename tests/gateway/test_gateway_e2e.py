@@ -61,6 +61,18 @@ def _probe(subject: int) -> dict[str, Any]:
     return uk_json.record_to_json(rec)
 
 
+async def _search_de_held_dna(c: Cluster, s: aiohttp.ClientSession) -> Any:
+    """A DNA search, waited for, of a subject only DE holds; the search's JSON."""
+    _, body = await _call(
+        s,
+        "POST",
+        f"{c.client_url}/v1/searches?wait=15",
+        "/v1/searches",
+        json=_search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"]),
+    )
+    return body
+
+
 def run(
     tmp_path: Path, scenario: Callable[[Cluster, aiohttp.ClientSession], Awaitable[None]], **kw: Any
 ) -> None:
@@ -140,13 +152,7 @@ def test_follow_up_needs_confirmation_then_returns_core_data_only(tmp_path: Path
 
 def test_a_partner_that_never_answers_makes_the_search_partial(tmp_path: Path) -> None:
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
-        _, body = await _call(
-            s,
-            "POST",
-            f"{c.client_url}/v1/searches?wait=15",
-            "/v1/searches",
-            json=_search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"]),
-        )
+        body = await _search_de_held_dna(c, s)
         assert body["status"] == "partial"
         by_partner = {p["partner"]: p["status"] for p in body["partners"]}
         assert by_partner == {"DE": "hit", "FR": "timeout"}
@@ -183,13 +189,7 @@ def test_an_unexpected_failure_in_one_exchange_ends_that_partner_not_the_search(
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         assert c.gateway.node is not None
         c.gateway.node.clients["FR"].send = broken_send  # type: ignore[method-assign]
-        _, body = await _call(
-            s,
-            "POST",
-            f"{c.client_url}/v1/searches?wait=15",
-            "/v1/searches",
-            json=_search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"]),
-        )
+        body = await _search_de_held_dna(c, s)
         assert body["status"] == "partial"
         by_partner = {p["partner"]: (p["status"], p["error"]) for p in body["partners"]}
         assert by_partner == {"DE": ("hit", None), "FR": ("error", "internal error: RuntimeError")}
