@@ -7,7 +7,11 @@ own process, JSON logs to a file). The load client (this process) posts DNA sear
 second captures (stains) of partner-held subjects with `?wait=`, `concurrency` at a time,
 for at most `searches` searches or `seconds` seconds, whichever ends first. A search counts
 as complete when it ends `complete` with all four partners answered. A second, light run
-(`LIGHT_CONCURRENCY` at a time) gives the latency of a search when nothing queues.
+(`LIGHT_CONCURRENCY` at a time) gives the latency of a search when nothing queues. Then
+open-loop runs send searches at fixed rates (`PACED_SHARES` of the saturated throughput)
+whether or not earlier ones have answered, timing each from the moment it was due, and
+the report names the highest rate whose p99 stayed under `P99_TARGET_MS`: the throughput
+the gateway sustains within the latency target, which a closed loop cannot show.
 
 Baseline, same run: the same client posts the same DNA search messages straight to one
 partner node's Prüm API (one partner exchange per request, no gateway). The ratio says what
@@ -24,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import socket
@@ -48,6 +53,9 @@ from mock_partners import population
 
 PARTNERS = ("DE", "FR", "NL", "EUROPOL")
 LIGHT_CONCURRENCY = 2  # the latency of a search when the gateway is not queueing work
+PACED_SHARES = (0.5, 0.7, 0.85)  # open-loop rates, as shares of the saturated throughput
+PACED_IN_FLIGHT = 512
+P99_TARGET_MS = 50.0  # the issue's latency target at its throughput target
 SEED = 11
 
 
@@ -159,7 +167,6 @@ async def _load(
     latencies: list[float] = []
     errors = 0
     queue = iter(requests)
-    endpoints: dict[str, Endpoint] = {}
     started = time.perf_counter()
     stop_at = started + seconds
 
@@ -168,10 +175,9 @@ async def _load(
         for url, body, headers in queue:
             if time.perf_counter() > stop_at:
                 return
-            endpoint = endpoints.get(url) or endpoints.setdefault(url, Endpoint.parse(url))
             t0 = time.perf_counter()
             try:
-                reply = await client.post(endpoint, body, headers["Content-Type"], 1 << 24)
+                reply = await client.post(_endpoint(url), body, headers["Content-Type"], 1 << 24)
                 good = ok(reply.status, reply.body)
             except HttpClientError:
                 good = False
@@ -182,6 +188,57 @@ async def _load(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies, errors, time.perf_counter() - started
+
+
+@functools.cache
+def _endpoint(url: str) -> Endpoint:
+    return Endpoint.parse(url)
+
+
+async def _paced(
+    client: HttpClient,
+    requests: list[tuple[str, bytes, dict[str, str]]],
+    rate: float,
+    seconds: float,
+    ok: Any,
+) -> tuple[list[float], int, float]:
+    """Open loop: request i leaves at start + i/rate, whether or not earlier ones answered.
+
+    A latency counts from the moment its request was due, so a gateway that falls behind
+    shows it in the percentiles (no coordinated omission). At most PACED_IN_FLIGHT wait at
+    once; a request beyond that counts as an error. Returns latencies, errors, elapsed.
+    """
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    errors = 0
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def one(url: str, body: bytes, headers: dict[str, str], due: float) -> None:
+        nonlocal errors
+        try:
+            reply = await client.post(_endpoint(url), body, headers["Content-Type"], 1 << 24)
+            good = ok(reply.status, reply.body)
+        except HttpClientError:
+            good = False
+        if good:
+            latencies.append(loop.time() - due)
+        else:
+            errors += 1
+
+    start = loop.time()
+    for i, (url, body, headers) in enumerate(requests[: int(rate * seconds)]):
+        due = start + i / rate
+        if due > loop.time():
+            await asyncio.sleep(due - loop.time())
+        if len(in_flight) >= PACED_IN_FLIGHT:
+            errors += 1
+            continue
+        task = asyncio.create_task(one(url, body, headers, due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    if in_flight:
+        await asyncio.wait(in_flight, timeout=30)
+    return latencies, errors + len(in_flight), loop.time() - start
 
 
 def _search_requests(url: str, n: int, gallery: int) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -285,6 +342,11 @@ async def run(plan: Plan) -> Report:
                 light_lat, light_err, light_elapsed = await _load(
                     s, light_reqs, LIGHT_CONCURRENCY, seconds / 2, _complete
                 )
+                paced = []
+                for share in PACED_SHARES:
+                    r = share * len(lat) / elapsed
+                    paced_reqs = _search_requests(url, int(r * seconds / 6) + 1, gallery)
+                    paced.append((r, await _paced(s, paced_reqs, r, seconds / 6, _complete)))
                 audit = subprocess.run(
                     [
                         sys.executable,
@@ -304,40 +366,25 @@ async def run(plan: Plan) -> Report:
     base_rate = len(base_lat) / base_elapsed
     ms = np.array(lat) * 1000
     base_ms = np.array(base_lat) * 1000
-    rows: list[dict[str, float | int | str | bool | None]] = [
-        {
-            "run": "gateway search, 4-partner fan-out",
-            "requests_ok": len(lat),
-            "errors": errors,
-            "per_s": round(rate, 1),
-            "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "gateway_cpu_ms_per_search": round(cpu / max(1, len(lat)) * 1000, 3),
-            "partners_cpu_ms_per_search": round(partner_cpu / max(1, len(lat)) * 1000, 3),
-            "client_cpu_ms_per_search": round(client_cpu / max(1, len(lat)) * 1000, 3),
-        },
-        {
-            "run": f"gateway search, light load ({LIGHT_CONCURRENCY} at a time)",
-            "requests_ok": len(light_lat),
-            "errors": light_err,
-            "per_s": round(len(light_lat) / light_elapsed, 1),
-            "p50_ms": round(float(np.percentile(np.array(light_lat) * 1000, 50)), 2),
-            "p99_ms": round(float(np.percentile(np.array(light_lat) * 1000, 99)), 2),
-            "gateway_cpu_ms_per_search": None,
-            "partners_cpu_ms_per_search": None,
-            "client_cpu_ms_per_search": None,
-        },
-        {
-            "run": "baseline: one partner exchange, no gateway",
-            "requests_ok": len(base_lat),
-            "errors": base_err,
-            "per_s": round(base_rate, 1),
-            "p50_ms": round(float(np.percentile(base_ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(base_ms, 99)), 2),
-            "gateway_cpu_ms_per_search": None,
-            "partners_cpu_ms_per_search": None,
-            "client_cpu_ms_per_search": None,
-        },
+    per_search = [round(x / max(1, len(lat)) * 1000, 3) for x in (cpu, partner_cpu, client_cpu)]
+    rows = [
+        _row("gateway search, 4-partner fan-out", lat, errors, elapsed, per_search),
+        _row(
+            f"gateway search, light load ({LIGHT_CONCURRENCY} at a time)",
+            light_lat,
+            light_err,
+            light_elapsed,
+        ),
+        _row("baseline: one partner exchange, no gateway", base_lat, base_err, base_elapsed),
+        *(
+            _row(f"gateway search, open loop at {r:.0f}/s", p_lat, p_err, p_elapsed)
+            for r, (p_lat, p_err, p_elapsed) in paced
+        ),
+    ]
+    within = [
+        r
+        for r, (p_lat, p_err, _) in paced
+        if p_lat and not p_err and np.percentile(p_lat, 99) * 1000 < P99_TARGET_MS
     ]
     done = max(1, len(lat))
     gw_ms, partners_ms, client_ms = (x / done * 1000 for x in (cpu, partner_cpu, client_cpu))
@@ -360,6 +407,8 @@ async def run(plan: Plan) -> Report:
             "partners": len(PARTNERS),
             "quick": quick,
             "event_loop": event_loop.name(),
+            "open_loop_shares": list(PACED_SHARES),
+            "open_loop_seconds": round(seconds / 6, 1),
         },
         rows=rows,
         plots=[
@@ -378,11 +427,37 @@ async def run(plan: Plan) -> Report:
             f"(one search = {len(PARTNERS)} partner exchanges)",
             f"audit verify after the run: {audit.stdout.strip() or audit.stderr.strip()}",
             "All processes share this machine's cores: the partners' work is on the same CPUs.",
+            "open loop (requests sent at a fixed rate whatever the answers; latency from the "
+            f"moment each was due): highest rate tried with p99 < {P99_TARGET_MS:g} ms and no "
+            f"errors: {f'{max(within):.0f}/s' if within else 'none'}",
             f"CPU per search, all processes: {total_cpu_ms:.2f} ms (gateway {gw_ms:.2f}, "
             f"partners {partners_ms:.2f}, load client {client_ms:.2f}); with {cores} cores "
             f"the machine cannot complete more than {ceiling:.0f} searches/s at this cost",
         ],
     )
+
+
+def _row(
+    name: str,
+    latencies: list[float],
+    errors: int,
+    elapsed: float,
+    cpu_ms: list[float] | None = None,
+) -> dict[str, float | int | str | bool | None]:
+    """One table row: counts, rate, percentiles and (for the measured run) CPU per search."""
+    ms = np.array(latencies) * 1000
+    gateway, partners, client = cpu_ms if cpu_ms is not None else (None, None, None)
+    return {
+        "run": name,
+        "requests_ok": len(latencies),
+        "errors": errors,
+        "per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
+        "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
+        "gateway_cpu_ms_per_search": gateway,
+        "partners_cpu_ms_per_search": partners,
+        "client_cpu_ms_per_search": client,
+    }
 
 
 def main(argv: list[str]) -> int:

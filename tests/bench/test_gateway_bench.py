@@ -7,9 +7,9 @@ from exchange import event_loop
 
 
 def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs() -> None:
-    plan = Plan(searches=24, seconds=30.0, concurrency=4, gallery=40)
+    plan = Plan(searches=24, seconds=12.0, concurrency=4, gallery=40)
     report = event_loop.run(run(plan))
-    fanout, light, baseline = report.rows
+    fanout, light, baseline, *paced = report.rows
     assert fanout["requests_ok"] == 24 and fanout["errors"] == 0
     assert light["requests_ok"] == 8 and light["errors"] == 0
     assert baseline["requests_ok"] == 24 and baseline["errors"] == 0
@@ -18,5 +18,9 @@ def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs() -> 
         assert 0 < row["p50_ms"] <= row["p99_ms"]
     for key in ("gateway_cpu_ms_per_search", "partners_cpu_ms_per_search"):
         assert isinstance(fanout[key], float) and fanout[key] > 0
+    assert len(paced) == 3  # open loop at fixed shares of the saturated rate
+    for row in paced:
+        assert row["errors"] == 0 and row["requests_ok"] > 0
     assert any(note.startswith("audit verify after the run: audit OK") for note in report.notes)
+    assert any("highest rate tried with p99 <" in note for note in report.notes)
     assert report.params["event_loop"] == event_loop.name()
