@@ -45,6 +45,10 @@ _VOTING_BLOCKS = 3  # the smallest postings that vote; a candidate sits in all b
 # their blocks had to be turned into bitmaps on the fly.
 BITMAP_SHARE = 1 / 128
 _SHORTLIST_SHARE = 1024  # the bitmap count adds blocks until ~N/1024 rows are expected
+# Up to this many (row span, locus) cells the code filter checks all loci in one pass; above, it
+# thins the rows locus by locus (measured: one pass on 2000 rows x 16 loci ~20 us, staged
+# ~115 us; staged wins once most rows drop out at the first loci of a large shortlist).
+_ONE_PASS_CELLS = 65536
 
 
 def genotype_codes(keys: Keys) -> npt.NDArray[np.int32]:
@@ -244,7 +248,56 @@ def _code_filter(
 ) -> npt.NDArray[np.int64]:
     """Keep the rows with a different full genotype at <= 1 of the query's full loci and
     its exact genotype at enough of them to reach MIN_FULL_LOCI - 1 (most selective
-    loci first, so the rows thin out fast)."""
+    loci first, so the rows thin out fast).
+
+    Few rows (a small gallery, or its unsorted tail): one pass over all the loci at once.
+    Thinning in stages costs ~8 numpy calls per locus, whose fixed cost dominates below a few
+    thousand rows (2000 unsealed rows, 16 loci: ~0.2 ms staged); both keep the same rows.
+    """
+    if not len(rows):
+        return rows
+    span = int(rows[-1]) - int(rows[0]) + 1  # rows ascend: the columns one pass would copy
+    if span * len(cols) <= _ONE_PASS_CELLS:
+        return code_filter_one_pass(codes, rows, qcodes, cols)
+    return code_filter_staged(codes, rows, qcodes, ordered, cols)
+
+
+def code_filter_one_pass(
+    codes: npt.NDArray[np.int32],
+    rows: npt.NDArray[np.int64],
+    qcodes: npt.NDArray[np.int32],
+    cols: list[int],
+) -> npt.NDArray[np.int64]:
+    """`_code_filter` as one (loci, rows) comparison, for ascending `rows`.
+
+    The staged filter's early checks are implied by its last one (fails only grow, exact +
+    loci left only shrink), so checking only the totals keeps exactly the same rows, in the
+    same order. The rows' columns are sliced out as one block and picked with `take` (2-D
+    fancy indexing cost ~80 us for 2000 rows x 16 loci, slice and take ~5-25 us).
+    """
+    if not len(rows):
+        return rows
+    at = np.asarray(cols, dtype=np.intp)
+    lo, hi = int(rows[0]), int(rows[-1]) + 1
+    got = codes[at, lo:hi]
+    if hi - lo != len(rows):
+        got = np.take(got, rows - lo, axis=1)
+    same = got == qcodes[at][:, None]
+    # Counts fit in int8 (at most len(LOCI) loci); summing as int8 is ~5x faster than int64.
+    fails = ((got >= CODE_BASE) & ~same).view(np.int8).sum(axis=0, dtype=np.int8)
+    exact = same.view(np.int8).sum(axis=0, dtype=np.int8)
+    kept: npt.NDArray[np.int64] = rows[(fails <= 1) & (exact >= MIN_FULL_LOCI - 1)]
+    return kept
+
+
+def code_filter_staged(
+    codes: npt.NDArray[np.int32],
+    rows: npt.NDArray[np.int64],
+    qcodes: npt.NDArray[np.int32],
+    ordered: list[int],
+    cols: list[int],
+) -> npt.NDArray[np.int64]:
+    """`_code_filter` locus by locus in `ordered` order, dropping rows every three loci."""
     seen = set(ordered)
     order = ordered + [c for c in cols if c not in seen]
     fails = np.zeros(len(rows), dtype=np.int8)
