@@ -1,7 +1,9 @@
 """The DNA fast paths for small row counts return exactly what the general paths return.
 
 `dna_index.code_filter_one_pass` (all loci in one comparison) against the staged filter it
-replaces below a few thousand rows, and whole galleries searched with each forced on.
+replaces below a few thousand rows; `dna.verify_few` (the rule in plain Python for a short
+list of a few rows) against `verify_rows`; and whole searches with each path forced on,
+against each other and against a naive ranked scan of the whole gallery, order included.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matchers import dna_index
-from matchers.dna import DnaGallery
+from matchers import dna, dna_index
+from matchers.dna import DnaGallery, DnaMatch, verify_few, verify_rows
 from matchers.dna_index import CODE_BASE, code_filter_one_pass, code_filter_staged
-from matchers.dna_profile import LOCI, decode_keys
+from matchers.dna_profile import BLANK, LOCI, WILDCARD, decode_keys
 from matchers.synthetic import dna_keys, dna_recapture_keys
 
 # Few genotypes per locus, so that rows often agree with the query at most loci.
@@ -81,3 +83,103 @@ def test_gallery_search_same_with_either_filter(
     staged = [g.search_keys(q) for q in queries]
     assert fast == staged
     assert sum(len(m) for m in fast) >= len(queries)  # every recapture finds its source
+
+
+# Allele keys: blank, wildcard and a few values, so rows often match the query closely.
+key_st = st.sampled_from([WILDCARD, 80, 90, 93, 100])
+
+
+@st.composite
+def profiles(draw: st.DrawFn, n_loci: int = 12) -> np.ndarray:
+    """(len(LOCI), 2) keys: sorted pairs, blank loci (0, 0), the first n_loci used."""
+    keys = np.zeros((len(LOCI), 2), dtype=np.int16)
+    for i in range(n_loci):
+        if draw(st.integers(0, 5)) == 0:
+            continue  # blank
+        a, b = sorted((draw(key_st), draw(key_st)))
+        keys[i] = (a, b) if (a, b) != (WILDCARD, WILDCARD) else (BLANK, BLANK)
+    return keys
+
+
+@settings(max_examples=500, deadline=None)
+@given(query=profiles(), rows=st.lists(profiles(), min_size=1, max_size=6))
+def test_verify_few_equals_verify_rows(query: np.ndarray, rows: list[np.ndarray]) -> None:
+    stacked = np.stack(rows)
+    v = verify_rows(stacked, query)
+    typed = [(i, b1, b2) for i, (b1, b2) in enumerate(query.tolist()) if b2 != BLANK]
+    got = [verify_few(r.tolist(), typed) for r in rows]
+    want = list(
+        zip(
+            v.is_match.tolist(),
+            v.compared.tolist(),
+            v.mismatched.tolist(),
+            v.wildcard.tolist(),
+            strict=True,
+        )
+    )
+    assert got == want
+
+
+def naive_ranked(keys: np.ndarray, refs: list[str], query: np.ndarray) -> list[DnaMatch]:
+    """Every row through `verify_rows`, ranked best first, ties in the order added."""
+    v = verify_rows(keys, query)
+    hits = [
+        (int((m * 2 + w) * 64 + (63 - c)), i, c, m, w)
+        for i, (ok, c, m, w) in enumerate(
+            zip(
+                v.is_match.tolist(),
+                v.compared.tolist(),
+                v.mismatched.tolist(),
+                v.wildcard.tolist(),
+                strict=True,
+            )
+        )
+        if ok
+    ]
+    hits.sort(key=lambda h: h[0])
+    return [DnaMatch(refs[i], "full" if m == 0 else "near", w, c, m) for _r, i, c, m, w in hits]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    query=profiles(),
+    gallery=st.lists(profiles(), min_size=1, max_size=12),
+    limit=st.sampled_from([None, 0, 1, 2, 5, -1]),
+    seal=st.booleans(),
+)
+def test_few_rows_path_equals_index_path_equals_naive(
+    query: np.ndarray, gallery: list[np.ndarray], limit: int | None, seal: bool
+) -> None:
+    """Near copies and exact duplicates of one query (ties in rank), searched with the
+    few-rows path forced on, forced off, and by a naive ranked scan: identical lists."""
+    full = [r for r in gallery if ((r[:, 0] > 0) & (r[:, 1] > 0)).sum() >= 6]
+    if not full or ((query[:, 0] > 0) & (query[:, 1] > 0)).sum() < 6:
+        return
+    keys = np.stack([*full, query, query])
+    refs = [f"R{i}" for i in range(len(keys))]
+    g = DnaGallery(seal_every=1 if seal else 10**9, bitmap_share=0.0 if seal else 1 / 128)
+    g.add_keys(refs, keys)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dna, "_FEW_ROWS", 10**9)
+        few = g.search_keys(query, limit)
+        mp.setattr(dna, "_FEW_ROWS", -1)
+        index = g.search_keys(query, limit)
+    naive = naive_ranked(keys, refs, query)
+    assert few == index == naive[:limit]
+    assert len(naive) >= 2  # the query's two copies are full matches
+
+
+def test_few_rows_path_on_a_synthetic_population() -> None:
+    """Recaptured profiles (most searches shortlist a row or two) through both paths."""
+    keys = dna_keys(3, 0, 800)
+    refs = [f"S{i}" for i in range(len(keys))]
+    g = DnaGallery()
+    g.add_keys(refs, keys)
+    queries = dna_recapture_keys(3, np.arange(0, 800, 20), dropout=0.1, drop_loci=4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dna, "_FEW_ROWS", 10**9)
+        few = [g.search_keys(q, 10) for q in queries]
+        mp.setattr(dna, "_FEW_ROWS", -1)
+        index = [g.search_keys(q, 10) for q in queries]
+    assert few == index == [naive_ranked(keys, refs, q)[:10] for q in queries]
+    assert all(f"S{20 * j}" in {m.reference for m in found} for j, found in enumerate(few))
