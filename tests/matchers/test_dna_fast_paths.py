@@ -1,8 +1,9 @@
 """The DNA fast paths for small row counts return exactly what the general paths return.
 
 `dna_index.code_filter_one_pass` (all loci in one comparison) against the staged filter it
-replaces below a few thousand rows; `dna.verify_few` (the rule in plain Python for a short
-list of a few rows) against `verify_rows`; and whole searches with each path forced on,
+replaces below a few thousand rows; `encode_profile` against its numpy form;
+`dna.verify_few` (the rule in plain Python for a short list of a few rows) against
+`verify_rows`; and whole searches with each path forced on,
 against each other and against a naive ranked scan of the whole gallery, order included.
 """
 
@@ -16,7 +17,23 @@ from hypothesis import strategies as st
 from matchers import dna, dna_index
 from matchers.dna import DnaGallery, DnaMatch, verify_few, verify_rows
 from matchers.dna_index import CODE_BASE, code_filter_one_pass, code_filter_staged
-from matchers.dna_profile import BLANK, LOCI, WILDCARD, decode_keys
+from matchers.dna_profile import (
+    AMELOGENIN,
+    BLANK,
+    ESS_LOCI,
+    LOCI,
+    LOCUS_INDEX,
+    MIN_ESS_LOCI_FOR_REFERENCE,
+    MIN_FULL_LOCI,
+    WILDCARD,
+    EncodedProfile,
+    _values,
+    canonical_locus,
+    decode_keys,
+    encode_profile,
+    locus_pair,
+)
+from matchers.errors import ProfileError
 from matchers.synthetic import dna_keys, dna_recapture_keys
 
 # Few genotypes per locus, so that rows often agree with the query at most loci.
@@ -183,3 +200,69 @@ def test_few_rows_path_on_a_synthetic_population() -> None:
         index = [g.search_keys(q, 10) for q in queries]
     assert few == index == [naive_ranked(keys, refs, q)[:10] for q in queries]
     assert all(f"S{20 * j}" in {m.reference for m in found} for j, found in enumerate(few))
+
+
+def numpy_encode_profile(
+    loci: dict[str, list[str]], profile_type: str, rule: str
+) -> EncodedProfile:
+    """`encode_profile` as it was, writing each pair into the array and counting on it."""
+    keys = np.zeros((len(LOCI), 2), dtype=np.int16)
+    seen: set[str] = set()
+    amel: tuple[str, ...] = ()
+    for raw_name, raw_values in loci.items():
+        name = canonical_locus(raw_name)
+        if name in seen:
+            raise ProfileError("locus given twice (under two aliases)", locus=name)
+        seen.add(name)
+        if name == AMELOGENIN:
+            amel = tuple(v.upper() for v in _values(raw_values))
+            continue
+        keys[LOCUS_INDEX[name]] = locus_pair(raw_values, name, rule)  # type: ignore[arg-type]
+    full = (keys[:, 0] > 0) & (keys[:, 1] > 0)
+    n_full = int(full.sum())
+    n_ess = int(full[: len(ESS_LOCI)].sum())
+    if n_full < MIN_FULL_LOCI:
+        raise ProfileError(
+            f"{n_full} full designated loci, at least {MIN_FULL_LOCI} are required "
+            "(2008/616 Annex ch. 1 §1.1, amelogenin not counted)"
+        )
+    if profile_type == "reference" and n_ess < MIN_ESS_LOCI_FOR_REFERENCE:
+        raise ProfileError(
+            f"reference profile has {n_ess} of the 7 ESS loci, at least "
+            f"{MIN_ESS_LOCI_FOR_REFERENCE} are required (2008/616 Annex ch. 1 §1.1)"
+        )
+    return EncodedProfile(keys=keys, full_loci=n_full, ess_loci=n_ess, amelogenin=amel)
+
+
+def encoded_or_error(fn: object, *args: object) -> object:
+    try:
+        e = fn(*args)  # type: ignore[operator]
+    except ProfileError as exc:
+        return (str(exc), exc.reason, exc.locus)
+    assert isinstance(e, EncodedProfile)
+    return (e.keys.dtype, e.keys.tolist(), e.full_loci, e.ess_loci, e.amelogenin)
+
+
+# Names (aliases, amelogenin, unknown ones) and values (microvariants, wildcards, 3-4 values,
+# one that is no designation); mostly valid pairs, so the inclusion rules are reached.
+locus_names = st.sampled_from(
+    [*LOCI[:12], *ESS_LOCI, "VWA", "THO1", "Amelogenin", "AMEL", "Penta D", "X1"]
+)
+allele_values = st.sampled_from(
+    ["9", "9.3", "12", "14", "17", "21"] * 4 + ["9.4", "0", "1", "99", "100", "x", "*"]
+)
+genotypes = st.lists(allele_values, min_size=2, max_size=2) | st.lists(allele_values, max_size=4)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    loci=st.dictionaries(locus_names, genotypes, min_size=5, max_size=14),
+    profile_type=st.sampled_from(["reference", "stain"]),
+    rule=st.sampled_from(["repeat", "exact"]),
+)
+def test_encode_profile_equals_its_numpy_form(
+    loci: dict[str, list[str]], profile_type: str, rule: str
+) -> None:
+    assert encoded_or_error(encode_profile, loci, profile_type, rule) == encoded_or_error(
+        numpy_encode_profile, loci, profile_type, rule
+    )
