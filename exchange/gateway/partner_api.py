@@ -122,7 +122,7 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         if not claim.first:
             _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
             return claim, None, None
-        _audit(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
+        receipt = _entry(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
         outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
         data = node.store.remember_reply(
             h.sender, h.message_id, prum_xml.encode(outcome.reply), now=node.clock()
@@ -132,7 +132,11 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
             "no_hit": Outcome.NO_HIT,
             "supplied": Outcome.SUPPLIED,
         }.get(outcome.outcome, Outcome.REFUSED)
-        _audit(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+        supply = _entry(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+        # Receipt and supply appended together: the same entries, seqs and hashes as two
+        # appends (nothing between them writes the audit table, and all of this commits or
+        # rolls back as one), for one read and one update of the chain head, not two.
+        node.audit.append_many([receipt, supply])
         return claim, outcome, data
 
     claim, outcome, reply_data = await node.writes.run(answer)
@@ -185,23 +189,27 @@ def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.R
     return web.Response(body=data, status=403, content_type=XML)
 
 
+def _entry(
+    node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
+) -> AuditEntry:
+    h = env.header
+    return AuditEntry(
+        at=node.clock(),
+        direction=direction,
+        message_type=h.message_type,
+        outcome=outcome,
+        actor=node.config.node_id,
+        partner=h.sender if direction is Direction.RECEIVED else h.receiver,
+        message_id=h.message_id,
+        references=refs[:100],
+        purpose=h.purpose,
+    )
+
+
 def _audit(
     node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
 ) -> None:
-    h = env.header
-    node.record_audit(
-        AuditEntry(
-            at=node.clock(),
-            direction=direction,
-            message_type=h.message_type,
-            outcome=outcome,
-            actor=node.config.node_id,
-            partner=h.sender if direction is Direction.RECEIVED else h.receiver,
-            message_id=h.message_id,
-            references=refs[:100],
-            purpose=h.purpose,
-        )
-    )
+    node.record_audit(_entry(node, direction, env, outcome, refs))
 
 
 def routes() -> list[web.RouteDef]:
