@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 
 from matchers import dna, dna_index
 from matchers.dna import DnaGallery, DnaMatch, verify_few, verify_rows
-from matchers.dna_index import CODE_BASE, code_filter_one_pass, code_filter_staged
+from matchers.dna_index import (
+    CODE_BASE,
+    code_filter_one_pass,
+    code_filter_staged,
+    genotype_codes,
+    query_codes,
+)
 from matchers.dna_profile import (
     AMELOGENIN,
     BLANK,
@@ -266,3 +272,12 @@ def test_encode_profile_equals_its_numpy_form(
     assert encoded_or_error(encode_profile, loci, profile_type, rule) == encoded_or_error(
         numpy_encode_profile, loci, profile_type, rule
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=profiles(n_loci=len(LOCI)), odd=st.lists(st.tuples(st.integers(0, 27), key_st)))
+def test_query_codes_equal_genotype_codes(query: np.ndarray, odd: list[tuple[int, int]]) -> None:
+    """Also on pairs no encoder writes (a blank beside a value, unsorted), as both see them."""
+    for locus, key in odd:
+        query[locus, 0] = key
+    assert query_codes(query) == genotype_codes(query[None, :, :])[0].tolist()
