@@ -45,6 +45,10 @@ _VOTING_BLOCKS = 3  # the smallest postings that vote; a candidate sits in all b
 # their blocks had to be turned into bitmaps on the fly.
 BITMAP_SHARE = 1 / 128
 _SHORTLIST_SHARE = 1024  # the bitmap count adds blocks until ~N/1024 rows are expected
+# Up to this many (row span, locus) cells the code filter checks all loci in one pass; above, it
+# thins the rows locus by locus (measured: one pass on 2000 rows x 16 loci ~20 us, staged
+# ~115 us; staged wins once most rows drop out at the first loci of a large shortlist).
+_ONE_PASS_CELLS = 65536
 
 
 def genotype_codes(keys: Keys) -> npt.NDArray[np.int32]:
@@ -55,6 +59,20 @@ def genotype_codes(keys: Keys) -> npt.NDArray[np.int32]:
     codes[(a == WILDCARD) & (b != BLANK)] = CODE_WILD
     codes[(a == BLANK) & (b == BLANK)] = CODE_BLANK
     return codes
+
+
+def query_codes(query: Keys) -> list[int]:
+    """`genotype_codes` of one (n_loci, 2) profile, in Python: for the one query of a
+    search, the ~10 numpy calls on 28 pairs cost more than a loop over them."""
+    out = []
+    for a, b in query.tolist():
+        if a == WILDCARD and b != BLANK:
+            out.append(CODE_WILD)
+        elif a == BLANK and b == BLANK:
+            out.append(CODE_BLANK)
+        else:
+            out.append(a * CODE_BASE + b)
+    return out
 
 
 _WORD = np.dtype("<u8")  # bitmap words: bit r of word w is row 64 * w + r
@@ -215,8 +233,9 @@ def shortlist(
     `codes` is the gallery's (n_loci, capacity) code matrix, `n` its rows in use; rows from
     `post.n` on are the unsorted tail of recent additions, checked on the matrix directly.
     """
-    qcodes = genotype_codes(query[None, :, :])[0]
-    cols = [int(c) for c in np.flatnonzero(qcodes >= CODE_BASE)]
+    codes_of_query = query_codes(query)
+    qcodes = np.array(codes_of_query, dtype=np.int32)
+    cols = [c for c, code in enumerate(codes_of_query) if code >= CODE_BASE]
     if len(cols) < MIN_FULL_LOCI:
         return np.zeros(0, dtype=np.int64)  # fewer than six full loci to compare
     sealed = post.n
@@ -244,7 +263,56 @@ def _code_filter(
 ) -> npt.NDArray[np.int64]:
     """Keep the rows with a different full genotype at <= 1 of the query's full loci and
     its exact genotype at enough of them to reach MIN_FULL_LOCI - 1 (most selective
-    loci first, so the rows thin out fast)."""
+    loci first, so the rows thin out fast).
+
+    Few rows (a small gallery, or its unsorted tail): one pass over all the loci at once.
+    Thinning in stages costs ~8 numpy calls per locus, whose fixed cost dominates below a few
+    thousand rows (2000 unsealed rows, 16 loci: ~0.2 ms staged); both keep the same rows.
+    """
+    if not len(rows):
+        return rows
+    span = int(rows[-1]) - int(rows[0]) + 1  # rows ascend: the columns one pass would copy
+    if span * len(cols) <= _ONE_PASS_CELLS:
+        return code_filter_one_pass(codes, rows, qcodes, cols)
+    return code_filter_staged(codes, rows, qcodes, ordered, cols)
+
+
+def code_filter_one_pass(
+    codes: npt.NDArray[np.int32],
+    rows: npt.NDArray[np.int64],
+    qcodes: npt.NDArray[np.int32],
+    cols: list[int],
+) -> npt.NDArray[np.int64]:
+    """`_code_filter` as one (loci, rows) comparison, for ascending `rows`.
+
+    The staged filter's early checks are implied by its last one (fails only grow, exact +
+    loci left only shrink), so checking only the totals keeps exactly the same rows, in the
+    same order. The rows' columns are sliced out as one block and picked with `take` (2-D
+    fancy indexing cost ~80 us for 2000 rows x 16 loci, slice and take ~5-25 us).
+    """
+    if not len(rows):
+        return rows
+    at = np.asarray(cols, dtype=np.intp)
+    lo, hi = int(rows[0]), int(rows[-1]) + 1
+    got = codes[at, lo:hi]
+    if hi - lo != len(rows):
+        got = np.take(got, rows - lo, axis=1)
+    same = got == qcodes[at][:, None]
+    # Counts fit in int8 (at most len(LOCI) loci); summing as int8 is ~5x faster than int64.
+    fails = ((got >= CODE_BASE) & ~same).view(np.int8).sum(axis=0, dtype=np.int8)
+    exact = same.view(np.int8).sum(axis=0, dtype=np.int8)
+    kept: npt.NDArray[np.int64] = rows[(fails <= 1) & (exact >= MIN_FULL_LOCI - 1)]
+    return kept
+
+
+def code_filter_staged(
+    codes: npt.NDArray[np.int32],
+    rows: npt.NDArray[np.int64],
+    qcodes: npt.NDArray[np.int32],
+    ordered: list[int],
+    cols: list[int],
+) -> npt.NDArray[np.int64]:
+    """`_code_filter` locus by locus in `ordered` order, dropping rows every three loci."""
     seen = set(ordered)
     order = ordered + [c for c in cols if c not in seen]
     fails = np.zeros(len(rows), dtype=np.int8)

@@ -188,7 +188,10 @@ def encode_profile(
     rule: MicrovariantRule = "repeat",
 ) -> EncodedProfile:
     """Apply the 2008/616 rules to a locus -> alleles mapping; raise `ProfileError` if unusable."""
-    keys = np.zeros((len(LOCI), 2), dtype=np.int16)
+    # Pairs gathered in a list and counted in Python, made an array once: per-locus numpy
+    # item writes and the counting on the array cost more than the rules themselves (a probe
+    # is encoded on every search).
+    pairs: list[tuple[int, int]] = [(BLANK, BLANK)] * len(LOCI)
     seen: set[str] = set()
     amel: tuple[str, ...] = ()
     for raw_name, raw_values in loci.items():
@@ -199,10 +202,11 @@ def encode_profile(
         if name == AMELOGENIN:
             amel = tuple(v.upper() for v in _values(raw_values))
             continue
-        keys[LOCUS_INDEX[name]] = locus_pair(raw_values, name, rule)
-    full = (keys[:, 0] > 0) & (keys[:, 1] > 0)
-    n_full = int(full.sum())
-    n_ess = int(full[: len(ESS_LOCI)].sum())
+        pairs[LOCUS_INDEX[name]] = locus_pair(raw_values, name, rule)
+    keys = np.array(pairs, dtype=np.int16)
+    full = [a > 0 and b > 0 for a, b in pairs]
+    n_full = sum(full)
+    n_ess = sum(full[: len(ESS_LOCI)])
     if n_full < MIN_FULL_LOCI:
         raise ProfileError(
             f"{n_full} full designated loci, at least {MIN_FULL_LOCI} are required "

