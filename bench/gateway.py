@@ -407,7 +407,7 @@ async def run(plan: Plan) -> Report:
             "partners": len(PARTNERS),
             "quick": quick,
             "event_loop": event_loop.name(),
-            "open_loop_shares": list(PACED_SHARES),
+            "open_loop_shares": ",".join(f"{x:g}" for x in PACED_SHARES),
             "open_loop_seconds": round(seconds / 6, 1),
         },
         rows=rows,
