@@ -102,7 +102,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from exchange.gateway.audit import audit_verify_main
+    from exchange.gateway.audit_verify import audit_verify_main
 
     if not Path(args.db).is_file():
         print(f"prum-exchange audit verify: no database at {args.db}", file=sys.stderr)

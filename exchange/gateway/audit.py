@@ -9,7 +9,7 @@ Chain: ``hash = sha256(prev_hash + canonical JSON of the entry, seq included)``,
 64 zeros. Table `audit_head` holds the last seq and hash, updated in the same transaction as
 each append, so removing entries from the tail is noticed too.
 
-What `verify` detects: an altered field (the entry's hash no longer matches); an entry altered
+What `verify` (`audit_verify.py`) detects: an altered field (the entry's hash no longer matches); an entry altered
 and re-hashed (the next entry's link breaks); a removed entry (a gap in seq, a renumbered
 successor, or a tail shorter than the head); an inserted entry (in the middle, or after the
 recorded head); entries swapped or moved (an entry links to one that now comes later).
@@ -31,13 +31,11 @@ import hashlib
 import json
 import re
 import sqlite3
-import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from json.encoder import encode_basestring_ascii as _json_string
-from pathlib import Path
 from typing import Any
 
 from exchange.gateway.store import Store, timestamp, write_transaction
@@ -45,14 +43,12 @@ from exchange.model import ErrorCode, MessageType, Purpose
 
 GENESIS = "0" * 64
 MAX_REFERENCES = 1000
-# How far a renumbered entry's original seq is searched for when telling "removed" apart.
-_RENUMBER_SEARCH = 1000
 # Identifier and Reference are the patterns of schemas/prum-common-1.0.xsd; an actor (client
 # or operator id) may also hold '@'. None of them allows a space, so no name fits.
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
 _ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@\-]{0,127}")
-_COLUMNS = (
+COLUMNS = (
     "seq, at, direction, partner, message_type, message_id, refs, purpose, outcome, actor,"
     " prev_hash, hash"
 )
@@ -84,13 +80,6 @@ class Outcome(StrEnum):
     REFUSED = "refused"
     TIMEOUT = "timeout"
     ERROR = "error"
-
-
-class Tamper(StrEnum):
-    ALTERED = "altered"
-    INSERTED = "inserted"
-    REMOVED = "removed"
-    REORDERED = "reordered"
 
 
 class AuditEntryError(ValueError):
@@ -144,22 +133,12 @@ class AuditEntry:
                 _token(f"references[{i}]", ref, _REFERENCE, optional=False)
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    ok: bool
-    checked: int  # entries found good before the first bad one (all of them when ok)
-    head_hash: str
-    first_bad_seq: int | None = None
-    problem: Tamper | None = None
-    detail: str = ""
-
-
 # The canonical JSON of an entry. `json.dumps(obj, **these)` builds this same encoder on
 # every call; one built once gives the same bytes without the per-call setup.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def _entry_hash(prev_hash: str, seq: int, fields: tuple[Any, ...]) -> str:
+def entry_hash(prev_hash: str, seq: int, fields: tuple[Any, ...]) -> str:
     """sha256 over the previous hash and the canonical JSON of the entry with its seq."""
     at, direction, partner, message_type, message_id, refs, purpose, outcome, actor = fields
     canonical = _CANONICAL.encode(
@@ -184,10 +163,10 @@ def _json_text(value: str | None) -> str:
 
 
 def _new_entry_hash(prev_hash: str, seq: int, fields: tuple[Any, ...]) -> str:
-    """`_entry_hash` of an entry built by `append_many` (every field a str or None, the
+    """`entry_hash` of an entry built by `append_many` (every field a str or None, the
     references a list of str): the same canonical JSON written out directly, keys in sorted
     order and strings escaped by the encoder's own function (~3x faster than the encoder,
-    which walks and sorts a dict). Tested equal to `_entry_hash`."""
+    which walks and sorts a dict). Tested equal to `entry_hash`."""
     at, direction, partner, message_type, message_id, refs, purpose, outcome, actor = fields
     canonical = "".join(
         (
@@ -264,7 +243,7 @@ class AuditLog:
                 digest = _new_entry_hash(prev, seq, fields)
                 stored = (*fields[:5], json.dumps(fields[5]), *fields[6:])
                 self._conn.execute(
-                    f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO audit ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (seq, *stored, prev, digest),
                 )
             self._conn.execute(
@@ -278,170 +257,3 @@ class AuditLog:
         """The last seq and hash as recorded with the last append ((0, GENESIS) when empty)."""
         row = self._conn.execute("SELECT seq, hash FROM audit_head").fetchone()
         return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
-
-
-# --- verification -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    seq: int
-    fields: tuple[Any, ...] | None  # None when the stored references are not a JSON list
-    prev_hash: str
-    hash: str
-
-    @classmethod
-    def of(cls, row: tuple[Any, ...]) -> _Row:
-        seq, at, direction, partner, mtype, mid, refs, purpose, outcome, actor, prev, digest = row
-        try:
-            ref_list = json.loads(refs)
-        except (TypeError, ValueError):
-            ref_list = None
-        fields = (
-            None
-            if not isinstance(ref_list, list)
-            else (at, direction, partner, mtype, mid, ref_list, purpose, outcome, actor)
-        )
-        return cls(int(seq), fields, str(prev), str(digest))
-
-    def hashes_as(self, seq: int) -> bool:
-        if self.fields is None:
-            return False
-        try:
-            return _entry_hash(self.prev_hash, seq, self.fields) == self.hash
-        except (TypeError, ValueError):  # a column edited to a non-JSON-able or odd value
-            return False
-
-
-def _fail(checked: int, head: str, seq: int | None, problem: Tamper, detail: str) -> VerifyResult:
-    return VerifyResult(False, checked, head, seq, problem, detail)
-
-
-def _diagnose(
-    conn: sqlite3.Connection, row: _Row, checked: int, prev: str, prev_prev: str | None, head: str
-) -> VerifyResult | None:
-    """Why does `row`, the first entry after `checked` good ones, not fit (None if it fits)?"""
-    expected = checked + 1
-    if row.seq != expected:
-        return _fail(
-            checked, head, expected, Tamper.REMOVED, f"entries {expected}..{row.seq - 1} missing"
-        )
-    if row.prev_hash == prev:
-        if row.hashes_as(row.seq):
-            return None
-        after = conn.execute("SELECT prev_hash FROM audit WHERE seq = ?", (row.seq + 1,))
-        following = after.fetchone()
-        if following is not None and following[0] == prev:
-            return _fail(
-                checked, head, row.seq, Tamper.INSERTED, "the next entry links past this one"
-            )
-        return _fail(checked, head, row.seq, Tamper.ALTERED, "content does not match its hash")
-    if prev_prev is not None and row.prev_hash == prev_prev:
-        return _fail(
-            checked - 1,
-            head,
-            row.seq - 1,
-            Tamper.INSERTED,
-            f"entry {row.seq} links past entry {row.seq - 1}",
-        )
-    later = conn.execute(
-        "SELECT seq FROM audit WHERE hash = ? AND seq > ? LIMIT 1", (row.prev_hash, row.seq)
-    ).fetchone()
-    if later is not None:
-        return _fail(
-            checked,
-            head,
-            row.seq,
-            Tamper.REORDERED,
-            f"links to the entry now at seq {later[0]}, which should precede it",
-        )
-    if row.hashes_as(row.seq):
-        return _fail(
-            checked - 1,
-            head,
-            row.seq - 1,
-            Tamper.ALTERED,
-            f"changed and re-hashed: entry {row.seq} links to a different hash",
-        )
-    for gap in range(1, _RENUMBER_SEARCH + 1):
-        if row.hashes_as(row.seq + gap):
-            return _fail(
-                checked,
-                head,
-                row.seq,
-                Tamper.REMOVED,
-                f"{gap} entries removed before it (it was entry {row.seq + gap}, renumbered)",
-            )
-    return _fail(checked, head, row.seq, Tamper.ALTERED, "neither its link nor its hash match")
-
-
-def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
-    """Walk the chain from seq 1 and compare its end with the recorded head."""
-    head_row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
-    head_seq, head_hash = (0, GENESIS) if head_row is None else (int(head_row[0]), head_row[1])
-    if head_row is None and conn.execute("SELECT 1 FROM audit LIMIT 1").fetchone():
-        return _fail(0, GENESIS, None, Tamper.REMOVED, "the audit head record is missing")
-    prev, prev_prev, checked = GENESIS, None, 0
-    for raw in conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
-        row = _Row.of(raw)
-        bad = _diagnose(conn, row, checked, prev, prev_prev, head_hash)
-        if bad is not None:
-            return bad
-        prev_prev, prev = prev, row.hash
-        checked += 1
-    if checked < head_seq:
-        return _fail(
-            checked,
-            head_hash,
-            checked + 1,
-            Tamper.REMOVED,
-            f"the log ends at {checked} but its head records {head_seq} entries",
-        )
-    if checked > head_seq:
-        return _fail(
-            head_seq,
-            head_hash,
-            head_seq + 1,
-            Tamper.INSERTED,
-            f"entries after the recorded head (seq {head_seq})",
-        )
-    if prev != head_hash:
-        return _fail(
-            checked - 1,
-            head_hash,
-            checked,
-            Tamper.ALTERED,
-            "the last entry does not match the recorded head hash",
-        )
-    return VerifyResult(True, checked, head_hash)
-
-
-def verify(db_path: str) -> VerifyResult:
-    """Check the audit chain of the database at `db_path`, opened read-only."""
-    uri = Path(db_path).resolve().as_uri() + "?mode=ro"  # never creates a missing file
-    conn = sqlite3.connect(uri, uri=True)
-    try:
-        conn.execute("BEGIN")  # one snapshot, even while the gateway keeps appending
-        return verify_connection(conn)
-    finally:
-        conn.close()
-
-
-def audit_verify_main(db_path: str) -> int:
-    """`prum-exchange audit verify DB`: one line, exit 0 when the chain is intact, else 1."""
-    try:
-        result = verify(db_path)
-    except sqlite3.Error as exc:
-        print(f"audit verify: cannot read {db_path}: {exc}", file=sys.stderr)
-        return 1
-    if result.ok:
-        print(f"audit OK: {result.checked} entries, head {result.head_hash}")
-        return 0
-    assert result.problem is not None
-    where = "" if result.first_bad_seq is None else f" at entry {result.first_bad_seq}"
-    print(
-        f"audit FAILED{where}: {result.problem.value}"
-        f" ({result.detail}); {result.checked} entries good before it",
-        file=sys.stderr,
-    )
-    return 1

@@ -21,11 +21,9 @@ from exchange.gateway.audit import (
     ClientEvent,
     Direction,
     Outcome,
-    Tamper,
-    _entry_hash,
-    audit_verify_main,
-    verify,
+    entry_hash,
 )
+from exchange.gateway.audit_verify import Tamper, audit_verify_main, verify
 from exchange.gateway.store import PartnerStatus, Store, timestamp
 from exchange.model import ErrorCode, MessageType, Modality, Purpose
 
@@ -89,7 +87,7 @@ def row(db: Path, seq: int) -> tuple[Any, ...]:
 def rehash(fields: tuple[Any, ...], prev_hash: str, seq: int) -> str:
     at, direction, partner, mtype, mid, refs, purpose, outcome, actor = fields
     values = (at, direction, partner, mtype, mid, json.loads(refs), purpose, outcome, actor)
-    return _entry_hash(prev_hash, seq, values)
+    return entry_hash(prev_hash, seq, values)
 
 
 def assert_bad(db: Path, seq: int, problem: Tamper) -> None:

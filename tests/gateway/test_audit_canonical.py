@@ -1,6 +1,6 @@
 """The audit chain's canonical JSON does not move: entries hash as they always did.
 
-`audit._new_entry_hash` (append) writes the canonical JSON out directly and `_entry_hash`
+`audit._new_entry_hash` (append) writes the canonical JSON out directly and `entry_hash`
 (verify) reuses one encoder; both must give what `json.dumps(..., sort_keys=True,
 separators=(",", ":"), ensure_ascii=True)` gave when the chain format was fixed, or chains
 written before stop verifying. Golden hashes below were written by the code before the
@@ -23,10 +23,10 @@ from exchange.gateway.audit import (
     AuditLog,
     Direction,
     Outcome,
-    _entry_hash,
     _new_entry_hash,
-    verify,
+    entry_hash,
 )
+from exchange.gateway.audit_verify import verify
 from exchange.gateway.store import Store
 from exchange.model import ErrorCode, MessageType, Purpose
 
@@ -73,7 +73,7 @@ fields_st = st.tuples(
 )
 def test_append_hash_equals_json_dumps(prev: str, seq: int, fields: tuple[Any, ...]) -> None:
     assert _new_entry_hash(prev, seq, fields) == dumps_hash(prev, seq, fields)
-    assert _entry_hash(prev, seq, fields) == dumps_hash(prev, seq, fields)
+    assert entry_hash(prev, seq, fields) == dumps_hash(prev, seq, fields)
 
 
 # What `verify` may read back from an edited database: any JSON-able value in any column.
@@ -88,7 +88,7 @@ json_values = st.recursive(
 def test_verify_hash_equals_json_dumps_for_any_column_values(
     fields: tuple[Any, ...], seq: int
 ) -> None:
-    assert _entry_hash("0" * 64, seq, fields) == dumps_hash("0" * 64, seq, fields)
+    assert entry_hash("0" * 64, seq, fields) == dumps_hash("0" * 64, seq, fields)
 
 
 def test_entries_hash_as_before_the_change(tmp_path: Path) -> None:

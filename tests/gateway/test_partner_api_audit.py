@@ -16,7 +16,7 @@ import aiohttp
 
 from exchange.codecs import prum_xml
 from exchange.gateway.app import Gateway
-from exchange.gateway.audit import verify
+from exchange.gateway.audit_verify import verify
 from exchange.gateway.config import Listener
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population

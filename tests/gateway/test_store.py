@@ -653,7 +653,7 @@ def test_acknowledged_writes_survive_kill_9(db: Path) -> None:
         child.stderr and child.stderr.close()
     assert child.returncode == -signal.SIGKILL
 
-    from exchange.gateway.audit import verify
+    from exchange.gateway.audit_verify import verify
 
     store = Store.open(db)
     record = store.get_record("12/1234567C")
