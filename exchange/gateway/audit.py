@@ -9,10 +9,10 @@ Chain: ``hash = sha256(prev_hash + canonical JSON of the entry, seq included)``,
 64 zeros. Table `audit_head` holds the last seq and hash, updated in the same transaction as
 each append, so removing entries from the tail is noticed too.
 
-What `verify` (`audit_verify.py`) detects: an altered field (the entry's hash no longer matches); an entry altered
-and re-hashed (the next entry's link breaks); a removed entry (a gap in seq, a renumbered
-successor, or a tail shorter than the head); an inserted entry (in the middle, or after the
-recorded head); entries swapped or moved (an entry links to one that now comes later).
+What `audit_verify.verify` detects: an altered field (the entry's hash no longer matches);
+an entry altered and re-hashed (the next entry's link breaks); a removed entry (a gap in seq,
+a renumbered successor, or a tail shorter than the head); an inserted entry (in the middle,
+or after the recorded head); entries swapped or moved (an entry links to one that now comes later).
 What it cannot detect: someone with write access to the file who rewrites every entry from
 some point on *and* the head, recomputing the hashes (the chain has no secret key); or the
 loss of the whole file. Against that, keep the head hash that `audit verify` prints somewhere
