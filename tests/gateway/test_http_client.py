@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
@@ -21,12 +22,17 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 Runner = Callable[[Coroutine[Any, Any, None]], None]
 
 
-@pytest.fixture(params=["asyncio", "uvloop"])
+# uvloop is a dependency everywhere but Windows (pyproject.toml), where it does not exist
+LOOPS = ["asyncio"] if sys.platform == "win32" else ["asyncio", "uvloop"]
+
+
+@pytest.fixture(params=LOOPS)
 def run(request: pytest.FixtureRequest) -> Runner:
     """Each test on both event loops: the gateway runs on uvloop, whose transports differ."""
     if request.param == "asyncio":
         return asyncio.run
-    uvloop = pytest.importorskip("uvloop")
+    import uvloop
+
     return cast(Runner, uvloop.run)
 
 
