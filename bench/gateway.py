@@ -176,12 +176,7 @@ async def _load(
             if time.perf_counter() > stop_at:
                 return
             t0 = time.perf_counter()
-            try:
-                reply = await client.post(_endpoint(url), body, headers["Content-Type"], 1 << 24)
-                good = ok(reply.status, reply.body)
-            except HttpClientError:
-                good = False
-            if good:
+            if await _post(client, url, body, headers, ok):
                 latencies.append(time.perf_counter() - t0)
             else:
                 errors += 1
@@ -193,6 +188,17 @@ async def _load(
 @functools.cache
 def _endpoint(url: str) -> Endpoint:
     return Endpoint.parse(url)
+
+
+async def _post(
+    client: HttpClient, url: str, body: bytes, headers: dict[str, str], ok: Any
+) -> bool:
+    """Send one request; whether its answer was good by `ok(status, body)`."""
+    try:
+        reply = await client.post(_endpoint(url), body, headers["Content-Type"], 1 << 24)
+    except HttpClientError:
+        return False
+    return bool(ok(reply.status, reply.body))
 
 
 async def _paced(
@@ -215,12 +221,7 @@ async def _paced(
 
     async def one(url: str, body: bytes, headers: dict[str, str], due: float) -> None:
         nonlocal errors
-        try:
-            reply = await client.post(_endpoint(url), body, headers["Content-Type"], 1 << 24)
-            good = ok(reply.status, reply.body)
-        except HttpClientError:
-            good = False
-        if good:
+        if await _post(client, url, body, headers, ok):
             latencies.append(loop.time() - due)
         else:
             errors += 1
