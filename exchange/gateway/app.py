@@ -261,6 +261,9 @@ async def metrics(request: web.Request) -> web.Response:
     node.auth.authenticate(request, "admin")
     node.metrics.set("prum_db_commits_total", node.writes.transactions)
     node.metrics.set("prum_db_writers_total", node.writes.writers)
+    for partner, client in node.clients.items():
+        opened = node.http.connections_opened(client.endpoint)
+        node.metrics.set("prum_partner_connections_opened_total", opened, partner=partner)
     return web.Response(text=node.metrics.render(), content_type="text/plain", charset="utf-8")
 
 

@@ -192,6 +192,7 @@ class HttpClient:
         self._slots = asyncio.Semaphore(limit)  # requests in flight, all origins together
         self._idle: dict[tuple[str, str, int], collections.deque[_Connection]] = {}
         self._open: set[_Connection] = set()
+        self._opened: collections.Counter[tuple[str, str, int]] = collections.Counter()
 
     async def post(
         self, endpoint: Endpoint, body: bytes, content_type: str, max_body: int
@@ -258,6 +259,7 @@ class HttpClient:
         except (OSError, ssl.SSLError) as exc:
             raise HttpClientError(f"cannot connect: {type(exc).__name__}: {exc}") from exc
         self._open.add(conn)
+        self._opened[(endpoint.scheme, endpoint.host, endpoint.port)] += 1
         return conn
 
     def _forget(self, conn: _Connection) -> None:
@@ -275,6 +277,13 @@ class HttpClient:
     @property
     def open_connections(self) -> int:
         return len(self._open)
+
+    def connections_opened(self, endpoint: Endpoint) -> int:
+        """Connections opened to `endpoint`'s origin so far (each a TCP, maybe TLS, handshake).
+
+        Against the messages sent, this says whether keep-alive works with that partner.
+        """
+        return self._opened[(endpoint.scheme, endpoint.host, endpoint.port)]
 
     async def close(self) -> None:
         """Close every connection, idle or busy."""

@@ -106,4 +106,9 @@ def standard_metrics() -> Metrics:
     m.describe("prum_retries_total", "counter", "Retries of a message to a partner")
     m.describe("prum_db_commits_total", "counter", "SQLite commits made by group commit")
     m.describe("prum_db_writers_total", "counter", "Writers served by those commits")
+    m.describe(
+        "prum_partner_connections_opened_total",
+        "counter",
+        "Connections opened to a partner (kept alive, far fewer than messages)",
+    )
     return m

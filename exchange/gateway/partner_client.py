@@ -46,7 +46,7 @@ class PartnerClient:
     def __init__(self, config: PartnerConfig, http: HttpClient, metrics: Metrics) -> None:
         self.config = config
         self.http = http
-        self._endpoint = Endpoint.parse(config.url)
+        self.endpoint = Endpoint.parse(config.url)
         self.metrics = metrics
         self.breaker = Breaker(config.breaker_failures, config.breaker_reset_s)
         self._slots = asyncio.Semaphore(config.max_in_flight)
@@ -55,7 +55,7 @@ class PartnerClient:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s):
-                reply = await self.http.post(self._endpoint, body, content_type, MAX_REPLY_BYTES)
+                reply = await self.http.post(self.endpoint, body, content_type, MAX_REPLY_BYTES)
         except TimeoutError as exc:
             raise PartnerError(
                 self.config.id, "no answer in time", transient=True, timeout=True

@@ -105,6 +105,7 @@ def test_answers_come_back_whole_and_connections_are_reused(run: Runner) -> None
                 reply = await client.post(endpoint, body, "application/xml", 1 << 20)
                 assert (reply.status, reply.content_type) == (200, "application/xml")
                 assert reply.body == body[::-1]
+            assert client.connections_opened(endpoint) == 1  # sequential: one, kept alive
             replies = await asyncio.gather(
                 *(client.post(endpoint, b"<a/>", "application/xml", 1024) for _ in range(8))
             )

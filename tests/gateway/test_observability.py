@@ -55,6 +55,14 @@ def test_metrics_logs_and_correlation(tmp_path: Path) -> None:
     assert "prum_search_seconds_count 1" in metrics
     assert 'prum_quota_used{direction="outbound",partner="FR",search_type="TP/TP"} 1' in metrics
     assert 'prum_breaker_open{partner="DE"} 0' in metrics
+    opened = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("prum_partner_connections_opened_total")
+    }
+    # three messages to each partner at once (dna, face, prints): at most one connection each
+    for partner in ("DE", "FR"):
+        assert 1 <= opened[f'prum_partner_connections_opened_total{{partner="{partner}"}}'] <= 3
     db = {
         line.split()[0]: float(line.split()[1])
         for line in metrics.splitlines()
