@@ -74,7 +74,7 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def _processes(
-    root: Path, gallery: int
+    root: Path, gallery: int, simple: bool
 ) -> AsyncIterator[tuple[str, dict[str, int], int, list[int]]]:
     procs: list[subprocess.Popen[bytes]] = []
     cmd = [sys.executable, "-m", "exchange.cli"]
@@ -101,6 +101,7 @@ async def _processes(
                     "--data-dir",
                     str(root / pid),
                     "--no-fingerprints",
+                    *(["--simple"] if simple else []),
                 ],
                 stdout=subprocess.PIPE,
                 stderr=(root / f"{pid}.log").open("wb"),
@@ -315,14 +316,16 @@ FULL = Plan(searches=3000, seconds=60.0, concurrency=32, gallery=2000)
 QUICK = Plan(searches=300, seconds=20.0, concurrency=16, gallery=200)
 
 
-async def run(plan: Plan) -> Report:
+async def run(plan: Plan, partners: str = "node") -> Report:
+    """One bench run; `partners` is "node" (the full node code) or "simple" (state in memory)."""
     n, seconds, concurrency, gallery = plan.searches, plan.seconds, plan.concurrency, plan.gallery
     quick = plan == QUICK
     with tempfile.TemporaryDirectory(prefix="prum-bench-") as tmp:
         root = Path(tmp)
         s = HttpClient()
         try:
-            async with _processes(root, gallery) as (url, ports, gw_pid, partner_pids):
+            simple = partners == "simple"
+            async with _processes(root, gallery, simple) as (url, ports, gw_pid, partner_pids):
                 baseline_reqs = _partner_requests(
                     f"http://127.0.0.1:{ports['DE']}/prum/v1/messages", n, gallery
                 )
@@ -399,7 +402,12 @@ async def run(plan: Plan) -> Report:
         name="gateway",
         measured="complete searches/s through the gateway (each fanned out to 4 partners), "
         "latency percentiles, errors, gateway CPU per search",
-        data=f"DNA stain probes of partner-held subjects; 4 partner processes x {gallery} profiles",
+        data=f"DNA stain probes of partner-held subjects; 4 partner processes x {gallery} profiles"
+        + (
+            " (simple partner nodes: state in memory, no SQLite or audit)"
+            if partners == "simple"
+            else " (full partner nodes: the gateway's node code, SQLite, audit chain)"
+        ),
         baseline="the same client posting DNA search messages straight to one partner node",
         params={
             "searches": n,
@@ -407,6 +415,7 @@ async def run(plan: Plan) -> Report:
             "concurrency": concurrency,
             "partners": len(PARTNERS),
             "quick": quick,
+            "partner_nodes": partners,
             "event_loop": event_loop.name(),
             "open_loop_shares": ",".join(f"{x:g}" for x in PACED_SHARES),
             "open_loop_seconds": round(seconds / 6, 1),
@@ -464,9 +473,16 @@ def _row(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="prum-exchange bench gateway", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument(
+        "--partners",
+        choices=("node", "simple"),
+        default="node",
+        help="partner processes: the full node code (default) or simple nodes with their "
+        "state in memory (mock_partners.simple_node), which take less of the shared CPU",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
     args = parser.parse_args(argv)
-    report = event_loop.run(run(QUICK if args.quick else FULL))
+    report = event_loop.run(run(QUICK if args.quick else FULL, args.partners))
     print(report.measured)
     print(format_table(report.rows))
     for note in report.notes:

@@ -122,6 +122,26 @@ def _cmd_partner(args: argparse.Namespace) -> int:
         print(f"prum-exchange partner: --faults {exc}", file=sys.stderr)
         return EXIT_USAGE
     logs.configure()
+    if args.simple:
+        from mock_partners.simple_node import serve_simple_partner
+
+        if args.faults != "healthy" or args.admin_port is not None:
+            print(
+                "prum-exchange partner: --simple takes no --faults or --admin-port", file=sys.stderr
+            )
+            return EXIT_USAGE
+        event_loop.run(
+            serve_simple_partner(
+                args.id,
+                args.port,
+                seed=args.seed,
+                gallery_size=args.gallery_size,
+                offset=args.offset,
+                daily_capacity=args.daily_capacity,
+                with_fingerprints=not args.no_fingerprints,
+            )
+        )
+        return EXIT_OK
     data_dir = Path(args.data_dir or f"partner-data/{args.id}")
     event_loop.run(
         serve_partner(
@@ -217,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults", default="healthy", help="fault profile, e.g. slow+flaky (mock_partners.faults)"
     )
     pa.add_argument("--admin-port", type=int, help="loopback port of the fault admin API (0: any)")
+    pa.add_argument(
+        "--simple",
+        action="store_true",
+        help="state in memory only: no SQLite, audit log, TLS or faults (load runs)",
+    )
     pa.set_defaults(func=_cmd_partner)
 
     pk = sub.add_parser("pki", help="certificates for mutual TLS between nodes")

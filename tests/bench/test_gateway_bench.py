@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.gateway import Plan, run
 from exchange import event_loop
 
 
-def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs() -> None:
+@pytest.mark.parametrize("partners", ["node", "simple"])
+def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(partners: str) -> None:
     plan = Plan(searches=24, seconds=12.0, concurrency=4, gallery=40)
-    report = event_loop.run(run(plan))
+    report = event_loop.run(run(plan, partners))
+    assert report.params["partner_nodes"] == partners
     fanout, light, baseline, *paced = report.rows
     assert fanout["requests_ok"] == 24 and fanout["errors"] == 0
     assert light["requests_ok"] == 8 and light["errors"] == 0
