@@ -1,15 +1,7 @@
 """Prüm-rule DNA matching over a columnar, blocked gallery (DESIGN.md §4, matchers API).
 
-Matching rules (Council Decision 2008/616/JHA, Annex ch. 1 §1.1-1.2; the full and near match
-classes are confirmed by §3.2, their exact wording was not found, see prum-facts.md §1):
-
-- only loci typed in both profiles are compared, amelogenin excluded (`compared_loci`);
-- at least 6 of the compared loci must be full designated (no wildcard) in both profiles;
-- at a locus the alleles are paired as unordered pairs (both orderings are tried, as the
-  annex asks for wildcards), `*` pairs with any value; the number of alleles left unpaired,
-  summed over the compared loci, is `mismatched_alleles`;
-- **full** match: no allele differs; **near** match: exactly one allele differs;
-- a match that used a wildcard on either side is flagged `wildcard=True`.
+The matching rule (Council Decision 2008/616/JHA, Annex ch. 1 §1.1-1.2: full and near
+matches, at least 6 full loci compared, wildcards) is applied in `matchers.dna_rule`.
 
 Profile rules (wildcards, micro-variants, inclusion) live in `matchers.dna_profile`.
 
@@ -30,7 +22,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -43,16 +34,15 @@ from matchers.dna_profile import (
     BLANK,
     LOCI,
     MIN_FULL_LOCI,
-    WILDCARD,
     EncodedProfile,
     MicrovariantRule,
     ProfileType,
     encode_profile,
 )
+from matchers.dna_rule import Keys, naive_search, verify_few, verify_rows
 from matchers.errors import ProfileError, StaleIndexError, UnknownReferenceError
 
 MatchType = Literal["full", "near"]
-Keys = npt.NDArray[np.int16]
 
 _MATCH_NAMES: tuple[MatchType, MatchType] = ("full", "near")  # by mismatched alleles (0 or 1)
 _MATCH_TYPES = np.array(_MATCH_NAMES, dtype=object)
@@ -96,72 +86,10 @@ def _collector_paused(count: int) -> Iterator[None]:
         gc.enable()
 
 
-@dataclass(frozen=True, slots=True)
-class RowVerdicts:
-    """The rule applied to many gallery rows against one query (arrays aligned with the rows)."""
-
-    is_match: npt.NDArray[np.bool_]
-    compared: npt.NDArray[np.int64]
-    mismatched: npt.NDArray[np.int64]
-    wildcard: npt.NDArray[np.bool_]
-
-
-def verify_rows(rows: Keys, query: Keys) -> RowVerdicts:
-    """Apply the matching rule to `rows` (m, n_loci, 2) against `query` (n_loci, 2).
-
-    This is also the naive full-scan matcher when `rows` is the whole gallery.
-    """
-    qt = np.flatnonzero(query[:, 1] != BLANK)
-    q = query[qt]
-    sub = rows[:, qt, :]
-    a1, a2 = sub[..., 0], sub[..., 1]
-    b1, b2 = q[:, 0], q[:, 1]
-    a1w, a2w = a1 == WILDCARD, a2 == WILDCARD
-    b1w, b2w = b1 == WILDCARD, b2 == WILDCARD
-    straight = ((a1 == b1) | a1w | b1w).astype(np.int8) + ((a2 == b2) | a2w | b2w)
-    crossed = ((a1 == b2) | a1w | b2w).astype(np.int8) + ((a2 == b1) | a2w | b1w)
-    typed = a2 != BLANK
-    mism = np.where(typed, 2 - np.maximum(straight, crossed), 0)
-    q_full = b1 != WILDCARD  # sorted pairs: a wildcard, if any, is the first value
-    full_both = typed & ~a1w & q_full
-    wild = typed & (a1w | ~q_full)
-    compared = typed.sum(axis=1)
-    mismatched = mism.sum(axis=1)
-    is_match = (full_both.sum(axis=1) >= MIN_FULL_LOCI) & (mismatched <= 1)
-    return RowVerdicts(is_match, compared, mismatched, wild.any(axis=1))
-
-
 # Up to this many shortlisted rows the rule runs in plain Python (`verify_few`): the ~40
 # numpy calls of `verify_rows` and the ranking cost ~100 us whatever the row count (most
 # searches shortlist 0-2 rows), the Python rule ~15 us a row.
 _FEW_ROWS = 4
-
-Verdict = tuple[bool, int, int, bool]  # is_match, compared, mismatched, wildcard
-
-
-def verify_few(
-    row: Sequence[Sequence[int]], typed_query: Sequence[tuple[int, int, int]]
-) -> Verdict:
-    """`verify_rows` for one row in plain Python: `row` is one profile's keys as lists,
-    `typed_query` the (locus, allele 1, allele 2) keys of the loci the query types. The same
-    arithmetic as `verify_rows`, locus by locus (equality tested on generated profiles)."""
-    compared = mismatched = full_both = 0
-    wildcard = False
-    for i, b1, b2 in typed_query:
-        a1, a2 = row[i]
-        if a2 == BLANK:
-            continue  # not typed in the row: not compared
-        a1w, a2w, b1w, b2w = a1 == WILDCARD, a2 == WILDCARD, b1 == WILDCARD, b2 == WILDCARD
-        straight = (a1 == b1 or a1w or b1w) + (a2 == b2 or a2w or b2w)
-        crossed = (a1 == b2 or a1w or b2w) + (a2 == b1 or a2w or b1w)
-        compared += 1
-        mismatched += 2 - max(straight, crossed)
-        if a1w or b1w:  # sorted pairs: a wildcard, if any, is the first value
-            wildcard = True
-        else:
-            full_both += 1
-    return full_both >= MIN_FULL_LOCI and mismatched <= 1, compared, mismatched, wildcard
-
 
 DNA_FORMAT = "prum-exchange/dna-gallery/1"
 
@@ -409,11 +337,6 @@ class DnaGallery:
             self._row_of = {r: i for i, r in enumerate(refs[:kept].tolist())}
         n = self._n
         self._postings = Postings(self._codes, n, int(n * self._bitmap_share))
-
-
-def naive_search(gallery_keys: Keys, query: Keys) -> RowVerdicts:
-    """The baseline: the rule over every row of an (N, loci, 2) array, no blocking."""
-    return verify_rows(gallery_keys, query)
 
 
 __all__ = [
