@@ -9,8 +9,9 @@ about a fifth of the gateway's CPU. This client does only what partner exchanges
 - one `asyncio.Protocol` per connection, the response parsed by httptools (bindings to
   llhttp, the parser of Node.js) so chunked bodies, `Content-Length`, `Connection: close`
   and HTTP/1.0 answers are read as RFC 9112 says, not by our own parsing;
-- connections kept alive and reused per origin (scheme, host, port), TLS (mutual, with the
-  node's certificate) from the `ssl.SSLContext` the caller gives;
+- connections kept alive and reused per origin (scheme, host, port), the most recently used
+  first, and closed after `IDLE_TIMEOUT_S` unused; TLS (mutual, with the node's
+  certificate) from the `ssl.SSLContext` the caller gives;
 - a reply body capped at `max_body` bytes;
 - a connection that dies before any byte of its response arrived, after being reused from
   the pool, is retried once on a new connection: the partner may have closed it while it was
@@ -34,6 +35,10 @@ import httptools
 
 USER_AGENT = b"prum-exchange"
 MAX_IDLE_PER_ORIGIN = 64
+# An idle connection older than this is closed instead of reused: a firewall or NAT between
+# the nodes may drop it silently, and a request on it would wait for its whole timeout.
+# (aiohttp's client used 15 s too.)
+IDLE_TIMEOUT_S = 15.0
 
 
 class HttpClientError(Exception):
@@ -86,6 +91,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.completed = 0  # answers read whole on this connection
+        self.idle_since = 0.0  # loop time it went back to the pool
         self._parser = httptools.HttpResponseParser(self)
         self._reply: asyncio.Future[HttpReply] | None = None
         self._body: list[bytes] = []
@@ -187,8 +193,14 @@ class _Connection(asyncio.Protocol):
 class HttpClient:
     """Kept-alive HTTP/1.1 connections to partner origins; one request per connection at once."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None, limit: int = 256) -> None:
+    def __init__(
+        self,
+        tls: ssl.SSLContext | None = None,
+        limit: int = 256,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ) -> None:
         self._tls = tls if tls is not None else ssl.create_default_context()
+        self._idle_timeout_s = idle_timeout_s
         self._slots = asyncio.Semaphore(limit)  # requests in flight, all origins together
         self._idle: dict[tuple[str, str, int], collections.deque[_Connection]] = {}
         self._open: set[_Connection] = set()
@@ -238,12 +250,20 @@ class HttpClient:
 
     async def _acquire(self, endpoint: Endpoint) -> _Connection:
         idle = self._idle.get((endpoint.scheme, endpoint.host, endpoint.port))
+        if idle:
+            self._drop_stale(idle)
         while idle:
-            conn = idle.pop()
+            conn = idle.pop()  # the most recently used first: the oldest age out
             if not conn.closed:
                 return conn
             self._open.discard(conn)
         return await self._connect(endpoint)
+
+    def _drop_stale(self, idle: collections.deque[_Connection]) -> None:
+        """Close the idle connections past the idle timeout (the oldest are on the left)."""
+        oldest_allowed = asyncio.get_running_loop().time() - self._idle_timeout_s
+        while idle and idle[0].idle_since < oldest_allowed:
+            self._forget(idle.popleft())
 
     async def _connect(self, endpoint: Endpoint) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -272,6 +292,7 @@ class HttpClient:
         if not conn.reusable() or len(idle) >= MAX_IDLE_PER_ORIGIN:
             self._forget(conn)
         else:
+            conn.idle_since = asyncio.get_running_loop().time()
             idle.append(conn)
 
     @property

@@ -119,6 +119,26 @@ def test_answers_come_back_whole_and_connections_are_reused(run: Runner) -> None
     run(main())
 
 
+def test_a_connection_idle_past_the_timeout_is_closed_not_reused(run: Runner) -> None:
+    async def main() -> None:
+        runner, port = await _aiohttp_server(_echo_app([]))
+        client = HttpClient(idle_timeout_s=0.1)
+        endpoint = Endpoint.parse(f"http://127.0.0.1:{port}/prum/v1/messages")
+        try:
+            await client.post(endpoint, b"<a/>", "application/xml", 1024)
+            await client.post(endpoint, b"<a/>", "application/xml", 1024)
+            assert client.connections_opened(endpoint) == 1  # reused while fresh
+            await asyncio.sleep(0.2)
+            await client.post(endpoint, b"<a/>", "application/xml", 1024)
+            assert client.connections_opened(endpoint) == 2  # the stale one was not reused
+            assert client.open_connections == 1  # and it was closed
+        finally:
+            await client.close()
+            await runner.cleanup()
+
+    run(main())
+
+
 @pytest.mark.parametrize(
     "answer",
     [
