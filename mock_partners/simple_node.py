@@ -29,10 +29,10 @@ from aiohttp import web
 
 from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError
-from exchange.gallery import GalleryError, NodeGallery, Thresholds
+from exchange.gallery import NodeGallery, Thresholds
 from exchange.gateway.config import DEFAULT_CAPACITIES
-from exchange.gateway.partner_api import MAX_MESSAGE_BYTES, STATUS_OF, XML, bare_error
-from exchange.model import CoreData, ErrorBody, ErrorCode, Modality, PersonRecord
+from exchange.gateway.partner_api import MAX_MESSAGE_BYTES, XML, bare_error, reply_status
+from exchange.model import CoreData, ErrorCode, Modality, PersonRecord
 from exchange.responder import NodeRules, Responder
 from exchange.translate import core_data_of, step1_reference
 from mock_partners import population
@@ -124,13 +124,8 @@ class SimplePartner:
         cached = self._replies.get(key)
         if cached is not None:
             return cached
-        try:
-            outcome = self.responder.respond(envelope, str(uuid.uuid4()), now)
-        except GalleryError as exc:  # pragma: no cover - the responder turns these into replies
-            return 422, bare_error(self.node_id, ErrorCode.PROFILE_REJECTED, str(exc), None, now)
-        body = outcome.reply.body
-        status = STATUS_OF[body.code] if isinstance(body, ErrorBody) else 200
-        result = (status, prum_xml.encode(outcome.reply))
+        outcome = self.responder.respond(envelope, str(uuid.uuid4()), now)
+        result = (reply_status(outcome.reply), prum_xml.encode(outcome.reply))
         self._replies[key] = result
         if len(self._replies) > MAX_REMEMBERED_REPLIES:
             self._replies.popitem(last=False)

@@ -199,7 +199,7 @@ class HttpClient:
         limit: int = 256,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
-        self._tls = tls if tls is not None else ssl.create_default_context()
+        self._tls = tls  # None: the system's trust store, loaded at the first https connection
         self._idle_timeout_s = idle_timeout_s
         self._slots = asyncio.Semaphore(limit)  # requests in flight, all origins together
         self._idle: dict[tuple[str, str, int], collections.deque[_Connection]] = {}
@@ -267,7 +267,11 @@ class HttpClient:
 
     async def _connect(self, endpoint: Endpoint) -> _Connection:
         loop = asyncio.get_running_loop()
-        tls = self._tls if endpoint.scheme == "https" else None
+        tls = None
+        if endpoint.scheme == "https":
+            if self._tls is None:
+                self._tls = ssl.create_default_context()
+            tls = self._tls
         try:
             _, conn = await loop.create_connection(
                 _Connection,

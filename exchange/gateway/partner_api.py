@@ -45,7 +45,8 @@ STATUS_OF = {
 }
 
 
-def _status(reply: Envelope) -> int:
+def reply_status(reply: Envelope) -> int:
+    """The HTTP status a reply goes out with: 200, or its error code's."""
     return STATUS_OF[reply.body.code] if isinstance(reply.body, ErrorBody) else 200
 
 
@@ -149,7 +150,7 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         if claim.reply is None:  # the first copy is still being answered: try again shortly
             return web.Response(status=503, headers={"Retry-After": "1"})
         reply_env = prum_xml.decode(claim.reply)
-        return web.Response(body=claim.reply, status=_status(reply_env), content_type=XML)
+        return web.Response(body=claim.reply, status=reply_status(reply_env), content_type=XML)
     node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome=outcome.outcome)
     node.metrics.observe(
         "prum_matcher_seconds", time.perf_counter() - started, type=h.message_type.value
@@ -161,7 +162,7 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         correlation_id=h.correlation_id,
         outcome=outcome.outcome,
     )
-    return web.Response(body=reply_data, status=_status(outcome.reply), content_type=XML)
+    return web.Response(body=reply_data, status=reply_status(outcome.reply), content_type=XML)
 
 
 def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.Response | None:

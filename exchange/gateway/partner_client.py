@@ -17,8 +17,13 @@ import time
 
 from exchange.gateway.breaker import Breaker
 from exchange.gateway.config import PartnerConfig
-from exchange.gateway.http_client import Endpoint, HttpClient, HttpClientError, ReplyTooLarge
-from exchange.gateway.http_client import HttpReply as PartnerReply
+from exchange.gateway.http_client import (
+    Endpoint,
+    HttpClient,
+    HttpClientError,
+    HttpReply,
+    ReplyTooLarge,
+)
 from exchange.gateway.metrics import Metrics
 
 TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
@@ -51,7 +56,7 @@ class PartnerClient:
         self.breaker = Breaker(config.breaker_failures, config.breaker_reset_s)
         self._slots = asyncio.Semaphore(config.max_in_flight)
 
-    async def _attempt(self, body: bytes, content_type: str, timeout_s: float) -> PartnerReply:
+    async def _attempt(self, body: bytes, content_type: str, timeout_s: float) -> HttpReply:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s):
@@ -76,7 +81,7 @@ class PartnerClient:
             raise PartnerError(self.config.id, f"HTTP {reply.status}", transient=False)
         return reply
 
-    async def send(self, body: bytes, content_type: str, deadline: float) -> PartnerReply:
+    async def send(self, body: bytes, content_type: str, deadline: float) -> HttpReply:
         """Send `body`, retrying transient failures until `deadline` (a loop.time() value)."""
         loop = asyncio.get_running_loop()
         attempt = 0
