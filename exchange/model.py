@@ -233,6 +233,9 @@ class Header:
 class DnaProbe:
     reference: str
     profile: DnaProfile
+    # The searching node's correlation id for this probe's search, when one message carries
+    # the probes of several searches (the header's correlation id is then the message's own).
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,11 @@ MAX_CANDIDATES: Mapping[str, int] = {
 class Ledger(Protocol):
     """What the responder must remember between messages (SQLite in the gateway)."""
 
-    def take_quota(self, partner: str, search_type: str, day: dt.date, limit: int) -> bool: ...
+    def take_quota(
+        self, partner: str, search_type: str, day: dt.date, limit: int, count: int = 1
+    ) -> bool:
+        """Count `count` searches against the day's capacity, all or none."""
+        ...
 
     def record_released(
         self, sender: str, search_message_id: str, references: Sequence[str], *, at: dt.datetime
@@ -166,9 +170,14 @@ class Responder:
             )
         search_type = search_type_of(body)
         limit = capacities.get(search_type, 0)
-        if not self.ledger.take_quota(h.sender, search_type, now.date(), limit):
+        # Capacity counts searches, not messages: a DNA message with several profiles (the
+        # probes of several searches, sent together) counts each, all or none.
+        count = len(body.probes) if isinstance(body, DnaSearchRequest) else 1
+        if not self.ledger.take_quota(h.sender, search_type, now.date(), limit, count):
             return refuse(
-                ErrorCode.QUOTA_EXCEEDED, f"daily capacity for {search_type} ({limit}) is used up"
+                ErrorCode.QUOTA_EXCEEDED,
+                f"daily capacity for {search_type} ({limit}) is used up"
+                + (f" for {count} more" if count > 1 else ""),
             )
         k = min(body.max_candidates, MAX_CANDIDATES.get(search_type, 10))
         try:

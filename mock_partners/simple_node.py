@@ -47,11 +47,13 @@ class MemoryLedger:
         self._used: collections.Counter[tuple[str, str, dt.date]] = collections.Counter()
         self._released: dict[tuple[str, str], dt.datetime] = {}
 
-    def take_quota(self, partner: str, search_type: str, day: dt.date, limit: int) -> bool:
+    def take_quota(
+        self, partner: str, search_type: str, day: dt.date, limit: int, count: int = 1
+    ) -> bool:
         key = (partner, search_type, day)
-        if self._used[key] >= limit:
+        if self._used[key] + count > limit:
             return False
-        self._used[key] += 1
+        self._used[key] += count
         return True
 
     def record_released(

@@ -83,6 +83,8 @@ def _enc_dna(parent: etree._Element, body: DnaSearchRequest) -> None:
         attrs = {"reference": probe.reference, "type": probe.profile.sample_type.value}
         if probe.profile.kit:
             attrs["kit"] = probe.profile.kit
+        if probe.correlation_id is not None:
+            attrs["correlationId"] = probe.correlation_id
         prof = _X.el(parent, "Profile", **attrs)
         for name, alleles in probe.profile.loci.items():
             locus = _X.el(prof, "Locus", name=name)
@@ -294,7 +296,7 @@ def _dec_dna(e: etree._Element) -> DnaSearchRequest:
         profile = DnaProfile(
             sample_type=SampleType(_attr(prof, "type")), loci=loci, kit=prof.get("kit")
         )
-        probes.append(DnaProbe(reference=prof.get("reference", ""), profile=profile))
+        probes.append(DnaProbe(prof.get("reference", ""), profile, prof.get("correlationId")))
     return DnaSearchRequest(probes=tuple(probes), max_candidates=int(e.get("maxCandidates", "10")))
 
 

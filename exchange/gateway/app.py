@@ -30,6 +30,7 @@ from exchange.gateway.audit import AuditLog
 from exchange.gateway.auth import Authenticator, AuthError
 from exchange.gateway.client_api import ApiError, start_search
 from exchange.gateway.config import ConfigError, GatewayConfig, Listener
+from exchange.gateway.dna_batch import DnaBatcher
 from exchange.gateway.http_client import HttpClient
 from exchange.gateway.metrics import standard_metrics
 from exchange.gateway.node import NODE, InboundLedger, Node
@@ -186,6 +187,11 @@ def build_node(config: GatewayConfig, http: HttpClient) -> Node:
         auth=Authenticator(config.clients),
     )
     node_ref.append(node)
+    node.batchers = {
+        p.id: DnaBatcher(node, p)
+        for p in config.partners
+        if p.dialect == "prum" and Modality.DNA in p.modalities and p.dna_batch_max > 1
+    }
     return node
 
 
@@ -238,6 +244,8 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
                 await asyncio.wait(list(node.tasks), timeout=GRACE_S)
             for task in list(node.tasks):
                 task.cancel()
+            for batcher in node.batchers.values():
+                await batcher.close()
             save_gallery(node, index_dir)
         finally:
             node.store.close()

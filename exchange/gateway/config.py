@@ -33,6 +33,8 @@ modalities = ["dna", "fingerprint", "face"]
 timeout_s = 5.0                   # one attempt
 retries = 2                       # extra attempts on transient failures
 max_in_flight = 32
+dna_batch_max = 32                # DNA probes of several searches in one message, at most
+dna_batch_lanes = 2               # messages in flight before DNA searches wait and batch
 [partners.capacities]             # what the partner accepts from us per day, by search type
 DNA = 1000
 "TP/TP" = 100
@@ -57,6 +59,8 @@ from exchange.capacities import CAPACITIES
 from exchange.gateway.auth import SCOPES, ClientConfig
 from exchange.model import Modality
 from exchange.pki import NodeFiles
+
+MAX_DNA_PROFILES = 100  # profiles in one DNA search request (prum-dna-1.0.xsd)
 
 DIALECTS = ("prum", "interpol")
 # Searches a day per partner: Prüm Implementing Agreement Art. 9 for the fingerprint search
@@ -90,6 +94,11 @@ class PartnerConfig:
     max_in_flight: int = 32
     breaker_failures: int = 5  # consecutive transient failures that open the breaker
     breaker_reset_s: float = 10.0  # how long it stays open before one trial message
+    # DNA searches to a Prüm partner that already has `dna_batch_lanes` messages of ours in
+    # flight wait, and go together in one message of up to `dna_batch_max` profiles
+    # (`dna_batch`). 1 turns batching off.
+    dna_batch_max: int = 32
+    dna_batch_lanes: int = 2
     capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
     inbound_capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
 
@@ -144,6 +153,13 @@ def _positive(doc: Mapping[str, Any], key: str, kind: type, default: Any, where:
     return value
 
 
+def _batch_max(doc: Mapping[str, Any], where: str) -> int:
+    value: int = _positive(doc, "dna_batch_max", int, 32, where)
+    if value > MAX_DNA_PROFILES:
+        raise ConfigError(f"{where}dna_batch_max: at most {MAX_DNA_PROFILES} (prum-dna-1.0.xsd)")
+    return value
+
+
 def _non_negative(doc: Mapping[str, Any], key: str, default: float) -> float:
     value: float = _get(doc, key, float, default, "")
     if value < 0:
@@ -187,6 +203,8 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
         max_in_flight=_get(doc, "max_in_flight", int, 32, where),
         breaker_failures=_positive(doc, "breaker_failures", int, 5, where),
         breaker_reset_s=_positive(doc, "breaker_reset_s", float, 10.0, where),
+        dna_batch_max=_batch_max(doc, where),
+        dna_batch_lanes=_positive(doc, "dna_batch_lanes", int, 2, where),
         capacities=_capacities(doc.get("capacities"), f"{where}capacities"),
         inbound_capacities=_capacities(doc.get("inbound_capacities"), f"{where}inbound_capacities"),
     )

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exchange.codecs import ansi_nist, interpol, prum_xml
 from exchange.gateway.store import NewHit, PartnerResultRow, PartnerStatus, SearchRow
 from exchange.model import (
     DactySearchRequest,
+    DnaProbe,
     DnaSearchRequest,
     Envelope,
     ErrorBody,
@@ -48,6 +49,7 @@ class Answer:
     status: PartnerStatus
     error: str | None = None
     hits: tuple[NewHit, ...] = ()
+    via: str | None = None  # the message that carried it, when not the search's own (a batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,11 @@ class Outgoing:
     data: bytes
     content_type: str
     read: Callable[[bytes], Answer]
+    # A Prüm DNA search of one profile, which may travel in a batch with other searches'
+    # (`dna_batch`): its probe, carrying the search's correlation id, and candidate limit.
+    probe: DnaProbe | None = None
+    max_candidates: int = 0
+    batched: bool = False  # its probe waits for a batch; `data` is empty, never sent alone
 
 
 def answer_of(body: object, modality: Modality, request_message_id: str, replied_to: str) -> Answer:
@@ -109,17 +116,25 @@ def prum_outgoing(
     search: SearchRow,
     results: Sequence[PartnerResultRow],
     bodies: Bodies,
+    busy: frozenset[str] = frozenset(),
 ) -> dict[str, list[Outgoing]]:
     """Prüm partners: every modality as a Prüm XML envelope, per partner.
 
     Each modality's body is built once for all the partners (`prum_xml.encode_each`); only
-    the header (message id, receiver) differs between their messages.
+    the header (message id, receiver) differs between their messages. A one-profile DNA
+    search to a `busy` partner is not encoded: it waits for a batch (`dna_batch`).
     """
     out: dict[str, list[Outgoing]] = {r.partner: [] for r in results}
     for modality, body in bodies.items():
         requests = [_envelope(node_id, now, search, r, modality, body) for r in results]
-        encoded = prum_xml.encode_each(body, [e.header for e in requests])
-        for result, request, data in zip(results, requests, encoded, strict=True):
+        probe = None
+        if isinstance(body, DnaSearchRequest) and len(body.probes) == 1:
+            probe = replace(body.probes[0], correlation_id=search.correlation_id)
+        waits = [probe is not None and r.partner in busy for r in results]
+        headers = [e.header for e, w in zip(requests, waits, strict=True) if not w]
+        alone = iter(prum_xml.encode_each(body, headers))
+        encoded = [b"" if w else next(alone) for w in waits]
+        for result, request, data, batched in zip(results, requests, encoded, waits, strict=True):
 
             def read(data: bytes, request: Envelope = request, m: Modality = modality) -> Answer:
                 return read_reply(prum_xml.decode(data), request, m)
@@ -134,9 +149,66 @@ def prum_outgoing(
                     data,
                     "application/xml",
                     read,
+                    probe,
+                    body.max_candidates,
+                    batched,
                 )
             )
     return out
+
+
+def batch_request(
+    node_id: str,
+    partner: str,
+    message_id: str,
+    now: dt.datetime,
+    purpose: Purpose,
+    probes: Sequence[DnaProbe],
+    max_candidates: int,
+) -> Envelope:
+    """One DNA search request carrying the probes of several searches (`dna_batch`).
+
+    The header's correlation id is the message's own; each probe carries its search's.
+    """
+    header = Header(
+        message_id=message_id,
+        correlation_id=message_id,
+        timestamp=now,
+        sender=node_id,
+        receiver=partner,
+        message_type=MessageType.DNA_SEARCH_REQUEST,
+        purpose=purpose,
+    )
+    return Envelope(header, DnaSearchRequest(tuple(probes), max_candidates))
+
+
+def read_batch_reply(data: bytes, request: Envelope) -> list[Answer]:
+    """A partner's reply to a batch, as one Answer per probe, in the request's order.
+
+    A refusal (an error body) or a reply that fails the checks of `read_reply` answers every
+    probe alike; a probe the reply has no result for is that probe's error.
+    """
+    if not isinstance(request.body, DnaSearchRequest):
+        raise TypeError("a batch is a DNA search request")
+    probes = request.body.probes
+    env = prum_xml.decode(data)
+    whole = read_reply(env, request, Modality.DNA)
+    via = request.header.message_id
+    if not isinstance(env.body, SearchReply) or whole.status is P.ERROR:
+        return [replace(whole, via=via)] * len(probes)
+    by_probe = {r.probe_reference: r for r in env.body.results}
+    answers = []
+    for probe in probes:
+        result = by_probe.get(probe.reference)
+        if result is None:
+            answers.append(Answer(Modality.DNA, P.ERROR, "reply has no result for this probe"))
+            continue
+        hits = tuple(
+            NewHit(Modality.DNA, c.reference, c.score, c.match_type, c.wildcard)
+            for c in result.candidates
+        )
+        answers.append(Answer(Modality.DNA, P.HIT if hits else P.NO_HIT, hits=hits, via=via))
+    return answers
 
 
 def _envelope(

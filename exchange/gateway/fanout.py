@@ -16,6 +16,7 @@ received.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -90,11 +91,28 @@ def take_capacity(node: Node, cfg: PartnerConfig, search_type: str) -> bool:
     return used is not None
 
 
+def busy_partners(node: Node) -> frozenset[str]:
+    """Partners whose new DNA searches wait for a batch (`dna_batch`): their lanes are full.
+
+    Decided before a search is planned, so its batched messages are never encoded alone,
+    and its commit audits only the messages that go alone (a batch is audited when it goes).
+    """
+    return frozenset(p for p, b in node.batchers.items() if b.congested())
+
+
 async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: float) -> Answer:
-    """Send one message to one partner and read its answer; never raises."""
+    """Send one message to one partner (or its probe in a batch) and read the answer.
+
+    Never raises.
+    """
+    batcher = node.batchers.get(cfg.id) if msg.probe is not None else None
     try:
-        reply = await node.clients[cfg.id].send(msg.data, msg.content_type, deadline)
-        answer = msg.read(reply.body)
+        if msg.batched and batcher is not None:
+            answer = await batcher.join(msg, deadline)
+        else:
+            with batcher.lane() if batcher is not None else contextlib.nullcontext():
+                reply = await node.clients[cfg.id].send(msg.data, msg.content_type, deadline)
+            answer = msg.read(reply.body)
     except PartnerError as exc:
         answer = Answer(msg.modality, P.TIMEOUT if exc.timeout else P.ERROR, exc.reason)
     except CodecError as exc:
@@ -106,7 +124,7 @@ async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: 
         "partner_answer",
         partner=cfg.id,
         modality=msg.modality.value,
-        message_id=msg.message_id,
+        message_id=answer.via or msg.message_id,
         status=answer.status,
         hits=len(answer.hits),
         error=answer.error,
@@ -129,6 +147,7 @@ def _audit_entry(
     msg: Outgoing,
     outcome: Outcome,
     refs: tuple[str, ...],
+    message_id: str | None = None,
 ) -> AuditEntry:
     return AuditEntry(
         at=node.clock(),
@@ -137,7 +156,7 @@ def _audit_entry(
         outcome=outcome,
         actor=node.config.node_id,
         partner=partner,
-        message_id=msg.message_id,
+        message_id=message_id or msg.message_id,
         references=refs[:100],
         purpose=msg.purpose,
     )
@@ -179,15 +198,19 @@ def plan_messages(
     record: PersonRecord,
     bodies: Bodies,
     pending: Sequence[PartnerResultRow],
+    busy: frozenset[str] = frozenset(),
 ) -> list[PartnerPlan]:
-    """Every partner's messages; the Prüm ones share one body per modality (built once)."""
+    """Every partner's messages; the Prüm ones share one body per modality (built once).
+
+    DNA searches to the `busy` partners are left for their batch, not encoded alone.
+    """
     now = node.clock()
     plans = [PartnerPlan(r.partner, node.config.partner(r.partner)) for r in pending]
     by_partner = {r.partner: r for r in pending}
     prum = [
         by_partner[p.partner] for p in plans if p.cfg is not None and p.cfg.dialect != "interpol"
     ]
-    messages = prum_outgoing(node.config.node_id, now, search, prum, bodies) if prum else {}
+    messages = prum_outgoing(node.config.node_id, now, search, prum, bodies, busy) if prum else {}
     nominal = Modality.NOMINAL in search.modalities
     for plan in plans:
         if plan.cfg is None:
@@ -206,6 +229,9 @@ def plan_messages(
 def reserve_and_audit_sends(node: Node, plans: Sequence[PartnerPlan]) -> list[list[bool]]:
     """Take outbound capacity for every message and audit the ones sent, in one commit.
 
+    Batched messages are audited by their batch instead, under its message id, when it goes
+    (`dna_batch`).
+
     Returns, per plan and message, whether it may be sent; changes nothing in `plans`, so
     group commit can run it again if its transaction has to be replayed.
     """
@@ -219,7 +245,7 @@ def reserve_and_audit_sends(node: Node, plans: Sequence[PartnerPlan]) -> list[li
             sent.extend(
                 _audit_entry(node, Direction.SENT, plan.partner, m, Outcome.ACCEPTED, ())
                 for m, yes in zip(plan.to_send, ok, strict=True)
-                if yes
+                if yes and not m.batched
             )
         node.audit.append_many(sent)
     return granted
@@ -236,7 +262,10 @@ def apply_capacity(plans: Sequence[PartnerPlan], granted: Sequence[Sequence[bool
 
 
 async def serve_partner(
-    node: Node, search: SearchRow, plan: PartnerPlan, deadline: float
+    node: Node,
+    search: SearchRow,
+    plan: PartnerPlan,
+    deadline: float,
 ) -> PartnerStatus:
     """Send one partner its messages (capacity already taken); record and return its status."""
     partner = plan.partner
@@ -262,6 +291,7 @@ async def serve_partner(
                 m,
                 _outcome(r),
                 tuple(h.reference for h in r.hits),
+                r.via,
             )
             for m, r in zip(to_send, replies, strict=True)
         ]
@@ -303,12 +333,14 @@ async def run_search(
     loop = asyncio.get_running_loop()
     remaining = (search.deadline_at - node.clock()).total_seconds()
     deadline = loop.time() + max(0.0, remaining)
+    resumed = record is None
     if record is None:  # resumed after a restart: the stored record is the source
         record = uk_json.record_from_json(json.loads(search.record_json))
     bodies = build_bodies(record, search.modalities, search.max_candidates)
-    plans = plan_messages(
-        node, search, record, bodies, [r for r in search.results if r.status == "pending"]
-    )
+    # A resumed search resends its messages alone, under the ids they had (partner_client).
+    busy = frozenset() if resumed else busy_partners(node)
+    pending = [r for r in search.results if r.status == "pending"]
+    plans = plan_messages(node, search, record, bodies, pending, busy)
     apply_capacity(plans, await node.writes.run(lambda: reserve_and_audit_sends(node, plans)))
     tasks = {
         asyncio.create_task(serve_partner(node, search, p, deadline)): p.partner for p in plans

@@ -111,4 +111,6 @@ def standard_metrics() -> Metrics:
         "counter",
         "Connections opened to a partner (kept alive, far fewer than messages)",
     )
+    m.describe("prum_dna_batches_total", "counter", "DNA messages carrying a batch of searches")
+    m.describe("prum_dna_batched_probes_total", "counter", "DNA searches sent in those batches")
     return m

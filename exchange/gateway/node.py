@@ -21,6 +21,7 @@ from exchange.gallery import NodeGallery
 from exchange.gateway.audit import AuditEntry, AuditLog
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
+from exchange.gateway.dna_batch import DnaBatcher
 from exchange.gateway.group_commit import GroupCommit
 from exchange.gateway.http_client import HttpClient
 from exchange.gateway.metrics import Metrics
@@ -41,8 +42,12 @@ class InboundLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def take_quota(self, partner: str, search_type: str, day: dt.date, limit: int) -> bool:
-        return self.store.take_quota(QuotaDirection.INBOUND, partner, search_type, day, limit)
+    def take_quota(
+        self, partner: str, search_type: str, day: dt.date, limit: int, count: int = 1
+    ) -> bool:
+        return self.store.take_quota(
+            QuotaDirection.INBOUND, partner, search_type, day, limit, count
+        )
 
     def record_released(
         self, sender: str, search_message_id: str, references: Sequence[str], *, at: dt.datetime
@@ -73,6 +78,7 @@ class Node:
     ready: bool = False
     inbound_in_progress: int = 0  # partner messages being read or answered now
     writes: GroupCommit = field(init=False)  # hot-path writes, many per commit
+    batchers: dict[str, DnaBatcher] = field(default_factory=dict)  # Prüm partners searched for DNA
     gallery_writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # held by index saves
 
     def __post_init__(self) -> None:

@@ -33,12 +33,14 @@ class PartnerSideState(Connected):
         search_type: str,
         day: dt.date,
         limit: int,
+        count: int = 1,
     ) -> bool:
-        """Count one search against the day's capacity; False (and no count) when it is spent.
+        """Count `count` searches against the day's capacity; False (and no count) when they
+        do not all fit.
 
         One statement inside `BEGIN IMMEDIATE`, so processes sharing the file never overshoot.
         """
-        return self.count_quota(direction, partner, search_type, day, limit) is not None
+        return self.count_quota(direction, partner, search_type, day, limit, count) is not None
 
     def count_quota(
         self,
@@ -47,16 +49,17 @@ class PartnerSideState(Connected):
         search_type: str,
         day: dt.date,
         limit: int,
+        count: int = 1,
     ) -> int | None:
-        """As `take_quota`, returning the day's count after this search (None when spent)."""
-        if limit <= 0:
+        """As `take_quota`, returning the day's count after these searches (None when spent)."""
+        if count < 1 or count > limit:
             return None
         with self._write():
             row = self._conn.execute(
                 "INSERT INTO quotas (direction, partner, search_type, day, used)"
-                " VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET used = used + 1"
-                " WHERE used < ? RETURNING used",
-                (QuotaDirection(direction).value, partner, search_type, _day(day), limit),
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET used = used + excluded.used"
+                " WHERE used + excluded.used <= ? RETURNING used",
+                (QuotaDirection(direction).value, partner, search_type, _day(day), count, limit),
             ).fetchone()
             return None if row is None else int(row[0])
 

@@ -1,0 +1,258 @@
+"""DNA searches batched per partner (`exchange.gateway.dna_batch`), end to end and in parts.
+
+A partner made slow by a middleware holds the one lane the gateway may use: the first
+search goes alone, the searches behind it wait and go together. Everything else about a
+search must be as if it had gone alone: its own answer, its audit trail, the partner's
+capacity counted per search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import structlog
+from aiohttp import web
+
+from exchange import event_loop
+from exchange.codecs import prum_xml
+from exchange.gateway.audit_verify import verify
+from exchange.gateway.config import ConfigError, from_mapping
+from exchange.gateway.dialects import Answer, batch_request, read_batch_reply
+from exchange.gateway.store import PartnerStatus, QuotaDirection
+from exchange.model import (
+    DnaProbe,
+    DnaSearchRequest,
+    Envelope,
+    ErrorBody,
+    ErrorCode,
+    Header,
+    MessageType,
+    Modality,
+    ProbeResult,
+    Purpose,
+    SearchReply,
+)
+from mock_partners import population
+from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
+from mock_partners.simple_node import seeded
+from tests.gateway.test_gateway_e2e import SEED, _call, _probe, _search_body
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DE_HELD = [PARTNER_SUBJECTS + i for i in (1, 2, 3)]
+FR_HELD = 2 * PARTNER_SUBJECTS + 4
+NOBODY = 9 * PARTNER_SUBJECTS
+HOLD_S = 0.6  # how long the slow partner holds each message
+
+
+def _slow(seconds: float, after_first: int | None = None) -> Any:
+    """A middleware: every message waits `seconds`; with `after_first`, messages after the
+    first get that HTTP status instead of the node's answer."""
+    seen: list[int] = []
+
+    @web.middleware
+    async def slow(request: web.Request, handler: Handler) -> web.StreamResponse:
+        seen.append(1)
+        await asyncio.sleep(seconds)
+        if after_first is not None and len(seen) > 1:
+            return web.Response(status=after_first)
+        return await handler(request)
+
+    return slow
+
+
+async def _burst(c: Cluster, s: aiohttp.ClientSession, subjects: list[int]) -> list[Any]:
+    """One search alone, then the others while the first is still at the partner."""
+
+    records = {x: _probe(x) for x in subjects}  # made first: making one takes a while
+
+    async def one(subject: int) -> Any:
+        status, body = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/searches?wait=15",
+            "/v1/searches",
+            json=_search_body(records[subject], ["dna"], ["DE", "FR"]),
+        )
+        assert status == 200, body
+        return body
+
+    first = asyncio.create_task(one(subjects[0]))
+    await asyncio.sleep(HOLD_S / 3)  # DE is still holding the first search's message
+    rest = await asyncio.gather(*(one(x) for x in subjects[1:]))
+    return [await first, *rest]
+
+
+def _run(
+    tmp_path: Path, scenario: Callable[[Cluster, aiohttp.ClientSession], Any], **kw: Any
+) -> Any:
+    async def main() -> Any:
+        lanes = {"dna_batch_lanes": 1}
+        async with (
+            running_cluster(
+                tmp_path,
+                seed=SEED,
+                gallery_size=8,
+                partner_overrides={"DE": lanes, "FR": lanes},
+                **kw,
+            ) as c,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s,
+        ):
+            return await scenario(c, s)
+
+    return event_loop.run(main())
+
+
+def test_searches_waiting_for_a_busy_partner_go_in_one_message_and_each_gets_its_answer(
+    tmp_path: Path,
+) -> None:
+    # Five searches behind the first; two are of the same record, so the same probe
+    # reference, which one message cannot carry twice: one of them waits for the next batch.
+    subjects = [DE_HELD[0], DE_HELD[1], DE_HELD[2], FR_HELD, NOBODY, DE_HELD[1]]
+    merge = structlog.contextvars.merge_contextvars
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        with structlog.testing.capture_logs(processors=[merge]) as logs:
+            bodies = await _burst(c, s, subjects)
+        for subject, body in zip(subjects, bodies, strict=True):
+            assert body["status"] == "complete"
+            by_partner = {p["partner"]: p for p in body["partners"]}
+            for partner in ("DE", "FR"):
+                holds = partner in c.holder_of(subject)
+                assert by_partner[partner]["status"] == ("hit" if holds else "no_hit"), body
+                refs = {h["reference"] for h in by_partner[partner]["hits"]}
+                if holds:  # the mate, and only hits of this search's own probe
+                    assert population.reference_of(SEED, subject, partner) in refs
+        uk = c.gateway.node
+        assert uk is not None
+        batches = uk.metrics.counter_value("prum_dna_batches_total", partner="DE")
+        probes = uk.metrics.counter_value("prum_dna_batched_probes_total", partner="DE")
+        assert (batches, probes) == (2, 5)  # 4 distinct references, then the repeated one
+
+        # The partner searched each probe once and counted each against its capacity.
+        de = c.partners["DE"]
+        assert de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", de.clock().date()) == 6
+        received = de.store.connection.execute(
+            "SELECT message_id FROM audit WHERE direction = 'received'"
+            " AND message_type = 'dna_search_request'"
+        ).fetchall()
+        assert len(received) == 3  # the first alone, a batch of 4, a batch of 1
+
+        # UK audit: every search's probe sent and answered under the message that carried it.
+        rows = uk.store.connection.execute(
+            "SELECT direction, message_id, refs FROM audit WHERE partner = 'DE'"
+        ).fetchall()
+        sent = [r[1] for r in rows if r[0] == "sent"]
+        got = [r[1] for r in rows if r[0] == "received"]
+        assert len(sent) == len(got) == 6
+        assert sorted(sent) == sorted(got)
+        assert sorted(sent) == sorted(m for (m,) in received for _ in range(sent.count(m)))
+        assert sorted(sent.count(m) for m in set(sent)) == [1, 1, 4]
+
+        # Each probe carried its own search's correlation id.
+        batch_logs = [e for e in logs if e["event"] == "partner_batch_sent"]
+        carried = [cid for e in batch_logs if e["partner"] == "DE" for cid in e["correlation_ids"]]
+        expected = [uk.store.get_search(b["search_id"]) for b in bodies[1:]]
+        assert sorted(carried) == sorted(r.correlation_id for r in expected if r is not None)
+        assert all("search_id" not in e for e in batch_logs)  # no one search's context
+
+    _run(tmp_path, scenario, partner_middlewares={"DE": [_slow(HOLD_S)]})
+    assert verify(str(tmp_path / "GB" / "gateway.sqlite3")).ok
+
+
+def test_a_failed_batch_fails_each_of_its_searches_for_that_partner_only(tmp_path: Path) -> None:
+    subjects = [DE_HELD[0], DE_HELD[1], FR_HELD]
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        bodies = await _burst(c, s, subjects)
+        first = {p["partner"]: p["status"] for p in bodies[0]["partners"]}
+        assert first == {"DE": "hit", "FR": "no_hit"}
+        for subject, body in zip(subjects[1:], bodies[1:], strict=True):
+            by_partner = {p["partner"]: p for p in body["partners"]}
+            assert by_partner["DE"]["status"] == "error"
+            assert "HTTP 500" in by_partner["DE"]["error"]
+            fr = "hit" if subject == FR_HELD else "no_hit"
+            assert by_partner["FR"]["status"] == fr
+            assert body["status"] == "partial"
+
+    _run(tmp_path, scenario, partner_middlewares={"DE": [_slow(HOLD_S, 500)]})
+
+
+def test_a_partner_counts_a_batch_against_its_capacity_as_that_many_searches() -> None:
+    partner = seeded("DE", SEED, range(4), with_fingerprints=False, daily_capacity=5)
+    people = population.people(SEED, [0, 1, 2], capture=1, with_fingerprints=False)
+    profiles = [p.record.dna for p in people if p.record.dna is not None]
+    now = dt.datetime.now(dt.UTC)
+
+    def message(n: int, message_id: str) -> bytes:
+        probes = [DnaProbe(f"GB-{i}", profiles[i], f"c-{i}") for i in range(n)]
+        env = batch_request("GB", "DE", message_id, now, Purpose.INVESTIGATION, probes, 5)
+        return prum_xml.encode(env)
+
+    status, data = partner.answer(message(3, "b-1"), now)
+    assert status == 200
+    reply = prum_xml.decode(data).body
+    assert isinstance(reply, SearchReply)
+    assert [r.probe_reference for r in reply.results] == ["GB-0", "GB-1", "GB-2"]
+    status, data = partner.answer(message(3, "b-2"), now)  # 3 more of the 2 left: none
+    assert status == 429
+    body = prum_xml.decode(data).body
+    assert isinstance(body, ErrorBody) and body.code is ErrorCode.QUOTA_EXCEEDED
+    status, _ = partner.answer(message(2, "b-3"), now)  # the 2 left fit
+    assert status == 200
+
+
+def _reply_to(request: Envelope, results: list[ProbeResult], **header: Any) -> bytes:
+    h = request.header
+    fields = {
+        "message_id": "r-1",
+        "correlation_id": h.correlation_id,
+        "timestamp": h.timestamp,
+        "sender": h.receiver,
+        "receiver": h.sender,
+        "message_type": MessageType.SEARCH_REPLY,
+        "purpose": h.purpose,
+        **header,
+    }
+    body = SearchReply(h.message_id, Modality.DNA, tuple(results))
+    return prum_xml.encode(Envelope(Header(**fields), body))
+
+
+def test_a_batch_reply_is_split_by_probe_and_checked_like_any_reply() -> None:
+    (person,) = population.people(SEED, [0], capture=1, with_fingerprints=False)
+    profile = person.record.dna
+    assert profile is not None
+    probes = [DnaProbe(f"GB-{i}", profile, f"c-{i}") for i in range(3)]
+    now = dt.datetime.now(dt.UTC)
+    request = batch_request("GB", "DE", "b-1", now, Purpose.INVESTIGATION, probes, 5)
+    decoded = prum_xml.decode(prum_xml.encode(request))
+    assert isinstance(decoded.body, DnaSearchRequest)
+    assert [p.correlation_id for p in decoded.body.probes] == ["c-0", "c-1", "c-2"]
+
+    # GB-1 has no result in the reply: that probe alone is an error.
+    results = [ProbeResult("GB-2", ()), ProbeResult("GB-0", ())]
+    answers = read_batch_reply(_reply_to(request, results), request)
+    assert [a.status for a in answers] == [
+        PartnerStatus.NO_HIT,
+        PartnerStatus.ERROR,
+        PartnerStatus.NO_HIT,
+    ]
+    assert all(a.via == "b-1" for a in answers if a.status is PartnerStatus.NO_HIT)
+
+    # A reply in another exchange answers none of them.
+    wrong = _reply_to(request, results, correlation_id="someone-else")
+    answers = read_batch_reply(wrong, request)
+    assert {a.status for a in answers} == {PartnerStatus.ERROR}
+    assert all(isinstance(a, Answer) and "correlation" in (a.error or "") for a in answers)
+
+
+@pytest.mark.parametrize("value", [0, 101, "2"])
+def test_batch_size_is_checked_when_the_config_is_read(value: object) -> None:
+    partner = {"id": "DE", "url": "http://127.0.0.1:1/prum/v1/messages", "dna_batch_max": value}
+    with pytest.raises(ConfigError, match="dna_batch_max"):
+        from_mapping({"partners": [partner]})
