@@ -47,6 +47,7 @@ import numpy as np
 from bench.report import Plot, Report, Series, format_table, write_report
 from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
+from exchange.gateway.config import DNA_BATCH_MAX
 from exchange.gateway.http_client import Endpoint, HttpClient, HttpClientError
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
@@ -74,7 +75,7 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def _processes(
-    root: Path, gallery: int, simple: bool
+    root: Path, gallery: int, simple: bool, batch_max: int | None = None
 ) -> AsyncIterator[tuple[str, dict[str, int], int, list[int]]]:
     procs: list[subprocess.Popen[bytes]] = []
     cmd = [sys.executable, "-m", "exchange.cli"]
@@ -116,7 +117,8 @@ async def _processes(
         partners = "".join(
             f'\n[[partners]]\nid = "{pid}"\nurl = "http://127.0.0.1:{port}/prum/v1/messages"\n'
             f'modalities = ["dna", "face"]\ntimeout_s = 5.0\n'
-            f"[partners.capacities]\nDNA = 100000000\nFACE = 100000000\n"
+            + (f"dna_batch_max = {batch_max}\n" if batch_max is not None else "")
+            + "[partners.capacities]\nDNA = 100000000\nFACE = 100000000\n"
             for pid, port in ports.items()
         )
         config = root / "gateway.toml"
@@ -316,8 +318,12 @@ FULL = Plan(searches=3000, seconds=60.0, concurrency=32, gallery=2000)
 QUICK = Plan(searches=300, seconds=20.0, concurrency=16, gallery=200)
 
 
-async def run(plan: Plan, partners: str = "node") -> Report:
-    """One bench run; `partners` is "node" (the full node code) or "simple" (state in memory)."""
+async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) -> Report:
+    """One bench run; `partners` is "node" (the full node code) or "simple" (state in memory).
+
+    `batch_max` sets the gateway's `dna_batch_max` for every partner (1: no DNA batching);
+    None leaves the gateway's default.
+    """
     n, seconds, concurrency, gallery = plan.searches, plan.seconds, plan.concurrency, plan.gallery
     quick = plan == QUICK
     with tempfile.TemporaryDirectory(prefix="prum-bench-") as tmp:
@@ -325,7 +331,12 @@ async def run(plan: Plan, partners: str = "node") -> Report:
         s = HttpClient()
         try:
             simple = partners == "simple"
-            async with _processes(root, gallery, simple) as (url, ports, gw_pid, partner_pids):
+            async with _processes(root, gallery, simple, batch_max) as (
+                url,
+                ports,
+                gw_pid,
+                partner_pids,
+            ):
                 baseline_reqs = _partner_requests(
                     f"http://127.0.0.1:{ports['DE']}/prum/v1/messages", n, gallery
                 )
@@ -416,6 +427,7 @@ async def run(plan: Plan, partners: str = "node") -> Report:
             "partners": len(PARTNERS),
             "quick": quick,
             "partner_nodes": partners,
+            "dna_batch_max": batch_max if batch_max is not None else DNA_BATCH_MAX,
             "event_loop": event_loop.name(),
             "open_loop_shares": ",".join(f"{x:g}" for x in PACED_SHARES),
             "open_loop_seconds": round(seconds / 6, 1),
@@ -480,9 +492,16 @@ def main(argv: list[str]) -> int:
         help="partner processes: the full node code (default) or simple nodes with their "
         "state in memory (mock_partners.simple_node), which take less of the shared CPU",
     )
+    parser.add_argument(
+        "--dna-batch-max",
+        type=int,
+        default=None,
+        help="the gateway's dna_batch_max for every partner (1: no batching; default: the "
+        "gateway's default)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
     args = parser.parse_args(argv)
-    report = event_loop.run(run(QUICK if args.quick else FULL, args.partners))
+    report = event_loop.run(run(QUICK if args.quick else FULL, args.partners, args.dna_batch_max))
     print(report.measured)
     print(format_table(report.rows))
     for note in report.notes:

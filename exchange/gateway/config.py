@@ -61,6 +61,7 @@ from exchange.model import Modality
 from exchange.pki import NodeFiles
 
 MAX_DNA_PROFILES = 100  # profiles in one DNA search request (prum-dna-1.0.xsd)
+DNA_BATCH_MAX = 32  # default dna_batch_max
 
 DIALECTS = ("prum", "interpol")
 # Searches a day per partner: Prüm Implementing Agreement Art. 9 for the fingerprint search
@@ -97,7 +98,7 @@ class PartnerConfig:
     # DNA searches to a Prüm partner that already has `dna_batch_lanes` messages of ours in
     # flight wait, and go together in one message of up to `dna_batch_max` profiles
     # (`dna_batch`). 1 turns batching off.
-    dna_batch_max: int = 32
+    dna_batch_max: int = DNA_BATCH_MAX
     dna_batch_lanes: int = 2
     capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
     inbound_capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
@@ -154,7 +155,7 @@ def _positive(doc: Mapping[str, Any], key: str, kind: type, default: Any, where:
 
 
 def _batch_max(doc: Mapping[str, Any], where: str) -> int:
-    value: int = _positive(doc, "dna_batch_max", int, 32, where)
+    value: int = _positive(doc, "dna_batch_max", int, DNA_BATCH_MAX, where)
     if value > MAX_DNA_PROFILES:
         raise ConfigError(f"{where}dna_batch_max: at most {MAX_DNA_PROFILES} (prum-dna-1.0.xsd)")
     return value

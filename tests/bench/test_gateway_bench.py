@@ -6,13 +6,17 @@ import pytest
 
 from bench.gateway import Plan, run
 from exchange import event_loop
+from exchange.gateway.config import DNA_BATCH_MAX
 
 
-@pytest.mark.parametrize("partners", ["node", "simple"])
-def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(partners: str) -> None:
+@pytest.mark.parametrize(("partners", "batch_max"), [("node", None), ("simple", 1)])
+def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
+    partners: str, batch_max: int | None
+) -> None:
     plan = Plan(searches=24, seconds=12.0, concurrency=4, gallery=40)
-    report = event_loop.run(run(plan, partners))
+    report = event_loop.run(run(plan, partners, batch_max))
     assert report.params["partner_nodes"] == partners
+    assert report.params["dna_batch_max"] == (batch_max or DNA_BATCH_MAX)
     fanout, light, baseline, *paced = report.rows
     assert fanout["requests_ok"] == 24 and fanout["errors"] == 0
     assert light["requests_ok"] == 8 and light["errors"] == 0
