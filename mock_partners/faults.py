@@ -51,6 +51,7 @@ from mock_partners.forged_replies import (
     Incoming,
     ReplyBody,
     encode_reply,
+    forge_in_batch,
     parse_request,
     reply_outcome,
     rewrite_reply,
@@ -325,7 +326,24 @@ class FaultInjector:
             record["outcome"] = "http_error"
             return web.Response(status=profile.error_status, text="injected fault")
         expectation = next((e for e in self.expectations if inc and e.matches(inc)), None)
-        if inc is not None and expectation is not None:
+        if (
+            inc is not None
+            and expectation is not None
+            and inc.batch
+            and expectation.reply != "error"
+        ):
+            # Probes of several searches in one message: the node answers them all, then
+            # the expected probes' results are forged in its reply.
+            record["fault"] = f"expectation:{expectation.id}"
+            got = await handler(request)
+            if not isinstance(got, web.Response):
+                return got
+            response = got
+            data = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
+            forged = forge_in_batch(inc, data, self.expectations)
+            if forged is not None:
+                response = _with_body(response, forged)
+        elif inc is not None and expectation is not None:
             record["fault"] = f"expectation:{expectation.id}"
             body = expectation.body(inc)
             response = _xml(inc, encode_reply(inc, body), _status(inc, body))

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,6 +68,22 @@ class Incoming:
     modality: Modality | None
     probe_reference: str | None
     digest: str | None
+    # A DNA request's probes, each as (reference, digest): one message may carry the probes
+    # of several searches (the UK gateway's batches, `exchange.gateway.dna_batch`).
+    probes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def batch(self) -> bool:
+        return len(self.probes) > 1
+
+
+def _probes(body: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(body, DnaSearchRequest):
+        return ()
+    one = [DnaSearchRequest((p,), body.max_candidates) for p in body.probes]
+    return tuple(
+        (p.reference, probe_digest(b) or "") for p, b in zip(body.probes, one, strict=True)
+    )
 
 
 def probe_digest(body: object) -> str | None:
@@ -127,7 +143,7 @@ def parse_request(raw: bytes, content_type: str, path: str) -> Incoming | None:
     modality, ref = _search_parts(env.body)
     return Incoming(
         dialect, h.message_id, h.correlation_id, h.sender, h.receiver, h.message_type.value,
-        h.purpose, modality, ref, probe_digest(env.body),
+        h.purpose, modality, ref, probe_digest(env.body), _probes(env.body),
     )  # fmt: skip
 
 
@@ -184,6 +200,31 @@ def schema_invalid(data: bytes) -> bytes:
     return out
 
 
+def forge_in_batch(inc: Incoming, data: bytes, expectations: Sequence[Expectation]) -> bytes | None:
+    """The node's own reply to a batch, with the results of the probes `expectations` match
+    forged (each by the first that matches it); None when the reply is not a search reply.
+
+    An `error` expectation cannot answer one probe of a batch alone; the caller answers the
+    whole message with it instead.
+    """
+    try:
+        env = prum_xml.decode(data)
+    except CodecError:
+        return None
+    if not isinstance(env.body, SearchReply):
+        return None
+    digests = dict(inc.probes)
+    results = []
+    for result in env.body.results:
+        ref = result.probe_reference
+        chosen = next((e for e in expectations if e.matches_probe(ref, digests.get(ref, ""))), None)
+        if chosen is not None:
+            result = ProbeResult(ref, chosen.candidates if chosen.reply == "hit" else ())
+        results.append(result)
+    body = dataclasses.replace(env.body, results=tuple(results))
+    return prum_xml.encode(Envelope(env.header, body))
+
+
 def reply_outcome(inc: Incoming, data: bytes) -> str:
     """hit, no_hit, or the error code of a reply, for the request log."""
     try:
@@ -220,9 +261,17 @@ class Expectation:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def matches(self, inc: Incoming) -> bool:
+        """True for a search of the probe; a batch matches when any of its probes does."""
+        if inc.batch:
+            return any(self.matches_probe(ref, digest) for ref, digest in inc.probes)
         if self.probe_reference is not None and self.probe_reference != inc.probe_reference:
             return False
         return self.probe_digest is None or self.probe_digest == inc.digest
+
+    def matches_probe(self, reference: str, digest: str) -> bool:
+        if self.probe_reference is not None and self.probe_reference != reference:
+            return False
+        return self.probe_digest is None or self.probe_digest == digest
 
     def body(self, inc: Incoming) -> ReplyBody:
         if self.reply == "error":

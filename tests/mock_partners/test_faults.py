@@ -8,10 +8,12 @@ the partner status and error the gateway records for a real search. Timing is ne
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,23 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from exchange.codecs import uk_json
-from exchange.model import Modality
+from exchange.codecs import prum_xml, uk_json
+from exchange.gateway.app import Gateway
+from exchange.gateway.config import Listener
+from exchange.gateway.dialects import batch_request
+from exchange.gateway.partner_api import XML
+from exchange.model import DnaProbe, Modality, Purpose, SearchReply
 from mock_partners import population
-from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
+from mock_partners.cluster import (
+    PARTNER_SUBJECTS,
+    Cluster,
+    partner_node_config,
+    running_cluster,
+    seed_partner,
+)
 from mock_partners.fault_admin import loopback_only, running_admin
 from mock_partners.faults import PROFILES, FaultInjector, ProfileError, parse_profile
-from mock_partners.forged_replies import probe_digest_of
+from mock_partners.forged_replies import expectation_from_json, probe_digest_of
 from mock_partners.node import fault_middlewares
 
 SEED = 11
@@ -294,3 +306,56 @@ def test_an_injector_that_can_never_inject_is_left_out_of_the_node() -> None:
     assert fault_middlewares(later, admin_port=None) == [later.middleware]
     flaky = FaultInjector(1, [(0.0, "flaky")])
     assert fault_middlewares(flaky, admin_port=None) == [flaky.middleware]
+
+
+def test_expectations_forge_only_their_probes_in_a_batch_of_several_searches(
+    tmp_path: Path,
+) -> None:
+    """The UK gateway may send the DNA probes of several searches in one message; an
+    expectation then forges its probe's result and the node answers the others."""
+    held = [PARTNER_SUBJECTS + 1, PARTNER_SUBJECTS + 2]
+    people = population.people(SEED, [held[0], NOBODY, held[1]], "GB", 1)
+    profiles = [p.record.dna for p in people if p.record.dna is not None]
+    probes = [DnaProbe(f"GB-{i}", profile, f"c-{i}") for i, profile in enumerate(profiles)]
+    injector = FaultInjector(SEED)
+    injector.expectations = [
+        expectation_from_json(
+            {
+                "probe_reference": "GB-1",
+                "reply": "hit",
+                "candidates": [{"reference": "DE-FORCED-1", "score": 0.99, "match_type": "full"}],
+            }
+        ),
+        expectation_from_json(
+            {"probe_digest": probe_digest_of(people[2].record, Modality.DNA), "reply": "no_hit"}
+        ),
+    ]
+
+    async def main() -> dict[str, list[str]]:
+        cfg = replace(partner_node_config("DE", tmp_path / "DE"), partner_listener=Listener())
+        gw = Gateway(cfg, [injector.middleware])
+        node = await gw.start()
+        try:
+            await seed_partner(node, "DE", SEED, held)
+            now = dt.datetime.now(dt.UTC)
+            request = batch_request("GB", "DE", "b-1", now, Purpose.INVESTIGATION, probes, 5)
+            url = f"http://127.0.0.1:{gw.partner_port}/prum/v1/messages"
+            async with (
+                aiohttp.ClientSession() as s,
+                s.post(url, data=prum_xml.encode(request), headers={"Content-Type": XML}) as r,
+            ):
+                assert r.status == 200
+                reply = prum_xml.decode(await r.read())
+        finally:
+            await gw.stop()
+        assert isinstance(reply.body, SearchReply)
+        return {
+            res.probe_reference: [c.reference for c in res.candidates] for res in reply.body.results
+        }
+
+    got = asyncio.run(main())
+    assert got["GB-0"][0] == population.reference_of(SEED, held[0], "DE")  # the node's own
+    assert got["GB-1"] == ["DE-FORCED-1"]
+    assert got["GB-2"] == []  # held, but the expectation says no hit
+    (logged,) = injector.requests
+    assert str(logged.fault).startswith("expectation:")
