@@ -34,7 +34,8 @@ timeout_s = 5.0                   # one attempt
 retries = 2                       # extra attempts on transient failures
 max_in_flight = 32
 dna_batch_max = 32                # DNA probes of several searches in one message, at most
-dna_batch_lanes = 2               # messages in flight before DNA searches wait and batch
+dna_batch_lanes = 2               # batches in flight at once (a DNA search goes alone only
+                                  # when nothing of ours is in flight to the partner)
 [partners.capacities]             # what the partner accepts from us per day, by search type
 DNA = 1000
 "TP/TP" = 100
@@ -95,9 +96,9 @@ class PartnerConfig:
     max_in_flight: int = 32
     breaker_failures: int = 5  # consecutive transient failures that open the breaker
     breaker_reset_s: float = 10.0  # how long it stays open before one trial message
-    # DNA searches to a Prüm partner that already has `dna_batch_lanes` messages of ours in
-    # flight wait, and go together in one message of up to `dna_batch_max` profiles
-    # (`dna_batch`). 1 turns batching off.
+    # DNA searches to a Prüm partner that already has a message of ours in flight wait, and
+    # go together in one message of up to `dna_batch_max` profiles, with at most
+    # `dna_batch_lanes` such messages in flight (`dna_batch`). dna_batch_max = 1: off.
     dna_batch_max: int = DNA_BATCH_MAX
     dna_batch_lanes: int = 2
     capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))

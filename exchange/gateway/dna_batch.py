@@ -8,13 +8,14 @@ each side, and a round of audit entries; under load that per-message work is mos
 the gateway and the partner do (issue 5's profiles). So a partner gets its DNA searches
 together when it is busy:
 
-- While fewer than `dna_batch_lanes` of our messages are in flight to the partner (and none
-  is waiting), a search's message goes at once, alone, exactly as without batching: same
-  message id, same bytes, same audit. A lightly loaded gateway never waits.
-- When the lanes are full, the search's probe waits in this partner's queue. When a lane
-  frees, the waiting probes (up to `dna_batch_max`, with the same purpose and candidate
-  limit, each reference once) go as one message with its own id, so the batch grows with
-  the load and costs no extra latency beyond the lane it waited for.
+- While nothing of ours is in flight to the partner, a search's message goes at once,
+  alone, exactly as without batching: same message id, same bytes, same audit. A lightly
+  loaded gateway never waits (Nagle's rule for small TCP segments, RFC 896).
+- Otherwise the search's probe joins this partner's queue, which is sent on up to
+  `dna_batch_lanes` messages in flight at once: when a lane is free, the waiting probes (up
+  to `dna_batch_max`, with the same purpose and candidate limit, each reference once) go as
+  one message with its own id. The batch grows with the load; a probe waits at most for a
+  lane to free.
 
 A batch is audited when it goes (one `sent` entry per probe, under the batch's message id),
 before any byte leaves; each search then records its own answer as the batch's `received`
@@ -73,9 +74,8 @@ class DnaBatcher:
     def congested(self) -> bool:
         """True when a new DNA search to this partner should wait for a batch.
 
-        As Nagle's algorithm (RFC 896) does for small TCP segments: a search goes alone only
-        when nothing of ours is in flight to the partner; otherwise it waits for a lane
-        (of `dna_batch_lanes`) and goes with whatever else has queued by then.
+        A search goes alone only when nothing of ours is in flight to the partner; otherwise
+        it waits for a lane (of `dna_batch_lanes`) and goes with whatever else has queued.
         """
         return self.in_flight > 0 or bool(self._queue)
 
@@ -139,28 +139,28 @@ class DnaBatcher:
         return taken
 
     async def _send(self, members: list[_Member]) -> None:
+        message_id = str(uuid.uuid4())
         answers: list[Answer] | None = None
         try:
-            answers = await self._exchange(members)
+            answers = await self._exchange(message_id, members)
         except Exception as exc:  # a bug of ours: these searches get an error, none hangs
             self.node.log.error(
                 "partner_batch_failed", partner=self.cfg.id, error=type(exc).__name__
             )
-            answers = [Answer(Modality.DNA, P.ERROR, f"internal error: {type(exc).__name__}")] * (
-                len(members)
-            )
+            error = f"internal error: {type(exc).__name__}"
+            answers = [Answer(Modality.DNA, P.ERROR, error, via=message_id)] * len(members)
         finally:
             self.in_flight -= 1
             if answers is None:  # cancelled (shutdown): the waiting searches end too
-                answers = [Answer(Modality.DNA, P.ERROR, "gateway stopping")] * len(members)
+                stopping = Answer(Modality.DNA, P.ERROR, "gateway stopping", via=message_id)
+                answers = [stopping] * len(members)
             for m, answer in zip(members, answers, strict=True):
                 if not m.future.done():
                     m.future.set_result(answer)
         self._drain()
 
-    async def _exchange(self, members: list[_Member]) -> list[Answer]:
+    async def _exchange(self, message_id: str, members: list[_Member]) -> list[Answer]:
         node, cfg = self.node, self.cfg
-        message_id = str(uuid.uuid4())
         now = node.clock()
         first = members[0].msg
         request = batch_request(
