@@ -92,7 +92,8 @@ def take_capacity(node: Node, cfg: PartnerConfig, search_type: str) -> bool:
 
 
 def busy_partners(node: Node) -> frozenset[str]:
-    """Partners whose new DNA searches wait for a batch (`dna_batch`): their lanes are full.
+    """Partners whose new DNA searches wait for a batch (`dna_batch`): we have a message in
+    flight to them, or searches already waiting.
 
     Decided before a search is planned, so its batched messages are never encoded alone,
     and its commit audits only the messages that go alone (a batch is audited when it goes).

@@ -506,6 +506,16 @@ def test_take_quota_up_to_the_limit(store: Store) -> None:
     assert store.quota_used(out, "DE", "TP/TP", DAY) == 3
 
 
+def test_take_quota_for_several_searches_takes_all_or_none(store: Store) -> None:
+    inbound = QuotaDirection.INBOUND  # a partner's DNA message carrying several profiles
+    assert store.count_quota(inbound, "DE", "DNA", DAY, 5, 3) == 3
+    assert store.count_quota(inbound, "DE", "DNA", DAY, 5, 3) is None  # 3 of the 2 left
+    assert store.quota_used(inbound, "DE", "DNA", DAY) == 3
+    assert store.count_quota(inbound, "DE", "DNA", DAY, 5, 2) == 5
+    assert not store.take_quota(inbound, "FR", "DNA", DAY, 2, 3)  # more than a whole day
+    assert store.quota_used(inbound, "FR", "DNA", DAY) == 0
+
+
 def test_take_quota_from_two_threads_never_exceeds(db: Path) -> None:
     # Many counters with a limit of 1 give the two writers many chances to collide; a
     # read-then-write version of take_quota overshoots here on every run (checked by hand).
