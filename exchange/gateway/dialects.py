@@ -15,6 +15,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from lxml import etree
+
 from exchange.codecs import ansi_nist, interpol, prum_xml
 from exchange.gateway.store import NewHit, PartnerResultRow, PartnerStatus, SearchRow
 from exchange.model import (
@@ -69,6 +71,8 @@ class Outgoing:
     probe: DnaProbe | None = None
     max_candidates: int = 0
     batched: bool = False  # its probe waits for a batch; `data` is empty, never sent alone
+    # The probe's `Profile` element, built once per search for all the batches carrying it.
+    profile_xml: etree._Element | None = None
 
 
 def answer_of(body: object, modality: Modality, request_message_id: str, replied_to: str) -> Answer:
@@ -131,6 +135,7 @@ def prum_outgoing(
         if isinstance(body, DnaSearchRequest) and len(body.probes) == 1:
             probe = replace(body.probes[0], correlation_id=search.correlation_id)
         waits = [probe is not None and r.partner in busy for r in results]
+        profile_xml = prum_xml.profile_element(probe) if probe is not None and any(waits) else None
         headers = [e.header for e, w in zip(requests, waits, strict=True) if not w]
         alone = iter(prum_xml.encode_each(body, headers))
         encoded = [b"" if w else next(alone) for w in waits]
@@ -152,6 +157,7 @@ def prum_outgoing(
                     probe,
                     body.max_candidates,
                     batched,
+                    profile_xml if batched else None,
                 )
             )
     return out

@@ -172,7 +172,11 @@ class DnaBatcher:
             [m.probe for m in members],
             first.max_candidates,
         )
-        data = prum_xml.encode(request)
+        profiles = [
+            prum_xml.profile_element(m.probe) if m.msg.profile_xml is None else m.msg.profile_xml
+            for m in members
+        ]
+        data = prum_xml.encode_dna_batch(request.header, profiles, first.max_candidates)
         sent = [
             AuditEntry(
                 at=now,

@@ -164,3 +164,29 @@ def test_element_count_limit_is_exact() -> None:
     parse_xml(doc, max_elements=10)
     with pytest.raises(HostileInputError, match="more than 9 elements"):
         parse_xml(doc, max_elements=9)
+
+
+correlation_ids = st.none() | st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:\-]{0,40}\Z")
+batch_probes = st.lists(
+    st.builds(
+        DnaProbe, reference=references, profile=dna_profiles(), correlation_id=correlation_ids
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(probes=batch_probes, k=st.integers(1, 100))
+def test_a_batch_from_prebuilt_profiles_is_the_same_message(probes: list[DnaProbe], k: int) -> None:
+    """`encode_dna_batch` copies `profile_element`s instead of building each profile again
+    (the gateway's DNA batches): the bytes must be `encode`'s, and they must decode back."""
+    header = Header(
+        "b-1", "b-1", T0, "GB", "DE", MessageType.DNA_SEARCH_REQUEST, Purpose.INVESTIGATION
+    )
+    envelope = Envelope(header, DnaSearchRequest(tuple(probes), k))
+    elements = [prum_xml.profile_element(p) for p in probes]
+    data = prum_xml.encode_dna_batch(header, elements, k)
+    assert data == prum_xml.encode(envelope)
+    assert prum_xml.encode_dna_batch(header, elements, k) == data  # the elements are unchanged
+    assert prum_xml.decode(data) == envelope
