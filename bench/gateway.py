@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,7 +350,9 @@ async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) 
                 cpu0 = _cpu_seconds(gw_pid)
                 partner_cpu0 = sum(_cpu_seconds(p) for p in partner_pids)
                 client_cpu0 = time.process_time()
+                batched0 = _batch_counters(url)
                 lat, errors, elapsed = await _load(s, reqs, concurrency, seconds, _complete)
+                batched = [b - a for a, b in zip(batched0, _batch_counters(url), strict=True)]
                 cpu = _cpu_seconds(gw_pid) - cpu0
                 partner_cpu = sum(_cpu_seconds(p) for p in partner_pids) - partner_cpu0
                 client_cpu = time.process_time() - client_cpu0
@@ -452,10 +455,32 @@ async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) 
             "open loop (requests sent at a fixed rate whatever the answers; latency from the "
             f"moment each was due): highest rate tried with p99 < {P99_TARGET_MS:g} ms and no "
             f"errors: {f'{max(within):.0f}/s' if within else 'none'}",
+            _batch_note(batched, len(lat) * len(PARTNERS)),
             f"CPU per search, all processes: {total_cpu_ms:.2f} ms (gateway {gw_ms:.2f}, "
             f"partners {partners_ms:.2f}, load client {client_ms:.2f}); with {cores} cores "
             f"the machine cannot complete more than {ceiling:.0f} searches/s at this cost",
         ],
+    )
+
+
+def _batch_counters(url: str) -> tuple[float, float]:
+    """The gateway's DNA batches so far and the probes they carried, over all partners."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:  # loopback only
+        text = resp.read().decode()
+    totals = {"prum_dna_batches_total": 0.0, "prum_dna_batched_probes_total": 0.0}
+    for line in text.splitlines():
+        name = line.partition("{")[0]
+        if name in totals:
+            totals[name] += float(line.rpartition(" ")[2])
+    return totals["prum_dna_batches_total"], totals["prum_dna_batched_probes_total"]
+
+
+def _batch_note(batched: list[float], probes: int) -> str:
+    batches, carried = batched
+    mean = f", {carried / batches:.1f} probes a batch on average" if batches else ""
+    return (
+        f"DNA batching in the fan-out run: {carried:.0f} of the {probes} partner probes of its "
+        f"complete searches went in {batches:.0f} batch messages{mean}; the rest went alone"
     )
 
 
