@@ -349,10 +349,20 @@ async def run_search(
     statuses: dict[str, PartnerStatus] = {
         r.partner: r.status for r in search.results if r.status is not P.PENDING
     }
+    unrecorded: list[tuple[str, str]] = []
     if tasks:
         done, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()) + 0.05)
         for task in done:
-            statuses[tasks[task]] = task.result()
+            partner = tasks[task]
+            exc = task.exception()
+            if exc is None:
+                statuses[partner] = task.result()
+                continue
+            # Its answer could not be recorded (a failed write): that partner ends `error`
+            # with the search's end, rather than the whole search staying pending.
+            node.log.error("partner_result_not_recorded", partner=partner, error=type(exc).__name__)
+            statuses[partner] = P.ERROR
+            unrecorded.append((partner, f"internal error: {type(exc).__name__}"))
         for task in late:
             task.cancel()
             partner = tasks[task]
@@ -365,7 +375,15 @@ async def run_search(
                 error="no answer by the search deadline",
             )
     final = search_status(list(statuses.values()))
-    await node.writes.run(lambda: node.store.close_search(search_id, final, now=node.clock()))
+
+    def finish() -> None:
+        for partner, error in unrecorded:
+            node.store.set_partner_result(
+                search_id, partner, P.ERROR, now=node.clock(), error=error
+            )
+        node.store.close_search(search_id, final, now=node.clock())
+
+    await node.writes.run(finish)
     node.metrics.observe("prum_search_seconds", time.perf_counter() - started)
     node.log.info("search_finished", status=final, partners=len(statuses))
     node.search_event(search_id).set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,31 @@ def test_an_unexpected_failure_in_one_exchange_ends_that_partner_not_the_search(
         assert body["status"] == "partial"
         by_partner = {p["partner"]: (p["status"], p["error"]) for p in body["partners"]}
         assert by_partner == {"DE": ("hit", None), "FR": ("error", "internal error: RuntimeError")}
+
+    run(tmp_path, scenario)
+
+
+def test_a_partner_answer_that_cannot_be_recorded_ends_that_partner_not_the_search(
+    tmp_path: Path,
+) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        node = c.gateway.node
+        assert node is not None
+        real = node.store.set_partner_result
+
+        def failing(search_id: str, partner: str, status: Any, **kw: Any) -> Any:
+            if partner == "FR" and status != "error":  # stands in for a write that fails
+                raise sqlite3.OperationalError("disk I/O error")
+            return real(search_id, partner, status, **kw)
+
+        node.store.set_partner_result = failing  # type: ignore[method-assign]
+        body = await _search_de_held_dna(c, s)
+        assert body["status"] == "partial"  # ended, not left pending
+        by_partner = {p["partner"]: (p["status"], p["error"]) for p in body["partners"]}
+        assert by_partner == {
+            "DE": ("hit", None),
+            "FR": ("error", "internal error: OperationalError"),
+        }
 
     run(tmp_path, scenario)
 
