@@ -386,5 +386,5 @@ async def run_search(
     await node.writes.run(finish)
     node.metrics.observe("prum_search_seconds", time.perf_counter() - started)
     node.log.info("search_finished", status=final, partners=len(statuses))
-    node.search_event(search_id).set()
+    node.search_ended(search_id)
     structlog.contextvars.unbind_contextvars("correlation_id", "search_id")

@@ -121,9 +121,21 @@ class Node:
         return row
 
     def search_event(self, search_id: str) -> asyncio.Event:
+        """What a `?wait=` waits on: set when the search has ended (`search_ended`)."""
         if search_id not in self.done:
             self.done[search_id] = asyncio.Event()
         return self.done[search_id]
+
+    def search_ended(self, search_id: str) -> None:
+        """Wake the search's waiters and forget its event, called after its end is committed.
+
+        A waiter takes the event only after reading the search as pending, with no await in
+        between, so none can take it after this (it would read the search as ended). Without
+        the removal one event per search would stay for the life of the process.
+        """
+        event = self.done.pop(search_id, None)
+        if event is not None:
+            event.set()
 
 
 NODE: web.AppKey[Node] = web.AppKey("node", Node)

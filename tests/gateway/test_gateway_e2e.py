@@ -151,6 +151,38 @@ def test_follow_up_needs_confirmation_then_returns_core_data_only(tmp_path: Path
     run(tmp_path, scenario)
 
 
+def test_a_finished_search_leaves_nothing_behind_for_waiters(tmp_path: Path) -> None:
+    """The gateway runs for months: what `?wait=` waits on is dropped when a search ends."""
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        node = c.gateway.node
+        assert node is not None
+        url = f"{c.client_url}/v1/searches"
+        record = _probe(PARTNER_SUBJECTS + 1)
+        started = [
+            await _call(s, "POST", url, "/v1/searches", json=_search_body(record, ["dna"]))
+            for _ in range(3)
+        ]
+        assert all(status == 202 for status, _ in started)
+        assert len(node.done) == 3  # each pending search has its event
+        waited = await asyncio.gather(
+            *(
+                _call(s, "GET", f"{url}/{b['search_id']}?wait=15", "/v1/searches/{search_id}")
+                for _, b in started
+            )
+        )
+        assert [b["status"] for _, b in waited] == ["complete"] * 3
+        body = await _search_de_held_dna(c, s)
+        assert body["status"] == "complete"
+        assert node.done == {}
+        again = await _call(
+            s, "GET", f"{url}/{body['search_id']}?wait=15", "/v1/searches/{search_id}"
+        )
+        assert again[1]["status"] == "complete" and node.done == {}
+
+    run(tmp_path, scenario)
+
+
 def test_a_partner_that_never_answers_makes_the_search_partial(tmp_path: Path) -> None:
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         body = await _search_de_held_dna(c, s)
