@@ -17,6 +17,7 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
+from exchange import event_loop
 from exchange.gateway.app import Gateway, Middleware
 from exchange.gateway.config import DEFAULT_CAPACITIES, Listener
 from mock_partners import population
@@ -75,6 +76,7 @@ async def serve_partner(
         admin = None
         if admin_port is not None:
             admin = await stack.enter_async_context(running_admin(injector, admin_port))
+        event_loop.settle_heap()
         ready = {"partner": partner_id, "port": gateway.partner_port, "records": len(node.gallery)}
         print(json.dumps({**ready, "faults": faults, "admin_port": admin}), flush=True)
         injector.restart_clock()

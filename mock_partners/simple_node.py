@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
+from exchange import event_loop
 from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError
 from exchange.gallery import NodeGallery, Thresholds
@@ -196,6 +197,7 @@ async def serve_simple_partner(
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         bound = int(runner.addresses[0][1])
+        event_loop.settle_heap()
         ready = {"partner": partner_id, "port": bound, "records": len(partner.gallery)}
         print(json.dumps({**ready, "simple": True}), flush=True)
         stop = asyncio.Event()

@@ -23,6 +23,7 @@ import structlog
 from aiohttp import typedefs, web
 
 import schemas
+from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.gallery import GalleryError, NodeGallery, Thresholds
 from exchange.gateway import client_api, partner_api
@@ -353,6 +354,7 @@ class Gateway:
 async def serve_forever(config: GatewayConfig) -> None:
     gateway = Gateway(config)
     await gateway.start()
+    event_loop.settle_heap()
     log = structlog.get_logger()
     log.info(
         "gateway_started",
