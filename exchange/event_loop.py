@@ -40,9 +40,9 @@ def settle_heap() -> None:
 
     Collects once, then freezes every object alive (`gc.freeze`, Python 3.7+): the cyclic
     collector no longer walks them, so its full collections, which otherwise walk the whole
-    heap, cost only what was made since. Under `bench gateway` load, before this, full
-    collections took 25-80 ms in the gateway and in each partner, each one a stall of every
-    search in flight (measured with `gc.callbacks`). Frozen objects are still freed by
+    heap, cost only what was made since. Measured with `gc.callbacks` in the processes of
+    `bench gateway`, a full collection of an unfrozen heap took 25-80 ms: a stall of every
+    search in flight whenever one falls in service. Frozen objects are still freed by
     reference counting; only cycles among them wait (there are none to speak of).
     """
     gc.collect()
