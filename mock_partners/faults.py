@@ -193,11 +193,20 @@ class RequestRecord:
     message_id: str | None
     type: str | None
     sender: str | None
-    probe_reference: str | None
+    probe_reference: str | None  # the first probe's (the only one, unless a batch)
+    probe_references: tuple[str, ...]  # every probe's: a DNA batch carries several searches
     profile: str
     fault: str | None
     outcome: str
     status: int | None
+
+
+def _references(inc: Incoming | None) -> tuple[str, ...]:
+    if inc is None:
+        return ()
+    if inc.probes:
+        return tuple(ref for ref, _ in inc.probes)
+    return () if inc.probe_reference is None else (inc.probe_reference,)
 
 
 class Reset(Exception):
@@ -280,6 +289,7 @@ class FaultInjector:
             "type": inc.message_type if inc else None,
             "sender": inc.sender if inc else None,
             "probe_reference": inc.probe_reference if inc else None,
+            "probe_references": _references(inc),
             "profile": profile.name,
             "fault": None,
             "outcome": "unreadable" if inc is None else "pending",

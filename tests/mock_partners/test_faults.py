@@ -226,6 +226,7 @@ async def _requests_listed(s: aiohttp.ClientSession, admin: str) -> None:
     assert {"hang", "reset", "malformed", "invalid", "exhausted", "http-503"} <= faults
     assert any(str(r["fault"]).startswith("expectation:") for r in requests)
     assert all(r["message_id"] for r in requests)
+    assert all(r["probe_references"][0] == r["probe_reference"] for r in requests)
     text = json.dumps(requests)
     assert "Locus" not in text and "loci" not in text and "Template" not in text
     async with s.put(f"{admin}/admin/faults", json={"profile": "no-such"}) as r:
@@ -359,3 +360,4 @@ def test_expectations_forge_only_their_probes_in_a_batch_of_several_searches(
     assert got["GB-2"] == []  # held, but the expectation says no hit
     (logged,) = injector.requests
     assert str(logged.fault).startswith("expectation:")
+    assert logged.probe_references == ("GB-0", "GB-1", "GB-2")  # what test teams look up
