@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.gateway import Plan, run
+from bench.gateway import REFINE_STEPS, Plan, next_rate, run
 from exchange import event_loop
 from exchange.gateway.config import DNA_BATCH_MAX
 
@@ -26,7 +26,8 @@ def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
         assert 0 < row["p50_ms"] <= row["p99_ms"]
     for key in ("gateway_cpu_ms_per_search", "partners_cpu_ms_per_search"):
         assert isinstance(fanout[key], float) and fanout[key] > 0
-    assert len(paced) == 3  # open loop at fixed shares of the saturated rate
+    # open loop at fixed shares of the saturated rate, then at most REFINE_STEPS bisections
+    assert 3 <= len(paced) <= 3 + REFINE_STEPS
     for row in paced:
         assert row["errors"] == 0 and row["requests_ok"] > 0
     assert any(note.startswith("audit verify after the run: audit OK") for note in report.notes)
@@ -36,3 +37,18 @@ def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
     if batch_max == 1:
         assert batching.startswith("DNA batching in the fan-out run: 0 of")
     assert report.params["event_loop"] == event_loop.name()
+
+
+def test_open_loop_rates_bisect_towards_the_highest_rate_within_the_target() -> None:
+    # nothing within the target: halve towards 0 from the lowest miss
+    assert next_rate([(100.0, False), (140.0, False), (170.0, False)]) == 50.0
+    # within at 50, missed at 100: try 75
+    assert next_rate([(100.0, False), (140.0, False), (50.0, True)]) == 75.0
+    # every rate within: the highest tried is the answer, nothing to refine
+    assert next_rate([(100.0, True), (140.0, True), (170.0, True)]) is None
+    # a miss below a rate within (noise) does not pull the search down
+    assert next_rate([(100.0, True), (90.0, False), (140.0, False)]) == 120.0
+    # the gap is already under a tenth of the best rate
+    assert next_rate([(100.0, True), (108.0, False)]) is None
+    # too slow to be worth a run
+    assert next_rate([(3.0, False)]) is None
