@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import shutil
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -151,6 +153,55 @@ async def save_indexes_periodically(
         node.log.info("gallery_saved", version=version, records=len(node.gallery))
 
 
+HOUSEKEEPING_CHUNK = 1000  # rows per transaction: a backlog never holds the writer long
+
+
+async def housekeep(node: Node) -> dict[str, int]:
+    """Drop the partner-side rows past their retention now; how many, by table.
+
+    Replies to partner messages older than `reply_retention_s` (a retry of such a message
+    would be answered afresh), and notes of released hits older than the follow-up window
+    (no follow-up may name them any more). In chunks, each its own commit through the group
+    commit, so searches keep flowing while a large backlog goes.
+    """
+    now = node.clock()
+    cutoffs = {
+        "inbound_messages": (
+            node.store.forget_replies,
+            now - dt.timedelta(seconds=node.config.reply_retention_s),
+        ),
+        "released_hits": (node.store.forget_released, now - node.responder.rules.follow_up_window),
+    }
+    forgotten: dict[str, int] = {}
+    for table, (forget, before) in cutoffs.items():
+        total = 0
+        while True:
+            n = await node.writes.run(partial(forget, before, HOUSEKEEPING_CHUNK))
+            total += n
+            if n < HOUSEKEEPING_CHUNK:
+                break
+        forgotten[table] = total
+        node.metrics.inc("prum_rows_forgotten_total", total, table=table)
+    return forgotten
+
+
+async def housekeep_periodically(node: Node, interval_s: float, stop: asyncio.Event) -> None:
+    """`housekeep` every `interval_s` until `stop` is set; a failed round is logged and the
+    next one tries again (a gateway runs for months: its tables must not grow without end)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+        if stop.is_set():
+            return
+        try:
+            forgotten = await housekeep(node)
+        except Exception as exc:  # e.g. a locked or full disk; the next round retries
+            node.log.warning("housekeeping_failed", error=type(exc).__name__)
+            continue
+        if any(forgotten.values()):
+            node.log.info("housekeeping", **forgotten)
+
+
 def build_node(config: GatewayConfig, http: HttpClient) -> Node:
     if config.client is not None and not config.clients and not config.open_client_api:
         raise ConfigError("no client tokens configured and open_client_api is not set")
@@ -175,6 +226,7 @@ def build_node(config: GatewayConfig, http: HttpClient) -> Node:
         modalities=frozenset({Modality.DNA, Modality.FACE, Modality.FINGERPRINT}),
         capacities=capacities,
         core_data=lambda ref: node_ref[0].core_data(ref),
+        follow_up_window=dt.timedelta(seconds=config.follow_up_window_s),
     )
     node = Node(
         config=config,
@@ -225,22 +277,31 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
             for row in node.store.pending_searches():
                 node.search_event(row.search_id)
                 start_search(node, row.search_id)
-            stop_saving = asyncio.Event()
+            stop_background = asyncio.Event()
             saver = (
                 asyncio.create_task(
                     save_indexes_periodically(
-                        node, index_dir, config.index_save_interval_s, stop_saving, on_disk
+                        node, index_dir, config.index_save_interval_s, stop_background, on_disk
                     )
                 )
                 if config.index_save_interval_s > 0
                 else None
             )
+            keeper = (
+                asyncio.create_task(
+                    housekeep_periodically(node, config.housekeeping_interval_s, stop_background)
+                )
+                if config.housekeeping_interval_s > 0
+                else None
+            )
             node.ready = True
             yield node
             node.ready = False
-            stop_saving.set()
+            stop_background.set()
             if saver is not None:
                 await saver
+            if keeper is not None:
+                await keeper
             if node.tasks:
                 await asyncio.wait(list(node.tasks), timeout=GRACE_S)
             for task in list(node.tasks):

@@ -129,6 +129,11 @@ class GatewayConfig:
     # How often the gallery's index files are saved while running (when it changed), so a
     # crash costs a reload rather than a rebuild of every record; 0: only at a clean stop.
     index_save_interval_s: float = 600.0
+    # How often old partner-side rows are dropped (`app.housekeep_periodically`); 0: never.
+    housekeeping_interval_s: float = 600.0
+    # How long an answered partner message's id and reply are kept, so that a retry of it
+    # gets the same reply and is not searched again; older ones are forgotten.
+    reply_retention_s: float = 7 * 86400.0
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         for p in self.partners:
@@ -166,6 +171,13 @@ def _non_negative(doc: Mapping[str, Any], key: str, default: float) -> float:
     value: float = _get(doc, key, float, default, "")
     if value < 0:
         raise ConfigError(f"{key}: must be 0 or more")
+    return value
+
+
+def _at_least(doc: Mapping[str, Any], key: str, default: float, least: float) -> float:
+    value: float = _get(doc, key, float, default, "")
+    if value < least:
+        raise ConfigError(f"{key}: must be {least:g} or more")
     return value
 
 
@@ -276,6 +288,8 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),
         idle_timeout_s=_get(doc, "idle_timeout_s", float, 15.0, ""),
         index_save_interval_s=_non_negative(doc, "index_save_interval_s", 600.0),
+        housekeeping_interval_s=_non_negative(doc, "housekeeping_interval_s", 600.0),
+        reply_retention_s=_at_least(doc, "reply_retention_s", 7 * 86400.0, 3600.0),
         max_in_flight=_get(doc, "max_in_flight", int, 256, ""),
         client=Listener(
             _get(client, "host", str, "127.0.0.1", "client."),

@@ -113,4 +113,9 @@ def standard_metrics() -> Metrics:
     )
     m.describe("prum_dna_batches_total", "counter", "DNA messages carrying a batch of searches")
     m.describe("prum_dna_batched_probes_total", "counter", "DNA searches sent in those batches")
+    m.describe(
+        "prum_rows_forgotten_total",
+        "counter",
+        "Partner-side rows dropped by housekeeping, by table (past their retention)",
+    )
     return m

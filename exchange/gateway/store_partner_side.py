@@ -137,11 +137,17 @@ class PartnerSideState(Connected):
         ).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
-    def forget_replies(self, before: dt.datetime) -> int:
-        """Drop messages claimed before `before` and their replies (retention); how many."""
+    def forget_replies(self, before: dt.datetime, limit: int | None = None) -> int:
+        """Drop messages claimed before `before` and their replies (retention); how many.
+
+        `limit`: at most that many (oldest first), so that a large backlog goes in short
+        transactions rather than one that holds the writer for seconds.
+        """
         with self._write():
             cur = self._conn.execute(
-                "DELETE FROM inbound_messages WHERE claimed_at < ?", (timestamp(before),)
+                "DELETE FROM inbound_messages WHERE rowid IN (SELECT rowid FROM"
+                " inbound_messages WHERE claimed_at < ? ORDER BY claimed_at LIMIT ?)",
+                (timestamp(before), -1 if limit is None else limit),
             )
             return cur.rowcount
 
@@ -189,10 +195,14 @@ class PartnerSideState(Connected):
             args.append(search_message_id)
         return self._conn.execute(sql + " LIMIT 1", args).fetchone() is not None
 
-    def forget_released(self, before: dt.datetime) -> int:
-        """Drop release notes older than `before` (past every follow-up window); how many."""
+    def forget_released(self, before: dt.datetime, limit: int | None = None) -> int:
+        """Drop release notes older than `before` (past every follow-up window); how many.
+
+        `limit` as in `forget_replies`."""
         with self._write():
             cur = self._conn.execute(
-                "DELETE FROM released_hits WHERE released_at < ?", (timestamp(before),)
+                "DELETE FROM released_hits WHERE rowid IN (SELECT rowid FROM released_hits"
+                " WHERE released_at < ? ORDER BY released_at LIMIT ?)",
+                (timestamp(before), -1 if limit is None else limit),
             )
             return cur.rowcount

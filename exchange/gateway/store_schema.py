@@ -125,6 +125,11 @@ MIGRATIONS: list[str] = [
         hash TEXT NOT NULL
     ) STRICT;
     """,
+    # 1 -> 2: housekeeping finds old partner-side rows by time without a table scan.
+    """
+    CREATE INDEX inbound_messages_by_time ON inbound_messages (claimed_at);
+    CREATE INDEX released_hits_by_time ON released_hits (released_at);
+    """,
 ]
 
 

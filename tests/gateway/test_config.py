@@ -34,6 +34,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[[partners]]\nid = "DE"\nurl = "a"\n[[partners]]\nid = "DE"\nurl = "b"', "twice"),
         ("node_id = ", "gateway.toml"),
         ("index_save_interval_s = -5", "index_save_interval_s"),
+        ("housekeeping_interval_s = -1", "housekeeping_interval_s"),
+        ("reply_retention_s = 60", "reply_retention_s"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_failures = 0', "breaker_failures"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_reset_s = -1', "breaker_reset_s"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "abc"', "token_sha256"),

@@ -117,12 +117,34 @@ def test_forward_migrations_apply_once_and_keep_data(
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, extra])
     with Store.open(db) as s:
         conn = s.connection
-        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 2
+        version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
+        assert version == len(MIGRATIONS) + 1
         assert s.get_record("12/1234567C") is not None
         s.delete_record("12/1234567C")
         assert conn.execute("SELECT count(*) FROM partner_notes").fetchone()[0] == 1
     with Store.open(db) as s:  # not applied twice
         assert s.connection.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_a_database_of_the_first_schema_is_brought_up_to_date(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    with Store.open(db) as s:
+        s.remember_reply("DE", "msg-1", b"<r/>", now=T0)
+    monkeypatch.undo()
+    with Store.open(db) as s:
+        conn = s.connection
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"inbound_messages_by_time", "released_hits_by_time"} <= names
+        assert s.cached_reply("DE", "msg-1") == b"<r/>"
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM inbound_messages WHERE claimed_at < ?"
+            " ORDER BY claimed_at LIMIT 5",
+            ("2030",),
+        ).fetchall()
+        assert "inbound_messages_by_time" in " ".join(str(r[-1]) for r in plan)
 
 
 def test_a_failing_migration_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,7 +156,8 @@ def test_a_failing_migration_changes_nothing(db: Path, monkeypatch: pytest.Monke
     monkeypatch.undo()
     with Store.open(db) as s:
         conn = s.connection
-        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+        version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
+        assert version == len(MIGRATIONS)
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "half_done" not in names
 
@@ -560,6 +583,31 @@ def test_duplicate_message_gets_the_same_reply(store: Store) -> None:
     assert store.forget_replies(T0 + dt.timedelta(days=1)) == 1
     assert store.cached_reply("DE", "msg-1") is None
     assert store.cached_reply("FR", "msg-1") == b"<fr/>"
+
+
+def test_old_replies_and_release_notes_are_forgotten_oldest_first_in_chunks(
+    store: Store,
+) -> None:
+    for i in range(5):
+        store.remember_reply("DE", f"msg-{i}", b"<r/>", now=T0 + dt.timedelta(hours=i))
+        store.record_released("DE", f"search-{i}", [f"REF-{i}"], at=T0 + dt.timedelta(hours=i))
+    cutoff = T0 + dt.timedelta(hours=3, minutes=30)  # msg-0..3 and their notes are older
+    assert store.forget_replies(cutoff, limit=3) == 3
+    assert [store.cached_reply("DE", f"msg-{i}") is None for i in range(5)] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert store.forget_replies(cutoff, limit=3) == 1 and store.forget_replies(cutoff) == 0
+    assert store.cached_reply("DE", "msg-4") == b"<r/>"
+    now = T0 + dt.timedelta(hours=4)
+    assert store.forget_released(cutoff, limit=2) == 2
+    assert store.forget_released(cutoff, limit=2) == 2
+    assert store.forget_released(cutoff, limit=2) == 0
+    assert store.released_to("DE", "REF-4", now=now)
+    assert not store.released_to("DE", "REF-3", now=now)
 
 
 def test_a_retry_while_the_first_is_at_work_does_not_search_again(store: Store) -> None:
