@@ -156,13 +156,15 @@ async def save_indexes_periodically(
 HOUSEKEEPING_CHUNK = 1000  # rows per transaction: a backlog never holds the writer long
 
 
-async def housekeep(node: Node) -> dict[str, int]:
+async def housekeep(node: Node, stop: asyncio.Event | None = None) -> dict[str, int]:
     """Drop the partner-side rows past their retention now; how many, by table.
 
     Replies to partner messages older than `reply_retention_s` (a retry of such a message
     would be answered afresh), and notes of released hits older than the follow-up window
     (no follow-up may name them any more). In chunks, each its own commit through the group
-    commit, so searches keep flowing while a large backlog goes.
+    commit, so searches keep flowing while a large backlog goes; once `stop` is set no
+    further chunk starts (a first round after an upgrade may face months of rows), and the
+    next round carries on.
     """
     now = node.clock()
     cutoffs = {
@@ -178,7 +180,7 @@ async def housekeep(node: Node) -> dict[str, int]:
         while True:
             n = await node.writes.run(partial(forget, before, HOUSEKEEPING_CHUNK))
             total += n
-            if n < HOUSEKEEPING_CHUNK:
+            if n < HOUSEKEEPING_CHUNK or (stop is not None and stop.is_set()):
                 break
         forgotten[table] = total
         node.metrics.inc("prum_rows_forgotten_total", total, table=table)
@@ -194,7 +196,7 @@ async def housekeep_periodically(node: Node, interval_s: float, stop: asyncio.Ev
         if stop.is_set():
             return
         try:
-            forgotten = await housekeep(node)
+            forgotten = await housekeep(node, stop)
         except Exception as exc:  # e.g. a locked or full disk; the next round retries
             node.log.warning("housekeeping_failed", error=type(exc).__name__)
             continue

@@ -79,5 +79,12 @@ def test_a_backlog_goes_in_chunks_each_its_own_commit(
             assert uk.writes.transactions - commits == 2 * 3  # 4 + 4 + 2 rows, per table
             assert _kept(uk, now, 10) == (0, True, True)
             assert await gateway_app.housekeep(uk) == {"inbound_messages": 0, "released_hits": 0}
+            _fill(uk, now, 10)
+            stop = asyncio.Event()
+            stop.set()  # shutting down: one chunk per table, the rest left for next time
+            assert await gateway_app.housekeep(uk, stop) == {
+                "inbound_messages": 4,
+                "released_hits": 4,
+            }
 
     event_loop.run(main())
