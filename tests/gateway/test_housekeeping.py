@@ -8,7 +8,9 @@ have left them; rows still inside their retention stay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,15 @@ def _fill(node: Node, now: dt.datetime, old: int) -> None:
     node.store.record_released("DE", "fresh-search", ["REF-FRESH"], at=now - HOUR)
 
 
+@contextlib.asynccontextmanager
+async def _uk_node(tmp_path: Path, interval_s: float) -> AsyncIterator[Node]:
+    """The UK node of a running cluster, housekeeping every `interval_s` (0: never)."""
+    overrides = {"housekeeping_interval_s": interval_s}
+    async with running_cluster(tmp_path, seed=SEED, gallery_size=4, uk_overrides=overrides) as c:
+        assert c.gateway.node is not None
+        yield c.gateway.node
+
+
 def _kept(node: Node, now: dt.datetime, old: int) -> tuple[int, bool, bool]:
     olds = sum(node.store.cached_reply("DE", f"old-{i}") is not None for i in range(old))
     olds += sum(node.store.released_to("DE", f"REF-OLD-{i}", now=now) for i in range(old))
@@ -41,11 +52,7 @@ def _kept(node: Node, now: dt.datetime, old: int) -> tuple[int, bool, bool]:
 
 def test_a_running_gateway_forgets_old_replies_and_release_notes(tmp_path: Path) -> None:
     async def main() -> None:
-        async with running_cluster(
-            tmp_path, seed=SEED, gallery_size=4, uk_overrides={"housekeeping_interval_s": 0.05}
-        ) as c:
-            uk = c.gateway.node
-            assert uk is not None
+        async with _uk_node(tmp_path, 0.05) as uk:
             now = uk.clock()
             _fill(uk, now, 3)
             for _ in range(100):  # the task runs every 0.05 s; bounded wait
@@ -66,11 +73,7 @@ def test_a_backlog_goes_in_chunks_each_its_own_commit(
     monkeypatch.setattr(gateway_app, "HOUSEKEEPING_CHUNK", 4)
 
     async def main() -> None:
-        async with running_cluster(
-            tmp_path, seed=SEED, gallery_size=4, uk_overrides={"housekeeping_interval_s": 0.0}
-        ) as c:
-            uk = c.gateway.node
-            assert uk is not None
+        async with _uk_node(tmp_path, 0.0) as uk:
             now = uk.clock()
             _fill(uk, now, 10)
             commits = uk.writes.transactions
