@@ -469,7 +469,9 @@ async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) 
             _batch_note(batched, len(lat) * len(PARTNERS)),
             f"CPU per search, all processes: {total_cpu_ms:.2f} ms (gateway {gw_ms:.2f}, "
             f"partners {partners_ms:.2f}, load client {client_ms:.2f}); with {cores} cores "
-            f"the machine cannot complete more than {ceiling:.0f} searches/s at this cost",
+            f"the machine cannot complete more than {ceiling:.0f} searches/s at this cost, "
+            f"and the gateway's one process (one event loop, one core at most) not more than "
+            f"{1000 / gw_ms if gw_ms else float('inf'):.0f}/s",
         ],
     )
 

@@ -32,6 +32,8 @@ def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
         assert row["errors"] == 0 and row["requests_ok"] > 0
     assert any(note.startswith("audit verify after the run: audit OK") for note in report.notes)
     assert any("highest rate tried with p99 <" in note for note in report.notes)
+    (cpu,) = [n for n in report.notes if n.startswith("CPU per search, all processes")]
+    assert "the gateway's one process" in cpu
     (batching,) = [n for n in report.notes if n.startswith("DNA batching in the fan-out run")]
     assert "of the 96 partner probes" in batching  # 24 searches x 4 partners
     if batch_max == 1:
