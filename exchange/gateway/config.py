@@ -168,10 +168,7 @@ def _batch_max(doc: Mapping[str, Any], where: str) -> int:
 
 
 def _non_negative(doc: Mapping[str, Any], key: str, default: float) -> float:
-    value: float = _get(doc, key, float, default, "")
-    if value < 0:
-        raise ConfigError(f"{key}: must be 0 or more")
-    return value
+    return _at_least(doc, key, default, 0.0)
 
 
 def _at_least(doc: Mapping[str, Any], key: str, default: float, least: float) -> float:
