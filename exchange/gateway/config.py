@@ -58,11 +58,14 @@ from typing import Any
 
 from exchange.capacities import CAPACITIES
 from exchange.gateway.auth import SCOPES, ClientConfig
+from exchange.gateway.store_rows import FOLLOW_UP_WINDOW
 from exchange.model import Modality
 from exchange.pki import NodeFiles
 
 MAX_DNA_PROFILES = 100  # profiles in one DNA search request (prum-dna-1.0.xsd)
 DNA_BATCH_MAX = 32  # default dna_batch_max
+FOLLOW_UP_WINDOW_S = FOLLOW_UP_WINDOW.total_seconds()  # core data only for hits of the last 48 h
+SEARCH_RETENTION_S = 30 * 86400.0  # default search_retention_s
 
 DIALECTS = ("prum", "interpol")
 # Searches a day per partner: Prüm Implementing Agreement Art. 9 for the fingerprint search
@@ -113,7 +116,7 @@ class GatewayConfig:
     face_dim: int = 512
     search_deadline_s: float = 10.0
     max_in_flight: int = 256
-    follow_up_window_s: float = 48 * 3600.0
+    follow_up_window_s: float = FOLLOW_UP_WINDOW_S
     client: Listener | None = field(default_factory=lambda: Listener(port=8080))  # None: off
     partner_listener: Listener = field(default_factory=lambda: Listener(port=8443))
     thresholds: Mapping[str, float] = field(
@@ -134,6 +137,10 @@ class GatewayConfig:
     # How long an answered partner message's id and reply are kept, so that a retry of it
     # gets the same reply and is not searched again; older ones are forgotten.
     reply_retention_s: float = 7 * 86400.0
+    # How long a search is kept after it ended, with its partner results and hits, for its
+    # client to read, confirm and follow up; older ones are dropped (data minimisation: the
+    # audit log keeps the trail of what was sent and received). 0: kept for ever.
+    search_retention_s: float = SEARCH_RETENTION_S
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         for p in self.partners:
@@ -175,6 +182,17 @@ def _at_least(doc: Mapping[str, Any], key: str, default: float, least: float) ->
     value: float = _get(doc, key, float, default, "")
     if value < least:
         raise ConfigError(f"{key}: must be {least:g} or more")
+    return value
+
+
+def _search_retention(doc: Mapping[str, Any], follow_up_window_s: float) -> float:
+    """0 (kept for ever), or long enough to confirm and follow up every hit in its window."""
+    value = _non_negative(doc, "search_retention_s", SEARCH_RETENTION_S)
+    if 0 < value < follow_up_window_s:
+        raise ConfigError(
+            f"search_retention_s: 0 (keep) or at least the follow-up window "
+            f"({follow_up_window_s:g} s), so that a hit can be followed up while it may"
+        )
     return value
 
 
@@ -287,6 +305,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         index_save_interval_s=_non_negative(doc, "index_save_interval_s", 600.0),
         housekeeping_interval_s=_non_negative(doc, "housekeeping_interval_s", 600.0),
         reply_retention_s=_at_least(doc, "reply_retention_s", 7 * 86400.0, 3600.0),
+        search_retention_s=_search_retention(doc, FOLLOW_UP_WINDOW_S),
         max_in_flight=_get(doc, "max_in_flight", int, 256, ""),
         client=Listener(
             _get(client, "host", str, "127.0.0.1", "client."),

@@ -319,6 +319,21 @@ class Store(PartnerSideState):
                     (stamp, search_id),
                 )
 
+    def forget_searches(self, before: dt.datetime, limit: int | None = None) -> int:
+        """Drop searches that ended before `before`, with their partner results and hits
+        (retention); how many searches. Pending searches are never dropped.
+
+        `limit`: at most that many searches (the oldest ended first), so that a large
+        backlog goes in short transactions rather than one that holds the writer.
+        """
+        with self._write():
+            cur = self._conn.execute(
+                "DELETE FROM searches WHERE rowid IN (SELECT rowid FROM searches"
+                " WHERE completed_at < ? ORDER BY completed_at LIMIT ?)",
+                (timestamp(before), -1 if limit is None else limit),
+            )
+            return cur.rowcount
+
     # --- hits -----------------------------------------------------------------------------
 
     def get_hit(self, search_id: str, hit_id: str) -> HitRow | None:

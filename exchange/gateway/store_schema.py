@@ -130,6 +130,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inbound_messages_by_time ON inbound_messages (claimed_at);
     CREATE INDEX released_hits_by_time ON released_hits (released_at);
     """,
+    # 2 -> 3: housekeeping finds ended searches by their end without a table scan (a pending
+    # search has no end, so it is not in the index).
+    """
+    CREATE INDEX searches_by_end ON searches (completed_at) WHERE completed_at IS NOT NULL;
+    """,
 ]
 
 

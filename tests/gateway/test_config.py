@@ -36,6 +36,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ("index_save_interval_s = -5", "index_save_interval_s"),
         ("housekeeping_interval_s = -1", "housekeeping_interval_s"),
         ("reply_retention_s = 60", "reply_retention_s"),
+        ("search_retention_s = 86400", "search_retention_s"),  # under the 48 h window
+        ("search_retention_s = -1", "search_retention_s"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_failures = 0', "breaker_failures"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_reset_s = -1', "breaker_reset_s"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "abc"', "token_sha256"),
@@ -49,6 +51,17 @@ def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=key.replace("/", ".")):
         load(path)
+
+
+def test_search_retention_is_0_or_at_least_the_follow_up_window(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    for text, expected in [
+        ("", 30 * 86400.0),
+        ("search_retention_s = 0", 0.0),
+        ("search_retention_s = 172800", 172800.0),
+    ]:
+        path.write_text("open_client_api = true\n" + text, encoding="utf-8")
+        assert load(path).search_retention_s == expected
 
 
 def test_a_config_without_client_tokens_is_refused_unless_open_on_purpose(tmp_path: Path) -> None:

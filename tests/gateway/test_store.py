@@ -137,7 +137,7 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
         conn = s.connection
         assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"inbound_messages_by_time", "released_hits_by_time"} <= names
+        assert {"inbound_messages_by_time", "released_hits_by_time", "searches_by_end"} <= names
         assert s.cached_reply("DE", "msg-1") == b"<r/>"
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT rowid FROM inbound_messages WHERE claimed_at < ?"
@@ -570,6 +570,34 @@ def test_take_quota_from_two_threads_never_exceeds(db: Path) -> None:
 
 
 # --- inbound replies ----------------------------------------------------------------------
+
+
+def test_ended_searches_are_forgotten_oldest_first_in_chunks_with_their_rows(
+    store: Store,
+) -> None:
+    ids = []
+    for i in range(4):  # ended at T0 + 1 h, + 2 h, ...
+        row = new_search(store)
+        store.set_partner_result(row.search_id, "DE", PartnerStatus.HIT, now=T0, hits=[dna_hit()])
+        store.close_search(row.search_id, SearchStatus.PARTIAL, now=T0 + dt.timedelta(hours=i + 1))
+        ids.append(row.search_id)
+    pending = new_search(store).search_id  # created at T0, never ended: never forgotten
+    cutoff = T0 + dt.timedelta(hours=3, minutes=30)  # the first three ended before it
+    assert store.forget_searches(cutoff, limit=2) == 2
+    assert [store.get_search(i) is None for i in ids] == [True, True, False, False]
+    assert store.forget_searches(cutoff, limit=2) == 1 and store.forget_searches(cutoff) == 0
+    assert store.get_search(ids[3]) is not None and store.get_search(pending) is not None
+    conn = store.connection
+    left = {ids[3], pending}
+    for table in ("partner_results", "hits"):
+        rows = {r[0] for r in conn.execute(f"SELECT search_id FROM {table}")}
+        assert rows <= left and ids[3] in rows  # the others' rows went with them
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT rowid FROM searches WHERE completed_at < ?"
+        " ORDER BY completed_at LIMIT 5",
+        ("2030",),
+    ).fetchall()
+    assert "searches_by_end" in " ".join(str(r[-1]) for r in plan)
 
 
 def test_duplicate_message_gets_the_same_reply(store: Store) -> None:
