@@ -73,6 +73,9 @@ class Outgoing:
     batched: bool = False  # its probe waits for a batch; `data` is empty, never sent alone
     # The probe's `Profile` element, built once per search for all the batches carrying it.
     profile_xml: etree._Element | None = None
+    # A resumed search whose probe went in this DNA batch before the restart: it asks again
+    # under the batch's id (`DnaBatcher.resend`); `data` is its own message, the fallback.
+    resend_in: str | None = None
 
 
 def answer_of(body: object, modality: Modality, request_message_id: str, replied_to: str) -> Answer:
@@ -158,6 +161,7 @@ def prum_outgoing(
                     body.max_candidates,
                     batched,
                     profile_xml if batched else None,
+                    result.dna_batch_id if probe is not None else None,
                 )
             )
     return out
@@ -196,18 +200,30 @@ def read_batch_reply(data: bytes, request: Envelope) -> list[Answer]:
     """
     if not isinstance(request.body, DnaSearchRequest):
         raise TypeError("a batch is a DNA search request")
-    probes = request.body.probes
-    env = prum_xml.decode(data)
+    references = [p.reference for p in request.body.probes]
+    missing = Answer(Modality.DNA, P.ERROR, "reply has no result for this probe")
+    answers = batch_answers(prum_xml.decode(data), request, references)
+    return [missing if a is None else a for a in answers]
+
+
+def batch_answers(
+    env: Envelope, request: Envelope, references: Sequence[str]
+) -> list[Answer | None]:
+    """The Answers to these probe references in a partner's reply to a batch.
+
+    A refusal (an error body) or a reply that fails the checks of `read_reply` answers every
+    probe alike; a probe the reply has no result for gets None.
+    """
     whole = read_reply(env, request, Modality.DNA)
     via = request.header.message_id
     if not isinstance(env.body, SearchReply) or whole.status is P.ERROR:
-        return [replace(whole, via=via)] * len(probes)
+        return [replace(whole, via=via)] * len(references)
     by_probe = {r.probe_reference: r for r in env.body.results}
-    answers = []
-    for probe in probes:
-        result = by_probe.get(probe.reference)
+    answers: list[Answer | None] = []
+    for reference in references:
+        result = by_probe.get(reference)
         if result is None:
-            answers.append(Answer(Modality.DNA, P.ERROR, "reply has no result for this probe"))
+            answers.append(None)
             continue
         hits = tuple(
             NewHit(Modality.DNA, c.reference, c.score, c.match_type, c.wildcard)

@@ -23,8 +23,15 @@ entry. The header's correlation id is the batch's own; each probe carries its se
 (`correlationId` on the profile). The partner counts a batch of n against its daily
 capacity as n searches, as the gateway already counted each when it was planned. Retries
 resend the same batch bytes (same id), so a partner that saw it answers from its duplicate
-cache. A search resumed after a restart is sent alone under its own message id; if its
-first attempt had gone in a batch, the partner sees the probe twice (noted in the README).
+cache.
+
+A search resumed after a restart whose probe had gone in a batch (`partner_results
+.dna_batch_id`, written with the batch's audit, before a byte leaves) asks again under the
+batch's id (`resend`): a partner that saw the batch answers from its duplicate cache, with
+every probe's result, and searches nothing again. The resumed searches of one batch that
+arrive together go in one message. If the partner's reply for that id has no result for a
+probe (the batch never reached it, and another resumed search's message under that id was
+the one it answered), that search goes alone under its own id: searched once either way.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import collections
 import contextlib
 import contextvars
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,10 +49,16 @@ from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError
 from exchange.gateway.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.config import PartnerConfig
-from exchange.gateway.dialects import Answer, Outgoing, batch_request, read_batch_reply
+from exchange.gateway.dialects import (
+    Answer,
+    Outgoing,
+    batch_answers,
+    batch_request,
+    read_batch_reply,
+)
 from exchange.gateway.partner_client import PartnerError
 from exchange.gateway.store import PartnerStatus
-from exchange.model import DnaProbe, MessageType, Modality
+from exchange.model import DnaProbe, Envelope, MessageType, Modality
 
 if TYPE_CHECKING:
     from exchange.gateway.node import Node
@@ -59,6 +72,16 @@ class _Member:
     probe: DnaProbe
     deadline: float  # loop.time() by which its search must have its answer
     future: asyncio.Future[Answer]
+    search_id: str
+
+
+@dataclass(slots=True)
+class _Resend:
+    """One batch's id asked again after a restart, for the resumed searches it carried."""
+
+    members: list[_Member]
+    reply: asyncio.Future[bytes | PartnerError]  # the reply's body, or why there is none
+    sent: bool = False
 
 
 class DnaBatcher:
@@ -70,6 +93,7 @@ class DnaBatcher:
         self.in_flight = 0  # our DNA messages to this partner now, alone or batched
         self._queue: collections.deque[_Member] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._resends: dict[str, _Resend] = {}  # batch id -> its resend, while in flight
 
     def congested(self) -> bool:
         """True when a new DNA search to this partner should wait for a batch.
@@ -89,7 +113,7 @@ class DnaBatcher:
             self.in_flight -= 1
             self._drain()
 
-    async def join(self, msg: Outgoing, deadline: float) -> Answer:
+    async def join(self, msg: Outgoing, deadline: float, search_id: str) -> Answer:
         """Wait for a lane, go in the next batch, and return this probe's answer.
 
         Cancelling the caller (its search's deadline) takes the probe out of the queue if it
@@ -98,9 +122,125 @@ class DnaBatcher:
         if msg.probe is None:
             raise ValueError("only a one-profile DNA search can join a batch")
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Member(msg, msg.probe, deadline, future))
+        self._queue.append(_Member(msg, msg.probe, deadline, future, search_id))
         self._drain()
         return await future
+
+    async def resend(self, msg: Outgoing, deadline: float, search_id: str) -> Answer | None:
+        """Ask again under the batch id `msg.resend_in` for a resumed search's probe.
+
+        The resumed searches of that batch that call before its message goes share it (one
+        message, the probes of all of them); a later one reads the reply of the message in
+        flight. Returns None when the partner's reply for that id has no result for this
+        probe: the caller sends the search alone, under its own id.
+        """
+        batch_id, probe = msg.resend_in, msg.probe
+        if batch_id is None or probe is None:
+            raise ValueError("only a resumed one-profile DNA search that went in a batch")
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        member = _Member(msg, probe, deadline, future, search_id)
+        shared = self._resends.get(batch_id)
+        if shared is None:
+            shared = _Resend([member], asyncio.get_running_loop().create_future())
+            self._resends[batch_id] = shared
+            # Sent on the next turn of the loop, so the searches resumed with this one join.
+            self._spawn(self._resend(batch_id, shared))
+        elif not shared.sent and all(m.probe.reference != probe.reference for m in shared.members):
+            shared.members.append(member)
+        outcome = await asyncio.shield(shared.reply)
+        if isinstance(outcome, PartnerError):
+            status = P.TIMEOUT if outcome.timeout else P.ERROR
+            return Answer(Modality.DNA, status, outcome.reason, via=batch_id)
+        request = self._request(batch_id, [member])
+        try:
+            return batch_answers(prum_xml.decode(outcome), request, [probe.reference])[0]
+        except CodecError as exc:
+            return Answer(Modality.DNA, P.ERROR, f"invalid reply: {exc}", via=batch_id)
+
+    async def _resend(self, batch_id: str, shared: _Resend) -> None:
+        outcome: bytes | PartnerError = PartnerError(
+            self.cfg.id, "gateway stopping", transient=False
+        )
+        self.in_flight += 1
+        try:
+            await asyncio.sleep(0)
+            shared.sent = True
+            members = shared.members
+            request = self._request(batch_id, members)
+            data = prum_xml.encode_dna_batch(
+                request.header,
+                [prum_xml.profile_element(m.probe) for m in members],
+                members[0].msg.max_candidates,
+            )
+            await self._audit_sent(batch_id, members)
+            self.node.log.info(
+                "partner_batch_resent",
+                partner=self.cfg.id,
+                message_id=batch_id,
+                probes=len(members),
+            )
+            deadline = max(m.deadline for m in members)
+            try:
+                reply = await self.node.clients[self.cfg.id].send(data, "application/xml", deadline)
+                outcome = reply.body
+            except PartnerError as exc:
+                outcome = exc
+        except Exception as exc:  # a bug of ours: these searches get an error, none hangs
+            self.node.log.error(
+                "partner_batch_failed", partner=self.cfg.id, error=type(exc).__name__
+            )
+            outcome = PartnerError(
+                self.cfg.id, f"internal error: {type(exc).__name__}", transient=False
+            )
+        finally:
+            self.in_flight -= 1
+            del self._resends[batch_id]
+            shared.reply.set_result(outcome)
+        self._drain()
+
+    def _request(self, batch_id: str, members: list[_Member]) -> Envelope:
+        first = members[0].msg
+        return batch_request(
+            self.node.config.node_id,
+            self.cfg.id,
+            batch_id,
+            self.node.clock(),
+            first.purpose,
+            [m.probe for m in members],
+            first.max_candidates,
+        )
+
+    async def _audit_sent(self, message_id: str, members: list[_Member]) -> None:
+        """One `sent` entry per probe, under the message's id, before a byte of it leaves;
+        and each search notes the batch its probe went in (for a resume after a restart)."""
+        node, cfg, now = self.node, self.cfg, self.node.clock()
+        sent = [
+            AuditEntry(
+                at=now,
+                direction=Direction.SENT,
+                message_type=MessageType.DNA_SEARCH_REQUEST,
+                outcome=Outcome.ACCEPTED,
+                actor=node.config.node_id,
+                partner=cfg.id,
+                message_id=message_id,
+                references=(m.probe.reference,),
+                purpose=m.msg.purpose,
+            )
+            for m in members
+        ]
+
+        def record() -> None:
+            node.audit.append_many(sent)
+            node.store.mark_batched(cfg.id, message_id, [m.search_id for m in members])
+
+        await node.writes.run(record)
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        # A context of its own: the message serves many searches, so it must not log
+        # under the correlation id of the search that happened to start it.
+        task = asyncio.create_task(coro, context=contextvars.Context())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _drain(self) -> None:
         while self.in_flight < self.cfg.dna_batch_lanes and self._queue:
@@ -108,11 +248,7 @@ class DnaBatcher:
             if not members:
                 continue
             self.in_flight += 1
-            # A context of its own: the batch serves many searches, so it must not log
-            # under the correlation id of the search that happened to free the lane.
-            task = asyncio.create_task(self._send(members), context=contextvars.Context())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._send(members))
 
     def _take(self) -> list[_Member]:
         """The next batch: the oldest live probe and the compatible ones behind it."""
@@ -161,37 +297,13 @@ class DnaBatcher:
 
     async def _exchange(self, message_id: str, members: list[_Member]) -> list[Answer]:
         node, cfg = self.node, self.cfg
-        now = node.clock()
-        first = members[0].msg
-        request = batch_request(
-            node.config.node_id,
-            cfg.id,
-            message_id,
-            now,
-            first.purpose,
-            [m.probe for m in members],
-            first.max_candidates,
-        )
+        request = self._request(message_id, members)
         profiles = [
             prum_xml.profile_element(m.probe) if m.msg.profile_xml is None else m.msg.profile_xml
             for m in members
         ]
-        data = prum_xml.encode_dna_batch(request.header, profiles, first.max_candidates)
-        sent = [
-            AuditEntry(
-                at=now,
-                direction=Direction.SENT,
-                message_type=MessageType.DNA_SEARCH_REQUEST,
-                outcome=Outcome.ACCEPTED,
-                actor=node.config.node_id,
-                partner=cfg.id,
-                message_id=message_id,
-                references=(m.probe.reference,),
-                purpose=m.msg.purpose,
-            )
-            for m in members
-        ]
-        await node.writes.run(lambda: node.audit.append_many(sent))
+        data = prum_xml.encode_dna_batch(request.header, profiles, members[0].msg.max_candidates)
+        await self._audit_sent(message_id, members)
         node.log.info(
             "partner_batch_sent",
             partner=cfg.id,

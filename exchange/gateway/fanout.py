@@ -101,7 +101,9 @@ def busy_partners(node: Node) -> frozenset[str]:
     return frozenset(p for p, b in node.batchers.items() if b.congested())
 
 
-async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: float) -> Answer:
+async def exchange_one(
+    node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: float, search_id: str
+) -> Answer:
     """Send one message to one partner (or its probe in a batch) and read the answer.
 
     Never raises.
@@ -109,8 +111,17 @@ async def exchange_one(node: Node, cfg: PartnerConfig, msg: Outgoing, deadline: 
     batcher = node.batchers.get(cfg.id) if msg.probe is not None else None
     try:
         if msg.batched and batcher is not None:
-            answer = await batcher.join(msg, deadline)
+            answer = await batcher.join(msg, deadline, search_id)
+        elif (
+            msg.resend_in is not None
+            and batcher is not None
+            and (resent := await batcher.resend(msg, deadline, search_id)) is not None
+        ):
+            answer = resent
         else:
+            if msg.resend_in is not None:  # goes alone after all: audited now, not when planned
+                entry = _audit_entry(node, Direction.SENT, cfg.id, msg, Outcome.ACCEPTED, ())
+                await node.writes.run(lambda: node.audit.append_many([entry]))
             with batcher.lane() if batcher is not None else contextlib.nullcontext():
                 reply = await node.clients[cfg.id].send(msg.data, msg.content_type, deadline)
             answer = msg.read(reply.body)
@@ -231,7 +242,7 @@ def reserve_and_audit_sends(node: Node, plans: Sequence[PartnerPlan]) -> list[li
     """Take outbound capacity for every message and audit the ones sent, in one commit.
 
     Batched messages are audited by their batch instead, under its message id, when it goes
-    (`dna_batch`).
+    (`dna_batch`); so are a resumed search's probes that ask again under their batch's id.
 
     Returns, per plan and message, whether it may be sent; changes nothing in `plans`, so
     group commit can run it again if its transaction has to be replayed.
@@ -246,7 +257,7 @@ def reserve_and_audit_sends(node: Node, plans: Sequence[PartnerPlan]) -> list[li
             sent.extend(
                 _audit_entry(node, Direction.SENT, plan.partner, m, Outcome.ACCEPTED, ())
                 for m, yes in zip(plan.to_send, ok, strict=True)
-                if yes and not m.batched
+                if yes and not m.batched and m.resend_in is None
             )
         node.audit.append_many(sent)
     return granted
@@ -279,10 +290,13 @@ async def serve_partner(
     else:
         cfg = plan.cfg
         to_send = plan.to_send
+        sid = search.search_id
         if len(to_send) == 1:  # the common case: no gather, no extra task per partner
-            replies = [await exchange_one(node, cfg, to_send[0], deadline)]
+            replies = [await exchange_one(node, cfg, to_send[0], deadline, sid)]
         else:
-            replies = await asyncio.gather(*(exchange_one(node, cfg, m, deadline) for m in to_send))
+            replies = await asyncio.gather(
+                *(exchange_one(node, cfg, m, deadline, sid) for m in to_send)
+            )
         answers.extend(replies)
         received = [
             _audit_entry(
@@ -338,7 +352,8 @@ async def run_search(
     if record is None:  # resumed after a restart: the stored record is the source
         record = uk_json.record_from_json(json.loads(search.record_json))
     bodies = build_bodies(record, search.modalities, search.max_candidates)
-    # A resumed search resends its messages alone, under the ids they had (partner_client).
+    # A resumed search resends its messages alone, under the ids they had (partner_client),
+    # or its DNA probe under the id of the batch it went in (`DnaBatcher.resend`).
     busy = frozenset() if resumed else busy_partners(node)
     pending = [r for r in search.results if r.status == "pending"]
     plans = plan_messages(node, search, record, bodies, pending, busy)

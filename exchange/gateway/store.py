@@ -277,6 +277,18 @@ class Store(PartnerSideState):
             )
         return True
 
+    def mark_batched(self, partner: str, batch_id: str, search_ids: Sequence[str]) -> None:
+        """Note that these searches' DNA probes went to `partner` in batch `batch_id`.
+
+        Written in the commit that audits the batch, before a byte of it leaves: a search
+        resumed after a restart then asks again under the batch's id (`dna_batch`).
+        """
+        with self._write():
+            self._conn.executemany(
+                "UPDATE partner_results SET dna_batch_id = ? WHERE search_id = ? AND partner = ?",
+                [(batch_id, search_id, partner) for search_id in search_ids],
+            )
+
     def finish_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> SearchRow:
         """Close a search; partners still `pending` become `timeout` in the same transaction.
 
@@ -501,10 +513,11 @@ class Store(PartnerSideState):
                 message_id=message_id,
                 updated_at=_time(updated),
                 hits=tuple(hits.get(p, ())),
+                dna_batch_id=batch,
             )
-            for p, status, error, message_id, updated in conn.execute(
-                "SELECT partner, status, error, message_id, updated_at FROM partner_results"
-                " WHERE search_id = ? ORDER BY partner",
+            for p, status, error, message_id, updated, batch in conn.execute(
+                "SELECT partner, status, error, message_id, updated_at, dna_batch_id"
+                " FROM partner_results WHERE search_id = ? ORDER BY partner",
                 (search_id,),
             )
         )

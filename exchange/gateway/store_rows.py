@@ -104,6 +104,8 @@ class PartnerResultRow:
     message_id: str
     updated_at: dt.datetime
     hits: tuple[HitRow, ...]
+    # The DNA batch message its probe went in (`dna_batch`), if it went in one.
+    dna_batch_id: str | None = None
 
     def message_id_for(self, modality: Modality) -> str:
         """The outbound message id for one modality's request to this partner.

@@ -135,6 +135,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX searches_by_end ON searches (completed_at) WHERE completed_at IS NOT NULL;
     """,
+    # 3 -> 4: the DNA batch message that carried a search's probe to a partner (`dna_batch`),
+    # so a search resumed after a restart asks again under that id, not under its own.
+    """
+    ALTER TABLE partner_results ADD COLUMN dna_batch_id TEXT;
+    """,
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from exchange import event_loop
 from exchange.codecs import prum_xml
+from exchange.gateway import fanout
 from exchange.gateway.audit_verify import verify
 from exchange.gateway.config import ConfigError, from_mapping
 from exchange.gateway.dialects import Answer, batch_request, read_batch_reply
@@ -205,6 +207,69 @@ def test_a_partner_counts_a_batch_against_its_capacity_as_that_many_searches() -
     assert isinstance(body, ErrorBody) and body.code is ErrorCode.QUOTA_EXCEEDED
     status, _ = partner.answer(message(2, "b-3"), now)  # the 2 left fit
     assert status == 200
+
+
+def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_once(
+    tmp_path: Path,
+) -> None:
+    """After a restart, searches whose probes were marked as gone in a batch (audited, then
+    the gateway died before a byte left) ask again under the batch's id. Resumed together,
+    they share one message under that id; resumed one after the other, the second finds
+    the partner's reply for that id without its probe and goes alone under its own id.
+    Either way the partner searches, and counts, each probe once."""
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        uk, de = c.gateway.node, c.partners["DE"]
+        assert uk is not None
+        now = uk.clock()
+
+        def pending(subject: int, batch_id: str) -> str:
+            row = uk.store.create_search(
+                client_id="test",
+                purpose=Purpose.INVESTIGATION,
+                case_reference="C-RESUME",
+                modalities=[Modality.DNA],
+                partners=["DE"],
+                max_candidates=5,
+                record_json=json.dumps(_probe(subject)),
+                correlation_id=f"corr-{subject}",
+                now=now,
+                deadline_at=now + dt.timedelta(seconds=20),
+            )
+            uk.store.mark_batched("DE", batch_id, [row.search_id])
+            return row.search_id
+
+        together = [pending(DE_HELD[0], "lost-1"), pending(DE_HELD[1], "lost-1")]
+        await asyncio.gather(*(fanout.run_search(uk, sid) for sid in together))
+        one_by_one = [pending(DE_HELD[2], "lost-2"), pending(NOBODY, "lost-2")]
+        for sid in one_by_one:
+            await fanout.run_search(uk, sid)
+
+        for sid, subject in zip([*together, *one_by_one], [*DE_HELD, NOBODY], strict=True):
+            row = uk.store.get_search(sid)
+            assert row is not None and row.status == "complete"
+            assert row.results[0].status == ("hit" if subject in DE_HELD else "no_hit")
+        received = de.store.connection.execute(
+            "SELECT message_id, outcome FROM audit WHERE direction = 'received'"
+            " AND message_type = 'dna_search_request' ORDER BY seq"
+        ).fetchall()
+        own = uk.store.get_search(one_by_one[1])
+        assert own is not None
+        assert received == [
+            ("lost-1", "accepted"),  # both probes in one message
+            ("lost-2", "accepted"),  # the first of the second pair
+            ("lost-2", "duplicate"),  # the second asks under the id: not in the reply
+            (own.results[0].message_id_for(Modality.DNA), "accepted"),  # so it goes alone
+        ]
+        assert de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", de.clock().date()) == 4
+        audit = uk.store.connection.execute(
+            "SELECT direction, message_id, refs FROM audit WHERE partner = 'DE' ORDER BY seq"
+        ).fetchall()
+        assert [(d, m) for d, m, _ in audit].count(("sent", "lost-1")) == 2
+        assert [(d, m) for d, m, _ in audit].count(("received", "lost-1")) == 2
+
+    _run(tmp_path, scenario)
+    assert verify(str(tmp_path / "GB" / "gateway.sqlite3")).ok
 
 
 def _reply_to(request: Envelope, results: list[ProbeResult], **header: Any) -> bytes:

@@ -202,3 +202,123 @@ def test_sigterm_lets_in_flight_searches_finish(tmp_path: Path) -> None:
         assert row.results[0].status == "hit"
 
     asyncio.run(main())
+
+
+def test_a_search_resumed_after_its_batch_went_asks_again_under_the_batch_id(
+    tmp_path: Path,
+) -> None:
+    """Two DNA searches wait behind a first one and go to DE in one batch; DE answers it,
+    but the gateway is killed before the reply arrives. Restarted, the two resumed searches
+    ask again under the batch's message id: DE answers from its duplicate cache, so it
+    searched (and counted against its capacity) each probe once, and both searches get
+    their hits."""
+    from aiohttp import web
+
+    from exchange.gateway.app import Gateway
+    from exchange.gateway.store import QuotaDirection
+    from mock_partners.cluster import partner_node_config, seed_partner
+
+    seen: list[str] = []  # "held" or "passed", per message DE got
+    batch_answered = asyncio.Event()
+    release = asyncio.Event()
+
+    @web.middleware
+    async def hold(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        seen.append("passed" if len(seen) >= 2 else "held")
+        if len(seen) == 1:  # the first search, alone: DE keeps the lane busy a while
+            await asyncio.sleep(1.0)
+        elif len(seen) == 2:  # the batch: answered and remembered, the reply never sent
+            batch_answered.set()
+            await release.wait()
+        return response
+
+    client_port, partner_port = _free_port(), _free_port()
+    config = tmp_path / "gateway.toml"
+    subjects = [11, 12, 13]
+
+    async def main() -> None:
+        de = Gateway(partner_node_config("DE", tmp_path / "DE"), [hold])
+        node = await de.start()
+        await seed_partner(node, "DE", 3, subjects)
+        config.write_text(
+            f'node_id = "GB"\nopen_client_api = true\ndata_dir = "data"\n'
+            f'feature_model = "{population.FEATURE_MODEL}"\nsearch_deadline_s = 30.0\n'
+            f"[client]\nport = {client_port}\n[partner_listener]\nport = {partner_port}\n"
+            f'[[partners]]\nid = "DE"\nurl = "http://127.0.0.1:{de.partner_port}/prum/v1/messages"\n'
+            f'modalities = ["dna"]\ntimeout_s = 20.0\ndna_batch_lanes = 1\n',
+            encoding="utf-8",
+        )
+        url = f"http://127.0.0.1:{client_port}"
+        probes = [
+            uk_json.record_to_json(population.person(3, x, capture=1).record) for x in subjects
+        ]
+
+        def search(record: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "purpose": "investigation",
+                "case_reference": "C3",
+                "record": record,
+                "modalities": ["dna"],
+                "partners": ["DE"],
+            }
+
+        proc = _start(config)
+        try:
+            await _wait_ready(url, proc)
+            async with aiohttp.ClientSession() as s:
+
+                async def post(record: dict[str, Any]) -> str:
+                    async with s.post(f"{url}/v1/searches", json=search(record)) as r:
+                        assert r.status == 202
+                        return str((await r.json())["search_id"])
+
+                first = await post(probes[0])
+                await asyncio.sleep(0.3)  # DE holds the first search's message
+                resumed = await asyncio.gather(*(post(p) for p in probes[1:]))
+                await asyncio.wait_for(batch_answered.wait(), 15)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        db = tmp_path / "data" / "gateway.sqlite3"
+        with sqlite3.connect(db) as conn:
+            batch_ids = dict(conn.execute("SELECT search_id, dna_batch_id FROM partner_results"))
+        batch_id = batch_ids[resumed[0]]
+        assert batch_id is not None and batch_ids[resumed[1]] == batch_id
+        assert batch_ids[first] is None  # it went alone
+
+        proc = _start(config)
+        try:
+            await _wait_ready(url, proc)
+            async with aiohttp.ClientSession() as s:
+                for search_id in [first, *resumed]:
+                    async with s.get(f"{url}/v1/searches/{search_id}?wait=15") as r:
+                        body = await r.json()
+                    assert body["status"] == "complete", body
+                    assert body["partners"][0]["status"] == "hit", body
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+            release.set()
+            received = node.store.connection.execute(
+                "SELECT message_id, outcome FROM audit WHERE direction = 'received'"
+                " AND message_type = 'dna_search_request' ORDER BY seq"
+            ).fetchall()
+            used = node.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", node.clock().date())
+            await de.stop()
+        # DE searched the first search alone, then the batch once; the resumed searches'
+        # message under the batch's id was a duplicate it answered from its cache.
+        accepted = [m for m, outcome in received if outcome == "accepted"]
+        assert len(accepted) == 2 and accepted[1] == batch_id
+        assert [m for m, outcome in received if outcome == "duplicate"] == [batch_id]
+        assert used == 3
+        with sqlite3.connect(db) as conn:
+            gb = conn.execute(
+                "SELECT direction, message_id FROM audit WHERE partner = 'DE' ORDER BY seq"
+            ).fetchall()
+        # GB: the batch sent before the kill and again after it, and each answer received
+        # under the batch's id.
+        assert gb.count(("sent", batch_id)) == 4
+        assert gb.count(("received", batch_id)) == 2
+
+    asyncio.run(main())

@@ -132,6 +132,7 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
     with Store.open(db) as s:
         s.remember_reply("DE", "msg-1", b"<r/>", now=T0)
+        old = new_search(s)
     monkeypatch.undo()
     with Store.open(db) as s:
         conn = s.connection
@@ -139,6 +140,12 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert {"inbound_messages_by_time", "released_hits_by_time", "searches_by_end"} <= names
         assert s.cached_reply("DE", "msg-1") == b"<r/>"
+        upgraded = s.get_search(old.search_id)
+        assert upgraded is not None and upgraded.results == old.results  # no batch: None
+        s.mark_batched("DE", "batch-1", [old.search_id])
+        again = s.get_search(old.search_id)
+        assert again is not None
+        assert [r.dna_batch_id for r in again.results] == ["batch-1", None]  # DE, FR
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT rowid FROM inbound_messages WHERE claimed_at < ?"
             " ORDER BY claimed_at LIMIT 5",
