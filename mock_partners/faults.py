@@ -17,6 +17,8 @@ knob, `latency=0.3+5xx=0.5` (see `KNOBS`). A schedule says which profile holds f
 second after `restart_clock()`. Every random decision is drawn from a generator seeded with
 (seed, the probe's digest or the message bytes, how often that key was seen), so a drill
 repeated with the same seed and workload makes the same decisions whatever the arrival order.
+The counts are kept for the `SEEN_KEYS` keys seen most recently (a node that runs for weeks
+of drills must not grow without limit); a key forgotten and seen again counts from 0.
 
 **Expectations** (`mock_partners.forged_replies.Expectation`, after MOSIP's mock ABIS): a
 search whose probe reference or digest (`forged_replies.probe_digest`) matches is answered
@@ -62,6 +64,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_HANG_S = 600.0  # a hung request gives up on its own after this, so a node always stops
 TRICKLE_CHUNKS = 10
 REQUEST_LOG = 10_000
+SEEN_KEYS = 100_000  # probe digests whose counts are kept: ~200 bytes each, ~20 MB at most
 
 
 class ProfileError(ValueError):
@@ -225,7 +228,7 @@ class FaultInjector:
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=REQUEST_LOG)
         self.started = time.monotonic()
         self.closing = asyncio.Event()
-        self._seen: collections.Counter[str] = collections.Counter()
+        self._seen: collections.OrderedDict[str, int] = collections.OrderedDict()
 
     # configuration, also reached through the admin app
 
@@ -264,8 +267,11 @@ class FaultInjector:
 
     def _rng(self, inc: Incoming | None, raw: bytes) -> random.Random:
         key = inc.digest if inc is not None and inc.digest else hashlib.sha256(raw).hexdigest()
-        n = self._seen[key]
-        self._seen[key] += 1
+        seen = self._seen
+        n = seen.pop(key, 0)
+        seen[key] = n + 1  # the most recent last
+        if len(seen) > SEEN_KEYS:
+            seen.popitem(last=False)
         return random.Random(f"{self.seed}:{key}:{n}")
 
     # the middleware

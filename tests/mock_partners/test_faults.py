@@ -28,7 +28,7 @@ from exchange.gateway.config import Listener
 from exchange.gateway.dialects import batch_request
 from exchange.gateway.partner_api import XML
 from exchange.model import DnaProbe, Modality, Purpose, SearchReply
-from mock_partners import population
+from mock_partners import faults, population
 from mock_partners.cluster import (
     PARTNER_SUBJECTS,
     Cluster,
@@ -68,6 +68,29 @@ def test_decisions_are_reproducible_from_the_seed() -> None:
 
     assert draws(5) == draws(5)
     assert draws(5) != draws(6)
+
+
+def test_the_counts_behind_decisions_are_kept_for_the_most_recent_keys_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(faults, "SEEN_KEYS", 3)
+    inj = FaultInjector(5)
+    fresh = FaultInjector(5)
+
+    def draw(i: FaultInjector, body: str) -> float:
+        return i._rng(None, body.encode()).random()
+
+    first = draw(inj, "a")
+    assert draw(inj, "a") != first  # seen again: the next draw of that key
+    for body in ("b", "c", "d", "e"):  # four newer keys push "a" out
+        draw(inj, body)
+    assert len(inj._seen) == 3
+    assert draw(inj, "a") == first == draw(fresh, "a")  # forgotten: counted from 0 again
+    for _ in range(10):  # a key in use stays, however many others come and go
+        draw(inj, "a")
+        draw(inj, "x")
+        draw(inj, "y")
+    assert list(inj._seen.values()) == [11, 10, 10]  # a, x, y (keyed by the bodies' hashes)
 
 
 def test_flapping_is_down_for_the_end_of_each_period() -> None:
