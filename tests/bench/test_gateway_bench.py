@@ -30,10 +30,14 @@ def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
     assert 3 <= len(paced) <= 3 + REFINE_STEPS
     for row in paced:
         assert row["errors"] == 0 and row["requests_ok"] > 0
+        for key in ("gateway_cpu_ms_per_search", "partners_cpu_ms_per_search"):
+            assert isinstance(row[key], float) and row[key] > 0  # the cost at that rate
     assert any(note.startswith("audit verify after the run: audit OK") for note in report.notes)
     assert any("highest rate tried with p99 <" in note for note in report.notes)
     (cpu,) = [n for n in report.notes if n.startswith("CPU per search, all processes")]
     assert "the gateway's one process" in cpu
+    (wake,) = [n for n in report.notes if n.startswith("wake-up penalty of this machine")]
+    assert "back to back" in wake and "after a 20 ms idle gap" in wake
     (batching,) = [n for n in report.notes if n.startswith("DNA batching in the fan-out run")]
     assert "of the 96 partner probes" in batching  # 24 searches x 4 partners
     if batch_max == 1:
