@@ -338,13 +338,7 @@ class Store(PartnerSideState):
         `limit`: at most that many searches (the oldest ended first), so that a large
         backlog goes in short transactions rather than one that holds the writer.
         """
-        with self._write():
-            cur = self._conn.execute(
-                "DELETE FROM searches WHERE rowid IN (SELECT rowid FROM searches"
-                " WHERE completed_at < ? ORDER BY completed_at LIMIT ?)",
-                (timestamp(before), -1 if limit is None else limit),
-            )
-            return cur.rowcount
+        return self._forget_oldest("searches", "completed_at", before, limit)
 
     # --- hits -----------------------------------------------------------------------------
 

@@ -143,13 +143,7 @@ class PartnerSideState(Connected):
         `limit`: at most that many (oldest first), so that a large backlog goes in short
         transactions rather than one that holds the writer for seconds.
         """
-        with self._write():
-            cur = self._conn.execute(
-                "DELETE FROM inbound_messages WHERE rowid IN (SELECT rowid FROM"
-                " inbound_messages WHERE claimed_at < ? ORDER BY claimed_at LIMIT ?)",
-                (timestamp(before), -1 if limit is None else limit),
-            )
-            return cur.rowcount
+        return self._forget_oldest("inbound_messages", "claimed_at", before, limit)
 
     # --- released hits (partner side, for follow-ups) -------------------------------------
 
@@ -199,10 +193,4 @@ class PartnerSideState(Connected):
         """Drop release notes older than `before` (past every follow-up window); how many.
 
         `limit` as in `forget_replies`."""
-        with self._write():
-            cur = self._conn.execute(
-                "DELETE FROM released_hits WHERE rowid IN (SELECT rowid FROM released_hits"
-                " WHERE released_at < ? ORDER BY released_at LIMIT ?)",
-                (timestamp(before), -1 if limit is None else limit),
-            )
-            return cur.rowcount
+        return self._forget_oldest("released_hits", "released_at", before, limit)

@@ -247,6 +247,16 @@ class FlatStepFailed(StoreError):
     """A step failed inside `flat_transaction`; everything in it was rolled back."""
 
 
+# Tables whose old rows housekeeping deletes, each with its indexed time column.
+FORGETTABLE = frozenset(
+    {
+        ("searches", "completed_at"),
+        ("inbound_messages", "claimed_at"),
+        ("released_hits", "released_at"),
+    }
+)
+
+
 class Connected:
     """What every part of the store shares: the connection and the write transaction."""
 
@@ -269,6 +279,24 @@ class Connected:
             return
         with write_transaction(self._conn):
             yield
+
+    def _forget_oldest(
+        self, table: str, column: str, before: dt.datetime, limit: int | None
+    ) -> int:
+        """Delete `table`'s rows whose time `column` is before `before`, oldest first, at
+        most `limit` (None: all) in this transaction; how many (housekeeping).
+
+        Only the pairs in `FORGETTABLE` (names in SQL text, never input); each `column` is
+        indexed (migrations 2 and 3), so a chunk is a range scan."""
+        if (table, column) not in FORGETTABLE:
+            raise ValueError(f"not a housekept table and time column: {table}.{column}")
+        with self._write():
+            cur = self._conn.execute(
+                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}"
+                f" WHERE {column} < ? ORDER BY {column} LIMIT ?)",
+                (timestamp(before), -1 if limit is None else limit),
+            )
+            return cur.rowcount
 
     @contextmanager
     def flat_transaction(self) -> Iterator[None]:
