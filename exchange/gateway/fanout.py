@@ -238,21 +238,30 @@ def plan_messages(
     return plans
 
 
-def reserve_and_audit_sends(node: Node, plans: Sequence[PartnerPlan]) -> list[list[bool]]:
+def reserve_and_audit_sends(
+    node: Node, search: SearchRow, plans: Sequence[PartnerPlan]
+) -> list[list[bool]]:
     """Take outbound capacity for every message and audit the ones sent, in one commit.
 
     Batched messages are audited by their batch instead, under its message id, when it goes
     (`dna_batch`); so are a resumed search's probes that ask again under their batch's id.
+    A search resumed after this commit (`fanned_out_at`) resends under the same ids what the
+    partners count once: its capacity is not taken again (a message refused the first time
+    but not yet recorded as such then goes; the partner's own capacity still applies).
 
     Returns, per plan and message, whether it may be sent; changes nothing in `plans`, so
     group commit can run it again if its transaction has to be replayed.
     """
+    counted = search.fanned_out_at is not None
     with node.store.transaction():
         sent: list[AuditEntry] = []
         granted: list[list[bool]] = []
         for plan in plans:
             cfg = plan.cfg
-            ok = [cfg is not None and take_capacity(node, cfg, m.search_type) for m in plan.to_send]
+            ok = [
+                cfg is not None and (counted or take_capacity(node, cfg, m.search_type))
+                for m in plan.to_send
+            ]
             granted.append(ok)
             sent.extend(
                 _audit_entry(node, Direction.SENT, plan.partner, m, Outcome.ACCEPTED, ())
@@ -260,6 +269,8 @@ def reserve_and_audit_sends(node: Node, plans: Sequence[PartnerPlan]) -> list[li
                 if yes and not m.batched and m.resend_in is None
             )
         node.audit.append_many(sent)
+        if not counted:
+            node.store.mark_fanned_out(search.search_id, now=node.clock())
     return granted
 
 
@@ -357,7 +368,8 @@ async def run_search(
     busy = frozenset() if resumed else busy_partners(node)
     pending = [r for r in search.results if r.status == "pending"]
     plans = plan_messages(node, search, record, bodies, pending, busy)
-    apply_capacity(plans, await node.writes.run(lambda: reserve_and_audit_sends(node, plans)))
+    granted = await node.writes.run(lambda: reserve_and_audit_sends(node, search, plans))
+    apply_capacity(plans, granted)
     tasks = {
         asyncio.create_task(serve_partner(node, search, p, deadline)): p.partner for p in plans
     }

@@ -277,6 +277,19 @@ class Store(PartnerSideState):
             )
         return True
 
+    def mark_fanned_out(self, search_id: str, *, now: dt.datetime) -> None:
+        """Note that this search's outbound capacity is taken and its sends audited.
+
+        Written in that same commit: a search resumed after a restart resends its messages
+        (the same ids) without counting them against its partners' capacity again.
+        """
+        with self._write():
+            self._conn.execute(
+                "UPDATE searches SET fanned_out_at = ? WHERE search_id = ?"
+                " AND fanned_out_at IS NULL",
+                (timestamp(now), search_id),
+            )
+
     def mark_batched(self, partner: str, batch_id: str, search_ids: Sequence[str]) -> None:
         """Note that these searches' DNA probes went to `partner` in batch `batch_id`.
 
@@ -486,7 +499,7 @@ class Store(PartnerSideState):
         conn_row = conn.execute(
             "SELECT search_id, client_id, purpose, case_reference, modalities, partners,"
             " max_candidates, record_json, correlation_id, status, created_at, deadline_at,"
-            " completed_at FROM searches WHERE search_id = ?",
+            " completed_at, fanned_out_at FROM searches WHERE search_id = ?",
             (search_id,),
         ).fetchone()
         if conn_row is None:
@@ -515,7 +528,9 @@ class Store(PartnerSideState):
                 (search_id,),
             )
         )
-        (sid, client, purpose, case, mods, partners, max_c, rec, corr, st, cr, dl, done) = conn_row
+        (sid, client, purpose, case, mods, partners, max_c, rec, corr, st, cr, dl, done, out) = (
+            conn_row
+        )
         return SearchRow(
             search_id=sid,
             client_id=client,
@@ -531,6 +546,7 @@ class Store(PartnerSideState):
             deadline_at=_time(dl),
             completed_at=_maybe_time(done),
             results=results,
+            fanned_out_at=_maybe_time(out),
         )
 
 

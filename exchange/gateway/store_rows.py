@@ -132,6 +132,8 @@ class SearchRow:
     deadline_at: dt.datetime
     completed_at: dt.datetime | None
     results: tuple[PartnerResultRow, ...]
+    # Set in the commit that took its outbound capacity and audited its sends (`fanout`).
+    fanned_out_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

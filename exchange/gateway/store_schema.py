@@ -140,6 +140,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE partner_results ADD COLUMN dna_batch_id TEXT;
     """,
+    # 4 -> 5: when a search's outbound capacity was taken and its sends audited, so a search
+    # resumed after a restart does not count its partners' capacity a second time.
+    """
+    ALTER TABLE searches ADD COLUMN fanned_out_at TEXT;
+    """,
 ]
 
 

@@ -216,7 +216,8 @@ def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_onc
     the gateway died before a byte left) ask again under the batch's id. Resumed together,
     they share one message under that id; resumed one after the other, the second finds
     the partner's reply for that id without its probe and goes alone under its own id.
-    Either way the partner searches, and counts, each probe once."""
+    Either way the partner searches, and counts, each probe once; and the gateway, which
+    counted each against the partner's capacity when it first fanned out, does not again."""
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         uk, de = c.gateway.node, c.partners["DE"]
@@ -236,6 +237,7 @@ def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_onc
                 now=now,
                 deadline_at=now + dt.timedelta(seconds=20),
             )
+            uk.store.mark_fanned_out(row.search_id, now=now)
             uk.store.mark_batched("DE", batch_id, [row.search_id])
             return row.search_id
 
@@ -262,6 +264,8 @@ def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_onc
             (own.results[0].message_id_for(Modality.DNA), "accepted"),  # so it goes alone
         ]
         assert de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", de.clock().date()) == 4
+        day = uk.clock().date()
+        assert uk.store.quota_used(QuotaDirection.OUTBOUND, "DE", "DNA", day) == 0
         audit = uk.store.connection.execute(
             "SELECT direction, message_id, refs FROM audit WHERE partner = 'DE' ORDER BY seq"
         ).fetchall()

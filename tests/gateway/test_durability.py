@@ -6,6 +6,7 @@ detects an entry altered in the file."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import socket
@@ -320,5 +321,9 @@ def test_a_search_resumed_after_its_batch_went_asks_again_under_the_batch_id(
         # under the batch's id.
         assert gb.count(("sent", batch_id)) == 4
         assert gb.count(("received", batch_id)) == 2
+        # and counted each search once against DE's capacity, not again when resumed
+        with Store.open(db) as store:
+            day = dt.datetime.now(dt.UTC).date()
+            assert store.quota_used(QuotaDirection.OUTBOUND, "DE", "DNA", day) == 3
 
     asyncio.run(main())

@@ -146,6 +146,11 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
         again = s.get_search(old.search_id)
         assert again is not None
         assert [r.dna_batch_id for r in again.results] == ["batch-1", None]  # DE, FR
+        assert again.fanned_out_at is None
+        s.mark_fanned_out(old.search_id, now=T0)
+        s.mark_fanned_out(old.search_id, now=T0 + dt.timedelta(seconds=5))  # the first stays
+        marked = s.get_search(old.search_id)
+        assert marked is not None and marked.fanned_out_at == T0
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT rowid FROM inbound_messages WHERE claimed_at < ?"
             " ORDER BY claimed_at LIMIT 5",
