@@ -104,10 +104,49 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from exchange.gateway.audit_verify import audit_verify_main
 
-    if not Path(args.db).is_file():
-        print(f"prum-exchange audit verify: no database at {args.db}", file=sys.stderr)
+    for path in (args.db, *args.archives):
+        if not Path(path).is_file():
+            print(f"prum-exchange audit verify: no file at {path}", file=sys.stderr)
+            return EXIT_USAGE
+    return audit_verify_main(args.db, [Path(a) for a in args.archives])
+
+
+def _cmd_audit_archive(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from exchange.gateway.audit_archive import ArchiveError, archive
+    from exchange.gateway.store import StoreError
+
+    try:
+        before = dt.datetime.fromisoformat(args.before)
+    except ValueError:
+        before = None
+    if before is None or before.utcoffset() is None:
+        print(
+            f"prum-exchange audit archive: --before: {args.before!r} is not an ISO 8601 time"
+            " with a UTC offset (2026-01-01T00:00:00Z)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
-    return audit_verify_main(args.db)
+    if not Path(args.db).is_file():
+        print(f"prum-exchange audit archive: no database at {args.db}", file=sys.stderr)
+        return EXIT_USAGE
+    if Path(args.out).exists():
+        print(f"prum-exchange audit archive: --out: {args.out} exists", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        done = archive(args.db, before, Path(args.out))
+    except (ArchiveError, StoreError, OSError, sqlite3.Error) as exc:
+        print(f"prum-exchange audit archive: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if not done.entries:
+        print(f"audit archive: no entry before {args.before} left to archive; nothing written")
+    else:
+        print(
+            f"audit archive: entries {done.first_seq}..{done.last_seq} ({done.entries}) moved"
+            f" to {done.path}, last hash {done.last_hash}"
+        )
+    return EXIT_OK
 
 
 def _cmd_partner(args: argparse.Namespace) -> int:
@@ -262,7 +301,22 @@ def build_parser() -> argparse.ArgumentParser:
     au_sub = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     av = au_sub.add_parser("verify", help="check the hash chain of a gateway database")
     av.add_argument("db", metavar="DB", help="the gateway's SQLite file")
+    av.add_argument(
+        "archives",
+        metavar="ARCHIVE",
+        nargs="*",
+        help="archive files written by `audit archive`, oldest first: checked and joined",
+    )
     av.set_defaults(func=_cmd_audit_verify)
+    aa = au_sub.add_parser(
+        "archive", help="move old audit entries to a new archive file, chain intact"
+    )
+    aa.add_argument("db", metavar="DB", help="the gateway's SQLite file")
+    aa.add_argument(
+        "--before", required=True, help="entries before this time (ISO 8601, with offset)"
+    )
+    aa.add_argument("--out", required=True, help="the archive file to write (must not exist)")
+    aa.set_defaults(func=_cmd_audit_archive)
 
     be = sub.add_parser("bench", help="run a benchmark (see bench/)")
     be.add_argument("benchmark", choices=BENCHMARKS)

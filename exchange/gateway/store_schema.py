@@ -145,6 +145,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE searches ADD COLUMN fanned_out_at TEXT;
     """,
+    # 5 -> 6: the last audit entry moved out to an archive file (`audit_archive`); the chain
+    # left in `audit` links to it.
+    """
+    CREATE TABLE audit_anchor (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        archived_at TEXT NOT NULL
+    ) STRICT;
+    """,
 ]
 
 
