@@ -46,7 +46,10 @@ from exchange.gateway.audit_verify import (
 from exchange.gateway.store import Store, timestamp
 
 VERSION = 1
-CHUNK = 10_000  # entries deleted per transaction: keeps the gateway's writes waiting briefly
+# Entries deleted per transaction, so a running gateway's writes wait briefly: measured on
+# 60,000 entries, 2,000 a commit held the write lock 4.1 ms on average (20 ms at most),
+# 10,000 a commit 21.5 ms (37 ms).
+CHUNK = 2_000
 
 
 class ArchiveError(Exception):
