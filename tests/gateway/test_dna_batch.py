@@ -26,6 +26,7 @@ from exchange.gateway import fanout
 from exchange.gateway.audit_verify import verify
 from exchange.gateway.config import ConfigError, from_mapping
 from exchange.gateway.dialects import Answer, batch_request, read_batch_reply
+from exchange.gateway.node import Node
 from exchange.gateway.store import PartnerStatus, QuotaDirection
 from exchange.model import (
     DnaProbe,
@@ -209,6 +210,26 @@ def test_a_partner_counts_a_batch_against_its_capacity_as_that_many_searches() -
     assert status == 200
 
 
+def _left_pending(uk: Node, subject: int, batch_id: str) -> str:
+    """A DNA search to DE as a crash leaves it: fanned out, its probe gone in `batch_id`."""
+    now = uk.clock()
+    row = uk.store.create_search(
+        client_id="test",
+        purpose=Purpose.INVESTIGATION,
+        case_reference="C-RESUME",
+        modalities=[Modality.DNA],
+        partners=["DE"],
+        max_candidates=5,
+        record_json=json.dumps(_probe(subject)),
+        correlation_id=f"corr-{subject}",
+        now=now,
+        deadline_at=now + dt.timedelta(seconds=20),
+    )
+    uk.store.mark_fanned_out(row.search_id, now=now)
+    uk.store.mark_batched("DE", batch_id, [row.search_id])
+    return row.search_id
+
+
 def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_once(
     tmp_path: Path,
 ) -> None:
@@ -222,24 +243,9 @@ def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_onc
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         uk, de = c.gateway.node, c.partners["DE"]
         assert uk is not None
-        now = uk.clock()
 
         def pending(subject: int, batch_id: str) -> str:
-            row = uk.store.create_search(
-                client_id="test",
-                purpose=Purpose.INVESTIGATION,
-                case_reference="C-RESUME",
-                modalities=[Modality.DNA],
-                partners=["DE"],
-                max_candidates=5,
-                record_json=json.dumps(_probe(subject)),
-                correlation_id=f"corr-{subject}",
-                now=now,
-                deadline_at=now + dt.timedelta(seconds=20),
-            )
-            uk.store.mark_fanned_out(row.search_id, now=now)
-            uk.store.mark_batched("DE", batch_id, [row.search_id])
-            return row.search_id
+            return _left_pending(uk, subject, batch_id)
 
         together = [pending(DE_HELD[0], "lost-1"), pending(DE_HELD[1], "lost-1")]
         await asyncio.gather(*(fanout.run_search(uk, sid) for sid in together))
@@ -273,6 +279,38 @@ def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_onc
         assert [(d, m) for d, m, _ in audit].count(("received", "lost-1")) == 2
 
     _run(tmp_path, scenario)
+    assert verify(str(tmp_path / "GB" / "gateway.sqlite3")).ok
+
+
+def test_a_resumed_search_whose_batch_id_cannot_be_used_goes_alone_and_is_audited(
+    tmp_path: Path,
+) -> None:
+    """Batching turned off across the restart (`dna_batch_max = 1`): a search whose probe
+    went in a batch is resent alone under its own id, and that send is audited under it."""
+
+    async def main() -> None:
+        async with running_cluster(
+            tmp_path, seed=SEED, gallery_size=8, partner_overrides={"DE": {"dna_batch_max": 1}}
+        ) as c:
+            uk, de = c.gateway.node, c.partners["DE"]
+            assert uk is not None and "DE" not in uk.batchers
+            search_id = _left_pending(uk, DE_HELD[0], "lost-3")
+            await fanout.run_search(uk, search_id)
+            row = uk.store.get_search(search_id)
+            assert row is not None and row.status == "complete"
+            assert row.results[0].status == "hit"
+            own = row.results[0].message_id_for(Modality.DNA)
+            received = de.store.connection.execute(
+                "SELECT message_id, outcome FROM audit WHERE direction = 'received'"
+                " AND message_type = 'dna_search_request'"
+            ).fetchall()
+            assert received == [(own, "accepted")]
+            audit = uk.store.connection.execute(
+                "SELECT direction, message_id FROM audit WHERE partner = 'DE' ORDER BY seq"
+            ).fetchall()
+            assert audit == [("sent", own), ("received", own)]
+
+    event_loop.run(main())
     assert verify(str(tmp_path / "GB" / "gateway.sqlite3")).ok
 
 
