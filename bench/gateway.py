@@ -2,8 +2,9 @@
 mock partners on loopback, with latency percentiles, errors and gateway CPU time per search.
 
 Set-up, all on this machine: four partner nodes (`prum-exchange partner`, DE FR NL EUROPOL,
-each its own process with a seeded DNA gallery) and the gateway (`prum-exchange serve`, its
-own process, JSON logs to a file). The load client (this process) posts DNA searches of
+each its own process with a seeded DNA gallery; with `--partner-processes 1`, the four on one
+event loop, `bench.partner_group`) and the gateway (`prum-exchange serve`, its own process,
+JSON logs to a file). The load client (this process) posts DNA searches of
 second captures (stains) of partner-held subjects with `?wait=`, `concurrency` at a time,
 for at most `searches` searches or `seconds` seconds, whichever ends first. A search counts
 as complete when it ends `complete` with all four partners answered. A second, light run
@@ -66,6 +67,7 @@ MIN_PACED_RATE = 2.0  # searches/s: below this a bisection step is not worth its
 PACED_IN_FLIGHT = 512
 P99_TARGET_MS = 50.0  # the issue's latency target at its throughput target
 SEED = 11
+PARTNER_OFFSET = 1_000_000  # subjects between one partner's gallery and the next
 WAKE_GAP_S = 0.02  # the idle gap of the wake-up penalty measurement
 WAKE_SAMPLES = 100
 
@@ -85,14 +87,28 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def _processes(
-    root: Path, gallery: int, simple: bool, batch_max: int | None = None
+    root: Path, gallery: int, simple: bool, batch_max: int | None = None, one_process: bool = False
 ) -> AsyncIterator[tuple[str, dict[str, int], int, list[int]]]:
     procs: list[subprocess.Popen[bytes]] = []
     cmd = [sys.executable, "-m", "exchange.cli"]
     env = {**os.environ, "PRUM_EXCHANGE_LOG_FORMAT": "json"}
     try:
         ports: dict[str, int] = {}
-        for i, pid in enumerate(PARTNERS):
+        if one_process:  # the four nodes on one event loop (bench.partner_group)
+            group = [
+                *("--ids", ",".join(PARTNERS), "--seed", str(SEED)),
+                *("--gallery-size", str(gallery), "--offset-step", str(PARTNER_OFFSET)),
+                *("--root", str(root), *(["--simple"] if simple else [])),
+            ]
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.partner_group", *group],
+                    stdout=subprocess.PIPE,
+                    stderr=(root / "partners.log").open("wb"),
+                    env=env,
+                )
+            )
+        for i, pid in enumerate([] if one_process else PARTNERS):
             p = subprocess.Popen(
                 [
                     *cmd,
@@ -106,7 +122,7 @@ async def _processes(
                     "--gallery-size",
                     str(gallery),
                     "--offset",
-                    str(i * 1_000_000),
+                    str(i * PARTNER_OFFSET),
                     "--daily-capacity",
                     "100000000",
                     "--data-dir",
@@ -121,8 +137,9 @@ async def _processes(
             procs.append(p)
         for p in procs:
             assert p.stdout is not None
-            line = json.loads(p.stdout.readline())
-            ports[line["partner"]] = line["port"]
+            for _ in PARTNERS if one_process else [None]:
+                line = json.loads(p.stdout.readline())
+                ports[line["partner"]] = line["port"]
         client_port = _free_port()
         partners = "".join(
             f'\n[[partners]]\nid = "{pid}"\nurl = "http://127.0.0.1:{port}/prum/v1/messages"\n'
@@ -328,12 +345,17 @@ FULL = Plan(searches=3000, seconds=60.0, concurrency=32, gallery=2000)
 QUICK = Plan(searches=300, seconds=20.0, concurrency=16, gallery=200)
 
 
-async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) -> Report:
+async def run(
+    plan: Plan, partners: str = "node", batch_max: int | None = None, partner_processes: int = 4
+) -> Report:
     """One bench run; `partners` is "node" (the full node code) or "simple" (state in memory).
 
     `batch_max` sets the gateway's `dna_batch_max` for every partner (1: no DNA batching);
-    None leaves the gateway's default.
+    None leaves the gateway's default. `partner_processes` is 4 (one process a partner) or 1
+    (the four on one event loop, `bench.partner_group`).
     """
+    if partner_processes not in (1, len(PARTNERS)):
+        raise ValueError(f"partner_processes: 1 or {len(PARTNERS)}, not {partner_processes}")
     n, seconds, concurrency, gallery = plan.searches, plan.seconds, plan.concurrency, plan.gallery
     quick = plan == QUICK
     with tempfile.TemporaryDirectory(prefix="prum-bench-") as tmp:
@@ -341,7 +363,8 @@ async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) 
         s = HttpClient()
         try:
             simple = partners == "simple"
-            async with _processes(root, gallery, simple, batch_max) as (
+            one = partner_processes == 1
+            async with _processes(root, gallery, simple, batch_max, one) as (
                 url,
                 ports,
                 gw_pid,
@@ -439,7 +462,8 @@ async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) 
         name="gateway",
         measured="complete searches/s through the gateway (each fanned out to 4 partners), "
         "latency percentiles, errors, gateway CPU per search",
-        data=f"DNA stain probes of partner-held subjects; 4 partner processes x {gallery} profiles"
+        data="DNA stain probes of partner-held subjects; 4 partners x "
+        + f"{gallery} profiles, in {partner_processes} process(es)"
         + (
             " (simple partner nodes: state in memory, no SQLite or audit)"
             if partners == "simple"
@@ -453,6 +477,7 @@ async def run(plan: Plan, partners: str = "node", batch_max: int | None = None) 
             "partners": len(PARTNERS),
             "quick": quick,
             "partner_nodes": partners,
+            "partner_processes": partner_processes,
             "dna_batch_max": batch_max if batch_max is not None else DNA_BATCH_MAX,
             "event_loop": event_loop.name(),
             "open_loop_shares": ",".join(f"{x:g}" for x in PACED_SHARES),
@@ -609,9 +634,18 @@ def main(argv: list[str]) -> int:
         help="the gateway's dna_batch_max for every partner (1: no batching; default: the "
         "gateway's default)",
     )
+    parser.add_argument(
+        "--partner-processes",
+        type=int,
+        choices=(1, len(PARTNERS)),
+        default=len(PARTNERS),
+        help="one process per partner (default), or the four partners on one event loop, "
+        "which takes less of the CPU the gateway shares with them",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
     args = parser.parse_args(argv)
-    report = event_loop.run(run(QUICK if args.quick else FULL, args.partners, args.dna_batch_max))
+    plan = QUICK if args.quick else FULL
+    report = event_loop.run(run(plan, args.partners, args.dna_batch_max, args.partner_processes))
     print(report.measured)
     print(format_table(report.rows))
     for note in report.notes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.metadata
+import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -47,3 +48,16 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+async def until_signalled() -> None:
+    """Return on SIGINT or SIGTERM: how a long-running command waits to be stopped."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

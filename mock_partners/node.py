@@ -10,10 +10,9 @@ with `admin_port`, the fault admin API (mock_partners.fault_admin) listens on lo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import signal
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +38,55 @@ def fault_middlewares(injector: FaultInjector, admin_port: int | None) -> list[M
     return [] if inert else [injector.middleware]
 
 
+@contextlib.asynccontextmanager
+async def running_partner(
+    partner_id: str,
+    port: int,
+    *,
+    seed: int,
+    gallery_size: int,
+    data_dir: Path,
+    offset: int = 0,
+    daily_capacity: int | None = None,
+    with_fingerprints: bool = True,
+    faults: str = "healthy",
+    admin_port: int | None = None,
+) -> AsyncIterator[dict[str, object]]:
+    """A seeded partner node listening on loopback; yields its ready line's fields."""
+    injector = FaultInjector(seed, [(0.0, faults)])  # a bad profile fails before anything starts
+    cfg = partner_node_config(partner_id, data_dir)
+    cfg = replace(cfg, partner_listener=Listener("127.0.0.1", port))
+    if daily_capacity is not None:
+        caps = dict.fromkeys(DEFAULT_CAPACITIES, daily_capacity)
+        cfg = replace(
+            cfg, partners=tuple(replace(p, inbound_capacities=caps) for p in cfg.partners)
+        )
+    gateway = Gateway(cfg, fault_middlewares(injector, admin_port))
+    async with contextlib.AsyncExitStack() as stack:
+        node = await gateway.start()
+        stack.push_async_callback(gateway.stop)
+        stack.callback(injector.close)
+        if len(node.gallery) == 0:
+            subjects = list(range(offset, offset + gallery_size))
+            for chunk in range(0, len(subjects), 1000):
+                batch = subjects[chunk : chunk + 1000]
+                for person in population.people(
+                    seed, batch, partner_id, with_fingerprints=with_fingerprints
+                ):
+                    node.enrol(person.record.reference or str(person.subject), person.record)
+        admin = None
+        if admin_port is not None:
+            admin = await stack.enter_async_context(running_admin(injector, admin_port))
+        injector.restart_clock()
+        yield {
+            "partner": partner_id,
+            "port": gateway.partner_port,
+            "records": len(node.gallery),
+            "faults": faults,
+            "admin_port": admin,
+        }
+
+
 async def serve_partner(
     partner_id: str,
     port: int,
@@ -52,36 +100,20 @@ async def serve_partner(
     faults: str = "healthy",
     admin_port: int | None = None,
 ) -> None:
-    injector = FaultInjector(seed, [(0.0, faults)])  # a bad profile fails before anything starts
-    cfg = partner_node_config(partner_id, data_dir)
-    cfg = replace(cfg, partner_listener=Listener("127.0.0.1", port))
-    if daily_capacity is not None:
-        caps = dict.fromkeys(DEFAULT_CAPACITIES, daily_capacity)
-        cfg = replace(
-            cfg, partners=tuple(replace(p, inbound_capacities=caps) for p in cfg.partners)
-        )
-    gateway = Gateway(cfg, fault_middlewares(injector, admin_port))
-    node = await gateway.start()
-    if len(node.gallery) == 0:
-        subjects = list(range(offset, offset + gallery_size))
-        for chunk in range(0, len(subjects), 1000):
-            batch = subjects[chunk : chunk + 1000]
-            for person in population.people(
-                seed, batch, partner_id, with_fingerprints=with_fingerprints
-            ):
-                node.enrol(person.record.reference or str(person.subject), person.record)
-    async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(gateway.stop)
-        stack.callback(injector.close)
-        admin = None
-        if admin_port is not None:
-            admin = await stack.enter_async_context(running_admin(injector, admin_port))
+    """`prum-exchange partner`: serve on loopback until SIGINT or SIGTERM, after printing
+    one JSON line with the partner's id and port."""
+    async with running_partner(
+        partner_id,
+        port,
+        seed=seed,
+        gallery_size=gallery_size,
+        data_dir=data_dir,
+        offset=offset,
+        daily_capacity=daily_capacity,
+        with_fingerprints=with_fingerprints,
+        faults=faults,
+        admin_port=admin_port,
+    ) as ready:
         event_loop.settle_heap()
-        ready = {"partner": partner_id, "port": gateway.partner_port, "records": len(node.gallery)}
-        print(json.dumps({**ready, "faults": faults, "admin_port": admin}), flush=True)
-        injector.restart_clock()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        print(json.dumps(ready), flush=True)
+        await event_loop.until_signalled()

@@ -17,13 +17,12 @@ the audit log, mutual TLS and fault injection. A repeated message id gets the fi
 
 from __future__ import annotations
 
-import asyncio
 import collections
+import contextlib
 import datetime as dt
 import json
-import signal
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from aiohttp import web
 
@@ -169,7 +168,8 @@ def seeded(
     return SimplePartner(node_id, (p.record for p in people), daily_capacity=daily_capacity)
 
 
-async def serve_simple_partner(
+@contextlib.asynccontextmanager
+async def running_simple_partner(
     partner_id: str,
     port: int,
     *,
@@ -178,11 +178,8 @@ async def serve_simple_partner(
     offset: int = 0,
     daily_capacity: int | None = None,
     with_fingerprints: bool = True,
-) -> None:
-    """`prum-exchange partner --simple`: serve on loopback until SIGINT or SIGTERM.
-
-    Prints one JSON line with its id and port when ready, as `mock_partners.node` does.
-    """
+) -> AsyncIterator[dict[str, object]]:
+    """A seeded simple partner listening on loopback; yields its ready line's fields."""
     subjects = range(offset, offset + gallery_size)
     partner = seeded(
         partner_id,
@@ -197,13 +194,39 @@ async def serve_simple_partner(
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         bound = int(runner.addresses[0][1])
-        event_loop.settle_heap()
-        ready = {"partner": partner_id, "port": bound, "records": len(partner.gallery)}
-        print(json.dumps({**ready, "simple": True}), flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        yield {
+            "partner": partner_id,
+            "port": bound,
+            "records": len(partner.gallery),
+            "simple": True,
+        }
     finally:
         await runner.cleanup()
+
+
+async def serve_simple_partner(
+    partner_id: str,
+    port: int,
+    *,
+    seed: int,
+    gallery_size: int,
+    offset: int = 0,
+    daily_capacity: int | None = None,
+    with_fingerprints: bool = True,
+) -> None:
+    """`prum-exchange partner --simple`: serve on loopback until SIGINT or SIGTERM.
+
+    Prints one JSON line with its id and port when ready, as `mock_partners.node` does.
+    """
+    async with running_simple_partner(
+        partner_id,
+        port,
+        seed=seed,
+        gallery_size=gallery_size,
+        offset=offset,
+        daily_capacity=daily_capacity,
+        with_fingerprints=with_fingerprints,
+    ) as ready:
+        event_loop.settle_heap()
+        print(json.dumps(ready), flush=True)
+        await event_loop.until_signalled()

@@ -9,13 +9,17 @@ from exchange import event_loop
 from exchange.gateway.config import DNA_BATCH_MAX
 
 
-@pytest.mark.parametrize(("partners", "batch_max"), [("node", None), ("simple", 1)])
+@pytest.mark.parametrize(
+    ("partners", "batch_max", "processes"), [("node", None, 4), ("simple", 1, 4), ("node", None, 1)]
+)
 def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
-    partners: str, batch_max: int | None
+    partners: str, batch_max: int | None, processes: int
 ) -> None:
     plan = Plan(searches=24, seconds=12.0, concurrency=4, gallery=40)
-    report = event_loop.run(run(plan, partners, batch_max))
+    report = event_loop.run(run(plan, partners, batch_max, processes))
     assert report.params["partner_nodes"] == partners
+    assert report.params["partner_processes"] == processes
+    assert f"in {processes} process(es)" in report.data
     assert report.params["dna_batch_max"] == (batch_max or DNA_BATCH_MAX)
     fanout, light, baseline, *paced = report.rows
     assert fanout["requests_ok"] == 24 and fanout["errors"] == 0
