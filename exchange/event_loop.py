@@ -51,13 +51,13 @@ def settle_heap() -> None:
 
 
 async def until_signalled() -> None:
-    """Return on SIGINT or SIGTERM: how a long-running command waits to be stopped."""
+    """Return on SIGINT or SIGTERM: how a long-running command waits to be stopped.
+
+    The handlers stay in place after it returns, so a second signal during the graceful
+    stop that follows does not cut it short (a stop that must be forced is a SIGKILL).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    await stop.wait()

@@ -16,7 +16,6 @@ import contextlib
 import datetime as dt
 import json
 import shutil
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -438,12 +437,8 @@ async def serve_forever(config: GatewayConfig) -> None:
         node_id=config.node_id,
         data_dir=str(Path(config.data_dir)),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await event_loop.until_signalled()
         log.info("gateway_stopping", in_flight=len(gateway.node.tasks) if gateway.node else 0)
     finally:
         await gateway.stop()
