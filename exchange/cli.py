@@ -153,49 +153,38 @@ def _cmd_partner(args: argparse.Namespace) -> int:
     from exchange import event_loop
     from exchange.gateway import logs
     from mock_partners.faults import ProfileError, parse_profile
-    from mock_partners.node import serve_partner
+    from mock_partners.node import running_partner
+    from mock_partners.simple_node import running_simple_partner
 
     try:
         parse_profile(args.faults)
     except ProfileError as exc:
         print(f"prum-exchange partner: --faults {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.simple and (args.faults != "healthy" or args.admin_port is not None):
+        print("prum-exchange partner: --simple takes no --faults or --admin-port", file=sys.stderr)
+        return EXIT_USAGE
     logs.configure()
-    if args.simple:
-        from mock_partners.simple_node import serve_simple_partner
-
-        if args.faults != "healthy" or args.admin_port is not None:
-            print(
-                "prum-exchange partner: --simple takes no --faults or --admin-port", file=sys.stderr
-            )
-            return EXIT_USAGE
-        event_loop.run(
-            serve_simple_partner(
-                args.id,
-                args.port,
-                seed=args.seed,
-                gallery_size=args.gallery_size,
-                offset=args.offset,
-                daily_capacity=args.daily_capacity,
-                with_fingerprints=not args.no_fingerprints,
-            )
-        )
-        return EXIT_OK
-    data_dir = Path(args.data_dir or f"partner-data/{args.id}")
-    event_loop.run(
-        serve_partner(
+    common = {
+        "seed": args.seed,
+        "gallery_size": args.gallery_size,
+        "offset": args.offset,
+        "daily_capacity": args.daily_capacity,
+        "with_fingerprints": not args.no_fingerprints,
+    }
+    starting = (
+        running_simple_partner(args.id, args.port, **common)
+        if args.simple
+        else running_partner(
             args.id,
             args.port,
-            seed=args.seed,
-            gallery_size=args.gallery_size,
-            data_dir=data_dir,
-            offset=args.offset,
-            daily_capacity=args.daily_capacity,
-            with_fingerprints=not args.no_fingerprints,
+            data_dir=Path(args.data_dir or f"partner-data/{args.id}"),
             faults=args.faults,
             admin_port=args.admin_port,
+            **common,
         )
     )
+    event_loop.run(event_loop.serve_ready(starting))
     return EXIT_OK
 
 

@@ -10,8 +10,10 @@ the standard asyncio loop runs the same code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.metadata
+import json
 import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -61,3 +63,13 @@ async def until_signalled() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+async def serve_ready(starting: contextlib.AbstractAsyncContextManager[dict[str, object]]) -> None:
+    """Start a server (`starting` yields its ready line's fields), settle the heap, print
+    the ready line as JSON on stdout (scripts starting several servers read it), and serve
+    until SIGINT or SIGTERM; leaving `starting` stops it."""
+    async with starting as ready:
+        settle_heap()
+        print(json.dumps(ready), flush=True)
+        await until_signalled()

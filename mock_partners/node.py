@@ -11,12 +11,10 @@ with `admin_port`, the fault admin API (mock_partners.fault_admin) listens on lo
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
-from exchange import event_loop
 from exchange.gateway.app import Gateway, Middleware
 from exchange.gateway.config import DEFAULT_CAPACITIES, Listener
 from mock_partners import population
@@ -85,35 +83,3 @@ async def running_partner(
             "faults": faults,
             "admin_port": admin,
         }
-
-
-async def serve_partner(
-    partner_id: str,
-    port: int,
-    *,
-    seed: int,
-    gallery_size: int,
-    data_dir: Path,
-    offset: int = 0,
-    daily_capacity: int | None = None,
-    with_fingerprints: bool = True,
-    faults: str = "healthy",
-    admin_port: int | None = None,
-) -> None:
-    """`prum-exchange partner`: serve on loopback until SIGINT or SIGTERM, after printing
-    one JSON line with the partner's id and port."""
-    async with running_partner(
-        partner_id,
-        port,
-        seed=seed,
-        gallery_size=gallery_size,
-        data_dir=data_dir,
-        offset=offset,
-        daily_capacity=daily_capacity,
-        with_fingerprints=with_fingerprints,
-        faults=faults,
-        admin_port=admin_port,
-    ) as ready:
-        event_loop.settle_heap()
-        print(json.dumps(ready), flush=True)
-        await event_loop.until_signalled()

@@ -20,13 +20,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 from aiohttp import web
 
-from exchange import event_loop
 from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError
 from exchange.gallery import NodeGallery, Thresholds
@@ -202,31 +200,3 @@ async def running_simple_partner(
         }
     finally:
         await runner.cleanup()
-
-
-async def serve_simple_partner(
-    partner_id: str,
-    port: int,
-    *,
-    seed: int,
-    gallery_size: int,
-    offset: int = 0,
-    daily_capacity: int | None = None,
-    with_fingerprints: bool = True,
-) -> None:
-    """`prum-exchange partner --simple`: serve on loopback until SIGINT or SIGTERM.
-
-    Prints one JSON line with its id and port when ready, as `mock_partners.node` does.
-    """
-    async with running_simple_partner(
-        partner_id,
-        port,
-        seed=seed,
-        gallery_size=gallery_size,
-        offset=offset,
-        daily_capacity=daily_capacity,
-        with_fingerprints=with_fingerprints,
-    ) as ready:
-        event_loop.settle_heap()
-        print(json.dumps(ready), flush=True)
-        await event_loop.until_signalled()
