@@ -25,7 +25,7 @@ the same way, and their sum says how many searches/s this machine's cores could 
 at all at that cost (every process shares them). Each open-loop row has its own CPU per
 search: at moderate load a process sleeps between messages and pays a wake-up penalty
 (cold caches on a shared host), which the report measures in this process
-(`_wake_penalty`: one message decode back to back, and after an idle gap).
+(`_wake_penalty`: partner message decodes back to back, and each after an idle gap).
 """
 
 from __future__ import annotations
@@ -511,7 +511,7 @@ async def run(
             f"the machine cannot complete more than {ceiling:.0f} searches/s at this cost, "
             f"and the gateway's one process (one event loop, one core at most) not more than "
             f"{1000 / gw_ms if gw_ms else float('inf'):.0f}/s",
-            f"wake-up penalty of this machine: decoding the same partner message costs "
+            f"wake-up penalty of this machine: decoding a partner message costs "
             f"{wake[0]:.3f} ms of CPU back to back and {wake[1]:.3f} ms after a "
             f"{WAKE_GAP_S * 1000:g} ms idle gap ({wake[1] / wake[0]:.1f}x), in the load "
             "client's process; a process woken for each message pays it, which is why CPU "
@@ -528,7 +528,8 @@ def _cpu_now(gw_pid: int, partner_pids: list[int]) -> tuple[float, float, float]
 
 
 def _wake_penalty(messages: list[bytes]) -> tuple[float, float]:
-    """CPU ms of one message decode, back to back and after a WAKE_GAP_S sleep each.
+    """CPU ms of a message decode (a different message each time), back to back and after
+    a WAKE_GAP_S sleep each.
 
     On a virtual machine shared with others, a process that sleeps between messages comes
     back to cold caches (and, on some hosts, a slower core), so the same work costs more
