@@ -165,17 +165,16 @@ def _diagnose(
 
 def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
     """Walk the chain from the archive anchor (or seq 1) and compare its end with the head."""
-    result = _walk(conn)
     anchor_seq, anchor_hash = anchor_of(conn)
+    result = _walk(conn, anchor_seq, anchor_hash)
     return replace(result, archived=anchor_seq, anchor_hash=anchor_hash)
 
 
-def _walk(conn: sqlite3.Connection) -> VerifyResult:
+def _walk(conn: sqlite3.Connection, anchor_seq: int, anchor_hash: str) -> VerifyResult:
     head_row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
     head_seq, head_hash = (0, GENESIS) if head_row is None else (int(head_row[0]), head_row[1])
     if head_row is None and conn.execute("SELECT 1 FROM audit LIMIT 1").fetchone():
         return _fail(0, GENESIS, None, Tamper.REMOVED, "the audit head record is missing")
-    anchor_seq, anchor_hash = anchor_of(conn)
     stale = conn.execute("SELECT min(seq) FROM audit WHERE seq <= ?", (anchor_seq,)).fetchone()
     if stale[0] is not None:
         return _fail(

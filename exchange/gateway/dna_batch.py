@@ -41,7 +41,7 @@ import collections
 import contextlib
 import contextvars
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,11 +68,19 @@ P = PartnerStatus
 
 @dataclass(slots=True)
 class _Member:
+    """A search's probe in a message to the partner."""
+
     msg: Outgoing
     probe: DnaProbe
     deadline: float  # loop.time() by which its search must have its answer
-    future: asyncio.Future[Answer]
     search_id: str
+
+
+@dataclass(slots=True)
+class _Waiting(_Member):
+    """A probe queued for the next batch, and where its answer goes."""
+
+    future: asyncio.Future[Answer]
 
 
 @dataclass(slots=True)
@@ -91,7 +99,7 @@ class DnaBatcher:
         self.node = node
         self.cfg = cfg
         self.in_flight = 0  # our DNA messages to this partner now, alone or batched
-        self._queue: collections.deque[_Member] = collections.deque()
+        self._queue: collections.deque[_Waiting] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._resends: dict[str, _Resend] = {}  # batch id -> its resend, while in flight
 
@@ -122,7 +130,7 @@ class DnaBatcher:
         if msg.probe is None:
             raise ValueError("only a one-profile DNA search can join a batch")
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Member(msg, msg.probe, deadline, future, search_id))
+        self._queue.append(_Waiting(msg, msg.probe, deadline, search_id, future))
         self._drain()
         return await future
 
@@ -137,8 +145,7 @@ class DnaBatcher:
         batch_id, probe = msg.resend_in, msg.probe
         if batch_id is None or probe is None:
             raise ValueError("only a resumed one-profile DNA search that went in a batch")
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        member = _Member(msg, probe, deadline, future, search_id)
+        member = _Member(msg, probe, deadline, search_id)
         shared = self._resends.get(batch_id)
         if shared is None:
             shared = _Resend([member], asyncio.get_running_loop().create_future())
@@ -198,7 +205,7 @@ class DnaBatcher:
             shared.reply.set_result(outcome)
         self._drain()
 
-    def _request(self, batch_id: str, members: list[_Member]) -> Envelope:
+    def _request(self, batch_id: str, members: Sequence[_Member]) -> Envelope:
         first = members[0].msg
         return batch_request(
             self.node.config.node_id,
@@ -210,7 +217,7 @@ class DnaBatcher:
             first.max_candidates,
         )
 
-    async def _audit_sent(self, message_id: str, members: list[_Member]) -> None:
+    async def _audit_sent(self, message_id: str, members: Sequence[_Member]) -> None:
         """One `sent` entry per probe, under the message's id, before a byte of it leaves;
         and each search notes the batch its probe went in (for a resume after a restart)."""
         node, cfg, now = self.node, self.cfg, self.node.clock()
@@ -250,10 +257,10 @@ class DnaBatcher:
             self.in_flight += 1
             self._spawn(self._send(members))
 
-    def _take(self) -> list[_Member]:
+    def _take(self) -> list[_Waiting]:
         """The next batch: the oldest live probe and the compatible ones behind it."""
-        taken: list[_Member] = []
-        rest: collections.deque[_Member] = collections.deque()
+        taken: list[_Waiting] = []
+        rest: collections.deque[_Waiting] = collections.deque()
         references: set[str] = set()
         key: tuple[object, int] | None = None
         queue = self._queue
@@ -274,7 +281,7 @@ class DnaBatcher:
         self._queue = rest
         return taken
 
-    async def _send(self, members: list[_Member]) -> None:
+    async def _send(self, members: list[_Waiting]) -> None:
         message_id = str(uuid.uuid4())
         answers: list[Answer] | None = None
         try:
@@ -295,7 +302,7 @@ class DnaBatcher:
                     m.future.set_result(answer)
         self._drain()
 
-    async def _exchange(self, message_id: str, members: list[_Member]) -> list[Answer]:
+    async def _exchange(self, message_id: str, members: list[_Waiting]) -> list[Answer]:
         node, cfg = self.node, self.cfg
         request = self._request(message_id, members)
         profiles = [
