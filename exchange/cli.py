@@ -25,7 +25,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-BENCHMARKS = ("match", "dna", "codec", "gateway")
+BENCHMARKS = ("match", "dna", "codec", "gateway", "store")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -40,7 +40,6 @@ import asyncio
 import collections
 import contextlib
 import contextvars
-import uuid
 from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -56,6 +55,7 @@ from exchange.gateway.dialects import (
     batch_request,
     read_batch_reply,
 )
+from exchange.gateway.ids import uuid7
 from exchange.gateway.partner_client import PartnerError
 from exchange.gateway.store import PartnerStatus
 from exchange.model import DnaProbe, Envelope, MessageType, Modality
@@ -282,7 +282,7 @@ class DnaBatcher:
         return taken
 
     async def _send(self, members: list[_Waiting]) -> None:
-        message_id = str(uuid.uuid4())
+        message_id = uuid7()
         answers: list[Answer] | None = None
         try:
             answers = await self._exchange(message_id, members)

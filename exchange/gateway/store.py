@@ -31,12 +31,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from exchange.gateway.ids import uuid7
 from exchange.gateway.store_partner_side import PartnerSideState
 from exchange.gateway.store_rows import (
     BUSY_TIMEOUT_MS,
@@ -91,6 +91,11 @@ __all__ = [
 
 class Store(PartnerSideState):
     """The gateway's SQLite state; one thread only (see the module docstring)."""
+
+    # Makes the search ids, partner message ids and hit ids: time-ordered, so that each new
+    # key lands on the rightmost leaf of its index (`ids`); `bench store` swaps in random
+    # UUIDs on an instance for its same-run baseline.
+    new_id: Callable[[], str] = staticmethod(uuid7)
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
@@ -162,7 +167,7 @@ class Store(PartnerSideState):
         created = timestamp(now)
         created_at = _time(created)  # as it reads back: UTC, to the microsecond
         row = SearchRow(
-            search_id=str(uuid.uuid4()),
+            search_id=self.new_id(),
             client_id=client_id,
             purpose=Purpose(purpose),
             case_reference=case_reference,
@@ -176,7 +181,7 @@ class Store(PartnerSideState):
             deadline_at=_time(timestamp(deadline_at)),
             completed_at=None,
             results=tuple(
-                PartnerResultRow(p, PartnerStatus.PENDING, None, str(uuid.uuid4()), created_at, ())
+                PartnerResultRow(p, PartnerStatus.PENDING, None, self.new_id(), created_at, ())
                 for p in sorted(partners)
             ),
         )
@@ -263,7 +268,7 @@ class Store(PartnerSideState):
                 " match_type, wildcard) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        str(uuid.uuid4()),
+                        self.new_id(),
                         search_id,
                         partner,
                         Modality(h.modality).value,

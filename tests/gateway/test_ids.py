@@ -1,0 +1,79 @@
+"""Time-ordered ids (UUID version 7, RFC 9562 §5.7) and the store keys made with them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exchange.gateway import ids
+from exchange.gateway.store import NewHit, PartnerStatus, Store
+from exchange.model import MatchType, Modality, Purpose
+
+NS = st.integers(min_value=0, max_value=(1 << 48) * 1_000_000 - 1)  # the 48-bit ms range
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, ns: int) -> str:
+    monkeypatch.setattr(ids.time, "time_ns", lambda: ns)
+    return ids.uuid7()
+
+
+@given(NS)
+def test_an_id_is_a_version_7_rfc_uuid_holding_its_millisecond(ns: int) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        text = _at(mp, ns)
+    u = uuid.UUID(text)
+    assert str(u) == text and len(text) == 36
+    assert u.version == 7 and u.variant == uuid.RFC_4122
+    assert u.int >> 80 == ns // 1_000_000  # unix_ts_ms, the leading 48 bits
+
+
+@given(
+    st.integers(min_value=0, max_value=(1 << 48) * 1_000_000 - 1 - 10**12),
+    st.integers(min_value=245, max_value=10**12),
+)
+def test_ids_made_later_sort_later_even_within_one_millisecond(ns: int, gap: int) -> None:
+    # rand_a holds the sub-millisecond fraction in 12 bits: 1 ms / 4096 < 245 ns
+    with pytest.MonkeyPatch.context() as mp:
+        first, second = _at(mp, ns), _at(mp, ns + gap)
+    assert first < second  # the text sorts as the number does: fixed-width lowercase hex
+
+
+def test_ids_made_in_the_same_instant_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = {_at(monkeypatch, 1_764_000_000_123_456_789) for _ in range(2000)}
+    assert len(made) == 2000  # 62 random bits each
+
+
+def test_the_store_keys_searches_messages_and_hits_in_the_order_they_were_made(
+    tmp_path: Path,
+) -> None:
+    now = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+    with Store.open(tmp_path / "g.sqlite3") as store:
+        rows = [
+            store.create_search(
+                client_id="c",
+                purpose=Purpose.INVESTIGATION,
+                case_reference="CASE-1",
+                modalities=[Modality.DNA],
+                partners=["DE", "FR"],
+                max_candidates=5,
+                record_json="{}",
+                correlation_id=str(uuid.uuid4()),
+                now=now,
+                deadline_at=now,
+            )
+            for _ in range(20)
+        ]
+        for row in rows:
+            hit = NewHit(Modality.DNA, "DE-1", 1.0, MatchType.FULL)
+            store.set_partner_result(row.search_id, "DE", PartnerStatus.HIT, now=now, hits=[hit])
+        search_ids = [r.search_id for r in rows]
+        message_ids = [r.message_id for row in rows for r in row.results]
+        hit_ids = [h for (h,) in store.connection.execute("SELECT hit_id FROM hits ORDER BY rowid")]
+    for made in (search_ids, message_ids, hit_ids):
+        assert made == sorted(made) and len(set(made)) == len(made)
+        assert {uuid.UUID(i).version for i in made} == {7}
