@@ -30,6 +30,7 @@ from exchange.gallery import GalleryError, NodeGallery, Thresholds
 from exchange.gateway import client_api, partner_api
 from exchange.gateway.audit import AuditLog
 from exchange.gateway.auth import Authenticator, AuthError
+from exchange.gateway.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 from exchange.gateway.client_api import ApiError, start_search
 from exchange.gateway.config import ConfigError, GatewayConfig, Listener
 from exchange.gateway.dna_batch import DnaBatcher
@@ -215,11 +216,15 @@ async def housekeep_periodically(node: Node, interval_s: float, stop: asyncio.Ev
             node.log.info("housekeeping", **forgotten)
 
 
+def store_path(config: GatewayConfig) -> Path:
+    return config.data_dir / "gateway.sqlite3"
+
+
 def build_node(config: GatewayConfig, http: HttpClient) -> Node:
     if config.client is not None and not config.clients and not config.open_client_api:
         raise ConfigError("no client tokens configured and open_client_api is not set")
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.open(config.data_dir / "gateway.sqlite3")
+    store = Store.open(store_path(config))
     metrics = standard_metrics()
     gallery = NodeGallery(
         feature_model=config.feature_model,
@@ -268,7 +273,10 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
     http = HttpClient(client_ssl, limit=config.max_in_flight)
     try:
         node = build_node(config, http)
+        checkpointer = WalCheckpointer(store_path(config), stats=node.checkpoints)
         try:
+            node.store.checkpoint_past(SAFETY_NET_PAGES)
+            checkpointer.start()
             if node.auth.open and config.client is not None:
                 node.log.warning(
                     "client_auth_off", reason="no [[clients]] configured: the client API is open"
@@ -323,6 +331,7 @@ async def running_node(config: GatewayConfig) -> AsyncIterator[Node]:
                 await batcher.close()
             save_gallery(node, index_dir)
         finally:
+            checkpointer.stop()
             node.store.close()
     finally:
         await http.close()
@@ -344,6 +353,9 @@ async def metrics(request: web.Request) -> web.Response:
     node.auth.authenticate(request, "admin")
     node.metrics.set("prum_db_commits_total", node.writes.transactions)
     node.metrics.set("prum_db_writers_total", node.writes.writers)
+    node.metrics.set("prum_wal_checkpoints_total", node.checkpoints.passes)
+    node.metrics.set("prum_wal_checkpoint_failures_total", node.checkpoints.failures)
+    node.metrics.set("prum_wal_frames", node.checkpoints.wal_frames)
     for partner, client in node.clients.items():
         opened = node.http.connections_opened(client.endpoint)
         node.metrics.set("prum_partner_connections_opened_total", opened, partner=partner)

@@ -106,6 +106,9 @@ def standard_metrics() -> Metrics:
     m.describe("prum_retries_total", "counter", "Retries of a message to a partner")
     m.describe("prum_db_commits_total", "counter", "SQLite commits made by group commit")
     m.describe("prum_db_writers_total", "counter", "Writers served by those commits")
+    m.describe("prum_wal_checkpoints_total", "counter", "WAL checkpoints by the checkpoint thread")
+    m.describe("prum_wal_checkpoint_failures_total", "counter", "Of those, the ones that failed")
+    m.describe("prum_wal_frames", "gauge", "Pages in the SQLite WAL at the last checkpoint")
     m.describe(
         "prum_partner_connections_opened_total",
         "counter",

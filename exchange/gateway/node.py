@@ -20,6 +20,7 @@ from exchange.codecs import uk_json
 from exchange.gallery import NodeGallery
 from exchange.gateway.audit import AuditEntry, AuditLog
 from exchange.gateway.auth import Authenticator
+from exchange.gateway.checkpoint import CheckpointStats
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.dna_batch import DnaBatcher
 from exchange.gateway.group_commit import GroupCommit
@@ -80,6 +81,7 @@ class Node:
     writes: GroupCommit = field(init=False)  # hot-path writes, many per commit
     batchers: dict[str, DnaBatcher] = field(default_factory=dict)  # Prüm partners searched for DNA
     gallery_writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # held by index saves
+    checkpoints: CheckpointStats = field(default_factory=CheckpointStats)  # its WAL thread's
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(self.store)

@@ -16,9 +16,10 @@ Threading: a `Store` wraps one `sqlite3.Connection` and may be used only from th
 opened it (sqlite3's `check_same_thread` enforces this). Every method is one short
 transaction, well under a millisecond, so the gateway calls them directly from its event loop
 thread. Work that reads for long (an index rebuild) opens a `Store` of its own in its worker
-thread; WAL mode lets it read while the loop's `Store` writes. Several processes may share the
-file: every write transaction starts with `BEGIN IMMEDIATE`, so writers queue on the
-`busy_timeout` instead of failing on a lock upgrade. On the hot path the gateway batches the
+thread; WAL mode lets it read while the loop's `Store` writes. The gateway's WAL checkpoints
+run the same way, in a thread on a connection of their own (`checkpoint`). Several processes
+may share the file: every write transaction starts with `BEGIN IMMEDIATE`, so writers queue
+on the `busy_timeout` instead of failing on a lock upgrade. On the hot path the gateway batches the
 transactions of concurrent requests into one commit (`group_commit.GroupCommit` with
 `flat_transaction`).
 
@@ -123,6 +124,11 @@ class Store(PartnerSideState):
 
     def close(self) -> None:
         self._conn.close()
+
+    def checkpoint_past(self, pages: int) -> None:
+        """Let a commit checkpoint the WAL only once it holds `pages` pages (SQLite's
+        default is 1000), for a process that checkpoints in a thread (`checkpoint`)."""
+        self._conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
     def __enter__(self) -> Store:
         return self

@@ -71,6 +71,9 @@ def test_metrics_logs_and_correlation(tmp_path: Path) -> None:
     # the search's creation, sends, two answers and end: 5 writers, in at most 5 commits
     assert db["prum_db_writers_total"] >= 5
     assert 1 <= db["prum_db_commits_total"] <= db["prum_db_writers_total"]
+    # the WAL checkpoint thread's counters (its passes depend on how long the test took)
+    assert "prum_wal_checkpoints_total " in metrics and "prum_wal_frames " in metrics
+    assert "prum_wal_checkpoint_failures_total 0" in metrics
 
     # One correlation id per search, on every line of it, on both sides of the exchange.
     corr = {e["correlation_id"] for e in logs if e.get("search_id") == search["search_id"]}
