@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.gateway import REFINE_STEPS, Plan, next_rate, run
+from bench.gateway import CLOSED_SWEEP, REFINE_STEPS, Plan, next_rate, run
 from exchange import event_loop
 from exchange.gateway.config import DNA_BATCH_MAX
 
@@ -21,7 +21,8 @@ def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
     assert report.params["partner_processes"] == processes
     assert f"in {processes} process(es)" in report.data
     assert report.params["dna_batch_max"] == (batch_max or DNA_BATCH_MAX)
-    fanout, light, baseline, *paced = report.rows
+    fanout, light, baseline, *rest = report.rows
+    closed, paced = rest[: len(CLOSED_SWEEP)], rest[len(CLOSED_SWEEP) :]
     assert fanout["requests_ok"] == 24 and fanout["errors"] == 0
     assert light["requests_ok"] == 8 and light["errors"] == 0
     assert baseline["requests_ok"] == 24 and baseline["errors"] == 0
@@ -30,6 +31,11 @@ def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
         assert 0 < row["p50_ms"] <= row["p99_ms"]
     for key in ("gateway_cpu_ms_per_search", "partners_cpu_ms_per_search"):
         assert isinstance(fanout[key], float) and fanout[key] > 0
+    # closed loop at each of CLOSED_SWEEP in flight: every search answered, none lost
+    for row, in_flight in zip(closed, CLOSED_SWEEP, strict=True):
+        assert row["run"] == f"gateway search, closed loop, {in_flight} in flight"
+        assert row["errors"] == 0 and row["requests_ok"] == 8
+    assert any(note.startswith("closed loop (each of N clients") for note in report.notes)
     # open loop at fixed shares of the saturated rate, then at most REFINE_STEPS bisections
     assert 3 <= len(paced) <= 3 + REFINE_STEPS
     for row in paced:
