@@ -15,8 +15,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from lxml import etree
-
 from exchange.codecs import ansi_nist, interpol, prum_xml
 from exchange.gateway.store import NewHit, PartnerResultRow, PartnerStatus, SearchRow
 from exchange.model import (
@@ -71,8 +69,9 @@ class Outgoing:
     probe: DnaProbe | None = None
     max_candidates: int = 0
     batched: bool = False  # its probe waits for a batch; `data` is empty, never sent alone
-    # The probe's `Profile` element, built once per search for all the batches carrying it.
-    profile_xml: etree._Element | None = None
+    # The probe's `Profile` element's bytes, made once per search for all the batches
+    # carrying it (`prum_xml.encoded_profile`).
+    profile_xml: bytes | None = None
     # A resumed search whose probe went in this DNA batch before the restart: it asks again
     # under the batch's id (`DnaBatcher.resend`); `data` is its own message, the fallback.
     resend_in: str | None = None
@@ -136,11 +135,21 @@ def prum_outgoing(
         requests = [_envelope(node_id, now, search, r, modality, body) for r in results]
         probe = None
         if isinstance(body, DnaSearchRequest) and len(body.probes) == 1:
+            # the probe carries the search's correlation id in a batch; alone it carries it
+            # too, so that both messages hold the same profile and a batch can take its bytes
             probe = replace(body.probes[0], correlation_id=search.correlation_id)
+            body = replace(body, probes=(probe,))
         waits = [probe is not None and r.partner in busy for r in results]
-        profile_xml = prum_xml.profile_element(probe) if probe is not None and any(waits) else None
         headers = [e.header for e, w in zip(requests, waits, strict=True) if not w]
-        alone = iter(prum_xml.encode_each(body, headers))
+        sent_alone = prum_xml.encode_each(body, headers)
+        profile_xml = None
+        if probe is not None and any(waits):
+            profile_xml = (
+                prum_xml.profiles_in(sent_alone[0])
+                if sent_alone
+                else prum_xml.encoded_profile(probe)
+            )
+        alone = iter(sent_alone)
         encoded = [b"" if w else next(alone) for w in waits]
         for result, request, data, batched in zip(results, requests, encoded, waits, strict=True):
 

@@ -176,7 +176,7 @@ class DnaBatcher:
             request = self._request(batch_id, members)
             data = prum_xml.encode_dna_batch(
                 request.header,
-                [prum_xml.profile_element(m.probe) for m in members],
+                [prum_xml.encoded_profile(m.probe) for m in members],
                 members[0].msg.max_candidates,
             )
             await self._audit_sent(batch_id, members)
@@ -306,7 +306,7 @@ class DnaBatcher:
         node, cfg = self.node, self.cfg
         request = self._request(message_id, members)
         profiles = [
-            prum_xml.profile_element(m.probe) if m.msg.profile_xml is None else m.msg.profile_xml
+            prum_xml.encoded_profile(m.probe) if m.msg.profile_xml is None else m.msg.profile_xml
             for m in members
         ]
         data = prum_xml.encode_dna_batch(request.header, profiles, members[0].msg.max_candidates)

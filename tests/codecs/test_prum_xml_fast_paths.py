@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -28,6 +29,7 @@ from exchange.model import (
     Purpose,
     SampleType,
 )
+from mock_partners import population
 from tests.strategies import dna_profiles, references
 
 Q = f"{{{NS}}}"
@@ -176,17 +178,79 @@ batch_probes = st.lists(
 )
 
 
+identifiers = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}\Z")
+party_codes = st.from_regex(r"\A[A-Z]{2}\Z") | st.sampled_from(["EUROPOL", "INTERPOL"])
+batch_headers = st.builds(
+    Header,
+    message_id=identifiers,
+    correlation_id=identifiers,
+    timestamp=st.datetimes(timezones=st.just(dt.UTC)),
+    sender=party_codes,
+    receiver=party_codes,
+    message_type=st.just(MessageType.DNA_SEARCH_REQUEST),
+    purpose=st.sampled_from(Purpose),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=batch_headers, probes=batch_probes, k=st.integers(1, 100))
+def test_any_batch_header_spliced_is_the_validated_message(
+    header: Header, probes: list[DnaProbe], k: int
+) -> None:
+    """The splice skips validating the whole batch: over any header the schema admits, its
+    bytes must still be exactly those `encode` validates."""
+    envelope = Envelope(header, DnaSearchRequest(tuple(probes), k))
+    profiles = [prum_xml.encoded_profile(p) for p in probes]
+    data = prum_xml.encode_dna_batch(header, profiles, k)
+    assert data == prum_xml.encode(envelope)
+    # a message sent alone lends its profiles' bytes to batches: the same bytes
+    assert prum_xml.profiles_in(prum_xml.encode(envelope)) == b"".join(profiles)
+
+
+@pytest.mark.parametrize(
+    ("change", "count", "k", "field"),
+    [
+        ({}, 0, 5, "DnaSearchRequest/Profile"),
+        ({}, 101, 5, "DnaSearchRequest/Profile"),
+        ({}, 1, 0, "DnaSearchRequest/@maxCandidates"),
+        ({}, 1, 101, "DnaSearchRequest/@maxCandidates"),
+        ({"receiver": "Germany"}, 1, 5, "Header/Receiver"),
+        ({"sender": "gb"}, 1, 5, "Header/Sender"),
+        ({"message_id": "-1"}, 1, 5, "Header/MessageId"),
+        ({"correlation_id": "a b"}, 1, 5, "Header/CorrelationId"),
+        ({"schema_version": "0.9"}, 1, 5, "Header.SchemaVersion"),
+    ],
+)
+def test_a_batch_the_schema_would_refuse_is_refused_by_name(
+    change: dict[str, str], count: int, k: int, field: str
+) -> None:
+    header = Header(
+        "b-1", "b-1", T0, "GB", "DE", MessageType.DNA_SEARCH_REQUEST, Purpose.INVESTIGATION
+    )
+    header = dataclasses.replace(header, **change)  # type: ignore[arg-type]
+    dna = population.person(7, 1, "GB").record.dna
+    assert dna is not None
+    probe = DnaProbe("S-1", dna)
+    profile = prum_xml.encoded_profile(probe)
+    with pytest.raises(CodecError) as err:
+        prum_xml.encode_dna_batch(header, [profile] * count, k)
+    assert err.value.field == field
+    if count in (1, 101) and 1 <= k <= 100:  # what `encode` says of the same message
+        with pytest.raises(CodecError):
+            prum_xml.encode(Envelope(header, DnaSearchRequest((probe,) * count, k)))
+
+
 @settings(max_examples=100, deadline=None)
 @given(probes=batch_probes, k=st.integers(1, 100))
 def test_a_batch_from_prebuilt_profiles_is_the_same_message(probes: list[DnaProbe], k: int) -> None:
-    """`encode_dna_batch` copies `profile_element`s instead of building each profile again
-    (the gateway's DNA batches): the bytes must be `encode`'s, and they must decode back."""
+    """`encode_dna_batch` splices `encoded_profile`s instead of building and validating each
+    profile again (the gateway's DNA batches): the bytes must be `encode`'s (which validates),
+    and they must decode back."""
     header = Header(
         "b-1", "b-1", T0, "GB", "DE", MessageType.DNA_SEARCH_REQUEST, Purpose.INVESTIGATION
     )
     envelope = Envelope(header, DnaSearchRequest(tuple(probes), k))
-    elements = [prum_xml.profile_element(p) for p in probes]
+    elements = [prum_xml.encoded_profile(p) for p in probes]
     data = prum_xml.encode_dna_batch(header, elements, k)
     assert data == prum_xml.encode(envelope)
-    assert prum_xml.encode_dna_batch(header, elements, k) == data  # the elements are unchanged
     assert prum_xml.decode(data) == envelope
