@@ -46,11 +46,12 @@ KEYS: dict[str, Callable[[], str]] = {
     "uuid7 (time-ordered)": uuid7,
 }
 T0 = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+PURPOSE = Purpose.INVESTIGATION
 
 
 def _group(store: Store, audit: AuditLog, at: dt.datetime, count: int) -> None:
     """One group of searches through the gateway's three hot-path transactions."""
-    purpose = Purpose.INVESTIGATION
+    purpose = PURPOSE
     with store.flat_transaction():
         rows: list[SearchRow] = []
         for _ in range(count):
@@ -66,19 +67,7 @@ def _group(store: Store, audit: AuditLog, at: dt.datetime, count: int) -> None:
                 now=at,
                 deadline_at=at + dt.timedelta(seconds=10),
             )
-            audit.append_many(
-                [
-                    AuditEntry(
-                        at,
-                        Direction.RECEIVED,
-                        ClientEvent.SEARCH_SUBMITTED,
-                        Outcome.ACCEPTED,
-                        "bench",
-                        references=(row.search_id,),
-                        purpose=purpose,
-                    )
-                ]
-            )
+            _client_event(audit, at, row.search_id, ClientEvent.SEARCH_SUBMITTED)
             rows.append(row)
     with store.flat_transaction():
         for row in rows:
@@ -123,19 +112,25 @@ def _group(store: Store, audit: AuditLog, at: dt.datetime, count: int) -> None:
                     ]
                 )
             store.close_search(row.search_id, SearchStatus.COMPLETE, now=at)
-            audit.append_many(
-                [
-                    AuditEntry(
-                        at,
-                        Direction.SENT,
-                        ClientEvent.SEARCH_RESULT,
-                        Outcome.HIT,
-                        "bench",
-                        references=(row.search_id,),
-                        purpose=purpose,
-                    )
-                ]
+            _client_event(audit, at, row.search_id, ClientEvent.SEARCH_RESULT)
+
+
+def _client_event(audit: AuditLog, at: dt.datetime, search_id: str, event: ClientEvent) -> None:
+    """The client side's audit entry: the search received from, or its result sent to, LEDS."""
+    submitted = event is ClientEvent.SEARCH_SUBMITTED
+    audit.append_many(
+        [
+            AuditEntry(
+                at,
+                Direction.RECEIVED if submitted else Direction.SENT,
+                event,
+                Outcome.ACCEPTED if submitted else Outcome.HIT,
+                "bench",
+                references=(search_id,),
+                purpose=PURPOSE,
             )
+        ]
+    )
 
 
 def _searches(store: Store, audit: AuditLog, n: int, start: int) -> None:

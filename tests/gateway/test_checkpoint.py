@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from exchange.gateway.checkpoint import WalCheckpointer
 from exchange.gateway.store import Store
-from exchange.model import Modality, Purpose
+from tests.gateway.test_store import new_search
 
-NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+RECORD = '{"r": "' + "x" * 1500 + '"}'  # about a UK DNA record's JSON
 PAGE = 4096
 FRAME = PAGE + 24  # a WAL frame: its header and one page
 
 
 def _searches(store: Store, n: int) -> list[str]:
-    ids = []
-    for _ in range(n):
-        with store.transaction():
-            row = store.create_search(
-                client_id="c",
-                purpose=Purpose.INVESTIGATION,
-                case_reference="CASE-1",
-                modalities=[Modality.DNA],
-                partners=["DE", "FR"],
-                max_candidates=5,
-                record_json='{"r": "' + "x" * 1500 + '"}',
-                correlation_id=str(uuid.uuid4()),
-                now=NOW,
-                deadline_at=NOW,
-            )
-        ids.append(row.search_id)
-    return ids
+    return [new_search(store, record_json=RECORD).search_id for _ in range(n)]
 
 
 def _wait(condition: object, seconds: float = 20.0) -> None:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from exchange.gateway import ids
 from exchange.gateway.store import NewHit, PartnerStatus, Store
-from exchange.model import MatchType, Modality, Purpose
+from exchange.model import MatchType, Modality
+from tests.gateway.test_store import new_search
 
 NS = st.integers(min_value=0, max_value=(1 << 48) * 1_000_000 - 1)  # the 48-bit ms range
 
@@ -53,21 +54,7 @@ def test_the_store_keys_searches_messages_and_hits_in_the_order_they_were_made(
 ) -> None:
     now = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
     with Store.open(tmp_path / "g.sqlite3") as store:
-        rows = [
-            store.create_search(
-                client_id="c",
-                purpose=Purpose.INVESTIGATION,
-                case_reference="CASE-1",
-                modalities=[Modality.DNA],
-                partners=["DE", "FR"],
-                max_candidates=5,
-                record_json="{}",
-                correlation_id=str(uuid.uuid4()),
-                now=now,
-                deadline_at=now,
-            )
-            for _ in range(20)
-        ]
+        rows = [new_search(store) for _ in range(20)]
         for row in rows:
             hit = NewHit(Modality.DNA, "DE-1", 1.0, MatchType.FULL)
             store.set_partner_result(row.search_id, "DE", PartnerStatus.HIT, now=now, hits=[hit])

@@ -51,7 +51,9 @@ def store(db: Path) -> Iterator[Store]:
     s.close()
 
 
-def new_search(store: Store, partners: tuple[str, ...] = ("DE", "FR")) -> SearchRow:
+def new_search(
+    store: Store, partners: tuple[str, ...] = ("DE", "FR"), record_json: str = RECORD
+) -> SearchRow:
     return store.create_search(
         client_id="leds-client-1",
         purpose=Purpose.INVESTIGATION,
@@ -59,7 +61,7 @@ def new_search(store: Store, partners: tuple[str, ...] = ("DE", "FR")) -> Search
         modalities=[Modality.DNA, Modality.FACE],
         partners=partners,
         max_candidates=5,
-        record_json=RECORD,
+        record_json=record_json,
         correlation_id="corr-1",
         now=T0,
         deadline_at=T0 + dt.timedelta(seconds=30),
