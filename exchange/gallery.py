@@ -211,7 +211,12 @@ class NodeGallery:
 
     def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]:
         self._check_face(template)
-        (found,) = self.face.search(face_vector(template), limit, threshold=self.thresholds.face)
+        try:
+            (found,) = self.face.search(
+                face_vector(template), limit, threshold=self.thresholds.face
+            )
+        except MatcherError as exc:  # e.g. a template with no direction: refused, not a crash
+            raise GalleryError(str(exc)) from exc
         return [Candidate(c.reference, round(c.score, 6), MatchType.CANDIDATE) for c in found]
 
     def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]:

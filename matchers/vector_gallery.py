@@ -117,7 +117,8 @@ def normalise(templates: npt.ArrayLike, dim: int) -> npt.NDArray[np.float32]:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != dim:
         raise TemplateError(f"templates must be (n, {dim}) float32, got shape {x.shape}")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):  # an overflow is refused just below
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
     if not np.all(np.isfinite(norms)) or np.any(norms == 0):
         raise TemplateError("templates must be finite and non-zero")
     x /= norms

@@ -14,12 +14,22 @@ MAX_TEMPLATE_DIM = 4096
 
 
 def check_template(data: bytes, path: str) -> bytes:
-    """Whole float32 values, 1 to MAX_TEMPLATE_DIM of them, all finite; else CodecError."""
+    """Whole float32 values, 1 to MAX_TEMPLATE_DIM of them, all finite, with a length the
+    matchers can normalise (not zero, not past float32's range); else CodecError."""
     if not data or len(data) % 4:
         raise CodecError(path, "must be a whole number of float32 values")
     dim = len(data) // 4
     if dim > MAX_TEMPLATE_DIM:
         raise CodecError(path, f"{dim} values, more than {MAX_TEMPLATE_DIM}")
-    if not np.isfinite(np.frombuffer(data, dtype="<f4")).all():
+    values = np.frombuffer(data, dtype="<f4")
+    if not np.isfinite(values).all():
         raise CodecError(path, "contains NaN or infinite values")
+    # The norm as `matchers.vector_gallery.normalise` computes it (float32, row-wise), so
+    # that every template the codecs accept is one the matchers can search or enrol.
+    with np.errstate(over="ignore", under="ignore"):  # what the checks below are for
+        norm = np.linalg.norm(values.astype(np.float32)[None, :], axis=1)[0]
+    if norm == 0:
+        raise CodecError(path, "is all zeros (or too small to have a length): nothing to match")
+    if not np.isfinite(norm):
+        raise CodecError(path, "values too large: their length overflows float32")
     return data

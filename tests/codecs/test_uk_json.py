@@ -132,6 +132,23 @@ def test_face_template_with_nan_or_ragged_length_is_refused(example: dict[str, A
         _decode(example)
 
 
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ([0.0] * 8, "all zeros"),
+        ([1e-45] * 8, "all zeros"),  # subnormal: the squares underflow to a zero length
+        ([3e38] * 8, "overflows float32"),
+    ],
+)
+def test_a_face_template_with_no_usable_length_is_refused_by_name(
+    example: dict[str, Any], values: list[float], reason: str
+) -> None:
+    example["face"]["template"] = base64.b64encode(struct.pack("<8f", *values)).decode()
+    with pytest.raises(CodecError, match=reason) as err:
+        _decode(example)
+    assert err.value.field == "face.template"
+
+
 def test_record_needs_an_identifier_or_reference() -> None:
     with pytest.raises(CodecError) as info:
         _decode({"name": {"family": "Smith"}})

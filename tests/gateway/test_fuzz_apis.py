@@ -4,6 +4,7 @@ a dropped connection, or an error without a typed body (the long run: bench/fuzz
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 from pathlib import Path
@@ -60,3 +61,38 @@ def test_mutated_inputs_get_typed_answers(tmp_path: Path) -> None:
                 assert "error" in json.loads(body)
             else:
                 assert b"<Error" in body and b"urn:prum-exchange:prum:1.0" in body
+
+
+def test_an_all_zero_face_template_is_refused_at_both_doors(tmp_path: Path) -> None:
+    """What the fuzzing above once found: a template of zeros passed the codecs and crashed
+    the face matcher (500 on the partner side). Now a typed 4xx names the field: 422 for the
+    client's record (its JSON is well formed), 400 for the partner's message."""
+    bodies, messages = seeds()
+    body = json.loads(json.dumps(bodies[0]))
+    template = body["record"]["face"]["template"]
+    zeros = base64.b64encode(bytes(len(base64.b64decode(template)))).decode()
+    body["record"]["face"]["template"] = zeros
+    (face,) = [m for m in messages if b"fz-0-face-search" in m]
+    assert template.encode() in face
+    message = face.replace(template.encode(), zeros.encode())
+
+    async def main() -> list[tuple[int, bytes]]:
+        async with (
+            running_cluster(tmp_path, ("DE",), seed=3, gallery_size=4) as c,
+            aiohttp.ClientSession() as s,
+        ):
+            partner_url = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+            out = []
+            async with s.post(f"{c.client_url}/v1/searches", json=body) as r:
+                out.append((r.status, await r.read()))
+            headers = {"Content-Type": "application/xml"}
+            async with s.post(partner_url, data=message, headers=headers) as r:
+                out.append((r.status, await r.read()))
+            return out
+
+    (client_status, client_body), (partner_status, partner_body) = asyncio.run(main())
+    assert client_status == 422, client_body
+    error = json.loads(client_body)["error"]
+    assert error["field"] == "record.face.template" and "all zeros" in error["message"]
+    assert partner_status == 400
+    assert b"<Error" in partner_body and b"all zeros" in partner_body
