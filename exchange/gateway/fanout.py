@@ -338,6 +338,28 @@ async def serve_partner(
     return status
 
 
+async def _end_unreadable(node: Node, search: SearchRow, exc: Exception) -> None:
+    """End a resumed search whose stored record this version no longer accepts (a rule
+    tightened since it was stored): nothing is sent, every pending partner is `error`, and
+    the search ends instead of failing again at every restart."""
+    field = exc.field if isinstance(exc, CodecError) else "record"
+    reason = f"stored record no longer accepted ({field}); nothing was sent"
+    final = search_status([P.ERROR if r.status is P.PENDING else r.status for r in search.results])
+
+    def finish() -> None:
+        for r in search.results:
+            if r.status is P.PENDING:
+                node.store.set_partner_result(
+                    search.search_id, r.partner, P.ERROR, now=node.clock(), error=reason
+                )
+        node.store.close_search(search.search_id, final, now=node.clock())
+
+    await node.writes.run(finish)
+    node.log.error("resumed_search_unreadable", field=field)  # the field, never the value
+    node.search_ended(search.search_id)
+    structlog.contextvars.unbind_contextvars("correlation_id", "search_id")
+
+
 async def run_search(
     node: Node,
     search_id: str,
@@ -361,7 +383,11 @@ async def run_search(
     deadline = loop.time() + max(0.0, remaining)
     resumed = record is None
     if record is None:  # resumed after a restart: the stored record is the source
-        record = uk_json.record_from_json(json.loads(search.record_json))
+        try:
+            record = uk_json.record_from_json(json.loads(search.record_json))
+        except (CodecError, ValueError) as refused:
+            await _end_unreadable(node, search, refused)
+            return
     bodies = build_bodies(record, search.modalities, search.max_candidates)
     # A resumed search resends its messages alone, under the ids they had (partner_client),
     # or its DNA probe under the id of the batch it went in (`DnaBatcher.resend`).

@@ -6,7 +6,9 @@ detects an entry altered in the file."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -327,3 +329,53 @@ def test_a_search_resumed_after_its_batch_went_asks_again_under_the_batch_id(
             assert store.quota_used(QuotaDirection.OUTBOUND, "DE", "DNA", day) == 3
 
     asyncio.run(main())
+
+
+def test_a_resumed_search_whose_stored_record_is_now_refused_ends_instead_of_crashing(
+    tmp_path: Path,
+) -> None:
+    """A search stored before a codec rule tightened (here: an all-zero face template) and
+    resumed after a restart ends `failed`, each partner `error`, and sends nothing; it
+    neither crashes its task nor stays pending for the next restart to trip on again."""
+    from exchange.gateway.auth import OPEN_CLIENT
+    from exchange.model import Modality, Purpose
+    from mock_partners.cluster import running_cluster
+
+    record = uk_json.record_to_json(population.person(7, 1, "GB", capture=1).record)
+    record["face"]["template"] = base64.b64encode(bytes(4 * population.FACE_DIM)).decode()
+    now = dt.datetime.now(dt.UTC)
+    (tmp_path / "GB").mkdir()
+    with Store.open(tmp_path / "GB" / "gateway.sqlite3") as store:
+        row = store.create_search(
+            client_id=OPEN_CLIENT,
+            purpose=Purpose.INVESTIGATION,
+            case_reference="OLD-1",
+            modalities=[Modality.DNA, Modality.FACE],
+            partners=["DE"],
+            max_candidates=5,
+            record_json=json.dumps(record),
+            correlation_id="corr-old-1",
+            now=now,
+            deadline_at=now + dt.timedelta(seconds=30),
+        )
+
+    async def main() -> tuple[dict[str, Any], int]:
+        async with (
+            running_cluster(tmp_path, ("DE",), seed=7, gallery_size=4) as c,
+            aiohttp.ClientSession() as s,
+        ):
+            async with s.get(f"{c.client_url}/v1/searches/{row.search_id}?wait=10") as r:
+                assert r.status == 200
+                found: dict[str, Any] = await r.json()
+            (claims,) = (
+                c.partners["DE"]
+                .store.connection.execute("SELECT count(*) FROM inbound_messages")
+                .fetchone()
+            )
+            return found, int(claims)
+
+    found, received = asyncio.run(main())
+    assert found["status"] == "failed"
+    (de,) = found["partners"]
+    assert de["status"] == "error" and "no longer accepted (face.template)" in de["error"]
+    assert received == 0  # nothing went to the partner
