@@ -271,7 +271,8 @@ def encode_dna_batch(header: Header, profiles: Sequence[bytes], max_candidates: 
     Valid by construction, without validating the whole message again: each profile was
     validated once, the header is built by `to_element` as `encode` builds it, and what the
     schema constrains beyond the header's types is checked here (the party codes and ids,
-    how many profiles, the candidate limit). Tests check the bytes against `encode`'s.
+    the time zone, how many profiles, the candidate limit). Tests hold the bytes equal to
+    `encode`'s.
     """
     if header.schema_version != SCHEMA_VERSION:
         raise CodecError("Header.SchemaVersion", f"{header.schema_version}, not {SCHEMA_VERSION}")
@@ -279,6 +280,10 @@ def encode_dna_batch(header: Header, profiles: Sequence[bytes], max_candidates: 
         raise CodecError("DnaSearchRequest/Profile", f"{len(profiles)} profiles, not 1 to 100")
     if not 1 <= max_candidates <= _MAX_PROFILES:
         raise CodecError("DnaSearchRequest/@maxCandidates", f"{max_candidates}, not 1 to 100")
+    offset = header.timestamp.utcoffset()
+    if offset is None or offset % dt.timedelta(minutes=1) or abs(offset) > dt.timedelta(hours=14):
+        # xs:dateTime's zone: whole minutes, -14:00 to +14:00 (XML Schema 1.1 Part 2, D.3.1)
+        raise CodecError("Header/Timestamp", f"zone {offset} is not whole minutes within 14 h")
     for name, value, pattern in (
         ("Header/MessageId", header.message_id, _IDENTIFIER),
         ("Header/CorrelationId", header.correlation_id, _IDENTIFIER),

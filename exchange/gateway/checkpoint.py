@@ -18,6 +18,9 @@ beginning only when a writer finds every frame copied back, which a loop committ
 milliseconds may seldom let the thread achieve: the safety net is what bounds the file then.
 When the WAL passes it, the loop's next commit checkpoints what the thread has not yet copied
 (little), after which the WAL restarts (https://www.sqlite.org/wal.html, "Checkpointing").
+No checkpoint, in any thread, can finish while a reader holds an old snapshot (a long export,
+or `audit verify` of the live file): the WAL grows until it lets go, as it would without this
+thread, and the loop's `journal_size_limit` cuts the file back to the net at the next restart.
 """
 
 from __future__ import annotations

@@ -14,27 +14,38 @@ searches in flight), 26.8 WAL pages per search with random ids, 22.7 with these.
 Layout (RFC 9562, "Universally Unique IDentifiers (UUIDs)", May 2024, §5.7): 48 bits of
 Unix time in milliseconds, the version (7), 12 bits `rand_a`, the variant (0b10) and 62
 random bits `rand_b`. `rand_a` holds the sub-millisecond fraction of the time (§6.2,
-method 3, "Replace Leftmost Random Bits with Increased Clock Precision"), so ids made in the
-same millisecond also sort in the order they were made; 62 random bits keep them unique and
-unguessable. Their creation time, to the millisecond, can be read from them: the searches'
-and messages' own timestamps already say as much to whoever holds them.
+method 3, "Replace Leftmost Random Bits with Increased Clock Precision"), and the stamp never
+repeats or goes back within a process, so ids sort in the order they were made even within
+one millisecond or across a clock step; 62 random bits keep them unguessable. Their
+creation time, to the millisecond, can be read from them: the searches' and messages' own
+timestamps already say as much to whoever holds them.
 """
 
 from __future__ import annotations
 
 import os
-import time
+import threading
 import uuid
+from time import time_ns
 
 _VERSION = 7 << 76
 _VARIANT = 0b10 << 62
+_STAMP_BITS = 60  # unix_ts_ms (48) and rand_a (12): the part that orders ids
+_lock = threading.Lock()
+_last = 0  # the last stamp handed out in this process
 
 
 def uuid7() -> str:
-    """A new UUID version 7 as the usual 36-character text."""
-    ns = time.time_ns()
-    ms, sub_ns = divmod(ns, 1_000_000)
-    rand_a = sub_ns * 4096 // 1_000_000  # the fraction of the millisecond in 12 bits
+    """A new UUID version 7 as the usual 36-character text; later calls sort later."""
+    global _last
+    ms, sub_ns = divmod(time_ns(), 1_000_000)
+    stamp = ms << 12 | sub_ns * 4096 // 1_000_000  # the fraction of the millisecond in 12 bits
+    with _lock:
+        # Never back, never equal: an id made in the same 244 ns tick as the last one, or
+        # after the clock stepped back, takes the next stamp (RFC 9562 §6.2, "Monotonicity
+        # and Counters": the timestamp may be incremented).
+        stamp = max(stamp, _last + 1) & ((1 << _STAMP_BITS) - 1)
+        _last = stamp
     rand_b = int.from_bytes(os.urandom(8)) & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | _VERSION | rand_a << 64 | _VARIANT | rand_b
+    value = (stamp >> 12) << 80 | _VERSION | (stamp & 0xFFF) << 64 | _VARIANT | rand_b
     return str(uuid.UUID(int=value))

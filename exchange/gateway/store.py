@@ -127,8 +127,11 @@ class Store(PartnerSideState):
 
     def checkpoint_past(self, pages: int) -> None:
         """Let a commit checkpoint the WAL only once it holds `pages` pages (SQLite's
-        default is 1000), for a process that checkpoints in a thread (`checkpoint`)."""
+        default is 1000), for a process that checkpoints in a thread (`checkpoint`); a WAL
+        that grew past that (a long reader held it) is cut back to it when it restarts."""
+        (page_size,) = self._conn.execute("PRAGMA page_size").fetchone()
         self._conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+        self._conn.execute(f"PRAGMA journal_size_limit = {int(pages) * int(page_size)}")
 
     def __enter__(self) -> Store:
         return self

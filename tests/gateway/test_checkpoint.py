@@ -59,6 +59,8 @@ def test_the_writers_safety_net_bounds_the_wal_even_if_the_thread_never_runs(
     path = tmp_path / "g.sqlite3"
     with Store.open(path) as store:
         store.checkpoint_past(net)
+        # and a WAL that grew past the net (a long reader) is cut back to it on restart
+        assert store.connection.execute("PRAGMA journal_size_limit").fetchone() == (net * PAGE,)
         biggest = 0
         for _ in range(30):
             _searches(store, 40)

@@ -18,8 +18,11 @@ from tests.gateway.test_store import new_search
 NS = st.integers(min_value=0, max_value=(1 << 48) * 1_000_000 - 1)  # the 48-bit ms range
 
 
-def _at(monkeypatch: pytest.MonkeyPatch, ns: int) -> str:
-    monkeypatch.setattr(ids.time, "time_ns", lambda: ns)
+def _at(monkeypatch: pytest.MonkeyPatch, ns: int, *, fresh: bool = True) -> str:
+    """An id made at `ns`; `fresh`: as the first of a process (no earlier stamp to pass)."""
+    monkeypatch.setattr(ids, "time_ns", lambda: ns)
+    if fresh:
+        monkeypatch.setattr(ids, "_last", 0)
     return ids.uuid7()
 
 
@@ -40,13 +43,21 @@ def test_an_id_is_a_version_7_rfc_uuid_holding_its_millisecond(ns: int) -> None:
 def test_ids_made_later_sort_later_even_within_one_millisecond(ns: int, gap: int) -> None:
     # rand_a holds the sub-millisecond fraction in 12 bits: 1 ms / 4096 < 245 ns
     with pytest.MonkeyPatch.context() as mp:
-        first, second = _at(mp, ns), _at(mp, ns + gap)
+        first, second = _at(mp, ns), _at(mp, ns + gap, fresh=False)
     assert first < second  # the text sorts as the number does: fixed-width lowercase hex
 
 
-def test_ids_made_in_the_same_instant_differ(monkeypatch: pytest.MonkeyPatch) -> None:
-    made = {_at(monkeypatch, 1_764_000_000_123_456_789) for _ in range(2000)}
-    assert len(made) == 2000  # 62 random bits each
+def test_ids_made_in_the_same_instant_or_after_the_clock_stepped_back_still_sort_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = 1_764_000_000_123_456_789
+    first = _at(monkeypatch, now)
+    same_tick = [_at(monkeypatch, now, fresh=False) for _ in range(5000)]
+    stepped_back = _at(monkeypatch, now - 5_000_000_000, fresh=False)  # NTP stepped 5 s back
+    made = [first, *same_tick, stepped_back]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    # the stamp runs a tick ahead an id: 5,000 ids from tick 1,871 pass into the next ms
+    assert uuid.UUID(made[-1]).int >> 80 == now // 1_000_000 + 1
 
 
 def test_the_store_keys_searches_messages_and_hits_in_the_order_they_were_made(
