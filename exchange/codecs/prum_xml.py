@@ -277,9 +277,13 @@ def encode_dna_batch(header: Header, profiles: Sequence[bytes], max_candidates: 
     if header.schema_version != SCHEMA_VERSION:
         raise CodecError("Header.SchemaVersion", f"{header.schema_version}, not {SCHEMA_VERSION}")
     if not 1 <= len(profiles) <= _MAX_PROFILES:
-        raise CodecError("DnaSearchRequest/Profile", f"{len(profiles)} profiles, not 1 to 100")
+        raise CodecError(
+            "DnaSearchRequest/Profile", f"{len(profiles)} profiles, not 1 to {_MAX_PROFILES}"
+        )
     if not 1 <= max_candidates <= _MAX_PROFILES:
-        raise CodecError("DnaSearchRequest/@maxCandidates", f"{max_candidates}, not 1 to 100")
+        raise CodecError(
+            "DnaSearchRequest/@maxCandidates", f"{max_candidates}, not 1 to {_MAX_PROFILES}"
+        )
     offset = header.timestamp.utcoffset()
     if offset is None or offset % dt.timedelta(minutes=1) or abs(offset) > dt.timedelta(hours=14):
         # xs:dateTime's zone: whole minutes, -14:00 to +14:00 (XML Schema 1.1 Part 2, D.3.1)

@@ -7,9 +7,10 @@ writes every page it dirtied, whole, to the WAL; as the tables grow those pages 
 out of SQLite's page cache. A UUID whose leading bits are the time lands every new key on the
 rightmost leaf, where the keys of the other searches in the same group commit land too.
 Measured with `prum-exchange bench store` (2026-11-29, stores aged to 10,000 and 200,000
-searches): random ids cost 1.17-1.22x the CPU, 1.29-1.45x the wall time and 2.3x the WAL
-bytes per search of these; in the gateway under `bench gateway`'s load (simple partners, 12
-searches in flight), 26.8 WAL pages per search with random ids, 22.7 with these.
+searches, two full runs): random ids cost 1.14-1.37x the CPU, 1.29-1.60x the wall time and
+2.2-2.3x the WAL bytes per search of these, the gap widening as the store grows; in the
+gateway under `bench gateway`'s load (simple partners, 12 searches in flight), 26.8 WAL
+pages per search with random ids, 22.7 with these.
 
 Layout (RFC 9562, "Universally Unique IDentifiers (UUIDs)", May 2024, §5.7): 48 bits of
 Unix time in milliseconds, the version (7), 12 bits `rand_a`, the variant (0b10) and 62

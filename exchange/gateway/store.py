@@ -19,9 +19,9 @@ thread. Work that reads for long (an index rebuild) opens a `Store` of its own i
 thread; WAL mode lets it read while the loop's `Store` writes. The gateway's WAL checkpoints
 run the same way, in a thread on a connection of their own (`checkpoint`). Several processes
 may share the file: every write transaction starts with `BEGIN IMMEDIATE`, so writers queue
-on the `busy_timeout` instead of failing on a lock upgrade. On the hot path the gateway batches the
-transactions of concurrent requests into one commit (`group_commit.GroupCommit` with
-`flat_transaction`).
+on the `busy_timeout` instead of failing on a lock upgrade. On the hot path the gateway
+batches the transactions of concurrent requests into one commit (`group_commit.GroupCommit`
+with `flat_transaction`).
 
 Times are aware `datetime`s passed in by the caller (so tests control the clock) and stored as
 fixed-width UTC ISO-8601 text, which sorts in time order.
