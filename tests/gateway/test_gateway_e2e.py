@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import jsonschema
+import structlog
 
 import schemas
 from exchange import event_loop
@@ -210,7 +211,16 @@ def test_a_partner_that_never_answers_makes_the_search_partial(tmp_path: Path) -
         ):
             await scenario(cluster, session)
 
-    asyncio.run(main())
+    merge = structlog.contextvars.merge_contextvars
+    with structlog.testing.capture_logs(processors=[merge]) as logs:
+        asyncio.run(main())
+    # The failure has a line of its own, with the reason and the search's correlation id;
+    # the answer that came is only in the search's summary line.
+    (finished,) = [e for e in logs if e["event"] == "search_finished"]
+    assert finished["partners"] == {"DE": "hit", "FR": "timeout"}
+    (late,) = [e for e in logs if e["event"] == "partner_answer"]
+    assert (late["partner"], late["status"]) == ("FR", "timeout") and late["error"]
+    assert late["correlation_id"] == finished["correlation_id"]
 
 
 def test_an_unexpected_failure_in_one_exchange_ends_that_partner_not_the_search(

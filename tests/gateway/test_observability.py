@@ -79,8 +79,10 @@ def test_metrics_logs_and_correlation(tmp_path: Path) -> None:
     corr = {e["correlation_id"] for e in logs if e.get("search_id") == search["search_id"]}
     assert len(corr) == 1
     (cid,) = corr
-    answers = [e for e in logs if e["event"] == "partner_answer"]
-    assert answers and all(e["correlation_id"] == cid for e in answers)
+    (finished,) = [e for e in logs if e["event"] == "search_finished"]
+    assert finished["correlation_id"] == cid
+    assert finished["partners"] == {"DE": "hit", "FR": "no_hit"}
+    assert not [e for e in logs if e["event"] == "partner_answer"]  # only failures get one
     received = [e for e in logs if e["event"] == "partner_message"]
     assert {e["correlation_id"] for e in received} == {cid}
 
