@@ -58,7 +58,7 @@ import numpy as np
 from bench.report import Plot, Report, Series, format_table, write_report
 from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
-from exchange.gateway.config import DNA_BATCH_MAX
+from exchange.gateway.config import DNA_BATCH_LINGER_S, DNA_BATCH_MAX
 from exchange.gateway.http_client import Endpoint, HttpClient, HttpClientError
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
@@ -92,7 +92,12 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def _processes(
-    root: Path, gallery: int, simple: bool, batch_max: int | None = None, one_process: bool = False
+    root: Path,
+    gallery: int,
+    simple: bool,
+    batch_max: int | None = None,
+    one_process: bool = False,
+    linger_s: float | None = None,
 ) -> AsyncIterator[tuple[str, dict[str, int], int, list[int]]]:
     procs: list[subprocess.Popen[bytes]] = []
     cmd = [sys.executable, "-m", "exchange.cli"]
@@ -150,6 +155,7 @@ async def _processes(
             f'\n[[partners]]\nid = "{pid}"\nurl = "http://127.0.0.1:{port}/prum/v1/messages"\n'
             f'modalities = ["dna", "face"]\ntimeout_s = 5.0\n'
             + (f"dna_batch_max = {batch_max}\n" if batch_max is not None else "")
+            + (f"dna_batch_linger_s = {linger_s!r}\n" if linger_s is not None else "")
             + "[partners.capacities]\nDNA = 100000000\nFACE = 100000000\n"
             for pid, port in ports.items()
         )
@@ -351,12 +357,17 @@ QUICK = Plan(searches=300, seconds=20.0, concurrency=16, gallery=200)
 
 
 async def run(
-    plan: Plan, partners: str = "node", batch_max: int | None = None, partner_processes: int = 4
+    plan: Plan,
+    partners: str = "node",
+    batch_max: int | None = None,
+    partner_processes: int = 4,
+    linger_s: float | None = None,
 ) -> Report:
     """One bench run; `partners` is "node" (the full node code) or "simple" (state in memory).
 
-    `batch_max` sets the gateway's `dna_batch_max` for every partner (1: no DNA batching);
-    None leaves the gateway's default. `partner_processes` is 4 (one process a partner) or 1
+    `batch_max` sets the gateway's `dna_batch_max` for every partner (1: no DNA batching),
+    `linger_s` its `dna_batch_linger_s` (0: batch only while a message is in flight); None
+    leaves the gateway's default. `partner_processes` is 4 (one process a partner) or 1
     (the four on one event loop, `bench.partner_group`).
     """
     if partner_processes not in (1, len(PARTNERS)):
@@ -369,7 +380,7 @@ async def run(
         try:
             simple = partners == "simple"
             one = partner_processes == 1
-            async with _processes(root, gallery, simple, batch_max, one) as (
+            async with _processes(root, gallery, simple, batch_max, one, linger_s) as (
                 url,
                 ports,
                 gw_pid,
@@ -495,6 +506,7 @@ async def run(
             "partner_nodes": partners,
             "partner_processes": partner_processes,
             "dna_batch_max": batch_max if batch_max is not None else DNA_BATCH_MAX,
+            "dna_batch_linger_s": linger_s if linger_s is not None else DNA_BATCH_LINGER_S,
             "event_loop": event_loop.name(),
             "closed_loop_in_flight": ",".join(map(str, CLOSED_SWEEP)),
             "closed_loop_seconds": round(seconds / 6, 1),
@@ -662,6 +674,13 @@ def main(argv: list[str]) -> int:
         "gateway's default)",
     )
     parser.add_argument(
+        "--dna-batch-linger-s",
+        type=float,
+        default=None,
+        help="the gateway's dna_batch_linger_s for every partner (0: batch only while a "
+        "message is in flight; default: the gateway's default)",
+    )
+    parser.add_argument(
         "--partner-processes",
         type=int,
         choices=(1, len(PARTNERS)),
@@ -672,7 +691,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    report = event_loop.run(run(plan, args.partners, args.dna_batch_max, args.partner_processes))
+    report = event_loop.run(
+        run(
+            plan,
+            args.partners,
+            args.dna_batch_max,
+            args.partner_processes,
+            args.dna_batch_linger_s,
+        )
+    )
     print(report.measured)
     print(format_table(report.rows))
     for note in report.notes:

@@ -36,6 +36,7 @@ max_in_flight = 32
 dna_batch_max = 32                # DNA probes of several searches in one message, at most
 dna_batch_lanes = 2               # batches in flight at once (a DNA search goes alone only
                                   # when nothing of ours is in flight to the partner)
+dna_batch_linger_s = 0.01         # and none went to it in this long; 0: no wait
 [partners.capacities]             # what the partner accepts from us per day, by search type
 DNA = 1000
 "TP/TP" = 100
@@ -64,6 +65,8 @@ from exchange.pki import NodeFiles
 
 MAX_DNA_PROFILES = 100  # profiles in one DNA search request (prum-dna-1.0.xsd)
 DNA_BATCH_MAX = 32  # default dna_batch_max
+DNA_BATCH_LINGER_S = 0.01  # default dna_batch_linger_s (`dna_batch`: why, and what it costs)
+MAX_DNA_BATCH_LINGER_S = 1.0
 FOLLOW_UP_WINDOW_S = FOLLOW_UP_WINDOW.total_seconds()  # core data only for hits of the last 48 h
 SEARCH_RETENTION_S = 30 * 86400.0  # default search_retention_s
 
@@ -99,11 +102,13 @@ class PartnerConfig:
     max_in_flight: int = 32
     breaker_failures: int = 5  # consecutive transient failures that open the breaker
     breaker_reset_s: float = 10.0  # how long it stays open before one trial message
-    # DNA searches to a Prüm partner that already has a message of ours in flight wait, and
-    # go together in one message of up to `dna_batch_max` profiles, with at most
-    # `dna_batch_lanes` such messages in flight (`dna_batch`). dna_batch_max = 1: off.
+    # DNA searches to a Prüm partner that already has a message of ours in flight, or had
+    # one sent less than `dna_batch_linger_s` ago, wait, and go together in one message of
+    # up to `dna_batch_max` profiles, with at most `dna_batch_lanes` such messages in
+    # flight (`dna_batch`). dna_batch_max = 1: off.
     dna_batch_max: int = DNA_BATCH_MAX
     dna_batch_lanes: int = 2
+    dna_batch_linger_s: float = DNA_BATCH_LINGER_S
     capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
     inbound_capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
 
@@ -174,6 +179,13 @@ def _batch_max(doc: Mapping[str, Any], where: str) -> int:
     return value
 
 
+def _batch_linger(doc: Mapping[str, Any], where: str) -> float:
+    value: float = _get(doc, "dna_batch_linger_s", float, DNA_BATCH_LINGER_S, where)
+    if not 0 <= value <= MAX_DNA_BATCH_LINGER_S:
+        raise ConfigError(f"{where}dna_batch_linger_s: 0 to {MAX_DNA_BATCH_LINGER_S:g} seconds")
+    return value
+
+
 def _non_negative(doc: Mapping[str, Any], key: str, default: float) -> float:
     return _at_least(doc, key, default, 0.0)
 
@@ -234,6 +246,7 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
         breaker_reset_s=_positive(doc, "breaker_reset_s", float, 10.0, where),
         dna_batch_max=_batch_max(doc, where),
         dna_batch_lanes=_positive(doc, "dna_batch_lanes", int, 2, where),
+        dna_batch_linger_s=_batch_linger(doc, where),
         capacities=_capacities(doc.get("capacities"), f"{where}capacities"),
         inbound_capacities=_capacities(doc.get("inbound_capacities"), f"{where}inbound_capacities"),
     )

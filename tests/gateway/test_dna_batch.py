@@ -9,6 +9,7 @@ capacity counted per search.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
@@ -165,6 +166,68 @@ def test_searches_waiting_for_a_busy_partner_go_in_one_message_and_each_gets_its
         assert all("search_id" not in e for e in batch_logs)  # no one search's context
 
     _run(tmp_path, scenario, partner_middlewares={"DE": [_slow(HOLD_S)]})
+    assert verify(str(tmp_path / "GB" / "gateway.sqlite3")).ok
+
+
+@pytest.mark.parametrize("linger", [0.0, 1.0])
+def test_searches_soon_after_a_message_linger_and_go_in_one(tmp_path: Path, linger: float) -> None:
+    """A quick partner: the first search goes alone; two more, sent once it has answered but
+    within the linger since its message, wait for the linger and go as one message. With no
+    linger they go at once, each in a message of its own, as with Nagle's rule alone."""
+    first, second, third = DE_HELD
+
+    async def search(c: Cluster, s: aiohttp.ClientSession, subject: int) -> Any:
+        status, body = await _call(
+            s,
+            "POST",
+            f"{c.client_url}/v1/searches?wait=15",
+            "/v1/searches",
+            json=_search_body(records[subject], ["dna"], ["DE"]),
+        )
+        assert status == 200 and body["status"] == "complete", body
+        (de,) = body["partners"]
+        assert de["status"] == "hit"
+        assert population.reference_of(SEED, subject, "DE") in {h["reference"] for h in de["hits"]}
+        return body
+
+    async def main() -> tuple[float, float, list[int]]:
+        override = {"DE": {"dna_batch_linger_s": linger}}
+        async with (
+            running_cluster(tmp_path, seed=SEED, gallery_size=8, partner_overrides=override) as c,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s,
+        ):
+            await search(c, s, first)  # answered well within the linger (the partner is quick)
+            await asyncio.gather(search(c, s, second), search(c, s, third))
+            uk = c.gateway.node
+            assert uk is not None
+            # the UK audits each probe `sent` under the message that carried it
+            sent = uk.store.connection.execute(
+                "SELECT message_id FROM audit WHERE direction = 'sent' AND partner = 'DE'"
+            ).fetchall()
+            messages = (
+                c.partners["DE"]
+                .store.connection.execute(
+                    "SELECT count(*) FROM audit WHERE direction = 'received'"
+                    " AND message_type = 'dna_search_request'"
+                )
+                .fetchone()[0]
+            )
+            carried = sorted(collections.Counter(m for (m,) in sent).values())
+            assert messages == len(carried)
+            return (
+                uk.metrics.counter_value("prum_dna_batches_total", partner="DE"),
+                uk.metrics.counter_value("prum_dna_batched_probes_total", partner="DE"),
+                carried,
+            )
+
+    records = {x: _probe(x) for x in DE_HELD}
+    batches, probes, carried = event_loop.run(main())
+    if linger:
+        assert (batches, probes) == (1, 2)
+        assert carried == [1, 2]  # the first alone, then one message for both
+    else:
+        assert probes == batches  # no message carried two
+        assert carried == [1, 1, 1]
     assert verify(str(tmp_path / "GB" / "gateway.sqlite3")).ok
 
 
@@ -363,3 +426,12 @@ def test_batch_size_is_checked_when_the_config_is_read(value: object) -> None:
     partner = {"id": "DE", "url": "http://127.0.0.1:1/prum/v1/messages", "dna_batch_max": value}
     with pytest.raises(ConfigError, match="dna_batch_max"):
         from_mapping({"partners": [partner]})
+
+
+@pytest.mark.parametrize("value", [-0.001, 1.5, "0.01", float("nan")])
+def test_batch_linger_is_checked_when_the_config_is_read(value: object) -> None:
+    partner = {"id": "DE", "url": "http://127.0.0.1:1/prum/v1/messages"}
+    with pytest.raises(ConfigError, match="dna_batch_linger_s"):
+        from_mapping({"partners": [{**partner, "dna_batch_linger_s": value}]})
+    config = from_mapping({"open_client_api": True, "partners": [partner]})
+    assert config.partners[0].dna_batch_linger_s == 0.01
