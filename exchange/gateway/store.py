@@ -197,8 +197,8 @@ class Store(PartnerSideState):
         with self._write():
             self._conn.execute(
                 "INSERT INTO searches (search_id, client_id, purpose, case_reference,"
-                " modalities, partners, max_candidates, record_json, correlation_id, status,"
-                " created_at, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                " modalities, partners, max_candidates, correlation_id, status,"
+                " created_at, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                 (
                     row.search_id,
                     client_id,
@@ -207,11 +207,14 @@ class Store(PartnerSideState):
                     json.dumps([m.value for m in row.modalities]),
                     json.dumps(list(partners)),
                     max_candidates,
-                    record_json,
                     correlation_id,
                     created,
                     timestamp(deadline_at),
                 ),
+            )
+            self._conn.execute(  # its own table: see migration 6 -> 7
+                "INSERT INTO search_records (search_id, record_json) VALUES (?, ?)",
+                (row.search_id, record_json),
             )
             self._conn.executemany(
                 "INSERT INTO partner_results (search_id, partner, status, message_id,"
@@ -346,10 +349,12 @@ class Store(PartnerSideState):
                 if waiting:
                     raise ConflictError(f"search {search_id} is not complete: partners pending")
             cur = self._conn.execute(
-                "UPDATE searches SET status = ?, completed_at = ?, record_json = NULL"
+                "UPDATE searches SET status = ?, completed_at = ?"
                 " WHERE search_id = ? AND status = 'pending'",
                 (status.value, stamp, search_id),
             )
+            if cur.rowcount:  # the record as received goes with the search's end
+                self._conn.execute("DELETE FROM search_records WHERE search_id = ?", (search_id,))
             if cur.rowcount and status is not SearchStatus.COMPLETE:
                 self._conn.execute(
                     "UPDATE partner_results SET status = 'timeout',"
@@ -511,9 +516,11 @@ class Store(PartnerSideState):
     def _search(self, search_id: str) -> SearchRow | None:
         conn = self._conn
         conn_row = conn.execute(
-            "SELECT search_id, client_id, purpose, case_reference, modalities, partners,"
-            " max_candidates, record_json, correlation_id, status, created_at, deadline_at,"
-            " completed_at, fanned_out_at FROM searches WHERE search_id = ?",
+            "SELECT s.search_id, client_id, purpose, case_reference, modalities, partners,"
+            " max_candidates, r.record_json, correlation_id, status, created_at, deadline_at,"
+            " completed_at, fanned_out_at FROM searches AS s"
+            " LEFT JOIN search_records AS r ON r.search_id = s.search_id"
+            " WHERE s.search_id = ?",
             (search_id,),
         ).fetchone()
         if conn_row is None:

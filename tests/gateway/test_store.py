@@ -30,6 +30,7 @@ from exchange.gateway.store import (
     SearchStatus,
     Store,
     StoreError,
+    timestamp,
 )
 from exchange.model import MatchType, Modality, Purpose
 
@@ -134,7 +135,20 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
     with Store.open(db) as s:
         s.remember_reply("DE", "msg-1", b"<r/>", now=T0)
-        old = new_search(s)
+        # a pending search as the first schema's code wrote it, its record in its row
+        created = timestamp(T0)
+        s.connection.execute(
+            "INSERT INTO searches (search_id, client_id, purpose, case_reference, modalities,"
+            " partners, max_candidates, record_json, correlation_id, status, created_at,"
+            " deadline_at) VALUES ('s-1', 'leds-client-1', 'investigation', 'CASE-42',"
+            " '[\"dna\", \"face\"]', '[\"DE\", \"FR\"]', 5, ?, 'corr-1', 'pending', ?, ?)",
+            (RECORD, created, timestamp(T0 + dt.timedelta(seconds=30))),
+        )
+        s.connection.executemany(
+            "INSERT INTO partner_results (search_id, partner, status, message_id, updated_at)"
+            " VALUES ('s-1', ?, 'pending', ?, ?)",
+            [("DE", "m-de", created), ("FR", "m-fr", created)],
+        )
     monkeypatch.undo()
     with Store.open(db) as s:
         conn = s.connection
@@ -142,8 +156,16 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert {"inbound_messages_by_time", "released_hits_by_time", "searches_by_end"} <= names
         assert s.cached_reply("DE", "msg-1") == b"<r/>"
-        upgraded = s.get_search(old.search_id)
-        assert upgraded is not None and upgraded.results == old.results  # no batch: None
+        upgraded = s.get_search("s-1")
+        assert upgraded is not None and upgraded.status == "pending"
+        assert upgraded.record_json == RECORD  # moved to its own table, still there to resume
+        vestige = "SELECT count(*) FROM searches WHERE record_json IS NOT NULL"
+        assert conn.execute(vestige).fetchone() == (0,)
+        assert [(r.partner, r.message_id, r.dna_batch_id) for r in upgraded.results] == [
+            ("DE", "m-de", None),
+            ("FR", "m-fr", None),
+        ]
+        old = upgraded
         s.mark_batched("DE", "batch-1", [old.search_id])
         again = s.get_search(old.search_id)
         assert again is not None
@@ -303,6 +325,31 @@ def test_set_partner_result_checks_its_input(store: Store) -> None:
         store.set_partner_result(sid, "DE", PartnerStatus.PENDING, now=T0)
     with pytest.raises(NotFoundError):
         store.set_partner_result(sid, "NL", PartnerStatus.NO_HIT, now=T0)
+
+
+def test_an_ended_search_keeps_no_record_and_its_space_is_used_again(db: Path) -> None:
+    """The record as received goes with the search's end, and the pages it took are reused:
+    300 searches of 3.5 kB records, 20 in flight at a time, each ended, grow the file by far
+    less than a page each (with the record in the search's row, each search kept a page of
+    its own, 92% empty: 349 pages here)."""
+    record = json.dumps({"record": "x" * 3500})
+    with Store.open(db) as s:
+        conn = s.connection
+        before = conn.execute("PRAGMA page_count").fetchone()[0]
+        in_flight: list[str] = []
+        for i in range(320):
+            if i < 300:
+                in_flight.append(new_search(s, record_json=record).search_id)
+            if len(in_flight) > 20 or i >= 300:
+                oldest = in_flight.pop(0)
+                assert s.get_search(oldest).record_json == record  # type: ignore[union-attr]
+                s.close_search(oldest, SearchStatus.PARTIAL, now=T0)
+        assert not in_flight
+        ended = s.get_search(oldest)
+        assert ended is not None and ended.record_json is None
+        assert conn.execute("SELECT count(*) FROM search_records").fetchone() == (0,)
+        grown = conn.execute("PRAGMA page_count").fetchone()[0] - before
+        assert grown < 300 // 2, grown  # 89 pages on SQLite 3.40
 
 
 def test_finish_search_times_out_the_late_partners(store: Store) -> None:
