@@ -8,7 +8,8 @@ JSON logs to a file). The load client (this process) posts DNA searches of
 second captures (stains) of partner-held subjects with `?wait=`, `concurrency` at a time,
 for at most `searches` searches or `seconds` seconds, whichever ends first. A search counts
 as complete when it ends `complete` with all four partners answered. A second, light run
-(`LIGHT_CONCURRENCY` at a time) gives the latency of a search when nothing queues. Closed-loop
+(`LIGHT_CONCURRENCY` at a time) gives the latency of a search when nothing queues (with the
+gateway's DNA batching linger: up to `dna_batch_linger_s` of it waiting for its batch). Closed-loop
 runs at `CLOSED_SWEEP` searches in flight give throughput and p99 as a pool of that many
 client workers sees them, and the report names the highest throughput whose p99 stayed
 under `P99_TARGET_MS`. A closed loop slows its senders whenever the gateway stalls, so the

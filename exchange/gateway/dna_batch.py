@@ -10,8 +10,8 @@ together when it is busy:
 
 - While nothing of ours is in flight to the partner, and nothing went to it in the last
   `dna_batch_linger_s`, a search's message goes at once, alone, exactly as without
-  batching: same message id, same bytes, same audit. A lightly loaded gateway never waits
-  (Nagle's rule for small TCP segments, RFC 896).
+  batching: same message id, same bytes, same audit. Searches to a partner that come
+  further apart than the linger never wait (Nagle's rule for small TCP segments, RFC 896).
 - Otherwise the search's probe joins this partner's queue, which is sent on up to
   `dna_batch_lanes` messages in flight at once: when a lane is free and the linger since
   the last message has passed, the waiting probes (up to `dna_batch_max`, with the same
@@ -283,7 +283,7 @@ class DnaBatcher:
         task.add_done_callback(self._tasks.discard)
 
     def _drain(self, linger_over: bool = False) -> None:
-        if not self._queue or (self._timer is not None and not linger_over):
+        if not self._queue or self._timer is not None:
             return
         loop = asyncio.get_running_loop()
         # Lingering: the searches of the interval go as one. Once its timer has fired the
