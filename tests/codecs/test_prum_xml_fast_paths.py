@@ -264,3 +264,29 @@ def test_a_batch_from_prebuilt_profiles_is_the_same_message(probes: list[DnaProb
     data = prum_xml.encode_dna_batch(header, elements, k)
     assert data == prum_xml.encode(envelope)
     assert prum_xml.decode(data) == envelope
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reference=references,
+    profile=dna_profiles(),
+    kit=st.none() | st.text(max_size=12) | st.sampled_from(['A&B <"kit">', "x\ty", "x\r\ny"]),
+)
+def test_a_profile_written_as_text_has_lxmls_bytes(
+    reference: str, profile: DnaProfile, kit: str | None
+) -> None:
+    """`encoded_profile` writes the element as text and escapes as lxml does: over any kit
+    text (and alleles such as `<8`), the same bytes as `encode`'s, or refused as it is."""
+    probe = DnaProbe(reference, dataclasses.replace(profile, kit=kit), "c-1")
+    header = Header(
+        "p-1", "p-1", T0, "GB", "DE", MessageType.DNA_SEARCH_REQUEST, Purpose.INVESTIGATION
+    )
+    try:
+        expected = prum_xml.profiles_in(
+            prum_xml.encode(Envelope(header, DnaSearchRequest((probe,), 1)))
+        )
+    except ValueError:  # lxml's own refusal of a character XML cannot hold, or the schema's
+        with pytest.raises(CodecError):
+            prum_xml.encoded_profile(probe)
+        return
+    assert prum_xml.encoded_profile(probe) == expected
