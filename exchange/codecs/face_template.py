@@ -11,6 +11,10 @@ import numpy as np
 from exchange.codecs.errors import CodecError
 
 MAX_TEMPLATE_DIM = 4096
+# Sums of squares accepted without the exact checks: above the smallest normal float32 times
+# MAX_TEMPLATE_DIM (some square is then normal, so no order of summation gives 0), and ten
+# times below float32's largest (no order of summation overflows).
+_SAFE_SQUARES = (1e-30, 3e37)
 
 
 def check_template(data: bytes, path: str) -> bytes:
@@ -22,6 +26,12 @@ def check_template(data: bytes, path: str) -> bytes:
     if dim > MAX_TEMPLATE_DIM:
         raise CodecError(path, f"{dim} values, more than {MAX_TEMPLATE_DIM}")
     values = np.frombuffer(data, dtype="<f4")
+    # Fast path (one dot product, ~1 µs, against ~12 for the checks below): a sum of squares
+    # well inside float32's range means every value is finite and the length the matchers
+    # compute, in whatever order they sum, is finite and non-zero. NaN, infinity or a sum
+    # near either end of the range goes through the exact checks.
+    if _SAFE_SQUARES[0] < float(np.dot(values, values)) < _SAFE_SQUARES[1]:
+        return data
     if not np.isfinite(values).all():
         raise CodecError(path, "contains NaN or infinite values")
     # The norm as `matchers.vector_gallery.normalise` computes it (float32, row-wise), so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
 import json
 import struct
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import schemas
-from exchange.codecs import uk_json
+from exchange.codecs import uk_json, xml_parts
 from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.identifiers import check_letter
 from exchange.loci import KNOWN_LOCI
@@ -236,3 +237,32 @@ def test_generated_unknown_loci_name_the_locus(bad: str) -> None:
     with pytest.raises(CodecError) as info:
         _decode(doc)
     assert info.value.field == f"dna.loci.{bad}"
+
+
+_BASE64ISH = st.text(alphabet="AQgw+/=9 \t\n\r\x00\x7fé-_", max_size=12)
+
+
+@given(_BASE64ISH | st.binary(max_size=9).map(lambda b: base64.b64encode(b).decode()))
+def test_base64_fields_accept_exactly_what_strict_b64decode_accepts(text: str) -> None:
+    """`_b64` and `xml_parts.b64decode` decode in strict mode, without the regular
+    expression `b64decode(validate=True)` runs first: the same texts pass, to the same bytes
+    (an empty JSON field is refused as empty; an XML element's whitespace is not data)."""
+    try:
+        expected: bytes | None = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        expected = None
+    try:
+        got: bytes | None = uk_json._b64(text, "face.template")
+    except CodecError as exc:
+        assert exc.field == "face.template"
+        got = None
+    assert got == (None if text == "" else expected)
+    try:
+        xml_got: bytes | None = xml_parts.b64decode(text, "Template")
+    except CodecError:
+        xml_got = None
+    try:
+        xml_expected: bytes | None = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        xml_expected = None
+    assert xml_got == xml_expected
