@@ -363,18 +363,21 @@ async def run(
     batch_max: int | None = None,
     partner_processes: int = 4,
     linger_s: float | None = None,
+    pin: bool = False,
 ) -> Report:
     """One bench run; `partners` is "node" (the full node code) or "simple" (state in memory).
 
     `batch_max` sets the gateway's `dna_batch_max` for every partner (1: no DNA batching),
     `linger_s` its `dna_batch_linger_s` (0: batch only while a message is in flight); None
     leaves the gateway's default. `partner_processes` is 4 (one process a partner) or 1
-    (the four on one event loop, `bench.partner_group`).
+    (the four on one event loop, `bench.partner_group`). `pin` puts the gateway on one CPU
+    and the partners and this load client on the others (`_pin`).
     """
     if partner_processes not in (1, len(PARTNERS)):
         raise ValueError(f"partner_processes: 1 or {len(PARTNERS)}, not {partner_processes}")
     n, seconds, concurrency, gallery = plan.searches, plan.seconds, plan.concurrency, plan.gallery
     quick = plan == QUICK
+    own_cpus = os.sched_getaffinity(0)
     with tempfile.TemporaryDirectory(prefix="prum-bench-") as tmp:
         root = Path(tmp)
         s = HttpClient()
@@ -387,6 +390,7 @@ async def run(
                 gw_pid,
                 partner_pids,
             ):
+                pinned = _pin(gw_pid, partner_pids) if pin else None
                 baseline_reqs = _partner_requests(
                     f"http://127.0.0.1:{ports['DE']}/prum/v1/messages", n, gallery
                 )
@@ -451,6 +455,7 @@ async def run(
                     check=False,
                 )
         finally:
+            os.sched_setaffinity(0, own_cpus)  # this process is the caller's again
             await s.close()
     rate = len(lat) / elapsed
     base_rate = len(base_lat) / base_elapsed
@@ -509,6 +514,7 @@ async def run(
             "dna_batch_max": batch_max if batch_max is not None else DNA_BATCH_MAX,
             "dna_batch_linger_s": linger_s if linger_s is not None else DNA_BATCH_LINGER_S,
             "event_loop": event_loop.name(),
+            "pinned": pinned or "no",
             "closed_loop_in_flight": ",".join(map(str, CLOSED_SWEEP)),
             "closed_loop_seconds": round(seconds / 6, 1),
             "open_loop_shares": ",".join(f"{x:g}" for x in PACED_SHARES),
@@ -531,7 +537,8 @@ async def run(
             f"gateway / baseline throughput: {rate / base_rate:.2f}x "
             f"(one search = {len(PARTNERS)} partner exchanges)",
             f"audit verify after the run: {audit.stdout.strip() or audit.stderr.strip()}",
-            "All processes share this machine's cores: the partners' work is on the same CPUs.",
+            "All processes share this machine's cores: the partners' work is on the same CPUs"
+            + (f" (pinned: {pinned})." if pinned else ", wherever the scheduler puts it."),
             "open loop (requests sent at a fixed rate whatever the answers; latency from the "
             f"moment each was due): highest rate tried with p99 < {P99_TARGET_MS:g} ms and no "
             f"errors: {f'{max(within):.0f}/s' if within else 'none'}"
@@ -558,6 +565,27 @@ async def run(
             "saturated run's",
         ],
     )
+
+
+def _pin(gw_pid: int, partner_pids: list[int]) -> str | None:
+    """The gateway alone on the first CPU this process may use; the partners and this load
+    client on the rest. Returns what it did, or None with fewer than two CPUs.
+
+    In service the partners are other machines: here they share this one, and the
+    scheduler wakes a partner or the load client on the gateway's CPU (next to the process
+    that woke it), where it takes the gateway's turn and its caches. Pinning keeps their
+    work on the other CPUs; what all of them cost is measured the same either way. (A pid
+    names a process's main thread, the gateway's event loop: its WAL checkpoint thread,
+    started before, still runs wherever the scheduler puts it.)
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    rest = set(cpus[1:])
+    os.sched_setaffinity(gw_pid, {cpus[0]})
+    for pid in [*partner_pids, os.getpid()]:
+        os.sched_setaffinity(pid, rest)
+    return f"gateway on CPU {cpus[0]}, partners and load client on {sorted(rest)}"
 
 
 def _cpu_now(gw_pid: int, partner_pids: list[int]) -> tuple[float, float, float]:
@@ -689,6 +717,12 @@ def main(argv: list[str]) -> int:
         help="one process per partner (default), or the four partners on one event loop, "
         "which takes less of the CPU the gateway shares with them",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the gateway alone on one CPU, the partners and the load client on the others "
+        "(as when the partners are other machines); default: wherever the scheduler puts them",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -699,6 +733,7 @@ def main(argv: list[str]) -> int:
             args.dna_batch_max,
             args.partner_processes,
             args.dna_batch_linger_s,
+            args.pin,
         )
     )
     print(report.measured)

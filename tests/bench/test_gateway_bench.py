@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from bench.gateway import CLOSED_SWEEP, REFINE_STEPS, Plan, next_rate, run
+from bench.gateway import CLOSED_SWEEP, REFINE_STEPS, Plan, _pin, next_rate, run
 from exchange import event_loop
 from exchange.gateway.config import DNA_BATCH_MAX
 
 
 @pytest.mark.parametrize(
-    ("partners", "batch_max", "processes"), [("node", None, 4), ("simple", 1, 4), ("node", None, 1)]
+    ("partners", "batch_max", "processes", "pin"),
+    [("node", None, 4, False), ("simple", 1, 4, True), ("node", None, 1, False)],
 )
 def test_a_tiny_gateway_bench_completes_every_search_and_reports_its_costs(
-    partners: str, batch_max: int | None, processes: int
+    partners: str, batch_max: int | None, processes: int, pin: bool
 ) -> None:
     plan = Plan(searches=24, seconds=12.0, concurrency=4, gallery=40)
-    report = event_loop.run(run(plan, partners, batch_max, processes))
+    cpus = os.sched_getaffinity(0)
+    report = event_loop.run(run(plan, partners, batch_max, processes, pin=pin))
+    assert os.sched_getaffinity(0) == cpus  # the load client's CPUs given back
+    if pin and len(cpus) > 1:
+        first, *rest = sorted(cpus)
+        assert report.params["pinned"] == (
+            f"gateway on CPU {first}, partners and load client on {rest}"
+        )
+    else:
+        assert report.params["pinned"] == "no"
     assert report.params["partner_nodes"] == partners
     assert report.params["partner_processes"] == processes
     assert f"in {processes} process(es)" in report.data
@@ -68,3 +82,21 @@ def test_open_loop_rates_bisect_towards_the_highest_rate_within_the_target() -> 
     assert next_rate([(100.0, True), (108.0, False)]) is None
     # too slow to be worth a run
     assert next_rate([(3.0, False)]) is None
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two CPUs")
+def test_pinning_puts_the_gateway_alone_on_one_cpu_and_the_rest_on_the_others() -> None:
+    cpus = os.sched_getaffinity(0)
+    first, *rest = sorted(cpus)
+    procs = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _ in "ab"]
+    try:
+        gateway, partner = procs
+        assert _pin(gateway.pid, [partner.pid]) is not None
+        assert os.sched_getaffinity(gateway.pid) == {first}
+        assert os.sched_getaffinity(partner.pid) == set(rest)
+        assert os.sched_getaffinity(0) == set(rest)  # the load client too
+    finally:
+        os.sched_setaffinity(0, cpus)
+        for p in procs:
+            p.kill()
+            p.wait()
