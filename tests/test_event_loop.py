@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import sys
 
@@ -38,3 +39,14 @@ def test_run_propagates_exceptions() -> None:
 
     with pytest.raises(ValueError, match="boom"):
         event_loop.run(fail())
+
+
+def test_settle_heap_freezes_the_heap_and_collects_the_young_generation_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        event_loop.settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (event_loop.GEN0_THRESHOLD, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
