@@ -572,8 +572,9 @@ def _pin(gw_pid: int, partner_pids: list[int]) -> str | None:
     client on the rest. Returns what it did, or None with fewer than two CPUs.
 
     In service the partners are other machines: here they share this one, and the
-    scheduler wakes a partner or the load client on the gateway's CPU (next to the process
-    that woke it), where it takes the gateway's turn and its caches. Pinning keeps their
+    scheduler may wake a partner or the load client on the gateway's CPU (Linux tends to
+    wake a process next to the one that woke it), where it takes the gateway's turn and
+    its caches. Pinning keeps their
     work on the other CPUs; what all of them cost is measured the same either way. (A pid
     names a process's main thread, the gateway's event loop: its WAL checkpoint thread,
     started before, still runs wherever the scheduler puts it.)
