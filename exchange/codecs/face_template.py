@@ -26,16 +26,16 @@ def check_template(data: bytes, path: str) -> bytes:
     if dim > MAX_TEMPLATE_DIM:
         raise CodecError(path, f"{dim} values, more than {MAX_TEMPLATE_DIM}")
     values = np.frombuffer(data, dtype="<f4")
-    # Fast path (one dot product, ~2 µs, against ~12 for the checks below): a sum of squares
-    # well inside float32's range means every value is finite and the length the matchers
-    # compute, in whatever order they sum, is finite and non-zero. NaN, infinity or a sum
-    # near either end of the range goes through the exact checks.
-    # (In float64, where no square of a float32 overflows: no warning on hostile input.)
+    if not np.isfinite(values).all():  # (a classification: no warning on a NaN)
+        raise CodecError(path, "contains NaN or infinite values")
+    # Fast path (one dot product, ~2 µs, against ~10 for the norm below): a sum of squares
+    # well inside float32's range means the length the matchers compute, in whatever order
+    # they sum, is finite and non-zero; a sum near either end of the range goes on to the
+    # exact check. In float64, where no square of a finite float32 overflows: no warning on
+    # hostile input (the values are finite, so the cast raises none either).
     wide = values.astype(np.float64)
     if _SAFE_SQUARES[0] < float(np.dot(wide, wide)) < _SAFE_SQUARES[1]:
         return data
-    if not np.isfinite(values).all():
-        raise CodecError(path, "contains NaN or infinite values")
     # The norm as `matchers.vector_gallery.normalise` computes it (float32, row-wise), so
     # that every template the codecs accept is one the matchers can search or enrol.
     with np.errstate(over="ignore", under="ignore"):  # what the checks below are for

@@ -9,6 +9,7 @@ typed one as its other searches do.
 from __future__ import annotations
 
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -46,3 +47,18 @@ def test_the_gallery_refuses_a_face_search_the_matcher_cannot_run() -> None:
     zero = FaceTemplate("m-1", bytes(32))  # built directly, past the codec's check
     with pytest.raises(GalleryError, match="finite and non-zero"):
         gallery.search_face(zero, 5)
+
+
+@pytest.mark.parametrize(
+    "bits", [0x7F800001, 0x7FC00000, 0xFF800000, 0x7F800000, 0x7F7FFFFF, 0x00000001, 0]
+)
+def test_hostile_values_are_refused_or_accepted_without_a_numpy_warning(bits: int) -> None:
+    # Found by the gateway fuzzer: a signalling NaN made the float64 cast warn
+    # ("invalid value encountered in cast"); a warning per hostile request is log noise.
+    data = struct.pack("<2I", bits, bits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            check_template(data, "face.template")
+        except CodecError as exc:
+            assert exc.field == "face.template"
