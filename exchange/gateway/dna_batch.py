@@ -65,7 +65,7 @@ from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from exchange.codecs import prum_xml
+from exchange.codecs import prum_dna_batch, prum_xml
 from exchange.codecs.errors import CodecError
 from exchange.gateway.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.config import PartnerConfig
@@ -207,9 +207,9 @@ class DnaBatcher:
             shared.sent = True
             members = shared.members
             request = self._request(batch_id, members)
-            data = prum_xml.encode_dna_batch(
+            data = prum_dna_batch.encode_dna_batch(
                 request.header,
-                [prum_xml.encoded_profile(m.probe) for m in members],
+                [prum_dna_batch.encoded_profile(m.probe) for m in members],
                 members[0].msg.max_candidates,
             )
             await self._audit_sent(batch_id, members)
@@ -356,10 +356,14 @@ class DnaBatcher:
         node, cfg = self.node, self.cfg
         request = self._request(message_id, members)
         profiles = [
-            prum_xml.encoded_profile(m.probe) if m.msg.profile_xml is None else m.msg.profile_xml
+            prum_dna_batch.encoded_profile(m.probe)
+            if m.msg.profile_xml is None
+            else m.msg.profile_xml
             for m in members
         ]
-        data = prum_xml.encode_dna_batch(request.header, profiles, members[0].msg.max_candidates)
+        data = prum_dna_batch.encode_dna_batch(
+            request.header, profiles, members[0].msg.max_candidates
+        )
         await self._audit_sent(message_id, members)
         node.log.info(
             "partner_batch_sent",

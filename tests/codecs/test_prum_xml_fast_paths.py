@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import schemas
-from exchange.codecs import prum_xml
+from exchange.codecs import prum_dna_batch, prum_xml
 from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.codecs.prum_xml import _X, NS
 from exchange.codecs.xml_safety import parse_xml
@@ -217,14 +217,14 @@ def test_any_batch_header_spliced_is_the_validated_message(
     """The splice skips validating the whole batch: over any header the schema admits, its
     bytes must still be exactly those `encode` validates."""
     envelope = Envelope(header, DnaSearchRequest(tuple(probes), k))
-    profiles = [prum_xml.encoded_profile(p) for p in probes]
+    profiles = [prum_dna_batch.encoded_profile(p) for p in probes]
     try:
         expected = prum_xml.encode(envelope)
     except CodecError:  # a zone the schema refuses (seconds, or beyond 14 h): so must the splice
         with pytest.raises(CodecError, match="zone"):
-            prum_xml.encode_dna_batch(header, profiles, k)
+            prum_dna_batch.encode_dna_batch(header, profiles, k)
         return
-    data = prum_xml.encode_dna_batch(header, profiles, k)
+    data = prum_dna_batch.encode_dna_batch(header, profiles, k)
     assert data == expected
     # a message sent alone lends its profiles' bytes to batches: the same bytes
     assert profiles_in(prum_xml.encode(envelope)) == b"".join(profiles)
@@ -255,9 +255,9 @@ def test_a_batch_the_schema_would_refuse_is_refused_by_name(
     dna = population.person(7, 1, "GB").record.dna
     assert dna is not None
     probe = DnaProbe("S-1", dna)
-    profile = prum_xml.encoded_profile(probe)
+    profile = prum_dna_batch.encoded_profile(probe)
     with pytest.raises(CodecError) as err:
-        prum_xml.encode_dna_batch(header, [profile] * count, k)
+        prum_dna_batch.encode_dna_batch(header, [profile] * count, k)
     assert err.value.field == field
     if count in (1, 101) and 1 <= k <= 100:  # what `encode` says of the same message
         with pytest.raises(CodecError):
@@ -274,8 +274,8 @@ def test_a_batch_from_prebuilt_profiles_is_the_same_message(probes: list[DnaProb
         "b-1", "b-1", T0, "GB", "DE", MessageType.DNA_SEARCH_REQUEST, Purpose.INVESTIGATION
     )
     envelope = Envelope(header, DnaSearchRequest(tuple(probes), k))
-    elements = [prum_xml.encoded_profile(p) for p in probes]
-    data = prum_xml.encode_dna_batch(header, elements, k)
+    elements = [prum_dna_batch.encoded_profile(p) for p in probes]
+    data = prum_dna_batch.encode_dna_batch(header, elements, k)
     assert data == prum_xml.encode(envelope)
     assert prum_xml.decode(data) == envelope
 
@@ -299,14 +299,14 @@ def test_a_profile_written_as_text_has_lxmls_bytes(
         expected = profiles_in(prum_xml.encode(Envelope(header, DnaSearchRequest((probe,), 1))))
     except ValueError:  # lxml's own refusal of a character XML cannot hold, or the schema's
         with pytest.raises(CodecError):
-            prum_xml.encoded_profile(probe)
+            prum_dna_batch.encoded_profile(probe)
         return
-    assert prum_xml.encoded_profile(probe) == expected
+    assert prum_dna_batch.encoded_profile(probe) == expected
 
 
 # --- `encoded_profile` checks in Python what parsing and the schema refused ----------------
 
-OLD_PROFILE_HEAD = prum_xml._BATCH_HEAD.format(
+OLD_PROFILE_HEAD = prum_dna_batch._BATCH_HEAD.format(
     "profile", "profile", "2000-01-01T00:00:00Z", "GB", "GB", Purpose.INVESTIGATION.value, 1
 ).encode("ascii")
 
@@ -338,7 +338,7 @@ def old_encoded_profile(probe: DnaProbe) -> bytes:
     parts.append("</Profile>")
     profile = "".join(parts).encode("utf-8")
     try:
-        root = parse_xml(b"".join((OLD_PROFILE_HEAD, profile, prum_xml._BATCH_TAIL)))
+        root = parse_xml(b"".join((OLD_PROFILE_HEAD, profile, prum_dna_batch._BATCH_TAIL)))
     except CodecError as exc:
         raise CodecError("DnaSearchRequest/Profile", exc.reason) from exc
     _X.validate(root)
@@ -506,7 +506,7 @@ def test_a_profile_is_accepted_exactly_as_the_schema_accepted_it(probe: DnaProbe
     """The Python checks against the old parse and validation: the same verdict, the same
     bytes when accepted, the same element path (or `DnaSearchRequest/Profile` for what the
     parser refused) when refused."""
-    new = profile_outcome(prum_xml.encoded_profile, probe)
+    new = profile_outcome(prum_dna_batch.encoded_profile, probe)
     event(new[0])
     assert new == profile_outcome(old_encoded_profile, probe)
 
@@ -559,7 +559,7 @@ def test_each_rule_refuses_as_the_schema_did(
 ) -> None:
     probe = probe_with(**change)  # type: ignore[arg-type]
     with pytest.raises(CodecError) as err:
-        prum_xml.encoded_profile(probe)
+        prum_dna_batch.encoded_profile(probe)
     assert (err.value.field, says in err.value.reason) == (field, True), err.value.reason
     assert profile_outcome(old_encoded_profile, probe) == ("refused", field)
 
@@ -585,29 +585,29 @@ def test_each_rule_refuses_as_the_schema_did(
 )
 def test_what_the_schema_took_is_taken_with_the_same_bytes(change: dict[str, object]) -> None:
     probe = probe_with(**change)  # type: ignore[arg-type]
-    assert prum_xml.encoded_profile(probe) == old_encoded_profile(probe)
+    assert prum_dna_batch.encoded_profile(probe) == old_encoded_profile(probe)
 
 
 def test_the_usual_alleles_are_taken_and_written_as_the_schema_and_lxml_did() -> None:
     """`_USUAL_ALLELES` are checked by a set lookup and written without escaping: every one,
     in profiles of 32 loci of 3, gives the old way's bytes."""
-    usual = sorted(prum_xml._USUAL_ALLELES)
+    usual = sorted(prum_dna_batch._USUAL_ALLELES)
     names = NAME_POOL[:32]
     for start in range(0, len(usual), 96):
         chunk = usual[start : start + 96]
         loci = {name: tuple(chunk[3 * i : 3 * i + 3]) for i, name in enumerate(names)}
         probe = probe_with(loci={n: a for n, a in loci.items() if a})
-        assert prum_xml.encoded_profile(probe) == old_encoded_profile(probe)
+        assert prum_dna_batch.encoded_profile(probe) == old_encoded_profile(probe)
 
 
 def test_a_profile_too_big_for_a_message_is_refused_at_the_same_byte() -> None:
     """`parse_xml`'s bound on the one-profile request the profile was once checked in."""
-    base = len(prum_xml.encoded_profile(probe_with(kit="k"))) - 1
-    at_limit = probe_with(kit="k" * (prum_xml._MAX_PROFILE_BYTES - base))
-    assert prum_xml.encoded_profile(at_limit) == old_encoded_profile(at_limit)
-    over = probe_with(kit="k" * (prum_xml._MAX_PROFILE_BYTES - base + 1))
+    base = len(prum_dna_batch.encoded_profile(probe_with(kit="k"))) - 1
+    at_limit = probe_with(kit="k" * (prum_dna_batch._MAX_PROFILE_BYTES - base))
+    assert prum_dna_batch.encoded_profile(at_limit) == old_encoded_profile(at_limit)
+    over = probe_with(kit="k" * (prum_dna_batch._MAX_PROFILE_BYTES - base + 1))
     refused = ("refused", "DnaSearchRequest/Profile")
-    assert profile_outcome(prum_xml.encoded_profile, over) == refused
+    assert profile_outcome(prum_dna_batch.encoded_profile, over) == refused
     assert profile_outcome(old_encoded_profile, over) == refused
 
 
@@ -624,10 +624,10 @@ def test_the_profile_rules_are_the_schemas() -> None:
         path = f"//xs:simpleType[@name='{simple_type}']/xs:restriction[@base='xs:token']"
         return [str(v) for v in doc.xpath(f"{path}/xs:{facet}/@value", namespaces=XS)]
 
-    assert sorted(facets(dna, "LocusName", "enumeration")) == sorted(prum_xml._LOCUS_NAMES)
-    assert facets(dna, "Allele", "pattern") == [prum_xml._ALLELE_XSD]
-    assert facets(common, "Reference", "pattern") == [prum_xml._REFERENCE.pattern]
-    assert facets(common, "Identifier", "pattern") == [prum_xml._IDENTIFIER.pattern]
+    assert sorted(facets(dna, "LocusName", "enumeration")) == sorted(prum_dna_batch._LOCUS_NAMES)
+    assert facets(dna, "Allele", "pattern") == [prum_dna_batch._ALLELE_XSD]
+    assert facets(common, "Reference", "pattern") == [prum_dna_batch._REFERENCE.pattern]
+    assert facets(common, "Identifier", "pattern") == [prum_dna_batch._IDENTIFIER.pattern]
 
     def one(path: str) -> etree._Element:
         (found,) = dna.xpath(path, namespaces=XS)
@@ -644,24 +644,24 @@ def test_the_profile_rules_are_the_schemas() -> None:
     sample_types = attrs["type"].xpath(
         "xs:simpleType/xs:restriction[@base='xs:token']/*/@value", namespaces=XS
     )
-    assert tuple(sample_types) == prum_xml._SAMPLE_TYPES
+    assert tuple(sample_types) == prum_dna_batch._SAMPLE_TYPES
     locus = one("//xs:complexType[@name='DnaProfile']/xs:sequence/xs:element")
     allele = one("//xs:complexType[@name='Locus']/xs:sequence/xs:element")
     name = one("//xs:complexType[@name='Locus']/xs:attribute")
     assert (locus.get("type"), locus.get("minOccurs"), locus.get("maxOccurs")) == (
         "Locus",
         "1",
-        str(prum_xml._MAX_LOCI),
+        str(prum_dna_batch._MAX_LOCI),
     )
     assert (allele.get("type"), allele.get("minOccurs"), allele.get("maxOccurs")) == (
         "Allele",
         "1",
-        str(prum_xml._MAX_ALLELES),
+        str(prum_dna_batch._MAX_ALLELES),
     )
     assert (name.get("name"), name.get("type")) == ("name", "LocusName")
     # No value the enumerations or the patterns (their texts pinned above) admit holds a
     # space, so collapsing a value's whitespace comes down to stripping its ends.
-    for value in [*prum_xml._LOCUS_NAMES, *prum_xml._SAMPLE_TYPES]:
+    for value in [*prum_dna_batch._LOCUS_NAMES, *prum_dna_batch._SAMPLE_TYPES]:
         assert value == value.strip() and " " not in value
 
 
@@ -676,7 +676,7 @@ def test_the_digit_class_is_libxml2s_d_over_every_code_point() -> None:
     `\\d` knows 660): `_XSD_DIGIT` spells out libxml2's. Each character XML can carry is
     validated as the whole of an element typed `\\D`; the ones refused are libxml2's digits."""
     schema = etree.XMLSchema(etree.fromstring(NOT_A_DIGIT))
-    digit = re.compile(prum_xml._XSD_DIGIT)
+    digit = re.compile(prum_dna_batch._XSD_DIGIT)
     carried = re.compile(r"[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
     for plane in range(17):
         chars = [chr(c) for c in range(plane << 16, (plane + 1) << 16) if carried.match(chr(c))]
