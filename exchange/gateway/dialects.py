@@ -128,7 +128,7 @@ def prum_outgoing(
 
     Each modality's body is built once for all the partners (`prum_xml.encode_each`); only
     the header (message id, receiver) differs between their messages. A one-profile DNA
-    search's profile is encoded and validated once, and each message splices it under its
+    search's profile is encoded and checked once, and each message splices it under its
     header (`prum_dna_batch.encode_dna_batch`; four messages: 99-105 µs, against 228-236 µs for
     building the body once and validating each whole message); to a `busy` partner it is not
     sent alone: it waits for a batch (`dna_batch`).
@@ -145,7 +145,7 @@ def prum_outgoing(
         waits = [probe is not None and r.partner in busy for r in results]
         profile_xml = None
         if probe is not None:
-            # The profile is built and validated once; each partner's message, alone or in a
+            # The profile is built and checked once; each partner's message, alone or in a
             # batch, splices its bytes under its own header (`encode_dna_batch`).
             profile_xml = prum_dna_batch.encoded_profile(probe)
             k = body.max_candidates
