@@ -60,7 +60,7 @@ from bench.report import Plot, Report, Series, format_table, write_report
 from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
 from exchange.gateway.config import DNA_BATCH_LINGER_S, DNA_BATCH_MAX
-from exchange.gateway.http_client import Endpoint, HttpClient, HttpClientError
+from exchange.gateway.outbound.http_client import Endpoint, HttpClient, HttpClientError
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
 
@@ -203,7 +203,7 @@ async def _load(
 ) -> tuple[list[float], int, float]:
     """Send requests `concurrency` at a time; latencies of the good ones, errors, elapsed.
 
-    The load client uses the gateway's own lean HTTP client (exchange.gateway.http_client),
+    The load client uses the gateway's own lean HTTP client (exchange.gateway.outbound.http_client),
     so that the CPU it takes from the shared cores is small beside what it measures.
     """
     latencies: list[float] = []

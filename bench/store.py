@@ -8,7 +8,8 @@ receipts audited, and the searches closed with their results audited), on a stor
 holding N searches made the same way, and the WAL bytes those commits write per search.
 
 Baseline, same run: the same writes with random (version 4) UUIDs as search, message and
-hit ids, which the gateway used before its time-ordered (version 7) ids (`exchange.gateway.ids`).
+hit ids, which the gateway used before its time-ordered (version 7) ids
+(`exchange.gateway.state.ids`).
 A random key lands on a random leaf of its index: every search dirties pages scattered over
 the indexes, each commit writes each dirtied page whole to the WAL, and once the indexes
 outgrow SQLite's page cache the writes also read. The ratio is baseline / time-ordered.
@@ -29,9 +30,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
-from exchange.gateway.audit import AuditEntry, AuditLog, ClientEvent, Direction, Outcome
-from exchange.gateway.ids import uuid7
-from exchange.gateway.store import NewHit, PartnerStatus, SearchRow, SearchStatus, Store
+from exchange.gateway.state.audit import AuditEntry, AuditLog, ClientEvent, Direction, Outcome
+from exchange.gateway.state.ids import uuid7
+from exchange.gateway.state.store import NewHit, PartnerStatus, SearchRow, SearchStatus, Store
 from exchange.model import MatchType, MessageType, Modality, Purpose
 
 PARTNERS = ("DE", "EUROPOL", "FR", "NL")

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from exchange.model import DactySearchRequest, DnaSearchRequest, FaceSearchRequest, Impression
+
 SOURCE = "Prüm Implementing Agreement Art. 9; https://gesetzefinden.at/bundesrecht/vertraege/20008450/art-9"
 
 
@@ -53,3 +55,30 @@ def capacity(search_type: str) -> SearchCapacity:
         return CAPACITIES[search_type]
     except KeyError:
         raise KeyError(f"unknown Prüm search type {search_type!r}") from None
+
+
+# Prüm search type for a fingerprint set, by how it was taken (Implementing Agreement Art. 9).
+SEARCH_TYPE_BY_IMPRESSION = {
+    Impression.ROLLED: "TP/TP",
+    Impression.PLAIN: "TP/TP",
+    Impression.LATENT: "LT/TP",
+    Impression.PALM: "PP/ULP",
+    Impression.LATENT_PALM: "LP/PP",
+}
+
+# Maximum candidates per transmission: Prüm Implementing Agreement Art. 9 for fingerprint
+# search types; DNA and face have no agreed figure, 10 here.
+MAX_CANDIDATES: Mapping[str, int] = {
+    **{t: c.max_candidates for t, c in CAPACITIES.items()},
+    "DNA": 10,
+    "FACE": 10,
+}
+
+
+def search_type_of(body: DnaSearchRequest | DactySearchRequest | FaceSearchRequest) -> str:
+    """The capacity a search request counts against: DNA, FACE, or its dacty search type."""
+    if isinstance(body, DnaSearchRequest):
+        return "DNA"
+    if isinstance(body, FaceSearchRequest):
+        return "FACE"
+    return body.search_type

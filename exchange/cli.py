@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from exchange.codecs.errors import CodecError
 from exchange.model import Purpose
+from exchange.records import RecordError
 from exchange.translate import FORMATS, MESSAGES, Outbound, TranslateError, translate
 
 EXIT_OK = 0
@@ -72,7 +73,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     )
     try:
         out = translate(data, args.source, args.target, outbound)
-    except (CodecError, TranslateError) as exc:
+    except (CodecError, TranslateError, RecordError) as exc:
         print(f"prum-exchange translate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -102,7 +103,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from exchange.gateway.audit_verify import audit_verify_main
+    from exchange.gateway.state.audit_verify import audit_verify_main
 
     for path in (args.db, *args.archives):
         if not Path(path).is_file():
@@ -114,8 +115,8 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 def _cmd_audit_archive(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from exchange.gateway.audit_archive import ArchiveError, archive
-    from exchange.gateway.store import StoreError
+    from exchange.gateway.state.audit_archive import ArchiveError, archive
+    from exchange.gateway.state.store import StoreError
 
     try:
         before = dt.datetime.fromisoformat(args.before)

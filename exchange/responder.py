@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from exchange.capacities import CAPACITIES
+from exchange.capacities import MAX_CANDIDATES, search_type_of
 from exchange.gallery import GalleryError, NodeGallery
 from exchange.model import (
     CoreData,
@@ -42,14 +42,6 @@ from exchange.model import (
     ProbeResult,
     SearchReply,
 )
-
-# Maximum candidates per transmission: Prüm Implementing Agreement Art. 9 for fingerprint
-# search types (exchange.capacities); DNA and face have no agreed figure, 10 here.
-MAX_CANDIDATES: Mapping[str, int] = {
-    **{t: c.max_candidates for t, c in CAPACITIES.items()},
-    "DNA": 10,
-    "FACE": 10,
-}
 
 
 class Ledger(Protocol):
@@ -86,14 +78,6 @@ class Outcome:
     reply: Envelope
     outcome: str
     references: tuple[str, ...] = ()
-
-
-def search_type_of(body: DnaSearchRequest | DactySearchRequest | FaceSearchRequest) -> str:
-    if isinstance(body, DnaSearchRequest):
-        return "DNA"
-    if isinstance(body, FaceSearchRequest):
-        return "FACE"
-    return body.search_type
 
 
 def _reply_header(

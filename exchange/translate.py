@@ -21,14 +21,12 @@ becomes the record it carries (several DNA profiles become a JSON array of recor
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass, field, replace
 
-from exchange.capacities import CAPACITIES
+from exchange.capacities import CAPACITIES, SEARCH_TYPE_BY_IMPRESSION
 from exchange.codecs import ansi_nist, prum_xml, uk_json
 from exchange.model import (
-    CoreData,
     DactySearchRequest,
     DnaProbe,
     DnaSearchRequest,
@@ -36,22 +34,13 @@ from exchange.model import (
     FaceSearchRequest,
     FollowUpReply,
     Header,
-    Impression,
     PersonRecord,
     Purpose,
 )
+from exchange.records import core_data_of, record_of_core_data, step1_reference
 
 FORMATS = ("uk-json", "prum-xml", "ansi-nist")
 MESSAGES = ("auto", "dna-search", "dacty-search", "face-search", "core-data")
-
-# Prüm search type for a fingerprint set, by how it was taken (Implementing Agreement Art. 9).
-SEARCH_TYPE_BY_IMPRESSION = {
-    Impression.ROLLED: "TP/TP",
-    Impression.PLAIN: "TP/TP",
-    Impression.LATENT: "LT/TP",
-    Impression.PALM: "PP/ULP",
-    Impression.LATENT_PALM: "LP/PP",
-}
 
 
 class TranslateError(ValueError):
@@ -72,16 +61,6 @@ class Outbound:
     in_reply_to: str | None = None
 
 
-def step1_reference(record: PersonRecord) -> str:
-    """The reference a record's biometrics travel under in step 1."""
-    if record.reference is not None:
-        return record.reference
-    ident = record.identifiers.pnc_id or record.identifiers.cro_number or record.identifiers.asn
-    if ident is None:
-        raise TranslateError("record has neither a reference nor an identifier")
-    return "GB-" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:24]
-
-
 def choose_message(record: PersonRecord, wanted: str) -> str:
     if wanted not in MESSAGES:
         raise TranslateError(f"unknown message {wanted!r}; one of {', '.join(MESSAGES)}")
@@ -94,35 +73,6 @@ def choose_message(record: PersonRecord, wanted: str) -> str:
     if record.face is not None:
         return "face-search"
     return "core-data"
-
-
-def core_data_of(record: PersonRecord) -> CoreData | None:
-    """What a follow-up may release about a record: identity data, never biometrics."""
-    if record.name is None:
-        return None
-    return CoreData(
-        name=record.name,
-        aliases=record.aliases,
-        date_of_birth=record.date_of_birth,
-        sex=record.sex,
-        nationalities=record.nationalities,
-        place_of_birth=record.place_of_birth,
-        identifiers=record.identifiers,
-    )
-
-
-def record_of_core_data(core: CoreData, reference: str | None = None) -> PersonRecord:
-    """A UK record holding the core data a follow-up brought back."""
-    return PersonRecord(
-        identifiers=core.identifiers,
-        name=core.name,
-        reference=reference,
-        aliases=core.aliases,
-        date_of_birth=core.date_of_birth,
-        sex=core.sex,
-        nationalities=core.nationalities,
-        place_of_birth=core.place_of_birth,
-    )
 
 
 def record_to_envelope(record: PersonRecord, out: Outbound) -> Envelope:

@@ -35,8 +35,8 @@ import aiohttp
 
 from exchange import event_loop
 from exchange.codecs import uk_json
-from exchange.gateway.audit_verify import verify
 from exchange.gateway.config import DEFAULT_CAPACITIES
+from exchange.gateway.state.audit_verify import verify
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
 from mock_partners.drill_verdicts import (

@@ -46,7 +46,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.gateway.partner_api import MAX_MESSAGE_BYTES, STATUS_OF
+from exchange.gateway.inbound.partner_api import MAX_MESSAGE_BYTES, STATUS_OF
 from exchange.model import ErrorBody, ErrorCode
 from mock_partners.forged_replies import (
     Expectation,

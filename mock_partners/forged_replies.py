@@ -25,7 +25,7 @@ from lxml import etree
 
 from exchange.codecs import ansi_nist, interpol, prum_xml
 from exchange.codecs.errors import CodecError
-from exchange.gateway.fanout import build_bodies
+from exchange.gateway.outbound.fanout import build_bodies
 from exchange.model import (
     Candidate,
     DactySearchRequest,
@@ -69,7 +69,7 @@ class Incoming:
     probe_reference: str | None
     digest: str | None
     # A DNA request's probes, each as (reference, digest): one message may carry the probes
-    # of several searches (the UK gateway's batches, `exchange.gateway.dna_batch`).
+    # of several searches (the UK gateway's batches, `exchange.gateway.outbound.dna_batch`).
     probes: tuple[tuple[str, str], ...] = ()
 
     @property

@@ -28,8 +28,8 @@ from aiohttp import web
 from exchange.codecs import ansi_nist, interpol
 from exchange.codecs.errors import CodecError
 from exchange.gateway.app import Middleware, running_node
-from exchange.gateway.bodies import BodyTooLarge, read_capped
 from exchange.gateway.config import GatewayConfig
+from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
 from exchange.gateway.node import Node
 from exchange.model import (
     DnaSearchRequest,

@@ -29,10 +29,10 @@ from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError
 from exchange.gallery import NodeGallery, Thresholds
 from exchange.gateway.config import DEFAULT_CAPACITIES
-from exchange.gateway.partner_api import MAX_MESSAGE_BYTES, XML, bare_error, reply_status
+from exchange.gateway.inbound.partner_api import MAX_MESSAGE_BYTES, XML, bare_error, reply_status
 from exchange.model import CoreData, ErrorCode, Modality, PersonRecord
+from exchange.records import core_data_of, step1_reference
 from exchange.responder import NodeRules, Responder
-from exchange.translate import core_data_of, step1_reference
 from mock_partners import population
 
 MAX_REMEMBERED_REPLIES = 100_000  # duplicate-id cache, oldest forgotten first

@@ -1,7 +1,7 @@
 """DNA search requests written as text, valid by construction (the gateway's hot path).
 
 A DNA search fanned out to several partners, or batched with other searches to one partner
-(`exchange.gateway.dna_batch`), carries the same probe profiles under different headers.
+(`exchange.gateway.outbound.dna_batch`), carries the same probe profiles under different headers.
 `prum_xml.encode` builds an lxml tree and validates the whole document against the XSD each
 time; here each probe's `Profile` is written and checked once (`encoded_profile`) and each
 message is a header written as text around such profiles (`encode_dna_batch`). Both check in

@@ -27,18 +27,19 @@ import schemas
 from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.gallery import GalleryError, NodeGallery, Thresholds
-from exchange.gateway import client_api, partner_api
-from exchange.gateway.audit import AuditLog
 from exchange.gateway.auth import Authenticator, AuthError
-from exchange.gateway.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
-from exchange.gateway.client_api import ApiError, start_search
+from exchange.gateway.client import api as client_api
+from exchange.gateway.client.api import ApiError, start_search
 from exchange.gateway.config import ConfigError, GatewayConfig, Listener
-from exchange.gateway.dna_batch import DnaBatcher
-from exchange.gateway.http_client import HttpClient
+from exchange.gateway.inbound import partner_api
 from exchange.gateway.metrics import standard_metrics
 from exchange.gateway.node import NODE, InboundLedger, Node
-from exchange.gateway.partner_client import PartnerClient
-from exchange.gateway.store import Store
+from exchange.gateway.outbound.dna_batch import DnaBatcher
+from exchange.gateway.outbound.http_client import HttpClient
+from exchange.gateway.outbound.partner_client import PartnerClient
+from exchange.gateway.state.audit import AuditLog
+from exchange.gateway.state.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
+from exchange.gateway.state.store import Store
 from exchange.model import Modality
 from exchange.pki import NodeFiles, ssl_client_context, ssl_server_context
 from exchange.responder import NodeRules, Responder

@@ -59,7 +59,7 @@ from typing import Any
 
 from exchange.capacities import CAPACITIES
 from exchange.gateway.auth import SCOPES, ClientConfig
-from exchange.gateway.store_rows import FOLLOW_UP_WINDOW
+from exchange.gateway.state.rows import FOLLOW_UP_WINDOW
 from exchange.model import Modality
 from exchange.pki import NodeFiles
 

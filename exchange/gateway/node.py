@@ -18,19 +18,19 @@ from aiohttp import web
 
 from exchange.codecs import uk_json
 from exchange.gallery import NodeGallery
-from exchange.gateway.audit import AuditEntry, AuditLog
 from exchange.gateway.auth import Authenticator
-from exchange.gateway.checkpoint import CheckpointStats
 from exchange.gateway.config import GatewayConfig
-from exchange.gateway.dna_batch import DnaBatcher
-from exchange.gateway.group_commit import GroupCommit
-from exchange.gateway.http_client import HttpClient
 from exchange.gateway.metrics import Metrics
-from exchange.gateway.partner_client import PartnerClient
-from exchange.gateway.store import QuotaDirection, RecordRow, Store
+from exchange.gateway.outbound.dna_batch import DnaBatcher
+from exchange.gateway.outbound.http_client import HttpClient
+from exchange.gateway.outbound.partner_client import PartnerClient
+from exchange.gateway.state.audit import AuditEntry, AuditLog
+from exchange.gateway.state.checkpoint import CheckpointStats
+from exchange.gateway.state.group_commit import GroupCommit
+from exchange.gateway.state.store import QuotaDirection, RecordRow, Store
 from exchange.model import CoreData, PersonRecord
+from exchange.records import core_data_of, step1_reference
 from exchange.responder import Responder
-from exchange.translate import core_data_of, step1_reference
 
 
 def utc_now() -> dt.datetime:

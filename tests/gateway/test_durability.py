@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from exchange.codecs import uk_json
-from exchange.gateway.store import Store
+from exchange.gateway.state.store import Store
 from mock_partners import population
 
 
@@ -218,7 +218,7 @@ def test_a_search_resumed_after_its_batch_went_asks_again_under_the_batch_id(
     from aiohttp import web
 
     from exchange.gateway.app import Gateway
-    from exchange.gateway.store import QuotaDirection
+    from exchange.gateway.state.store import QuotaDirection
     from mock_partners.cluster import partner_node_config, seed_partner
 
     seen: list[str] = []  # "held" or "passed", per message DE got

@@ -19,7 +19,7 @@ import structlog
 import schemas
 from exchange import event_loop
 from exchange.codecs import uk_json
-from exchange.gateway.store import QuotaDirection
+from exchange.gateway.state.store import QuotaDirection
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
 
@@ -560,7 +560,7 @@ def test_interpol_dialect_prints_as_ansi_nist_dna_face_and_nominal_as_xml(tmp_pa
         assert by_modality["face"][0] == expected
         assert set(by_modality["nominal"]) == {f"N-2026-{subject:08d}", f"P{subject:08d}"}
         node = c.partners["INTERPOL"]
-        from exchange.gateway.store import QuotaDirection
+        from exchange.gateway.state.store import QuotaDirection
 
         assert (
             node.store.quota_used(QuotaDirection.INBOUND, "GB", "TP/TP", node.clock().date()) == 1
@@ -571,7 +571,7 @@ def test_interpol_dialect_prints_as_ansi_nist_dna_face_and_nominal_as_xml(tmp_pa
 
 def test_a_slowly_trickled_body_is_cut_off_with_408(tmp_path: Path) -> None:
     """Slow loris: a client that sends headers, then the body a byte at a time, too slowly."""
-    import exchange.gateway.client_api as client_api
+    import exchange.gateway.client.api as client_api
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         port = c.gateway.client_port
@@ -646,7 +646,7 @@ def test_a_connection_trickling_its_headers_is_closed(tmp_path: Path) -> None:
 
 
 def test_partner_messages_beyond_the_bound_get_503_with_retry_after(tmp_path: Path) -> None:
-    import exchange.gateway.partner_api as partner_api
+    import exchange.gateway.inbound.partner_api as partner_api
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         port = c.gateway.partner_port

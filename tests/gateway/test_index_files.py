@@ -14,8 +14,8 @@ import structlog
 from exchange.codecs import uk_json
 from exchange.gateway.app import running_node
 from exchange.gateway.config import GatewayConfig, Listener
-from exchange.gateway.store import Store
-from exchange.translate import step1_reference
+from exchange.gateway.state.store import Store
+from exchange.records import step1_reference
 from mock_partners import population
 
 SEED = 21

@@ -25,8 +25,8 @@ from aiohttp.test_utils import make_mocked_request
 from exchange.codecs import prum_xml, uk_json
 from exchange.gateway.app import Gateway
 from exchange.gateway.config import Listener
-from exchange.gateway.dialects import batch_request
-from exchange.gateway.partner_api import XML
+from exchange.gateway.inbound.partner_api import XML
+from exchange.gateway.outbound.dialects import batch_request
 from exchange.model import DnaProbe, Modality, Purpose, SearchReply
 from mock_partners import faults, population
 from mock_partners.cluster import (

@@ -21,7 +21,8 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
-from exchange.translate import Outbound, record_to_envelope, step1_reference
+from exchange.records import step1_reference
+from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
 from mock_partners.simple_node import SimplePartner, seeded
 

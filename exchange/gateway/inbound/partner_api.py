@@ -1,0 +1,221 @@
+"""The partner API (Prüm XML): `POST /prum/v1/messages`, one envelope in, one envelope out.
+
+Each message is parsed safely and validated (`prum_xml.decode`), answered by the shared
+`Responder` from the UK gallery, audited on receipt and on supply, and its reply kept
+against (sender, message id), so a partner retrying a message gets the same reply and no
+second search; a retry that arrives while the first copy is still being answered gets a
+503 with Retry-After (transient for the sender), never a second search. Every refusal is an
+XML error message with a 4xx status; nothing from
+outside can produce a 500 or a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+
+from aiohttp import web
+
+from exchange.codecs import prum_xml
+from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
+from exchange.gateway.node import NODE, Node
+from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
+from exchange.gateway.state.store import InboundClaim
+from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
+from exchange.pki import peer_node_id
+from exchange.responder import Outcome as ResponderOutcome
+from exchange.responder import error_reply
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+BODY_TIMEOUT_S = 10.0  # the whole body must arrive within this
+XML = "application/xml"
+
+# HTTP status of a reply, by its error code (a search reply or follow-up reply is 200).
+STATUS_OF = {
+    ErrorCode.SCHEMA_INVALID: 400,
+    ErrorCode.PROFILE_REJECTED: 422,
+    ErrorCode.UNSUPPORTED_MODALITY: 422,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.UNKNOWN_REFERENCE: 404,
+    ErrorCode.UNAUTHORISED_SENDER: 403,
+    ErrorCode.INTERNAL: 400,
+}
+
+
+def reply_status(reply: Envelope) -> int:
+    """The HTTP status a reply goes out with: 200, or its error code's."""
+    return STATUS_OF[reply.body.code] if isinstance(reply.body, ErrorBody) else 200
+
+
+def bare_error(
+    node_id: str, code: ErrorCode, message: str, field: str | None, now: dt.datetime
+) -> bytes:
+    """An error for a message we could not read: no header of the request to answer to."""
+    header = Header(
+        str(uuid.uuid4()),
+        str(uuid.uuid4()),
+        now,
+        node_id,
+        "XX",
+        MessageType.ERROR,
+        Purpose.INVESTIGATION,
+    )
+    body = ErrorBody(code, message[:500], field[:500] if field else None)
+    return prum_xml.encode(Envelope(header, body))
+
+
+MAX_MESSAGES_IN_PROGRESS = 256  # beyond this a sender is told to come back (503)
+
+
+async def receive_message(request: web.Request) -> web.Response:
+    """Bounded: at most MAX_MESSAGES_IN_PROGRESS bodies are read and answered at once."""
+    node = request.app[NODE]
+    if node.inbound_in_progress >= MAX_MESSAGES_IN_PROGRESS:
+        data = bare_error(
+            node.config.node_id, ErrorCode.QUOTA_EXCEEDED, "busy; retry shortly", None, node.clock()
+        )
+        return web.Response(body=data, status=503, content_type=XML, headers={"Retry-After": "1"})
+    node.inbound_in_progress += 1
+    try:
+        return await _receive_message(request, node)
+    finally:
+        node.inbound_in_progress -= 1
+
+
+async def _receive_message(request: web.Request, node: Node) -> web.Response:
+    started = time.perf_counter()
+    if request.content_length is not None and request.content_length > MAX_MESSAGE_BYTES:
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
+        )
+        return web.Response(body=data, status=413, content_type=XML)
+    try:  # a sender trickling its body gets a 408, not a held connection
+        # asyncio.timeout, not wait_for: the same TimeoutError when the body is late, without
+        # wrapping the read in a task of its own (~6 us a message under uvloop).
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            raw = await read_capped(request.content, MAX_MESSAGE_BYTES)
+    except BodyTooLarge:
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
+        )
+        return web.Response(body=data, status=413, content_type=XML)
+    except TimeoutError:
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, "body too slow", None, node.clock()
+        )
+        return web.Response(body=data, status=408, content_type=XML)
+    try:
+        envelope = prum_xml.decode(raw)
+    except CodecError as exc:
+        node.metrics.inc("prum_inbound_total", type="unreadable", outcome="schema_invalid")
+        code = 413 if isinstance(exc, HostileInputError) and "larger" in exc.reason else 400
+        data = bare_error(
+            node.config.node_id, ErrorCode.SCHEMA_INVALID, exc.reason, exc.field, node.clock()
+        )
+        return web.Response(body=data, status=code, content_type=XML)
+    h = envelope.header
+    refusal = _check_sender(request, node, envelope)
+    if refusal is not None:
+        return refusal
+
+    def answer() -> tuple[InboundClaim, ResponderOutcome | None, bytes | None]:
+        """Claim, receipt, search, reply and supply: in one commit, all of them or none."""
+        claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
+        if not claim.first:
+            _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
+            return claim, None, None
+        receipt = _entry(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
+        outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
+        data = node.store.remember_reply(
+            h.sender, h.message_id, prum_xml.encode(outcome.reply), now=node.clock()
+        )
+        audit_outcome = {
+            "hit": Outcome.HIT,
+            "no_hit": Outcome.NO_HIT,
+            "supplied": Outcome.SUPPLIED,
+        }.get(outcome.outcome, Outcome.REFUSED)
+        supply = _entry(node, Direction.SENT, outcome.reply, audit_outcome, outcome.references)
+        # Receipt and supply appended together: the same entries, seqs and hashes as two
+        # appends (nothing between them writes the audit table, and all of this commits or
+        # rolls back as one), for one read and one update of the chain head, not two.
+        node.audit.append_many([receipt, supply])
+        return claim, outcome, data
+
+    claim, outcome, reply_data = await node.writes.run(answer)
+    if outcome is None or reply_data is None:
+        node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="duplicate")
+        if claim.reply is None:  # the first copy is still being answered: try again shortly
+            return web.Response(status=503, headers={"Retry-After": "1"})
+        reply_env = prum_xml.decode(claim.reply)
+        return web.Response(body=claim.reply, status=reply_status(reply_env), content_type=XML)
+    node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome=outcome.outcome)
+    node.metrics.observe(
+        "prum_matcher_seconds", time.perf_counter() - started, type=h.message_type.value
+    )
+    node.log.info(
+        "partner_message",
+        sender=h.sender,
+        message_id=h.message_id,
+        correlation_id=h.correlation_id,
+        outcome=outcome.outcome,
+    )
+    return web.Response(body=reply_data, status=reply_status(outcome.reply), content_type=XML)
+
+
+def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.Response | None:
+    """Under mutual TLS the envelope's sender must be the node the client certificate names."""
+    if node.config.tls is None:
+        return None
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    certified = peer_node_id(ssl_object.getpeercert() if ssl_object is not None else None)
+    h = envelope.header
+    if certified == h.sender and node.config.partner(certified) is not None:
+        return None
+    node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="unauthorised_sender")
+    _audit(node, Direction.RECEIVED, envelope, Outcome.REFUSED, ())
+    node.log.warning(
+        "sender_mismatch", sender=h.sender, certificate=certified, message_id=h.message_id
+    )
+    reason = f"the client certificate names {certified}, the envelope says {h.sender}"
+    data = prum_xml.encode(
+        error_reply(
+            h,
+            node.responder.rules,
+            ErrorCode.UNAUTHORISED_SENDER,
+            reason,
+            "/Message/Header/Sender",
+            str(uuid.uuid4()),
+            node.clock(),
+        )
+    )
+    return web.Response(body=data, status=403, content_type=XML)
+
+
+def _entry(
+    node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
+) -> AuditEntry:
+    h = env.header
+    return AuditEntry(
+        at=node.clock(),
+        direction=direction,
+        message_type=h.message_type,
+        outcome=outcome,
+        actor=node.config.node_id,
+        partner=h.sender if direction is Direction.RECEIVED else h.receiver,
+        message_id=h.message_id,
+        references=refs[:100],
+        purpose=h.purpose,
+    )
+
+
+def _audit(
+    node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
+) -> None:
+    node.record_audit(_entry(node, direction, env, outcome, refs))
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.post("/prum/v1/messages", receive_message)]
