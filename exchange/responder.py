@@ -72,7 +72,7 @@ class NodeRules:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Response:
     """The reply and what the caller should audit about it."""
 
     reply: Envelope
@@ -113,11 +113,11 @@ class Responder:
         self.gallery = gallery
         self.ledger = ledger
 
-    def respond(self, request: Envelope, message_id: str, now: dt.datetime) -> Outcome:
+    def respond(self, request: Envelope, message_id: str, now: dt.datetime) -> Response:
         h = request.header
 
-        def refuse(code: ErrorCode, message: str, field: str | None = None) -> Outcome:
-            return Outcome(
+        def refuse(code: ErrorCode, message: str, field: str | None = None) -> Response:
+            return Response(
                 error_reply(h, self.rules, code, message, field, message_id, now), code.value
             )
 
@@ -173,7 +173,7 @@ class Responder:
             self.ledger.record_released(h.sender, h.message_id, references, at=now)
         reply = SearchReply(h.message_id, modality, results)
         header = _reply_header(h, self.rules, MessageType.SEARCH_REPLY, message_id, now)
-        return Outcome(Envelope(header, reply), "hit" if reply.hit else "no_hit", references)
+        return Response(Envelope(header, reply), "hit" if reply.hit else "no_hit", references)
 
     def _search(
         self, body: DnaSearchRequest | DactySearchRequest | FaceSearchRequest, k: int
@@ -193,7 +193,7 @@ class Responder:
 
     def _follow_up(
         self, request: Envelope, body: FollowUpRequest, message_id: str, now: dt.datetime
-    ) -> Outcome:
+    ) -> Response:
         h = request.header
         core = None
         window = self.rules.follow_up_window
@@ -209,7 +209,7 @@ class Responder:
                 message_id,
                 now,
             )
-            return Outcome(reply, ErrorCode.UNKNOWN_REFERENCE.value, (body.hit_reference,))
+            return Response(reply, ErrorCode.UNKNOWN_REFERENCE.value, (body.hit_reference,))
         out = FollowUpReply(body.search_message_id, body.hit_reference, core)
         header = _reply_header(h, self.rules, MessageType.FOLLOW_UP_REPLY, message_id, now)
-        return Outcome(Envelope(header, out), "supplied", (body.hit_reference,))
+        return Response(Envelope(header, out), "supplied", (body.hit_reference,))

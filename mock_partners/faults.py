@@ -46,7 +46,8 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.gateway.inbound.partner_api import MAX_MESSAGE_BYTES, STATUS_OF
+from exchange.gateway.errors import PRUM_STATUS
+from exchange.gateway.inbound.partner_api import MAX_MESSAGE_BYTES
 from exchange.model import ErrorBody, ErrorCode
 from mock_partners.forged_replies import (
     Expectation,
@@ -435,7 +436,7 @@ async def _read_all(request: web.Request) -> bytes:
 def _status(inc: Incoming, body: ReplyBody) -> int:
     """The HTTP status the node itself would use: Prüm maps error codes, Interpol always 200."""
     if inc.dialect == "prum" and isinstance(body, ErrorBody):
-        return STATUS_OF[body.code]
+        return PRUM_STATUS[body.code]
     return 200
 
 

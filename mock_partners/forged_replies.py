@@ -25,7 +25,7 @@ from lxml import etree
 
 from exchange.codecs import ansi_nist, interpol, prum_xml
 from exchange.codecs.errors import CodecError
-from exchange.gateway.outbound.fanout import build_bodies
+from exchange.gateway.outbound.search_bodies import build_bodies
 from exchange.model import (
     Candidate,
     DactySearchRequest,

@@ -4,6 +4,6 @@ Each module turns bytes into model objects and model objects into bytes, with no
 files, clocks or globals; every failure is a `CodecError` naming the field and the reason.
 """
 
-from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.codecs.errors import CodecError, HostileInputError, OversizeInputError
 
-__all__ = ["CodecError", "HostileInputError"]
+__all__ = ["CodecError", "HostileInputError", "OversizeInputError"]

@@ -20,3 +20,7 @@ class CodecError(ValueError):
 
 class HostileInputError(CodecError):
     """Input refused before parsing: DTDs, entities, oversize bodies, runaway nesting."""
+
+
+class OversizeInputError(HostileInputError):
+    """Input refused for its size alone (a gateway answers it 413, not 400)."""

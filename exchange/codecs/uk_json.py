@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from exchange.codecs import ansi_nist
-from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.codecs.errors import CodecError, HostileInputError, OversizeInputError
 from exchange.codecs.face_template import check_template
 from exchange.countries import CountryError, normalise_country
 from exchange.identifiers import IdentifierError, parse_asn, parse_cro, parse_pnc
@@ -147,7 +147,7 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_json(data: bytes, *, max_bytes: int = MAX_RECORD_BYTES) -> Any:
     """Parse untrusted JSON: size limit, no duplicate keys, runaway nesting refused."""
     if len(data) > max_bytes:
-        raise HostileInputError("record", f"larger than {max_bytes} bytes")
+        raise OversizeInputError("record", f"larger than {max_bytes} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from lxml import etree
 
-from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.codecs.errors import CodecError, HostileInputError, OversizeInputError
 
 MAX_XML_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32
@@ -52,7 +52,7 @@ def _deeper_than(max_depth: int) -> etree.XPath:
 
 def _check_bytes(data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
-        raise HostileInputError("document", f"larger than {max_bytes} bytes")
+        raise OversizeInputError("document", f"larger than {max_bytes} bytes")
     if not data.strip():
         raise CodecError("document", "is empty")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4]:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from exchange.gateway.errors import Forbidden, RateLimited, Unauthenticated
+
 SCOPES = ("search", "follow-up", "enrol", "admin")
 OPEN_CLIENT = "local"
 
@@ -45,17 +47,6 @@ class ClientConfig:
 class Client:
     id: str
     scopes: frozenset[str]
-
-
-class AuthError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, retry_after: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
 
 
 def token_hash(token: str) -> str:
@@ -95,14 +86,14 @@ class Authenticator:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError(401, "unauthenticated", "a bearer token is required")
+            raise Unauthenticated("a bearer token is required")
         digest = token_hash(token.strip())
         config = next((c for h, c in self._by_hash.items() if hmac.compare_digest(h, digest)), None)
         if config is None:
-            raise AuthError(401, "unauthenticated", "unknown token")
+            raise Unauthenticated("unknown token")
         if scope not in config.scopes:
-            raise AuthError(403, "forbidden", f"this client lacks the {scope!r} scope")
+            raise Forbidden(f"this client lacks the {scope!r} scope")
         wait = self._buckets[config.id].take(time.monotonic())
         if wait > 0:
-            raise AuthError(429, "rate_limited", "too many requests", math.ceil(wait))
+            raise RateLimited("too many requests", math.ceil(wait))
         return Client(config.id, config.scopes)

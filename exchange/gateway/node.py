@@ -1,8 +1,11 @@
 """The gateway's shared state: one `Node` per running gateway, held by both web apps.
 
-Built and torn down by `app.node_context` (an aiohttp cleanup context); reached through the
-`NODE` AppKey (STYLE.md §7). It owns the SQLite store and audit log, the UK gallery and the
-responder over it, one outbound client per partner, metrics, and the running search tasks.
+What the client API, the partner API and the fan-out all need, and nothing each one holds
+alone: the store with its group commit and audit log, the UK gallery and the responder over
+it, the outbound link to each partner, metrics, client authentication, and the searches
+running in the background. It is made by the `node` cleanup context
+(`exchange.gateway.resources`) out of resources that each have a cleanup context and an
+`AppKey` of their own, and reached through the `NODE` AppKey (STYLE.md §7).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -21,13 +24,11 @@ from exchange.gallery import NodeGallery
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.metrics import Metrics
-from exchange.gateway.outbound.dna_batch import DnaBatcher
-from exchange.gateway.outbound.http_client import HttpClient
-from exchange.gateway.outbound.partner_client import PartnerClient
-from exchange.gateway.state.audit import AuditEntry, AuditLog
-from exchange.gateway.state.checkpoint import CheckpointStats
+from exchange.gateway.outbound.send import PartnerLink
+from exchange.gateway.search_tasks import SearchTasks
+from exchange.gateway.state.audit import AuditLog
 from exchange.gateway.state.group_commit import GroupCommit
-from exchange.gateway.state.store import QuotaDirection, RecordRow, Store
+from exchange.gateway.state.store import RecordRow, Store
 from exchange.model import CoreData, PersonRecord
 from exchange.records import core_data_of, step1_reference
 from exchange.responder import Responder
@@ -37,57 +38,24 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class InboundLedger:
-    """The responder's memory, kept in the gateway's SQLite store (inbound direction)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def take_quota(
-        self, partner: str, search_type: str, day: dt.date, limit: int, count: int = 1
-    ) -> bool:
-        return self.store.take_quota(
-            QuotaDirection.INBOUND, partner, search_type, day, limit, count
-        )
-
-    def record_released(
-        self, sender: str, search_message_id: str, references: Sequence[str], *, at: dt.datetime
-    ) -> None:
-        self.store.record_released(sender, search_message_id, references, at=at)
-
-    def released_to(
-        self, sender: str, reference: str, *, now: dt.datetime, within: dt.timedelta
-    ) -> bool:
-        return self.store.released_to(sender, reference, now=now, within=within)
-
-
-@dataclass
+@dataclass(kw_only=True)
 class Node:
+    """One gateway's shared state (the parts both listeners and the fan-out use)."""
+
     config: GatewayConfig
     store: Store
+    writes: GroupCommit  # hot-path writes, many per commit
     audit: AuditLog
     gallery: NodeGallery
     responder: Responder
     metrics: Metrics
-    http: HttpClient  # partner messages out
-    clients: dict[str, PartnerClient]
+    links: Mapping[str, PartnerLink]  # partner id -> its client (and DNA batcher)
     auth: Authenticator
     clock: Callable[[], dt.datetime] = utc_now
     log: structlog.typing.FilteringBoundLogger = field(default_factory=structlog.get_logger)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    done: dict[str, asyncio.Event] = field(default_factory=dict)
-    ready: bool = False
-    inbound_in_progress: int = 0  # partner messages being read or answered now
-    writes: GroupCommit = field(init=False)  # hot-path writes, many per commit
-    batchers: dict[str, DnaBatcher] = field(default_factory=dict)  # Prüm partners searched for DNA
+    searches: SearchTasks = field(default_factory=SearchTasks)
     gallery_writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # held by index saves
-    checkpoints: CheckpointStats = field(default_factory=CheckpointStats)  # its WAL thread's
-
-    def __post_init__(self) -> None:
-        self.writes = GroupCommit(self.store)
-
-    def record_audit(self, entry: AuditEntry) -> None:
-        self.audit.append(entry)
+    ready: bool = False  # set once searches are resumed, cleared when stopping
 
     def core_data(self, reference: str) -> CoreData | None:
         row = self.store.record_by_reference(reference)
@@ -121,23 +89,6 @@ class Node:
             return None
         self.gallery.remove(row.reference)
         return row
-
-    def search_event(self, search_id: str) -> asyncio.Event:
-        """What a `?wait=` waits on: set when the search has ended (`search_ended`)."""
-        if search_id not in self.done:
-            self.done[search_id] = asyncio.Event()
-        return self.done[search_id]
-
-    def search_ended(self, search_id: str) -> None:
-        """Wake the search's waiters and forget its event, called after its end is committed.
-
-        A waiter takes the event only after reading the search as pending, with no await in
-        between, so none can take it after this (it would read the search as ended). Without
-        the removal one event per search would stay for the life of the process.
-        """
-        event = self.done.pop(search_id, None)
-        if event is not None:
-            event.set()
 
 
 NODE: web.AppKey[Node] = web.AppKey("node", Node)

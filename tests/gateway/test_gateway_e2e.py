@@ -165,7 +165,7 @@ def test_a_finished_search_leaves_nothing_behind_for_waiters(tmp_path: Path) -> 
             for _ in range(3)
         ]
         assert all(status == 202 for status, _ in started)
-        assert len(node.done) == 3  # each pending search has its event
+        assert len(node.searches.done) == 3  # each pending search has its event
         waited = await asyncio.gather(
             *(
                 _call(s, "GET", f"{url}/{b['search_id']}?wait=15", "/v1/searches/{search_id}")
@@ -175,11 +175,11 @@ def test_a_finished_search_leaves_nothing_behind_for_waiters(tmp_path: Path) -> 
         assert [b["status"] for _, b in waited] == ["complete"] * 3
         body = await _search_de_held_dna(c, s)
         assert body["status"] == "complete"
-        assert node.done == {}
+        assert node.searches.done == {}
         again = await _call(
             s, "GET", f"{url}/{body['search_id']}?wait=15", "/v1/searches/{search_id}"
         )
-        assert again[1]["status"] == "complete" and node.done == {}
+        assert again[1]["status"] == "complete" and node.searches.done == {}
 
     run(tmp_path, scenario)
 
@@ -231,7 +231,7 @@ def test_an_unexpected_failure_in_one_exchange_ends_that_partner_not_the_search(
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         assert c.gateway.node is not None
-        c.gateway.node.clients["FR"].send = broken_send  # type: ignore[method-assign]
+        c.gateway.node.links["FR"].client.send = broken_send  # type: ignore[method-assign]
         body = await _search_de_held_dna(c, s)
         assert body["status"] == "partial"
         by_partner = {p["partner"]: (p["status"], p["error"]) for p in body["partners"]}
@@ -571,7 +571,7 @@ def test_interpol_dialect_prints_as_ansi_nist_dna_face_and_nominal_as_xml(tmp_pa
 
 def test_a_slowly_trickled_body_is_cut_off_with_408(tmp_path: Path) -> None:
     """Slow loris: a client that sends headers, then the body a byte at a time, too slowly."""
-    import exchange.gateway.client.api as client_api
+    import exchange.gateway.client.requests as client_requests
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         port = c.gateway.client_port
@@ -586,12 +586,12 @@ def test_a_slowly_trickled_body_is_cut_off_with_408(tmp_path: Path) -> None:
         writer.close()
         await writer.wait_closed()
 
-    original = client_api.BODY_READ_TIMEOUT_S
-    client_api.BODY_READ_TIMEOUT_S = 0.5
+    original = client_requests.BODY_READ_TIMEOUT_S
+    client_requests.BODY_READ_TIMEOUT_S = 0.5
     try:
         run(tmp_path, scenario)
     finally:
-        client_api.BODY_READ_TIMEOUT_S = original
+        client_requests.BODY_READ_TIMEOUT_S = original
 
 
 def test_a_message_sent_in_pieces_is_read_whole(tmp_path: Path) -> None:

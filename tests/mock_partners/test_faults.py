@@ -26,7 +26,7 @@ from exchange.codecs import prum_xml, uk_json
 from exchange.gateway.app import Gateway
 from exchange.gateway.config import Listener
 from exchange.gateway.inbound.partner_api import XML
-from exchange.gateway.outbound.dialects import batch_request
+from exchange.gateway.outbound.dialects.prum import batch_request
 from exchange.model import DnaProbe, Modality, Purpose, SearchReply
 from mock_partners import faults, population
 from mock_partners.cluster import (
@@ -130,7 +130,7 @@ async def _partner_result(
 ) -> dict[str, Any]:
     node = c.gateway.node
     assert node is not None
-    node.clients[partner].breaker.success()  # each check starts with a closed breaker
+    node.links[partner].client.breaker.success()  # each check starts with a closed breaker
     body = _search(subject, modalities, partner)
     async with s.post(f"{c.client_url}/v1/searches?wait=20", json=body) as r:
         doc = await r.json()

@@ -15,39 +15,37 @@ import asyncio
 import datetime as dt
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from exchange.codecs import prum_xml
-from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.codecs.errors import CodecError, OversizeInputError
+from exchange.gateway.errors import (
+    PRUM_STATUS,
+    InboundBusy,
+    InboundRefusal,
+    MessageTooLarge,
+    MessageTooSlow,
+    MessageUnreadable,
+)
 from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.state.store import InboundClaim
 from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
 from exchange.pki import peer_node_id
-from exchange.responder import Outcome as ResponderOutcome
-from exchange.responder import error_reply
+from exchange.responder import Response, error_reply
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 BODY_TIMEOUT_S = 10.0  # the whole body must arrive within this
 XML = "application/xml"
-
-# HTTP status of a reply, by its error code (a search reply or follow-up reply is 200).
-STATUS_OF = {
-    ErrorCode.SCHEMA_INVALID: 400,
-    ErrorCode.PROFILE_REJECTED: 422,
-    ErrorCode.UNSUPPORTED_MODALITY: 422,
-    ErrorCode.QUOTA_EXCEEDED: 429,
-    ErrorCode.UNKNOWN_REFERENCE: 404,
-    ErrorCode.UNAUTHORISED_SENDER: 403,
-    ErrorCode.INTERNAL: 400,
-}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def reply_status(reply: Envelope) -> int:
     """The HTTP status a reply goes out with: 200, or its error code's."""
-    return STATUS_OF[reply.body.code] if isinstance(reply.body, ErrorBody) else 200
+    return PRUM_STATUS[reply.body.code] if isinstance(reply.body, ErrorBody) else 200
 
 
 def bare_error(
@@ -70,58 +68,80 @@ def bare_error(
 MAX_MESSAGES_IN_PROGRESS = 256  # beyond this a sender is told to come back (503)
 
 
+class InboundLoad:
+    """The partner messages being read or answered now (this listener's own count)."""
+
+    def __init__(self) -> None:
+        self.in_progress = 0
+
+
+INBOUND_LOAD: web.AppKey[InboundLoad] = web.AppKey("inbound_load", InboundLoad)
+
+
+@web.middleware
+async def xml_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every refusal of a partner's message into a Prüm XML error message, in one place.
+
+    The error's class gives the HTTP status and the Prüm error code (`exchange.gateway.errors`).
+    """
+    try:
+        return await handler(request)
+    except InboundRefusal as exc:
+        node = request.app[NODE]
+        data = bare_error(node.config.node_id, exc.prum_code, exc.message, exc.field, node.clock())
+        return web.Response(
+            body=data, status=exc.status_hint, content_type=XML, headers=exc.headers()
+        )
+
+
 async def receive_message(request: web.Request) -> web.Response:
     """Bounded: at most MAX_MESSAGES_IN_PROGRESS bodies are read and answered at once."""
     node = request.app[NODE]
-    if node.inbound_in_progress >= MAX_MESSAGES_IN_PROGRESS:
-        data = bare_error(
-            node.config.node_id, ErrorCode.QUOTA_EXCEEDED, "busy; retry shortly", None, node.clock()
-        )
-        return web.Response(body=data, status=503, content_type=XML, headers={"Retry-After": "1"})
-    node.inbound_in_progress += 1
+    load = request.app[INBOUND_LOAD]
+    if load.in_progress >= MAX_MESSAGES_IN_PROGRESS:
+        raise InboundBusy("busy; retry shortly")
+    load.in_progress += 1
     try:
         return await _receive_message(request, node)
     finally:
-        node.inbound_in_progress -= 1
+        load.in_progress -= 1
 
 
-async def _receive_message(request: web.Request, node: Node) -> web.Response:
-    started = time.perf_counter()
+async def read_message(request: web.Request) -> bytes:
+    """The whole body, within its size and time limits (`MessageTooLarge`, `MessageTooSlow`)."""
     if request.content_length is not None and request.content_length > MAX_MESSAGE_BYTES:
-        data = bare_error(
-            node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
-        )
-        return web.Response(body=data, status=413, content_type=XML)
+        raise MessageTooLarge("message too large")
     try:  # a sender trickling its body gets a 408, not a held connection
         # asyncio.timeout, not wait_for: the same TimeoutError when the body is late, without
         # wrapping the read in a task of its own (~6 us a message under uvloop).
         async with asyncio.timeout(BODY_TIMEOUT_S):
-            raw = await read_capped(request.content, MAX_MESSAGE_BYTES)
-    except BodyTooLarge:
-        data = bare_error(
-            node.config.node_id, ErrorCode.SCHEMA_INVALID, "message too large", None, node.clock()
-        )
-        return web.Response(body=data, status=413, content_type=XML)
-    except TimeoutError:
-        data = bare_error(
-            node.config.node_id, ErrorCode.SCHEMA_INVALID, "body too slow", None, node.clock()
-        )
-        return web.Response(body=data, status=408, content_type=XML)
+            return await read_capped(request.content, MAX_MESSAGE_BYTES)
+    except BodyTooLarge as exc:
+        raise MessageTooLarge("message too large") from exc
+    except TimeoutError as exc:
+        raise MessageTooSlow("body too slow") from exc
+
+
+def decode_message(node: Node, raw: bytes) -> Envelope:
+    """The envelope, or the codec's refusal as the partner's (413 for size alone, else 400)."""
     try:
-        envelope = prum_xml.decode(raw)
+        return prum_xml.decode(raw)
     except CodecError as exc:
         node.metrics.inc("prum_inbound_total", type="unreadable", outcome="schema_invalid")
-        code = 413 if isinstance(exc, HostileInputError) and "larger" in exc.reason else 400
-        data = bare_error(
-            node.config.node_id, ErrorCode.SCHEMA_INVALID, exc.reason, exc.field, node.clock()
-        )
-        return web.Response(body=data, status=code, content_type=XML)
+        refusal = MessageTooLarge if isinstance(exc, OversizeInputError) else MessageUnreadable
+        raise refusal(exc.reason, exc.field) from exc
+
+
+async def _receive_message(request: web.Request, node: Node) -> web.Response:
+    started = time.perf_counter()
+    raw = await read_message(request)
+    envelope = decode_message(node, raw)
     h = envelope.header
     refusal = _check_sender(request, node, envelope)
     if refusal is not None:
         return refusal
 
-    def answer() -> tuple[InboundClaim, ResponderOutcome | None, bytes | None]:
+    def answer() -> tuple[InboundClaim, Response | None, bytes | None]:
         """Claim, receipt, search, reply and supply: in one commit, all of them or none."""
         claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
         if not claim.first:
@@ -214,7 +234,7 @@ def _entry(
 def _audit(
     node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
 ) -> None:
-    node.record_audit(_entry(node, direction, env, outcome, refs))
+    node.audit.append(_entry(node, direction, env, outcome, refs))
 
 
 def routes() -> list[web.RouteDef]:

@@ -61,30 +61,31 @@ import asyncio
 import collections
 import contextlib
 import contextvars
-from collections.abc import Coroutine, Iterator, Sequence
+import datetime as dt
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import structlog
 
 from exchange.codecs import prum_dna_batch, prum_xml
 from exchange.codecs.errors import CodecError
 from exchange.gateway.config import PartnerConfig
-from exchange.gateway.outbound.dialects import (
-    Answer,
-    Outgoing,
-    batch_answers,
-    batch_request,
-    read_batch_reply,
-)
-from exchange.gateway.outbound.partner_client import PartnerError
+from exchange.gateway.metrics import Metrics
+from exchange.gateway.outbound.dialects.prum import batch_answers, batch_request, read_batch_reply
+from exchange.gateway.outbound.messages import Answer, Outgoing
+from exchange.gateway.outbound.partner_client import PartnerClient, PartnerError
 from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.state.ids import uuid7
-from exchange.gateway.state.store import PartnerStatus
+from exchange.gateway.state.rows import PartnerStatus
 from exchange.model import DnaProbe, Envelope, MessageType, Modality
 
-if TYPE_CHECKING:
-    from exchange.gateway.node import Node
+# Writes, in one commit, a batch's `sent` audit entries and, for each search it carries, the
+# batch its probe went in: (message id, entries, search ids).
+NoteBatch = Callable[[str, Sequence[AuditEntry], Sequence[str]], Awaitable[None]]
 
-P = PartnerStatus
+
+def _failed(status: PartnerStatus, error: str, via: str) -> Answer:
+    return Answer(modality=Modality.DNA, status=status, error=error, via=via)
 
 
 @dataclass(slots=True)
@@ -116,9 +117,23 @@ class _Resend:
 class DnaBatcher:
     """One partner's DNA searches: sent alone while it has free lanes, batched when busy."""
 
-    def __init__(self, node: Node, cfg: PartnerConfig) -> None:
-        self.node = node
+    def __init__(
+        self,
+        cfg: PartnerConfig,
+        client: PartnerClient,
+        *,
+        node_id: str,
+        clock: Callable[[], dt.datetime],
+        note_batch: NoteBatch,
+        metrics: Metrics,
+    ) -> None:
         self.cfg = cfg
+        self.client = client
+        self.node_id = node_id
+        self.clock = clock
+        self.note_batch = note_batch
+        self.metrics = metrics
+        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger()
         self.in_flight = 0  # our DNA messages to this partner now, alone or batched
         self._queue: collections.deque[_Waiting] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,6 +168,19 @@ class DnaBatcher:
         finally:
             self.in_flight -= 1
             self._drain()
+
+    async def carry(self, msg: Outgoing, deadline: float, search_id: str) -> Answer | None:
+        """The answer to `msg` if a batch carries it; None when it is to go alone.
+
+        A probe planned for a batch joins one (`join`); a resumed search's probe that went in
+        a batch before the restart asks again under that batch's id (`resend`), and goes
+        alone (None) if the partner's reply has no result for it.
+        """
+        if msg.batched:
+            return await self.join(msg, deadline, search_id)
+        if msg.resend_in is not None:
+            return await self.resend(msg, deadline, search_id)
+        return None
 
     async def join(self, msg: Outgoing, deadline: float, search_id: str) -> Answer:
         """Wait for a lane, go in the next batch, and return this probe's answer.
@@ -189,13 +217,13 @@ class DnaBatcher:
             shared.members.append(member)
         outcome = await asyncio.shield(shared.reply)
         if isinstance(outcome, PartnerError):
-            status = P.TIMEOUT if outcome.timeout else P.ERROR
-            return Answer(Modality.DNA, status, outcome.reason, via=batch_id)
+            status = PartnerStatus.TIMEOUT if outcome.timeout else PartnerStatus.ERROR
+            return _failed(status, outcome.reason, batch_id)
         request = self._request(batch_id, [member])
         try:
             return batch_answers(prum_xml.decode(outcome), request, [probe.reference])[0]
         except CodecError as exc:
-            return Answer(Modality.DNA, P.ERROR, f"invalid reply: {exc}", via=batch_id)
+            return _failed(PartnerStatus.ERROR, f"invalid reply: {exc}", batch_id)
 
     async def _resend(self, batch_id: str, shared: _Resend) -> None:
         outcome: bytes | PartnerError = PartnerError(
@@ -213,7 +241,7 @@ class DnaBatcher:
                 members[0].msg.max_candidates,
             )
             await self._audit_sent(batch_id, members)
-            self.node.log.info(
+            self.log.info(
                 "partner_batch_resent",
                 partner=self.cfg.id,
                 message_id=batch_id,
@@ -221,14 +249,12 @@ class DnaBatcher:
             )
             deadline = max(m.deadline for m in members)
             try:
-                reply = await self.node.clients[self.cfg.id].send(data, "application/xml", deadline)
+                reply = await self.client.send(data, "application/xml", deadline)
                 outcome = reply.body
             except PartnerError as exc:
                 outcome = exc
         except Exception as exc:  # a bug of ours: these searches get an error, none hangs
-            self.node.log.error(
-                "partner_batch_failed", partner=self.cfg.id, error=type(exc).__name__
-            )
+            self.log.error("partner_batch_failed", partner=self.cfg.id, error=type(exc).__name__)
             outcome = PartnerError(
                 self.cfg.id, f"internal error: {type(exc).__name__}", transient=False
             )
@@ -241,10 +267,10 @@ class DnaBatcher:
     def _request(self, batch_id: str, members: Sequence[_Member]) -> Envelope:
         first = members[0].msg
         return batch_request(
-            self.node.config.node_id,
+            self.node_id,
             self.cfg.id,
             batch_id,
-            self.node.clock(),
+            self.clock(),
             first.purpose,
             [m.probe for m in members],
             first.max_candidates,
@@ -253,27 +279,22 @@ class DnaBatcher:
     async def _audit_sent(self, message_id: str, members: Sequence[_Member]) -> None:
         """One `sent` entry per probe, under the message's id, before a byte of it leaves;
         and each search notes the batch its probe went in (for a resume after a restart)."""
-        node, cfg, now = self.node, self.cfg, self.node.clock()
+        now = self.clock()
         sent = [
             AuditEntry(
                 at=now,
                 direction=Direction.SENT,
                 message_type=MessageType.DNA_SEARCH_REQUEST,
                 outcome=Outcome.ACCEPTED,
-                actor=node.config.node_id,
-                partner=cfg.id,
+                actor=self.node_id,
+                partner=self.cfg.id,
                 message_id=message_id,
                 references=(m.probe.reference,),
                 purpose=m.msg.purpose,
             )
             for m in members
         ]
-
-        def record() -> None:
-            node.audit.append_many(sent)
-            node.store.mark_batched(cfg.id, message_id, [m.search_id for m in members])
-
-        await node.writes.run(record)
+        await self.note_batch(message_id, sent, [m.search_id for m in members])
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         # A context of its own: the message serves many searches, so it must not log
@@ -337,15 +358,13 @@ class DnaBatcher:
         try:
             answers = await self._exchange(message_id, members)
         except Exception as exc:  # a bug of ours: these searches get an error, none hangs
-            self.node.log.error(
-                "partner_batch_failed", partner=self.cfg.id, error=type(exc).__name__
-            )
+            self.log.error("partner_batch_failed", partner=self.cfg.id, error=type(exc).__name__)
             error = f"internal error: {type(exc).__name__}"
-            answers = [Answer(Modality.DNA, P.ERROR, error, via=message_id)] * len(members)
+            answers = [_failed(PartnerStatus.ERROR, error, message_id)] * len(members)
         finally:
             self.in_flight -= 1
             if answers is None:  # cancelled (shutdown): the waiting searches end too
-                stopping = Answer(Modality.DNA, P.ERROR, "gateway stopping", via=message_id)
+                stopping = _failed(PartnerStatus.ERROR, "gateway stopping", message_id)
                 answers = [stopping] * len(members)
             for m, answer in zip(members, answers, strict=True):
                 if not m.future.done():
@@ -353,7 +372,7 @@ class DnaBatcher:
         self._drain()
 
     async def _exchange(self, message_id: str, members: list[_Waiting]) -> list[Answer]:
-        node, cfg = self.node, self.cfg
+        cfg = self.cfg
         request = self._request(message_id, members)
         profiles = [
             prum_dna_batch.encoded_profile(m.probe)
@@ -365,25 +384,26 @@ class DnaBatcher:
             request.header, profiles, members[0].msg.max_candidates
         )
         await self._audit_sent(message_id, members)
-        node.log.info(
+        self.log.info(
             "partner_batch_sent",
             partner=cfg.id,
             message_id=message_id,
             probes=len(members),
             correlation_ids=[m.probe.correlation_id for m in members],
         )
-        node.metrics.inc("prum_dna_batches_total", partner=cfg.id)
-        node.metrics.inc("prum_dna_batched_probes_total", len(members), partner=cfg.id)
+        self.metrics.inc("prum_dna_batches_total", partner=cfg.id)
+        self.metrics.inc("prum_dna_batched_probes_total", len(members), partner=cfg.id)
         deadline = max(m.deadline for m in members)
         try:
-            reply = await node.clients[cfg.id].send(data, "application/xml", deadline)
+            reply = await self.client.send(data, "application/xml", deadline)
             return read_batch_reply(reply.body, request)
         except PartnerError as exc:
-            status = P.TIMEOUT if exc.timeout else P.ERROR
-            return [Answer(Modality.DNA, status, exc.reason, via=message_id)] * len(members)
+            status = PartnerStatus.TIMEOUT if exc.timeout else PartnerStatus.ERROR
+            return [_failed(status, exc.reason, message_id)] * len(members)
         except CodecError as exc:
-            error = f"invalid reply: {exc}"
-            return [Answer(Modality.DNA, P.ERROR, error, via=message_id)] * len(members)
+            return [_failed(PartnerStatus.ERROR, f"invalid reply: {exc}", message_id)] * len(
+                members
+            )
 
     async def close(self) -> None:
         """Stop the batches still in flight (at shutdown, after the searches' grace)."""

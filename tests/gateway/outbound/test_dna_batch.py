@@ -26,7 +26,8 @@ from exchange.codecs import prum_xml
 from exchange.gateway.config import ConfigError, from_mapping
 from exchange.gateway.node import Node
 from exchange.gateway.outbound import fanout
-from exchange.gateway.outbound.dialects import Answer, batch_request, read_batch_reply
+from exchange.gateway.outbound.dialects.prum import batch_request, read_batch_reply
+from exchange.gateway.outbound.messages import Answer
 from exchange.gateway.state.audit_verify import verify
 from exchange.gateway.state.store import PartnerStatus, QuotaDirection
 from exchange.model import (
@@ -356,7 +357,7 @@ def test_a_resumed_search_whose_batch_id_cannot_be_used_goes_alone_and_is_audite
             tmp_path, seed=SEED, gallery_size=8, partner_overrides={"DE": {"dna_batch_max": 1}}
         ) as c:
             uk, de = c.gateway.node, c.partners["DE"]
-            assert uk is not None and "DE" not in uk.batchers
+            assert uk is not None and uk.links["DE"].batcher is None
             search_id = _left_pending(uk, DE_HELD[0], "lost-3")
             await fanout.run_search(uk, search_id)
             row = uk.store.get_search(search_id)

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from exchange import event_loop
-from exchange.gateway import app as gateway_app
+from exchange.gateway import housekeeping
 from exchange.gateway.auth import OPEN_CLIENT
 from exchange.gateway.node import Node
 from exchange.gateway.state.store import NewHit, PartnerStatus, SearchStatus
@@ -140,7 +140,7 @@ def test_searches_are_kept_for_ever_with_a_retention_of_0(tmp_path: Path) -> Non
         async with _uk_node(tmp_path, 0.0, search_retention_s=0.0) as uk:
             now = uk.clock()
             searches = _fill(uk, now, 2)
-            forgotten = await gateway_app.housekeep(uk)
+            forgotten = await housekeeping.housekeep(uk)
             assert forgotten == {"inbound_messages": 2, "released_hits": 2}
             assert _kept(uk, now, 2, searches) == (2, True, True, True)  # the 2 old searches
 
@@ -150,24 +150,24 @@ def test_searches_are_kept_for_ever_with_a_retention_of_0(tmp_path: Path) -> Non
 def test_a_backlog_goes_in_chunks_each_its_own_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway_app, "HOUSEKEEPING_CHUNK", 4)
-    monkeypatch.setattr(gateway_app, "SEARCHES_CHUNK", 3)
+    monkeypatch.setattr(housekeeping, "HOUSEKEEPING_CHUNK", 4)
+    monkeypatch.setattr(housekeeping, "SEARCHES_CHUNK", 3)
 
     async def main() -> None:
         async with _uk_node(tmp_path, 0.0) as uk:
             now = uk.clock()
             searches = _fill(uk, now, 10)
             commits = uk.writes.transactions
-            forgotten = await gateway_app.housekeep(uk)
+            forgotten = await housekeeping.housekeep(uk)
             assert forgotten == dict.fromkeys(TABLES, 10)
             # 4 + 4 + 2 rows for each partner-side table, 3 + 3 + 3 + 1 searches
             assert uk.writes.transactions - commits == 3 + 3 + 4
             assert _kept(uk, now, 10, searches) == (0, True, True, True)
-            assert await gateway_app.housekeep(uk) == dict.fromkeys(TABLES, 0)
+            assert await housekeeping.housekeep(uk) == dict.fromkeys(TABLES, 0)
             _fill(uk, now, 10)
             stop = asyncio.Event()
             stop.set()  # shutting down: one chunk per table, the rest left for next time
-            assert await gateway_app.housekeep(uk, stop) == {
+            assert await housekeeping.housekeep(uk, stop) == {
                 "inbound_messages": 4,
                 "released_hits": 4,
                 "searches": 3,
