@@ -27,7 +27,6 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
@@ -303,7 +302,3 @@ async def running_interpol_node(
             yield InterpolNode(node, int(runner.addresses[0][1]), lists, scheme)
         finally:
             await runner.cleanup()
-
-
-def data_dir_for(root: Path) -> Path:
-    return root / NODE_ID
