@@ -1,10 +1,16 @@
 """A mock Interpol node speaking the Interpol dialect (`exchange.codecs.interpol`).
 
 `POST /interpol/v1/messages` takes an ANSI/NIST-ITL transaction (a CPS fingerprint search,
-answered with an SRE or ERR transaction) or Interpol XML (DNA or face search, nominal check).
-Biometric searches are answered by the same node code as every partner (gallery, responder,
-capacities, duplicate cache, audit); nominal checks are matched against notices and stolen or
-lost travel documents generated for some of the node's subjects:
+answered with an SRE or ERR transaction) or Interpol XML (DNA or face search, follow-up
+request, nominal check). Biometric searches and follow-ups are answered by the same node
+code as every partner (gallery, responder, capacities, duplicate cache): the responder
+notes each hit it returns, in either encoding, so a follow-up for it from the same sender
+within the window gets the core data as a `FollowUpReply`, and any other reference an
+`unknown_reference` error, both as Interpol XML. Replies and the errors of the rules go out
+with 200; an unreadable message gets 400, an oversized one 413, and a retry while its first
+copy is still being answered 503 with Retry-After. Unlike the partner API, it writes no
+audit entries. Nominal checks are matched against notices and stolen or lost travel
+documents generated for some of the node's subjects:
 
 - every `NOTICE_EVERY`-th subject has a notice, its colour cycling through Interpol's notice
   types (Red, Yellow, Blue, Black, Green, Orange, Purple, Silver, UN Special Notice);
@@ -21,7 +27,6 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
@@ -37,6 +42,8 @@ from exchange.model import (
     ErrorBody,
     ErrorCode,
     FaceSearchRequest,
+    FollowUpReply,
+    FollowUpRequest,
     Header,
     MessageType,
     PersonName,
@@ -113,14 +120,19 @@ def nominal_matches(check: interpol.NominalCheck, lists: Watchlist) -> interpol.
     return interpol.NominalReply(check.reference, notices, documents)
 
 
+# The Interpol requests the shared responder answers, and their Prüm message types.
+_RESPONDER_TYPES: dict[type, MessageType] = {
+    DnaSearchRequest: MessageType.DNA_SEARCH_REQUEST,
+    FaceSearchRequest: MessageType.FACE_SEARCH_REQUEST,
+    FollowUpRequest: MessageType.FOLLOW_UP_REQUEST,
+}
+
+
 def _envelope_of(msg: interpol.InterpolMessage) -> Envelope:
+    """The request as the responder takes it: the same header fields, a Prüm message type."""
     body = msg.body
-    assert isinstance(body, DnaSearchRequest | FaceSearchRequest)
-    kind = (
-        MessageType.DNA_SEARCH_REQUEST
-        if isinstance(body, DnaSearchRequest)
-        else MessageType.FACE_SEARCH_REQUEST
-    )
+    assert isinstance(body, DnaSearchRequest | FaceSearchRequest | FollowUpRequest)
+    kind = _RESPONDER_TYPES[type(body)]
     header = Header(
         msg.message_id,
         msg.correlation_id,
@@ -208,10 +220,10 @@ def make_handler(node: Node, lists: Watchlist) -> Handler:
                         reply,
                     )
                 )
-        elif isinstance(message.body, DnaSearchRequest | FaceSearchRequest):
+        elif isinstance(message.body, DnaSearchRequest | FaceSearchRequest | FollowUpRequest):
             outcome = node.responder.respond(_envelope_of(message), str(uuid.uuid4()), node.clock())
             r = outcome.reply
-            assert isinstance(r.body, SearchReply | ErrorBody)  # what respond() gives
+            assert isinstance(r.body, SearchReply | FollowUpReply | ErrorBody)  # respond() gives
             data = interpol.encode_xml(
                 interpol.InterpolMessage(
                     r.header.message_id,
@@ -290,7 +302,3 @@ async def running_interpol_node(
             yield InterpolNode(node, int(runner.addresses[0][1]), lists, scheme)
         finally:
             await runner.cleanup()
-
-
-def data_dir_for(root: Path) -> Path:
-    return root / NODE_ID

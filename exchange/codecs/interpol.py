@@ -6,6 +6,12 @@
 - DNA (DNA Gateway) and face searches, their replies, nominal checks and errors travel as
   Interpol-style XML in `schemas/interpol-1.0.xsd` (namespace `urn:prum-exchange:interpol:1.0`;
   Interpol's own XML is not public, so the schema is ours, see its header comment).
+- Follow-ups (step 2, DESIGN.md §1: the core data behind a hit a person has confirmed) travel
+  as this XML for every hit, fingerprint hits included: a `FollowUpRequest` names the search
+  message and the hit reference, a `FollowUpReply` carries `CoreData` (names with their ICAO
+  9303 Latin form, aliases, date of birth, sex, nationalities, place of birth, and UK
+  identifiers whose check letters `exchange.identifiers` verifies both ways), the same
+  content as the Prüm follow-up (`exchange.codecs.prum_xml`).
 - A nominal check carries a person's names (in their own script, with the ICAO 9303 Latin
   form from `exchange.transliteration`), date of birth, sex and nationalities; the reply lists
   matching notices (Red, Yellow, Blue, Black, Green, Orange, Purple, Silver and the
@@ -33,7 +39,9 @@ from exchange.codecs.errors import CodecError
 from exchange.codecs.face_template import check_template
 from exchange.codecs.xml_parts import XmlParts, b64decode
 from exchange.codecs.xml_safety import parse_xml
+from exchange.identifiers import IdentifierError, parse_asn, parse_cro, parse_pnc
 from exchange.model import (
+    CoreData,
     DnaProbe,
     DnaProfile,
     DnaSearchRequest,
@@ -42,6 +50,9 @@ from exchange.model import (
     ErrorCode,
     FaceSearchRequest,
     FaceTemplate,
+    FollowUpReply,
+    FollowUpRequest,
+    Identifiers,
     Modality,
     PartialDate,
     PersonName,
@@ -132,7 +143,14 @@ class NominalReply:
 
 
 InterpolBody = (
-    DnaSearchRequest | FaceSearchRequest | SearchReply | NominalCheck | NominalReply | ErrorBody
+    DnaSearchRequest
+    | FaceSearchRequest
+    | SearchReply
+    | FollowUpRequest
+    | FollowUpReply
+    | NominalCheck
+    | NominalReply
+    | ErrorBody
 )
 
 
@@ -153,6 +171,8 @@ _BODY_TAG: dict[type, tuple[str, str]] = {
     DnaSearchRequest: ("DnaSearchRequest", "dna_search_request"),
     FaceSearchRequest: ("FaceSearchRequest", "face_search_request"),
     SearchReply: ("SearchReply", "search_reply"),
+    FollowUpRequest: ("FollowUpRequest", "follow_up_request"),
+    FollowUpReply: ("FollowUpReply", "follow_up_reply"),
     NominalCheck: ("NominalCheck", "nominal_check"),
     NominalReply: ("NominalReply", "nominal_reply"),
     ErrorBody: ("Error", "error"),
@@ -259,16 +279,23 @@ def _to_element(m: InterpolMessage) -> etree._Element:
             _X.image(body, b.template.image)
     elif isinstance(b, SearchReply):
         _reply(body, b)
+    elif isinstance(b, FollowUpRequest):
+        body.set("searchMessageId", b.search_message_id)
+        body.set("hitReference", b.hit_reference)
+    elif isinstance(b, FollowUpReply):
+        body.set("searchMessageId", b.search_message_id)
+        body.set("hitReference", b.hit_reference)
+        _core(body, b.core_data)
     elif isinstance(b, NominalCheck):
         body.set("reference", b.reference)
-        _person(body, b.person)
+        _person(body, b.person, "/Message/Body/NominalCheck/Person")
     elif isinstance(b, NominalReply):
         body.set("queryReference", b.query_reference)
-        for n in b.notices:
+        for i, n in enumerate(b.notices):
             e = _X.el(body, "Notice", id=n.notice_id, colour=n.colour.value)
             if n.issued_by is not None:
                 e.set("issuedBy", n.issued_by)
-            _person(e, n.person)
+            _person(e, n.person, f"/Message/Body/NominalReply/Notice[{i + 1}]/Person")
             if n.summary is not None:
                 _X.el(e, "Summary", n.summary)
         for d in b.travel_documents:
@@ -305,9 +332,62 @@ def _reply(body: etree._Element, b: SearchReply) -> None:
         _X.candidates(e, r.candidates)
 
 
-def _person(parent: etree._Element, p: NominalPerson) -> None:
+def _person(parent: etree._Element, p: NominalPerson, path: str) -> None:
+    _check_date(p.date_of_birth, f"{path}/DateOfBirth")
     e = _X.el(parent, "Person")
     _X.identity(e, p.name, p.aliases, p.date_of_birth, p.sex, p.nationalities)
+
+
+def _check_date(d: PartialDate | None, path: str) -> None:
+    """What `read_date` refuses is refused on the way out too (the schema checks ranges only;
+    a day without a month would otherwise be dropped without a word)."""
+    if d is None:
+        return
+    if d.day is not None and d.month is None:
+        raise CodecError(f"{path}/@day", "a day needs a month")
+    try:
+        dt.date(d.year, 1 if d.month is None else d.month, 1 if d.day is None else d.day)
+    except ValueError as exc:
+        raise CodecError(path, f"not a calendar date: {exc}") from exc
+
+
+_CORE = "/Message/Body/FollowUpReply/CoreData"
+
+# Element, `Identifiers` field, and the check that gives the canonical form or raises.
+_IDENTIFIERS: tuple[tuple[str, str, Callable[[str], str]], ...] = (
+    ("PncId", "pnc_id", parse_pnc),
+    ("CroNumber", "cro_number", parse_cro),
+    ("Asn", "asn", parse_asn),
+)
+
+
+def _canonical_identifier(tag: str, value: str, check: Callable[[str], str]) -> str:
+    """`value` if it is a verified identifier in canonical form; a CodecError otherwise."""
+    path = f"{_CORE}/Identifiers/{tag}"
+    try:
+        canonical = check(value)
+    except IdentifierError as exc:
+        raise CodecError(path, str(exc)) from None
+    if canonical != value:
+        raise CodecError(path, f"{value!r} is not in canonical form ({canonical!r})")
+    return value
+
+
+def _core(parent: etree._Element, core: CoreData) -> None:
+    _check_date(core.date_of_birth, f"{_CORE}/DateOfBirth")
+    e = _X.el(parent, "CoreData")
+    _X.identity(e, core.name, core.aliases, core.date_of_birth, core.sex, core.nationalities)
+    if core.place_of_birth is not None:
+        _X.el(e, "PlaceOfBirth", core.place_of_birth)
+    present = [
+        (tag, _canonical_identifier(tag, value, check))
+        for tag, attr, check in _IDENTIFIERS
+        if (value := getattr(core.identifiers, attr)) is not None
+    ]
+    if present:
+        ids = _X.el(e, "Identifiers")
+        for tag, value in present:
+            _X.el(ids, tag, value)
 
 
 # --- decoding (after validation, so shapes and enumerations are known good) ----------------
@@ -345,6 +425,40 @@ def _dec_reply(e: etree._Element) -> SearchReply:
         results.append(ProbeResult(r.get("probeReference", ""), candidates))
     modality = Modality(e.get("modality", ""))
     return SearchReply(e.get("requestMessageId", ""), modality, tuple(results))
+
+
+def _dec_follow_up_request(e: etree._Element) -> FollowUpRequest:
+    # Both attributes are xs:token: the schema has checked them with blanks collapsed.
+    return FollowUpRequest(e.get("searchMessageId", "").strip(), e.get("hitReference", "").strip())
+
+
+def _dec_follow_up_reply(e: etree._Element) -> FollowUpReply:
+    return FollowUpReply(
+        e.get("searchMessageId", "").strip(),
+        e.get("hitReference", "").strip(),
+        _dec_core(_X.child(e, "CoreData")),
+    )
+
+
+def _dec_core(e: etree._Element) -> CoreData:
+    who = _X.read_identity(e, _CORE)
+    place = e.find(_Q + "PlaceOfBirth")
+    found: dict[str, str] = {}
+    ids = e.find(_Q + "Identifiers")
+    if ids is not None:
+        for tag, attr, check in _IDENTIFIERS:
+            node = ids.find(_Q + tag)
+            if node is not None:
+                found[attr] = _canonical_identifier(tag, (node.text or "").strip(), check)
+    return CoreData(
+        name=who.name,
+        aliases=who.aliases,
+        date_of_birth=who.date_of_birth,
+        sex=who.sex,
+        nationalities=who.nationalities,
+        place_of_birth=None if place is None else place.text or "",
+        identifiers=Identifiers(**found),
+    )
 
 
 def _dec_person(e: etree._Element, path: str) -> NominalPerson:
@@ -399,6 +513,8 @@ _DECODERS: dict[str, Callable[[etree._Element], InterpolBody]] = {
     "DnaSearchRequest": _dec_dna,
     "FaceSearchRequest": _dec_face,
     "SearchReply": _dec_reply,
+    "FollowUpRequest": _dec_follow_up_request,
+    "FollowUpReply": _dec_follow_up_reply,
     "NominalCheck": _dec_nominal_check,
     "NominalReply": _dec_nominal_reply,
     "Error": _dec_error,
