@@ -26,5 +26,6 @@ def follow_up_message(
     message_id: str,
 ) -> Outgoing:
     """The follow-up request for a confirmed hit, in the dialect its partner speaks."""
-    dialect = interpol if cfg.dialect == "interpol" else prum
-    return dialect.follow_up_message(node_id, now, search, result, hit, message_id)
+    if cfg.dialect == "interpol":
+        return interpol.follow_up_message(node_id, now, search, result, hit, message_id)
+    return prum.follow_up_message(node_id, now, search, result, hit, message_id)

@@ -22,13 +22,21 @@ from exchange.gateway.outbound.messages import (
     Parties,
     answer_of,
     check_parties,
+    follow_up_answer_of,
     not_this_request,
 )
 from exchange.gateway.outbound.search_bodies import SearchBodies
-from exchange.gateway.state.rows import NewHit, PartnerResultRow, PartnerStatus, SearchRow
+from exchange.gateway.state.rows import (
+    HitRow,
+    NewHit,
+    PartnerResultRow,
+    PartnerStatus,
+    SearchRow,
+)
 from exchange.model import (
     DactySearchRequest,
     Envelope,
+    FollowUpRequest,
     Header,
     MatchType,
     MessageType,
@@ -162,3 +170,45 @@ def _xml_reader(request: interpol.InterpolMessage, modality: Modality) -> Callab
         return answer_of(body, modality, request.message_id, replied_to)
 
     return read
+
+
+def follow_up_message(
+    node_id: str,
+    now: dt.datetime,
+    search: SearchRow,
+    result: PartnerResultRow,
+    hit: HitRow,
+    message_id: str,
+) -> Outgoing:
+    """The follow-up of a confirmed Interpol hit, as Interpol XML whatever its modality.
+
+    A fingerprint hit came back in an ANSI/NIST SRE; its follow-up names that search's
+    message id too, and travels as XML like every other (`exchange.codecs.interpol`).
+    """
+    request = interpol.InterpolMessage(
+        message_id,
+        search.correlation_id,
+        now,
+        node_id,
+        result.partner,
+        search.purpose,
+        FollowUpRequest(result.message_id_for(hit.modality), hit.reference),
+    )
+
+    def read(data: bytes) -> Answer:
+        reply = interpol.decode_xml(data)
+        wrong = check_parties(_parties(reply), _parties(request), hit.modality)
+        if wrong is not None:
+            return wrong
+        return follow_up_answer_of(reply.body, hit.modality, hit.reference)
+
+    return Outgoing(
+        modality=hit.modality,
+        search_type="FOLLOW_UP",
+        message_id=message_id,
+        message_type=MessageType.FOLLOW_UP_REQUEST,
+        purpose=search.purpose,
+        data=interpol.encode_xml(request),
+        content_type=XML,
+        read=read,
+    )
