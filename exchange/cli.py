@@ -153,13 +153,13 @@ def _cmd_audit_archive(args: argparse.Namespace) -> int:
 def _cmd_partner(args: argparse.Namespace) -> int:
     from exchange import event_loop
     from exchange.gateway import logs
-    from mock_partners.faults import ProfileError, parse_profile
+    from mock_partners.faults import FaultProfileError, parse_profile
     from mock_partners.node import running_partner
     from mock_partners.simple_node import running_simple_partner
 
     try:
         parse_profile(args.faults)
-    except ProfileError as exc:
+    except FaultProfileError as exc:
         print(f"prum-exchange partner: --faults {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.simple and (args.faults != "healthy" or args.admin_port is not None):

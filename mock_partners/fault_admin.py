@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mock_partners.faults import KNOBS, PROFILES, FaultInjector, Handler, Profile, ProfileError
+from mock_partners.faults import KNOBS, PROFILES, FaultInjector, Handler, Profile, FaultProfileError
 from mock_partners.forged_replies import ExpectationError, expectation_from_json
 
 INJECTOR: web.AppKey[FaultInjector] = web.AppKey("injector", FaultInjector)
@@ -83,8 +83,8 @@ async def put_faults(request: web.Request) -> web.Response:
         elif isinstance(doc.get("profile"), str):
             inj.set_profile(doc["profile"])
         else:
-            raise ProfileError("expected {profile: SPEC} or {schedule: [...]}")
-    except (ProfileError, KeyError, TypeError, ValueError) as exc:
+            raise FaultProfileError("expected {profile: SPEC} or {schedule: [...]}")
+    except (FaultProfileError, KeyError, TypeError, ValueError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
     return await get_faults(request)
 

@@ -68,7 +68,7 @@ REQUEST_LOG = 10_000
 SEEN_KEYS = 100_000  # probe digests whose counts are kept: ~200 bytes each, ~20 MB at most
 
 
-class ProfileError(ValueError):
+class FaultProfileError(ValueError):
     """A fault profile or expectation that cannot be used; says which term."""
 
 
@@ -158,16 +158,16 @@ def _knob(term: str) -> Profile:
     key, _, raw = term.partition("=")
     attr = KNOBS.get(key.strip())
     if attr is None:
-        raise ProfileError(f"{term}: unknown knob (one of {', '.join(KNOBS)})")
+        raise FaultProfileError(f"{term}: unknown knob (one of {', '.join(KNOBS)})")
     try:
         value = float(raw)
     except ValueError as exc:
-        raise ProfileError(f"{term}: expected a number") from exc
+        raise FaultProfileError(f"{term}: expected a number") from exc
     if value < 0 or (attr.endswith("_rate") and value > 1):
-        raise ProfileError(f"{term}: out of range")
+        raise FaultProfileError(f"{term}: out of range")
     typed: float | int = int(value) if attr == "error_status" else value
     if attr == "error_status" and not 500 <= typed <= 599:
-        raise ProfileError(f"{term}: status must be 5xx")
+        raise FaultProfileError(f"{term}: status must be 5xx")
     return dataclasses.replace(HEALTHY, name=term.strip(), **{attr: typed})  # type: ignore[arg-type]
 
 
@@ -177,13 +177,13 @@ def parse_profile(spec: str) -> Profile:
     for term in spec.split("+"):
         term = term.strip()
         if not term:
-            raise ProfileError(f"{spec!r}: empty term")
+            raise FaultProfileError(f"{spec!r}: empty term")
         if "=" in term:
             part = _knob(term)
         elif term in PROFILES:
             part = PROFILES[term]
         else:
-            raise ProfileError(f"{term}: unknown profile (one of {', '.join(PROFILES)})")
+            raise FaultProfileError(f"{term}: unknown profile (one of {', '.join(PROFILES)})")
         result = compose(result, part)
     return dataclasses.replace(result, name=spec.strip())
 

@@ -49,7 +49,7 @@ from typing import Any
 
 from exchange.gateway.config import DEFAULT_CAPACITIES
 from exchange.model import Modality
-from mock_partners.faults import ProfileError, parse_profile
+from mock_partners.faults import FaultProfileError, parse_profile
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 STATUSES = ("pending", "hit", "no_hit", "error", "timeout", "quota_exceeded", "rejected")
@@ -142,7 +142,7 @@ def _schedule(doc: Mapping[str, Any], where: str) -> tuple[tuple[float, str], ..
             raise ScenarioError(f"{at}{key}: expected a profile such as slow+flaky")
         try:
             parse_profile(profile)
-        except ProfileError as exc:
+        except FaultProfileError as exc:
             raise ScenarioError(f"{at}{key}: {exc}") from exc
         out.append((_num(step, "from_s", at, 0.0), profile))
     return tuple(out)

@@ -20,8 +20,8 @@
 
 Sans-IO like every codec: XML from outside is parsed by `xml_safety.parse_xml` (no DTDs, no
 entities, bounded size and depth) and validated with libxml2 before it is read; what we emit
-is validated too. The nominal and notice types live here because `exchange.model` has no
-nominal message yet (they belong there; see the branch report).
+is validated too. The nominal and notice types are in `exchange.codecs.interpol_nominal`
+(re-exported here), since `exchange.model` has no nominal message yet.
 """
 
 from __future__ import annotations
@@ -30,13 +30,22 @@ import base64
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from lxml import etree
 
 from exchange.codecs import ansi_nist
 from exchange.codecs.errors import CodecError
 from exchange.codecs.face_template import check_template
+from exchange.codecs.interpol_nominal import (
+    DocumentStatus,
+    DocumentType,
+    NominalCheck,
+    NominalPerson,
+    NominalReply,
+    Notice,
+    NoticeColour,
+    TravelDocument,
+)
 from exchange.codecs.xml_parts import XmlParts, b64decode
 from exchange.codecs.xml_safety import parse_xml
 from exchange.identifiers import IdentifierError, parse_asn, parse_cro, parse_pnc
@@ -55,91 +64,33 @@ from exchange.model import (
     Identifiers,
     Modality,
     PartialDate,
-    PersonName,
     ProbeResult,
     Purpose,
     SampleType,
     SearchReply,
-    Sex,
 )
+
+__all__ = [
+    "DocumentStatus",
+    "DocumentType",
+    "InterpolMessage",
+    "NominalCheck",
+    "NominalPerson",
+    "NominalReply",
+    "Notice",
+    "NoticeColour",
+    "TravelDocument",
+    "decode",
+    "decode_xml",
+    "encode",
+    "encode_xml",
+]
 
 SCHEMA = "interpol-1.0.xsd"
 NS = "urn:prum-exchange:interpol:1.0"
 _Q = f"{{{NS}}}"
 SCHEMA_VERSION = "1.0"
 _X = XmlParts(NS, SCHEMA)
-
-
-class NoticeColour(StrEnum):
-    RED = "red"  # locate and provisionally arrest with a view to extradition
-    YELLOW = "yellow"  # missing persons
-    BLUE = "blue"  # information on identity, location or activities
-    BLACK = "black"  # unidentified bodies
-    GREEN = "green"  # warning about a likely repeat offender
-    ORANGE = "orange"  # imminent threat
-    PURPLE = "purple"  # modus operandi
-    SILVER = "silver"  # assets
-    UN_SPECIAL = "un_special"  # INTERPOL-UN Security Council Special Notice
-
-
-class DocumentStatus(StrEnum):
-    STOLEN = "stolen"
-    LOST = "lost"
-    REVOKED = "revoked"
-    INVALID = "invalid"
-
-
-class DocumentType(StrEnum):
-    PASSPORT = "passport"
-    IDENTITY_CARD = "identity_card"
-    VISA = "visa"
-    OTHER = "other"
-
-
-@dataclass(frozen=True, slots=True)
-class NominalPerson:
-    """Who is checked, or who a notice is about: names, date of birth, sex, nationalities."""
-
-    name: PersonName
-    aliases: tuple[PersonName, ...] = ()
-    date_of_birth: PartialDate | None = None
-    sex: Sex = Sex.UNKNOWN
-    nationalities: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NominalCheck:
-    reference: str
-    person: NominalPerson
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    notice_id: str
-    colour: NoticeColour
-    person: NominalPerson
-    issued_by: str | None = None
-    summary: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TravelDocument:
-    number: str
-    document_type: DocumentType
-    issuing_country: str
-    status: DocumentStatus
-    holder: PersonName | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NominalReply:
-    query_reference: str
-    notices: tuple[Notice, ...] = ()
-    travel_documents: tuple[TravelDocument, ...] = ()
-
-    @property
-    def hit(self) -> bool:
-        return bool(self.notices or self.travel_documents)
 
 
 InterpolBody = (

@@ -37,7 +37,7 @@ from mock_partners.cluster import (
     seed_partner,
 )
 from mock_partners.fault_admin import loopback_only, running_admin
-from mock_partners.faults import PROFILES, FaultInjector, ProfileError, parse_profile
+from mock_partners.faults import PROFILES, FaultInjector, FaultProfileError, parse_profile
 from mock_partners.forged_replies import expectation_from_json, probe_digest_of
 from mock_partners.node import fault_middlewares
 
@@ -57,7 +57,7 @@ def test_profiles_compose_and_knobs_set_one_field() -> None:
     assert parse_profile("timeout+latency=0.25").hang
     assert parse_profile("status=502+5xx=1").error_status == 502
     for bad in ("nonsense", "5xx=2", "latency=abc", "slow+", "status=404"):
-        with pytest.raises(ProfileError):
+        with pytest.raises(FaultProfileError):
             parse_profile(bad)
 
 
