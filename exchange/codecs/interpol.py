@@ -203,20 +203,7 @@ def _to_element(m: InterpolMessage) -> etree._Element:
     body = _X.el(_X.el(root, "Body"), kind[0])
     b = m.body
     if isinstance(b, DnaSearchRequest):
-        body.set("maxCandidates", str(b.max_candidates))
-        for probe in b.probes:
-            p = _X.el(
-                body,
-                "Profile",
-                reference=probe.reference,
-                sampleType=probe.profile.sample_type.value,
-            )
-            if probe.profile.kit is not None:
-                p.set("kit", probe.profile.kit)
-            for locus, alleles in probe.profile.loci.items():
-                loc = _X.el(p, "Locus", name=locus)
-                for allele in alleles:
-                    _X.el(loc, "Allele", allele)
+        _dna(body, b)
     elif isinstance(b, FaceSearchRequest):
         body.set("reference", b.reference)
         body.set("maxCandidates", str(b.max_candidates))
@@ -241,25 +228,7 @@ def _to_element(m: InterpolMessage) -> etree._Element:
         body.set("reference", b.reference)
         _person(body, b.person, "/Message/Body/NominalCheck/Person")
     elif isinstance(b, NominalReply):
-        body.set("queryReference", b.query_reference)
-        for i, n in enumerate(b.notices):
-            e = _X.el(body, "Notice", id=n.notice_id, colour=n.colour.value)
-            if n.issued_by is not None:
-                e.set("issuedBy", n.issued_by)
-            _person(e, n.person, f"/Message/Body/NominalReply/Notice[{i + 1}]/Person")
-            if n.summary is not None:
-                _X.el(e, "Summary", n.summary)
-        for d in b.travel_documents:
-            e = _X.el(
-                body,
-                "TravelDocument",
-                number=d.number,
-                type=d.document_type.value,
-                issuingCountry=d.issuing_country,
-                status=d.status.value,
-            )
-            if d.holder is not None:
-                _X.name(e, "Holder", d.holder)
+        _nominal_reply(body, b)
     else:
         body.text = b.message
         body.set("code", b.code.value)
@@ -268,6 +237,45 @@ def _to_element(m: InterpolMessage) -> etree._Element:
         if b.request_message_id is not None:
             body.set("requestMessageId", b.request_message_id)
     return root
+
+
+def _dna(body: etree._Element, b: DnaSearchRequest) -> None:
+    body.set("maxCandidates", str(b.max_candidates))
+    for probe in b.probes:
+        p = _X.el(
+            body,
+            "Profile",
+            reference=probe.reference,
+            sampleType=probe.profile.sample_type.value,
+        )
+        if probe.profile.kit is not None:
+            p.set("kit", probe.profile.kit)
+        for locus, alleles in probe.profile.loci.items():
+            loc = _X.el(p, "Locus", name=locus)
+            for allele in alleles:
+                _X.el(loc, "Allele", allele)
+
+
+def _nominal_reply(body: etree._Element, b: NominalReply) -> None:
+    body.set("queryReference", b.query_reference)
+    for i, n in enumerate(b.notices):
+        e = _X.el(body, "Notice", id=n.notice_id, colour=n.colour.value)
+        if n.issued_by is not None:
+            e.set("issuedBy", n.issued_by)
+        _person(e, n.person, f"/Message/Body/NominalReply/Notice[{i + 1}]/Person")
+        if n.summary is not None:
+            _X.el(e, "Summary", n.summary)
+    for d in b.travel_documents:
+        e = _X.el(
+            body,
+            "TravelDocument",
+            number=d.number,
+            type=d.document_type.value,
+            issuingCountry=d.issuing_country,
+            status=d.status.value,
+        )
+        if d.holder is not None:
+            _X.name(e, "Holder", d.holder)
 
 
 def _reply(body: etree._Element, b: SearchReply) -> None:

@@ -12,7 +12,7 @@ read here too.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from exchange.capacities import search_type_of
@@ -82,23 +82,8 @@ def search_messages(
             probe = replace(body.probes[0], correlation_id=search.correlation_id)
             body = replace(body, probes=(probe,))
         waits = [probe is not None and r.partner in busy for r in results]
-        profile_xml = None
-        if probe is not None:
-            # The profile is built and checked once; each partner's message, alone or in a
-            # batch, splices its bytes under its own header (`encode_dna_batch`).
-            profile_xml = prum_dna_batch.encoded_profile(probe)
-            k = body.max_candidates
-            encoded = [
-                b"" if w else prum_dna_batch.encode_dna_batch(e.header, [profile_xml], k)
-                for e, w in zip(requests, waits, strict=True)
-            ]
-        else:
-            encoded = prum_xml.encode_each(body, [e.header for e in requests])
+        encoded, profile_xml = _encoded(body, probe, requests, waits)
         for result, request, data, batched in zip(results, requests, encoded, waits, strict=True):
-
-            def read(data: bytes, request: Envelope = request, m: Modality = modality) -> Answer:
-                return read_reply(prum_xml.decode(data), request, m)
-
             out[result.partner].append(
                 Outgoing(
                     modality=modality,
@@ -108,7 +93,7 @@ def search_messages(
                     purpose=search.purpose,
                     data=data,
                     content_type=XML,
-                    read=read,
+                    read=_reader(request, modality),
                     probe=probe,
                     max_candidates=body.max_candidates,
                     batched=batched,
@@ -117,6 +102,34 @@ def search_messages(
                 )
             )
     return out
+
+
+def _encoded(
+    body: SearchBody,
+    probe: DnaProbe | None,
+    requests: Sequence[Envelope],
+    waits: Sequence[bool],
+) -> tuple[list[bytes], bytes | None]:
+    """Each request's bytes (empty for one that waits for a batch), and the one-profile
+    search's `Profile` element, built and checked once for every message that carries it."""
+    if probe is None:
+        return prum_xml.encode_each(body, [e.header for e in requests]), None
+    # Each partner's message, alone or in a batch, splices the profile's bytes under its own
+    # header (`encode_dna_batch`).
+    profile_xml = prum_dna_batch.encoded_profile(probe)
+    k = body.max_candidates
+    encoded = [
+        b"" if w else prum_dna_batch.encode_dna_batch(e.header, [profile_xml], k)
+        for e, w in zip(requests, waits, strict=True)
+    ]
+    return encoded, profile_xml
+
+
+def _reader(request: Envelope, modality: Modality) -> Callable[[bytes], Answer]:
+    def read(data: bytes) -> Answer:
+        return read_reply(prum_xml.decode(data), request, modality)
+
+    return read
 
 
 def follow_up_message(
