@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exchange.gateway.state.rows import NewHit, PartnerStatus
+from exchange.gateway.state.rows import HitRow, NewHit, PartnerStatus
 from exchange.model import (
     CoreData,
     DnaProbe,
@@ -138,3 +138,34 @@ def check_parties(reply: Parties, request: Parties, modality: Modality) -> Answe
             error="reply carries another correlation id",
         )
     return None
+
+
+def follow_up_outgoing(
+    hit: HitRow,
+    purpose: Purpose,
+    message_id: str,
+    data: bytes,
+    request: Parties,
+    decode: Callable[[bytes], tuple[Parties, object]],
+) -> Outgoing:
+    """A follow-up request ready to send: its reader checks the parties of the reply, then
+    takes the core data behind `hit` from it (`decode`: the dialect's bytes to parties and
+    body)."""
+
+    def read(reply: bytes) -> Answer:
+        parties, body = decode(reply)
+        wrong = check_parties(parties, request, hit.modality)
+        if wrong is not None:
+            return wrong
+        return follow_up_answer_of(body, hit.modality, hit.reference)
+
+    return Outgoing(
+        modality=hit.modality,
+        search_type="FOLLOW_UP",  # counts against no capacity
+        message_id=message_id,
+        message_type=MessageType.FOLLOW_UP_REQUEST,
+        purpose=purpose,
+        data=data,
+        content_type="application/xml",
+        read=read,
+    )

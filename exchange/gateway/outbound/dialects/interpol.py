@@ -22,7 +22,7 @@ from exchange.gateway.outbound.messages import (
     Parties,
     answer_of,
     check_parties,
-    follow_up_answer_of,
+    follow_up_outgoing,
     not_this_request,
 )
 from exchange.gateway.outbound.search_bodies import SearchBodies
@@ -195,20 +195,9 @@ def follow_up_message(
         FollowUpRequest(result.message_id_for(hit.modality), hit.reference),
     )
 
-    def read(data: bytes) -> Answer:
+    def decode(data: bytes) -> tuple[Parties, object]:
         reply = interpol.decode_xml(data)
-        wrong = check_parties(_parties(reply), _parties(request), hit.modality)
-        if wrong is not None:
-            return wrong
-        return follow_up_answer_of(reply.body, hit.modality, hit.reference)
+        return _parties(reply), reply.body
 
-    return Outgoing(
-        modality=hit.modality,
-        search_type="FOLLOW_UP",
-        message_id=message_id,
-        message_type=MessageType.FOLLOW_UP_REQUEST,
-        purpose=search.purpose,
-        data=interpol.encode_xml(request),
-        content_type=XML,
-        read=read,
-    )
+    data = interpol.encode_xml(request)
+    return follow_up_outgoing(hit, search.purpose, message_id, data, _parties(request), decode)

@@ -23,7 +23,7 @@ from exchange.gateway.outbound.messages import (
     Parties,
     answer_of,
     check_parties,
-    follow_up_answer_of,
+    follow_up_outgoing,
 )
 from exchange.gateway.outbound.search_bodies import SearchBodies, SearchBody
 from exchange.gateway.state.rows import HitRow, NewHit, PartnerResultRow, PartnerStatus, SearchRow
@@ -152,23 +152,12 @@ def follow_up_message(
     )
     request = Envelope(header, FollowUpRequest(result.message_id_for(hit.modality), hit.reference))
 
-    def read(data: bytes) -> Answer:
+    def decode(data: bytes) -> tuple[Parties, object]:
         env = prum_xml.decode(data)
-        wrong = check_parties(_parties(env.header), _parties(header), hit.modality)
-        if wrong is not None:
-            return wrong
-        return follow_up_answer_of(env.body, hit.modality, hit.reference)
+        return _parties(env.header), env.body
 
-    return Outgoing(
-        modality=hit.modality,
-        search_type="FOLLOW_UP",
-        message_id=message_id,
-        message_type=MessageType.FOLLOW_UP_REQUEST,
-        purpose=search.purpose,
-        data=prum_xml.encode(request),
-        content_type=XML,
-        read=read,
-    )
+    data = prum_xml.encode(request)
+    return follow_up_outgoing(hit, search.purpose, message_id, data, _parties(header), decode)
 
 
 def batch_request(
