@@ -18,9 +18,11 @@ from exchange.gateway.state.rows import HitRow, NewHit, PartnerStatus
 from exchange.model import (
     CoreData,
     DnaProbe,
+    Envelope,
     ErrorBody,
     ErrorCode,
     FollowUpReply,
+    Header,
     MessageType,
     Modality,
     Purpose,
@@ -169,3 +171,17 @@ def follow_up_outgoing(
         content_type="application/xml",
         read=read,
     )
+
+
+def header_parties(header: Header) -> Parties:
+    return Parties(header.sender, header.receiver, header.correlation_id)
+
+
+def read_reply(env: Envelope, request: Envelope, modality: Modality) -> Answer:
+    """Check a partner's reply envelope (Prüm XML, or ANSI/NIST) against the request and
+    turn it into an Answer."""
+    wrong = check_parties(header_parties(env.header), header_parties(request.header), modality)
+    if wrong is not None:
+        return wrong
+    replied_to = env.body.request_message_id if isinstance(env.body, SearchReply) else ""
+    return answer_of(env.body, modality, request.header.message_id, replied_to or "")

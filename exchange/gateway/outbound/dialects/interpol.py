@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from exchange.capacities import search_type_of
 from exchange.codecs import ansi_nist, interpol, prum_xml
-from exchange.gateway.outbound.dialects.prum import read_reply
 from exchange.gateway.outbound.messages import (
     Answer,
     Outgoing,
@@ -24,6 +23,7 @@ from exchange.gateway.outbound.messages import (
     check_parties,
     follow_up_outgoing,
     not_this_request,
+    read_reply,
 )
 from exchange.gateway.outbound.search_bodies import SearchBodies
 from exchange.gateway.state.rows import (

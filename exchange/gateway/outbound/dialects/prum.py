@@ -21,9 +21,9 @@ from exchange.gateway.outbound.messages import (
     Answer,
     Outgoing,
     Parties,
-    answer_of,
-    check_parties,
     follow_up_outgoing,
+    header_parties,
+    read_reply,
 )
 from exchange.gateway.outbound.search_bodies import SearchBodies, SearchBody
 from exchange.gateway.state.rows import HitRow, NewHit, PartnerResultRow, PartnerStatus, SearchRow
@@ -40,19 +40,6 @@ from exchange.model import (
 )
 
 XML = "application/xml"
-
-
-def _parties(header: Header) -> Parties:
-    return Parties(header.sender, header.receiver, header.correlation_id)
-
-
-def read_reply(env: Envelope, request: Envelope, modality: Modality) -> Answer:
-    """Check a partner's reply envelope against the request and turn it into an Answer."""
-    wrong = check_parties(_parties(env.header), _parties(request.header), modality)
-    if wrong is not None:
-        return wrong
-    replied_to = env.body.request_message_id if isinstance(env.body, SearchReply) else ""
-    return answer_of(env.body, modality, request.header.message_id, replied_to or "")
 
 
 def search_messages(
@@ -154,10 +141,10 @@ def follow_up_message(
 
     def decode(data: bytes) -> tuple[Parties, object]:
         env = prum_xml.decode(data)
-        return _parties(env.header), env.body
+        return header_parties(env.header), env.body
 
     data = prum_xml.encode(request)
-    return follow_up_outgoing(hit, search.purpose, message_id, data, _parties(header), decode)
+    return follow_up_outgoing(hit, search.purpose, message_id, data, header_parties(header), decode)
 
 
 def batch_request(
