@@ -116,14 +116,12 @@ class PartnerSideState(Connected):
         If a reply was stored first (another process answered the same message), that one
         wins and is returned, so every duplicate gets one and the same reply.
         """
-        stamp = timestamp(now)
         with self._write():
             self._conn.execute(
-                "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply,"
-                " answered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-                " reply = excluded.reply, answered_at = excluded.answered_at"
+                "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET reply = excluded.reply"
                 " WHERE reply IS NULL",
-                (sender, message_id, stamp, reply, stamp),
+                (sender, message_id, timestamp(now), reply),
             )
             stored = self.cached_reply(sender, message_id)
         assert stored is not None

@@ -170,6 +170,18 @@ MIGRATIONS: list[str] = [
         SELECT search_id, record_json FROM searches WHERE record_json IS NOT NULL;
     UPDATE searches SET record_json = NULL WHERE record_json IS NOT NULL;
     """,
+    # 7 -> 8: the two columns nothing reads go: `searches.record_json` (always NULL since
+    # 6 -> 7) and `inbound_messages.answered_at` (written with each reply, never read).
+    # Neither is indexed or named by a constraint, trigger or view, so DROP COLUMN (SQLite
+    # 3.35; STRICT tables already need 3.37) can take them. It rewrites each table's rows
+    # once, inside the migration's transaction. A rebuild (new table, copy, DROP, RENAME)
+    # is not an option here: with foreign keys on (they cannot be turned off inside a
+    # transaction), dropping `searches` would cascade-delete every partner result, hit and
+    # search record.
+    """
+    ALTER TABLE searches DROP COLUMN record_json;
+    ALTER TABLE inbound_messages DROP COLUMN answered_at;
+    """,
 ]
 
 

@@ -14,6 +14,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,8 +160,7 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
         upgraded = s.get_search("s-1")
         assert upgraded is not None and upgraded.status == "pending"
         assert upgraded.record_json == RECORD  # moved to its own table, still there to resume
-        vestige = "SELECT count(*) FROM searches WHERE record_json IS NOT NULL"
-        assert conn.execute(vestige).fetchone() == (0,)
+        assert "record_json" not in columns(conn, "searches")  # and its old column gone
         assert [(r.partner, r.message_id, r.dna_batch_id) for r in upgraded.results] == [
             ("DE", "m-de", None),
             ("FR", "m-fr", None),
@@ -181,6 +181,63 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
             ("2030",),
         ).fetchall()
         assert "inbound_messages_by_time" in " ".join(str(r[-1]) for r in plan)
+
+
+def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def table_shape(conn: sqlite3.Connection, table: str) -> tuple[list[Any], ...]:
+    """A table's columns (but their positions), indexes and foreign keys, to compare."""
+    return (
+        [r[1:] for r in conn.execute(f"PRAGMA table_info({table})")],
+        conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? AND type != 'table'"
+            " ORDER BY name",
+            (table,),
+        ).fetchall(),
+        conn.execute(f"PRAGMA foreign_key_list({table})").fetchall(),
+    )
+
+
+DROPPED_IN_7_TO_8 = {"searches": "record_json", "inbound_messages": "answered_at"}
+
+
+def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:7])
+    with Store.open(db) as s:
+        s.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
+        pending = new_search(s)  # as schema 7 keeps it: its record in `search_records`
+        at = timestamp(T0)
+        s.connection.executemany(  # as schema 7's code answered, with `answered_at`
+            "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply, answered_at)"
+            " VALUES ('DE', ?, ?, ?, ?)",
+            [("msg-1", at, b"<r/>", at), ("msg-2", at, None, None)],  # answered, claimed
+        )
+        tables = ("searches", "inbound_messages", "search_records", "partner_results", "hits")
+        before = {t: table_shape(s.connection, t) for t in tables}
+    monkeypatch.undo()
+    with Store.open(db) as s:
+        conn = s.connection
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+        for table, column in DROPPED_IN_7_TO_8.items():
+            assert column not in columns(conn, table)
+            info, others, keys = before[table]
+            kept = [c for c in info if c[0] != column]
+            assert table_shape(conn, table) == (kept, others, keys)  # indexes, keys as they were
+        for table in ("search_records", "partner_results", "hits"):  # the keys to `searches`
+            assert table_shape(conn, table) == before[table]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert s.pending_searches() == [pending]  # with its record and partners, to resume
+        assert s.claim_message("DE", "msg-1", now=T0).reply == b"<r/>"
+        assert s.claim_message("DE", "msg-2", now=T0 + dt.timedelta(seconds=1)).in_progress
+        assert s.remember_reply("DE", "msg-2", b"<r2/>", now=T0) == b"<r2/>"
+        assert s.gallery_version() == 1 and s.get_record("12/1234567C") is not None
+        s.close_search(pending.search_id, SearchStatus.PARTIAL, now=T0)
+        assert conn.execute("SELECT count(*) FROM search_records").fetchone() == (0,)
 
 
 def test_a_failing_migration_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
