@@ -304,14 +304,11 @@ class Connected:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._snapshot_open = False
         self._flat = False  # inside `flat_transaction`: steps join it without savepoints
         self._flat_failed = False
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        if self._snapshot_open:
-            raise StoreError("a gallery snapshot is open on this Store; write through another")
         if self._flat:
             try:
                 yield

@@ -33,7 +33,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -465,33 +465,10 @@ class Store(PartnerSideState):
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'gallery_version'").fetchone()
         return int(row[0])
 
-    @contextmanager
-    def gallery_snapshot(self) -> Iterator[tuple[int, Iterator[RecordRow]]]:
-        """The gallery version and every record at that version, read in one snapshot.
-
-        For rebuilding the FAISS indexes: stamp them with the version yielded here. Holds a
-        read transaction until the block ends, and this Store refuses writes meanwhile, so
-        use a `Store` of its own (in the worker thread that rebuilds), not the event loop's.
-        """
-        if self._conn.in_transaction:
-            raise StoreError("gallery_snapshot inside a transaction")
-        self._snapshot_open = True
-        try:
-            with _read_transaction(self._conn):
-                version = self.gallery_version()
-                cursor = self._conn.execute(
-                    f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY pnc_id"
-                )
-                yield version, (_record(r) for r in cursor)
-                cursor.close()
-        finally:
-            self._snapshot_open = False
-
     def iter_records(self, batch: int = 1000) -> Iterator[RecordRow]:
         """Every enrolled record by PNC ID, read in short batches that hold no transaction.
 
-        Records enrolled or deleted while iterating may or may not be seen; for a
-        consistent read stamped with a version, use `gallery_snapshot`.
+        Records enrolled or deleted while iterating may or may not be seen.
         """
         after = ""
         while True:

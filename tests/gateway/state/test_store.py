@@ -30,7 +30,6 @@ from exchange.gateway.state.store import (
     SearchRow,
     SearchStatus,
     Store,
-    StoreError,
     timestamp,
 )
 from exchange.model import MatchType, Modality, Purpose
@@ -585,31 +584,6 @@ def test_a_reference_belongs_to_one_record(store: Store) -> None:
     with pytest.raises(ConflictError):
         store.enrol_record("13/7654321D", "REF-1", RECORD, now=T0)
     assert store.gallery_version() == 1
-
-
-def test_gallery_snapshot_is_one_version(db: Path, store: Store) -> None:
-    store.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
-    reader = Store.open(db)
-    with reader.gallery_snapshot() as (version, records):
-        store.enrol_record("13/7654321D", "REF-2", RECORD, now=T0)  # meanwhile, elsewhere
-        assert version == 1
-        assert [r.reference for r in records] == ["REF-1"]
-    assert reader.gallery_version() == 2
-    reader.close()
-
-
-def test_no_writes_through_a_store_holding_a_snapshot(db: Path, store: Store) -> None:
-    store.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
-    store.enrol_record("13/7654321D", "REF-2", RECORD, now=T0)
-    with store.gallery_snapshot() as (_, records):
-        next(records)  # left half read
-        with pytest.raises(StoreError):
-            store.delete_record("12/1234567C")
-    assert not store.connection.in_transaction
-    assert store.delete_record("12/1234567C")
-    other = Store.open(db)
-    assert other.get_record("12/1234567C") is None and other.gallery_version() == 3
-    other.close()
 
 
 def test_iter_records_in_batches(store: Store) -> None:
