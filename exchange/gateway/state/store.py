@@ -319,26 +319,18 @@ class Store(PartnerSideState):
                 [(batch_id, search_id, partner) for search_id in search_ids],
             )
 
-    def finish_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> SearchRow:
+    def close_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> None:
         """Close a search; partners still `pending` become `timeout` in the same transaction.
 
         `complete` is refused while a partner is still pending (use `partial` at the
         deadline). The record as received (with its biometrics) is dropped here: it was kept
         only to resume the fan-out after a crash, and a finished search has no use for it.
-        Finishing an already finished search changes nothing and returns it as stored.
+        Closing an already closed search (or one that does not exist) changes nothing. The
+        search is not read back: this is the fan-out's hot path.
         """
-        with self._write():
-            self.close_search(search_id, status, now=now)
-            row = self._search(search_id)
-        if row is None:
-            raise NotFoundError("search", search_id)
-        return row
-
-    def close_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> None:
-        """`finish_search` without reading the search back (the fan-out's hot path)."""
         status = SearchStatus(status)
         if status is SearchStatus.PENDING:
-            raise ValueError("finish_search needs a final status")
+            raise ValueError("close_search needs a final status")
         stamp = timestamp(now)
         with self._write():
             if status is SearchStatus.COMPLETE:

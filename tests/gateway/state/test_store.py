@@ -73,6 +73,14 @@ def dna_hit(reference: str = "DE-REF-1", score: float = 1.0) -> NewHit:
     return NewHit(Modality.DNA, reference, score, MatchType.FULL)
 
 
+def finish(store: Store, search_id: str, status: SearchStatus, now: dt.datetime) -> SearchRow:
+    """Close a search and read it back, as the fan-out does."""
+    store.close_search(search_id, status, now=now)
+    row = store.get_search(search_id)
+    assert row is not None
+    return row
+
+
 def fail_inserts(store: Store, table: str, when: str) -> None:
     """Make the next matching INSERT fail inside SQLite, mid-transaction."""
     store.connection.execute(
@@ -335,7 +343,7 @@ def test_create_search_refuses_bad_partner_lists(store: Store) -> None:
 
 def test_pending_searches_lists_unfinished_oldest_first(store: Store) -> None:
     first, second, done = new_search(store), new_search(store), new_search(store)
-    store.finish_search(done.search_id, SearchStatus.FAILED, now=T0)
+    finish(store, done.search_id, SearchStatus.FAILED, T0)
     assert [s.search_id for s in store.pending_searches()] == [
         first.search_id,
         second.search_id,
@@ -408,33 +416,33 @@ def test_an_ended_search_keeps_no_record_and_its_space_is_used_again(db: Path) -
         assert grown < 300 // 2, grown  # 89 pages on SQLite 3.40
 
 
-def test_finish_search_times_out_the_late_partners(store: Store) -> None:
+def test_closing_a_search_times_out_the_late_partners(store: Store) -> None:
     sid = new_search(store).search_id
     store.set_partner_result(sid, "DE", PartnerStatus.NO_HIT, now=T0)
     end = T0 + dt.timedelta(seconds=30)
-    finished = store.finish_search(sid, SearchStatus.PARTIAL, now=end)
+    finished = finish(store, sid, SearchStatus.PARTIAL, end)
     assert finished.status is SearchStatus.PARTIAL and finished.completed_at == end
     assert finished.record_json is None  # the probe is not kept past its search
     de, fr = finished.results
     assert de.status is PartnerStatus.NO_HIT
     assert fr.status is PartnerStatus.TIMEOUT and fr.updated_at == end and fr.error
-    # Finishing again changes nothing; a late answer is not taken either.
-    again = store.finish_search(sid, SearchStatus.COMPLETE, now=end + dt.timedelta(hours=1))
+    # Closing again changes nothing; a late answer is not taken either.
+    again = finish(store, sid, SearchStatus.COMPLETE, end + dt.timedelta(hours=1))
     assert again == finished
     assert not store.set_partner_result(sid, "FR", PartnerStatus.NO_HIT, now=end)
-    with pytest.raises(NotFoundError):
-        store.finish_search("no-such-search", SearchStatus.FAILED, now=end)
+    store.close_search("no-such-search", SearchStatus.FAILED, now=end)  # nothing to close
+    assert store.get_search("no-such-search") is None
     with pytest.raises(ValueError):
-        store.finish_search(sid, SearchStatus.PENDING, now=end)
+        store.close_search(sid, SearchStatus.PENDING, now=end)
 
 
 def test_complete_only_when_every_partner_answered(store: Store) -> None:
     sid = new_search(store).search_id
     store.set_partner_result(sid, "DE", PartnerStatus.NO_HIT, now=T0)
     with pytest.raises(ConflictError):
-        store.finish_search(sid, SearchStatus.COMPLETE, now=T0)
+        store.close_search(sid, SearchStatus.COMPLETE, now=T0)
     store.set_partner_result(sid, "FR", PartnerStatus.REJECTED, now=T0, error="schema_invalid")
-    done = store.finish_search(sid, SearchStatus.COMPLETE, now=T0)
+    done = finish(store, sid, SearchStatus.COMPLETE, T0)
     assert done.status is SearchStatus.COMPLETE
     assert [r.status for r in done.results] == [PartnerStatus.NO_HIT, PartnerStatus.REJECTED]
 
