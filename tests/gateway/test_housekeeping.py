@@ -25,6 +25,7 @@ from exchange.gateway.node import Node
 from exchange.gateway.state.store import NewHit, PartnerStatus, SearchStatus
 from exchange.model import MatchType, Modality, Purpose
 from mock_partners.cluster import Cluster, running_cluster
+from tests.gateway.state.test_store import stored_reply
 
 SEED = 7
 HOUR = dt.timedelta(hours=1)
@@ -92,10 +93,10 @@ def _kept(
     node: Node, now: dt.datetime, old: int, searches: dict[str, list[str]]
 ) -> tuple[int, bool, bool, bool]:
     """Old rows left (of every kind), and whether each kind of row to keep is all there."""
-    olds = sum(node.store.cached_reply("DE", f"old-{i}") is not None for i in range(old))
+    olds = sum(stored_reply(node.store, "DE", f"old-{i}") is not None for i in range(old))
     olds += sum(node.store.released_to("DE", f"REF-OLD-{i}", now=now) for i in range(old))
     olds += sum(node.store.get_search(s) is not None for s in searches["old"])
-    fresh_reply = node.store.cached_reply("DE", "fresh") == b"<r/>"
+    fresh_reply = stored_reply(node.store, "DE", "fresh") == b"<r/>"
     fresh_note = node.store.released_to("DE", "REF-FRESH", now=now)
     kept = [node.store.get_search(s) for s in searches["kept"]]
     searches_kept = all(r is not None and len(r.results) == 2 for r in kept)

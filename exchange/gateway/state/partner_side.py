@@ -87,9 +87,9 @@ class PartnerSideState(Connected):
 
         The first caller gets `first=True`, runs the search and calls `remember_reply`. A
         duplicate gets the stored reply, or, while the first is still at work (a sender
-        that retried on its own timeout), `in_progress`: answer with a transient error or
-        poll `cached_reply`, but do not search again. A claim older than `stale_after`
-        without a reply (its process died) is handed to the next caller.
+        that retried on its own timeout), `in_progress`: answer with a transient error (a
+        later claim gets the reply once stored), but do not search again. A claim older
+        than `stale_after` without a reply (its process died) is handed to the next caller.
         """
         with self._write():
             row = self._conn.execute(
@@ -116,26 +116,18 @@ class PartnerSideState(Connected):
         If a reply was stored first (another process answered the same message), that one
         wins and is returned, so every duplicate gets one and the same reply.
         """
-        stamp = timestamp(now)
         with self._write():
             self._conn.execute(
-                "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply,"
-                " answered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-                " reply = excluded.reply, answered_at = excluded.answered_at"
+                "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET reply = excluded.reply"
                 " WHERE reply IS NULL",
-                (sender, message_id, stamp, reply, stamp),
+                (sender, message_id, timestamp(now), reply),
             )
-            stored = self.cached_reply(sender, message_id)
-        assert stored is not None
-        return stored
-
-    def cached_reply(self, sender: str, message_id: str) -> bytes | None:
-        """The reply already given to this message, if any."""
-        row = self._conn.execute(
-            "SELECT reply FROM inbound_messages WHERE sender = ? AND message_id = ?",
-            (sender, message_id),
-        ).fetchone()
-        return None if row is None or row[0] is None else bytes(row[0])
+            (stored,) = self._conn.execute(
+                "SELECT reply FROM inbound_messages WHERE sender = ? AND message_id = ?",
+                (sender, message_id),
+            ).fetchone()
+        return bytes(stored)
 
     def forget_replies(self, before: dt.datetime, limit: int | None = None) -> int:
         """Drop messages claimed before `before` and their replies (retention); how many.

@@ -125,7 +125,9 @@ class SearchRow:
     modalities: tuple[Modality, ...]
     partners: tuple[str, ...]
     max_candidates: int
-    record_json: str | None  # None once finished: the probe is not kept beyond its search
+    # The record as received, kept in `search_records` while the search is pending (to
+    # resume its fan-out); None once finished: the probe is not kept beyond its search.
+    record_json: str | None
     correlation_id: str
     status: SearchStatus
     created_at: dt.datetime

@@ -170,6 +170,18 @@ MIGRATIONS: list[str] = [
         SELECT search_id, record_json FROM searches WHERE record_json IS NOT NULL;
     UPDATE searches SET record_json = NULL WHERE record_json IS NOT NULL;
     """,
+    # 7 -> 8: the two columns nothing reads go: `searches.record_json` (always NULL since
+    # 6 -> 7) and `inbound_messages.answered_at` (written with each reply, never read).
+    # Neither is indexed or named by a constraint, trigger or view, so DROP COLUMN (SQLite
+    # 3.35; STRICT tables already need 3.37) can take them. It rewrites each table's rows
+    # once, inside the migration's transaction. A rebuild (new table, copy, DROP, RENAME)
+    # is not an option here: with foreign keys on (they cannot be turned off inside a
+    # transaction), dropping `searches` would cascade-delete every partner result, hit and
+    # search record.
+    """
+    ALTER TABLE searches DROP COLUMN record_json;
+    ALTER TABLE inbound_messages DROP COLUMN answered_at;
+    """,
 ]
 
 
@@ -292,14 +304,11 @@ class Connected:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._snapshot_open = False
         self._flat = False  # inside `flat_transaction`: steps join it without savepoints
         self._flat_failed = False
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        if self._snapshot_open:
-            raise StoreError("a gallery snapshot is open on this Store; write through another")
         if self._flat:
             try:
                 yield

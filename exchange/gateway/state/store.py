@@ -33,7 +33,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -319,26 +319,18 @@ class Store(PartnerSideState):
                 [(batch_id, search_id, partner) for search_id in search_ids],
             )
 
-    def finish_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> SearchRow:
+    def close_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> None:
         """Close a search; partners still `pending` become `timeout` in the same transaction.
 
         `complete` is refused while a partner is still pending (use `partial` at the
         deadline). The record as received (with its biometrics) is dropped here: it was kept
         only to resume the fan-out after a crash, and a finished search has no use for it.
-        Finishing an already finished search changes nothing and returns it as stored.
+        Closing an already closed search (or one that does not exist) changes nothing. The
+        search is not read back: this is the fan-out's hot path.
         """
-        with self._write():
-            self.close_search(search_id, status, now=now)
-            row = self._search(search_id)
-        if row is None:
-            raise NotFoundError("search", search_id)
-        return row
-
-    def close_search(self, search_id: str, status: SearchStatus, *, now: dt.datetime) -> None:
-        """`finish_search` without reading the search back (the fan-out's hot path)."""
         status = SearchStatus(status)
         if status is SearchStatus.PENDING:
-            raise ValueError("finish_search needs a final status")
+            raise ValueError("close_search needs a final status")
         stamp = timestamp(now)
         with self._write():
             if status is SearchStatus.COMPLETE:
@@ -465,33 +457,10 @@ class Store(PartnerSideState):
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'gallery_version'").fetchone()
         return int(row[0])
 
-    @contextmanager
-    def gallery_snapshot(self) -> Iterator[tuple[int, Iterator[RecordRow]]]:
-        """The gallery version and every record at that version, read in one snapshot.
-
-        For rebuilding the FAISS indexes: stamp them with the version yielded here. Holds a
-        read transaction until the block ends, and this Store refuses writes meanwhile, so
-        use a `Store` of its own (in the worker thread that rebuilds), not the event loop's.
-        """
-        if self._conn.in_transaction:
-            raise StoreError("gallery_snapshot inside a transaction")
-        self._snapshot_open = True
-        try:
-            with _read_transaction(self._conn):
-                version = self.gallery_version()
-                cursor = self._conn.execute(
-                    f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY pnc_id"
-                )
-                yield version, (_record(r) for r in cursor)
-                cursor.close()
-        finally:
-            self._snapshot_open = False
-
     def iter_records(self, batch: int = 1000) -> Iterator[RecordRow]:
         """Every enrolled record by PNC ID, read in short batches that hold no transaction.
 
-        Records enrolled or deleted while iterating may or may not be seen; for a
-        consistent read stamped with a version, use `gallery_snapshot`.
+        Records enrolled or deleted while iterating may or may not be seen.
         """
         after = ""
         while True:

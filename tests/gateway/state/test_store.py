@@ -14,6 +14,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,6 @@ from exchange.gateway.state.store import (
     SearchRow,
     SearchStatus,
     Store,
-    StoreError,
     timestamp,
 )
 from exchange.model import MatchType, Modality, Purpose
@@ -71,6 +71,23 @@ def new_search(
 
 def dna_hit(reference: str = "DE-REF-1", score: float = 1.0) -> NewHit:
     return NewHit(Modality.DNA, reference, score, MatchType.FULL)
+
+
+def stored_reply(store: Store, sender: str, message_id: str) -> bytes | None:
+    """The reply kept for a message, read with SQL (the gateway reads it by claiming)."""
+    row = store.connection.execute(
+        "SELECT reply FROM inbound_messages WHERE sender = ? AND message_id = ?",
+        (sender, message_id),
+    ).fetchone()
+    return None if row is None or row[0] is None else bytes(row[0])
+
+
+def finish(store: Store, search_id: str, status: SearchStatus, now: dt.datetime) -> SearchRow:
+    """Close a search and read it back, as the fan-out does."""
+    store.close_search(search_id, status, now=now)
+    row = store.get_search(search_id)
+    assert row is not None
+    return row
 
 
 def fail_inserts(store: Store, table: str, when: str) -> None:
@@ -155,12 +172,11 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
         assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert {"inbound_messages_by_time", "released_hits_by_time", "searches_by_end"} <= names
-        assert s.cached_reply("DE", "msg-1") == b"<r/>"
+        assert stored_reply(s, "DE", "msg-1") == b"<r/>"
         upgraded = s.get_search("s-1")
         assert upgraded is not None and upgraded.status == "pending"
         assert upgraded.record_json == RECORD  # moved to its own table, still there to resume
-        vestige = "SELECT count(*) FROM searches WHERE record_json IS NOT NULL"
-        assert conn.execute(vestige).fetchone() == (0,)
+        assert "record_json" not in columns(conn, "searches")  # and its old column gone
         assert [(r.partner, r.message_id, r.dna_batch_id) for r in upgraded.results] == [
             ("DE", "m-de", None),
             ("FR", "m-fr", None),
@@ -181,6 +197,63 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date(
             ("2030",),
         ).fetchall()
         assert "inbound_messages_by_time" in " ".join(str(r[-1]) for r in plan)
+
+
+def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def table_shape(conn: sqlite3.Connection, table: str) -> tuple[list[Any], ...]:
+    """A table's columns (but their positions), indexes and foreign keys, to compare."""
+    return (
+        [r[1:] for r in conn.execute(f"PRAGMA table_info({table})")],
+        conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? AND type != 'table'"
+            " ORDER BY name",
+            (table,),
+        ).fetchall(),
+        conn.execute(f"PRAGMA foreign_key_list({table})").fetchall(),
+    )
+
+
+DROPPED_IN_7_TO_8 = {"searches": "record_json", "inbound_messages": "answered_at"}
+
+
+def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:7])
+    with Store.open(db) as s:
+        s.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
+        pending = new_search(s)  # as schema 7 keeps it: its record in `search_records`
+        at = timestamp(T0)
+        s.connection.executemany(  # as schema 7's code answered, with `answered_at`
+            "INSERT INTO inbound_messages (sender, message_id, claimed_at, reply, answered_at)"
+            " VALUES ('DE', ?, ?, ?, ?)",
+            [("msg-1", at, b"<r/>", at), ("msg-2", at, None, None)],  # answered, claimed
+        )
+        tables = ("searches", "inbound_messages", "search_records", "partner_results", "hits")
+        before = {t: table_shape(s.connection, t) for t in tables}
+    monkeypatch.undo()
+    with Store.open(db) as s:
+        conn = s.connection
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+        for table, column in DROPPED_IN_7_TO_8.items():
+            assert column not in columns(conn, table)
+            info, others, keys = before[table]
+            kept = [c for c in info if c[0] != column]
+            assert table_shape(conn, table) == (kept, others, keys)  # indexes, keys as they were
+        for table in ("search_records", "partner_results", "hits"):  # the keys to `searches`
+            assert table_shape(conn, table) == before[table]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert s.pending_searches() == [pending]  # with its record and partners, to resume
+        assert s.claim_message("DE", "msg-1", now=T0).reply == b"<r/>"
+        assert s.claim_message("DE", "msg-2", now=T0 + dt.timedelta(seconds=1)).in_progress
+        assert s.remember_reply("DE", "msg-2", b"<r2/>", now=T0) == b"<r2/>"
+        assert s.gallery_version() == 1 and s.get_record("12/1234567C") is not None
+        s.close_search(pending.search_id, SearchStatus.PARTIAL, now=T0)
+        assert conn.execute("SELECT count(*) FROM search_records").fetchone() == (0,)
 
 
 def test_a_failing_migration_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,7 +352,7 @@ def test_create_search_refuses_bad_partner_lists(store: Store) -> None:
 
 def test_pending_searches_lists_unfinished_oldest_first(store: Store) -> None:
     first, second, done = new_search(store), new_search(store), new_search(store)
-    store.finish_search(done.search_id, SearchStatus.FAILED, now=T0)
+    finish(store, done.search_id, SearchStatus.FAILED, T0)
     assert [s.search_id for s in store.pending_searches()] == [
         first.search_id,
         second.search_id,
@@ -352,33 +425,33 @@ def test_an_ended_search_keeps_no_record_and_its_space_is_used_again(db: Path) -
         assert grown < 300 // 2, grown  # 89 pages on SQLite 3.40
 
 
-def test_finish_search_times_out_the_late_partners(store: Store) -> None:
+def test_closing_a_search_times_out_the_late_partners(store: Store) -> None:
     sid = new_search(store).search_id
     store.set_partner_result(sid, "DE", PartnerStatus.NO_HIT, now=T0)
     end = T0 + dt.timedelta(seconds=30)
-    finished = store.finish_search(sid, SearchStatus.PARTIAL, now=end)
+    finished = finish(store, sid, SearchStatus.PARTIAL, end)
     assert finished.status is SearchStatus.PARTIAL and finished.completed_at == end
     assert finished.record_json is None  # the probe is not kept past its search
     de, fr = finished.results
     assert de.status is PartnerStatus.NO_HIT
     assert fr.status is PartnerStatus.TIMEOUT and fr.updated_at == end and fr.error
-    # Finishing again changes nothing; a late answer is not taken either.
-    again = store.finish_search(sid, SearchStatus.COMPLETE, now=end + dt.timedelta(hours=1))
+    # Closing again changes nothing; a late answer is not taken either.
+    again = finish(store, sid, SearchStatus.COMPLETE, end + dt.timedelta(hours=1))
     assert again == finished
     assert not store.set_partner_result(sid, "FR", PartnerStatus.NO_HIT, now=end)
-    with pytest.raises(NotFoundError):
-        store.finish_search("no-such-search", SearchStatus.FAILED, now=end)
+    store.close_search("no-such-search", SearchStatus.FAILED, now=end)  # nothing to close
+    assert store.get_search("no-such-search") is None
     with pytest.raises(ValueError):
-        store.finish_search(sid, SearchStatus.PENDING, now=end)
+        store.close_search(sid, SearchStatus.PENDING, now=end)
 
 
 def test_complete_only_when_every_partner_answered(store: Store) -> None:
     sid = new_search(store).search_id
     store.set_partner_result(sid, "DE", PartnerStatus.NO_HIT, now=T0)
     with pytest.raises(ConflictError):
-        store.finish_search(sid, SearchStatus.COMPLETE, now=T0)
+        store.close_search(sid, SearchStatus.COMPLETE, now=T0)
     store.set_partner_result(sid, "FR", PartnerStatus.REJECTED, now=T0, error="schema_invalid")
-    done = store.finish_search(sid, SearchStatus.COMPLETE, now=T0)
+    done = finish(store, sid, SearchStatus.COMPLETE, T0)
     assert done.status is SearchStatus.COMPLETE
     assert [r.status for r in done.results] == [PartnerStatus.NO_HIT, PartnerStatus.REJECTED]
 
@@ -530,31 +603,6 @@ def test_a_reference_belongs_to_one_record(store: Store) -> None:
     assert store.gallery_version() == 1
 
 
-def test_gallery_snapshot_is_one_version(db: Path, store: Store) -> None:
-    store.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
-    reader = Store.open(db)
-    with reader.gallery_snapshot() as (version, records):
-        store.enrol_record("13/7654321D", "REF-2", RECORD, now=T0)  # meanwhile, elsewhere
-        assert version == 1
-        assert [r.reference for r in records] == ["REF-1"]
-    assert reader.gallery_version() == 2
-    reader.close()
-
-
-def test_no_writes_through_a_store_holding_a_snapshot(db: Path, store: Store) -> None:
-    store.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
-    store.enrol_record("13/7654321D", "REF-2", RECORD, now=T0)
-    with store.gallery_snapshot() as (_, records):
-        next(records)  # left half read
-        with pytest.raises(StoreError):
-            store.delete_record("12/1234567C")
-    assert not store.connection.in_transaction
-    assert store.delete_record("12/1234567C")
-    other = Store.open(db)
-    assert other.get_record("12/1234567C") is None and other.gallery_version() == 3
-    other.close()
-
-
 def test_iter_records_in_batches(store: Store) -> None:
     ids = [f"{n:02d}/0000000X" for n in range(7)]
     for i, pnc in enumerate(reversed(ids)):
@@ -662,16 +710,16 @@ def test_ended_searches_are_forgotten_oldest_first_in_chunks_with_their_rows(
 
 
 def test_duplicate_message_gets_the_same_reply(store: Store) -> None:
-    assert store.cached_reply("DE", "msg-1") is None
+    assert stored_reply(store, "DE", "msg-1") is None
     assert store.remember_reply("DE", "msg-1", b"<reply>1</reply>", now=T0) == b"<reply>1</reply>"
-    assert store.cached_reply("DE", "msg-1") == b"<reply>1</reply>"
+    assert stored_reply(store, "DE", "msg-1") == b"<reply>1</reply>"
     # A racing second answer is not stored; the first one is what every duplicate gets.
     assert store.remember_reply("DE", "msg-1", b"<reply>2</reply>", now=T0) == b"<reply>1</reply>"
-    assert store.cached_reply("FR", "msg-1") is None  # message ids are per sender
+    assert stored_reply(store, "FR", "msg-1") is None  # message ids are per sender
     store.remember_reply("FR", "msg-1", b"<fr/>", now=T0 + dt.timedelta(days=2))
     assert store.forget_replies(T0 + dt.timedelta(days=1)) == 1
-    assert store.cached_reply("DE", "msg-1") is None
-    assert store.cached_reply("FR", "msg-1") == b"<fr/>"
+    assert stored_reply(store, "DE", "msg-1") is None
+    assert stored_reply(store, "FR", "msg-1") == b"<fr/>"
 
 
 def test_old_replies_and_release_notes_are_forgotten_oldest_first_in_chunks(
@@ -682,7 +730,7 @@ def test_old_replies_and_release_notes_are_forgotten_oldest_first_in_chunks(
         store.record_released("DE", f"search-{i}", [f"REF-{i}"], at=T0 + dt.timedelta(hours=i))
     cutoff = T0 + dt.timedelta(hours=3, minutes=30)  # msg-0..3 and their notes are older
     assert store.forget_replies(cutoff, limit=3) == 3
-    assert [store.cached_reply("DE", f"msg-{i}") is None for i in range(5)] == [
+    assert [stored_reply(store, "DE", f"msg-{i}") is None for i in range(5)] == [
         True,
         True,
         True,
@@ -690,7 +738,7 @@ def test_old_replies_and_release_notes_are_forgotten_oldest_first_in_chunks(
         False,
     ]
     assert store.forget_replies(cutoff, limit=3) == 1 and store.forget_replies(cutoff) == 0
-    assert store.cached_reply("DE", "msg-4") == b"<r/>"
+    assert stored_reply(store, "DE", "msg-4") == b"<r/>"
     now = T0 + dt.timedelta(hours=4)
     assert store.forget_released(cutoff, limit=2) == 2
     assert store.forget_released(cutoff, limit=2) == 2
