@@ -233,6 +233,8 @@ def build_node(config: GatewayConfig, http: HttpClient) -> Node:
         thresholds=Thresholds(
             **{k: v for k, v in config.thresholds.items() if k in {"face", "fingerprint"}}
         ),
+        face_index=config.gallery.face_index,
+        face_search=config.gallery.face_search,
     )
     node_ref: list[Node] = []
 
