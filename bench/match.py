@@ -24,6 +24,13 @@ latent searches with one.
 Thresholds at FMR 1e-6 are computed from genuine and impostor score samples (face: top
 impostor scores of the exact search; ten-print: random non-mated pairs, extrapolated) and
 printed.
+
+Which face indexes: by default exact Flat, the IVF-PQ that `auto` switches to at that size
+(`ivf_index`, swept over nprobe) and HNSW32,SQ8 up to `--hnsw-max`. `--face-index STRING
+[--face-search STRING]` measures instead exactly the strings of the gateway's `[gallery]
+face_index` / `face_search` (`auto` included, no sweep), so what is measured is what runs;
+every row names the strings it was built from (`face_index`, `face_search`) and what ran
+(`index`: a trained index is exact Flat until the gallery can train it).
 """
 
 from __future__ import annotations
@@ -40,9 +47,11 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
+from matchers.errors import MatcherError
 from matchers.face import FaceGallery, ivf_index
 from matchers.fingerprint import FIT_FROM, FingerprintGallery
 from matchers.fusion import ranked, sum_rule
+from matchers.index_spec import check_factory, check_search
 from matchers.minutiae_encoding import encode
 from matchers.synthetic import (
     face_templates,
@@ -139,7 +148,10 @@ def face_rows(
     specs: list[tuple[str, str]],
     n_queries: int,
     cache: Path | None = None,
+    sweep: bool = True,
 ) -> list[Row]:
+    """One row for the numpy baseline, then one per index string (and per nprobe when
+    `sweep`, for IVF indexes): each built by `FaceGallery(DIM, index, params)`."""
     gal, queries, gen_s = _face_data(n, dataset, n_queries, cache)
     mates = np.linspace(0, n - 1, n_queries).astype(np.int64)
     k = 10
@@ -156,6 +168,8 @@ def face_rows(
             "N": n,
             "data": dataset,
             "index": "numpy matmul+argpartition (baseline)",
+            "face_index": None,
+            "face_search": None,
             "build_s": 0.0,
             "gen_s": gen_s,
             "bytes_per_template": 4 * DIM,
@@ -183,11 +197,12 @@ def face_rows(
         g = FaceGallery(DIM, index=factory, params=params)
         _, build_s = _timed(lambda g=g: g.add(ids, gal))  # type: ignore[misc]
         bytes_per = g.memory_bytes() / n
-        variants = (
-            [params] if "IVF" not in g.factory else [p for p in _nprobe_sweep(g.search_params)]
-        )
+        if g.factory != g.spec and g.spec != "auto":
+            print(f"  {factory}: {n} templates are too few to train it; exact Flat runs")
+        swept = sweep and "IVF" in g.factory
+        variants = _nprobe_sweep(g.search_params) if swept else [g.search_params]
         for p in variants:
-            if p:
+            if p != g.search_params:
                 g._params = p
                 g._apply_params()
             if g.factory == "Flat":  # the sgemm rate under the load of this very moment
@@ -226,6 +241,8 @@ def face_rows(
                 "N": n,
                 "data": dataset,
                 "index": f"{g.factory} {p}".strip(),
+                "face_index": factory,
+                "face_search": p if swept else params,  # the [gallery] strings of this row
                 "build_s": build_s,
                 "gen_s": gen_s,
                 "bytes_per_template": bytes_per,
@@ -255,7 +272,8 @@ def face_rows(
                 f"({rank1 - exact_rank1:+.4f})  above-thr recall {recall:.4f} "
                 f"(mates {mate_above:.4f})"
                 + (f"  {share:.0%} of sgemm {flops / 1e9:.0f} GFLOP/s" if share else "")
-                + f"  load {row['load_avg_1min']:.1f}",
+                + f"  load {row['load_avg_1min']:.1f}"
+                + f"  (face_index {row['face_index']!r}, face_search {row['face_search']!r})",
                 flush=True,
             )
         del g
@@ -433,6 +451,18 @@ def _fingerprint_row(
     return row
 
 
+def _check_face_strings(parser: argparse.ArgumentParser, index: str, search: str) -> None:
+    """The config's checks (`matchers.index_spec`), as a usage error naming the option."""
+    try:
+        check_factory(index, DIM)
+    except MatcherError as exc:
+        parser.error(f"--face-index: {exc}")
+    try:
+        check_search(index, search, DIM)
+    except MatcherError as exc:
+        parser.error(f"--face-search: {exc}")
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="prum-exchange bench match", description=__doc__.splitlines()[0]
@@ -451,6 +481,20 @@ def main(argv: Sequence[str]) -> int:
         help="fingerprint position factory strings (latent and exact paths), ';'-separated, "
         "the first one enrolled",
     )
+    parser.add_argument(
+        "--face-index",
+        default=None,
+        metavar="STRING",
+        help="measure this face index only, as the gateway's [gallery] face_index: a faiss "
+        'index_factory string ("HNSW32", "IVF1024,Flat", ...) or "auto"; default: '
+        "Flat, the IVF-PQ auto picks (nprobe swept) and HNSW32,SQ8",
+    )
+    parser.add_argument(
+        "--face-search",
+        default="",
+        metavar="STRING",
+        help='its search parameters, as [gallery] face_search ("nprobe=16", "efSearch=64")',
+    )
     parser.add_argument("--skip-face", action="store_true")
     parser.add_argument(
         "--datasets",
@@ -463,6 +507,10 @@ def main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--skip-fingerprint", action="store_true")
     args = parser.parse_args(list(argv))
+    if args.face_search and args.face_index is None:
+        parser.error("--face-search: needs --face-index (the default set has its own)")
+    if args.face_index is not None:
+        _check_face_strings(parser, args.face_index, args.face_search)
     sizes = args.sizes or ([5_000] if args.quick else [100_000, 1_000_000])
     fp_size = args.fp_size or (500 if args.quick else 100_000)
     n_queries = args.queries or (200 if args.quick else 2000)
@@ -474,11 +522,14 @@ def main(argv: Sequence[str]) -> int:
     if not args.skip_face:
         for n in sizes:
             for dataset in args.datasets:
-                specs = [("Flat", ""), ivf_index(n)]
-                if n <= hnsw_max:
-                    specs.append(("HNSW32,SQ8", "efSearch=64"))
+                if args.face_index is not None:  # exactly what [gallery] would run
+                    specs, sweep = [(args.face_index, args.face_search)], False
+                else:
+                    specs, sweep = [("Flat", ""), ivf_index(n)], True
+                    if n <= hnsw_max:
+                        specs.append(("HNSW32,SQ8", "efSearch=64"))
                 print(f"face N={n} {dataset}:", flush=True)
-                face.extend(face_rows(n, dataset, specs, n_queries, args.cache))
+                face.extend(face_rows(n, dataset, specs, n_queries, args.cache, sweep))
     fp: list[Row] = []
     if not args.skip_fingerprint:
         fp = fingerprint_rows(
@@ -496,10 +547,14 @@ def main(argv: Sequence[str]) -> int:
             [float(r[key] or 0) for r in sel],
         )
 
-    plots = (
-        []
-        if not face
-        else [
+    # Series by index family; with --face-index, by what that string ran as (auto: Flat ...).
+    ran = tuple(dict.fromkeys(str(r["index"]).split(" ")[0] for r in face if r["face_index"]))
+    families, latency_families = (
+        (("Flat", "IVF", "HNSW"), ("IVF", "HNSW")) if args.face_index is None else (ran, ran)
+    )
+    plots = [
+        plot
+        for plot in (
             Plot(
                 "face: speed vs accuracy",
                 "batched searches/s",
@@ -507,7 +562,7 @@ def main(argv: Sequence[str]) -> int:
                 [
                     points(d, "rank1", p)
                     for d in ("realistic", "isotropic")
-                    for p in ("Flat", "IVF", "HNSW", "numpy")
+                    for p in (*families, "numpy")
                 ],
                 log_x=True,
             ),
@@ -518,13 +573,14 @@ def main(argv: Sequence[str]) -> int:
                 [
                     points(d, "p99_ms", p)
                     for d in ("realistic", "isotropic")
-                    for p in ("IVF", "HNSW")
+                    for p in latency_families
                 ],
                 log_x=True,
                 log_y=True,
             ),
-        ]
-    )
+        )
+        if any(s.x for s in plot.series)  # nothing measured (--skip-face): no empty log axes
+    ]
     if fp:
         plots.append(
             Plot(
@@ -569,6 +625,8 @@ def main(argv: Sequence[str]) -> int:
             "fp_size": fp_size,
             "seed": SEED,
             "matmul_gflops": flops / 1e9,
+            "face_index": "default set" if args.face_index is None else args.face_index,
+            "face_search": args.face_search,
         },
         rows=[*face, *fp],
         plots=plots,

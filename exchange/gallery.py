@@ -72,13 +72,23 @@ class NodeGallery:
     """DNA, face and fingerprint galleries of one node, safe for concurrent searches."""
 
     def __init__(
-        self, *, feature_model: str, face_dim: int, thresholds: Thresholds, face_index: str = "auto"
+        self,
+        *,
+        feature_model: str,
+        face_dim: int,
+        thresholds: Thresholds,
+        face_index: str = "auto",
+        face_search: str = "",
     ) -> None:
+        """`face_index`, `face_search`: the face gallery's faiss index_factory string (or
+        "auto") and its ParameterSpace search parameters (the config's `[gallery]`)."""
         self.feature_model = feature_model
         self.face_dim = face_dim
         self.thresholds = thresholds
+        self.face_index = face_index
+        self.face_search = face_search
         self.dna = DnaGallery()
-        self.face = FaceGallery(face_dim, index=face_index)
+        self.face = FaceGallery(face_dim, index=face_index, params=face_search)
         self.fingerprints = FingerprintGallery()
         self._lock = threading.Lock()
         self._modalities: dict[str, set[str]] = {}
@@ -112,7 +122,9 @@ class NodeGallery:
         """Replace the galleries with the saved files if all carry `version`; else False.
 
         A missing, unreadable or stale file (another version: the source of truth changed
-        since, or the process died before saving) means the caller rebuilds from SQLite.
+        since, or the process died before saving) means the caller rebuilds from SQLite; so
+        does a face index saved under other strings than `face_index` and `face_search`
+        (the configuration changed: what runs is what is configured).
         """
         try:
             meta = json.loads((directory / "references.json").read_text())
@@ -131,6 +143,8 @@ class NodeGallery:
                 else self.fingerprints
             )
         except (OSError, ValueError, KeyError, StaleIndexError):
+            return False
+        if (face.spec, face.spec_params) != (self.face_index, self.face_search):
             return False
         self.dna, self.face, self.fingerprints = dna, face, fingerprints
         with self._lock:

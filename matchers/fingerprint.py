@@ -228,10 +228,7 @@ class FingerprintGallery:
         """Rebuild every position index under another factory string from the held codes."""
         with self._lock.write():
             for gallery in self._positions.values():
-                if len(gallery):
-                    gallery.reindex(index, params)
-                else:
-                    gallery._spec, gallery._factory, gallery._params = index, index, params
+                gallery.reindex(index, params)  # an empty one builds it at its first add
             self._index, self._params = index, params
 
     def remove(self, reference: str) -> None:

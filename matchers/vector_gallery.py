@@ -5,11 +5,14 @@ gallery (`matchers.fingerprint`), whose encodings are fixed-length vectors too (
 
 Which index runs is a FAISS `index_factory` string held as data (STYLE.md §4; FAISS wiki, "The
 index factory"), with optional search parameters in `ParameterSpace` syntax ("nprobe=32",
-"efSearch=128") plus `k_factor` for a refined index. `index="auto"` picks by gallery size (see
-`auto_index`): exact "Flat" while it is small, then an inverted file over 4-bit fast-scan PQ
-codes whose shortlist is re-scored on 8-bit scalar-quantised codes once it passes
+"efSearch=128") plus `k_factor` for a refined index; `matchers.index_spec` says what they mean
+and refuses, at construction, strings FAISS cannot use. `index="auto"` picks by gallery size
+(see `auto_index`): exact "Flat" while it is small, then an inverted file over 4-bit fast-scan
+PQ codes whose shortlist is re-scored on 8-bit scalar-quantised codes once it passes
 `AUTO_IVF_FROM` templates; a Flat gallery that grows past it is re-indexed from its own exact
-vectors.
+vectors. An explicit index that must be trained is held the same way: exact "Flat" until the
+gallery has `index_spec.train_from` templates to train it on, then re-indexed into it, so a
+gallery enrolled one record at a time is not trained on its first few.
 
 Exact search runs on FAISS's BLAS path with larger blocks than its defaults (`BLAS_*` below):
 its 1,024-row database block left a quarter of the sgemm rate unused at 100k templates.
@@ -37,12 +40,13 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from matchers import index_spec
 from matchers.errors import MatcherError, StaleIndexError, TemplateError, UnknownReferenceError
+from matchers.index_spec import REFINE_SUFFIX, STAGING
 from matchers.rwlock import ReadWriteLock
 from matchers.thresholds import Threshold
 
 AUTO_IVF_FROM = 200_000
-REFINE_SUFFIX = ",Refine(SQ8)"
 KMEANS_ITERATIONS = 10
 FORMAT = "prum-exchange/vector-gallery/1"
 
@@ -129,11 +133,14 @@ class VectorGallery:
     """A 1:N gallery of vectors: add, remove, search, save and load (see the module docstring)."""
 
     def __init__(self, dim: int, index: str = "auto", params: str = "", version: str = "0") -> None:
+        index_spec.check_factory(index, dim)
+        index_spec.check_search(index, params, dim)
         self.dim = dim
         self.version = version
         self.threshold: Threshold | None = None
-        self._spec = index
-        self._params = params
+        self._spec = index  # what was asked for: a factory string or "auto"
+        self._spec_params = params  # its search parameters ("" for auto)
+        self._params = params  # those of the index in use (auto's; "" while staged on Flat)
         self._factory = "" if index == "auto" else index
         self._index: Any = None
         self._ref_of: dict[int, str] = {}
@@ -157,7 +164,18 @@ class VectorGallery:
 
     @property
     def search_params(self) -> str:
+        """The search parameters in use."""
         return self._params
+
+    @property
+    def spec(self) -> str:
+        """The factory string asked for, or "auto"; `factory` differs while it is staged."""
+        return self._spec
+
+    @property
+    def spec_params(self) -> str:
+        """The search parameters asked for with `spec`."""
+        return self._spec_params
 
     def memory_bytes(self) -> int:
         """Bytes the index holds for its codes and ids (serialised size), excluding mappings."""
@@ -205,10 +223,25 @@ class VectorGallery:
             self._remove_ids(ids)
 
     def reindex(self, index: str, params: str = "") -> None:
-        """Rebuild under another factory string from the vectors the index holds."""
+        """Rebuild under another factory string (or "auto") from the vectors the index holds,
+        as if the gallery had been built with it: staged on Flat while too small to train it,
+        and an empty gallery builds it at its first add."""
+        index_spec.check_factory(index, self.dim)
+        index_spec.check_search(index, params, self.dim)
         with self._lock.write():
             self._writable()
-            self._rebuild(index, params)
+            self._spec, self._spec_params = index, params
+            if not self._id_of:
+                self._index, self._params = None, params
+                self._factory = "" if index == "auto" else index
+                return
+            if index == "auto":
+                factory, params = auto_index(len(self._id_of), self.dim)
+            elif len(self._id_of) < index_spec.train_from(index, self.dim):
+                factory, params = STAGING, ""
+            else:
+                factory = index
+            self._rebuild(factory, params)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -249,6 +282,7 @@ class VectorGallery:
                 "factory": self._factory,
                 "params": self._params,
                 "spec": self._spec,
+                "spec_params": self._spec_params,
                 "next_id": self._next_id,
                 "ids": list(self._ref_of.keys()),
                 "references": list(self._ref_of.values()),
@@ -286,10 +320,13 @@ class VectorGallery:
         index = _read(target, flags, meta["factory"], meta["dim"])
         if index.ntotal != len(meta["ids"]) or index.d != meta["dim"]:
             raise StaleIndexError(str(target), "index and metadata disagree", meta["version"])
-        gallery = cls(
-            meta["dim"], index=meta["spec"], params=meta["params"], version=meta["version"]
-        )
-        gallery._factory = meta["factory"]
+        spec = meta["spec"]
+        spec_params = meta.get("spec_params", "" if spec == "auto" else meta["params"])
+        try:
+            gallery = cls(meta["dim"], index=spec, params=spec_params, version=meta["version"])
+        except index_spec.IndexSpecError as exc:  # saved by another FAISS, say: rebuild
+            raise StaleIndexError(str(target), f"{spec!r}: {exc}", "a usable index") from exc
+        gallery._factory, gallery._params = meta["factory"], meta["params"]
         gallery._index = index
         if not mmap:  # files written before the fast-scan fix may hold stale slots
             _clear_packed_tails(index)
@@ -309,30 +346,29 @@ class VectorGallery:
             raise MatcherError("this gallery is memory-mapped read-only; load it without mmap")
 
     def _new_index(self, factory: str) -> Any:
-        if factory.endswith(REFINE_SUFFIX):
-            return _RefinedIndex(self._new_index(factory[: -len(REFINE_SUFFIX)]), self.dim)
-        wrapped = (
-            factory if "IVF" in factory or factory.startswith("IDMap") else f"IDMap2,{factory}"
+        base, refined = index_spec.split_refine(factory)
+        if refined:
+            return _RefinedIndex(self._new_index(base), self.dim)
+        return faiss.index_factory(
+            self.dim, index_spec.with_ids(factory), faiss.METRIC_INNER_PRODUCT
         )
-        return faiss.index_factory(self.dim, wrapped, faiss.METRIC_INNER_PRODUCT)
 
     def _apply_params(self) -> None:
-        faiss_params = []
-        for item in filter(None, self._params.split(",")):
-            name, _, value = item.partition("=")
-            if name == "k_factor" and isinstance(self._index, _RefinedIndex):
-                self._index.k_factor = int(value)
-            else:
-                faiss_params.append(item)
-        if faiss_params:
-            space: Any = faiss.ParameterSpace()  # its stubs miss the string overload
-            target = self._index.base if isinstance(self._index, _RefinedIndex) else self._index
-            space.set_index_parameters(target, ",".join(faiss_params))
+        faiss_params, k_factor = index_spec.split_search(self._params)
+        if k_factor is not None and isinstance(self._index, _RefinedIndex):
+            self._index.k_factor = k_factor
+        target = self._index.base if isinstance(self._index, _RefinedIndex) else self._index
+        index_spec.set_search(target, faiss_params)
 
     def _ensure_index(self, n_after: int, batch: npt.NDArray[np.float32]) -> None:
+        staged = self._spec != "auto" and self._factory != self._spec
         if self._index is None:
             if self._spec == "auto":
                 self._factory, self._params = auto_index(n_after, self.dim)
+            elif n_after < index_spec.train_from(self._spec, self.dim):
+                self._factory, self._params = STAGING, ""
+            else:
+                self._factory, self._params = self._spec, self._spec_params
             self._index = self._new_index(self._factory)
             if not self._index.is_trained:
                 _train(self._index, batch, self._factory)
@@ -340,6 +376,8 @@ class VectorGallery:
         elif self._spec == "auto" and self._factory == "Flat" and n_after >= AUTO_IVF_FROM:
             factory, params = auto_index(n_after, self.dim)
             self._rebuild(factory, params, extra=batch)
+        elif staged and n_after >= index_spec.train_from(self._spec, self.dim):
+            self._rebuild(self._spec, self._spec_params, extra=batch)
 
     def _rebuild(
         self, factory: str, params: str, extra: npt.NDArray[np.float32] | None = None
@@ -388,10 +426,7 @@ def _train(index: Any, x: npt.NDArray[np.float32], factory: str) -> None:
 
 def _training_sample(x: npt.NDArray[np.float32], factory: str) -> npt.NDArray[np.float32]:
     """Up to 40 vectors per IVF list (FAISS warns below 39), the whole batch otherwise."""
-    nlist = 1
-    for part in factory.split(","):
-        if part.startswith("IVF"):
-            nlist = int("".join(ch for ch in part[3:] if ch.isdigit()) or 1)
+    nlist = index_spec.nlist_of(factory)  # "IVF1024_HNSW32": 1024 lists, not 102432
     if x.shape[0] < nlist:
         raise TemplateError(
             f"{factory} needs at least {nlist} templates to train, got {x.shape[0]}"

@@ -20,6 +20,13 @@ port = 8443
 face = 0.55
 fingerprint = 0.25
 
+[gallery]                         # the face gallery's FAISS index (STYLE.md §4)
+face_index = "auto"               # a faiss index_factory string: "Flat", "HNSW32",
+                                  # "IVF1024,Flat", ...; "auto": exact Flat, then IVF-PQ
+                                  # from 200,000 templates (matchers.vector_gallery)
+face_search = ""                  # its search parameters, faiss ParameterSpace syntax:
+                                  # "nprobe=16", "efSearch=64" (not with "auto")
+
 [tls]                             # optional: mutual TLS on the partner listener and
 ca = "pki/ca.pem"                 # on calls to partners (see `prum-exchange pki init`)
 cert = "pki/GB.pem"
@@ -47,6 +54,13 @@ DNA = 1000
 Search types: `DNA`, `FACE`, `NOMINAL`, and the Prüm fingerprint types of the Implementing
 Agreement Art. 9 (`TP/TP`, `LT/TP`, ...). Omitted capacities default to the Art. 9 figures
 for fingerprints and to 1000 a day for DNA and face.
+
+`[gallery]` strings are checked at load by building the empty index at `face_dim` and
+applying the parameters (`matchers.index_spec`); `prum-exchange bench match --face-index
+STRING --face-search STRING` measures the same strings. An index that must be trained (IVF,
+PQ, SQ) runs as exact Flat until the gallery holds enough templates to train it (39 per
+centroid, at least 1,000), then is built. Index files saved under other strings are not
+loaded: the gallery is rebuilt from SQLite.
 """
 
 from __future__ import annotations
@@ -62,6 +76,8 @@ from exchange.gateway.auth import SCOPES, ClientConfig
 from exchange.gateway.state.rows import FOLLOW_UP_WINDOW
 from exchange.model import Modality
 from exchange.pki import NodeFiles
+from matchers.errors import MatcherError
+from matchers.index_spec import check_factory, check_search
 
 MAX_DNA_PROFILES = 100  # profiles in one DNA search request (prum-dna-1.0.xsd)
 DNA_BATCH_MAX = 32  # default dna_batch_max
@@ -114,6 +130,18 @@ class PartnerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GalleryConfig:
+    """The face gallery's index: a faiss index_factory string (or "auto") and its search
+    parameters in ParameterSpace syntax, as `matchers.face.FaceGallery(dim, index, params)`."""
+
+    face_index: str = "auto"
+    face_search: str = ""
+
+
+GALLERY_KEYS = ("face_index", "face_search")
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     node_id: str = "GB"
     data_dir: Path = Path("data")
@@ -128,6 +156,7 @@ class GatewayConfig:
         default_factory=lambda: {"face": 0.55, "fingerprint": 0.25}
     )
     partners: tuple[PartnerConfig, ...] = ()
+    gallery: GalleryConfig = field(default_factory=GalleryConfig)
     tls: NodeFiles | None = None
     clients: tuple[ClientConfig, ...] = ()
     open_client_api: bool = False  # no tokens at all: only for local demos and tests
@@ -271,6 +300,28 @@ def _client(doc: Any, index: int) -> ClientConfig:
     )
 
 
+def _gallery(doc: Any, face_dim: int) -> GalleryConfig:
+    """`[gallery]`: strings FAISS cannot use at `face_dim` are refused here, naming the key."""
+    if doc is None:
+        return GalleryConfig()
+    if not isinstance(doc, dict):
+        raise ConfigError("gallery: expected a table with face_index and face_search")
+    for key in doc:
+        if key not in GALLERY_KEYS:
+            raise ConfigError(f"gallery.{key}: unknown key; one of {', '.join(GALLERY_KEYS)}")
+    index = _get(doc, "face_index", str, "auto", "gallery.").strip()
+    search = _get(doc, "face_search", str, "", "gallery.").strip()
+    try:
+        check_factory(index, face_dim)
+    except MatcherError as exc:
+        raise ConfigError(f"gallery.face_index: {exc}") from exc
+    try:
+        check_search(index, search, face_dim)
+    except MatcherError as exc:
+        raise ConfigError(f"gallery.face_search: {exc}") from exc
+    return GalleryConfig(face_index=index, face_search=search)
+
+
 def _tls(doc: Any, base_dir: Path | None) -> NodeFiles | None:
     if doc is None:
         return None
@@ -305,6 +356,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
             "clients: no [[clients]] configured; add client tokens, or set"
             " open_client_api = true for local use only"
         )
+    face_dim = _positive(doc, "face_dim", int, 512, "")
     return GatewayConfig(
         clients=clients,
         open_client_api=open_api,
@@ -312,7 +364,8 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         node_id=_get(doc, "node_id", str, "GB", ""),
         data_dir=data_dir,
         feature_model=_get(doc, "feature_model", str, "demo-face-512-v1", ""),
-        face_dim=_get(doc, "face_dim", int, 512, ""),
+        face_dim=face_dim,
+        gallery=_gallery(doc.get("gallery"), face_dim),
         search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),
         idle_timeout_s=_get(doc, "idle_timeout_s", float, 15.0, ""),
         index_save_interval_s=_non_negative(doc, "index_save_interval_s", 600.0),

@@ -110,6 +110,8 @@ async def gallery(app: web.Application) -> AsyncIterator[None]:
         feature_model=config.feature_model,
         face_dim=config.face_dim,
         thresholds=Thresholds(**thresholds),
+        face_index=config.gallery.face_index,
+        face_search=config.gallery.face_search,
     )
     app[GALLERY] = uk
     yield

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.gateway.config import ConfigError, load
+from exchange.gateway.config import ConfigError, GalleryConfig, load
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway.toml"
 
@@ -22,6 +22,7 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     assert (fr.breaker_failures, fr.breaker_reset_s) == (5, 10.0)  # the defaults
     (client,) = config.clients
     assert client.id == "example-force" and "enrol" in client.scopes
+    assert config.gallery == GalleryConfig("auto", "")  # [gallery] is there, commented
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,16 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_reset_s = -1', "breaker_reset_s"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "abc"', "token_sha256"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "' + "a" * 64 + '"\nscopes = ["root"]', "scopes"),
+        ("face_dim = 0", "face_dim"),
+        ('[gallery]\nface_index = "HNSW32x"', "gallery.face_index: .*could not parse"),
+        ('[gallery]\nface_index = "IVF16,PQ33"', "gallery.face_index: .*at dim 512"),
+        ("[gallery]\nface_index = 32", "gallery.face_index: expected str"),
+        ('[gallery]\nface_index = "HNSW32"\nface_search = "nprobe=8"', "gallery.face_search"),
+        ('[gallery]\nface_index = "IVF16,Flat"\nface_search = "nprobe"', "gallery.face_search"),
+        ('[gallery]\nface_index = "IVF16,Flat"\nface_search = "nprobe=0"', "gallery.face_search"),
+        ('[gallery]\nface_search = "nprobe=8"', "gallery.face_search: .*explicit index"),
+        ('[gallery]\nface_idx = "Flat"', "gallery.face_idx: unknown key"),
+        ('gallery = "Flat"', "gallery: expected a table"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -71,3 +82,31 @@ def test_a_config_without_client_tokens_is_refused_unless_open_on_purpose(tmp_pa
         load(path)
     path.write_text('node_id = "GB"\nopen_client_api = true\n', encoding="utf-8")
     assert load(path).open_client_api
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ("auto", "")),
+        (
+            '[gallery]\nface_index = "HNSW32"\nface_search = "efSearch=64"',
+            ("HNSW32", "efSearch=64"),
+        ),
+        (
+            '[gallery]\nface_index = "IVF1024,Flat"\nface_search = "nprobe=16"',
+            ("IVF1024,Flat", "nprobe=16"),
+        ),
+        (
+            '[gallery]\nface_index = "IVF2048,PQ32x4fs,Refine(SQ8)"\n'
+            'face_search = "nprobe=192,k_factor=2"',
+            ("IVF2048,PQ32x4fs,Refine(SQ8)", "nprobe=192,k_factor=2"),
+        ),
+        ('face_dim = 100\n[gallery]\nface_index = "PQ25"', ("PQ25", "")),  # checked at face_dim
+    ],
+)
+def test_the_face_index_and_its_search_parameters_are_read_from_gallery(
+    tmp_path: Path, text: str, expected: tuple[str, str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text("open_client_api = true\n" + text, encoding="utf-8")
+    assert load(path).gallery == GalleryConfig(*expected)

@@ -13,7 +13,7 @@ import structlog
 
 from exchange.codecs import uk_json
 from exchange.gateway.app import running_node
-from exchange.gateway.config import GatewayConfig, Listener
+from exchange.gateway.config import GalleryConfig, GatewayConfig, Listener
 from exchange.gateway.state.store import Store
 from exchange.records import step1_reference
 from mock_partners import population
@@ -31,13 +31,20 @@ def _config(tmp_path: Path) -> GatewayConfig:
     )
 
 
-def _start(tmp_path: Path) -> tuple[str, int, list[str]]:
+def _start(tmp_path: Path, gallery: GalleryConfig | None = None) -> tuple[str, int, list[str]]:
     """Start and stop a node; returns where its gallery came from, its size, and whether a
     second capture of subject 2 is found by face."""
+    config = _config(tmp_path)
+    if gallery is not None:
+        config = replace(config, gallery=gallery)
 
     async def main() -> tuple[str, int, list[str]]:
         with structlog.testing.capture_logs() as logs:
-            async with running_node(_config(tmp_path)) as node:
+            async with running_node(config) as node:
+                assert (node.gallery.face.spec, node.gallery.face.spec_params) == (
+                    config.gallery.face_index,
+                    config.gallery.face_search,
+                )
                 probe = population.person(SEED, 2, capture=1).record
                 assert probe.face is not None
                 found = [c.reference for c in node.gallery.search_face(probe.face, 3)]
@@ -118,3 +125,22 @@ def test_index_files_are_saved_while_running_after_the_gallery_changes(tmp_path:
     assert seen == current
     assert not (tmp_path / "indexes.new").exists() and not (tmp_path / "indexes.old").exists()
     assert _start(tmp_path)[:2] == ("index files", 3)
+
+
+def test_index_files_saved_under_another_face_index_are_rebuilt_not_used(tmp_path: Path) -> None:
+    """[gallery] face_index / face_search changed between runs: what runs is what is set."""
+    people = population.people(SEED, list(range(4)))
+
+    async def enrol() -> None:
+        async with running_node(_config(tmp_path)) as node:  # face_index = "auto"
+            for p in people:
+                node.enrol(p.record.identifiers.pnc_id or "", p.record)
+
+    asyncio.run(enrol())
+    hnsw = GalleryConfig(face_index="HNSW32", face_search="efSearch=64")
+    source, size, found = _start(tmp_path, hnsw)
+    assert (source, size) == ("sqlite", 4)  # files of the auto (Flat) gallery: not used
+    assert found[0] == step1_reference(people[2].record)
+    assert _start(tmp_path, hnsw)[:2] == ("index files", 4)  # saved under HNSW32 at the stop
+    assert _start(tmp_path, replace(hnsw, face_search="efSearch=128"))[:2] == ("sqlite", 4)
+    assert _start(tmp_path)[:2] == ("sqlite", 4)  # and back to auto

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
 from matchers.errors import MatcherError, StaleIndexError, TemplateError, UnknownReferenceError
 from matchers.face import FaceGallery, auto_index
+from matchers.index_spec import IndexSpecError, train_from
 from matchers.synthetic import face_templates
 from matchers.thresholds import threshold_for_fmr
 
@@ -189,14 +191,18 @@ def test_refined_ivf_pq_default_for_large_galleries(tmp_path: Path) -> None:
 def test_refined_scores_follow_updates_and_erasures() -> None:
     """Re-scoring reads SQ8 rows by id: rows move when ids are removed and are appended on add."""
     g = FaceGallery(DIM, index="IVF16,PQ8x4fs,Refine(SQ8)", params="nprobe=16,k_factor=4")
-    t = face_templates(SEED, np.arange(500), dim=DIM)
-    g.add(refs(range(500)), t)
-    g.remove(refs(range(0, 500, 3)))
+    t = face_templates(SEED, np.arange(1000), dim=DIM)  # enough to train it (train_from)
+    g.add(refs(range(1000)), t)
+    assert g.factory == "IVF16,PQ8x4fs,Refine(SQ8)"
+    g.remove(refs(range(0, 1000, 3)))
     g.add(["F1"], face_templates(SEED, [9000], dim=DIM))  # an update: new id, new row
-    kept = [i for i in range(2, 500) if i % 3]
+    kept = [i for i in range(2, 1000) if i % 3]
     res = g.search(t[kept], k=1)
     assert [r[0].reference for r in res] == refs(kept)
-    assert all(abs(r[0].score - 1.0) < 0.02 for r in res)  # SQ8 scores, not PQ ones
+    # SQ8 scores, not PQ ones (those are off by 0.5 or more here). Its ranges are learnt on a
+    # 640-template sample (40 per list), so the few templates outside them lose a little more.
+    errors = np.array([abs(r[0].score - 1.0) for r in res])
+    assert np.quantile(errors, 0.99) < 0.02 and errors.max() < 0.05
     new = g.search(face_templates(SEED, [9000], dim=DIM), k=1)[0][0]
     assert new.reference == "F1" and abs(new.score - 1.0) < 0.02
 
@@ -210,3 +216,87 @@ def test_fast_scan_adds_after_erasure_keep_their_codes(factory: str) -> None:
     new = face_templates(SEED, np.arange(5000, 5020), dim=DIM)
     g.add(refs(range(5000, 5020)), new)
     assert [r[0].reference for r in g.search(new, k=1)] == refs(range(5000, 5020))
+
+
+# -- a configured index string (the gateway's [gallery] face_index / face_search) -----------
+
+
+def _near_duplicate_found_first(g: FaceGallery, n: int) -> None:
+    """Subject 1234's second capture (another photo, not the enrolled vector) comes first."""
+    probe = face_templates(SEED, [1234], dim=DIM, capture=1)
+    (found,) = g.search(probe, k=5)
+    assert found[0].reference == "F1234" and found[0].score > found[1].score
+    assert len(g) == n
+
+
+def test_a_configured_hnsw_index_is_built_and_searched_with_its_parameters() -> None:
+    g = FaceGallery(DIM, index="HNSW32", params="efSearch=48")
+    g.add(refs(range(3000)), face_templates(SEED, np.arange(3000), dim=DIM))
+    inner = faiss.downcast_index(g._index.index)  # inside the IDMap2
+    assert isinstance(inner, faiss.IndexHNSWFlat) and inner.hnsw.nb_neighbors(1) == 32
+    assert inner.hnsw.efSearch == 48
+    assert (g.factory, g.search_params) == ("HNSW32", "efSearch=48")
+    _near_duplicate_found_first(g, 3000)
+
+
+def test_a_configured_ivf_index_is_trained_on_enough_templates_and_probes_as_told() -> None:
+    g = FaceGallery(DIM, index="IVF32,Flat", params="nprobe=6")
+    assert train_from("IVF32,Flat", DIM) == 39 * 32
+    g.add(refs(range(3000)), face_templates(SEED, np.arange(3000), dim=DIM))
+    ivf = faiss.extract_index_ivf(g._index)
+    assert isinstance(g._index, faiss.IndexIVFFlat) and (ivf.nlist, ivf.nprobe) == (32, 6)
+    _near_duplicate_found_first(g, 3000)
+
+
+def test_a_trained_index_enrolled_one_by_one_is_exact_until_it_can_be_trained(
+    tmp_path: Path,
+) -> None:
+    """The gateway enrols one record at a time: training IVF on the first template fails,
+    and SQ8 trained on one would score every template alike."""
+    g = FaceGallery(DIM, index="IVF16,Flat", params="nprobe=4")
+    t = face_templates(SEED, np.arange(1300), dim=DIM)
+    for i in range(999):
+        g.add([f"F{i}"], t[i : i + 1])
+    assert (g.factory, g.search_params, g.spec, g.spec_params) == (
+        "Flat",
+        "",
+        "IVF16,Flat",
+        "nprobe=4",
+    )
+    g.save(tmp_path / "staged.index", version="1")  # staged files load staged ...
+    back = FaceGallery.load(tmp_path / "staged.index", expected_version="1")
+    assert (back.factory, back.spec, back.spec_params) == ("Flat", "IVF16,Flat", "nprobe=4")
+    for gallery in (g, back):  # ... and both become the configured index at train_from
+        gallery.add(refs(range(999, 1300)), t[999:])
+        assert (gallery.factory, gallery.search_params) == ("IVF16,Flat", "nprobe=4")
+        assert faiss.extract_index_ivf(gallery._index).nprobe == 4
+        _near_duplicate_found_first(gallery, 1300)
+
+
+def test_reindex_takes_the_same_strings_and_auto() -> None:
+    g = FaceGallery(DIM)
+    g.add(refs(range(2000)), face_templates(SEED, np.arange(2000), dim=DIM))
+    g.reindex("HNSW16", "efSearch=32")
+    assert (g.factory, g.spec) == ("HNSW16", "HNSW16")
+    _near_duplicate_found_first(g, 2000)
+    g.reindex("auto")
+    assert (g.factory, g.spec, g.search_params) == ("Flat", "auto", "")
+
+
+@pytest.mark.parametrize(
+    ("index", "params", "reason"),
+    [
+        ("Bogus", "", "could not parse index string"),
+        ("IVF16,PQ33", "", "multiple of the number of subquantizers"),
+        ("HNSW32", "nprobe=8", "could not set parameter nprobe"),
+        ("IVF16,Flat", "nprobe", "expected name=value"),
+        ("IVF16,Flat", "nprobe=-3", "positive number"),
+        ("IVF16,Flat", "k_factor=2", "only for a"),
+        ("auto", "nprobe=8", "need an explicit index"),
+    ],
+)
+def test_strings_faiss_cannot_use_are_refused_at_construction(
+    index: str, params: str, reason: str
+) -> None:
+    with pytest.raises(IndexSpecError, match=reason):
+        FaceGallery(DIM, index=index, params=params)
