@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ from exchange.gateway.state.schema import (
     timestamp,
     write_transaction,
 )
+from exchange.gateway.state.uk_records import UkRecords
 from exchange.model import MatchType, Modality, Purpose
 
 # The store's vocabulary is exported from here too, so callers import from one module.
@@ -90,7 +91,7 @@ __all__ = [
 # --- the store ----------------------------------------------------------------------------
 
 
-class Store(PartnerSideState):
+class Store(PartnerSideState, UkRecords):
     """The gateway's SQLite state; one thread only (see the module docstring)."""
 
     # Makes the search ids, partner message ids and hit ids: time-ordered, so that each new
@@ -409,77 +410,6 @@ class Store(PartnerSideState):
         assert hit is not None
         return hit
 
-    # --- the UK gallery -------------------------------------------------------------------
-
-    def enrol_record(
-        self, pnc_id: str, reference: str, record_json: str, *, now: dt.datetime
-    ) -> int:
-        """Enrol or replace a record; returns the new gallery version."""
-        with self._write():
-            try:
-                self._conn.execute(
-                    "INSERT INTO records (pnc_id, reference, record_json, enrolled_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (pnc_id) DO UPDATE SET"
-                    " reference = excluded.reference, record_json = excluded.record_json,"
-                    " enrolled_at = excluded.enrolled_at",
-                    (pnc_id, reference, record_json, timestamp(now)),
-                )
-            except sqlite3.IntegrityError as exc:
-                if "records.reference" not in str(exc):
-                    raise
-                raise ConflictError(
-                    f"reference {reference!r} already belongs to another record"
-                ) from exc
-            return self._bump_gallery_version()
-
-    def delete_record(self, pnc_id: str) -> bool:
-        """Remove a record; True if there was one (the gallery version moves only then)."""
-        with self._write():
-            cur = self._conn.execute("DELETE FROM records WHERE pnc_id = ?", (pnc_id,))
-            if cur.rowcount == 0:
-                return False
-            self._bump_gallery_version()
-        return True
-
-    def get_record(self, pnc_id: str) -> RecordRow | None:
-        row = self._conn.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE pnc_id = ?", (pnc_id,)
-        ).fetchone()
-        return None if row is None else _record(row)
-
-    def record_by_reference(self, reference: str) -> RecordRow | None:
-        row = self._conn.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE reference = ?", (reference,)
-        ).fetchone()
-        return None if row is None else _record(row)
-
-    def gallery_version(self) -> int:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'gallery_version'").fetchone()
-        return int(row[0])
-
-    def iter_records(self, batch: int = 1000) -> Iterator[RecordRow]:
-        """Every enrolled record by PNC ID, read in short batches that hold no transaction.
-
-        Records enrolled or deleted while iterating may or may not be seen.
-        """
-        after = ""
-        while True:
-            rows = self._conn.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM records WHERE pnc_id > ? ORDER BY pnc_id LIMIT ?",
-                (after, batch),
-            ).fetchall()
-            for row in rows:
-                yield _record(row)
-            if len(rows) < batch:
-                return
-            after = rows[-1][0]
-
-    def _bump_gallery_version(self) -> int:
-        row = self._conn.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'gallery_version' RETURNING value"
-        ).fetchone()
-        return int(row[0])
-
     # --- reading rows ---------------------------------------------------------------------
 
     def _search(self, search_id: str) -> SearchRow | None:
@@ -544,7 +474,6 @@ _HIT_COLUMNS = (
     "hit_id, search_id, partner, modality, reference, score, match_type, wildcard,"
     " confirmed_at, confirmed_by, follow_up_at"
 )
-_RECORD_COLUMNS = "pnc_id, reference, record_json, enrolled_at"
 
 
 def _hit(row: tuple[Any, ...]) -> HitRow:
@@ -561,14 +490,4 @@ def _hit(row: tuple[Any, ...]) -> HitRow:
         confirmed_at=_maybe_time(c_at),
         confirmed_by=c_by,
         follow_up_at=_maybe_time(f_at),
-    )
-
-
-def _record(row: tuple[Any, ...]) -> RecordRow:
-    pnc_id, reference, record_json, enrolled_at = row
-    return RecordRow(
-        pnc_id=pnc_id,
-        reference=reference,
-        record_json=record_json,
-        enrolled_at=_time(enrolled_at),
     )
