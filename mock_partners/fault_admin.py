@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mock_partners.faults import KNOBS, PROFILES, FaultInjector, Handler, Profile, FaultProfileError
+from mock_partners.faults import KNOBS, PROFILES, FaultInjector, FaultProfileError, Handler, Profile
 from mock_partners.forged_replies import ExpectationError, expectation_from_json
 
 INJECTOR: web.AppKey[FaultInjector] = web.AppKey("injector", FaultInjector)
