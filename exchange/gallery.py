@@ -28,7 +28,7 @@ from exchange.model import (
     SampleType,
 )
 from matchers.dna import DnaGallery
-from matchers.dna_profile import ProfileType
+from matchers.dna_profile import MicrovariantRule, ProfileType
 from matchers.errors import MatcherError, StaleIndexError
 from matchers.face import FaceGallery
 from matchers.fingerprint import FingerprintGallery
@@ -79,15 +79,17 @@ class NodeGallery:
         thresholds: Thresholds,
         face_index: str = "auto",
         face_search: str = "",
+        dna_microvariants: MicrovariantRule = "annex",
     ) -> None:
         """`face_index`, `face_search`: the face gallery's faiss index_factory string (or
-        "auto") and its ParameterSpace search parameters (the config's `[gallery]`)."""
+        "auto") and its ParameterSpace search parameters; `dna_microvariants`: the DNA
+        gallery's micro-variant reading (all three the config's `[gallery]`)."""
         self.feature_model = feature_model
         self.face_dim = face_dim
         self.thresholds = thresholds
         self.face_index = face_index
         self.face_search = face_search
-        self.dna = DnaGallery()
+        self.dna = DnaGallery(microvariants=dna_microvariants)
         self.face = FaceGallery(face_dim, index=face_index, params=face_search)
         self.fingerprints = FingerprintGallery()
         self._lock = threading.Lock()
@@ -123,8 +125,9 @@ class NodeGallery:
 
         A missing, unreadable or stale file (another version: the source of truth changed
         since, or the process died before saving) means the caller rebuilds from SQLite; so
-        does a face index saved under other strings than `face_index` and `face_search`
-        (the configuration changed: what runs is what is configured).
+        does a face index saved under other strings than `face_index` and `face_search`, or
+        a DNA gallery encoded under another micro-variant reading (the configuration changed:
+        what runs is what is configured).
         """
         try:
             meta = json.loads((directory / "references.json").read_text())
@@ -145,6 +148,8 @@ class NodeGallery:
         except (OSError, ValueError, KeyError, StaleIndexError):
             return False
         if (face.spec, face.spec_params) != (self.face_index, self.face_search):
+            return False
+        if dna.microvariants != self.dna.microvariants:
             return False
         self.dna, self.face, self.fingerprints = dna, face, fingerprints
         with self._lock:

@@ -29,10 +29,19 @@ from typing import Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from matchers.dna_index import BITMAP_SHARE, CODE_BLANK, Postings, genotype_codes, shortlist
+from matchers.dna_index import (
+    BITMAP_SHARE,
+    CODE_BLANK,
+    Postings,
+    alleles_present,
+    compatible_codes,
+    genotype_codes,
+    shortlist,
+)
 from matchers.dna_profile import (
     BLANK,
     LOCI,
+    MICROVARIANT_RULES,
     MIN_FULL_LOCI,
     EncodedProfile,
     MicrovariantRule,
@@ -41,6 +50,7 @@ from matchers.dna_profile import (
 )
 from matchers.dna_rule import Keys, naive_search, verify_few, verify_rows
 from matchers.errors import ProfileError, StaleIndexError, UnknownReferenceError
+from matchers.microvariants import KEYS
 
 MatchType = Literal["full", "near"]
 
@@ -98,16 +108,21 @@ class DnaGallery:
     """A gallery of DNA profiles searched under the Prüm rules.
 
     `add` replaces a profile already held under the same reference. `microvariants` selects
-    the micro-variant reading (see `matchers.dna_profile`). Thread-safe: one lock guards
-    every read and write (searches are short).
+    the micro-variant reading (see `matchers.dna_profile`; the annex's tables by default), in
+    every path a search takes. Thread-safe: one lock guards every read and write (searches
+    are short).
     """
 
     def __init__(
         self,
-        microvariants: MicrovariantRule = "repeat",
+        microvariants: MicrovariantRule = "annex",
         seal_every: int = 16384,
         bitmap_share: float = BITMAP_SHARE,
     ) -> None:
+        if microvariants not in MICROVARIANT_RULES:
+            raise ValueError(
+                f"micro-variant rule {microvariants!r}: one of {', '.join(MICROVARIANT_RULES)}"
+            )
         self._rule: MicrovariantRule = microvariants
         self._seal_every = seal_every
         self._bitmap_share = bitmap_share
@@ -120,6 +135,9 @@ class DnaGallery:
         self._n = 0  # rows in use (live and erased)
         self._row_of: dict[str, int] = {}
         self._postings = Postings(self._codes, 0, 1)
+        # Alleles ever stored per locus (key + 1; never cleared on erasure, so a superset):
+        # which micro-variant neighbours of a query's alleles are worth looking up.
+        self._present = np.zeros((len(LOCI), KEYS), dtype=np.bool_)
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -172,7 +190,10 @@ class DnaGallery:
         if len(set(references)) != n:
             raise ProfileError("a reference is given twice in one batch")
         codes = genotype_codes(keys).T
+        present = alleles_present(keys) if self._rule == "annex" else None
         with self._lock:
+            if present is not None:
+                self._present |= present
             for ref in references:
                 if ref in self._row_of:
                     self._erase(ref)
@@ -209,7 +230,7 @@ class DnaGallery:
             rows = self._candidate_rows(query)
             if len(rows) <= _FEW_ROWS:
                 return self._search_few(rows, query, limit)
-            verdicts = verify_rows(self._keys[rows], query)
+            verdicts = verify_rows(self._keys[rows], query, self._rule)
             hit = np.flatnonzero(verdicts.is_match)  # erased rows compare nothing: never hit
             mism, wild = verdicts.mismatched[hit], verdicts.wildcard[hit]
             compared = verdicts.compared[hit]
@@ -238,7 +259,7 @@ class DnaGallery:
         typed = [(i, b1, b2) for i, (b1, b2) in enumerate(query.tolist()) if b2 != BLANK]
         ranked = []
         for row, keys in zip(rows.tolist(), self._keys[rows].tolist(), strict=True):
-            is_match, compared, mismatched, wildcard = verify_few(keys, typed)
+            is_match, compared, mismatched, wildcard = verify_few(keys, typed, self._rule)
             if is_match:
                 rank = (mismatched * 2 + wildcard) * 64 + (63 - compared)
                 ranked.append((rank, row, compared, mismatched, wildcard))
@@ -282,9 +303,9 @@ class DnaGallery:
             raise StaleIndexError(str(target), "unreadable", expected_version) from exc
         if fmt != DNA_FORMAT or version != expected_version:
             raise StaleIndexError(str(target), f"{fmt} {version}", expected_version)
-        if rule not in ("repeat", "exact"):
+        if rule not in MICROVARIANT_RULES:
             raise StaleIndexError(str(target), f"rule {rule}", expected_version)
-        gallery = cls(microvariants=rule)  # type: ignore[arg-type]
+        gallery = cls(microvariants=rule)
         gallery.add_keys(refs, keys)
         gallery.seal()
         return gallery
@@ -298,7 +319,8 @@ class DnaGallery:
 
     def _candidate_rows(self, query: Keys) -> npt.NDArray[np.int64]:
         """Rows that may match (a superset of the matches, ascending): see `dna_index`."""
-        return shortlist(self._postings, self._codes, self._n, query)
+        extra = compatible_codes(query, self._present, self._rule)
+        return shortlist(self._postings, self._codes, self._n, query, extra)
 
     def _erase(self, reference: str) -> None:
         row = self._row_of.pop(reference)

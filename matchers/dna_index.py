@@ -7,6 +7,12 @@ sits in all but at most one of the per-locus blocks (exact genotype, blank, wild
 set of query loci (pigeonhole). When only six loci can be compared at all, a match is exact at
 five of them, so blocks shrink to the exact postings.
 
+Under the annex's micro-variant tables (`matchers.microvariants`) "the query's exact genotype"
+is a small set: every genotype whose alleles each match one of the query's (9.3,12 also finds
+9.2,12 and 10,12). `compatible_codes` lists, per query locus, the ones the gallery can hold
+(alleles it has seen at that locus), and a block is the union of their postings; the rest of
+the index is unchanged. Under the other readings the set is the one genotype.
+
 `Postings` keeps, per locus, the sealed rows sorted by genotype code (an inverted index, the
 blocking of record-linkage practice), and a bitmap of the rows of each genotype held by at
 least `bitmap_min` of them. `shortlist` picks the sealed rows in one of two ways:
@@ -32,7 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from matchers.dna_profile import BLANK, MIN_FULL_LOCI, WILDCARD
+from matchers.dna_profile import BLANK, MIN_FULL_LOCI, WILDCARD, MicrovariantRule
+from matchers.dna_rule import PENTA_COLUMNS
+from matchers.microvariants import KEYS, neighbours
 
 Keys = npt.NDArray[np.int16]
 
@@ -75,6 +83,40 @@ def query_codes(query: Keys) -> list[int]:
     return out
 
 
+#: Per query locus, the genotype codes besides its own that count as the same genotype.
+Extra = dict[int, tuple[int, ...]]
+
+
+def compatible_codes(query: Keys, present: npt.NDArray[np.bool_], rule: MicrovariantRule) -> Extra:
+    """Per full query locus, the other genotype codes that pair both its alleles under `rule`
+    and whose alleles the gallery holds at that locus (`present`: (n_loci, KEYS) bool over
+    key + 1). Empty when the rule relates equal keys only."""
+    if rule != "annex":
+        return {}
+    extra: Extra = {}
+    for col, (a, b) in enumerate(query.tolist()):
+        if a <= BLANK:  # blank, or wildcard-bearing (sorted pairs: a wildcard comes first)
+            continue
+        held = present[col]
+        penta = bool(PENTA_COLUMNS[col])
+        side_a = [k for k in neighbours(a, penta) if held[k + 1]]
+        side_b = [k for k in neighbours(b, penta) if held[k + 1]]
+        own = a * CODE_BASE + b
+        codes = {min(x, y) * CODE_BASE + max(x, y) for x in side_a for y in side_b} - {own}
+        if codes:
+            extra[col] = tuple(sorted(codes))
+    return extra
+
+
+def alleles_present(keys: Keys) -> npt.NDArray[np.bool_]:
+    """(n_loci, KEYS) bool: which allele keys (index key + 1) occur at each locus of `keys`."""
+    present = np.zeros((keys.shape[1], KEYS), dtype=np.bool_)
+    for col in range(keys.shape[1]):  # a count per column: linear, where np.unique sorts
+        counts = np.bincount(keys[:, col, :].reshape(-1).astype(np.intp) + 1, minlength=KEYS)
+        present[col] = counts[:KEYS] > 0
+    return present
+
+
 _WORD = np.dtype("<u8")  # bitmap words: bit r of word w is row 64 * w + r
 _ONE = np.uint64(1)
 
@@ -102,10 +144,11 @@ def bitmap_rows(bitmap: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
 @dataclass(frozen=True, slots=True)
 class Block:
     """The sealed rows that do not rule a match out at one query locus: rows holding the
-    query's genotype there, plus (unless `exact_only`) rows blank or wildcard-bearing there."""
+    query's genotype there (or one of `codes`, those counting as the same), plus (unless
+    `exact_only`) rows blank or wildcard-bearing there."""
 
     col: int
-    code: int
+    codes: tuple[int, ...]
     size: int
     segments: tuple[npt.NDArray[np.int32], ...]  # each ascending
     exact_only: bool
@@ -175,36 +218,47 @@ class Postings:
         bitmaps += sum(b.nbytes for b in self.open_bitmaps if b is not None)
         return int(postings + bitmaps + self.scratch.nbytes)
 
-    def block(self, col: int, code: int, exact_only: bool) -> Block | None:
-        """The block of query genotype `code` at `col`; None if no sealed row typed the locus."""
+    def block(self, col: int, codes: Sequence[int], exact_only: bool) -> Block | None:
+        """The block of the query genotype `codes[0]` at `col`, with the genotypes `codes[1:]`
+        counting as the same; None if no sealed row typed the locus."""
         order = self.order[col]
         if order is None:
             return None
         n_open, n_blank = self.n_open[col], self.n_blank[col]
-        i = int(np.searchsorted(self.codes[col], code))
-        if i < len(self.codes[col]) and self.codes[col][i] == code:
-            lo, hi = int(self.starts[col][i]), int(self.starts[col][i + 1])
-        else:
-            lo = hi = n_open
-        exact = order[lo:hi]
+        exact: list[npt.NDArray[np.int32]] = []
+        held: list[int] = []
+        for code in codes:
+            i = int(np.searchsorted(self.codes[col], code))
+            if i < len(self.codes[col]) and self.codes[col][i] == code:
+                lo, hi = int(self.starts[col][i]), int(self.starts[col][i + 1])
+                exact.append(order[lo:hi])
+                held.append(code)
+        if not exact:
+            exact.append(order[n_open:n_open])
+        size = sum(len(e) for e in exact)
         if exact_only:
-            return Block(col, code, hi - lo, (exact,), True)
-        segments = (order[:n_blank], order[n_blank:n_open], exact)
-        return Block(col, code, n_open + hi - lo, segments, False)
+            return Block(col, tuple(held), size, tuple(exact), True)
+        segments = (order[:n_blank], order[n_blank:n_open], *exact)
+        return Block(col, tuple(held), n_open + size, segments, False)
 
     def bitmap(self, block: Block, out: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
         """The rows of `block` as a bitmap: a stored one (read only) or one written to `out`."""
-        stored = self.exact_bitmaps[block.col].get(block.code)
+        stored = [self.exact_bitmaps[block.col].get(code) for code in block.codes]
         open_rows = None if block.exact_only else self.open_bitmaps[block.col]
-        if stored is not None and open_rows is None:
-            return stored
-        if stored is not None and open_rows is not None:
-            return np.bitwise_or(stored, open_rows, out=out)
+        if len(stored) == 1 and stored[0] is not None:
+            if open_rows is None:
+                return stored[0]
+            return np.bitwise_or(stored[0], open_rows, out=out)
         if open_rows is not None:
             np.copyto(out, open_rows)
         else:
             out.fill(0)
-        or_sorted_rows(out, block.segments[-1])
+        exact = block.segments[-len(block.codes) :] if block.codes else ()
+        for bitmap, rows in zip(stored, exact, strict=True):
+            if bitmap is not None:
+                np.bitwise_or(out, bitmap, out=out)
+            else:
+                or_sorted_rows(out, rows)
         return out
 
     def words(self, count: int) -> list[npt.NDArray[np.uint64]]:
@@ -226,13 +280,19 @@ def share_at_most_one_miss(shares: Sequence[float]) -> float:
 
 
 def shortlist(
-    post: Postings, codes: npt.NDArray[np.int32], n: int, query: Keys
+    post: Postings,
+    codes: npt.NDArray[np.int32],
+    n: int,
+    query: Keys,
+    extra: Extra | None = None,
 ) -> npt.NDArray[np.int64]:
     """Rows that may match `query`: a superset of the matches, ascending.
 
     `codes` is the gallery's (n_loci, capacity) code matrix, `n` its rows in use; rows from
     `post.n` on are the unsorted tail of recent additions, checked on the matrix directly.
+    `extra` (`compatible_codes`) names the genotypes that count as the query's own.
     """
+    extra = extra or {}
     codes_of_query = query_codes(query)
     qcodes = np.array(codes_of_query, dtype=np.int32)
     cols = [c for c, code in enumerate(codes_of_query) if code >= CODE_BASE]
@@ -242,7 +302,9 @@ def shortlist(
     typed = [c for c in cols if post.order[c] is not None]
     # With exactly six comparable loci none may be open (blank or wildcard) in a match.
     exact_only = len(typed) == MIN_FULL_LOCI
-    blocks = [b for c in typed if (b := post.block(c, int(qcodes[c]), exact_only))]
+    blocks = [
+        b for c in typed if (b := post.block(c, (int(qcodes[c]), *extra.get(c, ())), exact_only))
+    ]
     blocks.sort(key=lambda b: b.size)
     if len(blocks) < MIN_FULL_LOCI:
         head = np.zeros(0, dtype=np.int64)  # sealed rows compare too few loci
@@ -251,7 +313,7 @@ def shortlist(
     else:
         head = _bitmap_count(post, blocks)
     rows = np.concatenate((head, np.arange(sealed, n, dtype=np.int64)))
-    return _code_filter(codes, rows, qcodes, [b.col for b in blocks], cols)
+    return _code_filter(codes, rows, qcodes, [b.col for b in blocks], cols, extra)
 
 
 def _code_filter(
@@ -260,6 +322,7 @@ def _code_filter(
     qcodes: npt.NDArray[np.int32],
     ordered: list[int],
     cols: list[int],
+    extra: Extra,
 ) -> npt.NDArray[np.int64]:
     """Keep the rows with a different full genotype at <= 1 of the query's full loci and
     its exact genotype at enough of them to reach MIN_FULL_LOCI - 1 (most selective
@@ -273,8 +336,8 @@ def _code_filter(
         return rows
     span = int(rows[-1]) - int(rows[0]) + 1  # rows ascend: the columns one pass would copy
     if span * len(cols) <= _ONE_PASS_CELLS:
-        return code_filter_one_pass(codes, rows, qcodes, cols)
-    return code_filter_staged(codes, rows, qcodes, ordered, cols)
+        return code_filter_one_pass(codes, rows, qcodes, cols, extra)
+    return code_filter_staged(codes, rows, qcodes, ordered, cols, extra)
 
 
 def code_filter_one_pass(
@@ -282,13 +345,15 @@ def code_filter_one_pass(
     rows: npt.NDArray[np.int64],
     qcodes: npt.NDArray[np.int32],
     cols: list[int],
+    extra: Extra | None = None,
 ) -> npt.NDArray[np.int64]:
     """`_code_filter` as one (loci, rows) comparison, for ascending `rows`.
 
     The staged filter's early checks are implied by its last one (fails only grow, exact +
     loci left only shrink), so checking only the totals keeps exactly the same rows, in the
     same order. The rows' columns are sliced out as one block and picked with `take` (2-D
-    fancy indexing cost ~80 us for 2000 rows x 16 loci, slice and take ~5-25 us).
+    fancy indexing cost ~80 us for 2000 rows x 16 loci, slice and take ~5-25 us). `extra`:
+    the genotypes counting as the query's own, per locus (`compatible_codes`).
     """
     if not len(rows):
         return rows
@@ -298,6 +363,14 @@ def code_filter_one_pass(
     if hi - lo != len(rows):
         got = np.take(got, rows - lo, axis=1)
     same = got == qcodes[at][:, None]
+    if extra:
+        width = max(len(e) for e in extra.values())
+        more = np.full((len(cols), width), -1, dtype=np.int32)  # -1: no code
+        for i, col in enumerate(cols):
+            alt = extra.get(col, ())
+            more[i, : len(alt)] = alt
+        for j in range(width):
+            same |= got == more[:, j, None]
     # Counts fit in int8 (at most len(LOCI) loci); summing as int8 is ~5x faster than int64.
     fails = ((got >= CODE_BASE) & ~same).view(np.int8).sum(axis=0, dtype=np.int8)
     exact = same.view(np.int8).sum(axis=0, dtype=np.int8)
@@ -311,8 +384,10 @@ def code_filter_staged(
     qcodes: npt.NDArray[np.int32],
     ordered: list[int],
     cols: list[int],
+    extra: Extra | None = None,
 ) -> npt.NDArray[np.int64]:
     """`_code_filter` locus by locus in `ordered` order, dropping rows every three loci."""
+    extra = extra or {}
     seen = set(ordered)
     order = ordered + [c for c in cols if c not in seen]
     fails = np.zeros(len(rows), dtype=np.int8)
@@ -322,6 +397,8 @@ def code_filter_staged(
             break
         got = codes[col][rows]
         same = got == qcodes[col]
+        for alt in extra.get(col, ()):
+            same |= got == alt
         fails += (got >= CODE_BASE) & ~same
         exact += same
         if i % 3 == 2 or i == len(order) - 1:

@@ -18,33 +18,26 @@ Rules applied when a profile is encoded (section 1.1, "wild-cards and micro-vari
   not counted among the compared loci (a sex marker, not an identity locus);
 - a locus whose two values are both `*` carries no information and is treated as blank.
 
-Micro-variants (UNCONFIRMED): the annex has separate micro-variant rules for tetranucleotide
-loci and for the pentanucleotide loci Penta D, Penta E and CD4, but their exact wording could
-not be read in any copy found. Implemented reading: a micro-variant `n.m` is valid when `m` is
-below the repeat length (1-3 at a tetranucleotide locus, 1-4 at a pentanucleotide one); an
-impossible fraction (9.4 at a tetranucleotide locus) is not a designation and becomes `*`.
-Under the default rule ``"repeat"`` an allele is compared by its whole-repeat part, so 9.3
-matches 9 and 9.1 (the inclusive reading: a hit is validated by a person in step 2, 2008/616
-Annex ch. 1 §3.2); ``"exact"`` compares the designations as written. Confirm against the annex
-before relying on it.
+Micro-variants: under the default rule ``"annex"`` a micro-variant is matched by the annex's
+tables (`matchers.microvariants`: 9.3 matches 9.2, 9.3 and 10 at a tetranucleotide locus, not
+9; Penta D, Penta E and CD4 have their own table up to x.4), and a fraction the tables do not
+list (9.4 at a tetranucleotide locus, 12.5 at a pentanucleotide one) is kept and compared
+exactly, as its own value. Source: prum-facts.md §1, the entry marked [R] on the two tables
+(recalled from the Official Journal text; no copy reachable here carries them), which is why
+the reading stays selectable. Two older readings remain for comparison and for galleries
+built with them: ``"repeat"`` compares an allele by its whole-repeat part (9.3 as 9) and
+``"exact"`` compares designations as written; under both, a fraction of a repeat length or
+more (9.4 at a tetranucleotide locus) is not a designation and becomes `*`.
 
-Searched for the wording (November 2026, stored public copies; `search` tool, corpora pages,
-docs and code, plus an exact-string search of public code): "2008/616/JHA annex microvariant
-tetranucleotide pentanucleotide", "Prüm DNA microvariant rounding rule wild-cards Penta D
-Penta E CD4", "micro-variants will be matched according to the following", "x.1 = x, x.1,
-x.2", the English section text ("1.1. Properties of DNA-profile ..."), French ("microvariants
-tétranucléotides ... Penta D Penta E CD4"), German and Dutch phrasings, the legislation.gov.uk
-and EUR-Lex (consolidated 02008D0616) pages, the BKA implementation guide (Council doc
-7609/1/11), ENFSI DNA-database recommendations, CODIS/Prüm tools. Found: the garbled copy
-(basarctic.blogg.se, prum-facts S6) keeps both headings, "Tetranucleotide (the rest of the loci
-are tetranucleotides) micro-variants will be matched according to the following:" and
-"Pentanucleotide (Penta D, Penta E and CD4) micro-variants will be matched according to the
-following:", with whatever followed each of them lost; the French OJ scan (yumpu, S2 page 9)
-shows the section only as far as the inclusion rules; the tool returns the opening of a page,
-and the other copies it returned (legislation.gov.uk at section 5.5, the German consolidated
-EUR-Lex text, parlementairemonitor.nl) opened far from section 1.1. No readable copy of the
-two rules. The headings suggest a per-locus-type list of which designations match which, which
-rounding to whole repeats reproduces only if those lists never overlap; read S1 §1.1 first.
+All-wildcard loci: a locus whose two values are both `*` (``na,na``; or a third allele whose
+first value is non-numeric, ``na,12,13``, which the rule above makes ``*,*``) is not a full
+designated locus and never counts towards the six. It is also not compared: it is stored as
+blank. The wildcard flag tells the person validating a hit that an allele was paired by a
+wildcard, so the claimed agreement is weaker than it reads; at a ``*,*`` locus no allele is
+paired with anything and nothing is claimed, so the match stands on the other loci exactly
+as if the locus were untyped, and flagging it would mark as uncertain a match whose every
+compared allele is designated. (The annex says a wildcard "is searched against all values";
+two of them at one locus carry no value to search with.)
 
 Encoding: each allele becomes an int16 key in tenths of a repeat (9.3 -> 93), 0 for blank and
 -1 for `*`; a profile is an (n_loci, 2) array in `LOCI` order, each pair sorted ascending.
@@ -64,7 +57,8 @@ import numpy.typing as npt
 from matchers.errors import ProfileError
 
 ProfileType = Literal["reference", "stain"]
-MicrovariantRule = Literal["repeat", "exact"]
+MicrovariantRule = Literal["annex", "repeat", "exact"]
+MICROVARIANT_RULES: tuple[MicrovariantRule, ...] = ("annex", "repeat", "exact")
 
 #: Identity loci in column order: the 7 original ESS loci, the 5 added by 2009/C 296/01,
 #: SE33 and the other loci of the 2008/616 table. Amelogenin is not a column.
@@ -122,7 +116,7 @@ def canonical_locus(name: str) -> str:
         raise ProfileError("unknown locus", locus=name) from None
 
 
-def allele_key(value: str, locus: str, rule: MicrovariantRule = "repeat") -> int:
+def allele_key(value: str, locus: str, rule: MicrovariantRule = "annex") -> int:
     """The int16 key of one allele value at `locus` (canonical name), wildcards applied."""
     text = value.strip()
     match = _NUMERIC.match(text)
@@ -134,6 +128,8 @@ def allele_key(value: str, locus: str, rule: MicrovariantRule = "repeat") -> int
         raise ProfileError(f"allele value {text!r} is not an STR designation", locus=locus)
     if frac == 0 and whole in (0, 1, 99):
         return WILDCARD
+    if rule == "annex":
+        return whole * 10 + frac  # unlisted fractions too: compared exactly
     repeat = 5 if locus in PENTANUCLEOTIDE_LOCI else 4
     if frac >= repeat:
         return WILDCARD  # an impossible micro-variant is no designation
@@ -185,7 +181,7 @@ class EncodedProfile:
 def encode_profile(
     loci: Mapping[str, Sequence[str] | str],
     profile_type: ProfileType = "reference",
-    rule: MicrovariantRule = "repeat",
+    rule: MicrovariantRule = "annex",
 ) -> EncodedProfile:
     """Apply the 2008/616 rules to a locus -> alleles mapping; raise `ProfileError` if unusable."""
     # Pairs gathered in a list and counted in Python, made an array once: per-locus numpy

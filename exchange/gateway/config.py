@@ -20,7 +20,10 @@ port = 8443
 face = 0.55
 fingerprint = 0.25
 
-[gallery]                         # the face gallery's FAISS index (STYLE.md §4)
+[gallery]                         # how the UK gallery matches
+dna_microvariants = "annex"       # DNA micro-variants: "annex" (2008/616 Annex ch. 1 §1.1
+                                  # tables, matchers.microvariants), "repeat" (9.3 as 9) or
+                                  # "exact" (as written)
 face_index = "auto"               # a faiss index_factory string: "Flat", "HNSW32",
                                   # "IVF1024,Flat", ...; "auto": exact Flat, then IVF-PQ
                                   # from 200,000 templates (matchers.vector_gallery)
@@ -69,13 +72,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from exchange.capacities import CAPACITIES
 from exchange.gateway.auth import SCOPES, ClientConfig
 from exchange.gateway.state.rows import FOLLOW_UP_WINDOW
 from exchange.model import Modality
 from exchange.pki import NodeFiles
+from matchers.dna_profile import MICROVARIANT_RULES, MicrovariantRule
 from matchers.errors import MatcherError
 from matchers.index_spec import check_factory, check_search
 
@@ -132,13 +136,15 @@ class PartnerConfig:
 @dataclass(frozen=True, slots=True)
 class GalleryConfig:
     """The face gallery's index: a faiss index_factory string (or "auto") and its search
-    parameters in ParameterSpace syntax, as `matchers.face.FaceGallery(dim, index, params)`."""
+    parameters in ParameterSpace syntax, as `matchers.face.FaceGallery(dim, index, params)`;
+    the DNA gallery's micro-variant reading (`matchers.dna_profile.MicrovariantRule`)."""
 
     face_index: str = "auto"
     face_search: str = ""
+    dna_microvariants: MicrovariantRule = "annex"
 
 
-GALLERY_KEYS = ("face_index", "face_search")
+GALLERY_KEYS = ("dna_microvariants", "face_index", "face_search")
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +311,7 @@ def _gallery(doc: Any, face_dim: int) -> GalleryConfig:
     if doc is None:
         return GalleryConfig()
     if not isinstance(doc, dict):
-        raise ConfigError("gallery: expected a table with face_index and face_search")
+        raise ConfigError(f"gallery: expected a table with {', '.join(GALLERY_KEYS)}")
     for key in doc:
         if key not in GALLERY_KEYS:
             raise ConfigError(f"gallery.{key}: unknown key; one of {', '.join(GALLERY_KEYS)}")
@@ -319,7 +325,14 @@ def _gallery(doc: Any, face_dim: int) -> GalleryConfig:
         check_search(index, search, face_dim)
     except MatcherError as exc:
         raise ConfigError(f"gallery.face_search: {exc}") from exc
-    return GalleryConfig(face_index=index, face_search=search)
+    rule = _get(doc, "dna_microvariants", str, "annex", "gallery.").strip()
+    if rule not in MICROVARIANT_RULES:
+        raise ConfigError(
+            f"gallery.dna_microvariants: {rule!r}; one of {', '.join(MICROVARIANT_RULES)}"
+        )
+    return GalleryConfig(
+        face_index=index, face_search=search, dna_microvariants=cast(MicrovariantRule, rule)
+    )
 
 
 def _tls(doc: Any, base_dir: Path | None) -> NodeFiles | None:

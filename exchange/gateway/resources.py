@@ -112,6 +112,7 @@ async def gallery(app: web.Application) -> AsyncIterator[None]:
         thresholds=Thresholds(**thresholds),
         face_index=config.gallery.face_index,
         face_search=config.gallery.face_search,
+        dna_microvariants=config.gallery.dna_microvariants,
     )
     app[GALLERY] = uk
     yield

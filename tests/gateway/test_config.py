@@ -52,6 +52,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[gallery]\nface_index = "IVF16,Flat"\nface_search = "nprobe=0"', "gallery.face_search"),
         ('[gallery]\nface_search = "nprobe=8"', "gallery.face_search: .*explicit index"),
         ('[gallery]\nface_idx = "Flat"', "gallery.face_idx: unknown key"),
+        ('[gallery]\ndna_microvariants = "round"', "gallery.dna_microvariants: 'round'; one of"),
+        ("[gallery]\ndna_microvariants = 1", "gallery.dna_microvariants: expected str"),
         ('gallery = "Flat"', "gallery: expected a table"),
     ],
 )
@@ -110,3 +112,13 @@ def test_the_face_index_and_its_search_parameters_are_read_from_gallery(
     path = tmp_path / "gateway.toml"
     path.write_text("open_client_api = true\n" + text, encoding="utf-8")
     assert load(path).gallery == GalleryConfig(*expected)
+
+
+@pytest.mark.parametrize("rule", ["annex", "repeat", "exact"])
+def test_the_dna_micro_variant_reading_is_read_from_gallery(tmp_path: Path, rule: str) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(f'open_client_api = true\n[gallery]\ndna_microvariants = "{rule}"\n')
+    assert load(path).gallery.dna_microvariants == rule
+    default = tmp_path / "default.toml"
+    default.write_text("open_client_api = true\n")
+    assert load(default).gallery.dna_microvariants == "annex"

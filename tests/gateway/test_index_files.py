@@ -45,6 +45,7 @@ def _start(tmp_path: Path, gallery: GalleryConfig | None = None) -> tuple[str, i
                     config.gallery.face_index,
                     config.gallery.face_search,
                 )
+                assert node.gallery.dna.microvariants == config.gallery.dna_microvariants
                 probe = population.person(SEED, 2, capture=1).record
                 assert probe.face is not None
                 found = [c.reference for c in node.gallery.search_face(probe.face, 3)]
@@ -144,3 +145,22 @@ def test_index_files_saved_under_another_face_index_are_rebuilt_not_used(tmp_pat
     assert _start(tmp_path, hnsw)[:2] == ("index files", 4)  # saved under HNSW32 at the stop
     assert _start(tmp_path, replace(hnsw, face_search="efSearch=128"))[:2] == ("sqlite", 4)
     assert _start(tmp_path)[:2] == ("sqlite", 4)  # and back to auto
+
+
+def test_index_files_saved_under_another_dna_reading_are_rebuilt_not_used(
+    tmp_path: Path,
+) -> None:
+    """[gallery] dna_microvariants changed between runs: the DNA keys are encoded again."""
+    people = population.people(SEED, list(range(4)))
+
+    async def enrol() -> None:
+        async with running_node(_config(tmp_path)) as node:  # dna_microvariants = "annex"
+            assert node.gallery.dna.microvariants == "annex"
+            for p in people:
+                node.enrol(p.record.identifiers.pnc_id or "", p.record)
+
+    asyncio.run(enrol())
+    repeat = GalleryConfig(dna_microvariants="repeat")
+    assert _start(tmp_path, repeat)[:2] == ("sqlite", 4)
+    assert _start(tmp_path, repeat)[:2] == ("index files", 4)
+    assert _start(tmp_path)[:2] == ("sqlite", 4)  # and back to the annex

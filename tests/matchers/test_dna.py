@@ -161,7 +161,7 @@ def test_reference_profile_needs_six_of_seven_ess() -> None:
 
 
 def test_microvariants_repeat_rule() -> None:
-    g = DnaGallery()
+    g = DnaGallery(microvariants="repeat")
     g.add("P1", BASE)  # TH01 6, 9.3
     assert only(g, with_({"TH01": ["6", "9"]})).match_type == "full"
     assert only(g, with_({"TH01": ["6", "9.1"]})).match_type == "full"
@@ -175,24 +175,36 @@ def test_microvariants_exact_rule() -> None:
     assert only(g, with_({"TH01": ["6", "9"]})).match_type == "near"
 
 
-def test_impossible_microvariants_become_wildcards() -> None:
-    assert allele_key("9.4", "TH01") == -1  # tetranucleotide: .1-.3 only
+def test_microvariants_annex_rule_is_the_default() -> None:
+    g = DnaGallery()
+    assert g.microvariants == "annex"
+    g.add("P1", BASE)  # TH01 6, 9.3: matches 9.2, 9.3 and 10, not 9
+    assert only(g, with_({"TH01": ["6", "10"]})).match_type == "full"
+    assert only(g, with_({"TH01": ["6", "9"]})).match_type == "near"
+
+
+def test_impossible_microvariants_become_wildcards_under_the_older_readings() -> None:
+    assert allele_key("9.4", "TH01", rule="repeat") == -1  # tetranucleotide: .1-.3 only
     assert allele_key("9.4", "Penta D", rule="exact") == 94  # pentanucleotide: .1-.4
     assert allele_key("9.3", "TH01", rule="exact") == 93
+    assert allele_key("9.4", "TH01") == 94  # annex: unlisted, kept and compared exactly
     with pytest.raises(ProfileError):
         allele_key("150", "FGA")
 
 
 @pytest.mark.parametrize("locus", ["Penta D", "Penta E", "CD4"])
 def test_pentanucleotide_microvariants(locus: str) -> None:
-    # Five-base repeats: .1 to .4 are designations there (the implemented, unconfirmed reading).
+    # Five-base repeats: .1 to .4 are designations there.
     assert allele_key("12.4", locus, rule="exact") == 124
-    assert allele_key("12.4", locus) == 120  # "repeat": compared by whole repeats
-    assert allele_key("12.5", locus) == -1  # no such fraction: not a designation
-    assert allele_key("12.4", "D18S51") == -1  # four-base repeats stop at .3
+    assert allele_key("12.4", locus, rule="repeat") == 120  # compared by whole repeats
+    assert allele_key("12.5", locus, rule="repeat") == -1  # no such fraction there
+    assert allele_key("12.4", "D18S51", rule="repeat") == -1  # four-base repeats stop at .3
+    assert allele_key("12.5", locus) == 125  # annex: kept, compared exactly
 
 
-@pytest.mark.parametrize(("rule", "expected"), [("repeat", "full"), ("exact", "near")])
+@pytest.mark.parametrize(
+    ("rule", "expected"), [("repeat", "full"), ("exact", "near"), ("annex", "near")]
+)
 def test_microvariant_at_a_pentanucleotide_locus(rule: str, expected: str) -> None:
     g = DnaGallery(microvariants=rule)  # type: ignore[arg-type]
     g.add("P1", with_({"Penta E": ["7", "12.4"]}))

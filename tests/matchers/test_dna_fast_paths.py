@@ -264,7 +264,7 @@ genotypes = st.lists(allele_values, min_size=2, max_size=2) | st.lists(allele_va
 @given(
     loci=st.dictionaries(locus_names, genotypes, min_size=5, max_size=14),
     profile_type=st.sampled_from(["reference", "stain"]),
-    rule=st.sampled_from(["repeat", "exact"]),
+    rule=st.sampled_from(["annex", "repeat", "exact"]),
 )
 def test_encode_profile_equals_its_numpy_form(
     loci: dict[str, list[str]], profile_type: str, rule: str
