@@ -7,9 +7,11 @@ galleries (UK and partners) and searched with a second capture, giving drills gr
 Randomness comes in blocks of `BLOCK` subjects, each from its own generator seeded with
 (seed, stream, block); a subject's values are sliced out of its block.
 
-- DNA-17 profiles: alleles drawn independently per locus from the UK allele frequencies in
-  `matchers/data/dna17_allele_frequencies.tsv` (likeLTD DNA17-db, UK NDNAD population data;
-  see that file's header), Hardy-Weinberg. A second sample (stain) loses loci and alleles.
+- DNA-17 profiles: alleles drawn independently per locus (Hardy-Weinberg) from one
+  population's allele frequencies: the UK groups of `matchers/data/dna17_allele_frequencies.tsv`
+  (likeLTD DNA17-db, UK NDNAD population data; see that file's header) or `EUROPE`, the
+  European frequencies of `matchers/data/europadb_v2023_dna17.tsv` (norSTR EuropaDB v2023, MIT;
+  see that file's header). A second sample (stain) loses loci and alleles.
 - Minutiae: 30-70 minutiae per finger inside an elliptical print area, orientations following
   a smooth ridge-flow field around a core (the loop/whorl structure of real prints, rather than
   uniform angles); a re-capture rotates and translates the print, warps it elastically, jitters
@@ -64,12 +66,27 @@ def _blocked(
 # -- DNA ---------------------------------------------------------------------------------
 
 
+UK_GROUPS = ("NDU1", "NDU2", "NDU3", "NDU4", "NDU6", "NDU7")
+EUROPE = "EUROPE"
+POPULATION_GROUPS = (*UK_GROUPS, EUROPE)
+_TABLE_OF_GROUP = {
+    **{group: "data/dna17_allele_frequencies.tsv" for group in UK_GROUPS},
+    EUROPE: "data/europadb_v2023_dna17.tsv",
+}
+
+
 @cache
 def allele_frequencies(
     group: str = "NDU1",
 ) -> dict[str, tuple[tuple[str, ...], npt.NDArray[np.float64]]]:
-    """Locus -> (allele strings, frequencies) for one UK population group of the shipped table."""
-    text = resources.files("matchers").joinpath("data/dna17_allele_frequencies.tsv").read_text()
+    """Locus -> (allele strings, frequencies) of one population group of a shipped table.
+
+    `NDU1`-`NDU7` are the UK groups, `EUROPE` the EuropaDB v2023 frequencies. Each locus is
+    renormalised to sum to 1 (the tables round their frequencies).
+    """
+    if group not in _TABLE_OF_GROUP:
+        raise ValueError(f"unknown population group {group!r}: one of {POPULATION_GROUPS}")
+    text = resources.files("matchers").joinpath(_TABLE_OF_GROUP[group]).read_text()
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     table: dict[str, tuple[list[str], list[float]]] = {}
     for row in csv.DictReader(lines, delimiter="\t"):
