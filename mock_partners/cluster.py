@@ -25,9 +25,9 @@ from exchange.pki import NodeFiles, init_pki
 from mock_partners import population
 from mock_partners.interpol_node import NODE_ID as INTERPOL
 from mock_partners.interpol_node import InterpolNode, running_interpol_node
+from mock_partners.population import PARTNER_SUBJECTS as PARTNER_SUBJECTS  # the numbering
 
 ALL_MODALITIES = (Modality.DNA, Modality.FINGERPRINT, Modality.FACE)
-PARTNER_SUBJECTS = 100_000  # partner j holds subjects j * PARTNER_SUBJECTS onwards
 
 
 @dataclass

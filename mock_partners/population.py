@@ -2,12 +2,20 @@
 
 Subject i of seed s is always the same person: names drawn from name lists of their
 nationality, a date of birth, UK identifiers with valid check characters (PNC ID, CRO
-number), and the biometrics of `matchers.synthetic` (DNA-17 profile from UK allele
-frequencies, ten minutiae sets, a face template with low intrinsic dimension). Capture 0 is
+number), and the biometrics of `matchers.synthetic` (a DNA-17 profile drawn from the allele
+frequencies of the subject's home population, ten minutiae sets, a face template with low
+intrinsic dimension). Capture 0 is
 the enrolment capture; capture 1 and later are re-captures (a crime-scene stain with loci
 lost, re-rolled prints, another photograph), so the same person searched with a second
 capture is a realistic genuine search. Placing subject i in several galleries (UK and
 partners) gives drills their ground truth.
+
+Home populations follow the subject numbering of `mock_partners.cluster`: subjects below
+`PARTNER_SUBJECTS` are the UK's own and draw DNA from the UK table (NDNAD, group NDU1);
+partner j's subjects (j * PARTNER_SUBJECTS onwards, for DE, FR, NL, EUROPOL and INTERPOL alike)
+and the subjects nobody holds draw from the European table (EuropaDB v2023). The population is a
+property of the person, not of the gallery: a subject enrolled by the UK and by a partner has one
+profile in both.
 
 The name lists are short samples of common given and family names per country, written in
 each country's own script conventions (diacritics kept; transliteration is the codecs' job).
@@ -38,10 +46,13 @@ from exchange.model import (
     Sex,
 )
 from matchers import synthetic
-from matchers.dna_profile import decode_keys
+from matchers.dna_profile import LOCI, decode_keys
 
 FEATURE_MODEL = "synthetic-face-512-v1"
 FACE_DIM = 512
+PARTNER_SUBJECTS = 100_000  # partner j holds subjects j * PARTNER_SUBJECTS onwards
+UK_DNA_GROUP = "NDU1"
+PARTNER_DNA_GROUP = synthetic.EUROPE
 
 _NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     # country: (male given, female given, family)
@@ -108,14 +119,23 @@ def reference_of(seed: int, subject: int, owner: str) -> str:
     return f"{owner}-{digest}"
 
 
+def dna_group_of(subject: int) -> str:
+    """The allele-frequency group of a subject's home population (see the module docstring)."""
+    return UK_DNA_GROUP if subject < PARTNER_SUBJECTS else PARTNER_DNA_GROUP
+
+
 def dna_profiles(seed: int, subjects: Sequence[int], capture: int = 0) -> list[DnaProfile]:
     """Capture 0: reference profiles; later captures: stains with loci and alleles lost."""
-    if capture == 0:
-        keys = synthetic.dna_keys_for(seed, subjects)
-        kind = SampleType.REFERENCE
-    else:
-        keys = synthetic.dna_recapture_keys(seed, subjects)
-        kind = SampleType.STAIN
+    kind = SampleType.REFERENCE if capture == 0 else SampleType.STAIN
+    keys = np.zeros((len(subjects), len(LOCI), 2), dtype=np.int16)
+    groups = np.array([dna_group_of(s) for s in subjects])
+    for group in dict.fromkeys(groups.tolist()):
+        rows = np.flatnonzero(groups == group)
+        ids = [subjects[int(i)] for i in rows]
+        if capture == 0:
+            keys[rows] = synthetic.dna_keys_for(seed, ids, group)
+        else:
+            keys[rows] = synthetic.dna_recapture_keys(seed, ids, group=group)
     return [DnaProfile(kind, _loci(k), "NGM SElect") for k in keys]
 
 
