@@ -210,8 +210,14 @@ def _detect(data: bytes, fmt: RecordFormat | None) -> RecordFormat:
         found = RecordFormat.ANSI_2004  # the 6-byte length form
     elif data[8:12] == len(data).to_bytes(4, "big"):
         found = RecordFormat.ISO_2005
+    elif data[8:10] != b"\x00\x00":
+        found = RecordFormat.ANSI_2004  # the 2-byte form; _read_length checks its value
     else:
-        found = RecordFormat.ANSI_2004
+        raise CodecError(
+            "record.length",
+            f"matches neither the INCITS 378-2004 nor the ISO 19794-2 form for {len(data)} bytes",
+            offset=8,
+        )
     if fmt is not None and fmt != found:
         raise CodecError("record.version", f"version {version!r} is not {fmt}", offset=4)
     return found
