@@ -25,7 +25,7 @@ checked byte by byte on libbiomeval's test records fmr.ansi2004, fmr.ansi2007, f
   X and Y are pixels from the upper-left corner, Y downwards.
 - Extended data: length u16, then that many bytes (ridge-count and core/delta blocks, each
   type u16, length u16 including those 4 bytes). Kept here as opaque bytes and written back
-  as read; their inner structure is not parsed.
+  as read; `minutiae_extended_data` splits them into blocks and reads the ridge counts.
 
 Angles. INCITS 378 counts units of 2 degrees (0-179), ISO 19794-2:2005 units of 360/256
 degrees (0-255); both counter-clockwise from the horizontal axis pointing right. The model
@@ -33,6 +33,10 @@ keeps the ANSI/NIST legacy 9.012 convention and, like `ansi_nist_prints._incits_
 (which reads the same INCITS units from Type-9 9.137), turns a record angle into
 theta = degrees + 180 (mod 360), rounded to whole degrees; writing reverses it. Positions
 are scaled from the record's pixels per cm to the set's ppi (197 px/cm is 500.38 ppi).
+Minutia types: 0 other, 1 ridge ending, 2 bifurcation; the model's compound is written as
+other. Impressions (the first view's decides the set's): 0, 2, 8, 9 plain, 1, 3 rolled, 4-7
+latent, any other code plain; palms cannot be written. Finger quality is 0-100 (2004, ISO);
+2009 values are kept as read. Minutia quality 0-100 maps to the model's unchanged.
 
 Known faults in the samples: in fmr.ansi2004 and fmr.iso2005 the last view's extended-data
 length disagrees with the record length (2 bytes short in the 2004 record, 1 byte beyond it
@@ -275,6 +279,8 @@ def _read_view(reader: _Reader, fmt: RecordFormat, where: str, lenient: bool) ->
         both = reader.u8(f"{where}.view_number")
         number, impression = both >> 4, both & 0x0F
     quality = reader.u8(f"{where}.quality")
+    if quality > 100 and fmt is not RecordFormat.ANSI_2009:
+        raise CodecError(f"{where}.quality", f"{quality} beyond 100", offset=reader.pos - 1)
     extra: dict[str, int] = {}
     if fmt is RecordFormat.ANSI_2009:
         extra["quality_owner"] = reader.u16(f"{where}.quality_owner")
@@ -377,7 +383,9 @@ def _view_bytes(fmt: RecordFormat, view: FingerView, where: str) -> bytes:
         raise CodecError(f"{where}.view_number", "view number and impression must fit 4 bits")
     else:
         out += bytes([view.view_number << 4 | view.impression])
-    out += bytes([_byte(f"{where}.quality", view.quality)])
+    if not 0 <= view.quality <= (255 if fmt is RecordFormat.ANSI_2009 else 100):
+        raise CodecError(f"{where}.quality", f"finger quality {view.quality} out of range")
+    out += bytes([view.quality])
     if fmt is RecordFormat.ANSI_2009:
         out += _u16s(f"{where}.quality_algorithm", view.quality_owner, view.quality_algorithm)
         out += _u16s(f"{where}.size", view.width, view.height, view.x_resolution, view.y_resolution)
@@ -445,12 +453,19 @@ def _finger(record: MinutiaeRecord, view: FingerView, ppi: int, where: str) -> F
             round(m.x * sx),
             round(m.y * sy),
             round(m.angle * unit + 180) % 360,
-            _KIND_OF_CODE[m.kind],
+            _kind(m.kind, where),
             m.quality,
         )
         for m in view.minutiae
     )
     return Finger(view.position, minutiae)
+
+
+def _kind(code: int, where: str) -> MinutiaKind:
+    kind = _KIND_OF_CODE.get(code)
+    if kind is None:
+        raise CodecError(f"{where}.minutiae", f"minutia type {code} is not 0-2")
+    return kind
 
 
 def from_fingerprint_set(
@@ -464,7 +479,9 @@ def from_fingerprint_set(
     """A record of `fs` in `fmt` at `ppcm` pixels per cm; fingers become views in order."""
     if ppcm <= 0:
         raise CodecError("ppcm", "resolution must be positive")
-    impression = _CODE_OF_IMPRESSION.get(fs.impression, 0)
+    impression = _CODE_OF_IMPRESSION.get(fs.impression)
+    if impression is None:
+        raise CodecError("fingerprints.impression", f"{fs.impression} prints are not fingers")
     numbers: dict[int, int] = {}
     views = []
     for finger in fs.fingers:

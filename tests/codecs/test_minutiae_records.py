@@ -270,6 +270,7 @@ def test_views_beyond_the_data() -> None:
         (_minutia_at() + 5, b"\x65", "record.view[0].minutiae[0].quality"),
         (_minutia_at(), b"\xc0", "record.view[0].minutiae[0].type"),
         (26, b"\x10", "record.view[0].position"),
+        (28, b"\x65", "record.view[0].quality"),
         (_minutia_at() + 6, b"\x00\x09", "record.view[0].extended_data.length"),
     ],
 )
@@ -318,6 +319,26 @@ def test_iso_records_carry_no_cbeff_product_id() -> None:
     with pytest.raises(CodecError) as err:
         encode(_record(RecordFormat.ISO_2005, cbeff_owner=0x1B))
     assert err.value.field == "cbeff"
+
+
+def test_palms_are_not_finger_records() -> None:
+    fs = FingerprintSet((Finger(1, ()),), Impression.PALM)
+    with pytest.raises(CodecError) as err:
+        from_fingerprint_set(fs)
+    assert err.value.field == "fingerprints.impression"
+
+
+def test_a_built_record_with_a_reserved_type_has_no_model() -> None:
+    record = _record()
+    view = replace(record.views[0], minutiae=(RecordMinutia(3, 1, 1, 0, 0),))
+    with pytest.raises(CodecError):
+        to_fingerprint_set(replace(record, views=(view,)))
+
+
+def test_an_impossible_length_is_named() -> None:
+    with pytest.raises(CodecError) as err:
+        decode(b"FMR\x00 20\x00\x00\x00\x00\x01" + bytes(20))
+    assert err.value.field == "record.length" and err.value.offset == 8
 
 
 def test_a_record_without_resolution_has_no_model() -> None:
