@@ -81,16 +81,9 @@ _CODE_OF_KIND: Mapping[MinutiaKind, int] = {
 }
 #: Impression codes (INCITS 378 / ISO 19794-2 and ANSI/NIST 1-2011 Table 7).
 _IMPRESSION_OF_CODE: Mapping[int, Impression] = {
-    0: Impression.PLAIN,
-    1: Impression.ROLLED,
-    2: Impression.PLAIN,
-    3: Impression.ROLLED,
-    4: Impression.LATENT,
-    5: Impression.LATENT,
-    6: Impression.LATENT,
-    7: Impression.LATENT,
-    8: Impression.PLAIN,
-    9: Impression.PLAIN,
+    **dict.fromkeys((0, 2, 8, 9), Impression.PLAIN),
+    **dict.fromkeys((1, 3), Impression.ROLLED),
+    **dict.fromkeys((4, 5, 6, 7), Impression.LATENT),
 }
 _CODE_OF_IMPRESSION: Mapping[Impression, int] = {
     Impression.PLAIN: 0,
@@ -336,10 +329,11 @@ def encode(record: MinutiaeRecord) -> bytes:
     if record.equipment_compliance > 15 or record.equipment_id > 0x0FFF:
         raise CodecError("equipment", "compliance beyond 4 bits or scanner id beyond 12 bits")
     fields += _u16s("equipment", record.equipment_compliance << 12 | record.equipment_id)
+    size = (record.width, record.height, record.x_resolution, record.y_resolution)
     if fmt is not RecordFormat.ANSI_2009:
-        fields += _u16s(
-            "size", record.width, record.height, record.x_resolution, record.y_resolution
-        )
+        fields += _u16s("size", *size)
+    elif any(size):
+        raise CodecError("size", "INCITS 378-2009 records keep image size and resolution per view")
     fields += bytes([len(record.views), _byte("reserved", record.reserved)])
     if fmt is RecordFormat.ANSI_2009:
         return _with_length(_VERSION_30, 4, fields + body)
@@ -371,18 +365,18 @@ def _byte(field: str, value: int) -> int:
 
 
 def _view_bytes(fmt: RecordFormat, view: FingerView, where: str) -> bytes:
-    out = bytes([_byte(f"{where}.position", view.position)])
+    if not 0 <= view.position <= 14:
+        raise CodecError(f"{where}.position", f"finger position {view.position} is not 0-14")
+    out = bytes([view.position])
+    number, impression = view.view_number, view.impression
     if fmt is RecordFormat.ANSI_2009:
         out += bytes(
-            [
-                _byte(f"{where}.view_number", view.view_number),
-                _byte(f"{where}.impression", view.impression),
-            ]
+            [_byte(f"{where}.view_number", number), _byte(f"{where}.impression", impression)]
         )
-    elif view.view_number > 15 or view.impression > 15:
+    elif not (0 <= number <= 15 and 0 <= impression <= 15):
         raise CodecError(f"{where}.view_number", "view number and impression must fit 4 bits")
     else:
-        out += bytes([view.view_number << 4 | view.impression])
+        out += bytes([number << 4 | impression])
     if not 0 <= view.quality <= (255 if fmt is RecordFormat.ANSI_2009 else 100):
         raise CodecError(f"{where}.quality", f"finger quality {view.quality} out of range")
     out += bytes([view.quality])

@@ -321,6 +321,12 @@ def test_iso_records_carry_no_cbeff_product_id() -> None:
     assert err.value.field == "cbeff"
 
 
+def test_2009_records_keep_size_per_view() -> None:
+    with pytest.raises(CodecError) as err:
+        encode(_record(RecordFormat.ANSI_2009, width=512))
+    assert err.value.field == "size"
+
+
 def test_palms_are_not_finger_records() -> None:
     fs = FingerprintSet((Finger(1, ()),), Impression.PALM)
     with pytest.raises(CodecError) as err:
@@ -376,3 +382,40 @@ def test_fuzz_only_codec_errors(
     assert encode(record) == bytes(mutated)
     with contextlib.suppress(CodecError):
         to_fingerprint_set(record)
+
+
+_small = st.integers(-2, 300)
+_minutiae = st.builds(
+    RecordMinutia,
+    st.integers(-1, 4),
+    st.integers(-1, 0x4001),
+    st.integers(-1, 0x4001),
+    _small,
+    _small,
+    st.integers(-1, 4),
+)
+_views = st.builds(
+    FingerView,
+    _small,
+    st.integers(-1, 17),
+    st.integers(-1, 17),
+    _small,
+    st.lists(_minutiae, max_size=3).map(tuple),
+    st.binary(max_size=8),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(list(RecordFormat)), st.lists(_views, max_size=3), st.integers(-1, 20))
+def test_fuzz_encode_only_codec_errors(
+    fmt: RecordFormat, views: list[FingerView], equipment: int
+) -> None:
+    if fmt is RecordFormat.ANSI_2009:
+        views = [replace(v, x_resolution=197, y_resolution=197) for v in views]
+    size = (0, 0, 0, 0) if fmt is RecordFormat.ANSI_2009 else (512, 512, 197, 197)
+    record = MinutiaeRecord(fmt, tuple(views), *size, equipment_id=equipment)
+    try:
+        data = encode(record)
+    except CodecError:
+        return
+    assert decode(data, fmt=fmt) == record
