@@ -471,8 +471,8 @@ def from_fingerprint_set(
     height: int = 0,
 ) -> MinutiaeRecord:
     """A record of `fs` in `fmt` at `ppcm` pixels per cm; fingers become views in order."""
-    if ppcm <= 0:
-        raise CodecError("ppcm", "resolution must be positive")
+    if ppcm <= 0 or fs.ppi <= 0:
+        raise CodecError("ppcm", "resolutions must be positive")
     impression = _CODE_OF_IMPRESSION.get(fs.impression)
     if impression is None:
         raise CodecError("fingerprints.impression", f"{fs.impression} prints are not fingers")

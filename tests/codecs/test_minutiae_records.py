@@ -419,3 +419,36 @@ def test_fuzz_encode_only_codec_errors(
     except CodecError:
         return
     assert decode(data, fmt=fmt) == record
+
+
+_model_minutiae = st.builds(
+    Minutia,
+    st.integers(0, 1500),
+    st.integers(0, 1500),
+    st.integers(0, 359),
+    st.sampled_from([MinutiaKind.RIDGE_ENDING, MinutiaKind.BIFURCATION, MinutiaKind.OTHER]),
+    st.integers(0, 100),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(list(RecordFormat)),
+    st.lists(st.lists(_model_minutiae, max_size=5).map(tuple), min_size=1, max_size=3),
+)
+def test_model_through_each_format(fmt: RecordFormat, fingers: list[tuple[Minutia, ...]]) -> None:
+    fs = FingerprintSet(tuple(Finger(n + 1, m) for n, m in enumerate(fingers)), Impression.ROLLED)
+    back = to_fingerprint_set(decode(encode(from_fingerprint_set(fs, fmt))), ppi=500)
+    assert back.impression is Impression.ROLLED
+    for finger, again in zip(fs.fingers, back.fingers, strict=True):
+        assert finger.position == again.position
+        for a, b in zip(finger.minutiae, again.minutiae, strict=True):
+            assert (a.kind, a.quality) == (b.kind, b.quality)
+            assert abs(a.x - b.x) <= 1 and abs(a.y - b.y) <= 1
+            # Half a unit (1 or 0.70 degrees) plus rounding to whole degrees, in integers.
+            assert _circular(a.angle, b.angle) <= 1
+
+
+def test_a_set_without_resolution_has_no_record() -> None:
+    with pytest.raises(CodecError):
+        from_fingerprint_set(FingerprintSet((Finger(1, ()),), ppi=0))
