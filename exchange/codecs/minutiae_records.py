@@ -6,6 +6,8 @@ conversions `to_fingerprint_set` / `from_fingerprint_set`. All integers are big-
 Layouts, as read by NIST libbiomeval (usnistgov/libbiomeval src/libbiomeval/
 be_finger_incitsview.cpp `readFMRHeader`/`readFVMR`/`scanFMD`/`readExtendedDataBlock`,
 be_finger_ansi2004view.cpp, be_finger_ansi2007view.cpp, be_finger_iso2005view.cpp) and
+the INCITS 378-2009 view layout and quality ranges also as read by FingerprintIO
+(robertvazan/fingerprintio-java ansi378v2009/Ansi378v2009Fingerprint.java, ValidateAnsi.java);
 checked byte by byte on libbiomeval's test records fmr.ansi2004, fmr.ansi2007, fmr.iso2005:
 
 - Record header. "FMR\\0", then the version: " 20\\0" (INCITS 378-2004 and ISO 19794-2:2005)
@@ -35,8 +37,9 @@ theta = degrees + 180 (mod 360), rounded to whole degrees; writing reverses it. 
 are scaled from the record's pixels per cm to the set's ppi (197 px/cm is 500.38 ppi).
 Minutia types: 0 other, 1 ridge ending, 2 bifurcation; the model's compound is written as
 other. Impressions (the first view's decides the set's): 0, 2, 8, 9 plain, 1, 3 rolled, 4-7
-latent, any other code plain; palms cannot be written. Finger quality is 0-100 (2004, ISO);
-2009 values are kept as read. Minutia quality 0-100 maps to the model's unchanged.
+latent, any other code plain; palms cannot be written. Finger and minutia quality are 0-100;
+2009 adds 254 (not reported) and 255 (failed), which the model gets as 0. Minutia quality
+0-100 maps to the model's unchanged.
 
 Known faults in the samples: in fmr.ansi2004 and fmr.iso2005 the last view's extended-data
 length disagrees with the record length (2 bytes short in the 2004 record, 1 byte beyond it
@@ -272,8 +275,8 @@ def _read_view(reader: _Reader, fmt: RecordFormat, where: str, lenient: bool) ->
         both = reader.u8(f"{where}.view_number")
         number, impression = both >> 4, both & 0x0F
     quality = reader.u8(f"{where}.quality")
-    if quality > 100 and fmt is not RecordFormat.ANSI_2009:
-        raise CodecError(f"{where}.quality", f"{quality} beyond 100", offset=reader.pos - 1)
+    if not _quality_ok(fmt, quality):
+        raise CodecError(f"{where}.quality", f"finger quality {quality}", offset=reader.pos - 1)
     extra: dict[str, int] = {}
     if fmt is RecordFormat.ANSI_2009:
         extra["quality_owner"] = reader.u16(f"{where}.quality_owner")
@@ -293,9 +296,14 @@ def _read_minutia(reader: _Reader, fmt: RecordFormat, where: str) -> RecordMinut
         raise CodecError(f"{where}.type", "minutia type 3 is reserved", offset=start)
     if fmt is not RecordFormat.ISO_2005 and angle > 179:
         raise CodecError(f"{where}.angle", f"{angle} beyond 179 (2-degree units)", offset=start + 4)
-    if quality > 100:
-        raise CodecError(f"{where}.quality", f"{quality} beyond 100", offset=start + 5)
+    if not _quality_ok(fmt, quality):
+        raise CodecError(f"{where}.quality", f"minutia quality {quality}", offset=start + 5)
     return RecordMinutia(first >> 14, first & 0x3FFF, second & 0x3FFF, angle, quality, second >> 14)
+
+
+def _quality_ok(fmt: RecordFormat, quality: int) -> bool:
+    """0-100; INCITS 378-2009 adds 254 (not reported) and 255 (failed)."""
+    return 0 <= quality <= 100 or (fmt is RecordFormat.ANSI_2009 and quality in (254, 255))
 
 
 def _read_extended(reader: _Reader, where: str, lenient: bool) -> tuple[bytes, int | None]:
@@ -377,7 +385,7 @@ def _view_bytes(fmt: RecordFormat, view: FingerView, where: str) -> bytes:
         raise CodecError(f"{where}.view_number", "view number and impression must fit 4 bits")
     else:
         out += bytes([number << 4 | impression])
-    if not 0 <= view.quality <= (255 if fmt is RecordFormat.ANSI_2009 else 100):
+    if not _quality_ok(fmt, view.quality):
         raise CodecError(f"{where}.quality", f"finger quality {view.quality} out of range")
     out += bytes([view.quality])
     if fmt is RecordFormat.ANSI_2009:
@@ -403,8 +411,8 @@ def _minutia_bytes(fmt: RecordFormat, m: RecordMinutia, where: str) -> bytes:
         raise CodecError(f"{where}.type", "type must be 0-2 and reserved bits 0-3")
     if not (0 <= m.x <= 0x3FFF and 0 <= m.y <= 0x3FFF):
         raise CodecError(f"{where}.x", "x and y must fit 14 bits")
-    if not (0 <= m.angle <= top_angle and 0 <= m.quality <= 100):
-        raise CodecError(f"{where}.angle", f"angle beyond 0-{top_angle} or quality beyond 0-100")
+    if not (0 <= m.angle <= top_angle and _quality_ok(fmt, m.quality)):
+        raise CodecError(f"{where}.angle", f"angle beyond 0-{top_angle} or quality out of range")
     return struct.pack(">HHBB", m.kind << 14 | m.x, m.reserved << 14 | m.y, m.angle, m.quality)
 
 
@@ -448,7 +456,7 @@ def _finger(record: MinutiaeRecord, view: FingerView, ppi: int, where: str) -> F
             round(m.y * sy),
             round(m.angle * unit + 180) % 360,
             _kind(m.kind, where),
-            m.quality,
+            m.quality if m.quality <= 100 else 0,  # 2009's 254/255 are "no quality"
         )
         for m in view.minutiae
     )

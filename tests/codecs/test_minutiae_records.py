@@ -327,6 +327,16 @@ def test_2009_records_keep_size_per_view() -> None:
     assert err.value.field == "size"
 
 
+def test_2009_special_qualities_read_as_no_quality() -> None:
+    record = _record(RecordFormat.ANSI_2009)
+    view = replace(record.views[0], quality=254, minutiae=(RecordMinutia(1, 1, 1, 0, 255),))
+    again = decode(encode(replace(record, views=(view,))))
+    assert again.views[0].quality == 254 and again.views[0].minutiae[0].quality == 255
+    assert to_fingerprint_set(again).fingers[0].minutiae[0].quality == 0
+    with pytest.raises(CodecError):
+        encode(_record(views=(view,)))  # 2004 has no such values
+
+
 def test_palms_are_not_finger_records() -> None:
     fs = FingerprintSet((Finger(1, ()),), Impression.PALM)
     with pytest.raises(CodecError) as err:
