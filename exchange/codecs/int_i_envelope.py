@@ -9,7 +9,8 @@ sender and receiver; GMT (1.014) the timestamp.
 Not carried, because INT-I has no place for it: the purpose (decoded as `investigation`), the
 number of candidates asked for (Interpol decides it; decoded as 1), candidate references and
 scores (an SRE gives a count, a hit flag and a manual-verification flag: decoded candidates are
-named `<TCN>/<n>` with score 0), our error's field path (INT-I's 2.074 EFM is a field mnemonic),
+named `<TCN>/<n>` with score 0; an SRE we write always names CPS as the search answered), our
+error's field path (INT-I's 2.074 EFM is a field mnemonic: decoded into `ErrorBody.field`),
 and on the way out of INT-I the identity data of an SRE hit (step-2 data, `Type2.subject`: read
 it from the transaction, never from the envelope). Minutia angles are copied as given.
 """

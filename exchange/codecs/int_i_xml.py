@@ -10,21 +10,33 @@ Type-2 2.007 CNO, 2.008 SQN, 2.009 MID, 2.010 CRN, 2.011 ORN, 2.064 RLS, 2.074 E
 record subject (step-2 identity data, `SubjectData`); Type-4/9/10/13/14/20 as `BiometricRecord`.
 Everything else is kept as `Unmodelled` XML and written back where it was, so a decoded
 transaction re-encodes what it held. A decoded biometric record re-encodes from its original
-XML (`BiometricRecord.xml`); its typed fields are a reading of it. The envelope mapping is in
-`exchange.codecs.int_i_envelope`.
+XML (`BiometricRecord.xml`); its typed fields are a reading of it. The model is in
+`exchange.codecs.int_i_model`, the envelope mapping in `exchange.codecs.int_i_envelope`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from lxml import etree
 
 from exchange.codecs import int_i_codes as codes
 from exchange.codecs.errors import CodecError
-from exchange.codecs.int_i_prints import RECORD_TAGS, BiometricRecord, build_record, read_record
+from exchange.codecs.int_i_model import (
+    Agency,
+    BiometricRecord,
+    Candidates,
+    CountryReference,
+    ErrorMessage,
+    IncitsMinutia,
+    IntiTransaction,
+    SubjectData,
+    Type1,
+    Type2,
+    Unmodelled,
+)
+from exchange.codecs.int_i_prints import RECORD_TAGS, build_record, read_record
 from exchange.codecs.int_i_tree import (
     canonical,
     child,
@@ -39,118 +51,23 @@ from exchange.codecs.int_i_tree import (
 )
 from exchange.codecs.xml_safety import parse_xml
 
-# INT-I messages nest deeper than our own (NIEM wrappers around every value); a Type-9 with
-# extended features reaches 12 levels below the root.
-MAX_DEPTH = 40
+__all__ = [
+    "Agency",
+    "BiometricRecord",
+    "Candidates",
+    "CountryReference",
+    "ErrorMessage",
+    "IncitsMinutia",
+    "IntiTransaction",
+    "SubjectData",
+    "Type1",
+    "Type2",
+    "Unmodelled",
+    "decode",
+    "encode",
+]
 
 _TYPE_OF_TAG = {q("itl", tag): number for number, tag in RECORD_TAGS.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class Unmodelled:
-    """An element this codec does not model, kept to be written back at `index` under `parent`."""
-
-    parent: str
-    index: int
-    xml: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Agency:
-    """1.007 DAI / 1.008 ORI as INT-I defines them: an agency code, a name and a country."""
-
-    name: str
-    country: str
-    code: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Type1:
-    tot: str
-    tcn: str
-    date: dt.date
-    destination: Agency
-    origin: Agency
-    gmt: dt.datetime | None = None
-    tcr: str | None = None
-    priority: int | None = None
-    version: str = codes.STANDARD_VERSION
-    domain_name: str = codes.DOMAIN_NAME
-    domain_version: str = codes.DOMAIN_VERSION
-    nsr: str = "00.00"
-    ntr: str = "00.00"
-    extra: tuple[Unmodelled, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class SubjectData:
-    """The identity of the person behind a hit (step-2 data): never logged, never printed."""
-
-    surname: str | None = None
-    given_name: str | None = None
-    middle_names: tuple[str, ...] = ()
-    birth_date: dt.date | None = None
-    sex: str | None = None
-    citizenship: tuple[str, ...] = ()
-    extra: tuple[Unmodelled, ...] = ()
-
-    def __repr__(self) -> str:
-        return "SubjectData(<withheld>)"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True, slots=True)
-class CountryReference:
-    """A country's reference: 2.007 CNO, 2.010 CRN, 2.011 ORN (country optional)."""
-
-    value: str
-    country: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Candidates:
-    """2.064 RLS: the respondent list of a search result."""
-
-    tot: str
-    result: str  # I (hit) or N (no hit)
-    total: int
-    sequence_id: str = "1"
-    manual_verification: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorMessage:
-    """2.074 ERM: error code, the field it is about, and text."""
-
-    code: str
-    text: str | None = None
-    field_mnemonic: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Type2:
-    idc: str = "0"
-    case: CountryReference | None = None  # 2.007 CNO
-    evidence_id: str | None = None  # 2.008 SQN
-    latent_id: str | None = None  # 2.009 MID
-    person: CountryReference | None = None  # 2.010 CRN
-    business: tuple[CountryReference, ...] = ()  # 2.011 ORN
-    candidates: Candidates | None = None  # 2.064 RLS
-    errors: tuple[ErrorMessage, ...] = ()  # 2.074 ERM
-    subject: SubjectData | None = None
-    extra: tuple[Unmodelled, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class IntiTransaction:
-    type1: Type1
-    type2: Type2 | None = None
-    records: tuple[BiometricRecord, ...] = field(default=())
-
-    @property
-    def tot(self) -> str:
-        return self.type1.tot
 
 
 # --- decoding ---------------------------------------------------------------------------
@@ -158,7 +75,7 @@ class IntiTransaction:
 
 def decode(data: bytes) -> IntiTransaction:
     """Parse an INT-I XML transaction safely and read it into the model."""
-    root = parse_xml(data, max_depth=MAX_DEPTH)
+    root = parse_xml(data)
     if root.tag != codes.ROOT:
         raise CodecError(f"/{etree.QName(root).localname}", "not an INT-I transaction package")
     type1 = _read_type1(need(root, "itl", "PackageInformationRecord"))
