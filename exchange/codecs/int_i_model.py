@@ -85,10 +85,13 @@ class SubjectData:
 
 @dataclass(frozen=True, slots=True)
 class CountryReference:
-    """A country's reference: 2.007 CNO, 2.010 CRN, 2.011 ORN (country optional)."""
+    """A country's reference: 2.007 CNO, 2.010 CRN, 2.011 ORN.
+
+    The MRT lists the country as optional, but int-i.xsd requires it, and the schema decides.
+    """
 
     value: str
-    country: str | None = None
+    country: str
 
 
 @dataclass(frozen=True, slots=True)

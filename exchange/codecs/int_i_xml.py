@@ -129,10 +129,17 @@ def _read_type1(record: etree._Element) -> Type1:
         raise CodecError(path_of(need(tx, "int-i", "TransactionCategoryCode")), f"TOT {tot!r}")
     tcn = need_text(need(tx, "biom", "TransactionControlIdentification"), "nc", "IdentificationID")
     tcr_el = child(tx, "biom", "TransactionControlReferenceIdentification")
+    if tcr_el is None and tot in {codes.TOT_SRE, codes.TOT_ERR}:
+        # 1.010 TCR is mandatory on a reply: it is how the reply names the request it answers.
+        raise CodecError(
+            path_of(tx, "biom:TransactionControlReferenceIdentification"), "is missing"
+        )
     gmt_el = child(tx, "biom", "TransactionUTCDate")
     domain = need(tx, "biom", "TransactionDomain")
     resolution = need(tx, "biom", "TransactionImageResolutionDetails")
     priority = opt_text(tx, "biom", "TransactionPriorityValue")
+    if priority is not None and not priority.isdigit():
+        raise CodecError(path_of(tx, "biom:TransactionPriorityValue"), "not a number")
     return Type1(
         tot=tot,
         tcn=tcn,
@@ -247,7 +254,7 @@ def _all(parent: etree._Element | None, prefix: str, name: str) -> list[etree._E
 def _read_reference(element: etree._Element) -> CountryReference:
     return CountryReference(
         value=need_text(element, "nc", "IdentificationID"),
-        country=opt_text(element, "int-i", "LocationCountryISO3166Alpha3Code"),
+        country=need_text(element, "int-i", "LocationCountryISO3166Alpha3Code"),
     )
 
 
@@ -415,11 +422,12 @@ def _content_summary(tx: IntiTransaction) -> etree._Element:
 
 
 def _write_reference(name: str, ref: CountryReference) -> etree._Element:
-    element = el("int-i", name)
-    if ref.country is not None:
-        element.append(text_el("int-i", "LocationCountryISO3166Alpha3Code", ref.country))
-    element.append(text_el("nc", "IdentificationID", ref.value))
-    return element
+    return el(
+        "int-i",
+        name,
+        text_el("int-i", "LocationCountryISO3166Alpha3Code", ref.country),
+        text_el("nc", "IdentificationID", ref.value),
+    )
 
 
 def _write_misc(t2: Type2) -> list[etree._Element]:
@@ -430,6 +438,9 @@ def _write_misc(t2: Type2) -> list[etree._Element]:
         built.append(text_el("int-i", "LatentCaseEvidenceIdentifier", t2.evidence_id))
     if t2.latent_id is not None:
         built.append(text_el("int-i", "LatentIdentifier", t2.latent_id))
+    if len(t2.business) > 1:
+        # The MRT allows 10 ORNs; int-i.xsd one, and a partner validates against the schema.
+        raise CodecError("Type-2.2.011", "int-i.xsd allows one business reference (ORN)")
     built += [_write_reference("NationalBusinessReference", ref) for ref in t2.business]
     return built
 

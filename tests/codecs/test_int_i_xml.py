@@ -8,6 +8,8 @@ import datetime as dt
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from exchange.codecs import int_i_codes as codes
@@ -22,6 +24,7 @@ from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
 from exchange.codecs.int_i_xml import (
     Agency,
     Candidates,
+    CountryReference,
     ErrorMessage,
     IntiTransaction,
     SubjectData,
@@ -325,6 +328,33 @@ def test_missing_mandatory_element_names_its_path() -> None:
     )
 
 
+def test_more_than_one_business_reference_is_refused() -> None:
+    tx = decode(minimal())
+    refs = (CountryReference("A", "GBR"), CountryReference("B", "GBR"))
+    with pytest.raises(CodecError) as info:
+        encode(dataclasses.replace(tx, type2=Type2(business=refs)))
+    assert info.value.field == "Type-2.2.011"
+
+
+def test_reply_without_tcr_is_refused() -> None:
+    root = etree.fromstring(minimal())
+    tcr = root.find(f".//{{{codes.NS_BIOM}}}TransactionControlReferenceIdentification")
+    assert tcr is not None
+    tcr.getparent().remove(tcr)
+    with pytest.raises(CodecError) as info:
+        decode(etree.tostring(root))
+    assert info.value.field.endswith(
+        "biom:Transaction/biom:TransactionControlReferenceIdentification"
+    )
+
+
+def test_non_numeric_priority_is_a_codec_error() -> None:
+    tx = decode(minimal())
+    data = encode(dataclasses.replace(tx, type1=dataclasses.replace(tx.type1, priority=2)))
+    with pytest.raises(CodecError):
+        decode(data.replace(b"PriorityValue>2<", b"PriorityValue>x<"))
+
+
 def test_unknown_tot_is_refused() -> None:
     data = minimal().replace(b">ERR<", b">XYZ<")
     with pytest.raises(CodecError) as info:
@@ -357,3 +387,57 @@ def test_our_codes_agree_with_the_published_lookup_table() -> None:
     for code, text in codes.ERROR_TEXTS.items():
         assert errors[code] == text
     assert set(codes.INT_I_ERROR_OF.values()) <= set(errors)
+
+
+# --- generated transactions --------------------------------------------------------------
+
+_tokens = st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max_size=12)
+_tcns = st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=15, max_size=15)
+_countries = st.sampled_from(["GBR", "DEU", "FRA", "XPO"])
+_references = st.builds(CountryReference, _tokens, _countries)
+_results = st.builds(
+    Candidates,
+    st.sampled_from(["CPS", "MPS"]),
+    st.sampled_from(["I", "N"]),
+    st.integers(0, 99),
+    st.just("1"),
+    st.booleans(),
+)
+_errors = st.builds(
+    ErrorMessage,
+    st.sampled_from(sorted(codes.ERROR_TEXTS)),
+    st.none() | _tokens,
+    st.none() | st.sampled_from(["DOB", "TCN"]),
+)
+_type2s = st.builds(
+    Type2,
+    case=st.none() | _references,
+    evidence_id=st.none() | _tokens,
+    latent_id=st.none() | _tokens,
+    person=st.none() | _references,
+    business=st.lists(_references, max_size=1).map(tuple),
+    candidates=st.none() | _results,
+    errors=st.lists(_errors, max_size=2).map(tuple),
+)
+
+
+@given(tcn=_tcns, tcr=_tcns, type2=_type2s, priority=st.none() | st.integers(1, 9))
+@settings(max_examples=60, deadline=None)
+def test_generated_replies_round_trip(
+    tcn: str, tcr: str, type2: Type2, priority: int | None
+) -> None:
+    type1 = Type1(
+        "SRE",
+        tcn,
+        NOW.date(),
+        Agency("INTERPOL", "XPO", "INT"),
+        Agency("NCA", "GBR"),
+        NOW,
+        tcr,
+        priority,
+    )
+    tx = IntiTransaction(type1, type2)
+    data = encode(tx)
+    assert decode(data) == tx
+    if THIRDPARTY.is_dir():
+        assert_valid(data)
