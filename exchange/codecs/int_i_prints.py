@@ -76,6 +76,16 @@ def _int(parent: etree._Element | None, prefix: str, name: str) -> int | None:
         raise CodecError(path_of(parent, f"{prefix}:{name}"), f"not a number: {text!r}") from exc
 
 
+def _positions(image: etree._Element) -> tuple[int, ...]:
+    found = []
+    for element in image.iterchildren(q("biom", "FingerPositionCode")):
+        text = (element.text or "").strip()
+        if not text.isdigit():
+            raise CodecError(path_of(element), f"not a finger position: {text[:10]!r}")
+        found.append(int(text))
+    return tuple(found)
+
+
 def _image_data(parent: etree._Element | None) -> bytes | None:
     found = child(parent, "nc", "BinaryBase64Object") if parent is not None else None
     if found is None:
@@ -93,12 +103,7 @@ def _read_image(record: etree._Element, record_type: int, idc: str) -> Biometric
     return BiometricRecord(
         record_type=record_type,
         idc=idc,
-        positions=tuple(
-            int((p.text or "0").strip())
-            for p in image.iterchildren(q("biom", "FingerPositionCode"))
-        )
-        if image is not None
-        else (),
+        positions=_positions(image) if image is not None else (),
         impression=opt_text(image, "biom", "FingerprintImageImpressionCaptureCategoryCode"),
         compression=opt_text(image, "biom", "ImageCompressionAlgorithmText"),
         width=_int(image, "biom", "ImageHorizontalLineLengthPixelQuantity"),
@@ -127,14 +132,7 @@ def _read_minutia(element: etree._Element) -> IncitsMinutia:
 def _read_minutiae(record: etree._Element, idc: str) -> BiometricRecord:
     incits = child(record, "biom", "INCITSMinutiae")
     image = child(incits, "biom", "FingerImpressionImage") if incits is not None else None
-    positions = (
-        ()
-        if image is None
-        else tuple(
-            int((p.text or "0").strip())
-            for p in image.iterchildren(q("biom", "FingerPositionCode"))
-        )
-    )
+    positions = () if image is None else _positions(image)
     minutiae = (
         ()
         if incits is None

@@ -336,6 +336,22 @@ def test_more_than_one_business_reference_is_refused() -> None:
     assert info.value.field == "Type-2.2.011"
 
 
+@needs_shared
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"<biom:FingerPositionCode>0<", b"<biom:FingerPositionCode>x<"),
+        (b"iVBORw0KGgo", b"iVBOR*0KGgo"),
+    ],
+)
+def test_bad_biometric_content_is_a_codec_error(old: bytes, new: bytes) -> None:
+    data = sample("MPS")
+    assert old in data
+    with pytest.raises(CodecError) as info:
+        decode(data.replace(old, new, 1))
+    assert info.value.field.startswith("/itl:NISTBiometricInformationExchangePackage/itl:Package")
+
+
 def test_reply_without_tcr_is_refused() -> None:
     root = etree.fromstring(minimal())
     tcr = root.find(f".//{{{codes.NS_BIOM}}}TransactionControlReferenceIdentification")
