@@ -1,0 +1,89 @@
+"""Constants of Interpol's INT-I v6.00 profile of ANSI/NIST-ITL 1-2011 (Update 2015), XML encoding.
+
+Our own table of the few codes the project uses, written from Interpol's published profile
+(INTERPOL-Innovation-Centre/ANSI-NIST-XML-ITL-Implementation, `MRT/MRT_INT-I_LookupCodes.csv`,
+code tables `TOT` and `ERR`; field numbers from `MRT_INT-I_FieldDefinition.csv`). The tests read
+that CSV from ../shared to check this table against it; nothing of it is copied here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from exchange.model import ErrorCode
+
+NS_ITL = "http://biometrics.nist.gov/standard/2011"
+NS_BIOM = "http://niem.gov/niem/biometrics/1.0"
+NS_NC = "http://niem.gov/niem/niem-core/2.0"
+NS_INTI = "http://interpol.gov/int-i/1.0"
+NSMAP: Mapping[str, str] = {"itl": NS_ITL, "biom": NS_BIOM, "nc": NS_NC, "int-i": NS_INTI}
+
+ROOT = f"{{{NS_ITL}}}NISTBiometricInformationExchangePackage"
+
+# 1.013 DOM: the profile names itself and its version in every transaction.
+DOMAIN_NAME = "INT-I"
+DOMAIN_VERSION = "06.00"
+# 1.002 VER: ANSI/NIST-ITL 1-2011 Update 2015, as the published samples carry it.
+STANDARD_VERSION = "0502"
+
+# 1.004 TOT, the transaction types of INT-I v6.00.
+TOT_ATP = "ATP"  # add to print collection
+TOT_CPS = "CPS"  # criminal print-to-print search
+TOT_NPS = "NPS"  # non-criminal print-to-print search
+TOT_MPS = "MPS"  # latent-to-print search
+TOT_SRE = "SRE"  # search results
+TOT_ERR = "ERR"  # error message
+TOTS = frozenset({TOT_ATP, TOT_CPS, TOT_NPS, TOT_MPS, TOT_SRE, TOT_ERR})
+SEARCH_TOTS = frozenset({TOT_CPS, TOT_NPS, TOT_MPS})
+
+# 2.064 RLS/SRC: the search result code.
+RESULT_HIT = "I"
+RESULT_NO_HIT = "N"
+
+# 2.074 ERM/ECO: INT-I error codes (code table ERR) and their standard texts.
+ERROR_TEXTS: Mapping[str, str] = {
+    "001": "ERROR: RECORD NOT FOUND",
+    "003": "ERROR: UNAUTHORISED ACCESS",
+    "101": "ERROR: MANDATORY ELEMENT MISSING",
+    "102": "ERROR: INVALID RECORD TYPE",
+    "112": "ERROR: INVALID DATE",
+    "115": "ERROR: INVALID ITEM VALUE",
+    "116": "ERROR: INVALID TYPE OF TRANSACTION",
+    "117": "ERROR: INVALID RECORD DATA",
+    "201": "ERROR: INVALID TCN",
+    "501": "ERROR: INSUFFICIENT FINGERPRINT QUALITY",
+    "502": "ERROR: MISSING FINGERPRINTS",
+    "999": "ERROR: RECORD NOT FOUND",
+}
+
+# Our refusals as INT-I codes. INT-I has no code for a quota; 117 ("invalid record data") is
+# the nearest that does not send the partner hunting for a syntax error.
+INT_I_ERROR_OF: Mapping[ErrorCode, str] = {
+    ErrorCode.SCHEMA_INVALID: "101",
+    ErrorCode.UNSUPPORTED_MODALITY: "116",
+    ErrorCode.QUOTA_EXCEEDED: "117",
+    ErrorCode.UNKNOWN_REFERENCE: "001",
+    ErrorCode.UNAUTHORISED_SENDER: "003",
+    ErrorCode.PROFILE_REJECTED: "501",
+    ErrorCode.INTERNAL: "999",
+}
+
+# INT-I codes as our refusals: 1xx are all syntax/content errors of the request.
+_ERROR_BY_CODE: Mapping[str, ErrorCode] = {
+    "001": ErrorCode.UNKNOWN_REFERENCE,
+    "003": ErrorCode.UNAUTHORISED_SENDER,
+    "116": ErrorCode.UNSUPPORTED_MODALITY,
+    "501": ErrorCode.PROFILE_REJECTED,
+    "502": ErrorCode.PROFILE_REJECTED,
+    "503": ErrorCode.PROFILE_REJECTED,
+    "999": ErrorCode.INTERNAL,
+}
+
+
+def error_code_of(int_i_code: str) -> ErrorCode:
+    """Our refusal for an INT-I error code; unknown codes are internal errors."""
+    if int_i_code in _ERROR_BY_CODE:
+        return _ERROR_BY_CODE[int_i_code]
+    if int_i_code.startswith("1") or int_i_code == "201":
+        return ErrorCode.SCHEMA_INVALID
+    return ErrorCode.INTERNAL

@@ -1,0 +1,266 @@
+"""INT-I v6.00 XML transactions <-> the project's `Envelope`, as far as the two fit.
+
+CPS (ten-print, search type `TP/TP`) and MPS (latent, `LT/TP`) searches map to a
+`DactySearchRequest`, SRE to a `SearchReply`, ERR to an `ErrorBody`. Header: TCN (1.009) is the
+message id and must be INT-I's 15 letters and digits; TCR (1.010) is the correlation id of a
+reply (a request's correlation id is its own TCN); ORI/DAI agency codes (1.008/1.007) are the
+sender and receiver; GMT (1.014) the timestamp.
+
+Not carried, because INT-I has no place for it: the purpose (decoded as `investigation`), the
+number of candidates asked for (Interpol decides it; decoded as 1), candidate references and
+scores (an SRE gives a count, a hit flag and a manual-verification flag: decoded candidates are
+named `<TCN>/<n>` with score 0; an SRE we write always names CPS as the search answered), our
+error's field path (INT-I's 2.074 EFM is a field mnemonic: decoded into `ErrorBody.field`),
+and on the way out of INT-I the identity data of an SRE hit (step-2 data, `Type2.subject`: read
+it from the transaction, never from the envelope). Minutia angles are copied as given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from exchange.codecs import int_i_codes as codes
+from exchange.codecs.errors import CodecError
+from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
+from exchange.codecs.int_i_xml import (
+    Agency,
+    Candidates,
+    CountryReference,
+    ErrorMessage,
+    IntiTransaction,
+    Type1,
+    Type2,
+    decode,
+    encode,
+)
+from exchange.model import (
+    BiometricImage,
+    Candidate,
+    DactySearchRequest,
+    Envelope,
+    ErrorBody,
+    Finger,
+    FingerprintSet,
+    Header,
+    Impression,
+    MatchType,
+    MessageType,
+    Minutia,
+    MinutiaKind,
+    Modality,
+    ProbeResult,
+    Purpose,
+    SearchReply,
+)
+
+SEARCH_TYPE_OF_TOT = {codes.TOT_CPS: "TP/TP", codes.TOT_MPS: "LT/TP"}
+TOT_OF_SEARCH_TYPE = {v: k for k, v in SEARCH_TYPE_OF_TOT.items()}
+
+# Impression codes (ANSI/NIST-ITL Table 7): 1 live-scan rolled, 0 live-scan plain, 4 latent.
+_IMPRESSION_CODE = {Impression.ROLLED: "1", Impression.PLAIN: "0", Impression.LATENT: "4"}
+_KIND_OF_CATEGORY = {1: MinutiaKind.RIDGE_ENDING, 2: MinutiaKind.BIFURCATION}
+_CATEGORY_OF_KIND = {MinutiaKind.RIDGE_ENDING: 1, MinutiaKind.BIFURCATION: 2}
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    return envelope_from_transaction(decode(data))
+
+
+def encode_envelope(envelope: Envelope, **agencies: str) -> bytes:
+    return encode(transaction_from_envelope(envelope, **agencies))
+
+
+# --- INT-I -> envelope --------------------------------------------------------------------------
+
+
+def envelope_from_transaction(tx: IntiTransaction) -> Envelope:
+    t1 = tx.type1
+    body: DactySearchRequest | SearchReply | ErrorBody
+    if t1.tot in SEARCH_TYPE_OF_TOT:
+        body, message_type = _search_request(tx), MessageType.DACTY_SEARCH_REQUEST
+    elif t1.tot == codes.TOT_SRE:
+        body, message_type = _search_reply(tx), MessageType.SEARCH_REPLY
+    elif t1.tot == codes.TOT_ERR:
+        body, message_type = _error(tx), MessageType.ERROR
+    else:
+        raise CodecError("Type-1.1.004", f"INT-I {t1.tot} has no envelope counterpart")
+    stamp = t1.gmt or dt.datetime.combine(t1.date, dt.time(), tzinfo=dt.UTC)
+    header = Header(
+        message_id=t1.tcn,
+        correlation_id=t1.tcr or t1.tcn,
+        timestamp=stamp,
+        sender=t1.origin.code or t1.origin.name,
+        receiver=t1.destination.code or t1.destination.name,
+        message_type=message_type,
+        purpose=Purpose.INVESTIGATION,
+    )
+    return Envelope(header, body)
+
+
+def _finger(position: int, records: list[BiometricRecord]) -> Finger:
+    image = next((r for r in records if r.record_type != 9 and r.image is not None), None)
+    minutiae = tuple(
+        Minutia(m.x, m.y, m.theta, _KIND_OF_CATEGORY.get(m.category, MinutiaKind.OTHER), m.quality)
+        for r in records
+        if r.record_type == 9
+        for m in r.minutiae
+    )
+    picture = None
+    if image is not None and image.image is not None:
+        picture = BiometricImage(
+            data=image.image,
+            compression=image.compression or "NONE",
+            width=image.width or 0,
+            height=image.height or 0,
+            ppi=image.ppi or 500,
+        )
+    return Finger(position=position, minutiae=minutiae, image=picture)
+
+
+def _search_request(tx: IntiTransaction) -> DactySearchRequest:
+    by_position: dict[int, list[BiometricRecord]] = {}
+    for record in tx.records:
+        if record.record_type in {4, 9, 13, 14}:
+            position = record.positions[0] if record.positions else 0
+            by_position.setdefault(position, []).append(record)
+    if not by_position:
+        raise CodecError("Type-9/13/14", f"a {tx.tot} search carries no fingerprint record")
+    latent = tx.tot == codes.TOT_MPS
+    fingers = tuple(_finger(p, rs) for p, rs in sorted(by_position.items()))
+    ppi = next((r.ppi for r in tx.records if r.ppi), 500)
+    business = tx.type2.business if tx.type2 is not None else ()
+    return DactySearchRequest(
+        reference=business[0].value if business else tx.type1.tcn,
+        search_type=SEARCH_TYPE_OF_TOT[tx.tot],
+        fingerprints=FingerprintSet(
+            fingers, Impression.LATENT if latent else Impression.ROLLED, ppi
+        ),
+    )
+
+
+def _search_reply(tx: IntiTransaction) -> SearchReply:
+    rls = tx.type2.candidates if tx.type2 is not None else None
+    if rls is None:
+        raise CodecError("Type-2.2.064", "an SRE needs its respondent list (RLS)")
+    hits = rls.total if rls.result == codes.RESULT_HIT else 0
+    candidates = tuple(
+        Candidate(f"{tx.type1.tcn}/{n}", 0.0, MatchType.CANDIDATE) for n in range(1, hits + 1)
+    )
+    request = tx.type1.tcr or tx.type1.tcn
+    return SearchReply(request, Modality.FINGERPRINT, (ProbeResult(request, candidates),))
+
+
+def _error(tx: IntiTransaction) -> ErrorBody:
+    errors = tx.type2.errors if tx.type2 is not None else ()
+    if not errors:
+        raise CodecError("Type-2.2.074", "an ERR needs its error message (ERM)")
+    first = errors[0]
+    return ErrorBody(
+        code=codes.error_code_of(first.code),
+        message=first.text or codes.ERROR_TEXTS.get(first.code, f"INT-I error {first.code}"),
+        field=first.field_mnemonic,
+        request_message_id=tx.type1.tcr,
+    )
+
+
+# --- envelope -> INT-I --------------------------------------------------------------------------
+
+
+def transaction_from_envelope(
+    envelope: Envelope, *, origin_country: str = "GBR", destination_country: str = "XPO"
+) -> IntiTransaction:
+    """An envelope as INT-I; agency countries are ISO 3166 alpha-3 (`XPO` is Interpol)."""
+    head, body = envelope.header, envelope.body
+    records: tuple[BiometricRecord, ...] = ()
+    if isinstance(body, DactySearchRequest):
+        tot, type2 = (
+            _tot_of(body),
+            Type2(business=(CountryReference(body.reference, origin_country),)),
+        )
+        records = _finger_records(body.fingerprints)
+    elif isinstance(body, SearchReply):
+        tot, type2 = codes.TOT_SRE, _reply_type2(body)
+    elif isinstance(body, ErrorBody):
+        tot, type2 = codes.TOT_ERR, _error_type2(body)
+    else:
+        raise CodecError("body", f"{type(body).__name__} cannot travel as INT-I")
+    if head.timestamp.tzinfo is None:
+        raise CodecError("header.timestamp", "timestamp must carry a time zone")
+    utc = head.timestamp.astimezone(dt.UTC)
+    type1 = Type1(
+        tot=tot,
+        tcn=_tcn(head.message_id, "header.message_id"),
+        date=utc.date(),
+        destination=Agency(head.receiver, destination_country, head.receiver),
+        origin=Agency(head.sender, origin_country, head.sender),
+        gmt=utc,
+        tcr=None
+        if tot in codes.SEARCH_TOTS
+        else _tcn(head.correlation_id, "header.correlation_id"),
+    )
+    return IntiTransaction(type1, type2, records)
+
+
+def _tcn(value: str, path: str) -> str:
+    if len(value) != 15 or not value.isascii() or not value.isalnum():
+        raise CodecError(path, "an INT-I TCN/TCR is 15 letters and digits")
+    return value
+
+
+def _tot_of(body: DactySearchRequest) -> str:
+    tot = TOT_OF_SEARCH_TYPE.get(body.search_type)
+    if tot is None:
+        raise CodecError(
+            "body.search_type", f"INT-I carries TP/TP and LT/TP, not {body.search_type[:20]!r}"
+        )
+    return tot
+
+
+def _finger_records(prints: FingerprintSet) -> tuple[BiometricRecord, ...]:
+    impression = _IMPRESSION_CODE.get(prints.impression)
+    if impression is None:
+        raise CodecError(
+            "body.fingerprints.impression", f"{prints.impression} prints are not carried"
+        )
+    image_type = 13 if prints.impression is Impression.LATENT else 14
+    records = []
+    for idc, finger in enumerate(prints.fingers, start=1):
+        if finger.image is not None:
+            picture = finger.image
+            records.append(
+                BiometricRecord(
+                    image_type,
+                    str(idc),
+                    (finger.position,),
+                    impression,
+                    picture.compression,
+                    picture.width,
+                    picture.height,
+                    picture.ppi,
+                    picture.data,
+                )
+            )
+        if finger.minutiae:
+            minutiae = tuple(
+                IncitsMinutia(m.x, m.y, m.angle, _CATEGORY_OF_KIND.get(m.kind, 0), m.quality)
+                for m in finger.minutiae
+            )
+            records.append(
+                BiometricRecord(
+                    9, str(idc), (finger.position,), impression, ppi=prints.ppi, minutiae=minutiae
+                )
+            )
+    return tuple(records)
+
+
+def _reply_type2(body: SearchReply) -> Type2:
+    if body.modality is not Modality.FINGERPRINT:
+        raise CodecError("body.modality", "INT-I search results are fingerprint results")
+    total = sum(len(r.candidates) for r in body.results)
+    result = codes.RESULT_HIT if total else codes.RESULT_NO_HIT
+    return Type2(candidates=Candidates(codes.TOT_CPS, result, total))
+
+
+def _error_type2(body: ErrorBody) -> Type2:
+    code = codes.INT_I_ERROR_OF[body.code]
+    return Type2(errors=(ErrorMessage(code, body.message[:255] or codes.ERROR_TEXTS.get(code)),))

@@ -1,0 +1,459 @@
+"""INT-I v6.00 XML: Interpol's samples and schema (read from ../shared) and our own output."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+from functools import cache
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from exchange.codecs import int_i_codes as codes
+from exchange.codecs.errors import CodecError, HostileInputError
+from exchange.codecs.int_i_envelope import (
+    decode_envelope,
+    encode_envelope,
+    envelope_from_transaction,
+    transaction_from_envelope,
+)
+from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
+from exchange.codecs.int_i_xml import (
+    Agency,
+    Candidates,
+    CountryReference,
+    ErrorMessage,
+    IntiTransaction,
+    SubjectData,
+    Type1,
+    Type2,
+    decode,
+    encode,
+)
+from exchange.model import (
+    BiometricImage,
+    Candidate,
+    DactySearchRequest,
+    Envelope,
+    ErrorBody,
+    ErrorCode,
+    Finger,
+    FingerprintSet,
+    Header,
+    MatchType,
+    MessageType,
+    Minutia,
+    MinutiaKind,
+    Modality,
+    ProbeResult,
+    Purpose,
+    SearchReply,
+)
+from tests.shared_data import THIRDPARTY, needs_shared
+
+INTI = THIRDPARTY / "interpol-int-i"
+SAMPLES = {
+    "ERR": "Sample-ERR-INT-ITransaction.xml",
+    "MPS": "Sample-MPS-INT-ITransaction.xml",
+    "SRE-HIT": "Sample-SRE-HIT_CPS-INT-ITransaction.xml",
+    "SRE-NOHIT": "Sample-SRE-NOHIT-INT-ITransaction.xml",
+}
+
+
+@cache
+def schema() -> etree.XMLSchema:
+    # int-i.xsd imports itl.xsd and the NIEM subset by relative paths; no catalog needed.
+    return etree.XMLSchema(etree.parse(str(INTI / "XMLschemas/int-i/1.0/int-i.xsd")))
+
+
+def sample(name: str) -> bytes:
+    return (INTI / "XMLsamples" / SAMPLES[name]).read_bytes()
+
+
+def assert_valid(data: bytes) -> None:
+    xsd = schema()
+    ok = xsd.validate(etree.fromstring(data))
+    assert ok, xsd.error_log.last_error
+
+
+# --- Interpol's samples ------------------------------------------------------------------
+
+
+@needs_shared
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_samples_validate_against_the_int_i_schema(name: str) -> None:
+    assert_valid(sample(name))
+
+
+@needs_shared
+def test_err_sample() -> None:
+    tx = decode(sample("ERR"))
+    assert (tx.tot, tx.type1.tcn, tx.type1.tcr) == ("ERR", "19125458357684J", "19125458357683H")
+    assert (tx.type1.domain_name, tx.type1.domain_version, tx.type1.version) == (
+        "INT-I",
+        "06.00",
+        "0502",
+    )
+    assert tx.type1.origin == Agency("Bundeskriminalamt", "DEU", "BKA")
+    assert tx.type1.destination == Agency("INTERPOL", "XPO", "INT")
+    assert tx.type1.gmt == dt.datetime(
+        2016, 4, 10, 10, 46, 32, tzinfo=dt.timezone(dt.timedelta(hours=-5))
+    )
+    assert tx.type2 is not None
+    assert tx.type2.errors == (ErrorMessage("112", "ERROR: INVALID DATE", "DOB"),)
+    body = envelope_from_transaction(tx).body
+    assert body == ErrorBody(
+        ErrorCode.SCHEMA_INVALID, "ERROR: INVALID DATE", "DOB", "19125458357683H"
+    )
+
+
+@needs_shared
+def test_sre_hit_sample() -> None:
+    tx = decode(sample("SRE-HIT"))
+    assert tx.type2 is not None and tx.type2.subject is not None
+    assert tx.type2.candidates == Candidates("CPS", "I", 3, "1", True)
+    assert tx.type2.person is not None and tx.type2.person.value == "1234567890"
+    subject = tx.type2.subject
+    assert (subject.surname, subject.given_name, subject.sex) == ("Mustermann", "Renate", "X")
+    assert subject.birth_date == dt.date(1950, 12, 1) and subject.citizenship == ("DEU",)
+    envelope = envelope_from_transaction(tx)
+    assert isinstance(envelope.body, SearchReply) and envelope.body.hit
+    assert len(envelope.body.results[0].candidates) == 3
+    assert envelope.header.correlation_id == "19125458357683H"
+
+
+@needs_shared
+def test_sre_hit_identity_never_shows_in_repr() -> None:
+    tx = decode(sample("SRE-HIT"))
+    for text in (repr(tx), str(tx), repr(tx.type2), f"{tx.type2}"):
+        assert "Mustermann" not in text and "Renate" not in text and "1950" not in text
+        assert "Wiesbaden" not in text  # the birthplace, kept unmodelled inside the subject
+
+
+@needs_shared
+def test_sre_nohit_sample() -> None:
+    tx = decode(sample("SRE-NOHIT"))
+    assert tx.tot == "SRE" and tx.type2 is not None
+    assert tx.type2.candidates == Candidates("CPS", "N", 0, "1", False)
+    assert tx.type2.subject is None
+    body = envelope_from_transaction(tx).body
+    assert isinstance(body, SearchReply) and not body.hit
+
+
+@needs_shared
+def test_mps_sample() -> None:
+    tx = decode(sample("MPS"))
+    assert tx.tot == "MPS" and tx.type1.tcr is None and tx.type2 is not None
+    assert tx.type2.case is not None and tx.type2.case.value == "47110815"
+    assert (tx.type2.evidence_id, tx.type2.latent_id) == ("Evidence001", "0001")
+    assert [(r.value, r.country) for r in tx.type2.business] == [("AZERTY", "DEU")]
+    minutiae, latent, source = tx.records
+    assert minutiae.record_type == 9 and minutiae.minutiae[1] == IncitsMinutia(2, 2, 2, 1, 50)
+    assert (latent.record_type, latent.compression, latent.width, latent.height) == (
+        13,
+        "WSQ20",
+        680,
+        416,
+    )
+    assert latent.image is not None and latent.image.startswith(b"\xff\xa0")  # WSQ SOI marker
+    assert source.record_type == 20 and source.image is not None
+    assert source.image.startswith(b"\x89PNG")
+    body = envelope_from_transaction(tx).body
+    assert isinstance(body, DactySearchRequest) and body.search_type == "LT/TP"
+    assert body.reference == "AZERTY"
+    (finger,) = body.fingerprints.fingers
+    assert finger.position == 0 and len(finger.minutiae) == 3 and finger.image is not None
+
+
+@needs_shared
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_samples_round_trip_through_our_encoder(name: str) -> None:
+    tx = decode(sample(name))
+    out = encode(tx)
+    assert_valid(out)
+    assert decode(out) == tx
+
+
+# --- our own transactions ------------------------------------------------------------------
+
+NOW = dt.datetime(2026, 12, 7, 17, 0, tzinfo=dt.UTC)
+
+
+def header(message_type: MessageType, message_id: str = "26000000000001A") -> Header:
+    return Header(
+        message_id, "26000000000000Z", NOW, "GBR-NCA", "INT", message_type, Purpose.INVESTIGATION
+    )
+
+
+def cps_envelope() -> Envelope:
+    image = BiometricImage(b"\xff\xa0fake wsq", "WSQ20", 400, 500, 500)
+    fingers = (
+        Finger(1, (Minutia(10, 20, 90), Minutia(30, 40, 180, MinutiaKind.BIFURCATION, 80)), image),
+        Finger(2, (Minutia(5, 6, 7),)),
+    )
+    body = DactySearchRequest("UK-REF-1", "TP/TP", FingerprintSet(fingers))
+    return Envelope(header(MessageType.DACTY_SEARCH_REQUEST), body)
+
+
+@needs_shared
+def test_our_cps_validates_and_maps_back() -> None:
+    envelope = cps_envelope()
+    data = encode_envelope(envelope)
+    assert_valid(data)
+    tx = decode(data)
+    assert tx.tot == "CPS" and tx.type1.tcr is None
+    assert [r.record_type for r in tx.records] == [14, 9, 9]
+    back = decode_envelope(data)
+    assert back.body == envelope.body
+    assert (back.header.message_id, back.header.sender, back.header.timestamp) == (
+        "26000000000001A",
+        "GBR-NCA",
+        NOW,
+    )
+
+
+@needs_shared
+def test_our_sre_validates() -> None:
+    candidates = (
+        Candidate("x", 1.0, MatchType.CANDIDATE),
+        Candidate("y", 0.5, MatchType.CANDIDATE),
+    )
+    body = SearchReply("26000000000000Z", Modality.FINGERPRINT, (ProbeResult("p", candidates),))
+    data = encode_envelope(Envelope(header(MessageType.SEARCH_REPLY), body))
+    assert_valid(data)
+    tx = decode(data)
+    assert tx.type1.tcr == "26000000000000Z" and tx.type2 is not None
+    assert tx.type2.candidates == Candidates("CPS", "I", 2)
+    back = decode_envelope(data).body
+    assert isinstance(back, SearchReply) and len(back.results[0].candidates) == 2
+
+
+@needs_shared
+def test_our_sre_no_hit_and_err_validate() -> None:
+    no_hit = SearchReply("26000000000000Z", Modality.FINGERPRINT, (ProbeResult("p"),))
+    data = encode_envelope(Envelope(header(MessageType.SEARCH_REPLY), no_hit))
+    assert_valid(data)
+    error = ErrorBody(
+        ErrorCode.UNKNOWN_REFERENCE, "no such hit", request_message_id="26000000000000Z"
+    )
+    data = encode_envelope(Envelope(header(MessageType.ERROR), error))
+    assert_valid(data)
+    assert decode_envelope(data).body == ErrorBody(
+        ErrorCode.UNKNOWN_REFERENCE, "no such hit", None, "26000000000000Z"
+    )
+
+
+@needs_shared
+def test_sre_with_subject_built_from_scratch_validates() -> None:
+    subject = SubjectData("Doe", "Jane", ("Q",), dt.date(1980, 2, 3), "F", ("GBR",))
+    tx = IntiTransaction(
+        Type1(
+            "SRE",
+            "26000000000002B",
+            NOW.date(),
+            Agency("INTERPOL", "XPO", "INT"),
+            Agency("NCA", "GBR"),
+            NOW,
+            "26000000000001A",
+        ),
+        Type2(subject=subject, candidates=Candidates("CPS", "I", 1, manual_verification=True)),
+    )
+    data = encode(tx)
+    assert_valid(data)
+    assert decode(data) == tx
+
+
+def test_tcn_must_be_int_i_shaped() -> None:
+    envelope = dataclasses.replace(
+        cps_envelope(), header=header(MessageType.DACTY_SEARCH_REQUEST, "not-a-tcn")
+    )
+    with pytest.raises(CodecError) as info:
+        transaction_from_envelope(envelope)
+    assert info.value.field == "header.message_id"
+
+
+def test_built_minutiae_record_needs_minutiae() -> None:
+    tx = IntiTransaction(
+        Type1("CPS", "26000000000003C", NOW.date(), Agency("I", "XPO"), Agency("U", "GBR")),
+        records=(BiometricRecord(9),),
+    )
+    with pytest.raises(CodecError):
+        encode(tx)
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+
+def minimal() -> bytes:
+    tx = IntiTransaction(
+        Type1(
+            "ERR",
+            "26000000000004D",
+            NOW.date(),
+            Agency("I", "XPO"),
+            Agency("U", "GBR"),
+            tcr="26000000000003C",
+        ),
+        Type2(errors=(ErrorMessage("999"),)),
+    )
+    return encode(tx)
+
+
+def test_wrong_root_is_refused_naming_it() -> None:
+    with pytest.raises(CodecError) as info:
+        decode(b'<Envelope xmlns="urn:prum"/>')
+    assert info.value.field == "/Envelope"
+
+
+def test_wrong_namespace_is_refused() -> None:
+    data = minimal().replace(codes.NS_ITL.encode(), b"http://example.org/not-itl")
+    with pytest.raises(CodecError) as info:
+        decode(data)
+    assert "NISTBiometricInformationExchangePackage" in info.value.field
+
+
+def test_missing_mandatory_element_names_its_path() -> None:
+    root = etree.fromstring(minimal())
+    tcn = root.find(f".//{{{codes.NS_BIOM}}}TransactionControlIdentification")
+    assert tcn is not None
+    tcn.getparent().remove(tcn)
+    with pytest.raises(CodecError) as info:
+        decode(etree.tostring(root))
+    assert info.value.field == (
+        "/itl:NISTBiometricInformationExchangePackage/itl:PackageInformationRecord"
+        "/biom:Transaction/biom:TransactionControlIdentification"
+    )
+
+
+def test_more_than_one_business_reference_is_refused() -> None:
+    tx = decode(minimal())
+    refs = (CountryReference("A", "GBR"), CountryReference("B", "GBR"))
+    with pytest.raises(CodecError) as info:
+        encode(dataclasses.replace(tx, type2=Type2(business=refs)))
+    assert info.value.field == "Type-2.2.011"
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"<biom:FingerPositionCode>0<", b"<biom:FingerPositionCode>x<"),
+        (b"iVBORw0KGgo", b"iVBOR*0KGgo"),
+    ],
+)
+def test_bad_biometric_content_is_a_codec_error(old: bytes, new: bytes) -> None:
+    data = sample("MPS")
+    assert old in data
+    with pytest.raises(CodecError) as info:
+        decode(data.replace(old, new, 1))
+    assert info.value.field.startswith("/itl:NISTBiometricInformationExchangePackage/itl:Package")
+
+
+def test_reply_without_tcr_is_refused() -> None:
+    root = etree.fromstring(minimal())
+    tcr = root.find(f".//{{{codes.NS_BIOM}}}TransactionControlReferenceIdentification")
+    assert tcr is not None
+    tcr.getparent().remove(tcr)
+    with pytest.raises(CodecError) as info:
+        decode(etree.tostring(root))
+    assert info.value.field.endswith(
+        "biom:Transaction/biom:TransactionControlReferenceIdentification"
+    )
+
+
+def test_non_numeric_priority_is_a_codec_error() -> None:
+    tx = decode(minimal())
+    data = encode(dataclasses.replace(tx, type1=dataclasses.replace(tx.type1, priority=2)))
+    with pytest.raises(CodecError):
+        decode(data.replace(b"PriorityValue>2<", b"PriorityValue>x<"))
+
+
+def test_unknown_tot_is_refused() -> None:
+    data = minimal().replace(b">ERR<", b">XYZ<")
+    with pytest.raises(CodecError) as info:
+        decode(data)
+    assert info.value.field.endswith("int-i:TransactionCategoryCode")
+
+
+def test_dtd_and_entities_are_refused() -> None:
+    data = minimal()
+    head, rest = data.split(b"?>", 1)
+    hostile = head + b'?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + rest
+    with pytest.raises(HostileInputError):
+        decode(hostile)
+
+
+def test_minimal_err_round_trips() -> None:
+    assert encode(decode(minimal())) == minimal()
+
+
+# --- our code table against Interpol's --------------------------------------------------
+
+
+@needs_shared
+def test_our_codes_agree_with_the_published_lookup_table() -> None:
+    with open(INTI / "MRT/MRT_INT-I_LookupCodes.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    errors = {r["Code"]: r["Description"] for r in rows if r["CodeTable"] == "ERR"}
+    tots = {r["Code"] for r in rows if r["CodeTable"] == "TOT"}
+    assert tots == codes.TOTS
+    for code, text in codes.ERROR_TEXTS.items():
+        assert errors[code] == text
+    assert set(codes.INT_I_ERROR_OF.values()) <= set(errors)
+
+
+# --- generated transactions --------------------------------------------------------------
+
+_tokens = st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max_size=12)
+_tcns = st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=15, max_size=15)
+_countries = st.sampled_from(["GBR", "DEU", "FRA", "XPO"])
+_references = st.builds(CountryReference, _tokens, _countries)
+_results = st.builds(
+    Candidates,
+    st.sampled_from(["CPS", "MPS"]),
+    st.sampled_from(["I", "N"]),
+    st.integers(0, 99),
+    st.just("1"),
+    st.booleans(),
+)
+_errors = st.builds(
+    ErrorMessage,
+    st.sampled_from(sorted(codes.ERROR_TEXTS)),
+    st.none() | _tokens,
+    st.none() | st.sampled_from(["DOB", "TCN"]),
+)
+_type2s = st.builds(
+    Type2,
+    case=st.none() | _references,
+    evidence_id=st.none() | _tokens,
+    latent_id=st.none() | _tokens,
+    person=st.none() | _references,
+    business=st.lists(_references, max_size=1).map(tuple),
+    candidates=st.none() | _results,
+    errors=st.lists(_errors, max_size=2).map(tuple),
+)
+
+
+@given(tcn=_tcns, tcr=_tcns, type2=_type2s, priority=st.none() | st.integers(1, 9))
+@settings(max_examples=60, deadline=None)
+def test_generated_replies_round_trip(
+    tcn: str, tcr: str, type2: Type2, priority: int | None
+) -> None:
+    type1 = Type1(
+        "SRE",
+        tcn,
+        NOW.date(),
+        Agency("INTERPOL", "XPO", "INT"),
+        Agency("NCA", "GBR"),
+        NOW,
+        tcr,
+        priority,
+    )
+    tx = IntiTransaction(type1, type2)
+    data = encode(tx)
+    assert decode(data) == tx
+    if THIRDPARTY.is_dir():
+        assert_valid(data)
