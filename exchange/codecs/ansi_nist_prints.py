@@ -98,7 +98,9 @@ _QUALITY_OF_CODE: Mapping[str, int] = {
 _KIND_OF_CODE: Mapping[str, MinutiaKind] = {k.value: k for k in MinutiaKind}
 _KIND_OF_INCITS = (MinutiaKind.OTHER, MinutiaKind.RIDGE_ENDING, MinutiaKind.BIFURCATION)
 
-_IMAGE_RECORD_TYPES = frozenset({4, 13, 14, 15})
+_IMAGE_RECORD_TYPES = frozenset({3, 4, 13, 14, 15})
+#: Type-3 at ISR 0: the minimum low-resolution scanning rate, 9.84 px/mm (1-2000 §11).
+LOW_RES_PPI = 250
 DEFAULT_PPI = 500
 
 
@@ -370,10 +372,13 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
     if isinstance(rec, Type4Record):
         compression = COMPRESSION_CODES.get(rec.compression)
         if compression is None:
-            raise CodecError(f"{where}.4.008", f"unknown compression code {rec.compression}")
-        imp = _impression(str(rec.impression), f"{where}.4.003")
-        check_position(rec.positions[0], imp, f"{where}.4.004")
-        image = BiometricImage(rec.data, compression, rec.width, rec.height, DEFAULT_PPI)
+            raise CodecError(
+                f"{where}.{rec.type}.008", f"unknown compression code {rec.compression}"
+            )
+        imp = _impression(str(rec.impression), f"{where}.{rec.type}.003")
+        check_position(rec.positions[0], imp, f"{where}.{rec.type}.004")
+        image_ppi = LOW_RES_PPI if rec.type == 3 and rec.resolution == 0 else DEFAULT_PPI
+        image = BiometricImage(rec.data, compression, rec.width, rec.height, image_ppi)
         return image, rec.positions[0], imp
     t = rec.type
     imp = _impression(rec.text(3), f"{where}.{t}.003")
