@@ -16,6 +16,8 @@ Formats (ANSI/NIST-ITL 1-2011, NIST SP 500-290; INT-I v4.22b profile):
   2-63 (lossy: 101 values onto 62). This is what the writer emits.
 - Type-9 INCITS 378 block (FMT = U, 1-2011 Table 28, used by INT-I v6): read only, from
   9.130 SLC, 9.131 THPS, 9.134 FGP, 9.136 NOM and 9.137 FMD (see `_incits_minutiae`).
+- Type-9 Extended Feature Set (FMT = U, 9.300-9.399, 1-2011 Update 2015 §8.9.7): read only,
+  position from 9.302 and minutiae from 9.331 (`ansi_nist_efs`).
 - Images, optional, one per finger with the same IDC as its Type-9 record (the IDC
   cross-reference the reader checks): Type-14 for ten-prints (Type-4 on request: 18-byte
   binary header, GCA code), Type-13 for latents, Type-15 for palms (1-2011 §8.4, 8.13-8.15:
@@ -28,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+from exchange.codecs.ansi_nist_efs import efs_minutiae, efs_position, is_efs
 from exchange.codecs.ansi_nist_records import (
     Record,
     Subfields,
@@ -227,8 +230,13 @@ def _read_type9(
         position = unsigned(rec.text(134) or "", f"{where}.9.134")
         check_position(position, imp, f"{where}.9.134")
         return Finger(position, _incits_minutiae(where, rec, ppi)), imp
+    if fmt == "U" and is_efs(rec):
+        position = efs_position(where, rec)
+        check_position(position, imp, f"{where}.9.302")
+        return Finger(position, efs_minutiae(where, rec, ppi)), imp
     raise CodecError(
-        f"{where}.9.004", "reads the legacy format (FMT S, 9.012) or INCITS 378 (FMT U, 9.137)"
+        f"{where}.9.004",
+        "reads the legacy format (FMT S, 9.012), INCITS 378 (FMT U, 9.137) or EFS (9.302, 9.331)",
     )
 
 
