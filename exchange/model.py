@@ -165,7 +165,12 @@ class BiometricImage:
 
 @dataclass(frozen=True, slots=True)
 class Finger:
-    """One finger: position code 1-10 (ANSI/NIST FGP; 0 means unknown, as for a latent mark)."""
+    """One finger, slap or palm area by its ANSI/NIST-ITL 1-2011 position code.
+
+    FGP (Table 8): 0 unknown (as for a latent mark), 1-10 right thumb ... left little,
+    11/12 plain right/left thumb, 13/14 plain right/left four fingers, 15 both thumbs;
+    PLP (Table 10) for palms: 20-38. Which codes fit an impression is the codecs' check.
+    """
 
     position: int
     minutiae: tuple[Minutia, ...] = ()

@@ -13,6 +13,10 @@ A UK record becomes one Prüm message. Which one is chosen by `message`:
 - `core-data`: a step-2 follow-up reply with the record's identity data and no biometrics;
 - `auto` (default): the first of DNA, fingerprints, face, core data that the record holds.
 
+An ANSI/NIST transaction whose TOT is not an exchange message (AMN, CAR, LFFS, RFR, ...)
+becomes one record of its prints, its reference `TOT:TCN` (the TCN's other characters as
+`_`), so the TOT is kept in what the user sees.
+
 A record without a `reference` travels under a pseudonymous one derived from its PNC ID (a
 SHA-256 digest), so no identifier leaves in step 1. Back from Prüm XML, each message kind
 becomes the record it carries (several DNA profiles become a JSON array of records).
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field, replace
 
 from exchange.capacities import CAPACITIES, SEARCH_TYPE_BY_IMPRESSION
@@ -135,6 +140,17 @@ def _records_json(records: list[PersonRecord]) -> bytes:
     return (json.dumps(docs, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+def _is_message(data: bytes) -> bool:
+    """Whether an ANSI/NIST transaction's TOT is one `ansi_nist.decode` makes a message of."""
+    return ansi_nist.decode_transaction(data).text(4) in ansi_nist.MESSAGE_TOTS
+
+
+def prints_record(tx: ansi_nist.PrintsTransaction) -> PersonRecord:
+    """A record of a transaction's prints, under a reference noting its TOT and TCN."""
+    tcn = re.sub(r"[^A-Za-z0-9._:/-]", "_", tx.tcn) or "-"
+    return PersonRecord(reference=f"{tx.tot or 'TOT'}:{tcn}"[:128], fingerprints=tx.prints)
+
+
 # Formats that carry whole exchange messages (envelopes), by their codec.
 ENVELOPE_CODECS = {
     "prum-xml": (prum_xml.decode, lambda env: prum_xml.encode(env, pretty=True)),
@@ -161,6 +177,8 @@ def translate(data: bytes, source: str, target: str, out: Outbound | None = None
         if target == "ansi-nist" and out.message == "auto":
             out = replace(out, message="dacty-search")
         return ENVELOPE_CODECS[target][1](record_to_envelope(record, out))
+    if source == "ansi-nist" and target == "uk-json" and not _is_message(data):
+        return uk_json.encode(prints_record(ansi_nist.decode_prints(data)))
     envelope = ENVELOPE_CODECS[source][0](data)
     if target == "uk-json":
         return _records_json(envelope_to_records(envelope))

@@ -6,6 +6,8 @@ The public entry point for fingerprint exchange with Prüm partners and Interpol
   (CPS/PMS/MPS/MMS), search results (SRE) and errors (ERR), as `prum_xml` does for XML;
 - `fingerprints_from_bytes` / `fingerprints_to_bytes` for a transaction that only carries a
   person's prints (the `ansi_nist` member of a UK record, DESIGN.md §3);
+- `decode_prints` for a transaction of any other TOT (AMN, CAR, LFFS, RFR, ...: 1-2011 leaves
+  TOT to the application profile), read as the prints it carries with its TOT and TCN;
 - `decode_transaction` / `encode_transaction` and the record types for work at record level.
 
 Three modules do the work, one concern each: `ansi_nist_records` (bytes ⇄ records:
@@ -18,9 +20,11 @@ Type-1 header, Type-2 fields of the profile). Both are sans-IO; every fault is a
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from exchange.codecs.ansi_nist_messages import (
     DOMAIN,
+    MESSAGE_TOTS,
     SEARCH_TOT,
     TYPE2_FIELDS,
     VERSION,
@@ -56,6 +60,7 @@ __all__ = [
     "DOMAIN",
     "FS",
     "GS",
+    "MESSAGE_TOTS",
     "RS",
     "SEARCH_TOT",
     "TYPE2_FIELDS",
@@ -63,12 +68,14 @@ __all__ = [
     "VERSION",
     "Items",
     "Limits",
+    "PrintsTransaction",
     "Record",
     "Subfields",
     "TaggedRecord",
     "Transaction",
     "Type4Record",
     "decode",
+    "decode_prints",
     "decode_transaction",
     "encode",
     "encode_transaction",
@@ -81,6 +88,24 @@ __all__ = [
     "text",
     "transaction_from_envelope",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PrintsTransaction:
+    """A transaction read for its prints: its TOT (1.004), TCN (1.009) and the prints."""
+
+    tot: str
+    tcn: str
+    prints: FingerprintSet
+
+
+def decode_prints(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> PrintsTransaction:
+    """Any transaction's prints, whatever its TOT; refused if it carries none."""
+    tx = decode_transaction(data, limits=limits)
+    prints = fingerprint_set(tx)
+    if not prints.fingers:
+        raise CodecError("Type-1.1.003", "the transaction carries no fingerprint record")
+    return PrintsTransaction(tx.text(4) or "", tx.text(9) or "", prints)
 
 
 def fingerprints_from_bytes(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FingerprintSet:

@@ -84,6 +84,9 @@ SEARCH_TOT: Mapping[str, str] = {
     "LP/ULP": "MMS",
 }
 SEARCH_TOTS = frozenset(SEARCH_TOT.values())
+#: TOTs that `decode` turns into an exchange message; any other TOT (AMN, CAR, LFFS, RFR,
+#: ...) is a transaction of prints, read with `ansi_nist.decode_prints`.
+MESSAGE_TOTS = SEARCH_TOTS | {"SRE", "ERR"}
 
 # Type-2 fields of this profile (ours; see the module docstring).
 F_REFERENCE = 10  # 2.010 probe reference (reference data, no personal meaning)
@@ -254,9 +257,10 @@ def _check_impression(search_type: str, impression: Impression, path: str) -> No
 def _search_request(tx: Transaction, type2: TaggedRecord | None, tot: str) -> DactySearchRequest:
     if type2 is None:
         raise CodecError("Type-2", f"a {tot} transaction needs a Type-2 record")
-    reference = type2.text(F_REFERENCE)
+    # A peer that does not write our private 2.010 still names its transaction (1.009 TCN).
+    reference = type2.text(F_REFERENCE) or tx.text(9)
     if not reference:
-        raise CodecError("Type-2.2.010", "probe reference missing")
+        raise CodecError("Type-2.2.010", "probe reference missing, and no TCN (1.009)")
     search_type = type2.text(F_SEARCH_TYPE)
     if search_type is None:
         raise CodecError("Type-2.2.011", "Prüm search type missing")

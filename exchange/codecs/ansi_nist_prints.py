@@ -16,6 +16,8 @@ Formats (ANSI/NIST-ITL 1-2011, NIST SP 500-290; INT-I v4.22b profile):
   2-63 (lossy: 101 values onto 62). This is what the writer emits.
 - Type-9 INCITS 378 block (FMT = U, 1-2011 Table 28, used by INT-I v6): read only, from
   9.130 SLC, 9.131 THPS, 9.134 FGP, 9.136 NOM and 9.137 FMD (see `_incits_minutiae`).
+- Type-9 Extended Feature Set (FMT = U, 9.300-9.399, 1-2011 Update 2015 §8.9.7): read only,
+  position from 9.302 and minutiae from 9.331 (`ansi_nist_efs`).
 - Images, optional, one per finger with the same IDC as its Type-9 record (the IDC
   cross-reference the reader checks): Type-14 for ten-prints (Type-4 on request: 18-byte
   binary header, GCA code), Type-13 for latents, Type-15 for palms (1-2011 §8.4, 8.13-8.15:
@@ -28,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+from exchange.codecs.ansi_nist_efs import efs_minutiae, efs_position, is_efs
 from exchange.codecs.ansi_nist_records import (
     Record,
     Subfields,
@@ -98,7 +101,9 @@ _QUALITY_OF_CODE: Mapping[str, int] = {
 _KIND_OF_CODE: Mapping[str, MinutiaKind] = {k.value: k for k in MinutiaKind}
 _KIND_OF_INCITS = (MinutiaKind.OTHER, MinutiaKind.RIDGE_ENDING, MinutiaKind.BIFURCATION)
 
-_IMAGE_RECORD_TYPES = frozenset({4, 13, 14, 15})
+_IMAGE_RECORD_TYPES = frozenset({3, 4, 13, 14, 15})
+#: Type-3 at ISR 0: the minimum low-resolution scanning rate, 9.84 px/mm (1-2000 §11).
+LOW_RES_PPI = 250
 DEFAULT_PPI = 500
 
 
@@ -225,8 +230,13 @@ def _read_type9(
         position = unsigned(rec.text(134) or "", f"{where}.9.134")
         check_position(position, imp, f"{where}.9.134")
         return Finger(position, _incits_minutiae(where, rec, ppi)), imp
+    if fmt == "U" and is_efs(rec):
+        position = efs_position(where, rec)
+        check_position(position, imp, f"{where}.9.302")
+        return Finger(position, efs_minutiae(where, rec, ppi)), imp
     raise CodecError(
-        f"{where}.9.004", "reads the legacy format (FMT S, 9.012) or INCITS 378 (FMT U, 9.137)"
+        f"{where}.9.004",
+        "reads the legacy format (FMT S, 9.012), INCITS 378 (FMT U, 9.137) or EFS (9.302, 9.331)",
     )
 
 
@@ -370,10 +380,13 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
     if isinstance(rec, Type4Record):
         compression = COMPRESSION_CODES.get(rec.compression)
         if compression is None:
-            raise CodecError(f"{where}.4.008", f"unknown compression code {rec.compression}")
-        imp = _impression(str(rec.impression), f"{where}.4.003")
-        check_position(rec.positions[0], imp, f"{where}.4.004")
-        image = BiometricImage(rec.data, compression, rec.width, rec.height, DEFAULT_PPI)
+            raise CodecError(
+                f"{where}.{rec.type}.008", f"unknown compression code {rec.compression}"
+            )
+        imp = _impression(str(rec.impression), f"{where}.{rec.type}.003")
+        check_position(rec.positions[0], imp, f"{where}.{rec.type}.004")
+        image_ppi = LOW_RES_PPI if rec.type == 3 and rec.resolution == 0 else DEFAULT_PPI
+        image = BiometricImage(rec.data, compression, rec.width, rec.height, image_ppi)
         return image, rec.positions[0], imp
     t = rec.type
     imp = _impression(rec.text(3), f"{where}.{t}.003")

@@ -15,7 +15,13 @@ based on ANSI/NIST-ITL 1-2000; the 2008/616/JHA appendix shows its Type-1 record
   computes it. Type-1 has no IDC.
 - Type-4 (legacy high-resolution grey-scale fingerprint image) is binary: an 18-byte header
   of LEN (4 bytes, big-endian), IDC (1), IMP (1), FGP (6, unused positions 255), ISR (1),
-  HLL (2), VLL (2), GCA (1), then the image bytes.
+  HLL (2), VLL (2), GCA (1), then the image bytes. Type-3 (legacy low-resolution grey-scale,
+  deprecated since 1-2007 but still in old files such as libbiomeval's type3.an2k) has the
+  same header (ANSI/NIST-ITL 1-2000 §11, "Type-3 through Type-6 ... binary records"), read
+  and written as a `Type4Record` of `type` 3.
+- 1.002 VER: the versions of the standard whose traditional encoding this reader follows,
+  `VERSIONS` (1-2000 "0300", 1-2007 "0400", 1-2011 "0500", its Update 2013 "0502", 1-2011
+  Update 2015 "0600" as INT-I v6 writes it); others are refused.
 - Text is carried as ISO 8859-1 (Latin-1), the repertoire that 1.015 DCS "000"/"001" and
   the nistitl implementation use. Images are carried opaque with their compression code.
 
@@ -42,11 +48,12 @@ _SEPARATORS = "\x1c\x1d\x1e\x1f"
 
 #: Record types this codec reads and writes (1-2011 Table 3).
 TAGGED_TYPES = frozenset({1, 2, 9, 10, 13, 14, 15})
-BINARY_TYPES = frozenset({4})
+BINARY_TYPES = frozenset({3, 4})
 #: Tagged record types whose last field T.999 carries binary image data.
 IMAGE_TYPES = frozenset({10, 13, 14, 15})
-#: Obsolete binary types (3, 5, 6 deprecated; 7, 8 user-defined and signature): refused.
-_LEGACY_BINARY = frozenset({3, 5, 6, 7, 8})
+#: Obsolete binary types (5, 6 deprecated; 7, 8 user-defined and signature): refused.
+_LEGACY_BINARY = frozenset({5, 6, 7, 8})
+VERSIONS = frozenset({"0300", "0400", "0500", "0502", "0600"})
 
 #: Type-1 fields that 1-2011 Table 13 makes mandatory (besides LEN and CNT).
 TYPE1_MANDATORY = (2, 4, 5, 7, 8, 9, 11, 12)
@@ -90,7 +97,7 @@ class TaggedRecord:
 
 @dataclass(frozen=True, slots=True)
 class Type4Record:
-    """A Type-4 legacy fingerprint image (1-2011 §8.4): binary header and opaque image."""
+    """A Type-4 (or Type-3) legacy fingerprint image (1-2011 §8.4): binary header, image."""
 
     idc: int
     impression: int
@@ -99,11 +106,8 @@ class Type4Record:
     height: int
     compression: int
     data: bytes
-    resolution: int = 0  # ISR: 0 = native scanning resolution (19.69 px/mm, 500 ppi)
-
-    @property
-    def type(self) -> int:
-        return 4
+    resolution: int = 0  # ISR: 0 = minimum scanning resolution (Type-4 500 ppi, Type-3 250)
+    type: int = 4  # 3 for a Type-3 low-resolution record, same layout
 
 
 Record = TaggedRecord | Type4Record
@@ -148,6 +152,11 @@ def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Trans
     for tag in TYPE1_MANDATORY:
         if tag not in header_fields:
             raise CodecError(f"Type-1.1.{tag:03d}", "mandatory field missing", offset=0)
+    version = header_fields[2][0][0]
+    if version not in VERSIONS:
+        raise CodecError(
+            "Type-1.1.002", f"version {version[:8]!r} is not one of {sorted(VERSIONS)}"
+        )
     records: list[Record] = []
     offset = end
     seen: set[tuple[int, int]] = set()
@@ -160,8 +169,8 @@ def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Trans
                 offset=offset,
             )
         record: Record
-        if rtype == 4:
-            record, offset = _read_type4(buf, offset, index)
+        if rtype in BINARY_TYPES:
+            record, offset = _read_type4(buf, offset, index, rtype)
         else:
             fields, rec_idc, offset, image = _read_tagged(buf, offset, rtype, index, limits)
             record = TaggedRecord(rtype, rec_idc, fields, image)
@@ -217,26 +226,31 @@ def _small_int(value: str, path: str, *, digits: int = 9) -> int:
     return int(value)
 
 
-def _read_type4(buf: bytes, offset: int, index: int) -> tuple[Type4Record, int]:
-    where = f"Type-4[{index}]"
+def _read_type4(buf: bytes, offset: int, index: int, rtype: int) -> tuple[Type4Record, int]:
+    where = f"Type-{rtype}[{index}]"
     if len(buf) - offset < TYPE4_HEADER.size:
-        raise CodecError(f"{where}.4.001", "truncated binary header", offset=offset)
+        raise CodecError(f"{where}.{rtype}.001", "truncated binary header", offset=offset)
     length, idc, imp, fgp, isr, hll, vll, gca = TYPE4_HEADER.unpack_from(buf, offset)
     if length < TYPE4_HEADER.size:
-        raise CodecError(f"{where}.4.001", f"LEN {length} shorter than the header", offset=offset)
+        raise CodecError(
+            f"{where}.{rtype}.001", f"LEN {length} shorter than the header", offset=offset
+        )
     if offset + length > len(buf):
         raise CodecError(
-            f"{where}.4.001", f"LEN {length} runs past the end of the input", offset=offset
+            f"{where}.{rtype}.001", f"LEN {length} runs past the end of the input", offset=offset
         )
     if idc > 99:
-        raise CodecError(f"{where}.4.002", f"IDC {idc} outside 0-99", offset=offset + 4)
+        raise CodecError(f"{where}.{rtype}.002", f"IDC {idc} outside 0-99", offset=offset + 4)
     if isr > 1:
-        raise CodecError(f"{where}.4.005", f"ISR {isr} is neither 0 nor 1", offset=offset + 12)
+        raise CodecError(
+            f"{where}.{rtype}.005", f"ISR {isr} is neither 0 nor 1", offset=offset + 12
+        )
     positions = tuple(b for b in fgp if b != 255)
     if not positions:
-        raise CodecError(f"{where}.4.004", "no finger position given", offset=offset + 6)
+        raise CodecError(f"{where}.{rtype}.004", "no finger position given", offset=offset + 6)
     data = buf[offset + TYPE4_HEADER.size : offset + length]
-    return Type4Record(idc, imp, positions, hll, vll, gca, data, isr), offset + length
+    record = Type4Record(idc, imp, positions, hll, vll, gca, data, isr, rtype)
+    return record, offset + length
 
 
 def _read_tagged(
@@ -282,16 +296,14 @@ def _read_tagged(
     fields: dict[int, Subfields] = {}
     data: bytes | None = None
     pos = i + 1 if buf[i] == 0x1D else end
-    last_tag = 1
     body_end = end - 1
     tag_prefix = f"{rtype}.".encode()
     while pos < end:
         if len(fields) >= limits.max_fields:
             raise HostileInputError(where, f"more than {limits.max_fields} fields", offset=pos)
         if not buf.startswith(tag_prefix, pos, body_end):
-            got = buf[pos : pos + 8]
             raise CodecError(
-                where, f"expected a field tag {tag_prefix!r}..., found {got!r}", offset=pos
+                _foreign_tag_path(buf, pos, where), _foreign(buf, pos, rtype), offset=pos
             )
         j = pos + len(tag_prefix)
         k = j
@@ -301,9 +313,12 @@ def _read_tagged(
             raise CodecError(where, "malformed field tag", offset=pos)
         tag = int(buf[j:k])
         path = f"{where}.{rtype}.{tag:03d}"
-        if tag <= last_tag:
-            raise CodecError(path, f"field out of order or repeated (after {last_tag})", offset=pos)
-        last_tag = tag
+        # 1-2011 Annex B: LEN first, IDC (VER in Type-1) second; real transactions carry the
+        # others in any order (type9-efs: 9.326 after 9.333), so they are sorted, once each.
+        if tag == 1 or tag in fields:
+            raise CodecError(path, "field repeated", offset=pos)
+        if tag == 2 and fields:
+            raise CodecError(path, f"field {rtype}.002 must come second", offset=pos)
         vstart = k + 1
         if tag == 999 and rtype in IMAGE_TYPES:
             data = buf[vstart:body_end]
@@ -322,6 +337,7 @@ def _read_tagged(
         value = raw.decode("latin-1")
         fields[tag] = tuple(tuple(sub.split("\x1f")) for sub in value.split("\x1e"))
         pos = vend + 1
+    fields = dict(sorted(fields.items()))
     idc = 0
     if rtype != 1:
         idc_field = fields.pop(2, None)
@@ -329,6 +345,19 @@ def _read_tagged(
             raise CodecError(f"{where}.{rtype}.002", "IDC field missing", offset=offset)
         idc = _small_int(idc_field[0][0], f"{where}.{rtype}.002", digits=2)
     return fields, idc, end, data
+
+
+def _foreign_tag_path(buf: bytes, pos: int, where: str) -> str:
+    """`where` plus the tag found at `pos` (e.g. a `13.005` inside a Type-9), if it is one."""
+    head = buf[pos : pos + 8].split(b":", 1)[0]
+    number, dot, tag = head.partition(b".")
+    if dot and number.isdigit() and tag.isdigit():
+        return f"{where}.{int(number)}.{int(tag):03d}"
+    return where
+
+
+def _foreign(buf: bytes, pos: int, rtype: int) -> str:
+    return f"expected a field tag {rtype}.NNN, found {buf[pos : pos + 8]!r}"
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -366,19 +395,19 @@ def encode_transaction(tx: Transaction) -> bytes:
 def _encode_type4(record: Type4Record, where: str) -> bytes:
     positions = record.positions
     if not 1 <= len(positions) <= 6 or not all(0 <= p <= 254 for p in positions):
-        raise CodecError(f"{where}.4.004", "FGP must be 1 to 6 positions in 0-254")
+        raise CodecError(f"{where}.{record.type}.004", "FGP must be 1 to 6 positions in 0-254")
     for name, value, top in (
-        ("4.003", record.impression, 255),
-        ("4.005", record.resolution, 1),
-        ("4.006", record.width, 65535),
-        ("4.007", record.height, 65535),
-        ("4.008", record.compression, 255),
+        (f"{record.type}.003", record.impression, 255),
+        (f"{record.type}.005", record.resolution, 1),
+        (f"{record.type}.006", record.width, 65535),
+        (f"{record.type}.007", record.height, 65535),
+        (f"{record.type}.008", record.compression, 255),
     ):
         if not 0 <= value <= top:
             raise CodecError(f"{where}.{name}", f"{value} outside 0-{top}")
     length = TYPE4_HEADER.size + len(record.data)
     if length > 0xFFFFFFFF:
-        raise CodecError(f"{where}.4.001", "image too large for a Type-4 record")
+        raise CodecError(f"{where}.{record.type}.001", "image too large for a Type-4 record")
     fgp = bytes(positions) + b"\xff" * (6 - len(positions))
     head = TYPE4_HEADER.pack(
         length,

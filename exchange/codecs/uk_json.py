@@ -337,7 +337,7 @@ def _finger(value: Any, path: str) -> Finger:
         raise CodecError(f"{path}.position", "is required")
     minutiae = _list(obj.get("minutiae", []), f"{path}.minutiae", 255)
     finger = Finger(
-        position=_int(obj["position"], f"{path}.position", 0, 10),
+        position=_int(obj["position"], f"{path}.position", 0, 38),
         minutiae=tuple(_minutia(m, f"{path}.minutiae[{i}]") for i, m in enumerate(minutiae)),
         image=_image(obj["image"], f"{path}.image") if "image" in obj else None,
     )
@@ -361,7 +361,7 @@ def _fingerprints(value: Any, path: str) -> FingerprintSet:
         return _fingerprints_from_ansi_nist(
             _b64(obj["ansi_nist"], f"{path}.ansi_nist"), f"{path}.ansi_nist"
         )
-    fingers_raw = _list(obj["fingers"], f"{path}.fingers", 10)
+    fingers_raw = _list(obj["fingers"], f"{path}.fingers", 99)
     if not fingers_raw:
         raise CodecError(f"{path}.fingers", "must not be empty")
     fingers = tuple(_finger(f, f"{path}.fingers[{i}]") for i, f in enumerate(fingers_raw))

@@ -216,17 +216,32 @@ def test_duplicate_record_refused() -> None:
         decode_transaction(_with_cnt(b"1\x1f2\x1e2\x1f0\x1e2\x1f0", record + record))
 
 
-def test_fields_out_of_order_refused() -> None:
+def test_fields_out_of_order_are_read_and_sorted() -> None:
     record = _tagged(2, b"2.002:0\x1d2.005:x\x1d2.004:y")
-    with pytest.raises(CodecError, match="out of order") as info:
+    tx = decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0", record))
+    fields = tx.records[0].fields  # type: ignore[union-attr]
+    assert list(fields) == [4, 5] and fields[4] == (("y",),)
+
+
+def test_repeated_field_refused_naming_record_and_field() -> None:
+    record = _tagged(2, b"2.002:0\x1d2.005:x\x1d2.004:y\x1d2.005:z")
+    with pytest.raises(CodecError, match="repeated") as info:
         decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0", record))
-    assert info.value.field == "Type-2[1].2.004"
+    assert info.value.field == "Type-2[1].2.005"
+
+
+def test_idc_must_come_second() -> None:
+    record = _tagged(2, b"2.004:y\x1d2.002:0")
+    with pytest.raises(CodecError, match="must come second") as info:
+        decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0", record))
+    assert info.value.field == "Type-2[1].2.002"
 
 
 def test_wrong_record_number_in_tag() -> None:
     record = _tagged(2, b"2.002:0\x1d9.005:xyz")
-    with pytest.raises(CodecError, match="expected a field tag"):
+    with pytest.raises(CodecError, match="expected a field tag") as info:
         decode_transaction(_with_cnt(b"1\x1f1\x1e2\x1f0", record))
+    assert info.value.field == "Type-2[1].9.005"
 
 
 def test_type4_too_short_len() -> None:

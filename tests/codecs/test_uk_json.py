@@ -100,7 +100,7 @@ def _set(doc: dict[str, Any], path: list[Any], value: Any) -> None:
         (["dna", "loci", "D99S999"], ["1", "2"], "dna.loci.D99S999"),
         (["dna", "loci", "AMEL"], ["X", "Z"], "dna.loci.AMEL[1]"),
         (["dna", "sample_type"], "blood", "dna.sample_type"),
-        (["fingerprints", "fingers", 0, "position"], 11, "fingerprints.fingers[0].position"),
+        (["fingerprints", "fingers", 0, "position"], 39, "fingerprints.fingers[0].position"),
         (
             ["fingerprints", "fingers", 0, "minutiae", 0, "angle"],
             360,
