@@ -315,6 +315,8 @@ def _read_tagged(
         path = f"{where}.{rtype}.{tag:03d}"
         # 1-2011 Annex B: LEN first, IDC (VER in Type-1) second; real transactions carry the
         # others in any order (type9-efs: 9.326 after 9.333), so they are sorted, once each.
+        if tag == 0:
+            raise CodecError(path, "field number reserved or out of range", offset=pos)
         if tag == 1 or tag in fields:
             raise CodecError(path, "field repeated", offset=pos)
         if tag == 2 and fields:
