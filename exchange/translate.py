@@ -25,12 +25,14 @@ becomes the record it carries (several DNA profiles become a JSON array of recor
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from exchange.capacities import CAPACITIES, SEARCH_TYPE_BY_IMPRESSION
-from exchange.codecs import ansi_nist, prum_xml, uk_json
+from exchange.codecs import ansi_nist, int_i_envelope, prum_xml, uk_json
 from exchange.model import (
     DactySearchRequest,
     DnaProbe,
@@ -44,7 +46,8 @@ from exchange.model import (
 )
 from exchange.records import core_data_of, record_of_core_data, step1_reference
 
-FORMATS = ("uk-json", "prum-xml", "ansi-nist")
+FORMATS = ("uk-json", "prum-xml", "ansi-nist", "int-i-xml")
+FINGERPRINT_ONLY = ("ansi-nist", "int-i-xml")  # formats that carry fingerprint searches only
 MESSAGES = ("auto", "dna-search", "dacty-search", "face-search", "core-data")
 
 
@@ -152,17 +155,26 @@ def prints_record(tx: ansi_nist.PrintsTransaction) -> PersonRecord:
 
 
 # Formats that carry whole exchange messages (envelopes), by their codec.
-ENVELOPE_CODECS = {
+ENVELOPE_CODECS: dict[str, tuple[Callable[[bytes], Envelope], Callable[[Envelope], bytes]]] = {
     "prum-xml": (prum_xml.decode, lambda env: prum_xml.encode(env, pretty=True)),
     "ansi-nist": (ansi_nist.decode, ansi_nist.encode),
+    "int-i-xml": (int_i_envelope.decode_envelope, int_i_envelope.encode_envelope),
 }
+
+
+def int_i_tcn(message_id: str) -> str:
+    """INT-I's TCN is 15 letters and digits: a message id that is not becomes its digest."""
+    if len(message_id) == 15 and message_id.isascii() and message_id.isalnum():
+        return message_id
+    return hashlib.sha256(message_id.encode()).hexdigest()[:15].upper()
 
 
 def translate(data: bytes, source: str, target: str, out: Outbound | None = None) -> bytes:
     """Translate `data` from format `source` to format `target` (names as in FORMATS).
 
     uk-json -> a message format: the record becomes the message chosen by `out.message`
-    (ANSI/NIST carries fingerprint searches only, so `auto` means `dacty-search` there).
+    (ANSI/NIST and INT-I XML carry fingerprint searches only, so `auto` means `dacty-search`
+    there; INT-I's TCN is 15 letters and digits, so another message id becomes its digest).
     A message format -> uk-json: the records the message carries. Between two message
     formats: the same envelope, re-encoded (what one format cannot carry is refused).
     """
@@ -174,8 +186,11 @@ def translate(data: bytes, source: str, target: str, out: Outbound | None = None
             raise TranslateError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
     if source == "uk-json":
         record = uk_json.decode(data)
-        if target == "ansi-nist" and out.message == "auto":
+        if target in FINGERPRINT_ONLY and out.message == "auto":
             out = replace(out, message="dacty-search")
+        if target == "int-i-xml":
+            tcn = int_i_tcn(out.message_id)
+            out = replace(out, message_id=tcn, correlation_id=tcn)
         return ENVELOPE_CODECS[target][1](record_to_envelope(record, out))
     if source == "ansi-nist" and target == "uk-json" and not _is_message(data):
         return uk_json.encode(prints_record(ansi_nist.decode_prints(data)))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from exchange.codecs import int_i_codes as codes
+from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.codecs.int_i_envelope import (
     decode_envelope,
@@ -457,3 +458,28 @@ def test_generated_replies_round_trip(
     assert decode(data) == tx
     if THIRDPARTY.is_dir():
         assert_valid(data)
+
+
+@needs_shared
+def test_translate_uk_record_to_int_i_xml_validates_and_comes_back() -> None:
+    """`translate --to int-i-xml`: a UK record's prints as a CPS that int-i.xsd accepts."""
+    from exchange.translate import Outbound, int_i_tcn, translate
+    from mock_partners import population
+
+    record = population.person(3, 17).record
+    data = uk_json.encode(record)
+    out = translate(data, "uk-json", "int-i-xml", Outbound(message_id="a-uuid-like-id"))
+    assert_valid(out)
+    assert int_i_tcn("a-uuid-like-id").encode() in out
+    back = uk_json.decode(translate(out, "int-i-xml", "uk-json"))
+    assert back.fingerprints is not None and record.fingerprints is not None
+    got = [(f.position, len(f.minutiae)) for f in back.fingerprints.fingers]
+    assert got == [(f.position, len(f.minutiae)) for f in record.fingerprints.fingers]
+
+
+@needs_shared
+def test_translate_int_i_mps_sample_to_uk_record() -> None:
+    from exchange.translate import translate
+
+    back = uk_json.decode(translate(sample("MPS"), "int-i-xml", "uk-json"))
+    assert back.fingerprints is not None and back.fingerprints.fingers
