@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from exchange.capacities import CAPACITIES, SEARCH_TYPE_BY_IMPRESSION
-from exchange.codecs import ansi_nist, int_i_envelope, prum_xml, uk_json
+from exchange.codecs import ansi_nist, int_i_envelope, minutiae_records, prum_xml, uk_json
 from exchange.model import (
     DactySearchRequest,
     DnaProbe,
@@ -46,7 +46,8 @@ from exchange.model import (
 )
 from exchange.records import core_data_of, record_of_core_data, step1_reference
 
-FORMATS = ("uk-json", "prum-xml", "ansi-nist", "int-i-xml")
+MINUTIAE_FORMATS = tuple(f.value for f in minutiae_records.RecordFormat)
+FORMATS = ("uk-json", "prum-xml", "ansi-nist", "int-i-xml", *MINUTIAE_FORMATS)
 FINGERPRINT_ONLY = ("ansi-nist", "int-i-xml")  # formats that carry fingerprint searches only
 MESSAGES = ("auto", "dna-search", "dacty-search", "face-search", "core-data")
 
@@ -184,6 +185,8 @@ def translate(data: bytes, source: str, target: str, out: Outbound | None = None
     for name in (source, target):
         if name not in FORMATS:
             raise TranslateError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
+    if source in MINUTIAE_FORMATS or target in MINUTIAE_FORMATS:
+        return _minutiae_record(data, source, target)
     if source == "uk-json":
         record = uk_json.decode(data)
         if target in FINGERPRINT_ONLY and out.message == "auto":
@@ -198,3 +201,32 @@ def translate(data: bytes, source: str, target: str, out: Outbound | None = None
     if target == "uk-json":
         return _records_json(envelope_to_records(envelope))
     return ENVELOPE_CODECS[target][1](envelope)
+
+
+def _minutiae_record(data: bytes, source: str, target: str) -> bytes:
+    """A finger minutiae record (INCITS 378 / ISO 19794-2) to or from a UK record's prints.
+
+    Reading detects the record's own format and version (`source` names the family); the UK
+    record it becomes is referenced by a digest of the record's bytes (the format carries no
+    reference). Real records miscount their last extended-data block (NIST's samples do), so
+    the reader gives the last view the bytes up to the record's end (`lenient_tail`); the
+    minutiae are not affected. Writing takes the record's prints: minutiae only, images are not
+    carried.
+    """
+    if source in MINUTIAE_FORMATS and target == "uk-json":
+        prints = minutiae_records.to_fingerprint_set(
+            minutiae_records.decode(data, lenient_tail=True)
+        )
+        digest = hashlib.sha256(data).hexdigest()[:20]
+        return uk_json.encode(PersonRecord(reference=f"FMR:{digest}", fingerprints=prints))
+    if source == "uk-json" and target in MINUTIAE_FORMATS:
+        record = uk_json.decode(data)
+        if record.fingerprints is None:
+            raise TranslateError("record has no fingerprints for a minutiae record")
+        fmt = minutiae_records.RecordFormat(target)
+        return minutiae_records.encode(
+            minutiae_records.from_fingerprint_set(record.fingerprints, fmt)
+        )
+    raise TranslateError(
+        f"a minutiae record translates to and from uk-json, not {source} -> {target}"
+    )

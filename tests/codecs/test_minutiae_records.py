@@ -462,3 +462,24 @@ def test_model_through_each_format(fmt: RecordFormat, fingers: list[tuple[Minuti
 def test_a_set_without_resolution_has_no_record() -> None:
     with pytest.raises(CodecError):
         from_fingerprint_set(FingerprintSet((Finger(1, ()),), ppi=0))
+
+
+@needs_shared
+@pytest.mark.parametrize("target", ["incits-378-2004", "incits-378-2009", "iso-19794-2-2005"])
+@pytest.mark.parametrize("name", ["fmr.ansi2004", "fmr.ansi2007", "fmr.iso2005"])
+def test_translate_minutiae_record_through_uk_record(name: str, target: str) -> None:
+    """`translate`: a real record -> UK record -> another format -> UK record, minutiae kept."""
+    from exchange.codecs import uk_json
+    from exchange.translate import translate
+
+    first = uk_json.decode(translate(_read(name), "incits-378-2004", "uk-json"))
+    written = translate(uk_json.encode(first), "uk-json", target)
+    again = uk_json.decode(translate(written, target, "uk-json"))
+    assert first.fingerprints is not None and again.fingerprints is not None
+    assert first.reference and first.reference.startswith("FMR:")
+    pairs = list(zip(first.fingerprints.fingers, again.fingerprints.fingers, strict=True))
+    for a, b in pairs:
+        assert a.position == b.position and len(a.minutiae) == len(b.minutiae)
+        for m, n in zip(a.minutiae, b.minutiae, strict=True):
+            assert abs(m.x - n.x) <= 1 and abs(m.y - n.y) <= 1 and m.kind == n.kind
+            assert min(abs(m.angle - n.angle), 360 - abs(m.angle - n.angle)) <= 2
