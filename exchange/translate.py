@@ -144,11 +144,6 @@ def _records_json(records: list[PersonRecord]) -> bytes:
     return (json.dumps(docs, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _is_message(data: bytes) -> bool:
-    """Whether an ANSI/NIST transaction's TOT is one `ansi_nist.decode` makes a message of."""
-    return ansi_nist.decode_transaction(data).text(4) in ansi_nist.MESSAGE_TOTS
-
-
 def prints_record(tx: ansi_nist.PrintsTransaction) -> PersonRecord:
     """A record of a transaction's prints, under a reference noting its TOT and TCN."""
     tcn = re.sub(r"[^A-Za-z0-9._:/-]", "_", tx.tcn) or "-"
@@ -195,9 +190,13 @@ def translate(data: bytes, source: str, target: str, out: Outbound | None = None
             tcn = int_i_tcn(out.message_id)
             out = replace(out, message_id=tcn, correlation_id=tcn)
         return ENVELOPE_CODECS[target][1](record_to_envelope(record, out))
-    if source == "ansi-nist" and target == "uk-json" and not _is_message(data):
-        return uk_json.encode(prints_record(ansi_nist.decode_prints(data)))
-    envelope = ENVELOPE_CODECS[source][0](data)
+    if source == "ansi-nist" and target == "uk-json":
+        tx = ansi_nist.decode_transaction(data)  # once: its TOT says message or prints
+        if tx.text(4) not in ansi_nist.MESSAGE_TOTS:
+            return uk_json.encode(prints_record(ansi_nist.prints_transaction(tx)))
+        envelope = ansi_nist.envelope_from_transaction(tx)
+    else:
+        envelope = ENVELOPE_CODECS[source][0](data)
     if target == "uk-json":
         return _records_json(envelope_to_records(envelope))
     return ENVELOPE_CODECS[target][1](envelope)

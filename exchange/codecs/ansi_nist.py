@@ -84,6 +84,7 @@ __all__ = [
     "fingerprint_set",
     "fingerprints_from_bytes",
     "fingerprints_to_bytes",
+    "prints_transaction",
     "px_per_mm",
     "text",
     "transaction_from_envelope",
@@ -101,7 +102,11 @@ class PrintsTransaction:
 
 def decode_prints(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> PrintsTransaction:
     """Any transaction's prints, whatever its TOT; refused if it carries none."""
-    tx = decode_transaction(data, limits=limits)
+    return prints_transaction(decode_transaction(data, limits=limits))
+
+
+def prints_transaction(tx: Transaction) -> PrintsTransaction:
+    """A decoded transaction read for its prints; refused if it carries none."""
     prints = fingerprint_set(tx)
     if not prints.fingers:
         raise CodecError("Type-1.1.003", "the transaction carries no fingerprint record")

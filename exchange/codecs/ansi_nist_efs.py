@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from exchange.codecs.ansi_nist_records import TaggedRecord
+from exchange.codecs.ansi_nist_records import TaggedRecord, unsigned
 from exchange.codecs.errors import CodecError
 from exchange.model import Minutia, MinutiaKind
 
@@ -50,7 +50,7 @@ def efs_position(where: str, rec: TaggedRecord) -> int:
     value = rec.text(302)
     if value is None:
         raise CodecError(f"{where}.9.302", "EFS record without a finger/palm position (FPP)")
-    return _number(value, f"{where}.9.302", 2)
+    return unsigned(value, f"{where}.9.302", digits=2)
 
 
 def efs_minutiae(where: str, rec: TaggedRecord, ppi: int) -> tuple[Minutia, ...]:
@@ -65,15 +65,9 @@ def efs_minutiae(where: str, rec: TaggedRecord, ppi: int) -> tuple[Minutia, ...]
 def _minutia(path: str, items: tuple[str, ...], scale: float) -> Minutia:
     if len(items) < 4:
         raise CodecError(path, "minutia must be (x, y, theta, type[, MRU, MDU])")
-    x, y, theta = (_number(v, path, 5) for v in items[:3])
+    x, y, theta = (unsigned(v, path, digits=5) for v in items[:3])
     kind = _KIND_OF_EFS.get(items[3])
     # 360 is 0 (NIST's own type9-efs.an2k writes it once); anything beyond is an error.
     if theta > 360 or kind is None:
         raise CodecError(path, "theta beyond 360 or type not E, B or X")
     return Minutia(round(x * scale), round(y * scale), theta % 360, kind, 100)
-
-
-def _number(value: str, path: str, digits: int) -> int:
-    if not value or len(value) > digits or not value.isascii() or not value.isdigit():
-        raise CodecError(path, f"expected an unsigned integer, got {value[:20]!r}")
-    return int(value)

@@ -40,7 +40,6 @@ from exchange.codecs.ansi_nist_prints import (
     fingerprint_records,
     fingerprint_set,
     plain,
-    unsigned,
 )
 from exchange.codecs.ansi_nist_records import (
     DEFAULT_LIMITS,
@@ -52,6 +51,7 @@ from exchange.codecs.ansi_nist_records import (
     decode_transaction,
     encode_transaction,
     text,
+    unsigned,
 )
 from exchange.codecs.errors import CodecError
 from exchange.model import (

@@ -38,6 +38,7 @@ from exchange.codecs.ansi_nist_records import (
     Transaction,
     Type4Record,
     text,
+    unsigned,
 )
 from exchange.codecs.errors import CodecError
 from exchange.model import (
@@ -406,12 +407,6 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
     check_position(position, imp, f"{where}.{t}.013")
     assert rec.data is not None
     return BiometricImage(rec.data, compression, width, height, image_ppi), position, imp
-
-
-def unsigned(value: str, path: str, *, digits: int = 9) -> int:
-    if not value or len(value) > digits or not value.isascii() or not value.isdigit():
-        raise CodecError(path, f"expected an unsigned integer, got {value[:20]!r}")
-    return int(value)
 
 
 def _impression(code: str | None, path: str) -> Impression:

@@ -199,7 +199,7 @@ def _parse_cnt(cnt: Subfields, limits: Limits) -> list[tuple[int, int]]:
     first = cnt[0]
     if len(first) != 2 or first[0] != "1":
         raise CodecError(f"{path}[0]", "first subfield must be (1, number of records)")
-    count = _small_int(first[1], f"{path}[0]")
+    count = unsigned(first[1], f"{path}[0]")
     if count != len(cnt) - 1:
         raise CodecError(path, f"says {count} records but lists {len(cnt) - 1}")
     if count > limits.max_records:
@@ -208,8 +208,8 @@ def _parse_cnt(cnt: Subfields, limits: Limits) -> list[tuple[int, int]]:
     for i, sub in enumerate(cnt[1:], start=1):
         if len(sub) != 2:
             raise CodecError(f"{path}[{i}]", "subfield must be (record type, IDC)")
-        rtype = _small_int(sub[0], f"{path}[{i}]")
-        idc = _small_int(sub[1], f"{path}[{i}]")
+        rtype = unsigned(sub[0], f"{path}[{i}]")
+        idc = unsigned(sub[1], f"{path}[{i}]")
         if rtype in _LEGACY_BINARY:
             raise CodecError(f"{path}[{i}]", f"record type {rtype} is not supported")
         if rtype not in TAGGED_TYPES | BINARY_TYPES or rtype == 1:
@@ -220,7 +220,8 @@ def _parse_cnt(cnt: Subfields, limits: Limits) -> list[tuple[int, int]]:
     return out
 
 
-def _small_int(value: str, path: str, *, digits: int = 9) -> int:
+def unsigned(value: str, path: str, *, digits: int = 9) -> int:
+    """An unsigned decimal field value of at most `digits` digits, else a CodecError at `path`."""
     if not value or len(value) > digits or not value.isascii() or not value.isdigit():
         raise CodecError(path, f"expected an unsigned integer, got {value[:20]!r}")
     return int(value)
@@ -345,7 +346,7 @@ def _read_tagged(
         idc_field = fields.pop(2, None)
         if idc_field is None:
             raise CodecError(f"{where}.{rtype}.002", "IDC field missing", offset=offset)
-        idc = _small_int(idc_field[0][0], f"{where}.{rtype}.002", digits=2)
+        idc = unsigned(idc_field[0][0], f"{where}.{rtype}.002", digits=2)
     return fields, idc, end, data
 
 
