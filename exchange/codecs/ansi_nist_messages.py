@@ -34,6 +34,7 @@ import math
 from collections.abc import Mapping
 
 from exchange.capacities import CAPACITIES
+from exchange.codecs import int_i_codes
 from exchange.codecs.ansi_nist_prints import (
     DEFAULT_PPI,
     date_field,
@@ -99,8 +100,11 @@ F_ERROR = 60  # 2.060 MSG: items (error code, message[, field path]), lossless f
 F_INTI_ERROR = 74  # 2.074 ERM (INT-I v6): items ECO 3-digit code, EFM field mnemonic, EMT text
 F_CANDIDATES = 64  # 2.064 CAN: one subfield per candidate: (reference, score, match type)
 
-#: 2.074 ECO numbers. INT-I v6's error table was not available; "101" (mandatory field
-#: missing) is the one INT-I code seen in its published field definitions, the 9xx are ours.
+#: 2.074 ECO numbers of this profile: "101" is INT-I's "mandatory element missing", the 9xx
+#: are ours and absent from INT-I's table (MRT_INT-I_LookupCodes.csv, code table ERR), so
+#: none means something else to an INT-I peer. (Ours was 999 for internal errors until
+#: INT-I's table showed 999 is "record not found"; now 900.) Other numbers are read with
+#: INT-I's meaning (`int_i_codes.error_code_of`).
 ERROR_NUMBER: Mapping[ErrorCode, str] = {
     ErrorCode.SCHEMA_INVALID: "101",
     ErrorCode.UNSUPPORTED_MODALITY: "901",
@@ -108,7 +112,7 @@ ERROR_NUMBER: Mapping[ErrorCode, str] = {
     ErrorCode.UNKNOWN_REFERENCE: "903",
     ErrorCode.UNAUTHORISED_SENDER: "904",
     ErrorCode.PROFILE_REJECTED: "905",
-    ErrorCode.INTERNAL: "999",
+    ErrorCode.INTERNAL: "900",
 }
 _ERROR_OF_NUMBER = {number: code for code, number in ERROR_NUMBER.items()}
 
@@ -353,8 +357,8 @@ def _error(type2: TaggedRecord | None) -> ErrorBody:
         if len(items) != 3:
             raise CodecError("Type-2.2.074", "ERM needs (ECO, EFM, EMT)")
         number, mnemonic, text_ = items
-        code = _ERROR_OF_NUMBER.get(number, ErrorCode.INTERNAL)
-        message = text_ if code is not ErrorCode.INTERNAL else f"INT-I error {number}: {text_}"
+        code = _ERROR_OF_NUMBER.get(number) or int_i_codes.error_code_of(number)
+        message = text_ if number in _ERROR_OF_NUMBER else f"INT-I error {number}: {text_}"
         return ErrorBody(code, message, f"Type-2.{mnemonic}" if mnemonic else None, request_id)
     raise CodecError("Type-2.2.074", "ERR carries neither 2.074 ERM nor 2.060 MSG")
 

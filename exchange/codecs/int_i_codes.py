@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from exchange.codecs.errors import CodecError
 from exchange.model import ErrorCode
 
 NS_ITL = "http://biometrics.nist.gov/standard/2011"
@@ -56,17 +57,19 @@ ERROR_TEXTS: Mapping[str, str] = {
     "999": "ERROR: RECORD NOT FOUND",
 }
 
-# Our refusals as INT-I codes. INT-I has no code for a quota; 117 ("invalid record data") is
-# the nearest that does not send the partner hunting for a syntax error.
+# Our refusals as INT-I codes. INT-I's table (code table ERR) has no code for a quota or for
+# an internal failure, and int-i.xsd admits no other code: its 999 means "record not found",
+# so sending it for a failure of ours would read as a no-hit. Those two are temporary
+# conditions and travel at the transport level instead (HTTP 429 / 503 with Retry-After);
+# `int_i_error_code` refuses to write them as an ERR.
 INT_I_ERROR_OF: Mapping[ErrorCode, str] = {
     ErrorCode.SCHEMA_INVALID: "101",
     ErrorCode.UNSUPPORTED_MODALITY: "116",
-    ErrorCode.QUOTA_EXCEEDED: "117",
     ErrorCode.UNKNOWN_REFERENCE: "001",
     ErrorCode.UNAUTHORISED_SENDER: "003",
     ErrorCode.PROFILE_REJECTED: "501",
-    ErrorCode.INTERNAL: "999",
 }
+NO_INT_I_CODE = frozenset({ErrorCode.QUOTA_EXCEEDED, ErrorCode.INTERNAL})
 
 # INT-I codes as our refusals: 1xx are all syntax/content errors of the request.
 _ERROR_BY_CODE: Mapping[str, ErrorCode] = {
@@ -76,8 +79,20 @@ _ERROR_BY_CODE: Mapping[str, ErrorCode] = {
     "501": ErrorCode.PROFILE_REJECTED,
     "502": ErrorCode.PROFILE_REJECTED,
     "503": ErrorCode.PROFILE_REJECTED,
-    "999": ErrorCode.INTERNAL,
+    "999": ErrorCode.UNKNOWN_REFERENCE,  # INT-I's 999 is "record not found", as 001
 }
+
+
+def int_i_error_code(code: ErrorCode) -> str:
+    """The INT-I ERR code of one of our refusals; CodecError where INT-I has none."""
+    found = INT_I_ERROR_OF.get(code)
+    if found is None:
+        raise CodecError(
+            "body.code",
+            f"INT-I has no error code for {code.value}: a node answers it at the transport "
+            "level (HTTP 429 or 503 with Retry-After), not as an ERR",
+        )
+    return found
 
 
 def error_code_of(int_i_code: str) -> ErrorCode:

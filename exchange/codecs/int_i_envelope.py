@@ -262,5 +262,5 @@ def _reply_type2(body: SearchReply) -> Type2:
 
 
 def _error_type2(body: ErrorBody) -> Type2:
-    code = codes.INT_I_ERROR_OF[body.code]
+    code = codes.int_i_error_code(body.code)
     return Type2(errors=(ErrorMessage(code, body.message[:255] or codes.ERROR_TEXTS.get(code)),))

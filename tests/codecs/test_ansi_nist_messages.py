@@ -460,6 +460,19 @@ def test_uk_record_carries_an_ansi_nist_transaction() -> None:
     assert "ansi_nist/Type-" in info.value.field
 
 
+def test_our_internal_error_number_is_no_int_i_code() -> None:
+    # Our 2.074 numbers must not mean something else to an INT-I peer: 999 is INT-I's
+    # "record not found", so an internal failure of ours is 900, outside INT-I's table.
+    body = ErrorBody(ErrorCode.INTERNAL, "disk full")
+    tx = decode_transaction(messages.encode(Envelope(header(MessageType.ERROR), body)))
+    type2 = tx.records[0]
+    assert isinstance(type2, TaggedRecord)
+    assert type2.fields[messages.F_INTI_ERROR][0][0] == "900"
+    int_i_codes = {"001", "002", "003", "101", "116", "117", "201", "501", "502", "503", "999"}
+    ours = set(messages.ERROR_NUMBER.values()) - {"101"}
+    assert not ours & int_i_codes
+
+
 def test_error_also_travels_as_int_i_erm() -> None:
     body = ErrorBody(ErrorCode.QUOTA_EXCEEDED, "x" * 200, "Type-2.2.011", "GB-0001")
     tx = decode_transaction(messages.encode(Envelope(header(MessageType.ERROR), body)))
@@ -473,6 +486,15 @@ def test_error_also_travels_as_int_i_erm() -> None:
     [
         ("101", "NAM", ErrorCode.SCHEMA_INVALID, "MANDATORY FIELD MISSING", "Type-2.NAM"),
         ("555", "", ErrorCode.INTERNAL, "INT-I error 555: MANDATORY FIELD MISSING", None),
+        # INT-I's 999 is "record not found" (MRT_INT-I_LookupCodes.csv), not a failure.
+        ("999", "", ErrorCode.UNKNOWN_REFERENCE, "INT-I error 999: MANDATORY FIELD MISSING", None),
+        (
+            "116",
+            "TOT",
+            ErrorCode.UNSUPPORTED_MODALITY,
+            "INT-I error 116: MANDATORY FIELD MISSING",
+            "Type-2.TOT",
+        ),
     ],
 )
 def test_error_from_an_int_i_peer(

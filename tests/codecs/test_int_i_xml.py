@@ -404,6 +404,20 @@ def test_our_codes_agree_with_the_published_lookup_table() -> None:
     for code, text in codes.ERROR_TEXTS.items():
         assert errors[code] == text
     assert set(codes.INT_I_ERROR_OF.values()) <= set(errors)
+    # Every code INT-I defines reads as one of ours with its meaning: 999 is "record not
+    # found" (never a failure of the partner's), as 001 is.
+    assert errors["999"] == errors["001"]
+    assert codes.error_code_of("999") is codes.error_code_of("001") is ErrorCode.UNKNOWN_REFERENCE
+
+
+@pytest.mark.parametrize("code", sorted(codes.NO_INT_I_CODE))
+def test_refusals_without_an_int_i_code_are_not_written_as_err(code: ErrorCode) -> None:
+    # INT-I has no code for a quota or an internal failure; writing 999 would say "no record".
+    envelope = Envelope(
+        header(MessageType.ERROR), ErrorBody(code, "try later", None, "26000000000001A")
+    )
+    with pytest.raises(CodecError, match="transport level"):
+        encode_envelope(envelope)
 
 
 # --- generated transactions --------------------------------------------------------------
