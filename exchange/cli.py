@@ -20,7 +20,7 @@ from typing import NoReturn
 from exchange.codecs.errors import CodecError
 from exchange.model import Purpose
 from exchange.records import RecordError
-from exchange.translate import FORMATS, MESSAGES, Outbound, TranslateError, translate
+from exchange.translate import FORMATS, MESSAGES, Outbound, TranslateError, translation
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -72,12 +72,15 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         message=args.message,
     )
     try:
-        out = translate(data, args.source, args.target, outbound)
+        done = translation(data, args.source, args.target, outbound)
     except (CodecError, TranslateError, RecordError) as exc:
         print(f"prum-exchange translate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if done.losses:
+        # One line, field names only (never values: they are biometric or personal data).
+        print(f"prum-exchange translate: {args.target} {done.losses.line()}", file=sys.stderr)
     try:
-        _write_output(args.output, out)
+        _write_output(args.output, done.data)
     except OSError as exc:
         print(
             f"prum-exchange translate: cannot write {args.output}: {exc.strerror}", file=sys.stderr

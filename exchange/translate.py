@@ -20,6 +20,15 @@ becomes one record of its prints, its reference `TOT:TCN` (the TCN's other chara
 A record without a `reference` travels under a pseudonymous one derived from its PNC ID (a
 SHA-256 digest), so no identifier leaves in step 1. Back from Prüm XML, each message kind
 becomes the record it carries (several DNA profiles become a JSON array of records).
+
+`--from ansi-nist` reads either encoding of ANSI/NIST-ITL: traditional (tagged fields) or
+XML, detected by the first byte; the XML one is read as INT-I v6 (`int-i-xml`).
+
+Nothing is lost silently: `translation` returns, beside the bytes, the `Losses` of the
+conversion (`exchange.losses`): what is read back from the output is compared with what was
+read from the input, field by field, and what the source holds that no reader of ours takes
+(records of other types, INT-I elements we do not model) is named too. The CLI prints them
+as one line on stderr.
 """
 
 from __future__ import annotations
@@ -32,7 +41,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from exchange.capacities import CAPACITIES, SEARCH_TYPE_BY_IMPRESSION
-from exchange.codecs import ansi_nist, int_i_envelope, minutiae_records, prum_xml, uk_json
+from exchange.codecs import (
+    ansi_nist,
+    int_i_envelope,
+    int_i_xml,
+    minutiae_records,
+    prum_xml,
+    uk_json,
+)
+from exchange.codecs.errors import CodecError
+from exchange.losses import Losses, losses
 from exchange.model import (
     DactySearchRequest,
     DnaProbe,
@@ -134,7 +152,7 @@ def envelope_to_records(envelope: Envelope) -> list[PersonRecord]:
         return [PersonRecord(reference=body.reference, face=body.template)]
     if isinstance(body, FollowUpReply):
         return [record_of_core_data(body.core_data, body.hit_reference)]
-    raise TranslateError(f"a {envelope.header.message_type} message carries no person record")
+    raise TranslateError(f"a message of type {envelope.header.message_type} carries no person record")
 
 
 def _records_json(records: list[PersonRecord]) -> bytes:
@@ -165,14 +183,26 @@ def int_i_tcn(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:15].upper()
 
 
+@dataclass(frozen=True, slots=True)
+class Translation:
+    data: bytes
+    losses: Losses = field(default_factory=Losses)
+
+
 def translate(data: bytes, source: str, target: str, out: Outbound | None = None) -> bytes:
+    """The bytes of `translation` (what was not carried is in its `losses`)."""
+    return translation(data, source, target, out).data
+
+
+def translation(data: bytes, source: str, target: str, out: Outbound | None = None) -> Translation:
     """Translate `data` from format `source` to format `target` (names as in FORMATS).
 
     uk-json -> a message format: the record becomes the message chosen by `out.message`
     (ANSI/NIST and INT-I XML carry fingerprint searches only, so `auto` means `dacty-search`
     there; INT-I's TCN is 15 letters and digits, so another message id becomes its digest).
     A message format -> uk-json: the records the message carries. Between two message
-    formats: the same envelope, re-encoded (what one format cannot carry is refused).
+    formats: the same envelope, re-encoded (what one format cannot carry is refused, or
+    reported in the losses).
     """
     out = out or Outbound()
     if source == target:
@@ -180,29 +210,140 @@ def translate(data: bytes, source: str, target: str, out: Outbound | None = None
     for name in (source, target):
         if name not in FORMATS:
             raise TranslateError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
+    if source == "ansi-nist" and _is_xml(data):
+        source = "int-i-xml"  # ANSI/NIST-ITL's XML encoding, as INT-I v6 profiles it
+        if target == source:
+            raise TranslateError("the input is INT-I XML already")
     if source in MINUTIAE_FORMATS or target in MINUTIAE_FORMATS:
         return _minutiae_record(data, source, target)
     if source == "uk-json":
-        record = uk_json.decode(data)
-        if target in FINGERPRINT_ONLY and out.message == "auto":
-            out = replace(out, message="dacty-search")
-        if target == "int-i-xml":
-            tcn = int_i_tcn(out.message_id)
-            out = replace(out, message_id=tcn, correlation_id=tcn)
-        return ENVELOPE_CODECS[target][1](record_to_envelope(record, out))
-    if source == "ansi-nist" and target == "uk-json":
+        return _from_record(uk_json.decode(data), target, out)
+    envelope, unread = _read_message(data, source)
+    if isinstance(envelope, PersonRecord):  # an ANSI/NIST transaction that is no message
+        if target != "uk-json":
+            raise TranslateError(
+                "an ANSI/NIST transaction that is not an exchange message translates to "
+                "uk-json only"
+            )
+        written = uk_json.encode(envelope)
+        return Translation(written, unread + losses(envelope, uk_json.decode(written)))
+    if target == "uk-json":
+        return _to_records(envelope, unread)
+    sent = envelope
+    if target == "int-i-xml":  # INT-I's TCN and TCR are 15 letters and digits
+        head = envelope.header
+        sent = replace(
+            envelope,
+            header=replace(
+                head,
+                message_id=int_i_tcn(head.message_id),
+                correlation_id=int_i_tcn(head.correlation_id),
+            ),
+        )
+    written = ENVELOPE_CODECS[target][1](sent)
+    back = ENVELOPE_CODECS[target][0](written)
+    return Translation(written, unread + losses(envelope, back, "message"))
+
+
+def _is_xml(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
+
+
+def _from_record(record: PersonRecord, target: str, out: Outbound) -> Translation:
+    if target in FINGERPRINT_ONLY and out.message == "auto":
+        out = replace(out, message="dacty-search")
+    if target == "int-i-xml":
+        tcn = int_i_tcn(out.message_id)
+        out = replace(out, message_id=tcn, correlation_id=tcn)
+    envelope = record_to_envelope(record, out)
+    decode, encode = ENVELOPE_CODECS[target]
+    written = encode(envelope)
+    back = decode(written)
+    found = envelope_to_records(back)
+    lost = losses(record, found[0] if len(found) == 1 else PersonRecord())
+    return Translation(written, lost + losses(envelope, back, "message"))
+
+
+def _to_records(envelope: Envelope, unread: Losses) -> Translation:
+    records = envelope_to_records(envelope)
+    written = _records_json(records)
+    lost = unread + Losses(dropped=("message.header",))
+    if len(records) == 1:
+        # What of the message body no record holds: rebuild the message from the record.
+        rebuilt = _message_of(records[0], envelope)
+        if rebuilt is not None:
+            lost = lost + losses(envelope.body, rebuilt.body, "message.body")
+        lost = lost + losses(records[0], uk_json.decode(written))
+    return Translation(written, lost)
+
+
+def _message_of(record: PersonRecord, envelope: Envelope) -> Envelope | None:
+    kind = {
+        DnaSearchRequest: "dna-search",
+        DactySearchRequest: "dacty-search",
+        FaceSearchRequest: "face-search",
+        FollowUpReply: "core-data",
+    }.get(type(envelope.body))
+    if kind is None:
+        return None
+    head = envelope.header
+    out = Outbound(
+        head.message_id,
+        head.correlation_id,
+        head.timestamp,
+        head.sender,
+        head.receiver,
+        head.purpose,
+        kind,
+        getattr(envelope.body, "request_message_id", None),
+    )
+    try:
+        return record_to_envelope(record, out)
+    except TranslateError:
+        return None
+
+
+def _read_message(data: bytes, source: str) -> tuple[Envelope | PersonRecord, Losses]:
+    """The message (or, for an ANSI/NIST transaction that is none, the record of its prints)
+    and what of the source no reader of ours takes."""
+    if source == "ansi-nist":
         tx = ansi_nist.decode_transaction(data)  # once: its TOT says message or prints
         if tx.text(4) not in ansi_nist.MESSAGE_TOTS:
-            return uk_json.encode(prints_record(ansi_nist.prints_transaction(tx)))
-        envelope = ansi_nist.envelope_from_transaction(tx)
-    else:
-        envelope = ENVELOPE_CODECS[source][0](data)
-    if target == "uk-json":
-        return _records_json(envelope_to_records(envelope))
-    return ENVELOPE_CODECS[target][1](envelope)
+            record = prints_record(ansi_nist.prints_transaction(tx))
+            return record, _unread_ansi_nist(tx, message=False)
+        return ansi_nist.envelope_from_transaction(tx), _unread_ansi_nist(tx, message=True)
+    if source == "int-i-xml":
+        tx_i = int_i_xml.decode(data)
+        envelope = int_i_envelope.envelope_from_transaction(tx_i)
+        try:
+            rebuilt = int_i_envelope.transaction_from_envelope(envelope)
+        except CodecError:
+            return envelope, Losses(changed=("int-i (not all of it re-checked)",))
+        return envelope, losses(tx_i, rebuilt, "int-i")
+    return ENVELOPE_CODECS[source][0](data), Losses()
 
 
-def _minutiae_record(data: bytes, source: str, target: str) -> bytes:
+# Record types whose content the ANSI/NIST reader takes (ansi_nist_prints, ansi_nist_messages).
+_READ_RECORD_TYPES = frozenset({2, 3, 4, 9, 13, 14, 15})
+
+
+def _unread_ansi_nist(tx: ansi_nist.Transaction, *, message: bool) -> Losses:
+    dropped = []
+    counts: dict[int, int] = {}
+    for rec in tx.records:
+        if rec.type not in _READ_RECORD_TYPES or (rec.type == 2 and not message):
+            counts[rec.type] = counts.get(rec.type, 0) + 1
+    dropped += [f"Type-{t} records ({n})" for t, n in sorted(counts.items())]
+    if message:
+        for rec in tx.records:
+            if isinstance(rec, ansi_nist.TaggedRecord) and rec.type == 2:
+                other = sorted(set(rec.fields) - set(ansi_nist.TYPE2_FIELDS))
+                if other:
+                    dropped.append("Type-2 fields " + ", ".join(f"2.{n:03d}" for n in other))
+    return Losses(dropped=tuple(dropped))
+
+
+def _minutiae_record(data: bytes, source: str, target: str) -> Translation:
     """A finger minutiae record (INCITS 378 / ISO 19794-2) to or from a UK record's prints.
 
     Reading detects the record's own format and version (`source` names the family); the UK
@@ -213,19 +354,25 @@ def _minutiae_record(data: bytes, source: str, target: str) -> bytes:
     carried.
     """
     if source in MINUTIAE_FORMATS and target == "uk-json":
-        prints = minutiae_records.to_fingerprint_set(
-            minutiae_records.decode(data, lenient_tail=True)
-        )
+        read = minutiae_records.decode(data, lenient_tail=True)
+        prints = minutiae_records.to_fingerprint_set(read)
         digest = hashlib.sha256(data).hexdigest()[:20]
-        return uk_json.encode(PersonRecord(reference=f"FMR:{digest}", fingerprints=prints))
+        written = uk_json.encode(PersonRecord(reference=f"FMR:{digest}", fingerprints=prints))
+        back = minutiae_records.from_fingerprint_set(
+            uk_json.decode(written).fingerprints or prints, read.format
+        )
+        return Translation(written, losses(read, back, "record"))
     if source == "uk-json" and target in MINUTIAE_FORMATS:
         record = uk_json.decode(data)
         if record.fingerprints is None:
             raise TranslateError("record has no fingerprints for a minutiae record")
         fmt = minutiae_records.RecordFormat(target)
-        return minutiae_records.encode(
+        written = minutiae_records.encode(
             minutiae_records.from_fingerprint_set(record.fingerprints, fmt)
         )
+        prints_back = minutiae_records.to_fingerprint_set(minutiae_records.decode(written))
+        lost = losses(record, PersonRecord(fingerprints=record.fingerprints))
+        return Translation(written, lost + losses(record.fingerprints, prints_back, "fingerprints"))
     raise TranslateError(
         f"a minutiae record translates to and from uk-json, not {source} -> {target}"
     )

@@ -12,6 +12,7 @@ import pytest
 from exchange.cli import main
 from exchange.codecs import prum_xml
 from exchange.model import FingerprintSet
+from tests.shared_data import THIRDPARTY, needs_shared
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "uk-record.json"
 
@@ -184,3 +185,93 @@ def test_a_uk_record_may_carry_its_prints_as_an_ansi_nist_transaction(tmp_path: 
         "translate", "--from", "uk-json", "--to", "prum-xml", "-", stdin=json.dumps(doc).encode()
     )
     assert proc.returncode == 2 and b"fingerprints.ansi_nist/" in proc.stderr
+
+
+# --- nothing dropped silently --------------------------------------------------------------
+
+
+def test_what_a_conversion_drops_is_one_line_on_stderr_without_values(tmp_path: Path) -> None:
+    out = tmp_path / "search.xml"
+    proc = _run(
+        "translate",
+        "--from",
+        "uk-json",
+        "--to",
+        "prum-xml",
+        "--message",
+        "dacty-search",
+        str(EXAMPLE),
+        str(out),
+    )
+    assert proc.returncode == 0
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1
+    # A step-1 search carries no personal data (2008/616/JHA Art. 8(1)): all of it is named.
+    for name in ("identifiers.pnc_id", "name", "date_of_birth", "dna", "face"):
+        assert name in lines[0]
+    original = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    assert original["name"]["family"] not in lines[0]
+    assert original["identifiers"]["pnc_id"] not in lines[0]
+
+
+def test_a_lossless_conversion_prints_nothing(tmp_path: Path) -> None:
+    xml = tmp_path / "search.xml"
+    assert main(["translate", "--from", "uk-json", "--to", "prum-xml", str(EXAMPLE), str(xml)]) == 0
+    proc = _run("translate", "--from", "prum-xml", "--to", "prum-xml", str(xml))
+    assert proc.returncode == 2  # same format: refused
+    an2 = tmp_path / "search.an2"
+    proc = _run("translate", "--from", "prum-xml", "--to", "ansi-nist", str(xml), str(an2))
+    assert proc.returncode == 2  # a DNA search has no ANSI/NIST form
+    dacty = tmp_path / "dacty.xml"
+    assert (
+        main(
+            [
+                "translate",
+                "--from",
+                "uk-json",
+                "--to",
+                "prum-xml",
+                "--message",
+                "dacty-search",
+                str(EXAMPLE),
+                str(dacty),
+            ]
+        )
+        == 0
+    )
+    back = tmp_path / "dacty2.xml"
+    an2 = tmp_path / "dacty.an2"
+    assert main(["translate", "--from", "prum-xml", "--to", "ansi-nist", str(dacty), str(an2)]) == 0
+    proc = _run("translate", "--from", "ansi-nist", "--to", "prum-xml", str(an2), str(back))
+    assert proc.returncode == 0 and proc.stderr == b""
+
+
+@needs_shared
+def test_records_a_real_transaction_holds_beyond_its_prints_are_named(tmp_path: Path) -> None:
+    proc = _run(
+        "translate",
+        "--from",
+        "ansi-nist",
+        "--to",
+        "uk-json",
+        str(THIRDPARTY / "usnistgov-libbiomeval" / "type4-slaps.an2k"),
+        str(tmp_path / "r.json"),
+    )
+    assert proc.returncode == 0
+    assert proc.stderr.decode().splitlines() == [
+        "prum-exchange translate: uk-json dropped: Type-2 records (1)"
+    ]
+
+
+@needs_shared
+def test_ansi_nist_in_its_xml_encoding_is_read_by_detection(tmp_path: Path) -> None:
+    # ANSI/NIST-ITL has two encodings; --from ansi-nist reads either (XML as INT-I v6).
+    sample = THIRDPARTY / "interpol-int-i" / "XMLsamples" / "Sample-MPS-INT-ITransaction.xml"
+    proc = _run("translate", "--from", "ansi-nist", "--to", "uk-json", str(sample))
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["fingerprints"]["impression"] == "latent"
+    line = proc.stderr.decode()
+    assert line.count("\n") == 1 and "message.header" in line
+    # What INT-I holds and a UK record cannot: the case and evidence ids, the image records.
+    assert "int-i.type2.case" in line and "int-i.type2.evidence_id" in line
