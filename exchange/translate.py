@@ -152,7 +152,9 @@ def envelope_to_records(envelope: Envelope) -> list[PersonRecord]:
         return [PersonRecord(reference=body.reference, face=body.template)]
     if isinstance(body, FollowUpReply):
         return [record_of_core_data(body.core_data, body.hit_reference)]
-    raise TranslateError(f"a message of type {envelope.header.message_type} carries no person record")
+    raise TranslateError(
+        f"a message of type {envelope.header.message_type} carries no person record"
+    )
 
 
 def _records_json(records: list[PersonRecord]) -> bytes:

@@ -275,3 +275,23 @@ def test_ansi_nist_in_its_xml_encoding_is_read_by_detection(tmp_path: Path) -> N
     assert line.count("\n") == 1 and "message.header" in line
     # What INT-I holds and a UK record cannot: the case and evidence ids, the image records.
     assert "int-i.type2.case" in line and "int-i.type2.evidence_id" in line
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Sample-ERR-INT-ITransaction.xml",
+        "Sample-MPS-INT-ITransaction.xml",
+        "Sample-SRE-HIT_CPS-INT-ITransaction.xml",
+        "Sample-SRE-NOHIT-INT-ITransaction.xml",
+    ],
+)
+def test_interpol_samples_become_prum_messages_between_node_ids(name: str) -> None:
+    # The samples' agencies are BKA (DEU) and INT (XPO): Prüm names nodes, so DE and INTERPOL.
+    sample = THIRDPARTY / "interpol-int-i" / "XMLsamples" / name
+    proc = _run("translate", "--from", "int-i-xml", "--to", "prum-xml", str(sample))
+    assert proc.returncode == 0, proc.stderr
+    envelope = prum_xml.decode(proc.stdout)
+    assert (envelope.header.sender, envelope.header.receiver) == ("DE", "INTERPOL")
+    assert proc.stderr.decode().count("\n") == 1  # the agencies' own names and codes, at least

@@ -18,6 +18,7 @@ it from the transaction, never from the envelope). Minutia angles are copied as 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from exchange.codecs import int_i_codes as codes
 from exchange.codecs.errors import CodecError
@@ -33,6 +34,7 @@ from exchange.codecs.int_i_xml import (
     decode,
     encode,
 )
+from exchange.countries import ALPHA3_TO_ALPHA2
 from exchange.model import (
     BiometricImage,
     Candidate,
@@ -52,6 +54,11 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
+
+INTERPOL_COUNTRY = "XPO"  # Interpol's country code in INT-I's samples (1.007/1.008 item C)
+_MNEMONIC = re.compile(r"[A-Z][A-Z0-9]{1,3}")
+_NODE_ID = re.compile(r"[A-Z]{2}|EUROPOL|INTERPOL")
+_ALPHA2_TO_ALPHA3 = {a2: a3 for a3, a2 in ALPHA3_TO_ALPHA2.items()}
 
 SEARCH_TYPE_OF_TOT = {codes.TOT_CPS: "TP/TP", codes.TOT_MPS: "LT/TP"}
 TOT_OF_SEARCH_TYPE = {v: k for k, v in SEARCH_TYPE_OF_TOT.items()}
@@ -89,8 +96,8 @@ def envelope_from_transaction(tx: IntiTransaction) -> Envelope:
         message_id=t1.tcn,
         correlation_id=t1.tcr or t1.tcn,
         timestamp=stamp,
-        sender=t1.origin.code or t1.origin.name,
-        receiver=t1.destination.code or t1.destination.name,
+        sender=node_of(t1.origin),
+        receiver=node_of(t1.destination),
         message_type=message_type,
         purpose=Purpose.INVESTIGATION,
     )
@@ -167,10 +174,14 @@ def _error(tx: IntiTransaction) -> ErrorBody:
 
 
 def transaction_from_envelope(
-    envelope: Envelope, *, origin_country: str = "GBR", destination_country: str = "XPO"
+    envelope: Envelope, *, origin_country: str | None = None, destination_country: str | None = None
 ) -> IntiTransaction:
-    """An envelope as INT-I; agency countries are ISO 3166 alpha-3 (`XPO` is Interpol)."""
+    """An envelope as INT-I; agency countries are ISO 3166 alpha-3 (`XPO` is Interpol).
+
+    Without an explicit country, each agency's is its node id's (`country_of`)."""
     head, body = envelope.header, envelope.body
+    origin_country = origin_country or country_of(head.sender, "GBR")
+    destination_country = destination_country or country_of(head.receiver, INTERPOL_COUNTRY)
     records: tuple[BiometricRecord, ...] = ()
     if isinstance(body, DactySearchRequest):
         tot, type2 = (
@@ -199,6 +210,33 @@ def transaction_from_envelope(
         else _tcn(head.correlation_id, "header.correlation_id"),
     )
     return IntiTransaction(type1, type2, records)
+
+
+def node_of(agency: Agency) -> str:
+    """The node id (`GB`, `DE`, `INTERPOL`: prum-common-1.0.xsd's pattern) an INT-I agency is.
+
+    An agency code that is a node id already (what we write) stands; otherwise the agency's
+    country decides: Interpol's `XPO` is `INTERPOL`, an ISO 3166-1 alpha-3 code its alpha-2
+    form (Interpol's sample `BKA`/`DEU` is `DE`). An agency with neither keeps its code or name.
+    """
+    if agency.code is not None and _NODE_ID.fullmatch(agency.code):
+        return agency.code
+    country = agency.country.strip().upper()
+    if country == INTERPOL_COUNTRY:
+        return "INTERPOL"
+    if country in ALPHA3_TO_ALPHA2:
+        return ALPHA3_TO_ALPHA2[country]
+    return agency.code or agency.name
+
+
+def country_of(node_id: str, default: str) -> str:
+    """The INT-I agency country (ISO 3166-1 alpha-3, `XPO` for Interpol) of a node id.
+
+    A sender or receiver that is no node id (an agency code such as `GBR-NCA`) gets `default`:
+    we are the UK's adapter (`GBR`) and INT-I transactions go to Interpol (`XPO`)."""
+    if node_id == "INTERPOL":
+        return INTERPOL_COUNTRY
+    return _ALPHA2_TO_ALPHA3.get(node_id, default)
 
 
 def _tcn(value: str, path: str) -> str:
@@ -263,4 +301,7 @@ def _reply_type2(body: SearchReply) -> Type2:
 
 def _error_type2(body: ErrorBody) -> Type2:
     code = codes.int_i_error_code(body.code)
-    return Type2(errors=(ErrorMessage(code, body.message[:255] or codes.ERROR_TEXTS.get(code)),))
+    # 2.074 EFM names a field by its INT-I mnemonic (`DOB`); our own field paths are no such.
+    mnemonic = body.field if body.field is not None and _MNEMONIC.fullmatch(body.field) else None
+    text = body.message[:255] or codes.ERROR_TEXTS.get(code)
+    return Type2(errors=(ErrorMessage(code, text, mnemonic),))

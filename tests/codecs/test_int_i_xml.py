@@ -19,6 +19,7 @@ from exchange.codecs.int_i_envelope import (
     decode_envelope,
     encode_envelope,
     envelope_from_transaction,
+    node_of,
     transaction_from_envelope,
 )
 from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
@@ -209,11 +210,46 @@ def test_our_cps_validates_and_maps_back() -> None:
     assert [r.record_type for r in tx.records] == [14, 9, 9]
     back = decode_envelope(data)
     assert back.body == envelope.body
-    assert (back.header.message_id, back.header.sender, back.header.timestamp) == (
+    # The agency `GBR-NCA` of country GBR is node GB; Interpol's agency `INT` (XPO) INTERPOL.
+    assert (back.header.message_id, back.header.sender, back.header.receiver) == (
         "26000000000001A",
-        "GBR-NCA",
-        NOW,
+        "GB",
+        "INTERPOL",
     )
+    assert back.header.timestamp == NOW
+    assert (tx.type1.origin.country, tx.type1.destination.country) == ("GBR", "XPO")
+
+
+@pytest.mark.parametrize(
+    ("agency", "node"),
+    [
+        (Agency("Bundeskriminalamt", "DEU", "BKA"), "DE"),
+        (Agency("INTERPOL", "XPO", "INT"), "INTERPOL"),
+        (Agency("GB", "GBR", "GB"), "GB"),
+        (Agency("INTERPOL", "XPO", "INTERPOL"), "INTERPOL"),
+        (Agency("Somewhere", "ZZZ", "SW1"), "SW1"),
+        (Agency("Somewhere", "ZZZ"), "Somewhere"),
+    ],
+)
+def test_agencies_are_node_ids(agency: Agency, node: str) -> None:
+    assert node_of(agency) == node
+
+
+def test_node_ids_get_their_agency_country() -> None:
+    envelope = cps_envelope()
+    for sender, receiver, countries in [
+        ("DE", "INTERPOL", ("DEU", "XPO")),
+        ("FR", "GB", ("FRA", "GBR")),
+        ("GBR-NCA", "INT", ("GBR", "XPO")),
+    ]:
+        head = dataclasses.replace(envelope.header, sender=sender, receiver=receiver)
+        tx = transaction_from_envelope(Envelope(head, envelope.body))
+        assert (tx.type1.origin.country, tx.type1.destination.country) == countries
+        back = envelope_from_transaction(tx)
+        assert (back.header.sender, back.header.receiver) == (
+            sender if len(sender) == 2 else "GB",
+            "INTERPOL" if receiver == "INT" else receiver,
+        )
 
 
 @needs_shared
