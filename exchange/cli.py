@@ -26,7 +26,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-BENCHMARKS = ("match", "dna", "codec", "gateway", "store")
+BENCHMARKS = ("match", "dna", "codec", "gateway", "store", "interop")
 
 
 class _Parser(argparse.ArgumentParser):

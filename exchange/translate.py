@@ -15,7 +15,8 @@ A UK record becomes one Prüm message. Which one is chosen by `message`:
 
 An ANSI/NIST transaction whose TOT is not an exchange message (AMN, CAR, LFFS, RFR, ...)
 becomes one record of its prints, its reference `TOT:TCN` (the TCN's other characters as
-`_`), so the TOT is kept in what the user sees.
+`_`), so the TOT is kept in what the user sees; to a message format, that record goes on as a
+UK record does (a fingerprint search of its prints under that reference).
 
 A record without a `reference` travels under a pseudonymous one derived from its PNC ID (a
 SHA-256 digest), so no identifier leaves in step 1. Back from Prüm XML, each message kind
@@ -217,16 +218,14 @@ def translation(data: bytes, source: str, target: str, out: Outbound | None = No
         if target == source:
             raise TranslateError("the input is INT-I XML already")
     if source in MINUTIAE_FORMATS or target in MINUTIAE_FORMATS:
-        return _minutiae_record(data, source, target)
+        return _minutiae_record(data, source, target, out)
     if source == "uk-json":
         return _from_record(uk_json.decode(data), target, out)
     envelope, unread = _read_message(data, source)
     if isinstance(envelope, PersonRecord):  # an ANSI/NIST transaction that is no message
-        if target != "uk-json":
-            raise TranslateError(
-                "an ANSI/NIST transaction that is not an exchange message translates to "
-                "uk-json only"
-            )
+        if target != "uk-json":  # its prints go on as a UK record's do
+            onward = _from_record(envelope, target, out)
+            return Translation(onward.data, unread + onward.losses)
         written = uk_json.encode(envelope)
         return Translation(written, unread + losses(envelope, uk_json.decode(written)))
     if target == "uk-json":
@@ -345,25 +344,30 @@ def _unread_ansi_nist(tx: ansi_nist.Transaction, *, message: bool) -> Losses:
     return Losses(dropped=tuple(dropped))
 
 
-def _minutiae_record(data: bytes, source: str, target: str) -> Translation:
+def _minutiae_record(data: bytes, source: str, target: str, out: Outbound) -> Translation:
     """A finger minutiae record (INCITS 378 / ISO 19794-2) to or from a UK record's prints.
 
     Reading detects the record's own format and version (`source` names the family); the UK
     record it becomes is referenced by a digest of the record's bytes (the format carries no
-    reference). Real records miscount their last extended-data block (NIST's samples do), so
-    the reader gives the last view the bytes up to the record's end (`lenient_tail`); the
-    minutiae are not affected. Writing takes the record's prints: minutiae only, images are not
-    carried.
+    reference); to a message format, that record goes on as a UK record does. Real records
+    miscount their last extended-data block (NIST's samples do), so the reader gives the last
+    view the bytes up to the record's end (`lenient_tail`); the minutiae are not affected.
+    Writing takes the record's prints: minutiae only, images are not carried.
     """
-    if source in MINUTIAE_FORMATS and target == "uk-json":
+    if source in MINUTIAE_FORMATS and target not in MINUTIAE_FORMATS:
         read = minutiae_records.decode(data, lenient_tail=True)
         prints = minutiae_records.to_fingerprint_set(read)
         digest = hashlib.sha256(data).hexdigest()[:20]
-        written = uk_json.encode(PersonRecord(reference=f"FMR:{digest}", fingerprints=prints))
+        record = PersonRecord(reference=f"FMR:{digest}", fingerprints=prints)
+        written = uk_json.encode(record)
         back = minutiae_records.from_fingerprint_set(
             uk_json.decode(written).fingerprints or prints, read.format
         )
-        return Translation(written, losses(read, back, "record"))
+        lost = losses(read, back, "record")
+        if target == "uk-json":
+            return Translation(written, lost)
+        onward = _from_record(record, target, out)  # on as a UK record's prints go
+        return Translation(onward.data, lost + onward.losses)
     if source == "uk-json" and target in MINUTIAE_FORMATS:
         record = uk_json.decode(data)
         if record.fingerprints is None:

@@ -295,3 +295,20 @@ def test_interpol_samples_become_prum_messages_between_node_ids(name: str) -> No
     envelope = prum_xml.decode(proc.stdout)
     assert (envelope.header.sender, envelope.header.receiver) == ("DE", "INTERPOL")
     assert proc.stderr.decode().count("\n") == 1  # the agencies' own names and codes, at least
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("wct097-eft-viewer/nist-type-14-tpcard.eft", "ansi-nist"),
+        ("usnistgov-libbiomeval/fmr.ansi2004", "incits-378-2004"),
+    ],
+)
+def test_prints_that_are_no_search_go_on_as_a_records_search(path: str, source: str) -> None:
+    # An AMN transaction or a minutiae record is a UK record's prints: to Prüm, their search.
+    proc = _run("translate", "--from", source, "--to", "prum-xml", str(THIRDPARTY / path))
+    assert proc.returncode == 0, proc.stderr
+    envelope = prum_xml.decode(proc.stdout)
+    assert envelope.header.message_type == "dacty_search_request"
+    assert envelope.body.reference.startswith(("AMN:", "FMR:"))  # type: ignore[union-attr]

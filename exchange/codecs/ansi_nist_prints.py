@@ -221,7 +221,7 @@ def _read_type9(
     index: int, rec: TaggedRecord, ppi: int, image: BiometricImage | None
 ) -> tuple[Finger, Impression]:
     where = f"Type-9[{index}]"
-    imp = _impression(rec.text(3), f"{where}.9.003")
+    imp = impression_of(rec.text(3), f"{where}.9.003")
     fmt = rec.text(4)
     if fmt == "S":
         position = unsigned(rec.text(6) or "", f"{where}.9.006")
@@ -384,13 +384,13 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
             raise CodecError(
                 f"{where}.{rec.type}.008", f"unknown compression code {rec.compression}"
             )
-        imp = _impression(str(rec.impression), f"{where}.{rec.type}.003")
+        imp = impression_of(str(rec.impression), f"{where}.{rec.type}.003")
         check_position(rec.positions[0], imp, f"{where}.{rec.type}.004")
         image_ppi = LOW_RES_PPI if rec.type == 3 and rec.resolution == 0 else DEFAULT_PPI
         image = BiometricImage(rec.data, compression, rec.width, rec.height, image_ppi)
         return image, rec.positions[0], imp
     t = rec.type
-    imp = _impression(rec.text(3), f"{where}.{t}.003")
+    imp = impression_of(rec.text(3), f"{where}.{t}.003")
     width = unsigned(rec.text(6) or "", f"{where}.{t}.006", digits=5)
     height = unsigned(rec.text(7) or "", f"{where}.{t}.007", digits=5)
     if not width or not height:
@@ -409,7 +409,8 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
     return BiometricImage(rec.data, compression, width, height, image_ppi), position, imp
 
 
-def _impression(code: str | None, path: str) -> Impression:
+def impression_of(code: str | None, path: str) -> Impression:
+    """The model impression of an ANSI/NIST-ITL impression type code (1-2011 Table 7)."""
     imp = _IMPRESSION_OF_CODE.get(unsigned(code or "", path, digits=2))
     if imp is None:
         raise CodecError(path, f"impression type {code} is not a finger or palm impression")

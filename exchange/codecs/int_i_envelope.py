@@ -21,6 +21,7 @@ import datetime as dt
 import re
 
 from exchange.codecs import int_i_codes as codes
+from exchange.codecs.ansi_nist_prints import impression_of
 from exchange.codecs.errors import CodecError
 from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
 from exchange.codecs.int_i_xml import (
@@ -132,17 +133,30 @@ def _search_request(tx: IntiTransaction) -> DactySearchRequest:
             by_position.setdefault(position, []).append(record)
     if not by_position:
         raise CodecError("Type-9/13/14", f"a {tx.tot} search carries no fingerprint record")
-    latent = tx.tot == codes.TOT_MPS
-    fingers = tuple(_finger(p, rs) for p, rs in sorted(by_position.items()))
+    fingers = tuple(_finger(p, rs) for p, rs in by_position.items())  # in the records' order
     ppi = next((r.ppi for r in tx.records if r.ppi), 500)
     business = tx.type2.business if tx.type2 is not None else ()
     return DactySearchRequest(
         reference=business[0].value if business else tx.type1.tcn,
         search_type=SEARCH_TYPE_OF_TOT[tx.tot],
-        fingerprints=FingerprintSet(
-            fingers, Impression.LATENT if latent else Impression.ROLLED, ppi
-        ),
+        fingerprints=FingerprintSet(fingers, _impression(tx, by_position), ppi),
     )
+
+
+def _impression(tx: IntiTransaction, by_position: dict[int, list[BiometricRecord]]) -> Impression:
+    """The set's impression from its records' codes (a card of rolled prints and plain slaps
+    is `rolled`: the model holds one impression per set); an MPS is a latent search."""
+    if tx.tot == codes.TOT_MPS:
+        return Impression.LATENT
+    found = {
+        impression_of(r.impression, f"Type-{r.record_type}.impression")
+        for rs in by_position.values()
+        for r in rs
+        if r.impression is not None
+    }
+    if found - {Impression.ROLLED, Impression.PLAIN}:
+        raise CodecError("Type-1.1.004", f"a {tx.tot} search carries ten-print impressions only")
+    return Impression.PLAIN if found == {Impression.PLAIN} else Impression.ROLLED
 
 
 def _search_reply(tx: IntiTransaction) -> SearchReply:

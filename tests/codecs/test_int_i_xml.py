@@ -45,6 +45,7 @@ from exchange.model import (
     Finger,
     FingerprintSet,
     Header,
+    Impression,
     MatchType,
     MessageType,
     Minutia,
@@ -533,3 +534,19 @@ def test_translate_int_i_mps_sample_to_uk_record() -> None:
 
     back = uk_json.decode(translate(sample("MPS"), "int-i-xml", "uk-json"))
     assert back.fingerprints is not None and back.fingerprints.fingers
+
+
+def test_plain_prints_in_their_own_order_come_back_as_sent() -> None:
+    # Found translating NIST's fmr.ansi2004: fingers came back sorted and as `rolled`.
+    fingers = tuple(Finger(p, (Minutia(10 + p, 20, 90),)) for p in (7, 2, 3))
+    body = DactySearchRequest("UK-REF-2", "TP/TP", FingerprintSet(fingers, Impression.PLAIN))
+    envelope = Envelope(header(MessageType.DACTY_SEARCH_REQUEST), body)
+    assert decode_envelope(encode_envelope(envelope)).body == body
+
+
+def test_a_ten_print_search_of_latent_records_is_refused() -> None:
+    envelope = cps_envelope()
+    tx = transaction_from_envelope(envelope)
+    latent = tuple(dataclasses.replace(r, impression="4") for r in tx.records)
+    with pytest.raises(CodecError, match="ten-print impressions"):
+        envelope_from_transaction(dataclasses.replace(tx, records=latent))
