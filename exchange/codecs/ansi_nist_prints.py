@@ -389,6 +389,8 @@ def _read_image(index: int, rec: Record, ppi: int) -> tuple[BiometricImage, int,
         image_ppi = LOW_RES_PPI if rec.type == 3 and rec.resolution == 0 else DEFAULT_PPI
         image = BiometricImage(rec.data, compression, rec.width, rec.height, image_ppi)
         return image, rec.positions[0], imp
+    if not isinstance(rec, TaggedRecord):
+        raise CodecError(where, f"a Type-{rec.type} record is no fingerprint image")
     t = rec.type
     imp = impression_of(rec.text(3), f"{where}.{t}.003")
     width = unsigned(rec.text(6) or "", f"{where}.{t}.006", digits=5)

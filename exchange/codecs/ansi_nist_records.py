@@ -4,12 +4,15 @@ Format: ANSI/NIST-ITL 1-2011 (NIST Special Publication 500-290), Annex B "Tradit
 encoding", as profiled for Prüm and Interpol by the Interpol Implementation (INT-I v4.22b,
 based on ANSI/NIST-ITL 1-2000; the 2008/616/JHA appendix shows its Type-1 record).
 
-- Tagged records (Types 1, 2, 9, 10, 13, 14, 15): fields `T.NNN:value` separated by GS,
-  the record ended by FS; within a field, subfields by RS and information items by US.
-  Field T.001 (LEN) is the record's length in bytes including the final FS; field T.002
-  (IDC) is the information designation character (0-99) that ties records of one sample
-  together. Image records (10, 13, 14, 15) end with binary field T.999 (DATA), which may
-  contain any byte, so their end is found only through LEN.
+- Tagged records (Types 1, 2, 9-22, 98, 99: every tagged type of 1-2011 with its Updates of
+  2013 and 2015): fields `T.NNN:value` separated by GS, the record ended by FS; within a
+  field, subfields by RS and information items by US. Field T.001 (LEN) is the record's
+  length in bytes including the final FS; field T.002 (IDC) is the information designation
+  character (0-99) that ties records of one sample together. Records of `DATA_TYPES` may end
+  with binary field T.999 (DATA: an image, a voice recording, a CBEFF block), which may
+  contain any byte, so their end is found only through LEN; the image records 10, 13, 14 and
+  15 must. Types this codec does not interpret (11, 12, 16-22, 98, 99) are read and written
+  field for field, so a transaction that carries them round-trips.
 - Type-1 field 1.003 (CNT) lists every other record as (type, IDC); its first subfield is
   (1, number of other records). The reader checks the records against it; the writer
   computes it. Type-1 has no IDC.
@@ -18,7 +21,9 @@ based on ANSI/NIST-ITL 1-2000; the 2008/616/JHA appendix shows its Type-1 record
   HLL (2), VLL (2), GCA (1), then the image bytes. Type-3 (legacy low-resolution grey-scale,
   deprecated since 1-2007 but still in old files such as libbiomeval's type3.an2k) has the
   same header (ANSI/NIST-ITL 1-2000 §11, "Type-3 through Type-6 ... binary records"), read
-  and written as a `Type4Record` of `type` 3.
+  and written as a `Type4Record` of `type` 3; Types 5 and 6 (binary bi-level images, also
+  deprecated) have that header too. Types 7 (user-defined image) and 8 (signature) are binary
+  with LEN (4) and IDC (1) and a body the codec keeps opaque (`BinaryRecord`).
 - 1.002 VER: the versions of the standard whose traditional encoding this reader follows,
   `VERSIONS` (1-2000 "0300", 1-2007 "0400", 1-2011 "0500", its Update 2013 "0502", 1-2011
   Update 2015 "0600" as INT-I v6 writes it); others are refused.
@@ -46,13 +51,14 @@ RS = b"\x1e"
 US = b"\x1f"
 _SEPARATORS = "\x1c\x1d\x1e\x1f"
 
-#: Record types this codec reads and writes (1-2011 Table 3).
-TAGGED_TYPES = frozenset({1, 2, 9, 10, 13, 14, 15})
-BINARY_TYPES = frozenset({3, 4})
+#: Record types this codec reads and writes (1-2011 Table 3, Updates 2013 and 2015).
+TAGGED_TYPES = frozenset({1, 2, *range(9, 23), 98, 99})
+BINARY_TYPES = frozenset({3, 4, 5, 6})  # the 18-byte header of `Type4Record`
+OPAQUE_BINARY_TYPES = frozenset({7, 8})  # LEN and IDC, then a body kept as is
+#: Tagged record types whose field T.999 may carry binary data (all but 9, 18 and 98).
+DATA_TYPES = frozenset(TAGGED_TYPES - {1, 2, 9, 18, 98})
 #: Tagged record types whose last field T.999 carries binary image data.
 IMAGE_TYPES = frozenset({10, 13, 14, 15})
-#: Obsolete binary types (5, 6 deprecated; 7, 8 user-defined and signature): refused.
-_LEGACY_BINARY = frozenset({5, 6, 7, 8})
 VERSIONS = frozenset({"0300", "0400", "0500", "0502", "0600"})
 
 #: Type-1 fields that 1-2011 Table 13 makes mandatory (besides LEN and CNT).
@@ -81,7 +87,7 @@ class TaggedRecord:
     """A tagged record: `fields` maps field number to subfields of items.
 
     LEN (T.001) and IDC (T.002) are not in `fields`: LEN is computed on write and checked on
-    read, IDC is `idc`. `data` is field T.999 of an image record (Types 10, 13, 14, 15).
+    read, IDC is `idc`. `data` is binary field T.999 (`DATA_TYPES`: images and other binary data).
     """
 
     type: int
@@ -107,10 +113,22 @@ class Type4Record:
     compression: int
     data: bytes
     resolution: int = 0  # ISR: 0 = minimum scanning resolution (Type-4 500 ppi, Type-3 250)
-    type: int = 4  # 3 for a Type-3 low-resolution record, same layout
+    type: int = 4  # 3 for a Type-3 low-resolution record, 5 or 6 bi-level: same layout
 
 
-Record = TaggedRecord | Type4Record
+@dataclass(frozen=True, slots=True)
+class BinaryRecord:
+    """A Type-7 (user-defined image) or Type-8 (signature) record: LEN, IDC, then `body`.
+
+    The body's layout is the user's (Type-7) or a signature header and image (Type-8); this
+    codec keeps it opaque and writes it back as read."""
+
+    type: int
+    idc: int
+    body: bytes
+
+
+Record = TaggedRecord | Type4Record | BinaryRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +189,8 @@ def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Trans
         record: Record
         if rtype in BINARY_TYPES:
             record, offset = _read_type4(buf, offset, index, rtype)
+        elif rtype in OPAQUE_BINARY_TYPES:
+            record, offset = _read_opaque(buf, offset, index, rtype)
         else:
             fields, rec_idc, offset, image = _read_tagged(buf, offset, rtype, index, limits)
             record = TaggedRecord(rtype, rec_idc, fields, image)
@@ -210,9 +230,7 @@ def _parse_cnt(cnt: Subfields, limits: Limits) -> list[tuple[int, int]]:
             raise CodecError(f"{path}[{i}]", "subfield must be (record type, IDC)")
         rtype = unsigned(sub[0], f"{path}[{i}]")
         idc = unsigned(sub[1], f"{path}[{i}]")
-        if rtype in _LEGACY_BINARY:
-            raise CodecError(f"{path}[{i}]", f"record type {rtype} is not supported")
-        if rtype not in TAGGED_TYPES | BINARY_TYPES or rtype == 1:
+        if rtype not in TAGGED_TYPES | BINARY_TYPES | OPAQUE_BINARY_TYPES or rtype == 1:
             raise CodecError(f"{path}[{i}]", f"unknown record type {rtype}")
         if idc > 99:
             raise CodecError(f"{path}[{i}]", f"IDC {idc} outside 0-99")
@@ -252,6 +270,28 @@ def _read_type4(buf: bytes, offset: int, index: int, rtype: int) -> tuple[Type4R
     data = buf[offset + TYPE4_HEADER.size : offset + length]
     record = Type4Record(idc, imp, positions, hll, vll, gca, data, isr, rtype)
     return record, offset + length
+
+
+_OPAQUE_HEADER = struct.Struct(">IB")  # LEN, IDC
+
+
+def _read_opaque(buf: bytes, offset: int, index: int, rtype: int) -> tuple[BinaryRecord, int]:
+    where = f"Type-{rtype}[{index}]"
+    if len(buf) - offset < _OPAQUE_HEADER.size:
+        raise CodecError(f"{where}.{rtype}.001", "truncated binary header", offset=offset)
+    length, idc = _OPAQUE_HEADER.unpack_from(buf, offset)
+    if length < _OPAQUE_HEADER.size:
+        raise CodecError(
+            f"{where}.{rtype}.001", f"LEN {length} shorter than the header", offset=offset
+        )
+    if offset + length > len(buf):
+        raise CodecError(
+            f"{where}.{rtype}.001", f"LEN {length} runs past the end of the input", offset=offset
+        )
+    if idc > 99:
+        raise CodecError(f"{where}.{rtype}.002", f"IDC {idc} outside 0-99", offset=offset + 4)
+    body = buf[offset + _OPAQUE_HEADER.size : offset + length]
+    return BinaryRecord(rtype, idc, body), offset + length
 
 
 def _read_tagged(
@@ -323,7 +363,7 @@ def _read_tagged(
         if tag == 2 and fields:
             raise CodecError(path, f"field {rtype}.002 must come second", offset=pos)
         vstart = k + 1
-        if tag == 999 and rtype in IMAGE_TYPES:
+        if tag == 999 and rtype in DATA_TYPES:
             data = buf[vstart:body_end]
             pos = end
             break
@@ -384,6 +424,8 @@ def encode_transaction(tx: Transaction) -> bytes:
         cnt.append((str(record.type), str(record.idc)))
         if isinstance(record, Type4Record):
             parts.append(_encode_type4(record, where))
+        elif isinstance(record, BinaryRecord):
+            parts.append(_encode_opaque(record, where))
         else:
             parts.append(_encode_tagged(record, where))
     header = dict(tx.header)
@@ -425,6 +467,15 @@ def _encode_type4(record: Type4Record, where: str) -> bytes:
     return head + record.data
 
 
+def _encode_opaque(record: BinaryRecord, where: str) -> bytes:
+    if record.type not in OPAQUE_BINARY_TYPES:
+        raise CodecError(where, f"record type {record.type} is no opaque binary record")
+    length = _OPAQUE_HEADER.size + len(record.body)
+    if length > 0xFFFFFFFF:
+        raise CodecError(f"{where}.{record.type}.001", "body too large for a binary record")
+    return _OPAQUE_HEADER.pack(length, record.idc) + record.body
+
+
 def _encode_value(subfields: Subfields, path: str) -> bytes:
     if not subfields:
         raise CodecError(path, "a field needs at least one subfield")
@@ -455,16 +506,16 @@ def _encode_tagged(record: TaggedRecord, where: str) -> bytes:
         chunks.append(f"{rtype}.002:{record.idc}".encode())
     for tag in sorted(record.fields):
         path = f"{where}.{rtype}.{tag:03d}"
-        top = 998 if rtype in IMAGE_TYPES else 999
+        top = 998 if rtype in DATA_TYPES else 999
         if not 2 < tag <= top and not (rtype == 1 and tag == 2):
             raise CodecError(path, "field number reserved or out of range")
         chunks.append(f"{rtype}.{tag:03d}:".encode() + _encode_value(record.fields[tag], path))
-    if rtype in IMAGE_TYPES:
-        if record.data is None:
-            raise CodecError(f"{where}.{rtype}.999", "image record without DATA")
+    if rtype in IMAGE_TYPES and record.data is None:
+        raise CodecError(f"{where}.{rtype}.999", "image record without DATA")
+    if record.data is not None:
+        if rtype not in DATA_TYPES:
+            raise CodecError(f"{where}.{rtype}.999", f"a Type-{rtype} record carries no DATA")
         chunks.append(f"{rtype}.999:".encode() + record.data)
-    elif record.data is not None:
-        raise CodecError(f"{where}.{rtype}.999", "only image records carry DATA")
     body = GS.join(chunks)
     head = f"{rtype}.001:"
     fixed = len(head) + 1 + len(body) + 1  # GS after LEN, FS at the end
