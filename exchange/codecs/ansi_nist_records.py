@@ -25,8 +25,10 @@ based on ANSI/NIST-ITL 1-2000; the 2008/616/JHA appendix shows its Type-1 record
   deprecated) have that header too. Types 7 (user-defined image) and 8 (signature) are binary
   with LEN (4) and IDC (1) and a body the codec keeps opaque (`BinaryRecord`).
 - 1.002 VER: the versions of the standard whose traditional encoding this reader follows,
-  `VERSIONS` (1-2000 "0300", 1-2007 "0400", 1-2011 "0500", its Update 2013 "0502", 1-2011
-  Update 2015 "0600" as INT-I v6 writes it); others are refused.
+  `VERSIONS`: 1-2000 "0300", 1-2007 "0400", 1-2011 "0500", its Update 2013 "0501" (the
+  Update's note to 1.002: "0501 indicates that the 2013 Updates have been included"), Update
+  2015 "0502" (INT-I's MRT, 1.002 as XML: major 05, minor 02 "represents the 2015 Update"),
+  and "0600", the value INT-I v6's MRT lists for the traditional 1.002; others are refused.
 - Text is carried as ISO 8859-1 (Latin-1), the repertoire that 1.015 DCS "000"/"001" and
   the nistitl implementation use. Images are carried opaque with their compression code.
 
@@ -59,7 +61,7 @@ OPAQUE_BINARY_TYPES = frozenset({7, 8})  # LEN and IDC, then a body kept as is
 DATA_TYPES = frozenset(TAGGED_TYPES - {1, 2, 9, 18, 98})
 #: Tagged record types whose last field T.999 carries binary image data.
 IMAGE_TYPES = frozenset({10, 13, 14, 15})
-VERSIONS = frozenset({"0300", "0400", "0500", "0502", "0600"})
+VERSIONS = frozenset({"0300", "0400", "0500", "0501", "0502", "0600"})
 
 #: Type-1 fields that 1-2011 Table 13 makes mandatory (besides LEN and CNT).
 TYPE1_MANDATORY = (2, 4, 5, 7, 8, 9, 11, 12)

@@ -456,3 +456,17 @@ def test_fuzz_round_trip_of_any_record(
 ) -> None:
     tx = Transaction(HEADER, (TaggedRecord(2, idc, fields), TaggedRecord(14, idc, fields, image)))
     assert decode_transaction(encode_transaction(tx)) == tx
+
+
+@pytest.mark.parametrize("version", ["0300", "0400", "0500", "0501", "0502", "0600"])
+def test_every_version_from_2000_to_int_i_6_is_read(version: str) -> None:
+    tx = Transaction({**HEADER, 2: text(version)}, record_of_each_type())
+    assert decode_transaction(encode_transaction(tx)) == tx
+
+
+@pytest.mark.parametrize("version", ["0200", "0700", "05.0", "500"])
+def test_other_versions_are_refused_naming_ver(version: str) -> None:
+    data = encode_transaction(Transaction({**HEADER, 2: text(version)}, ()))
+    with pytest.raises(CodecError) as info:
+        decode_transaction(data)
+    assert info.value.field == "Type-1.1.002"
