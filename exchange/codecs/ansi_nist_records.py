@@ -30,7 +30,12 @@ based on ANSI/NIST-ITL 1-2000; the 2008/616/JHA appendix shows its Type-1 record
   2015 "0502" (INT-I's MRT, 1.002 as XML: major 05, minor 02 "represents the 2015 Update"),
   and "0600", the value INT-I v6's MRT lists for the traditional 1.002; others are refused.
 - Text is carried as ISO 8859-1 (Latin-1), the repertoire that 1.015 DCS "000"/"001" and
-  the nistitl implementation use. Images are carried opaque with their compression code.
+  the nistitl implementation use, unless 1.015 DCS names UTF-8 (index 3 in 1-2011 Table 4
+  "Character encoding"): then the text of every record but Type-1 (always 7-bit ASCII) is
+  UTF-8, read and written so. UTF-16 and UTF-32 (indexes 2 and 4) would put separator bytes
+  inside characters, so a traditional transaction declaring them is refused, as are the
+  reserved indexes 5-127; user-defined sets (128-999) are carried byte for byte as Latin-1.
+  Images are carried opaque with their compression code.
 
 This module knows records and fields, not what a transaction means; the mapping between
 transactions (CPS, SRE, ERR, ...) and `exchange.model` lives in `ansi_nist_messages`, and
@@ -172,6 +177,7 @@ def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Trans
     for tag in TYPE1_MANDATORY:
         if tag not in header_fields:
             raise CodecError(f"Type-1.1.{tag:03d}", "mandatory field missing", offset=0)
+    encoding = text_encoding(header_fields)
     version = header_fields[2][0][0]
     if version not in VERSIONS:
         raise CodecError(
@@ -194,7 +200,9 @@ def decode_transaction(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Trans
         elif rtype in OPAQUE_BINARY_TYPES:
             record, offset = _read_opaque(buf, offset, index, rtype)
         else:
-            fields, rec_idc, offset, image = _read_tagged(buf, offset, rtype, index, limits)
+            fields, rec_idc, offset, image = _read_tagged(
+                buf, offset, rtype, index, limits, encoding
+            )
             record = TaggedRecord(rtype, rec_idc, fields, image)
             if rtype in IMAGE_TYPES and image is None:
                 raise CodecError(f"{where}.{rtype}.999", "image record without DATA field")
@@ -296,8 +304,28 @@ def _read_opaque(buf: bytes, offset: int, index: int, rtype: int) -> tuple[Binar
     return BinaryRecord(rtype, idc, body), offset + length
 
 
+def text_encoding(header: Mapping[int, Subfields]) -> str:
+    """The codec of the text in records 2-99, from 1.015 DCS (1-2011 Table 4)."""
+    dcs = header.get(15)
+    if not dcs or not dcs[0] or not dcs[0][0]:
+        return "latin-1"
+    index = unsigned(dcs[0][0], "Type-1.1.015", digits=3)
+    if index == 3:
+        return "utf-8"
+    if index in (2, 4):
+        raise CodecError("Type-1.1.015", "UTF-16 and UTF-32 cannot travel in traditional encoding")
+    if 4 < index < 128:
+        raise CodecError("Type-1.1.015", f"character encoding {index} is reserved")
+    return "latin-1"
+
+
 def _read_tagged(
-    buf: bytes, offset: int, rtype: int, index: int, limits: Limits
+    buf: bytes,
+    offset: int,
+    rtype: int,
+    index: int,
+    limits: Limits,
+    encoding: str = "latin-1",
 ) -> tuple[dict[int, Subfields], int, int, bytes | None]:
     """Read one tagged record at `offset`: its fields, IDC, end offset and T.999 data."""
     where = f"Type-{rtype}[{index}]" if rtype != 1 else "Type-1"
@@ -379,7 +407,12 @@ def _read_tagged(
                 "FS inside a field: LEN disagrees with the separators",
                 offset=vstart + raw.index(FS),
             )
-        value = raw.decode("latin-1")
+        try:
+            value = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise CodecError(
+                path, "not UTF-8 as 1.015 DCS declares", offset=vstart + exc.start
+            ) from None
         fields[tag] = tuple(tuple(sub.split("\x1f")) for sub in value.split("\x1e"))
         pos = vend + 1
     fields = dict(sorted(fields.items()))
@@ -413,6 +446,7 @@ def encode_transaction(tx: Transaction) -> bytes:
     for tag in TYPE1_MANDATORY:
         if tag not in tx.header:
             raise CodecError(f"Type-1.1.{tag:03d}", "mandatory field missing")
+    encoding = text_encoding(tx.header)
     cnt: list[Items] = [("1", str(len(tx.records)))]
     seen: set[tuple[int, int]] = set()
     parts: list[bytes] = []
@@ -429,7 +463,7 @@ def encode_transaction(tx: Transaction) -> bytes:
         elif isinstance(record, BinaryRecord):
             parts.append(_encode_opaque(record, where))
         else:
-            parts.append(_encode_tagged(record, where))
+            parts.append(_encode_tagged(record, where, encoding))
     header = dict(tx.header)
     for reserved in (1, 3):
         if reserved in header:
@@ -478,7 +512,7 @@ def _encode_opaque(record: BinaryRecord, where: str) -> bytes:
     return _OPAQUE_HEADER.pack(length, record.idc) + record.body
 
 
-def _encode_value(subfields: Subfields, path: str) -> bytes:
+def _encode_value(subfields: Subfields, path: str, encoding: str = "latin-1") -> bytes:
     if not subfields:
         raise CodecError(path, "a field needs at least one subfield")
     try:
@@ -494,12 +528,16 @@ def _encode_value(subfields: Subfields, path: str) -> bytes:
     ):
         raise CodecError(path, "value contains a separator character")
     try:
-        return out.encode("latin-1")
+        return out.encode(encoding)
     except UnicodeEncodeError as exc:
-        raise CodecError(path, f"character outside ISO 8859-1 at {exc.start}") from exc
+        if encoding == "utf-8":  # a lone surrogate
+            raise CodecError(path, f"character without a UTF-8 form at {exc.start}") from exc
+        raise CodecError(
+            path, f"character outside ISO 8859-1 at {exc.start} (1.015 DCS 3 allows UTF-8)"
+        ) from exc
 
 
-def _encode_tagged(record: TaggedRecord, where: str) -> bytes:
+def _encode_tagged(record: TaggedRecord, where: str, encoding: str = "latin-1") -> bytes:
     rtype = record.type
     if rtype not in TAGGED_TYPES:
         raise CodecError(where, f"record type {rtype} is not supported")
@@ -511,7 +549,8 @@ def _encode_tagged(record: TaggedRecord, where: str) -> bytes:
         top = 998 if rtype in DATA_TYPES else 999
         if not 2 < tag <= top and not (rtype == 1 and tag == 2):
             raise CodecError(path, "field number reserved or out of range")
-        chunks.append(f"{rtype}.{tag:03d}:".encode() + _encode_value(record.fields[tag], path))
+        value = _encode_value(record.fields[tag], path, encoding)
+        chunks.append(f"{rtype}.{tag:03d}:".encode() + value)
     if rtype in IMAGE_TYPES and record.data is None:
         raise CodecError(f"{where}.{rtype}.999", "image record without DATA")
     if record.data is not None:

@@ -470,3 +470,39 @@ def test_other_versions_are_refused_naming_ver(version: str) -> None:
     with pytest.raises(CodecError) as info:
         decode_transaction(data)
     assert info.value.field == "Type-1.1.002"
+
+
+def _utf8_tx(name: str) -> Transaction:
+    header = {**HEADER, 15: (("3", "UTF-8"),)}
+    return Transaction(header, (TaggedRecord(2, 0, {18: text(name)}),))
+
+
+def test_text_is_utf8_where_dcs_says_so() -> None:
+    # 1-2011 Table 4: character encoding index 3 is UTF-8 (Type-1 itself stays ASCII).
+    tx = _utf8_tx("Дмитрий Łukasz 白")
+    data = encode_transaction(tx)
+    assert "Дмитрий Łukasz 白".encode() in data
+    assert decode_transaction(data) == tx
+
+
+def test_without_dcs_text_is_latin1_and_other_scripts_are_refused() -> None:
+    tx = Transaction(HEADER, (TaggedRecord(2, 0, {18: text("Müller")}),))
+    assert b"M\xfcller" in encode_transaction(tx)
+    with pytest.raises(CodecError, match="DCS 3 allows UTF-8") as info:
+        encode_transaction(Transaction(HEADER, (TaggedRecord(2, 0, {18: text("Дмитрий")}),)))
+    assert info.value.field == "Type-2[1].2.018"
+
+
+def test_bytes_that_are_not_the_declared_utf8_name_the_field() -> None:
+    data = encode_transaction(_utf8_tx("Muller")).replace(b"Muller", b"M\xfcller")  # same LEN
+    with pytest.raises(CodecError) as info:
+        decode_transaction(data)
+    assert info.value.field == "Type-2[1].2.018"
+
+
+@pytest.mark.parametrize(("dcs", "message"), [("2", "UTF-16"), ("4", "UTF-32"), ("77", "reserved")])
+def test_encodings_traditional_cannot_carry_are_refused(dcs: str, message: str) -> None:
+    tx = Transaction({**HEADER, 15: ((dcs, "X"),)}, ())
+    with pytest.raises(CodecError, match=message) as info:
+        encode_transaction(tx)
+    assert info.value.field == "Type-1.1.015"
