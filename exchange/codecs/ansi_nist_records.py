@@ -4,12 +4,13 @@ Format: ANSI/NIST-ITL 1-2011 (NIST Special Publication 500-290), Annex B "Tradit
 encoding", as profiled for Prüm and Interpol by the Interpol Implementation (INT-I v4.22b,
 based on ANSI/NIST-ITL 1-2000; the 2008/616/JHA appendix shows its Type-1 record).
 
-- Tagged records (Types 1, 2, 9, 10, 13, 14, 15): fields `T.NNN:value` separated by GS,
+- Tagged records (Types 1, 2, 9, 10, 13, 14, 15, 20): fields `T.NNN:value` separated by GS,
   the record ended by FS; within a field, subfields by RS and information items by US.
   Field T.001 (LEN) is the record's length in bytes including the final FS; field T.002
   (IDC) is the information designation character (0-99) that ties records of one sample
-  together. Image records (10, 13, 14, 15) end with binary field T.999 (DATA), which may
-  contain any byte, so their end is found only through LEN.
+  together. Image records (10, 13, 14, 15, and the Type-20 source representation that INT-I
+  v6 carries) end with binary field T.999 (DATA), which may contain any byte, so their end
+  is found only through LEN.
 - Type-1 field 1.003 (CNT) lists every other record as (type, IDC); its first subfield is
   (1, number of other records). The reader checks the records against it; the writer
   computes it. Type-1 has no IDC.
@@ -47,10 +48,10 @@ US = b"\x1f"
 _SEPARATORS = "\x1c\x1d\x1e\x1f"
 
 #: Record types this codec reads and writes (1-2011 Table 3).
-TAGGED_TYPES = frozenset({1, 2, 9, 10, 13, 14, 15})
+TAGGED_TYPES = frozenset({1, 2, 9, 10, 13, 14, 15, 20})
 BINARY_TYPES = frozenset({3, 4})
 #: Tagged record types whose last field T.999 carries binary image data.
-IMAGE_TYPES = frozenset({10, 13, 14, 15})
+IMAGE_TYPES = frozenset({10, 13, 14, 15, 20})
 #: Obsolete binary types (5, 6 deprecated; 7, 8 user-defined and signature): refused.
 _LEGACY_BINARY = frozenset({5, 6, 7, 8})
 VERSIONS = frozenset({"0300", "0400", "0500", "0502", "0600"})

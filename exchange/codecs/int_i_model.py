@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from exchange.codecs import int_i_codes as codes
-from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
+from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia, TraditionalField
 
 __all__ = [
     "Agency",
@@ -23,6 +23,7 @@ __all__ = [
     "IncitsMinutia",
     "IntiTransaction",
     "SubjectData",
+    "TraditionalField",
     "Type1",
     "Type2",
     "Unmodelled",
@@ -63,6 +64,7 @@ class Type1:
     nsr: str = "00.00"
     ntr: str = "00.00"
     extra: tuple[Unmodelled, ...] = ()
+    fields: tuple[TraditionalField, ...] = ()  # traditional-encoding fields not modelled
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -126,6 +128,7 @@ class Type2:
     errors: tuple[ErrorMessage, ...] = ()  # 2.074 ERM
     subject: SubjectData | None = None
     extra: tuple[Unmodelled, ...] = ()
+    fields: tuple[TraditionalField, ...] = ()  # traditional-encoding fields not modelled
 
 
 @dataclass(frozen=True, slots=True)
