@@ -1,6 +1,8 @@
 """The typed model of an INT-I v6.00 transaction (Interpol's profile of ANSI/NIST-ITL 1-2011).
 
-Frozen dataclasses, no I/O (STYLE.md §8); `exchange.codecs.int_i_xml` reads and writes them.
+Frozen dataclasses, no I/O (STYLE.md §8); `exchange.codecs.int_i_xml` (XML encoding) and
+`exchange.codecs.int_i_traditional` (tagged-field encoding) read and write them. `Unmodelled`
+keeps XML the model does not hold, `TraditionalField` a traditional field it does not hold.
 Field numbers are INT-I's (`MRT_INT-I_FieldDefinition.csv`). `SubjectData` is the identity of
 the person behind a hit, step-2 data: its repr and str withhold every value, so it cannot
 leak into a log line.

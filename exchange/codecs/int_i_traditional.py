@@ -134,7 +134,8 @@ def _items(
     if len(value) != 1:
         raise CodecError(path, "expected one subfield")
     if not least <= len(value[0]) <= most:
-        raise CodecError(path, f"expected {least}-{most} information items")
+        count = str(least) if least == most else f"{least}-{most}"
+        raise CodecError(path, f"expected {count} information items, got {len(value[0])}")
     return value[0]
 
 
