@@ -16,6 +16,7 @@ from exchange.codecs.int_i_model import (
     ErrorMessage,
     IncitsMinutia,
     IntiTransaction,
+    Offence,
     SubjectData,
     TraditionalField,
     Type1,
@@ -230,6 +231,12 @@ def _int_i_type2() -> st.SearchStrategy[Type2]:
         sex=st.none() | st.sampled_from(["M", "F", "U"]),
         citizenship=st.lists(_countries, max_size=2).map(tuple),
     ).filter(lambda s: s != SubjectData())
+    days = st.dates(dt.date(1900, 1, 1), dt.date(2099, 12, 31))
+    offence = st.one_of(
+        st.builds(Offence, code=st.none() | st.sampled_from(["NLC", "ICM", "IFE"]), when=days),
+        st.builds(Offence, description=_latin1, between=st.tuples(days, days)),
+        st.builds(Offence, code=st.sampled_from(["NLC", "ICM"]), description=st.none() | _latin1),
+    )
     return st.builds(
         Type2,
         idc=st.integers(0, 99).map(str),
@@ -257,6 +264,7 @@ def _int_i_type2() -> st.SearchStrategy[Type2]:
             max_size=2,
         ).map(tuple),
         subject=st.none() | subject,
+        offence=st.none() | offence,
         fields=_int_i_kept(int_i_traditional.TYPE2_TYPED, 999),
     )
 

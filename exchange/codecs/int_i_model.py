@@ -24,6 +24,7 @@ __all__ = [
     "ErrorMessage",
     "IncitsMinutia",
     "IntiTransaction",
+    "Offence",
     "SubjectData",
     "TraditionalField",
     "Type1",
@@ -119,6 +120,21 @@ class ErrorMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Offence:
+    """The offence a record is about: 2.021 RFP, 2.054 OTY, 2.055 DOO, 2.056 DOR.
+
+    `when` and the ends of `between` are dates, or datetimes where the time is known (INT-I
+    XML admits both; the traditional fields hold dates). int-i.xsd allows `when` or
+    `between`, not both.
+    """
+
+    code: str | None = None  # 2.021 RFP, code table OTY (NLC: not listed, see description)
+    description: str | None = None  # 2.054 OTY
+    when: dt.date | None = None  # 2.055 DOO
+    between: tuple[dt.date, dt.date] | None = None  # 2.056 DOR (start, end)
+
+
+@dataclass(frozen=True, slots=True)
 class Type2:
     idc: str = "0"
     case: CountryReference | None = None  # 2.007 CNO
@@ -129,6 +145,7 @@ class Type2:
     candidates: Candidates | None = None  # 2.064 RLS
     errors: tuple[ErrorMessage, ...] = ()  # 2.074 ERM
     subject: SubjectData | None = None
+    offence: Offence | None = None  # 2.021, 2.054-2.056
     extra: tuple[Unmodelled, ...] = ()
     fields: tuple[TraditionalField, ...] = ()  # traditional-encoding fields not modelled
 

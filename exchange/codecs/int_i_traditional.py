@@ -14,9 +14,12 @@ Carried by the model, in these fields:
   version), 1.014 GMT (YYYYMMDDHHMMSSZ, UTC), 1.017 ANM (A destination name, B originating
   name, C destination country, D originating country).
 - Type-2: 2.002 IDC, 2.007 CNO (A country, B value), 2.008 SQN, 2.009 MID, 2.010 CRN (A, B),
-  2.011 ORN (one subfield (A, B) each, up to 10), 2.064 RLS (A CSI candidate sequence id,
-  B MVI `true`/`false`, C CTQ total, D CAC TOT searched, E SRC I/N), 2.074 ERM (one subfield
-  each: A ECO code of table ERR, B EFM field mnemonic, C EMT text); the subject
+  2.011 ORN (one subfield (A, B) each, up to 10); the offence (`Offence`) in 2.021 RFP (code
+  table OTY), 2.054 OTY (one text; several subfields are kept whole), 2.055 DOO (YYYYMMDD;
+  a time of day does not travel) and 2.056 DOR (YYYYMMDD-YYYYMMDD, our reading of its 17
+  characters); 2.064 RLS (A CSI candidate sequence id, B MVI `true`/`false`, C CTQ total,
+  D CAC TOT searched, E SRC I/N), 2.074 ERM (one subfield each: A ECO code of table ERR,
+  B EFM field mnemonic, C EMT text); the subject
   (`SubjectData`, step-2 identity) in 2.030 NAM (items 1 prefix, 2 given, 3 middle, 4 surname,
   5 suffix, 6 maiden, 7 extended; the model holds 2-4, a name using the others is kept whole),
   2.035 DOB (YYYYMMDD), 2.038 NAT (one subfield a country), 2.039 SEX.
@@ -24,9 +27,9 @@ Carried by the model, in these fields:
 
 Not modelled, kept verbatim (`Type1.fields`, `Type2.fields`, `BiometricRecord.fields`) and
 written back: every other field, e.g. 1.015 DCS, 2.012-2.016 MN1-MN5, 2.019 DPR, 2.020 TOF,
-2.021 RFP, 2.022 POA, 2.023 OBU, 2.034 AKA, 2.036 DBR, 2.037 POB, 2.054 OTY, 2.055 DOO,
-2.056 DOR, 2.063 INF, 2.077 LMP and above. The XML-only parts the XML codec keeps as
-`Unmodelled` (and records' XML) do not travel here; `untransportable` names them.
+2.022 POA, 2.023 OBU, 2.034 AKA, 2.036 DBR, 2.037 POB, 2.063 INF, 2.077 LMP and above.
+The XML-only parts the XML codec keeps as `Unmodelled` (and records' XML) do not travel
+here; `untransportable` names them.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from exchange.codecs.int_i_model import (
     CountryReference,
     ErrorMessage,
     IntiTransaction,
+    Offence,
     SubjectData,
     TraditionalField,
     Type1,
@@ -85,7 +89,7 @@ REPLY_TOTS = frozenset({codes.TOT_SRE, codes.TOT_ERR})
 MAX_BUSINESS_REFERENCES = 10  # 2.011 ORN: MaxOccur 10
 
 TYPE1_TYPED = frozenset({2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17})
-TYPE2_TYPED = frozenset({7, 8, 9, 10, 11, 30, 35, 38, 39, 64, 74})
+TYPE2_TYPED = frozenset({7, 8, 9, 10, 11, 21, 30, 35, 38, 39, 54, 55, 56, 64, 74})
 _NAME_ITEMS = 7
 
 
@@ -251,7 +255,8 @@ def _read_type2(record: TaggedRecord) -> Type2:
     if len(business) > MAX_BUSINESS_REFERENCES:
         raise CodecError("Type-2.2.011", f"at most {MAX_BUSINESS_REFERENCES} ORN subfields")
     subject, name_kept = _read_subject(fields)
-    typed = TYPE2_TYPED - ({30} if name_kept else set())
+    offence, description_kept = _read_offence(fields)
+    typed = TYPE2_TYPED - ({30} if name_kept else set()) - ({54} if description_kept else set())
     return Type2(
         idc=str(record.idc),
         case=_reference(fields, 7),
@@ -262,8 +267,28 @@ def _read_type2(record: TaggedRecord) -> Type2:
         candidates=_read_candidates(fields),
         errors=tuple(_read_error(n, items) for n, items in enumerate(fields.get(74, ()))),
         subject=subject,
+        offence=offence,
         fields=_kept(fields, frozenset(typed)),
     )
+
+
+def _read_offence(fields: Mapping[int, Subfields]) -> tuple[Offence | None, bool]:
+    """The offence, and whether 2.054 OTY is kept whole (more than one subfield or item)."""
+    oty = fields.get(54)
+    kept = oty is not None and (len(oty) != 1 or len(oty[0]) != 1)
+    description = oty[0][0] if oty is not None and not kept else None
+    code, doo, dor = _one(fields, 2, 21), _one(fields, 2, 55), _one(fields, 2, 56)
+    if code is None and description is None and doo is None and dor is None:
+        return None, kept
+    between = None
+    if dor is not None:
+        if len(dor) != 17 or dor[8] != "-":
+            raise CodecError("Type-2.2.056", "DOR must be YYYYMMDD-YYYYMMDD")
+        between = (_date(dor[:8], "Type-2.2.056"), _date(dor[9:], "Type-2.2.056"))
+    when = _date(doo, "Type-2.2.055") if doo is not None else None
+    if when is not None and between is not None:
+        raise CodecError("Type-2.2.056", "DOO or DOR, not both")
+    return Offence(code=code, description=description, when=when, between=between), kept
 
 
 def _read_candidates(fields: Mapping[int, Subfields]) -> Candidates | None:
@@ -343,9 +368,21 @@ def untransportable(tx: IntiTransaction) -> list[str]:
                 lost.append("type2.subject.middle_names")  # NAM has one middle name item
             if subject == SubjectData():
                 lost.append("type2.subject")  # nothing to write: it reads back as absent
+        lost += _untransportable_offence(t2.offence)
     for index, record in enumerate(tx.records):
         lost += untransportable_record(record, f"records[{index}]")
     return lost
+
+
+def _untransportable_offence(offence: Offence | None) -> list[str]:
+    if offence is None:
+        return []
+    if offence == Offence():
+        return ["type2.offence"]  # nothing to write: it reads back as absent
+    times = [("when", offence.when)] + [
+        (f"between[{i}]", end) for i, end in enumerate(offence.between or ())
+    ]
+    return [f"type2.offence.{name}" for name, v in times if isinstance(v, dt.datetime)]
 
 
 #: The model's 1.002 VER values and what is written for them.
@@ -444,6 +481,8 @@ def _write_type2(t2: Type2) -> TaggedRecord:
         built[74] = tuple(_error_items(n, e) for n, e in enumerate(t2.errors))
     if t2.subject is not None:
         built |= _subject_fields(t2.subject)
+    if t2.offence is not None:
+        built |= _offence_fields(t2.offence)
     # Which fields a TOT needs (the MRT's DependValueReq) is the sender's choice; not checked.
     return TaggedRecord(2, idc_number(t2.idc, "Type-2.2.002"), _merge(built, t2.fields, 2))
 
@@ -464,6 +503,26 @@ def _error_items(n: int, error: ErrorMessage) -> tuple[str, ...]:
     if error.code not in codes.ERROR_CODES:
         raise CodecError(f"Type-2.2.074[{n}].A", f"error code {error.code!r} is not in table ERR")
     return (error.code, error.field_mnemonic or "", error.text or "")
+
+
+def _yyyymmdd(day: dt.date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def _offence_fields(offence: Offence) -> dict[int, Subfields]:
+    if offence.when is not None and offence.between is not None:
+        raise CodecError("Type-2.2.056", "DOO or DOR, not both")
+    out: dict[int, Subfields] = {}
+    if offence.code is not None:
+        out[21] = text(offence.code)
+    if offence.description is not None:
+        out[54] = text(offence.description)
+    if offence.when is not None:
+        out[55] = text(_yyyymmdd(offence.when))  # a time of day does not travel
+    if offence.between is not None:
+        start, end = offence.between
+        out[56] = text(f"{_yyyymmdd(start)}-{_yyyymmdd(end)}")
+    return out
 
 
 def _subject_fields(subject: SubjectData) -> dict[int, Subfields]:

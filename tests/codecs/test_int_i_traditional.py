@@ -31,6 +31,7 @@ from exchange.codecs.int_i_model import (
     ErrorMessage,
     IncitsMinutia,
     IntiTransaction,
+    Offence,
     SubjectData,
     TraditionalField,
     Type1,
@@ -98,6 +99,9 @@ def test_mps_sample_carries_its_case_references_and_minutiae() -> None:
     assert latent.image == sample("MPS").records[1].image
     assert source.record_type == 20 and source.compression == "PNG"
     assert source.image == sample("MPS").records[2].image
+    # The offence travels; its time of day (15:00) does not, and untransportable says so.
+    assert t2.offence == Offence("NLC", "Kidnapped Perry The Platypus", dt.date(2016, 12, 17))
+    assert "type2.offence.when" in trad.untransportable(sample("MPS"))
 
 
 @needs_shared
@@ -177,7 +181,8 @@ def test_field_numbers_agree_with_the_mrt() -> None:
         ("1", "ORI"): 8, ("1", "TCN"): 9, ("1", "TCR"): 10, ("1", "NSR"): 11, ("1", "NTR"): 12,
         ("1", "DOM"): 13, ("1", "GMT"): 14, ("1", "ANM"): 17, ("2", "CNO"): 7, ("2", "SQN"): 8,
         ("2", "MID"): 9, ("2", "CRN"): 10, ("2", "ORN"): 11, ("2", "NAM"): 30, ("2", "DOB"): 35,
-        ("2", "NAT"): 38, ("2", "SEX"): 39, ("2", "ERM"): 74,
+        ("2", "RFP"): 21, ("2", "OTY"): 54, ("2", "DOO"): 55, ("2", "DOR"): 56, ("2", "NAT"): 38,
+        ("2", "SEX"): 39, ("2", "ERM"): 74,
     }  # fmt: skip
     for key, tag in ours.items():
         assert number[key] == tag, key
@@ -264,6 +269,14 @@ def minutiae(**changes: Any) -> TaggedRecord:
 
 
 BROKEN = {
+    "DOO not a date": (header(), [type2(f55=text("2016121"))], "Type-2.2.055"),
+    "DOR without its dash": (header(), [type2(f56=text("20161201 20161231"))], "Type-2.2.056"),
+    "DOR ending on no date": (header(), [type2(f56=text("20161201-20161232"))], "Type-2.2.056"),
+    "DOO and DOR": (
+        header(),
+        [type2(f55=text("20161201"), f56=text("20161201-20161231"))],
+        "Type-2.2.056",
+    ),
     "DOM not INT-I": (header(f13=(("EU-PRUM", "1.0"),)), [type2()], "Type-1.1.013"),
     "DOM missing": (header(f13=None), [type2()], "Type-1.1.013"),
     "TCN of 14 characters": (header(f9=text(TCN[:14])), [type2()], "Type-1.1.009"),
@@ -449,6 +462,15 @@ def test_untransportable_names_what_the_xml_side_holds() -> None:
     assert trad.untransportable(dataclasses.replace(model(), records=(xml_record,))) == [
         "records[0].xml"
     ]
+
+
+def test_an_offence_description_of_several_subfields_is_kept_whole() -> None:
+    oty = (("ROBBERY",), ("ASSAULT",))
+    data = encode_transaction(Transaction(header(), (type2(f54=oty, f21=text("NLC")),)))
+    tx = trad.decode(data)
+    assert tx.type2 is not None and tx.type2.offence == Offence(code="NLC")
+    assert TraditionalField(54, oty) in tx.type2.fields
+    assert trad.encode(tx) == data
 
 
 def test_a_name_with_parts_the_model_lacks_is_kept_whole() -> None:
