@@ -96,7 +96,7 @@ _NAME_ITEMS = 7
 def is_int_i(tx: Transaction) -> bool:
     """Whether a parsed transaction names INT-I as its domain (1.013 DOM item A)."""
     dom = tx.header.get(13)
-    return bool(dom) and dom is not None and dom[0][0] == codes.DOMAIN_NAME
+    return dom is not None and len(dom) > 0 and dom[0][0] == codes.DOMAIN_NAME
 
 
 def decode(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> IntiTransaction:
@@ -158,6 +158,12 @@ def _tcn(value: str | None, path: str) -> str | None:
     return value
 
 
+def _need_tcn(header: Mapping[int, Subfields]) -> str:
+    tcn = _need(header, 1, 9)
+    _tcn(tcn, "Type-1.1.009")
+    return tcn
+
+
 def _kept(fields: Mapping[int, Subfields], typed: frozenset[int]) -> tuple[TraditionalField, ...]:
     return tuple(
         TraditionalField(tag, tuple(value))
@@ -213,7 +219,7 @@ def _read_type1(header: Mapping[int, Subfields]) -> Type1:
         raise CodecError("Type-1.1.017", "ANM (agency names and countries) missing")
     return Type1(
         tot=tot,
-        tcn=_tcn(_need(header, 1, 9), "Type-1.1.009") or "",
+        tcn=_need_tcn(header),
         date=_date(_need(header, 1, 5), "Type-1.1.005"),
         destination=Agency(name=anm[0], country=anm[2], code=_one(header, 1, 7)),
         origin=Agency(name=anm[1], country=anm[3], code=_one(header, 1, 8)),
@@ -397,7 +403,8 @@ def records_from_transaction(tx: IntiTransaction) -> Transaction:
     records: list[Record] = []
     if tx.type2 is not None:
         records.append(_write_type2(tx.type2))
-    records += [write_record(r, index) for index, r in enumerate(tx.records, start=2)]
+    first = len(records) + 1  # record numbers in paths count from the first after Type-1
+    records += [write_record(r, index) for index, r in enumerate(tx.records, start=first)]
     return Transaction(_write_type1(tx.type1), tuple(records))
 
 

@@ -17,6 +17,7 @@ from exchange.codecs import int_i_codes as codes
 from exchange.codecs import int_i_traditional as trad
 from exchange.codecs import int_i_xml
 from exchange.codecs.ansi_nist_records import (
+    Limits,
     TaggedRecord,
     Transaction,
     decode_transaction,
@@ -481,3 +482,16 @@ def test_a_name_with_parts_the_model_lacks_is_kept_whole() -> None:
     assert tx.type2.subject.surname is None and tx.type2.subject.sex == "F"
     assert TraditionalField(30, name) in tx.type2.fields
     assert trad.encode(tx) == data
+
+
+def test_text_outside_latin1_is_refused_naming_its_field() -> None:
+    subject = SubjectData(surname="Мустерман")
+    with pytest.raises(CodecError) as caught:
+        trad.encode(dataclasses.replace(model(), type2=Type2(subject=subject)))
+    assert caught.value.field == "Type-2[1].2.030"
+
+
+def test_limits_bound_the_reader() -> None:
+    with pytest.raises(CodecError) as caught:
+        trad.decode(valid_bytes(), limits=Limits(max_bytes=100))
+    assert caught.value.field == "transaction"
