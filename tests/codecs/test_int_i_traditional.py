@@ -162,6 +162,16 @@ def test_nistitl_reads_our_traditional_samples(name: str) -> None:
         assert type2[74] == [[e.code, e.field_mnemonic, e.text]]
     if t2.evidence_id is not None:
         assert type2[8] == t2.evidence_id
+    for ours, theirs in zip(tx.records, records[2:], strict=True):
+        got = {f.tag: f.value for f in theirs._fields}
+        if ours.record_type == 9:
+            assert got[137] == [
+                [str(n), str(m.x), str(m.y), str(m.theta), str(m.category), str(m.quality)]
+                for n, m in enumerate(ours.minutiae, start=1)
+            ]
+            assert got[131] == str(ours.ppi)
+        else:
+            assert bytes(got[999]) == ours.image
 
 
 @needs_shared
