@@ -7,6 +7,22 @@ import struct
 
 from hypothesis import strategies as st
 
+from exchange.codecs import int_i_codes, int_i_traditional
+from exchange.codecs.int_i_model import (
+    Agency,
+    BiometricRecord,
+    Candidates,
+    CountryReference,
+    ErrorMessage,
+    IncitsMinutia,
+    IntiTransaction,
+    Offence,
+    SubjectData,
+    TraditionalField,
+    Type1,
+    Type2,
+)
+from exchange.codecs.int_i_traditional_prints import FILLED, TYPED
 from exchange.countries import ALPHA2
 from exchange.identifiers import format_asn, format_cro, format_pnc
 from exchange.loci import DNA17, KNOWN_LOCI
@@ -144,3 +160,188 @@ def records(draw: st.DrawFn) -> PersonRecord:
         fingerprints=draw(st.one_of(st.none(), fingerprint_sets())),
         face=draw(st.one_of(st.none(), face_templates())),
     )
+
+
+# --- INT-I v6 transactions (the model of `exchange.codecs.int_i_model`) --------------------
+# What the traditional encoding carries: Latin-1 text without separators, no XML parts.
+
+_latin1 = st.text(
+    alphabet=st.characters(
+        min_codepoint=0x20, max_codepoint=0xFF, blacklist_categories=("Cc", "Cs")
+    ),
+    min_size=1,
+    max_size=12,
+)
+_tcns = st.from_regex(r"\A[0-9]{14}[A-HJ-NP-RT-Z]\Z")
+_countries = st.from_regex(r"\A[A-Z]{3}\Z")
+
+
+def _int_i_kept(typed: frozenset[int], top: int) -> st.SearchStrategy[tuple[TraditionalField, ...]]:
+    """Unmodelled fields: tags the typed attributes do not use, in the order a reader gives."""
+    subfields = st.lists(
+        st.lists(_latin1, min_size=1, max_size=3).map(tuple), min_size=1, max_size=3
+    )
+    tags = st.integers(3, top).filter(lambda t: t not in typed)
+    return st.dictionaries(tags, subfields.map(tuple), max_size=3).map(
+        lambda d: tuple(TraditionalField(t, v) for t, v in sorted(d.items()))
+    )
+
+
+@st.composite
+def int_i_transactions(draw: st.DrawFn) -> IntiTransaction:
+    tot = draw(st.sampled_from(sorted(int_i_codes.TOTS)))
+    reply = tot in {int_i_codes.TOT_SRE, int_i_codes.TOT_ERR}
+    agency = st.builds(Agency, name=_latin1, country=_countries, code=_latin1)
+    type1 = Type1(
+        tot=tot,
+        tcn=draw(_tcns),
+        date=draw(st.dates(dt.date(1900, 1, 1), dt.date(2099, 12, 31))),
+        destination=draw(agency),
+        origin=draw(agency),
+        gmt=draw(
+            st.none()
+            | st.datetimes(
+                dt.datetime(1970, 1, 1), dt.datetime(2099, 1, 1), timezones=st.just(dt.UTC)
+            ).map(lambda d: d.replace(microsecond=0))
+        ),
+        tcr=draw(_tcns) if reply else None,
+        priority=draw(st.none() | st.integers(1, 9)),
+        version=draw(st.sampled_from(["0502", "0300", "0400", "0500"])),
+        domain_version=draw(_latin1),
+        nsr=draw(st.from_regex(r"\A[0-9]{2}\.[0-9]{2}\Z")),
+        ntr=draw(st.from_regex(r"\A[0-9]{2}\.[0-9]{2}\Z")),
+        fields=draw(_int_i_kept(int_i_traditional.TYPE1_TYPED | {1, 3, 15}, 999)),
+    )
+    type2 = draw(st.none() | _int_i_type2())
+    records = draw(
+        st.lists(_int_i_records(), max_size=4, unique_by=lambda r: (r.record_type, r.idc))
+    )
+    return IntiTransaction(type1, type2, tuple(records))
+
+
+def _int_i_type2() -> st.SearchStrategy[Type2]:
+    reference = st.builds(CountryReference, value=_latin1, country=_countries)
+    optional = st.none() | _latin1
+    subject = st.builds(
+        SubjectData,
+        surname=optional,
+        given_name=optional,
+        middle_names=st.lists(_latin1, max_size=1).map(tuple),
+        birth_date=st.none() | st.dates(dt.date(1900, 1, 1), dt.date(2030, 1, 1)),
+        sex=st.none() | st.sampled_from(["M", "F", "U"]),
+        citizenship=st.lists(_countries, max_size=2).map(tuple),
+    ).filter(lambda s: s != SubjectData())
+    days = st.dates(dt.date(1900, 1, 1), dt.date(2099, 12, 31))
+    offence = st.one_of(
+        st.builds(Offence, code=st.none() | st.sampled_from(["NLC", "ICM", "IFE"]), when=days),
+        st.builds(Offence, description=_latin1, between=st.tuples(days, days)),
+        st.builds(Offence, code=st.sampled_from(["NLC", "ICM"]), description=st.none() | _latin1),
+    )
+    return st.builds(
+        Type2,
+        idc=st.integers(0, 99).map(str),
+        case=st.none() | reference,
+        evidence_id=optional,
+        latent_id=optional,
+        person=st.none() | reference,
+        business=st.lists(reference, max_size=10).map(tuple),
+        candidates=st.none()
+        | st.builds(
+            Candidates,
+            tot=st.sampled_from(sorted(int_i_codes.TOTS)),
+            result=st.sampled_from(["I", "N"]),
+            total=st.integers(0, 99),
+            sequence_id=_latin1,
+            manual_verification=st.booleans(),
+        ),
+        errors=st.lists(
+            st.builds(
+                ErrorMessage,
+                code=st.sampled_from(sorted(int_i_codes.ERROR_CODES)),
+                text=optional,
+                field_mnemonic=optional,
+            ),
+            max_size=2,
+        ).map(tuple),
+        subject=st.none() | subject,
+        offence=st.none() | offence,
+        fields=_int_i_kept(int_i_traditional.TYPE2_TYPED, 999),
+    )
+
+
+def _int_i_records() -> st.SearchStrategy[BiometricRecord]:
+    dims = st.none() | st.integers(10, 5000)
+    idc = st.integers(0, 99).map(str)
+    image = st.binary(min_size=1, max_size=64)
+    positions = st.lists(st.integers(0, 10), max_size=3).map(tuple)
+    minutia = st.builds(
+        IncitsMinutia,
+        x=st.integers(0, 9999),
+        y=st.integers(0, 9999),
+        theta=st.integers(0, 179),
+        category=st.integers(0, 2),
+        quality=st.integers(0, 100),
+    )
+
+    def kept(rtype: int) -> st.SearchStrategy[tuple[TraditionalField, ...]]:
+        typed = TYPED.get(rtype, frozenset()) | set(FILLED.get(rtype, {})) | {8, 9, 10}
+        return _int_i_kept(frozenset(typed), 998 if rtype != 9 else 999)
+
+    type4 = st.builds(
+        BiometricRecord,
+        record_type=st.just(4),
+        idc=idc,
+        positions=st.lists(st.integers(0, 15), min_size=1, max_size=6).map(tuple),
+        impression=st.integers(0, 29).map(str),
+        compression=st.sampled_from(["NONE", "WSQ20", "JP2"]),
+        width=st.integers(0, 5000),
+        height=st.integers(0, 5000),
+        image=image,
+    )
+    type9 = st.builds(
+        BiometricRecord,
+        record_type=st.just(9),
+        idc=idc,
+        positions=positions,
+        impression=st.none() | st.integers(0, 29).map(str),
+        width=dims,
+        height=dims,
+        ppi=dims,
+        minutiae=st.lists(minutia, max_size=5).map(tuple),
+        fields=kept(9).filter(lambda fs: not any(f.tag in (130, 131, 132) for f in fs)),
+    )
+    finger_images = st.sampled_from([13, 14]).flatmap(
+        lambda rtype: st.builds(
+            BiometricRecord,
+            record_type=st.just(rtype),
+            idc=idc,
+            positions=positions,
+            impression=st.none() | st.integers(0, 29).map(str),
+            compression=st.none() | st.sampled_from(["WSQ20", "JP2", "PNG"]),
+            width=dims,
+            height=dims,
+            ppi=dims,
+            image=image,
+            fields=kept(rtype),
+        )
+    )
+    face = st.builds(
+        BiometricRecord,
+        record_type=st.just(10),
+        idc=idc,
+        compression=st.none() | st.sampled_from(["JPEGB", "JP2"]),
+        width=dims,
+        height=dims,
+        ppi=dims,
+        image=image,
+        fields=kept(10),
+    )
+    source = st.builds(
+        BiometricRecord,
+        record_type=st.just(20),
+        idc=idc,
+        compression=st.none() | st.sampled_from(["PNG", "JPEG", "WAV"]),
+        image=image,
+        fields=kept(20),
+    )
+    return type4 | type9 | finger_images | face | source

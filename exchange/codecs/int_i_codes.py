@@ -56,6 +56,10 @@ ERROR_TEXTS: Mapping[str, str] = {
     "502": "ERROR: MISSING FINGERPRINTS",
     "999": "ERROR: RECORD NOT FOUND",
 }
+#: Every code of table ERR (2.074 ERM item A admits no other).
+ERROR_CODES = frozenset(
+    {"001", "002", "003", *(str(c) for c in range(101, 119)), "201", "501", "502", "503", "999"}
+)
 
 # Our refusals as INT-I codes. INT-I's table (code table ERR) has no code for a quota or for
 # an internal failure, and int-i.xsd admits no other code: its 999 means "record not found",

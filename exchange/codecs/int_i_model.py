@@ -1,6 +1,8 @@
 """The typed model of an INT-I v6.00 transaction (Interpol's profile of ANSI/NIST-ITL 1-2011).
 
-Frozen dataclasses, no I/O (STYLE.md §8); `exchange.codecs.int_i_xml` reads and writes them.
+Frozen dataclasses, no I/O (STYLE.md §8); `exchange.codecs.int_i_xml` (XML encoding) and
+`exchange.codecs.int_i_traditional` (tagged-field encoding) read and write them. `Unmodelled`
+keeps XML the model does not hold, `TraditionalField` a traditional field it does not hold.
 Field numbers are INT-I's (`MRT_INT-I_FieldDefinition.csv`). `SubjectData` is the identity of
 the person behind a hit, step-2 data: its repr and str withhold every value, so it cannot
 leak into a log line.
@@ -12,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from exchange.codecs import int_i_codes as codes
-from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
+from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia, TraditionalField
 
 __all__ = [
     "Agency",
@@ -22,7 +24,9 @@ __all__ = [
     "ErrorMessage",
     "IncitsMinutia",
     "IntiTransaction",
+    "Offence",
     "SubjectData",
+    "TraditionalField",
     "Type1",
     "Type2",
     "Unmodelled",
@@ -63,6 +67,7 @@ class Type1:
     nsr: str = "00.00"
     ntr: str = "00.00"
     extra: tuple[Unmodelled, ...] = ()
+    fields: tuple[TraditionalField, ...] = ()  # traditional-encoding fields not modelled
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -115,6 +120,21 @@ class ErrorMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Offence:
+    """The offence a record is about: 2.021 RFP, 2.054 OTY, 2.055 DOO, 2.056 DOR.
+
+    `when` and the ends of `between` are dates, or datetimes where the time is known (INT-I
+    XML admits both; the traditional fields hold dates). int-i.xsd allows `when` or
+    `between`, not both.
+    """
+
+    code: str | None = None  # 2.021 RFP, code table OTY (NLC: not listed, see description)
+    description: str | None = None  # 2.054 OTY
+    when: dt.date | None = None  # 2.055 DOO
+    between: tuple[dt.date, dt.date] | None = None  # 2.056 DOR (start, end)
+
+
+@dataclass(frozen=True, slots=True)
 class Type2:
     idc: str = "0"
     case: CountryReference | None = None  # 2.007 CNO
@@ -125,7 +145,9 @@ class Type2:
     candidates: Candidates | None = None  # 2.064 RLS
     errors: tuple[ErrorMessage, ...] = ()  # 2.074 ERM
     subject: SubjectData | None = None
+    offence: Offence | None = None  # 2.021, 2.054-2.056
     extra: tuple[Unmodelled, ...] = ()
+    fields: tuple[TraditionalField, ...] = ()  # traditional-encoding fields not modelled
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,18 @@ class IncitsMinutia:
 
 
 @dataclass(frozen=True, slots=True)
+class TraditionalField:
+    """A field of the traditional encoding that the model does not hold, kept to be written back.
+
+    `subfields` are the field's subfields of information items, as
+    `exchange.codecs.ansi_nist_records` reads them.
+    """
+
+    tag: int
+    subfields: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BiometricRecord:
     """One Type-4/9/10/13/14/20 record: its main fields, and the original XML when decoded."""
 
@@ -54,6 +66,7 @@ class BiometricRecord:
     image: bytes | None = None
     minutiae: tuple[IncitsMinutia, ...] = ()
     xml: bytes | None = None
+    fields: tuple[TraditionalField, ...] = ()  # traditional fields beyond the typed ones
 
 
 RECORD_TAGS = {

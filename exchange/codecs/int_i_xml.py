@@ -6,8 +6,9 @@ NIST's `itl` exchange schema); element names and field numbers from its MRT tabl
 
 Modelled: Type-1 (1.002 VER, 1.004 TOT, 1.005 DAT, 1.006 PRY, 1.007 DAI, 1.008 ORI, 1.009 TCN,
 1.010 TCR, 1.011/1.012 NSR/NTR, 1.013 DOM, 1.014 GMT; 1.003 CNT is derived from the records);
-Type-2 2.007 CNO, 2.008 SQN, 2.009 MID, 2.010 CRN, 2.011 ORN, 2.064 RLS, 2.074 ERM and the
-record subject (step-2 identity data, `SubjectData`); Type-4/9/10/13/14/20 as `BiometricRecord`.
+Type-2 2.007 CNO, 2.008 SQN, 2.009 MID, 2.010 CRN, 2.011 ORN, 2.064 RLS, 2.074 ERM, the
+record offence (2.021 RFP, 2.054 OTY, 2.055 DOO, 2.056 DOR: `Offence`) and the record subject
+(step-2 identity data, `SubjectData`); Type-4/9/10/13/14/20 as `BiometricRecord`.
 Everything else is kept as `Unmodelled` XML and written back where it was, so a decoded
 transaction re-encodes what it held. A decoded biometric record re-encodes from its original
 XML (`BiometricRecord.xml`); its typed fields are a reading of it. The model is in
@@ -31,6 +32,7 @@ from exchange.codecs.int_i_model import (
     ErrorMessage,
     IncitsMinutia,
     IntiTransaction,
+    Offence,
     SubjectData,
     Type1,
     Type2,
@@ -59,6 +61,7 @@ __all__ = [
     "ErrorMessage",
     "IncitsMinutia",
     "IntiTransaction",
+    "Offence",
     "SubjectData",
     "Type1",
     "Type2",
@@ -196,6 +199,7 @@ def _read_type2(record: etree._Element) -> Type2:
     misc = child(metadata, "int-i", "MiscellaneousIdentification") if metadata is not None else None
     response = child(detail, "int-i", "TransactionResponseData")
     subject = child(detail, "int-i", "RecordSubject")
+    offence = child(detail, "int-i", "RecordOffence")
     extra = _unmodelled(
         detail,
         "Detail",
@@ -203,8 +207,11 @@ def _read_type2(record: etree._Element) -> Type2:
             q("int-i", "RecordMetadata"),
             q("int-i", "TransactionResponseData"),
             q("int-i", "RecordSubject"),
+            q("int-i", "RecordOffence"),
         },
     )
+    if offence is not None:
+        extra += _unmodelled(offence, "RecordOffence", _OFFENCE_MODELLED)
     if metadata is not None:
         extra += _unmodelled(
             metadata, "RecordMetadata", {q("int-i", "MiscellaneousIdentification")}
@@ -231,7 +238,43 @@ def _read_type2(record: etree._Element) -> Type2:
         candidates=_read_candidates(response),
         errors=tuple(_read_error(e) for e in _all(response, "int-i", "ErrorMessage")),
         subject=_read_subject(subject) if subject is not None else None,
+        offence=_read_offence(offence) if offence is not None else None,
         extra=extra,
+    )
+
+
+_OFFENCE_MODELLED = {
+    q("int-i", n)
+    for n in (
+        "OffenceDescriptionCode",
+        "OffenceDescriptionText",
+        "OffenceDateTime",
+        "OffenceDateTimeRange",
+    )
+}
+
+
+def _date_or_time(parent: etree._Element) -> dt.date:
+    """nc:Date or nc:DateTime (nc:DateType): a date, or a datetime where the time is given."""
+    if child(parent, "nc", "DateTime") is not None:
+        return _datetime(parent)
+    return _date(parent)
+
+
+def _read_offence(element: etree._Element) -> Offence:
+    when = child(element, "int-i", "OffenceDateTime")
+    between = child(element, "int-i", "OffenceDateTimeRange")
+    return Offence(
+        code=opt_text(element, "int-i", "OffenceDescriptionCode"),
+        description=opt_text(element, "int-i", "OffenceDescriptionText"),
+        when=_date_or_time(when) if when is not None else None,
+        # The MRT makes both ends mandatory in a range (2.056 items A and B).
+        between=(
+            _date_or_time(need(between, "nc", "StartDate")),
+            _date_or_time(need(between, "nc", "EndDate")),
+        )
+        if between is not None
+        else None,
     )
 
 
@@ -514,6 +557,41 @@ def _write_subject(subject: SubjectData) -> etree._Element:
     return _place(el("int-i", "RecordSubject"), built, subject.extra, "RecordSubject")
 
 
+def _date_element(prefix: str, name: str, value: dt.date) -> etree._Element:
+    if isinstance(value, dt.datetime):
+        return el(prefix, name, text_el("nc", "DateTime", value.isoformat()))
+    return el(prefix, name, text_el("nc", "Date", value.isoformat()))
+
+
+def _write_offence(t2: Type2) -> etree._Element | None:
+    offence = t2.offence
+    if offence is None:
+        if any(u.parent == "RecordOffence" for u in t2.extra):
+            raise CodecError("Type-2.RecordOffence", "kept offence parts without an offence")
+        return None
+    if offence.when is not None and offence.between is not None:
+        # int-i.xsd: OffenceDateTime or OffenceDateTimeRange, a choice.
+        raise CodecError("Type-2.RecordOffence", "a date (DOO) or a range (DOR), not both")
+    built = []
+    if offence.code is not None:
+        built.append(text_el("int-i", "OffenceDescriptionCode", offence.code))
+    if offence.description is not None:
+        built.append(text_el("int-i", "OffenceDescriptionText", offence.description))
+    if offence.when is not None:
+        built.append(_date_element("int-i", "OffenceDateTime", offence.when))
+    if offence.between is not None:
+        start, end = offence.between
+        built.append(
+            el(
+                "int-i",
+                "OffenceDateTimeRange",
+                _date_element("nc", "StartDate", start),
+                _date_element("nc", "EndDate", end),
+            )
+        )
+    return _place(el("int-i", "RecordOffence"), built, t2.extra, "RecordOffence")
+
+
 def _write_type2(t2: Type2) -> etree._Element:
     record = el(
         "itl",
@@ -522,7 +600,8 @@ def _write_type2(t2: Type2) -> etree._Element:
         id_el("biom", "ImageReferenceIdentification", t2.idc),
     )
     parts = [_write_subject(t2.subject)] if t2.subject is not None else []
-    parts += [p for p in (_write_metadata(t2), _write_response(t2)) if p is not None]
+    offence = _write_offence(t2)
+    parts += [p for p in (offence, _write_metadata(t2), _write_response(t2)) if p is not None]
     detail = _place(el("int-i", "DomainDefinedDescriptiveDetail"), parts, t2.extra, "Detail")
     record.append(el("itl", "UserDefinedDescriptiveDetail", detail))
     return record

@@ -29,6 +29,7 @@ from exchange.codecs.int_i_xml import (
     CountryReference,
     ErrorMessage,
     IntiTransaction,
+    Offence,
     SubjectData,
     Type1,
     Type2,
@@ -153,6 +154,9 @@ def test_mps_sample() -> None:
     assert tx.type2.case is not None and tx.type2.case.value == "47110815"
     assert (tx.type2.evidence_id, tx.type2.latent_id) == ("Evidence001", "0001")
     assert [(r.value, r.country) for r in tx.type2.business] == [("AZERTY", "DEU")]
+    assert tx.type2.offence == Offence(
+        "NLC", "Kidnapped Perry The Platypus", dt.datetime(2016, 12, 17, 15, 0)
+    )
     minutiae, latent, source = tx.records
     assert minutiae.record_type == 9 and minutiae.minutiae[1] == IncitsMinutia(2, 2, 2, 1, 50)
     assert (latent.record_type, latent.compression, latent.width, latent.height) == (
@@ -178,6 +182,37 @@ def test_samples_round_trip_through_our_encoder(name: str) -> None:
     out = encode(tx)
     assert_valid(out)
     assert decode(out) == tx
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "offence",
+    [
+        Offence(code="ICM", when=dt.date(2026, 11, 30)),
+        Offence(description="Theft", between=(dt.date(2026, 1, 1), dt.date(2026, 1, 31))),
+        Offence(
+            code="NLC",
+            description="Fraud",
+            between=(dt.datetime(2026, 1, 1, 8, 0), dt.datetime(2026, 1, 2, 9, 30)),
+        ),
+    ],
+)
+def test_offence_built_from_scratch_validates_and_comes_back(offence: Offence) -> None:
+    tx = decode(sample("MPS"))
+    assert tx.type2 is not None
+    built = dataclasses.replace(tx, type2=dataclasses.replace(tx.type2, offence=offence))
+    out = encode(built)
+    assert_valid(out)
+    assert decode(out) == built
+
+
+def test_offence_with_a_date_and_a_range_is_refused() -> None:
+    day = dt.date(2026, 1, 1)
+    offence = Offence(when=day, between=(day, day))
+    agency = Agency("INTERPOL", "XPO", "INT")
+    t1 = Type1("MPS", "26000000000001A", day, agency, agency)
+    with pytest.raises(CodecError, match="not both"):
+        encode(IntiTransaction(t1, Type2(offence=offence)))
 
 
 # --- our own transactions ------------------------------------------------------------------
