@@ -18,6 +18,7 @@ it from the transaction, never from the envelope). Minutia angles are copied as 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from exchange.codecs import int_i_codes as codes
 from exchange.codecs.errors import CodecError
@@ -199,6 +200,16 @@ def transaction_from_envelope(
         else _tcn(head.correlation_id, "header.correlation_id"),
     )
     return IntiTransaction(type1, type2, records)
+
+
+def int_i_tcn(message_id: str) -> str:
+    """INT-I's TCN is 15 letters and digits: a message id that is not becomes its digest.
+
+    Stable: the same message id always gives the same TCN, so a retry carries the same one.
+    """
+    if len(message_id) == 15 and message_id.isascii() and message_id.isalnum():
+        return message_id
+    return hashlib.sha256(message_id.encode()).hexdigest()[:15].upper()
 
 
 def _tcn(value: str, path: str) -> str:
