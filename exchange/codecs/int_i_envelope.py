@@ -13,6 +13,12 @@ named `<TCN>/<n>` with score 0; an SRE we write always names CPS as the search a
 error's field path (INT-I's 2.074 EFM is a field mnemonic: decoded into `ErrorBody.field`),
 and on the way out of INT-I the identity data of an SRE hit (step-2 data, `Type2.subject`: read
 it from the transaction, never from the envelope). Minutia angles are copied as given.
+
+`core_data_of_subject` and `subject_of_core_data` map that identity to and from our `CoreData`:
+names (surname, first given name, the others as middle names), a full date of birth (INT-I's
+`nc:Date` has no partial form: a partial one is not carried), sex (M, F, U) and citizenships
+(ISO 3166 alpha-3 in INT-I, alpha-2 in our model). Place of birth, aliases and identifiers are
+not carried.
 """
 
 from __future__ import annotations
@@ -29,14 +35,17 @@ from exchange.codecs.int_i_xml import (
     CountryReference,
     ErrorMessage,
     IntiTransaction,
+    SubjectData,
     Type1,
     Type2,
     decode,
     encode,
 )
+from exchange.countries import CountryError, alpha3, normalise_country
 from exchange.model import (
     BiometricImage,
     Candidate,
+    CoreData,
     DactySearchRequest,
     Envelope,
     ErrorBody,
@@ -49,9 +58,12 @@ from exchange.model import (
     Minutia,
     MinutiaKind,
     Modality,
+    PartialDate,
+    PersonName,
     ProbeResult,
     Purpose,
     SearchReply,
+    Sex,
 )
 
 SEARCH_TYPE_OF_TOT = {codes.TOT_CPS: "TP/TP", codes.TOT_MPS: "LT/TP"}
@@ -161,6 +173,43 @@ def _error(tx: IntiTransaction) -> ErrorBody:
         message=first.text or codes.ERROR_TEXTS.get(first.code, f"INT-I error {first.code}"),
         field=first.field_mnemonic,
         request_message_id=tx.type1.tcr,
+    )
+
+
+def core_data_of_subject(subject: SubjectData) -> CoreData | None:
+    """A hit's subject as core data; None without a surname (our core data needs a family
+    name to name anybody)."""
+    given = ((subject.given_name,) if subject.given_name else ()) + subject.middle_names
+    if not subject.surname:
+        return None
+    born = subject.birth_date
+    nationalities = []
+    for n, code in enumerate(subject.citizenship):
+        try:
+            nationalities.append(normalise_country(code))
+        except CountryError as exc:
+            path = f"Type-2.RecordSubject.PersonCitizenshipISO3166Alpha3Code[{n}]"
+            raise CodecError(path, "not an ISO 3166 country code") from exc
+    return CoreData(
+        name=PersonName(subject.surname, given),
+        date_of_birth=PartialDate(born.year, born.month, born.day) if born else None,
+        sex=Sex(subject.sex) if subject.sex in {s.value for s in Sex} else Sex.UNKNOWN,
+        nationalities=tuple(nationalities),
+    )
+
+
+def subject_of_core_data(core: CoreData) -> SubjectData:
+    """Core data as an SRE's subject (what INT-I has no place for is left out)."""
+    dob, birth = core.date_of_birth, None
+    if dob is not None and dob.month is not None and dob.day is not None:
+        birth = dt.date(dob.year, dob.month, dob.day)
+    return SubjectData(
+        surname=core.name.family or None,
+        given_name=core.name.given[0] if core.name.given else None,
+        middle_names=core.name.given[1:],
+        birth_date=birth,
+        sex=core.sex.value,
+        citizenship=tuple(alpha3(n) for n in core.nationalities),
     )
 
 
