@@ -261,6 +261,9 @@ def test_a_reply_from_another_agency_or_to_another_is_an_error(
     assert forged.status is PartnerStatus.ERROR and "reply from FR" in (forged.error or "")
     stray = msg.read(_reply(msg.data, "SRE", _hit(), destination=Agency("BKA", "DEU", "DE")))
     assert stray.status is PartnerStatus.ERROR and stray.hits == ()
+    codeless = msg.read(_reply(msg.data, "SRE", _hit(), origin=Agency("INTERPOL", "XPO")))
+    assert codeless.status is PartnerStatus.ERROR  # ORI must name the partner by its code
+    assert "reply from INTERPOL to GB" in (codeless.error or "")
 
 
 def test_a_transaction_that_is_no_answer_is_an_error_and_junk_a_codec_error(

@@ -135,11 +135,12 @@ def read_reply(reply: IntiTransaction, request: IntiTransaction) -> Answer:
     modality = Modality.FINGERPRINT
     r1, q1 = reply.type1, request.type1
     if r1.origin.code != q1.destination.code or r1.destination.code != q1.origin.code:
+        sender = r1.origin.code or r1.origin.name  # an agency without a code: its name
+        receiver = r1.destination.code or r1.destination.name
         return Answer(
             modality=modality,
             status=PartnerStatus.ERROR,
-            error=f"reply from {r1.origin.code} to {r1.destination.code}, "
-            f"expected {q1.destination.code}",
+            error=f"reply from {sender} to {receiver}, expected {q1.destination.code}",
         )
     if r1.tcr != q1.tcn:
         return not_this_request(modality)
