@@ -33,6 +33,7 @@ _TABLE = (
 
 ALPHA3_TO_ALPHA2 = {pair[2:]: pair[:2] for pair in _TABLE.split()}
 ALPHA2 = frozenset(ALPHA3_TO_ALPHA2.values())
+ALPHA2_TO_ALPHA3 = {a2: a3 for a3, a2 in ALPHA3_TO_ALPHA2.items()}
 
 
 class CountryError(ValueError):
@@ -47,3 +48,8 @@ def normalise_country(code: str) -> str:
     if len(c) == 3 and c in ALPHA3_TO_ALPHA2:
         return ALPHA3_TO_ALPHA2[c]
     raise CountryError(f"{code!r} is not an ISO 3166-1 country code")
+
+
+def alpha3(code: str) -> str:
+    """Alpha-3 form of an ISO 3166-1 alpha-2 or alpha-3 code, or CountryError."""
+    return ALPHA2_TO_ALPHA3[normalise_country(code)]

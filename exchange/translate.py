@@ -51,6 +51,7 @@ from exchange.codecs import (
     uk_json,
 )
 from exchange.codecs.errors import CodecError
+from exchange.codecs.int_i_envelope import int_i_tcn
 from exchange.losses import Losses, losses
 from exchange.model import (
     DactySearchRequest,
@@ -177,13 +178,6 @@ ENVELOPE_CODECS: dict[str, tuple[Callable[[bytes], Envelope], Callable[[Envelope
     "ansi-nist": (ansi_nist.decode, ansi_nist.encode),
     "int-i-xml": (int_i_envelope.decode_envelope, int_i_envelope.encode_envelope),
 }
-
-
-def int_i_tcn(message_id: str) -> str:
-    """INT-I's TCN is 15 letters and digits: a message id that is not becomes its digest."""
-    if len(message_id) == 15 and message_id.isascii() and message_id.isalnum():
-        return message_id
-    return hashlib.sha256(message_id.encode()).hexdigest()[:15].upper()
 
 
 @dataclass(frozen=True, slots=True)

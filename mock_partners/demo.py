@@ -1,10 +1,12 @@
 """`prum-exchange demo`: the whole exchange on loopback in one process, no set-up.
 
-Starts mock partner nodes (DE, FR, NL, EUROPOL) seeded from the synthetic population and
+Starts mock partner nodes (DE, FR, NL, EUROPOL, and INTERPOL speaking INT-I v6 for
+fingerprints) seeded from the synthetic population and
 the UK gateway pointed at them, enrols a small UK gallery, then runs a short script through
 the gateway's real client API (HTTP on 127.0.0.1): a DNA search with a crime-scene stain, a
 face search with a new photograph, a search for someone no partner holds, a hit confirmed
-by a person and followed up for core data, and a partner searching the UK gallery. It
+by a person and followed up for core data (also Interpol's INT-I fingerprint hit, whose SRE
+named the person), and a partner searching the UK gallery. It
 prints who hit what, with scores and match types, beside the ground truth, then keeps
 serving and prints URLs to try (`--once` exits after the table).
 """
@@ -125,6 +127,9 @@ async def run_script(cluster: Cluster, out: list[str]) -> dict[str, Any]:
             )
         out.append("")
         results["follow_up"] = await _follow_up(cluster, s, results["steps"][1]["search"], out)
+        results["int_i_follow_up"] = await _int_i_follow_up(
+            cluster, s, results["steps"][4]["search"], out
+        )
         results["inbound"] = await _partner_searches_uk(cluster, s, out)
     return results
 
@@ -149,6 +154,36 @@ async def _follow_up(
         f"{given} {name['family']}, born {born}"
     )
     return {"refused": refused, "core": core}
+
+
+async def _int_i_follow_up(
+    cluster: Cluster, s: aiohttp.ClientSession, search: dict[str, Any], out: list[str]
+) -> dict[str, Any]:
+    """Interpol's fingerprint hit came in an INT-I v6 SRE naming the person: once confirmed,
+    its follow-up gives that identity (kept with the hit, not asked for again)."""
+    hit = next(
+        h
+        for p in search["partners"]
+        if p["partner"] == "INTERPOL"
+        for h in p["hits"]
+        if h["modality"] == "fingerprint"
+    )
+    base = f"{cluster.client_url}/v1/searches/{search['search_id']}/hits/{hit['hit_id']}"
+    async with s.post(f"{base}/confirm") as r:
+        assert r.status == 200
+    async with s.post(f"{base}/follow-up") as r:
+        status, core = r.status, await r.json()
+    if status != 200:
+        out.append(f"Follow-up of Interpol's INT-I fingerprint hit: HTTP {status} UNEXPECTED")
+        return {"status": status, "core": core}
+    name = core["core_data"]["name"]
+    given = " ".join(name.get("given", []))
+    born = core["core_data"].get("date_of_birth")
+    out.append(
+        f"Follow-up of Interpol's INT-I fingerprint hit (SRE subject): core data from "
+        f"{core['partner']}: {given} {name['family']}, born {born}"
+    )
+    return {"status": status, "core": core}
 
 
 async def _partner_searches_uk(

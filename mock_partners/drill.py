@@ -202,11 +202,15 @@ async def run_workload(
 async def follow_ups(
     cluster: Cluster, s: Scenario, results: Sequence[Result]
 ) -> list[dict[str, Any]]:
-    """Confirm true hits of Prüm partners (a person's decision) and ask for their core data."""
+    """Confirm true hits (a person's decision) and ask for their core data: the biometric
+    hits of Prüm partners, and Interpol's fingerprint hits (INT-I SREs, whose subject came
+    with the hit: the follow-up is answered from it)."""
     chosen: list[tuple[Result, dict[str, Any]]] = []
     for r in results:
         hit = found_by_holder(s.seed, r)
-        if hit is not None and r.planned.holder != INTERPOL and hit["modality"] in BIOMETRIC:
+        if r.planned.holder == INTERPOL:
+            hit = interpol_print_hit(s.seed, r)
+        if hit is not None and hit["modality"] in BIOMETRIC:
             chosen.append((r, hit))
         if len(chosen) >= s.workload.follow_ups:
             break
@@ -215,7 +219,11 @@ async def follow_ups(
     async with aiohttp.ClientSession(timeout=timeout, headers=cluster.headers) as session:
         for r, hit in chosen:
             base = f"{cluster.client_url}/v1/searches/{r.search_id}/hits/{hit['hit_id']}"
-            entry: dict[str, Any] = {"search_id": r.search_id, "partner": r.planned.holder}
+            entry: dict[str, Any] = {
+                "search_id": r.search_id,
+                "partner": r.planned.holder,
+                "modality": hit["modality"],
+            }
             try:
                 async with session.post(f"{base}/confirm") as resp:
                     entry["confirm_status"] = resp.status
@@ -230,6 +238,17 @@ async def follow_ups(
             entry["ok"] = entry.get("status") == 200 and entry.get("core_data") is True
             out.append(entry)
     return out
+
+
+def interpol_print_hit(seed: int, r: Result) -> dict[str, Any] | None:
+    """Interpol's fingerprint hit on the person searched, if it made one."""
+    if INTERPOL not in r.partners:
+        return None
+    truth = population.reference_of(seed, r.planned.subject, INTERPOL)
+    hits = r.partners[INTERPOL]["hits"]
+    return next(
+        (h for h in hits if h["modality"] == "fingerprint" and h["reference"] == truth), None
+    )
 
 
 def verify_audits(root: Path, nodes: Sequence[str]) -> dict[str, dict[str, Any]]:

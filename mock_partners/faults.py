@@ -434,13 +434,21 @@ async def _read_all(request: web.Request) -> bytes:
 
 
 def _status(inc: Incoming, body: ReplyBody) -> int:
-    """The HTTP status the node itself would use: Prüm maps error codes, Interpol always 200."""
+    """The HTTP status the node itself would use: Prüm maps error codes, Interpol always 200
+    but in INT-I for what INT-I has no error code for (quota 429, internal 503)."""
     if inc.dialect == "prum" and isinstance(body, ErrorBody):
         return PRUM_STATUS[body.code]
+    if inc.dialect == "int-i-xml" and isinstance(body, ErrorBody):
+        return INT_I_TRANSPORT_STATUS.get(body.code, 200)
     return 200
 
 
+INT_I_TRANSPORT_STATUS = {ErrorCode.QUOTA_EXCEEDED: 429, ErrorCode.INTERNAL: 503}
+
+
 def _xml(inc: Incoming, data: bytes, status: int) -> web.Response:
+    if status != 200 and inc.dialect == "int-i-xml":
+        return web.Response(body=data, status=status, content_type="text/plain")
     kind = "application/octet-stream" if inc.dialect == "ansi-nist" else "application/xml"
     return web.Response(body=data, status=status, content_type=kind)
 

@@ -24,7 +24,14 @@ from typing import Any, Literal
 from lxml import etree
 
 from exchange.codecs import ansi_nist, interpol, prum_xml
+from exchange.codecs import int_i_codes as codes
 from exchange.codecs.errors import CodecError
+from exchange.codecs.int_i_envelope import (
+    envelope_from_transaction,
+    int_i_tcn,
+    transaction_from_envelope,
+)
+from exchange.gateway.outbound.dialects.int_i import country_of
 from exchange.gateway.outbound.search_bodies import build_bodies
 from exchange.model import (
     Candidate,
@@ -42,8 +49,9 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
+from mock_partners.interpol_int_i import decode_inti, encode_inti, is_int_i
 
-Dialect = Literal["prum", "interpol-xml", "ansi-nist"]
+Dialect = Literal["prum", "interpol-xml", "ansi-nist", "int-i-xml"]
 FORCED = "forced by a drill expectation"
 
 
@@ -126,6 +134,12 @@ def parse_request(raw: bytes, content_type: str, path: str) -> Incoming | None:
         if content_type == "application/octet-stream":
             env = ansi_nist.decode(raw)
             dialect: Dialect = "ansi-nist"
+        elif path.startswith("/interpol/") and is_int_i(raw):
+            tx = decode_inti(raw)
+            if tx.tot == codes.TOT_NPS:  # searched as a CPS, as the node does
+                tx = dataclasses.replace(tx, type1=dataclasses.replace(tx.type1, tot="CPS"))
+            env = envelope_from_transaction(tx)
+            dialect = "int-i-xml"
         elif path.startswith("/interpol/"):
             msg = interpol.decode_xml(raw)
             modality, ref = _search_parts(msg.body)
@@ -151,8 +165,22 @@ ReplyBody = SearchReply | ErrorBody
 
 
 def encode_reply(inc: Incoming, body: ReplyBody) -> bytes:
-    """A reply from this node (the request's receiver) to the request's sender."""
+    """A reply from this node (the request's receiver) to the request's sender.
+
+    In INT-I, a refusal INT-I has no code for (quota, internal) is only its text: the node
+    answers those at the transport level (`_status`: 429, 503)."""
     now = dt.datetime.now(dt.UTC)
+    if inc.dialect == "int-i-xml":
+        if isinstance(body, ErrorBody) and body.code in codes.NO_INT_I_CODE:
+            return body.message.encode()
+        header = Header(
+            int_i_tcn(str(uuid.uuid4())), inc.message_id, now, inc.receiver, inc.sender,
+            prum_xml.message_type_of(body), inc.purpose,
+        )  # fmt: skip
+        tx = transaction_from_envelope(
+            Envelope(header, body), origin_country="XPO", destination_country=country_of(inc.sender)
+        )
+        return encode_inti(tx)
     if inc.dialect == "interpol-xml":
         return interpol.encode_xml(
             interpol.InterpolMessage(
@@ -176,6 +204,15 @@ def rewrite_reply(
         k: v for k, v in (("sender", sender), ("correlation_id", correlation_id)) if v is not None
     }
     try:
+        if inc.dialect == "int-i-xml":  # INT-I's correlation is the reply's TCR
+            tx = decode_inti(data)
+            t1 = tx.type1
+            origin = t1.origin
+            if sender is not None:
+                origin = dataclasses.replace(origin, code=sender, name=sender)
+            tcr = int_i_tcn(correlation_id) if correlation_id is not None else t1.tcr
+            t1 = dataclasses.replace(t1, origin=origin, tcr=tcr)
+            return encode_inti(dataclasses.replace(tx, type1=t1))
         if inc.dialect == "interpol-xml":
             msg = interpol.decode_xml(data)
             return interpol.encode_xml(dataclasses.replace(msg, **changes))  # type: ignore[arg-type]
@@ -228,8 +265,10 @@ def forge_in_batch(inc: Incoming, data: bytes, expectations: Sequence[Expectatio
 def reply_outcome(inc: Incoming, data: bytes) -> str:
     """hit, no_hit, or the error code of a reply, for the request log."""
     try:
-        if inc.dialect == "interpol-xml":
-            body: object = interpol.decode_xml(data).body
+        if inc.dialect == "int-i-xml":
+            body: object = envelope_from_transaction(decode_inti(data)).body
+        elif inc.dialect == "interpol-xml":
+            body = interpol.decode_xml(data).body
         elif inc.dialect == "ansi-nist":
             body = ansi_nist.decode(data).body
         else:

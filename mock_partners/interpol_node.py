@@ -1,11 +1,13 @@
 """A mock Interpol node speaking the Interpol dialect (`exchange.codecs.interpol`).
 
-`POST /interpol/v1/messages` takes an ANSI/NIST-ITL transaction (a CPS fingerprint search,
-answered with an SRE or ERR transaction) or Interpol XML (DNA or face search, follow-up
-request, nominal check). Biometric searches and follow-ups are answered by the same node
-code as every partner (gallery, responder, capacities, duplicate cache): the responder
-notes each hit it returns, in either encoding, so a follow-up for it from the same sender
-within the window gets the core data as a `FollowUpReply`, and any other reference an
+`POST /interpol/v1/messages` takes an INT-I v6 XML transaction (CPS, MPS or NPS fingerprint
+search, answered with an INT-I SRE or ERR: `mock_partners.interpol_int_i`), an ANSI/NIST-ITL
+transaction in our own profile (a CPS fingerprint search, answered with an SRE or ERR
+transaction: partners configured `profile = "prum-2008"`) or Interpol XML (DNA or face
+search, follow-up request, nominal check). Biometric searches and follow-ups are answered
+by the same node code as every partner (gallery, responder, capacities, duplicate cache):
+the responder notes each hit it returns, in any encoding, so a follow-up for it from the
+same sender within the window gets the core data as a `FollowUpReply`, and any other reference an
 `unknown_reference` error, both as Interpol XML. Replies and the errors of the rules go out
 with 200; an unreadable message gets 400, an oversized one 413, and a retry while its first
 copy is still being answered 503 with Retry-After. Unlike the partner API, it writes no
@@ -52,12 +54,12 @@ from exchange.model import (
 )
 from exchange.pki import ssl_server_context
 from exchange.transliteration import transliterate
-from mock_partners import population
+from mock_partners import interpol_int_i, population
 
 NOTICE_EVERY = 5
 DOCUMENT_EVERY = 7
 COLOURS = tuple(interpol.NoticeColour)
-NODE_ID = "INTERPOL"
+NODE_ID = interpol_int_i.NODE_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,8 @@ def make_handler(node: Node, lists: Watchlist) -> Handler:
                 status=413,
                 content_type="application/xml",
             )
+        if interpol_int_i.is_int_i(raw):
+            return interpol_int_i.answer(node, raw)
         try:
             message = interpol.decode(raw)
         except CodecError as exc:

@@ -13,11 +13,18 @@ named `<TCN>/<n>` with score 0; an SRE we write always names CPS as the search a
 error's field path (INT-I's 2.074 EFM is a field mnemonic: decoded into `ErrorBody.field`),
 and on the way out of INT-I the identity data of an SRE hit (step-2 data, `Type2.subject`: read
 it from the transaction, never from the envelope). Minutia angles are copied as given.
+
+`core_data_of_subject` and `subject_of_core_data` map that identity to and from our `CoreData`:
+names (surname, first given name, the others as middle names), a full date of birth (INT-I's
+`nc:Date` has no partial form: a partial one is not carried), sex (M, F, U) and citizenships
+(ISO 3166 alpha-3 in INT-I, alpha-2 in our model). Place of birth, aliases and identifiers are
+not carried.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 from exchange.codecs import int_i_codes as codes
@@ -30,15 +37,23 @@ from exchange.codecs.int_i_xml import (
     CountryReference,
     ErrorMessage,
     IntiTransaction,
+    SubjectData,
     Type1,
     Type2,
     decode,
     encode,
 )
-from exchange.countries import ALPHA3_TO_ALPHA2
+from exchange.countries import (
+    ALPHA2_TO_ALPHA3,
+    ALPHA3_TO_ALPHA2,
+    CountryError,
+    alpha3,
+    normalise_country,
+)
 from exchange.model import (
     BiometricImage,
     Candidate,
+    CoreData,
     DactySearchRequest,
     Envelope,
     ErrorBody,
@@ -51,15 +66,17 @@ from exchange.model import (
     Minutia,
     MinutiaKind,
     Modality,
+    PartialDate,
+    PersonName,
     ProbeResult,
     Purpose,
     SearchReply,
+    Sex,
 )
 
 INTERPOL_COUNTRY = "XPO"  # Interpol's country code in INT-I's samples (1.007/1.008 item C)
 _MNEMONIC = re.compile(r"[A-Z][A-Z0-9]{1,3}")
 _NODE_ID = re.compile(r"[A-Z]{2}|EUROPOL|INTERPOL")
-_ALPHA2_TO_ALPHA3 = {a2: a3 for a3, a2 in ALPHA3_TO_ALPHA2.items()}
 
 SEARCH_TYPE_OF_TOT = {codes.TOT_CPS: "TP/TP", codes.TOT_MPS: "LT/TP"}
 TOT_OF_SEARCH_TYPE = {v: k for k, v in SEARCH_TYPE_OF_TOT.items()}
@@ -184,6 +201,43 @@ def _error(tx: IntiTransaction) -> ErrorBody:
     )
 
 
+def core_data_of_subject(subject: SubjectData) -> CoreData | None:
+    """A hit's subject as core data; None without a surname (our core data needs a family
+    name to name anybody)."""
+    given = ((subject.given_name,) if subject.given_name else ()) + subject.middle_names
+    if not subject.surname:
+        return None
+    born = subject.birth_date
+    nationalities = []
+    for n, code in enumerate(subject.citizenship):
+        try:
+            nationalities.append(normalise_country(code))
+        except CountryError as exc:
+            path = f"Type-2.RecordSubject.PersonCitizenshipISO3166Alpha3Code[{n}]"
+            raise CodecError(path, "not an ISO 3166 country code") from exc
+    return CoreData(
+        name=PersonName(subject.surname, given),
+        date_of_birth=PartialDate(born.year, born.month, born.day) if born else None,
+        sex=Sex(subject.sex) if subject.sex in {s.value for s in Sex} else Sex.UNKNOWN,
+        nationalities=tuple(nationalities),
+    )
+
+
+def subject_of_core_data(core: CoreData) -> SubjectData:
+    """Core data as an SRE's subject (what INT-I has no place for is left out)."""
+    dob, birth = core.date_of_birth, None
+    if dob is not None and dob.month is not None and dob.day is not None:
+        birth = dt.date(dob.year, dob.month, dob.day)
+    return SubjectData(
+        surname=core.name.family or None,
+        given_name=core.name.given[0] if core.name.given else None,
+        middle_names=core.name.given[1:],
+        birth_date=birth,
+        sex=core.sex.value,
+        citizenship=tuple(alpha3(n) for n in core.nationalities),
+    )
+
+
 # --- envelope -> INT-I --------------------------------------------------------------------------
 
 
@@ -250,7 +304,17 @@ def country_of(node_id: str, default: str) -> str:
     we are the UK's adapter (`GBR`) and INT-I transactions go to Interpol (`XPO`)."""
     if node_id == "INTERPOL":
         return INTERPOL_COUNTRY
-    return _ALPHA2_TO_ALPHA3.get(node_id, default)
+    return ALPHA2_TO_ALPHA3.get(node_id, default)
+
+
+def int_i_tcn(message_id: str) -> str:
+    """INT-I's TCN is 15 letters and digits: a message id that is not becomes its digest.
+
+    Stable: the same message id always gives the same TCN, so a retry carries the same one.
+    """
+    if len(message_id) == 15 and message_id.isascii() and message_id.isalnum():
+        return message_id
+    return hashlib.sha256(message_id.encode()).hexdigest()[:15].upper()
 
 
 def _tcn(value: str, path: str) -> str:

@@ -38,6 +38,11 @@ key = "pki/GB.key"
 [[partners]]
 id = "DE"
 dialect = "prum"                  # or "interpol"
+profile = "prum-2008"             # the wire profile: "prum-2008" (Prüm XML; for Interpol,
+                                  # our ANSI/NIST CPS and Interpol XML) or "int-i-6"
+                                  # (Interpol's INT-I v6 XML for fingerprint searches);
+                                  # default: "int-i-6" for dialect "interpol", "prum-2008"
+                                  # for "prum" (which speaks nothing else)
 url = "http://127.0.0.1:9001/prum/v1/messages"
 modalities = ["dna", "fingerprint", "face"]
 timeout_s = 5.0                   # one attempt
@@ -91,6 +96,9 @@ FOLLOW_UP_WINDOW_S = FOLLOW_UP_WINDOW.total_seconds()  # core data only for hits
 SEARCH_RETENTION_S = 30 * 86400.0  # default search_retention_s
 
 DIALECTS = ("prum", "interpol")
+PROFILES = ("int-i-6", "prum-2008")
+# The profile a dialect speaks when its partner's config names none.
+DEFAULT_PROFILE: Mapping[str, str] = {"prum": "prum-2008", "interpol": "int-i-6"}
 # Searches a day per partner: Prüm Implementing Agreement Art. 9 for the fingerprint search
 # types (exchange.capacities); DNA, face and nominal checks have no agreed figure here.
 DEFAULT_CAPACITIES: Mapping[str, int] = {
@@ -116,6 +124,8 @@ class PartnerConfig:
     id: str
     url: str
     dialect: str = "prum"
+    # The wire profile (`PROFILES`); "" takes the dialect's default (`DEFAULT_PROFILE`).
+    profile: str = ""
     modalities: tuple[Modality, ...] = (Modality.DNA, Modality.FINGERPRINT, Modality.FACE)
     timeout_s: float = 5.0
     retries: int = 2
@@ -131,6 +141,22 @@ class PartnerConfig:
     dna_batch_linger_s: float = DNA_BATCH_LINGER_S
     capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
     inbound_capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
+
+    def __post_init__(self) -> None:
+        if not self.profile:
+            object.__setattr__(self, "profile", DEFAULT_PROFILE.get(self.dialect, "prum-2008"))
+        problem = profile_problem(self.dialect, self.profile)
+        if problem is not None:
+            raise ValueError(f"partner {self.id}: {problem}")
+
+
+def profile_problem(dialect: str, profile: str) -> str | None:
+    """Why a dialect cannot speak a profile, or None: Prüm partners speak only Prüm 2008."""
+    if profile not in PROFILES:
+        return f"one of {', '.join(PROFILES)}"
+    if dialect == "prum" and profile != "prum-2008":
+        return f"{profile} is Interpol's; a partner of dialect prum speaks prum-2008"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +291,10 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
     dialect = _get(doc, "dialect", str, "prum", where)
     if dialect not in DIALECTS:
         raise ConfigError(f"{where}dialect: one of {', '.join(DIALECTS)}")
+    profile = _get(doc, "profile", str, DEFAULT_PROFILE[dialect], where)
+    problem = profile_problem(dialect, profile)
+    if problem is not None:
+        raise ConfigError(f"{where}profile: {problem}")
     try:
         modalities = tuple(Modality(m) for m in _get(doc, "modalities", list, ["dna"], where))
     except ValueError as exc:
@@ -273,6 +303,7 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
         id=_get(doc, "id", str, None, where),
         url=_get(doc, "url", str, None, where),
         dialect=dialect,
+        profile=profile,
         modalities=modalities,
         timeout_s=_get(doc, "timeout_s", float, 5.0, where),
         retries=_get(doc, "retries", int, 2, where),

@@ -16,10 +16,13 @@ from exchange.codecs import int_i_codes as codes
 from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.codecs.int_i_envelope import (
+    core_data_of_subject,
     decode_envelope,
     encode_envelope,
     envelope_from_transaction,
+    int_i_tcn,
     node_of,
+    subject_of_core_data,
     transaction_from_envelope,
 )
 from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
@@ -39,6 +42,7 @@ from exchange.codecs.int_i_xml import (
 from exchange.model import (
     BiometricImage,
     Candidate,
+    CoreData,
     DactySearchRequest,
     Envelope,
     ErrorBody,
@@ -52,9 +56,12 @@ from exchange.model import (
     Minutia,
     MinutiaKind,
     Modality,
+    PartialDate,
+    PersonName,
     ProbeResult,
     Purpose,
     SearchReply,
+    Sex,
 )
 from tests.shared_data import THIRDPARTY, needs_shared
 
@@ -337,6 +344,30 @@ def test_sre_with_subject_built_from_scratch_validates() -> None:
     data = encode(tx)
     assert_valid(data)
     assert decode(data) == tx
+
+
+def test_a_subject_maps_to_core_data_and_back() -> None:
+    subject = SubjectData("Doe", "Jane", ("Q",), dt.date(1980, 2, 3), "F", ("GBR", "IRL"))
+    core = core_data_of_subject(subject)
+    assert core == CoreData(
+        name=PersonName("Doe", ("Jane", "Q")),
+        date_of_birth=PartialDate(1980, 2, 3),
+        sex=Sex.FEMALE,
+        nationalities=("GB", "IE"),
+    )
+    assert subject_of_core_data(core) == subject
+    partial = dataclasses.replace(core, date_of_birth=PartialDate(1980), sex=Sex.UNKNOWN)
+    assert subject_of_core_data(partial).birth_date is None  # nc:Date has no partial form
+    assert core_data_of_subject(SubjectData(given_name="Jane")) is None  # no family name
+    with pytest.raises(CodecError, match=r"PersonCitizenshipISO3166Alpha3Code\[0\]"):
+        core_data_of_subject(SubjectData("Doe", citizenship=("ZZZ",)))
+
+
+def test_int_i_tcn_is_stable_and_int_i_shaped() -> None:
+    assert int_i_tcn("26000000000001A") == "26000000000001A"  # already a TCN: kept
+    tcn = int_i_tcn("01a2524a-5a5c-7396-92bb-6ef8d871f95c.fingerprint")
+    assert tcn == int_i_tcn("01a2524a-5a5c-7396-92bb-6ef8d871f95c.fingerprint")
+    assert len(tcn) == 15 and tcn.isalnum() and tcn != int_i_tcn("other.fingerprint")
 
 
 def test_tcn_must_be_int_i_shaped() -> None:

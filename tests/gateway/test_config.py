@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.gateway.config import ConfigError, GalleryConfig, load
+from exchange.gateway.config import ConfigError, GalleryConfig, PartnerConfig, load
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway.toml"
 
@@ -17,7 +17,7 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     assert config.data_dir == EXAMPLE.parent / "../gateway-data"
     de, fr = config.partners
     assert de.capacities["DNA"] == 1000 and de.capacities["TP/TP"] == 100  # Art. 9 default
-    assert fr.timeout_s == 5.0 and fr.dialect == "prum"
+    assert fr.timeout_s == 5.0 and fr.dialect == "prum" and fr.profile == "prum-2008"
     assert (de.breaker_failures, de.breaker_reset_s) == (3, 30.0)
     assert (fr.breaker_failures, fr.breaker_reset_s) == (5, 10.0)  # the defaults
     (client,) = config.clients
@@ -30,6 +30,9 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     [
         ("node_id = 5", "node_id"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\ndialect = "smtp"', "dialect"),
+        ('[[partners]]\nid = "DE"\nurl = "http://x"\nprofile = "int-i-6"', "partners.0..profile"),
+        ('[[partners]]\nid = "I"\nurl = "x"\ndialect = "interpol"\nprofile = "v5"', "profile"),
+        ('[[partners]]\nid = "I"\nurl = "x"\ndialect = "interpol"\nprofile = 6', "profile"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\n[partners.capacities]\n"XX/YY" = 1', "XX/YY"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nmodalities = ["iris"]', "modalities"),
         ('[[partners]]\nid = "DE"\nurl = "a"\n[[partners]]\nid = "DE"\nurl = "b"', "twice"),
@@ -64,6 +67,29 @@ def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=key.replace("/", ".")):
         load(path)
+
+
+def test_a_partner_profile_defaults_by_dialect_and_may_be_named(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        "open_client_api = true\n"
+        '[[partners]]\nid = "DE"\nurl = "http://a"\n'
+        '[[partners]]\nid = "INTERPOL"\nurl = "http://b"\ndialect = "interpol"\n'
+        '[[partners]]\nid = "XPO"\nurl = "http://c"\ndialect = "interpol"\n'
+        'profile = "prum-2008"\n'
+        '[[partners]]\nid = "FR"\nurl = "http://d"\nprofile = "prum-2008"\n',
+        encoding="utf-8",
+    )
+    de, interpol, xpo, fr = load(path).partners
+    assert (de.profile, interpol.profile) == ("prum-2008", "int-i-6")
+    assert (xpo.profile, fr.profile) == ("prum-2008", "prum-2008")
+
+
+def test_a_partner_built_in_code_gets_the_same_defaults_and_checks() -> None:
+    assert PartnerConfig("INTERPOL", "http://x", dialect="interpol").profile == "int-i-6"
+    assert PartnerConfig("DE", "http://x").profile == "prum-2008"
+    with pytest.raises(ValueError, match="speaks prum-2008"):
+        PartnerConfig("DE", "http://x", profile="int-i-6")
 
 
 def test_search_retention_is_0_or_at_least_the_follow_up_window(tmp_path: Path) -> None:

@@ -39,3 +39,6 @@ def test_demo_covers_fingerprints_and_interpol_nominal_checks() -> None:
     interpol = [r for r in rows if r.startswith("Nominal + prints: Interpol") and "INTERPOL" in r]
     assert interpol and "nominal:candidate N-2026-" in interpol[0]
     assert "fingerprint:candidate INTERPOL-" in interpol[0]
+    assert "Follow-up of Interpol's INT-I fingerprint hit (SRE subject): core data from " in (
+        proc.stdout
+    )

@@ -130,6 +130,10 @@ def test_interpol_nominal(tmp_path: Path) -> None:
     with_prints = sum("fingerprint" in x["modalities"] for x in r["figures"]["results"])
     assert 0 < sum(_statuses(r, "DE").values()) == with_prints < SHORT
     assert r["figures"]["hit_rate"]["by_holder"]["INTERPOL"]["eligible"] > 0
+    # Interpol's fingerprint hits came as INT-I SREs; their follow-ups give the core data.
+    fu = r["figures"]["follow_ups"]["details"]
+    via_int_i = [d for d in fu if (d["partner"], d["modality"]) == ("INTERPOL", "fingerprint")]
+    assert via_int_i and all(d["ok"] for d in via_int_i)
 
 
 def test_follow_ups(tmp_path: Path) -> None:

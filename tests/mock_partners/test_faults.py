@@ -258,18 +258,24 @@ async def _requests_listed(s: aiohttp.ClientSession, admin: str) -> None:
 
 
 async def _interpol(c: Cluster, s: aiohttp.ClientSession, admin: str) -> None:
-    """The same injector in front of the Interpol node: its XML and its ANSI/NIST replies."""
+    """The same injector in front of the Interpol node: its XML and its INT-I replies."""
     got = await _partner_result(c, s, HELD_BY_INTERPOL, "INTERPOL", ["dna"])
     assert got["status"] == "hit"
     await _put_profile(s, admin, "wrong-sender")
     got = await _partner_result(c, s, HELD_BY_INTERPOL, "INTERPOL", ["dna"])
     assert got["status"] == "error" and "reply from XX" in got["error"]
     await _put_profile(s, admin, "wrong-correlation")
-    got = await _partner_result(c, s, HELD_BY_INTERPOL, "INTERPOL", ["fingerprint"])
+    got = await _partner_result(c, s, HELD_BY_INTERPOL, "INTERPOL", ["dna"])
     assert got["status"] == "error" and "correlation" in got["error"]
-    await _put_profile(s, admin, "exhausted")
+    # INT-I's correlation is the reply's TCR: another one answers another request.
     got = await _partner_result(c, s, HELD_BY_INTERPOL, "INTERPOL", ["fingerprint"])
+    assert got["status"] == "error" and "does not answer this request" in got["error"]
+    await _put_profile(s, admin, "exhausted")
+    got = await _partner_result(c, s, HELD_BY_INTERPOL, "INTERPOL", ["dna"])
     assert got["status"] == "quota_exceeded"
+    # INT-I has no error code for a quota: HTTP 429, retried, then given up as an error.
+    got = await _partner_result(c, s, HELD_BY_INTERPOL, "INTERPOL", ["fingerprint"])
+    assert got["status"] == "error" and "HTTP 429" in got["error"]
 
 
 def test_admin_listens_on_loopback_only() -> None:

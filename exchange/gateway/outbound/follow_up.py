@@ -6,13 +6,20 @@ returned it for the core data behind its reference. The request goes out through
 way out (`send.send_and_read`) in the dialect the partner speaks (`dialects`), audited when
 sent; the reply's core data is audited when received and when handed to the client, in one
 commit with the hit's follow-up mark.
+
+A hit that brought its core data with it (an INT-I SRE names the person it identified:
+`dialects.int_i`) is followed up from the store, without a second round trip: the data was
+received (and audited) with the search's reply; handing it to the client is audited here,
+in the same commit as the follow-up mark, as for any other follow-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
+from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
 from exchange.gateway.errors import (
     Conflict,
@@ -31,6 +38,7 @@ from exchange.gateway.state.ids import uuid7
 from exchange.gateway.state.rows import HitRow, PartnerStatus, SearchRow
 from exchange.gateway.state.store import ConflictError, NotFoundError
 from exchange.model import CoreData, MessageType
+from exchange.records import core_data_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,10 @@ async def follow_up(node: Node, asked: FollowUp) -> CoreData:
     result = next((r for r in search.results if r.partner == hit.partner), None)
     if link is None or result is None:
         raise PartnerGone("the partner of this hit is no longer configured", "hit_id")
+    stored = _stored_core_data(node, asked)
+    if stored is not None:
+        _record(node, asked, None)
+        return stored
     message_id = uuid7()
     msg = follow_up_message(
         link.cfg, node.config.node_id, node.clock(), search, result, hit, message_id
@@ -104,23 +116,41 @@ async def follow_up(node: Node, asked: FollowUp) -> CoreData:
     return answer.core_data
 
 
-def _record(node: Node, asked: FollowUp, message_id: str) -> None:
-    """The hit's follow-up mark, then its receipt and supply to the client, audited."""
+def _stored_core_data(node: Node, asked: FollowUp) -> CoreData | None:
+    """The core data that came with the hit (`NewHit.core_data_json`), if any."""
+    text = node.store.hit_core_data_json(asked.search.search_id, asked.hit.hit_id)
+    if text is None:
+        return None
+    try:
+        return core_data_of(uk_json.record_from_json(json.loads(text)))
+    except (CodecError, ValueError) as exc:  # what we stored ourselves: should not happen
+        raise PartnerInvalidReply(f"stored core data unreadable: {type(exc).__name__}") from exc
+
+
+def _record(node: Node, asked: FollowUp, message_id: str | None) -> None:
+    """The hit's follow-up mark, then its receipt (when a reply brought it: `message_id`)
+    and supply to the client, audited."""
     search, hit = asked.search, asked.hit
     try:
         node.store.record_follow_up(search.search_id, hit.hit_id, now=node.clock())
     except (ConflictError, NotFoundError) as exc:
         raise Conflict(str(exc), "hit_id") from exc
-    received = asked.entry(
-        node,
-        MessageType.FOLLOW_UP_REPLY,
-        Outcome.SUPPLIED,
-        Direction.RECEIVED,
-        message_id,
-        hit.partner,
-    )
-    supplied = asked.entry(
-        node, ClientEvent.CORE_DATA, Outcome.SUPPLIED, Direction.SENT, search.search_id, None
+    entries = []
+    if message_id is not None:
+        entries.append(
+            asked.entry(
+                node,
+                MessageType.FOLLOW_UP_REPLY,
+                Outcome.SUPPLIED,
+                Direction.RECEIVED,
+                message_id,
+                hit.partner,
+            )
+        )
+    entries.append(
+        asked.entry(
+            node, ClientEvent.CORE_DATA, Outcome.SUPPLIED, Direction.SENT, search.search_id, None
+        )
     )
     with node.store.transaction():
-        node.audit.append_many([received, supplied])
+        node.audit.append_many(entries)

@@ -75,8 +75,10 @@ def plan_messages(
         if plan.cfg.dialect == "interpol":
             result = by_partner[plan.partner]
             outgoing = interpol.search_messages(
-                node_id, now, search, result, record, bodies, nominal
+                node_id, now, search, result, record, bodies, nominal, plan.cfg.profile
             )
+            if Modality.FINGERPRINT in plan.cfg.modalities:
+                plan.answers.extend(interpol.unsent_answers(bodies, plan.cfg.profile))
         else:
             outgoing = shared[plan.partner]
         plan.to_send = [m for m in outgoing if m.modality in plan.cfg.modalities]

@@ -7,7 +7,7 @@ client API contract.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from exchange.model import MatchType, Modality, Purpose
@@ -79,6 +79,9 @@ class NewHit:
     score: float
     match_type: MatchType
     wildcard: bool = False
+    # Step-2 data that came with the hit (an INT-I SRE's subject), as a UK record's JSON:
+    # stored with the hit and released only through its follow-up; never in a repr.
+    core_data_json: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

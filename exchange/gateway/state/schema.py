@@ -182,6 +182,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE searches DROP COLUMN record_json;
     ALTER TABLE inbound_messages DROP COLUMN answered_at;
     """,
+    # 8 -> 9: the step-2 data a partner sent with a hit (an INT-I SRE names the person it
+    # identified), as a UK record's JSON like `records.record_json`; read only by the hit's
+    # follow-up (`outbound.follow_up`), dropped with its search.
+    """
+    ALTER TABLE hits ADD COLUMN core_data_json TEXT;
+    """,
 ]
 
 

@@ -278,7 +278,7 @@ class Store(PartnerSideState, UkRecords):
                 return False
             self._conn.executemany(
                 "INSERT INTO hits (hit_id, search_id, partner, modality, reference, score,"
-                " match_type, wildcard) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " match_type, wildcard, core_data_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         self.new_id(),
@@ -289,6 +289,7 @@ class Store(PartnerSideState, UkRecords):
                         float(h.score),
                         MatchType(h.match_type).value,
                         int(h.wildcard),
+                        h.core_data_json,
                     )
                     for h in hits
                 ],
@@ -373,6 +374,17 @@ class Store(PartnerSideState, UkRecords):
             (search_id, hit_id),
         ).fetchone()
         return None if row is None else _hit(row)
+
+    def hit_core_data_json(self, search_id: str, hit_id: str) -> str | None:
+        """The step-2 data that came with a hit (`NewHit.core_data_json`), or None.
+
+        For the hit's follow-up only: search results never read this column.
+        """
+        row = self._conn.execute(
+            "SELECT core_data_json FROM hits WHERE search_id = ? AND hit_id = ?",
+            (search_id, hit_id),
+        ).fetchone()
+        return None if row is None else row[0]
 
     def confirm_hit(
         self, search_id: str, hit_id: str, operator: str, *, now: dt.datetime

@@ -350,18 +350,22 @@ def test_a_prum_dna_reply_is_read_like_any_other(store: Store, record: PersonRec
 
 
 def _interpol_messages(
-    store: Store, record: PersonRecord, nominal: bool
+    store: Store, record: PersonRecord, nominal: bool, profile: str = "int-i-6"
 ) -> tuple[SearchRow, dict[Modality, Outgoing]]:
     modalities = (*BIOMETRIC, Modality.NOMINAL) if nominal else BIOMETRIC
     search = _search(store, record, (INTERPOL,), modalities)
     bodies = build_bodies(record, search.modalities, search.max_candidates)
     result = _result(search, INTERPOL)
-    out = interpol_dialect.search_messages("GB", NOW, search, result, record, bodies, nominal)
+    out = interpol_dialect.search_messages(
+        "GB", NOW, search, result, record, bodies, nominal, profile
+    )
     return search, _by_modality(out)
 
 
-def test_interpol_prints_go_as_ansi_nist(store: Store, record: PersonRecord) -> None:
-    search, out = _interpol_messages(store, record, nominal=False)
+def test_interpol_prints_go_as_ansi_nist_in_the_prum_2008_profile(
+    store: Store, record: PersonRecord
+) -> None:
+    search, out = _interpol_messages(store, record, nominal=False, profile="prum-2008")
     msg = out[Modality.FINGERPRINT]
     assert msg.content_type == "application/octet-stream"
     assert msg.message_id == _result(search, INTERPOL).message_id_for(Modality.FINGERPRINT)
@@ -440,7 +444,7 @@ def test_interpol_xml_replies_are_checked_like_prum_ones(
 def test_interpol_ansi_nist_replies_are_read_from_sre_and_err(
     store: Store, record: PersonRecord
 ) -> None:
-    _, out = _interpol_messages(store, record, nominal=False)
+    _, out = _interpol_messages(store, record, nominal=False, profile="prum-2008")
     msg = out[Modality.FINGERPRINT]
     request = ansi_nist.decode(msg.data)
 

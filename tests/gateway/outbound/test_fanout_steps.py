@@ -392,7 +392,7 @@ def test_each_partner_is_planned_in_its_dialect_and_for_its_modalities_only(
         interpol = {m.modality: m.content_type for m in plans[INTERPOL].to_send}
         assert interpol == {
             Modality.DNA: "application/xml",
-            Modality.FINGERPRINT: "application/octet-stream",  # ANSI/NIST-ITL
+            Modality.FINGERPRINT: "application/xml",  # INT-I v6, the interpol default
             Modality.FACE: "application/xml",
             Modality.NOMINAL: "application/xml",
         }

@@ -1,9 +1,9 @@
 """The follow-up of a confirmed hit goes out in its partner's dialect, end to end.
 
 A real UK gateway, a Prüm partner (DE) and the mock Interpol node on loopback. Interpol's
-node reads only its own dialect (XML in `urn:prum-exchange:interpol:1.0`, or ANSI/NIST for
-fingerprint searches): a follow-up sent to it in Prüm XML is refused as `schema_invalid`,
-which is what the gateway did before its follow-ups went through the dialects.
+node reads only its own dialect (XML in `urn:prum-exchange:interpol:1.0`, or INT-I XML and
+ANSI/NIST for fingerprint searches): a follow-up sent to it in Prüm XML is refused as
+`schema_invalid`, which is what the gateway did before its follow-ups went through the dialects.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from exchange.codecs import uk_json
 from exchange.gateway.state.audit import Direction
@@ -33,9 +34,12 @@ async def _confirm_and_follow_up(
     return await _call(s, "POST", f"{base}/follow-up", FOLLOW_UP)
 
 
+@pytest.mark.parametrize("profile", ["prum-2008", "int-i-6"])
 def test_an_interpol_hit_is_followed_up_in_interpol_xml_for_dna_and_fingerprints(
-    tmp_path: Path,
+    tmp_path: Path, profile: str
 ) -> None:
+    """prum-2008: both follow-ups travel as Interpol XML. int-i-6: the fingerprint hit came
+    in an INT-I SRE with its subject, and its follow-up is answered from that, unsent."""
     subject = 2 * PARTNER_SUBJECTS + 1  # held by INTERPOL, the second partner
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
@@ -65,9 +69,19 @@ def test_an_interpol_hit_is_followed_up_in_interpol_xml_for_dna_and_fingerprints
             "SELECT partner FROM audit WHERE message_type = ? AND direction = ?",
             (MessageType.FOLLOW_UP_REPLY.value, Direction.RECEIVED.value),
         ).fetchall()
-        assert replies == [("INTERPOL",), ("INTERPOL",)]
+        sent = 2 if profile == "prum-2008" else 1
+        assert replies == [("INTERPOL",)] * sent
+        supplied = uk.store.connection.execute(
+            "SELECT count(*) FROM audit WHERE message_type = 'core_data'"
+        ).fetchone()
+        assert supplied == (2,)  # each handed to the client, audited either way
 
-    run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))
+    run(
+        tmp_path,
+        scenario,
+        partner_ids=("DE", "INTERPOL"),
+        partner_overrides={"INTERPOL": {"profile": profile}},
+    )
 
 
 def test_a_refused_interpol_follow_up_is_the_partners_typed_refusal(tmp_path: Path) -> None:

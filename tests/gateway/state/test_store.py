@@ -217,6 +217,7 @@ def table_shape(conn: sqlite3.Connection, table: str) -> tuple[list[Any], ...]:
 
 
 DROPPED_IN_7_TO_8 = {"searches": "record_json", "inbound_messages": "answered_at"}
+ADDED_IN_8_TO_9 = {"core_data_json"}
 
 
 def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
@@ -243,8 +244,11 @@ def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
             info, others, keys = before[table]
             kept = [c for c in info if c[0] != column]
             assert table_shape(conn, table) == (kept, others, keys)  # indexes, keys as they were
-        for table in ("search_records", "partner_results", "hits"):  # the keys to `searches`
+        for table in ("search_records", "partner_results"):  # the keys to `searches`
             assert table_shape(conn, table) == before[table]
+        info, others, keys = table_shape(conn, "hits")  # 8 -> 9 adds one column, keys kept
+        assert [c for c in info if c[0] not in ADDED_IN_8_TO_9] == before["hits"][0]
+        assert (others, keys) == before["hits"][1:]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert s.pending_searches() == [pending]  # with its record and partners, to resume
@@ -375,6 +379,24 @@ def test_set_partner_result_with_hits(store: Store) -> None:
     assert de.hits[0].match_type is MatchType.FULL and de.hits[0].partner == "DE"
     assert de.message_id == search.results[0].message_id  # kept for retries
     assert fr.status is PartnerStatus.ERROR and fr.error == "HTTP 503" and fr.hits == ()
+
+
+def test_step2_data_of_a_hit_is_kept_apart_from_the_search(store: Store) -> None:
+    search = new_search(store)
+    core = '{"name": {"family": "Doe"}}'
+    hits = [
+        NewHit(Modality.FINGERPRINT, "XPO-1", 1.0, MatchType.CANDIDATE, core_data_json=core),
+        dna_hit("DE-REF-1"),
+    ]
+    assert core not in repr(hits[0])  # never in a log line by way of a repr
+    store.set_partner_result(search.search_id, "DE", PartnerStatus.HIT, now=T0, hits=hits)
+    got = store.get_search(search.search_id)
+    assert got is not None
+    by_ref = {h.reference: h for h in got.results[0].hits}
+    assert "Doe" not in repr(got)  # the search's rows do not carry it
+    assert store.hit_core_data_json(search.search_id, by_ref["XPO-1"].hit_id) == core
+    assert store.hit_core_data_json(search.search_id, by_ref["DE-REF-1"].hit_id) is None
+    assert store.hit_core_data_json(search.search_id, "no-such-hit") is None
 
 
 def test_partner_result_is_written_once(store: Store) -> None:
@@ -563,7 +585,7 @@ def test_a_failed_commit_leaves_no_transaction_open(store: Store, db: Path) -> N
         store.enrol_record("12/1234567C", "REF-1", RECORD, now=T0)
         store.connection.execute(
             "INSERT INTO hits VALUES ('h', 'no-search', 'DE', 'dna', 'R', 1.0, 'full', 0,"
-            " NULL, NULL, NULL)"
+            " NULL, NULL, NULL, NULL)"
         )
     assert not store.connection.in_transaction
     store.enrol_record("13/7654321D", "REF-2", RECORD, now=T0)

@@ -1,11 +1,21 @@
 """The Interpol dialect (`exchange.codecs.interpol`): what a search and a follow-up become.
 
-Fingerprints go as an ANSI/NIST-ITL CPS transaction (answered with SRE), DNA and face as
-Interpol XML, and with the `nominal` modality a nominal check of the record's names, date of
-birth, sex and nationalities against notices and travel documents. A follow-up of any hit
-from Interpol travels as Interpol XML. Every message carries the stable per-(search,
-partner, modality) message id, so retries and resumed searches reuse it; replies are checked
-with the rules every dialect shares (`outbound.messages`).
+Fingerprints go in the partner's profile: with `int-i-6` (the default) as an INT-I v6
+transaction, CPS or MPS, answered with SRE or ERR (`dialects.int_i`); with `prum-2008` as
+an ANSI/NIST-ITL CPS transaction in our own profile (answered with SRE). DNA and face go as
+Interpol XML under either profile (INT-I v6 has no DNA or face transactions that we model),
+and with the `nominal` modality a nominal check of the record's names, date of birth, sex
+and nationalities against notices and travel documents. Every message carries the stable
+per-(search, partner, modality) message id (INT-I's TCN is made from it), so retries and
+resumed searches reuse it; replies are checked with the rules every dialect shares
+(`outbound.messages`).
+
+Follow-ups: an INT-I SRE hit brings its subject (the identity of the person it names) with
+it, stored with the hit as its core data. That hit's follow-up is answered from the store,
+with no second round trip: INT-I v6 has no step-2 transaction, and Interpol has sent the
+data already. It is released only as the confirmed hit's follow-up (`outbound.follow_up`),
+never in the search result. A hit without stored core data (a prum-2008 CPS hit, an SRE
+hit without a subject, any other modality) is followed up as before, as Interpol XML.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from collections.abc import Callable
 
 from exchange.capacities import search_type_of
 from exchange.codecs import ansi_nist, interpol, prum_xml
+from exchange.gateway.outbound.dialects import int_i
 from exchange.gateway.outbound.messages import (
     Answer,
     Outgoing,
@@ -57,13 +68,21 @@ def search_messages(
     record: PersonRecord,
     bodies: SearchBodies,
     nominal: bool,
+    profile: str = "int-i-6",
 ) -> list[Outgoing]:
-    """Interpol: prints as ANSI/NIST-ITL, DNA and face as Interpol XML, plus a nominal check."""
+    """Interpol: prints in the partner's `profile` (INT-I v6, or ANSI/NIST-ITL in ours), DNA
+    and face as Interpol XML, plus a nominal check.
+
+    With `int-i-6`, prints of a search type INT-I has no transaction for are not sent
+    (`unsent_answers` answers them)."""
     out = []
     for modality, body in bodies.items():
         message_id = result.message_id_for(modality)
         if isinstance(body, DactySearchRequest):
-            out.append(_cps(node_id, now, search, result, body))
+            if profile != "int-i-6":
+                out.append(_cps(node_id, now, search, result, body))
+            elif int_i.carries(body):
+                out.append(int_i.search_message(node_id, now, search, result, body))
             continue
         msg = interpol.InterpolMessage(
             message_id, search.correlation_id, now, node_id, result.partner, search.purpose, body
@@ -83,6 +102,20 @@ def search_messages(
     if nominal and record.name is not None:
         out.append(_nominal_check(node_id, now, search, result, record))
     return out
+
+
+def unsent_answers(bodies: SearchBodies, profile: str) -> list[Answer]:
+    """Answers for what `search_messages` does not send: prints INT-I cannot carry."""
+    body = bodies.get(Modality.FINGERPRINT)
+    if profile != "int-i-6" or not isinstance(body, DactySearchRequest) or int_i.carries(body):
+        return []
+    return [
+        Answer(
+            modality=Modality.FINGERPRINT,
+            status=PartnerStatus.ERROR,
+            error=f"INT-I v6 has no search transaction for {body.search_type}; nothing was sent",
+        )
+    ]
 
 
 def _cps(
