@@ -255,12 +255,12 @@ def unsigned(value: str, path: str, *, digits: int = 9) -> int:
     return int(value)
 
 
-def _read_type4(buf: bytes, offset: int, index: int, rtype: int) -> tuple[Type4Record, int]:
-    where = f"Type-{rtype}[{index}]"
-    if len(buf) - offset < TYPE4_HEADER.size:
+def _binary_frame(buf: bytes, offset: int, where: str, rtype: int, header: int) -> int:
+    """Check a binary record's LEN (4 bytes) and IDC (1 byte) at `offset`; return LEN."""
+    if len(buf) - offset < header:
         raise CodecError(f"{where}.{rtype}.001", "truncated binary header", offset=offset)
-    length, idc, imp, fgp, isr, hll, vll, gca = TYPE4_HEADER.unpack_from(buf, offset)
-    if length < TYPE4_HEADER.size:
+    length = int.from_bytes(buf[offset : offset + 4], "big")
+    if length < header:
         raise CodecError(
             f"{where}.{rtype}.001", f"LEN {length} shorter than the header", offset=offset
         )
@@ -268,8 +268,17 @@ def _read_type4(buf: bytes, offset: int, index: int, rtype: int) -> tuple[Type4R
         raise CodecError(
             f"{where}.{rtype}.001", f"LEN {length} runs past the end of the input", offset=offset
         )
-    if idc > 99:
-        raise CodecError(f"{where}.{rtype}.002", f"IDC {idc} outside 0-99", offset=offset + 4)
+    if buf[offset + 4] > 99:
+        raise CodecError(
+            f"{where}.{rtype}.002", f"IDC {buf[offset + 4]} outside 0-99", offset=offset + 4
+        )
+    return length
+
+
+def _read_type4(buf: bytes, offset: int, index: int, rtype: int) -> tuple[Type4Record, int]:
+    where = f"Type-{rtype}[{index}]"
+    length = _binary_frame(buf, offset, where, rtype, TYPE4_HEADER.size)
+    _, idc, imp, fgp, isr, hll, vll, gca = TYPE4_HEADER.unpack_from(buf, offset)
     if isr > 1:
         raise CodecError(
             f"{where}.{rtype}.005", f"ISR {isr} is neither 0 nor 1", offset=offset + 12
@@ -287,19 +296,8 @@ _OPAQUE_HEADER = struct.Struct(">IB")  # LEN, IDC
 
 def _read_opaque(buf: bytes, offset: int, index: int, rtype: int) -> tuple[BinaryRecord, int]:
     where = f"Type-{rtype}[{index}]"
-    if len(buf) - offset < _OPAQUE_HEADER.size:
-        raise CodecError(f"{where}.{rtype}.001", "truncated binary header", offset=offset)
-    length, idc = _OPAQUE_HEADER.unpack_from(buf, offset)
-    if length < _OPAQUE_HEADER.size:
-        raise CodecError(
-            f"{where}.{rtype}.001", f"LEN {length} shorter than the header", offset=offset
-        )
-    if offset + length > len(buf):
-        raise CodecError(
-            f"{where}.{rtype}.001", f"LEN {length} runs past the end of the input", offset=offset
-        )
-    if idc > 99:
-        raise CodecError(f"{where}.{rtype}.002", f"IDC {idc} outside 0-99", offset=offset + 4)
+    length = _binary_frame(buf, offset, where, rtype, _OPAQUE_HEADER.size)
+    _, idc = _OPAQUE_HEADER.unpack_from(buf, offset)
     body = buf[offset + _OPAQUE_HEADER.size : offset + length]
     return BinaryRecord(rtype, idc, body), offset + length
 
