@@ -205,7 +205,7 @@ def test_a_partner_that_never_answers_makes_the_search_partial(tmp_path: Path) -
                 seed=SEED,
                 gallery_size=8,
                 partner_overrides=overrides,
-                uk_overrides={"search_deadline_s": 2.0},
+                uk_overrides={"search_deadline_s": 10.0},
             ) as cluster,
             aiohttp.ClientSession() as session,
         ):

@@ -154,6 +154,10 @@ class DnaBatcher:
             or asyncio.get_running_loop().time() < self._next_send
         )
 
+    def waiting(self) -> int:
+        """How many probes wait in the queue for the next batch."""
+        return len(self._queue)
+
     def _sending(self) -> None:
         """A message goes now: the next one lingers until `dna_batch_linger_s` from now."""
         self._next_send = asyncio.get_running_loop().time() + self.cfg.dna_batch_linger_s

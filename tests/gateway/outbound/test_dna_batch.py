@@ -52,29 +52,55 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DE_HELD = [PARTNER_SUBJECTS + i for i in (1, 2, 3)]
 FR_HELD = 2 * PARTNER_SUBJECTS + 4
 NOBODY = 9 * PARTNER_SUBJECTS
-HOLD_S = 0.6  # how long the slow partner holds each message
+HOLD_S = 0.3  # how long the slow partner holds each message, once released
 
 
-def _slow(seconds: float, after_first: int | None = None) -> Any:
-    """A middleware: every message waits `seconds`; with `after_first`, messages after the
-    first get that HTTP status instead of the node's answer."""
-    seen: list[int] = []
+class _Slow:
+    """A middleware (`middleware`) for the slow partner. The first message is held until
+    `release` is set, so that the test, not the machine's speed, decides which searches
+    queue behind it; every message then waits `seconds`. With `after_first`, messages after
+    the first get that HTTP status instead of the node's answer."""
 
-    @web.middleware
-    async def slow(request: web.Request, handler: Handler) -> web.StreamResponse:
-        seen.append(1)
-        await asyncio.sleep(seconds)
-        if after_first is not None and len(seen) > 1:
-            return web.Response(status=after_first)
-        return await handler(request)
+    def __init__(self, seconds: float, after_first: int | None = None) -> None:
+        self.seconds = seconds
+        self.after_first = after_first
+        self.seen = 0
+        self.release = asyncio.Event()
 
-    return slow
+        @web.middleware
+        async def slow(request: web.Request, handler: Handler) -> web.StreamResponse:
+            self.seen += 1
+            if self.seen == 1:
+                await asyncio.wait_for(self.release.wait(), 20)
+            await asyncio.sleep(self.seconds)
+            if self.after_first is not None and self.seen > 1:
+                return web.Response(status=self.after_first)
+            return await handler(request)
+
+        self.middleware = slow
 
 
-async def _burst(c: Cluster, s: aiohttp.ClientSession, subjects: list[int]) -> list[Any]:
-    """One search alone, then the others while the first is still at the partner."""
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
+    """Wait (polling, bounded) until `condition()` holds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.01)
+
+
+async def _burst(
+    c: Cluster, s: aiohttp.ClientSession, subjects: list[int], slow: _Slow
+) -> list[Any]:
+    """One search alone, then the others while the first is still at the partner: they
+    are all queued for DE's next batch before DE answers the first."""
 
     records = {x: _probe(x) for x in subjects}  # made first: making one takes a while
+    uk = c.gateway.node
+    assert uk is not None
+    batcher = uk.links["DE"].batcher
+    assert batcher is not None
 
     async def one(subject: int) -> Any:
         status, body = await _call(
@@ -88,9 +114,11 @@ async def _burst(c: Cluster, s: aiohttp.ClientSession, subjects: list[int]) -> l
         return body
 
     first = asyncio.create_task(one(subjects[0]))
-    await asyncio.sleep(HOLD_S / 3)  # DE is still holding the first search's message
-    rest = await asyncio.gather(*(one(x) for x in subjects[1:]))
-    return [await first, *rest]
+    await _until(lambda: slow.seen == 1, "DE holds the first search's message")
+    rest = [asyncio.create_task(one(x)) for x in subjects[1:]]
+    await _until(lambda: batcher.waiting() == len(rest), "the others wait for a batch")
+    slow.release.set()
+    return [await first, *[await r for r in rest]]
 
 
 def _run(
@@ -123,7 +151,7 @@ def test_searches_waiting_for_a_busy_partner_go_in_one_message_and_each_gets_its
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         with structlog.testing.capture_logs(processors=[merge]) as logs:
-            bodies = await _burst(c, s, subjects)
+            bodies = await _burst(c, s, subjects, slow)
         for subject, body in zip(subjects, bodies, strict=True):
             assert body["status"] == "complete"
             by_partner = {p["partner"]: p for p in body["partners"]}
@@ -166,7 +194,8 @@ def test_searches_waiting_for_a_busy_partner_go_in_one_message_and_each_gets_its
         assert sorted(carried) == sorted(r.correlation_id for r in expected if r is not None)
         assert all("search_id" not in e for e in batch_logs)  # no one search's context
 
-    _run(tmp_path, scenario, partner_middlewares={"DE": [_slow(HOLD_S)]})
+    slow = _Slow(HOLD_S)
+    _run(tmp_path, scenario, partner_middlewares={"DE": [slow.middleware]})
     assert verify(str(tmp_path / "GB" / "gateway.sqlite3")).ok
 
 
@@ -236,7 +265,7 @@ def test_a_failed_batch_fails_each_of_its_searches_for_that_partner_only(tmp_pat
     subjects = [DE_HELD[0], DE_HELD[1], FR_HELD]
 
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
-        bodies = await _burst(c, s, subjects)
+        bodies = await _burst(c, s, subjects, slow)
         first = {p["partner"]: p["status"] for p in bodies[0]["partners"]}
         assert first == {"DE": "hit", "FR": "no_hit"}
         for subject, body in zip(subjects[1:], bodies[1:], strict=True):
@@ -247,7 +276,8 @@ def test_a_failed_batch_fails_each_of_its_searches_for_that_partner_only(tmp_pat
             assert by_partner["FR"]["status"] == fr
             assert body["status"] == "partial"
 
-    _run(tmp_path, scenario, partner_middlewares={"DE": [_slow(HOLD_S, 500)]})
+    slow = _Slow(HOLD_S, 500)
+    _run(tmp_path, scenario, partner_middlewares={"DE": [slow.middleware]})
 
 
 def test_a_partner_counts_a_batch_against_its_capacity_as_that_many_searches() -> None:
