@@ -196,7 +196,8 @@ def translation(data: bytes, source: str, target: str, out: Outbound | None = No
 
     uk-json -> a message format: the record becomes the message chosen by `out.message`
     (ANSI/NIST and INT-I XML carry fingerprint searches only, so `auto` means `dacty-search`
-    there; INT-I's TCN is 15 letters and digits, so another message id becomes its digest).
+    there; INT-I's TCN is YY, a serial and a check letter, so another message id becomes one,
+    `int_i_tcn`).
     A message format -> uk-json: the records the message carries. Between two message
     formats: the same envelope, re-encoded (what one format cannot carry is refused, or
     reported in the losses).
@@ -225,14 +226,14 @@ def translation(data: bytes, source: str, target: str, out: Outbound | None = No
     if target == "uk-json":
         return _to_records(envelope, unread)
     sent = envelope
-    if target == "int-i-xml":  # INT-I's TCN and TCR are 15 letters and digits
+    if target == "int-i-xml":  # INT-I's TCN and TCR have their own shape
         head = envelope.header
         sent = replace(
             envelope,
             header=replace(
                 head,
-                message_id=int_i_tcn(head.message_id),
-                correlation_id=int_i_tcn(head.correlation_id),
+                message_id=int_i_tcn(head.message_id, head.timestamp.year),
+                correlation_id=int_i_tcn(head.correlation_id, head.timestamp.year),
             ),
         )
     written = ENVELOPE_CODECS[target][1](sent)
@@ -248,7 +249,7 @@ def _from_record(record: PersonRecord, target: str, out: Outbound) -> Translatio
     if target in FINGERPRINT_ONLY and out.message == "auto":
         out = replace(out, message="dacty-search")
     if target == "int-i-xml":
-        tcn = int_i_tcn(out.message_id)
+        tcn = int_i_tcn(out.message_id, out.timestamp.year)
         out = replace(out, message_id=tcn, correlation_id=tcn)
     envelope = record_to_envelope(record, out)
     decode, encode = ENVELOPE_CODECS[target]

@@ -174,7 +174,7 @@ def encode_reply(inc: Incoming, body: ReplyBody) -> bytes:
         if isinstance(body, ErrorBody) and body.code in codes.NO_INT_I_CODE:
             return body.message.encode()
         header = Header(
-            int_i_tcn(str(uuid.uuid4())), inc.message_id, now, inc.receiver, inc.sender,
+            int_i_tcn(str(uuid.uuid4()), now.year), inc.message_id, now, inc.receiver, inc.sender,
             prum_xml.message_type_of(body), inc.purpose,
         )  # fmt: skip
         tx = transaction_from_envelope(
@@ -210,7 +210,7 @@ def rewrite_reply(
             origin = t1.origin
             if sender is not None:
                 origin = dataclasses.replace(origin, code=sender, name=sender)
-            tcr = int_i_tcn(correlation_id) if correlation_id is not None else t1.tcr
+            tcr = int_i_tcn(correlation_id, t1.date.year) if correlation_id is not None else t1.tcr
             t1 = dataclasses.replace(t1, origin=origin, tcr=tcr)
             return encode_inti(dataclasses.replace(tx, type1=t1))
         if inc.dialect == "interpol-xml":

@@ -48,7 +48,7 @@ from exchange.model import ErrorBody, ErrorCode, SearchReply
 XML = "application/xml"
 NODE_ID = "INTERPOL"
 INTERPOL = Agency(NODE_ID, "XPO", NODE_ID)
-UNKNOWN_TCN = "000000000000000"  # the TCR of an ERR to a message whose TCN cannot be read
+UNKNOWN_TCN = "00000000000000Z"  # the TCR of an ERR to a message whose TCN cannot be read
 _MARKS = (codes.NS_INTI.encode(), codes.NS_ITL.encode())
 
 
@@ -136,7 +136,7 @@ def _transaction(node: Node, tot: str, tcr: str, to: Agency, type2: Type2) -> In
     now = node.clock().astimezone(dt.UTC)
     type1 = Type1(
         tot=tot,
-        tcn=int_i_tcn(str(uuid.uuid4())),
+        tcn=int_i_tcn(str(uuid.uuid4()), now.year),
         date=now.date(),
         destination=to,
         origin=INTERPOL,

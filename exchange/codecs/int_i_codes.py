@@ -8,6 +8,7 @@ that CSV from ../shared to check this table against it; nothing of it is copied 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from exchange.codecs.errors import CodecError
@@ -24,6 +25,9 @@ ROOT = f"{{{NS_ITL}}}NISTBiometricInformationExchangePackage"
 # 1.013 DOM: the profile names itself and its version in every transaction.
 DOMAIN_NAME = "INT-I"
 DOMAIN_VERSION = "06.00"
+#: 1.009 TCN / 1.010 TCR: YY, a twelve-digit serial and a check character
+#: (MRT_INT-I_FieldDefinition.csv, row 1/TCN: its regular expression and procedure).
+TCN_PATTERN = re.compile(r"\d{14}[A-HJ-NP-RT-Z]")
 # 1.002 VER: ANSI/NIST-ITL 1-2011 Update 2015, as the published samples carry it.
 STANDARD_VERSION = "0502"
 

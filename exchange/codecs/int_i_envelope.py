@@ -2,7 +2,7 @@
 
 CPS (ten-print, search type `TP/TP`) and MPS (latent, `LT/TP`) searches map to a
 `DactySearchRequest`, SRE to a `SearchReply`, ERR to an `ErrorBody`. Header: TCN (1.009) is the
-message id and must be INT-I's 15 letters and digits; TCR (1.010) is the correlation id of a
+message id and must have INT-I's TCN shape (`int_i_codes.TCN_PATTERN`; `int_i_tcn` makes one); TCR (1.010) is the correlation id of a
 reply (a request's correlation id is its own TCN); ORI/DAI agency codes (1.008/1.007) are the
 sender and receiver; GMT (1.014) the timestamp.
 
@@ -307,19 +307,34 @@ def country_of(node_id: str, default: str) -> str:
     return ALPHA2_TO_ALPHA3.get(node_id, default)
 
 
-def int_i_tcn(message_id: str) -> str:
-    """INT-I's TCN is 15 letters and digits: a message id that is not becomes its digest.
+#: The check character of (YY * 10**12 + serial) mod 23, by that number (the MRT's table:
+#: 1-8 A-H, 9-13 J-N, 14-16 P-R, 17-22 T-Y, 0 Z).
+_CHECK_CHARACTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 
-    Stable: the same message id always gives the same TCN, so a retry carries the same one.
+
+def tcn_check_character(digits: str) -> str:
+    """The check character of a TCN's fourteen digits (YY and the serial)."""
+    return _CHECK_CHARACTERS[int(digits) % 23]
+
+
+def int_i_tcn(message_id: str, year: int) -> str:
+    """INT-I's TCN for a message id: `YY` of `year`, a serial and the check character.
+
+    A message id that has the TCN's shape already stands (an INT-I TCN read elsewhere goes
+    back unchanged). Any other becomes YY, twelve digits of its SHA-256 digest and the check
+    character: stable, so a retry of the same message (same id, same year) carries the same
+    TCN, and INT-I's pattern `\\d{14}[A-HJ-NP-RT-Z]` holds.
     """
-    if len(message_id) == 15 and message_id.isascii() and message_id.isalnum():
+    if codes.TCN_PATTERN.fullmatch(message_id):
         return message_id
-    return hashlib.sha256(message_id.encode()).hexdigest()[:15].upper()
+    serial = int.from_bytes(hashlib.sha256(message_id.encode()).digest()[:8], "big") % 10**12
+    digits = f"{year % 100:02d}{serial:012d}"
+    return digits + tcn_check_character(digits)
 
 
 def _tcn(value: str, path: str) -> str:
-    if len(value) != 15 or not value.isascii() or not value.isalnum():
-        raise CodecError(path, "an INT-I TCN/TCR is 15 letters and digits")
+    if not codes.TCN_PATTERN.fullmatch(value):
+        raise CodecError(path, "an INT-I TCN/TCR is YY, a twelve-digit serial and a check letter")
     return value
 
 

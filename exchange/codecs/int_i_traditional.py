@@ -82,7 +82,6 @@ __all__ = [
 
 #: 1.002 VER: INT-I v6 writes 0600 for what its XML calls major 05, minor 02.
 TRADITIONAL_VERSION = "0600"
-_TCN = re.compile(r"\d{14}[A-HJ-NP-RT-Z]")
 _RESOLUTION = re.compile(r"\d{2}\.\d{2}")
 _GMT = re.compile(r"\d{14}Z")
 REPLY_TOTS = frozenset({codes.TOT_SRE, codes.TOT_ERR})
@@ -153,7 +152,7 @@ def _date(value: str, path: str) -> dt.date:
 
 
 def _tcn(value: str | None, path: str) -> str | None:
-    if value is not None and not _TCN.fullmatch(value):
+    if value is not None and not codes.TCN_PATTERN.fullmatch(value):
         raise CodecError(path, "must be 14 digits and a check letter (15 characters)")
     return value
 

@@ -23,6 +23,7 @@ from exchange.codecs.int_i_envelope import (
     int_i_tcn,
     node_of,
     subject_of_core_data,
+    tcn_check_character,
     transaction_from_envelope,
 )
 from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
@@ -364,10 +365,24 @@ def test_a_subject_maps_to_core_data_and_back() -> None:
 
 
 def test_int_i_tcn_is_stable_and_int_i_shaped() -> None:
-    assert int_i_tcn("26000000000001A") == "26000000000001A"  # already a TCN: kept
-    tcn = int_i_tcn("01a2524a-5a5c-7396-92bb-6ef8d871f95c.fingerprint")
-    assert tcn == int_i_tcn("01a2524a-5a5c-7396-92bb-6ef8d871f95c.fingerprint")
-    assert len(tcn) == 15 and tcn.isalnum() and tcn != int_i_tcn("other.fingerprint")
+    assert int_i_tcn("26000000000001A", 2019) == "26000000000001A"  # already a TCN: kept
+    message_id = "01a2524a-5a5c-7396-92bb-6ef8d871f95c.fingerprint"
+    tcn = int_i_tcn(message_id, 2026)
+    assert tcn == int_i_tcn(message_id, 2026)  # a retry carries the same TCN
+    assert tcn != int_i_tcn("other.fingerprint", 2026)
+    # YY, a twelve-digit serial and the check character of the MRT's procedure.
+    assert codes.TCN_PATTERN.fullmatch(tcn) and tcn.startswith("26")
+    assert tcn[-1] == "ZABCDEFGHJKLMNPQRTUVWXY"[int(tcn[:14]) % 23]
+    assert int_i_tcn(message_id, 2031).startswith("31")
+
+
+@needs_shared
+def test_tcn_check_character_agrees_with_interpols_samples() -> None:
+    """The MRT's check character (mod 23 over YY and the serial) gives the samples' TCNs."""
+    for name in SAMPLES.values():
+        t1 = decode((INTI / "XMLsamples" / name).read_bytes()).type1
+        for tcn in filter(None, (t1.tcn, t1.tcr)):
+            assert tcn_check_character(tcn[:14]) == tcn[-1], (name, tcn)
 
 
 def test_tcn_must_be_int_i_shaped() -> None:
@@ -587,7 +602,7 @@ def test_translate_uk_record_to_int_i_xml_validates_and_comes_back() -> None:
     data = uk_json.encode(record)
     out = translate(data, "uk-json", "int-i-xml", Outbound(message_id="a-uuid-like-id"))
     assert_valid(out)
-    assert int_i_tcn("a-uuid-like-id").encode() in out
+    assert int_i_tcn("a-uuid-like-id", 2000).encode() in out  # Outbound's default date
     back = uk_json.decode(translate(out, "int-i-xml", "uk-json"))
     assert back.fingerprints is not None and record.fingerprints is not None
     got = [(f.position, len(f.minutiae)) for f in back.fingerprints.fingers]

@@ -58,7 +58,7 @@ def test_an_int_i_fingerprint_hit_gives_its_subject_only_through_the_follow_up(
         assert uk is not None
         row = uk.store.get_search(result["search_id"])
         assert row is not None
-        tcn = int_i_tcn(row.results[0].message_id_for(Modality.FINGERPRINT))
+        tcn = int_i_tcn(row.results[0].message_id_for(Modality.FINGERPRINT), row.created_at.year)
         node = c.partners["INTERPOL"]
         stored = node.store.connection.execute(
             "SELECT reply FROM inbound_messages WHERE sender = 'GB' AND message_id = ?", (tcn,)

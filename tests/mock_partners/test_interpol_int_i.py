@@ -15,7 +15,7 @@ from lxml import etree
 
 from exchange.codecs import int_i_codes as codes
 from exchange.codecs import int_i_xml
-from exchange.codecs.int_i_envelope import transaction_from_envelope
+from exchange.codecs.int_i_envelope import tcn_check_character, transaction_from_envelope
 from exchange.codecs.int_i_model import IntiTransaction, SubjectData
 from exchange.countries import alpha3
 from exchange.model import (
@@ -47,6 +47,12 @@ def _valid(data: bytes) -> None:
     if SHARED is None:
         return
     assert _schema().validate(etree.fromstring(data)), _schema().error_log.last_error
+
+
+def _tcn(n: int) -> str:
+    """An INT-I TCN of 2026 with serial `n`."""
+    digits = f"26{n:012d}"
+    return digits + tcn_check_character(digits)
 
 
 def _search(
@@ -99,8 +105,8 @@ def _identity(subject: int) -> SubjectData:
 
 def test_a_cps_hit_is_an_sre_naming_the_person_and_a_miss_an_sre_n(tmp_path: Path) -> None:
     async def scenario(node: InterpolNode, post: Post) -> None:
-        sre = await _answer(post, _search(node, "GB0000000000001", PRINTS_SUBJECT))
-        assert sre.tot == codes.TOT_SRE and sre.type1.tcr == "GB0000000000001"
+        sre = await _answer(post, _search(node, _tcn(1), PRINTS_SUBJECT))
+        assert sre.tot == codes.TOT_SRE and sre.type1.tcr == _tcn(1)
         assert (sre.type1.origin.code, sre.type1.destination.code) == (NODE_ID, "GB")
         assert sre.type2 is not None and sre.type2.candidates is not None
         assert (sre.type2.candidates.result, sre.type2.candidates.total) == ("I", 1)
@@ -108,7 +114,7 @@ def test_a_cps_hit_is_an_sre_naming_the_person_and_a_miss_an_sre_n(tmp_path: Pat
         assert sre.type2.person.value == population.reference_of(SEED, PRINTS_SUBJECT, NODE_ID)
         assert sre.type2.subject == _identity(PRINTS_SUBJECT)
 
-        miss = await _answer(post, _search(node, "GB0000000000002", NOT_HELD))
+        miss = await _answer(post, _search(node, _tcn(2), NOT_HELD))
         assert miss.tot == codes.TOT_SRE and miss.type2 is not None
         assert miss.type2.candidates is not None and miss.type2.candidates.result == "N"
         assert miss.type2.subject is None and miss.type2.person is None
@@ -120,11 +126,11 @@ def test_an_nps_is_searched_as_a_ten_print_search_and_an_mps_as_a_latent(
     tmp_path: Path,
 ) -> None:
     async def scenario(node: InterpolNode, post: Post) -> None:
-        nps = await _answer(post, _search(node, "GB0000000000003", PRINTS_SUBJECT, "NPS"))
+        nps = await _answer(post, _search(node, _tcn(3), PRINTS_SUBJECT, "NPS"))
         assert nps.tot == codes.TOT_SRE and nps.type2 is not None
         assert nps.type2.candidates is not None and nps.type2.candidates.result == "I"
         assert nps.type2.candidates.tot == "NPS"  # the search it answers
-        latent = _search(node, "GB0000000000004", NOT_HELD, impression=Impression.LATENT)
+        latent = _search(node, _tcn(4), NOT_HELD, impression=Impression.LATENT)
         assert int_i_xml.decode(latent).tot == codes.TOT_MPS
         mps = await _answer(post, latent)
         assert mps.tot == codes.TOT_SRE and mps.type2 is not None
@@ -136,7 +142,7 @@ def test_an_nps_is_searched_as_a_ten_print_search_and_an_mps_as_a_latent(
 def test_what_the_node_does_not_do_is_refused_with_int_i_error_116(tmp_path: Path) -> None:
     async def scenario(node: InterpolNode, post: Post) -> None:
         for n, tot in enumerate(("ATP", "SRE"), start=5):
-            tcn = f"GB000000000000{n}"
+            tcn = _tcn(n)
             err = await _answer(post, _search(node, tcn, PRINTS_SUBJECT, tot))
             assert err.tot == codes.TOT_ERR and err.type1.tcr == tcn
             assert err.type2 is not None
@@ -149,7 +155,7 @@ def test_what_the_node_does_not_do_is_refused_with_int_i_error_116(tmp_path: Pat
 
 def test_a_stranger_is_refused_with_int_i_error_003(tmp_path: Path) -> None:
     async def scenario(node: InterpolNode, post: Post) -> None:
-        err = await _answer(post, _search(node, "XX0000000000001", PRINTS_SUBJECT, sender="XX"))
+        err = await _answer(post, _search(node, _tcn(101), PRINTS_SUBJECT, sender="XX"))
         assert err.tot == codes.TOT_ERR and err.type2 is not None
         assert err.type2.errors[0].code == "003" and err.type2.subject is None
 
@@ -158,13 +164,13 @@ def test_a_stranger_is_refused_with_int_i_error_003(tmp_path: Path) -> None:
 
 def test_unreadable_int_i_gets_an_err_naming_the_xml_path_with_400(tmp_path: Path) -> None:
     async def scenario(node: InterpolNode, post: Post) -> None:
-        good = _search(node, "GB0000000000008", PRINTS_SUBJECT)
+        good = _search(node, _tcn(8), PRINTS_SUBJECT)
         root = etree.fromstring(good)
         date = root.find(f".//{{{codes.NS_BIOM}}}TransactionDate")
         assert date is not None
         date.getparent().remove(date)
         err = await _answer(post, etree.tostring(root), 400)
-        assert err.tot == codes.TOT_ERR and err.type1.tcr == "GB0000000000008"  # read anyway
+        assert err.tot == codes.TOT_ERR and err.type1.tcr == _tcn(8)  # read anyway
         assert err.type1.destination.code == "GB"
         assert err.type2 is not None
         (message,) = err.type2.errors
@@ -173,14 +179,14 @@ def test_unreadable_int_i_gets_an_err_naming_the_xml_path_with_400(tmp_path: Pat
         err = await _answer(post, bad_tot, 400)
         assert err.type2 is not None and err.type2.errors[0].code == "116"
         junk = await _answer(post, b'<x xmlns="http://interpol.gov/int-i/1.0"><<', 400)
-        assert junk.type1.tcr == "000000000000000" and junk.type2 is not None
+        assert junk.type1.tcr == "00000000000000Z" and junk.type2 is not None
 
     _served(tmp_path, scenario)
 
 
 def test_a_repeated_tcn_gets_the_same_reply_and_is_not_searched_again(tmp_path: Path) -> None:
     async def scenario(node: InterpolNode, post: Post) -> None:
-        data = _search(node, "GB0000000000009", PRINTS_SUBJECT)
+        data = _search(node, _tcn(9), PRINTS_SUBJECT)
         first = await post(data, XML)
         again = await post(data, XML)
         assert first == again and first[0] == 200

@@ -147,7 +147,8 @@ def test_a_ten_print_search_is_a_cps_that_int_i_xsd_accepts(
     assert_valid(msg.data)
     tx = int_i_xml.decode(msg.data)
     assert tx.tot == codes.TOT_CPS and tx.type1.tcr is None
-    assert tx.type1.tcn == int_i_tcn(msg.message_id)
+    assert tx.type1.tcn == int_i_tcn(msg.message_id, search.created_at.year)
+    assert codes.TCN_PATTERN.fullmatch(tx.type1.tcn)
     assert (tx.type1.origin.code, tx.type1.origin.country) == ("GB", "GBR")
     assert (tx.type1.destination.code, tx.type1.destination.country) == (INTERPOL, "XPO")
     assert tx.type2 is not None and tx.type2.subject is None  # step 1: no personal data

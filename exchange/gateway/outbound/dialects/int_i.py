@@ -88,7 +88,8 @@ def search_transaction(
     body: DactySearchRequest,
 ) -> IntiTransaction:
     """The CPS or MPS transaction of a fingerprint search to this partner."""
-    tcn = int_i_tcn(result.message_id_for(Modality.FINGERPRINT))
+    # The search's year, not today's: a retry after New Year still carries the same TCN.
+    tcn = int_i_tcn(result.message_id_for(Modality.FINGERPRINT), search.created_at.year)
     header = Header(
         message_id=tcn,
         correlation_id=tcn,
