@@ -31,9 +31,10 @@ class Losses:
         return bool(self.dropped or self.changed)
 
     def __add__(self, other: Losses) -> Losses:
-        return Losses(
-            _unique((*self.dropped, *other.dropped)), _unique((*self.changed, *other.changed))
-        )
+        """Both, each path once; a path dropped by either is not also named changed."""
+        dropped = _unique((*self.dropped, *other.dropped))
+        changed = _unique(p for p in (*self.changed, *other.changed) if p not in dropped)
+        return Losses(dropped, changed)
 
     def line(self) -> str:
         """One line: `dropped: a, b; changed: c` (empty when nothing was lost)."""

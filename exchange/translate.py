@@ -23,7 +23,12 @@ SHA-256 digest), so no identifier leaves in step 1. Back from Prüm XML, each me
 becomes the record it carries (several DNA profiles become a JSON array of records).
 
 `--from ansi-nist` reads either encoding of ANSI/NIST-ITL: traditional (tagged fields) or
-XML, detected by the first byte; the XML one is read as INT-I v6 (`int-i-xml`).
+XML, detected by the first byte; the XML one is read as INT-I v6 (`int-i-xml`), a traditional
+one whose 1.013 DOM names INT-I as INT-I's traditional encoding (`int-i`). `--from int-i`
+takes either INT-I encoding the same way. Between the two INT-I encodings a transaction goes
+as it is (the INT-I model, every TOT), not through the exchange message; an INT-I transaction
+that is no exchange message (ATP, NPS) becomes, elsewhere, a record of its prints under
+`TOT:TCN`, as an ANSI/NIST one does.
 
 Nothing is lost silently: `translation` returns, beside the bytes, the `Losses` of the
 conversion (`exchange.losses`): what is read back from the output is compared with what was
@@ -45,6 +50,7 @@ from exchange.capacities import CAPACITIES, SEARCH_TYPE_BY_IMPRESSION
 from exchange.codecs import (
     ansi_nist,
     int_i_envelope,
+    int_i_traditional,
     int_i_xml,
     minutiae_records,
     prum_xml,
@@ -52,6 +58,7 @@ from exchange.codecs import (
 )
 from exchange.codecs.errors import CodecError
 from exchange.codecs.int_i_envelope import int_i_tcn
+from exchange.codecs.int_i_model import IntiTransaction
 from exchange.losses import Losses, losses
 from exchange.model import (
     DactySearchRequest,
@@ -67,8 +74,16 @@ from exchange.model import (
 from exchange.records import core_data_of, record_of_core_data, step1_reference
 
 MINUTIAE_FORMATS = tuple(f.value for f in minutiae_records.RecordFormat)
-FORMATS = ("uk-json", "prum-xml", "ansi-nist", "int-i-xml", *MINUTIAE_FORMATS)
-FINGERPRINT_ONLY = ("ansi-nist", "int-i-xml")  # formats that carry fingerprint searches only
+FORMATS = ("uk-json", "prum-xml", "ansi-nist", "int-i-xml", "int-i", *MINUTIAE_FORMATS)
+# Formats that carry fingerprint searches only.
+FINGERPRINT_ONLY = ("ansi-nist", "int-i-xml", "int-i")
+# INT-I v6's two encodings of one model: XML (NIEM) and traditional (tagged fields).
+INT_I_CODECS: dict[
+    str, tuple[Callable[[bytes], IntiTransaction], Callable[[IntiTransaction], bytes]]
+] = {
+    "int-i-xml": (int_i_xml.decode, int_i_xml.encode),
+    "int-i": (int_i_traditional.decode, int_i_traditional.encode),
+}
 MESSAGES = ("auto", "dna-search", "dacty-search", "face-search", "core-data")
 
 
@@ -177,6 +192,10 @@ ENVELOPE_CODECS: dict[str, tuple[Callable[[bytes], Envelope], Callable[[Envelope
     "prum-xml": (prum_xml.decode, lambda env: prum_xml.encode(env, pretty=True)),
     "ansi-nist": (ansi_nist.decode, ansi_nist.encode),
     "int-i-xml": (int_i_envelope.decode_envelope, int_i_envelope.encode_envelope),
+    "int-i": (
+        lambda data: int_i_envelope.envelope_from_transaction(int_i_traditional.decode(data)),
+        lambda env: int_i_traditional.encode(int_i_envelope.transaction_from_envelope(env)),
+    ),
 }
 
 
@@ -208,10 +227,11 @@ def translation(data: bytes, source: str, target: str, out: Outbound | None = No
     for name in (source, target):
         if name not in FORMATS:
             raise TranslateError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
-    if source == "ansi-nist" and _is_xml(data):
-        source = "int-i-xml"  # ANSI/NIST-ITL's XML encoding, as INT-I v6 profiles it
-        if target == source:
-            raise TranslateError("the input is INT-I XML already")
+    source = _encoding_of(data, source)
+    if target == source:
+        raise TranslateError(f"the input is {source} already")
+    if source in INT_I_CODECS and target in INT_I_CODECS:
+        return _int_i_encoding(data, source, target)
     if source in MINUTIAE_FORMATS or target in MINUTIAE_FORMATS:
         return _minutiae_record(data, source, target, out)
     if source == "uk-json":
@@ -226,7 +246,7 @@ def translation(data: bytes, source: str, target: str, out: Outbound | None = No
     if target == "uk-json":
         return _to_records(envelope, unread)
     sent = envelope
-    if target == "int-i-xml":  # INT-I's TCN and TCR have their own shape
+    if target in INT_I_CODECS:  # INT-I's TCN and TCR have their own shape
         head = envelope.header
         sent = replace(
             envelope,
@@ -245,10 +265,36 @@ def _is_xml(data: bytes) -> bool:
     return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
 
 
+def _encoding_of(data: bytes, source: str) -> str:
+    """The format an ANSI/NIST (or INT-I) input really is: INT-I XML when it is XML, INT-I's
+    traditional encoding when its 1.013 DOM names INT-I, else `source` as given."""
+    if source in ("ansi-nist", "int-i") and _is_xml(data):
+        return "int-i-xml"  # ANSI/NIST-ITL's XML encoding, as INT-I v6 profiles it
+    if source == "ansi-nist" and int_i_traditional.is_int_i(ansi_nist.decode_transaction(data)):
+        return "int-i"
+    return source
+
+
+def _int_i_encoding(data: bytes, source: str, target: str) -> Translation:
+    """An INT-I transaction from one of its encodings to the other, model to model.
+
+    What the target cannot carry is named twice over: what its writer says it cannot write
+    (`int_i_traditional.untransportable`: the XML-only parts) and what does not come back
+    when the written bytes are read again (e.g. traditional fields the XML has no place for).
+    """
+    tx = INT_I_CODECS[source][0](data)
+    unwritable: list[str] = []
+    if target == "int-i":
+        unwritable = [f"int-i.{path}" for path in int_i_traditional.untransportable(tx)]
+    written = INT_I_CODECS[target][1](tx)
+    back = INT_I_CODECS[target][0](written)
+    return Translation(written, Losses(dropped=tuple(unwritable)) + losses(tx, back, "int-i"))
+
+
 def _from_record(record: PersonRecord, target: str, out: Outbound) -> Translation:
     if target in FINGERPRINT_ONLY and out.message == "auto":
         out = replace(out, message="dacty-search")
-    if target == "int-i-xml":
+    if target in INT_I_CODECS:
         tcn = int_i_tcn(out.message_id, out.timestamp.year)
         out = replace(out, message_id=tcn, correlation_id=tcn)
     envelope = record_to_envelope(record, out)
@@ -308,8 +354,10 @@ def _read_message(data: bytes, source: str) -> tuple[Envelope | PersonRecord, Lo
             record = prints_record(ansi_nist.prints_transaction(tx))
             return record, _unread_ansi_nist(tx, message=False)
         return ansi_nist.envelope_from_transaction(tx), _unread_ansi_nist(tx, message=True)
-    if source == "int-i-xml":
-        tx_i = int_i_xml.decode(data)
+    if source in INT_I_CODECS:
+        tx_i = INT_I_CODECS[source][0](data)
+        if tx_i.tot not in int_i_envelope.ENVELOPE_TOTS:  # ATP, NPS: a record of its prints
+            return int_i_prints_record(tx_i), _unread_int_i(tx_i)
         envelope = int_i_envelope.envelope_from_transaction(tx_i)
         try:
             rebuilt = int_i_envelope.transaction_from_envelope(envelope)
@@ -317,6 +365,26 @@ def _read_message(data: bytes, source: str) -> tuple[Envelope | PersonRecord, Lo
             return envelope, Losses(changed=("int-i (not all of it re-checked)",))
         return envelope, losses(tx_i, rebuilt, "int-i")
     return ENVELOPE_CODECS[source][0](data), Losses()
+
+
+def int_i_prints_record(tx: IntiTransaction) -> PersonRecord:
+    """A record of an INT-I transaction's prints, under `TOT:TCN` (as `prints_record`)."""
+    return PersonRecord(
+        reference=f"{tx.tot}:{tx.type1.tcn}", fingerprints=int_i_envelope.prints_of(tx)
+    )
+
+
+def _unread_int_i(tx: IntiTransaction) -> Losses:
+    """What of an INT-I transaction a record of its prints does not hold."""
+    dropped = ["int-i.type1"]
+    if tx.type2 is not None:
+        dropped.append("int-i.type2")
+    others: dict[int, int] = {}
+    for record in tx.records:
+        if record.record_type not in int_i_envelope.PRINT_RECORD_TYPES:
+            others[record.record_type] = others.get(record.record_type, 0) + 1
+    dropped += [f"Type-{t} records ({n})" for t, n in sorted(others.items())]
+    return Losses(dropped=tuple(dropped))
 
 
 # Record types whose content the ANSI/NIST reader takes (ansi_nist_prints, ansi_nist_messages).

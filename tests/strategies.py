@@ -207,7 +207,7 @@ def int_i_transactions(draw: st.DrawFn) -> IntiTransaction:
         tcr=draw(_tcns) if reply else None,
         priority=draw(st.none() | st.integers(1, 9)),
         version=draw(st.sampled_from(["0502", "0300", "0400", "0500"])),
-        domain_version=draw(_latin1),
+        domain_version=draw(st.sampled_from(["06.00", "6.00", "06.00.02", "6"])),
         nsr=draw(st.from_regex(r"\A[0-9]{2}\.[0-9]{2}\Z")),
         ntr=draw(st.from_regex(r"\A[0-9]{2}\.[0-9]{2}\Z")),
         fields=draw(_int_i_kept(int_i_traditional.TYPE1_TYPED | {1, 3, 15}, 999)),

@@ -312,3 +312,105 @@ def test_prints_that_are_no_search_go_on_as_a_records_search(path: str, source: 
     envelope = prum_xml.decode(proc.stdout)
     assert envelope.header.message_type == "dacty_search_request"
     assert envelope.body.reference.startswith(("AMN:", "FMR:"))  # type: ignore[union-attr]
+
+
+INT_I_SAMPLES = [
+    "Sample-ERR-INT-ITransaction.xml",
+    "Sample-MPS-INT-ITransaction.xml",
+    "Sample-SRE-HIT_CPS-INT-ITransaction.xml",
+    "Sample-SRE-NOHIT-INT-ITransaction.xml",
+]
+
+
+@needs_shared
+@pytest.mark.parametrize("name", INT_I_SAMPLES)
+def test_int_i_xml_to_its_traditional_encoding_and_back_by_detection(
+    name: str, tmp_path: Path
+) -> None:
+    """`--to int-i` writes INT-I's traditional encoding, model to model (every TOT, SRE and
+    ERR too); `--from ansi-nist` knows it by its 1.013 DOM and reads it as INT-I again."""
+    from exchange.codecs import int_i_codes, int_i_traditional, int_i_xml
+    from exchange.codecs.int_i_traditional import untransportable
+    from tests.codecs.test_int_i_xml import assert_valid
+
+    sample = THIRDPARTY / "interpol-int-i" / "XMLsamples" / name
+    traditional = tmp_path / "t.an2"
+    proc = _run("translate", "--from", "int-i-xml", "--to", "int-i", str(sample), str(traditional))
+    assert proc.returncode == 0, proc.stderr
+    original = int_i_xml.decode(sample.read_bytes())
+    read = int_i_traditional.decode(traditional.read_bytes())
+    assert read.tot == original.tot and read.type1.tcn == original.type1.tcn
+    assert int_i_codes.TCN_PATTERN.fullmatch(read.type1.tcn)
+    # What the traditional encoding cannot carry is said, and nothing else was lost.
+    named = proc.stderr.decode()
+    for path in untransportable(original):
+        assert f"int-i.{path}" in named
+    assert named.count("\n") == (1 if untransportable(original) else 0)
+
+    back = _run("translate", "--from", "ansi-nist", "--to", "int-i-xml", str(traditional))
+    assert back.returncode == 0, back.stderr
+    assert_valid(back.stdout)
+    again = int_i_xml.decode(back.stdout)
+    assert again.tot == original.tot and again.type1.tcn == original.type1.tcn
+    assert again.type2 == read.type2
+    assert [r.image for r in again.records] == [r.image for r in original.records]
+
+
+def test_a_uk_record_becomes_an_int_i_traditional_cps_and_comes_back(tmp_path: Path) -> None:
+    from exchange.codecs import int_i_codes, int_i_traditional
+
+    proc = _run("translate", "--from", "uk-json", "--to", "int-i", str(EXAMPLE))
+    assert proc.returncode == 0, proc.stderr
+    tx = int_i_traditional.decode(proc.stdout)
+    assert tx.tot == int_i_codes.TOT_CPS and tx.type1.tcr is None
+    assert int_i_codes.TCN_PATTERN.fullmatch(tx.type1.tcn)
+    source = tmp_path / "cps.an2"
+    source.write_bytes(proc.stdout)
+    back = _run("translate", "--from", "int-i", "--to", "uk-json", str(source))
+    assert back.returncode == 0, back.stderr
+    record = json.loads(back.stdout)
+    original = json.loads(EXAMPLE.read_bytes())
+    assert record["reference"] == original["reference"]
+    assert [f["position"] for f in record["fingerprints"]["fingers"]] == [
+        f["position"] for f in original["fingerprints"]["fingers"]
+    ]
+
+
+def test_an_int_i_atp_is_a_record_of_its_prints_under_its_tot_and_tcn(tmp_path: Path) -> None:
+    """ATP (add to print collection) is no exchange message: a record of its prints."""
+    import dataclasses
+
+    from exchange.codecs import int_i_traditional
+
+    cps = _run("translate", "--from", "uk-json", "--to", "int-i", str(EXAMPLE))
+    assert cps.returncode == 0, cps.stderr
+    tx = int_i_traditional.decode(cps.stdout)
+    atp = dataclasses.replace(tx, type1=dataclasses.replace(tx.type1, tot="ATP"))
+    source = tmp_path / "atp.an2"
+    source.write_bytes(int_i_traditional.encode(atp))
+    proc = _run("translate", "--from", "ansi-nist", "--to", "uk-json", str(source))
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["reference"] == f"ATP:{tx.type1.tcn}"
+    assert len(record["fingerprints"]["fingers"]) == len(tx.records)
+    assert "int-i.type1" in proc.stderr.decode()
+    # To Prüm, those prints go on as a record's search.
+    on = _run("translate", "--from", "int-i", "--to", "prum-xml", str(source))
+    assert on.returncode == 0, on.stderr
+    assert prum_xml.decode(on.stdout).header.message_type == "dacty_search_request"
+
+
+@needs_shared
+def test_int_i_in_the_encoding_it_is_already_is_refused_with_one_line() -> None:
+    sample = THIRDPARTY / "interpol-int-i" / "XMLsamples" / INT_I_SAMPLES[1]
+    proc = _run("translate", "--from", "int-i", "--to", "int-i-xml", str(sample))
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == "prum-exchange translate: the input is int-i-xml already\n"
+
+
+def test_traditional_ansi_nist_that_is_not_int_i_is_refused_as_int_i() -> None:
+    ours = _run("translate", "--from", "uk-json", "--to", "ansi-nist", str(EXAMPLE))
+    assert ours.returncode == 0, ours.stderr
+    proc = _run("translate", "--from", "int-i", "--to", "uk-json", "-", stdin=ours.stdout)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().count("\n") == 1 and "1.013" in proc.stderr.decode()

@@ -2,9 +2,9 @@
 
 CPS (ten-print, search type `TP/TP`) and MPS (latent, `LT/TP`) searches map to a
 `DactySearchRequest`, SRE to a `SearchReply`, ERR to an `ErrorBody`. Header: TCN (1.009) is the
-message id and must have INT-I's TCN shape (`int_i_codes.TCN_PATTERN`; `int_i_tcn` makes one); TCR (1.010) is the correlation id of a
-reply (a request's correlation id is its own TCN); ORI/DAI agency codes (1.008/1.007) are the
-sender and receiver; GMT (1.014) the timestamp.
+message id and must have INT-I's TCN shape (`int_i_codes.TCN_PATTERN`; `int_i_tcn` makes one);
+TCR (1.010) is the correlation id of a reply (a request's correlation id is its own TCN); ORI/DAI
+agency codes (1.008/1.007) are the sender and receiver; GMT (1.014) the timestamp.
 
 Not carried, because INT-I has no place for it: the purpose (decoded as `investigation`), the
 number of candidates asked for (Interpol decides it; decoded as 1), candidate references and
@@ -79,6 +79,10 @@ _MNEMONIC = re.compile(r"[A-Z][A-Z0-9]{1,3}")
 _NODE_ID = re.compile(r"[A-Z]{2}|EUROPOL|INTERPOL")
 
 SEARCH_TYPE_OF_TOT = {codes.TOT_CPS: "TP/TP", codes.TOT_MPS: "LT/TP"}
+#: The TOTs that are an exchange message (`envelope_from_transaction`); ATP and NPS are not.
+ENVELOPE_TOTS = frozenset({*SEARCH_TYPE_OF_TOT, codes.TOT_SRE, codes.TOT_ERR})
+#: The record types whose prints an envelope (or `prints_of`) takes.
+PRINT_RECORD_TYPES = frozenset({4, 9, 13, 14})
 TOT_OF_SEARCH_TYPE = {v: k for k, v in SEARCH_TYPE_OF_TOT.items()}
 
 # Impression codes (ANSI/NIST-ITL Table 7): 1 live-scan rolled, 0 live-scan plain, 4 latent.
@@ -122,10 +126,28 @@ def envelope_from_transaction(tx: IntiTransaction) -> Envelope:
     return Envelope(header, body)
 
 
+def degrees_of_theta(theta: int) -> int:
+    """The model's angle (degrees, the legacy 9.012 convention) of an INCITS 378 angle (units
+    of 2 degrees): 2 * theta + 180 (mod 360), as `ansi_nist_prints` reads 9.137 and NIST's
+    tools convert (the INCITS direction points the other way)."""
+    return (2 * theta + 180) % 360
+
+
+def theta_of_degrees(angle: int) -> int:
+    """The INCITS 378 angle (0-179, units of 2 degrees) of a model angle; odd degrees round."""
+    return round(((angle - 180) % 360) / 2) % 180
+
+
 def _finger(position: int, records: list[BiometricRecord]) -> Finger:
     image = next((r for r in records if r.record_type != 9 and r.image is not None), None)
     minutiae = tuple(
-        Minutia(m.x, m.y, m.theta, _KIND_OF_CATEGORY.get(m.category, MinutiaKind.OTHER), m.quality)
+        Minutia(
+            m.x,
+            m.y,
+            degrees_of_theta(m.theta),
+            _KIND_OF_CATEGORY.get(m.category, MinutiaKind.OTHER),
+            m.quality,
+        )
         for r in records
         if r.record_type == 9
         for m in r.minutiae
@@ -142,21 +164,26 @@ def _finger(position: int, records: list[BiometricRecord]) -> Finger:
     return Finger(position=position, minutiae=minutiae, image=picture)
 
 
-def _search_request(tx: IntiTransaction) -> DactySearchRequest:
+def prints_of(tx: IntiTransaction) -> FingerprintSet:
+    """The prints of an INT-I transaction's Type-4/9/13/14 records, one finger a position."""
     by_position: dict[int, list[BiometricRecord]] = {}
     for record in tx.records:
-        if record.record_type in {4, 9, 13, 14}:
+        if record.record_type in PRINT_RECORD_TYPES:
             position = record.positions[0] if record.positions else 0
             by_position.setdefault(position, []).append(record)
     if not by_position:
-        raise CodecError("Type-9/13/14", f"a {tx.tot} search carries no fingerprint record")
+        raise CodecError("Type-9/13/14", f"a {tx.tot} carries no fingerprint record")
     fingers = tuple(_finger(p, rs) for p, rs in by_position.items())  # in the records' order
     ppi = next((r.ppi for r in tx.records if r.ppi), 500)
+    return FingerprintSet(fingers, _impression(tx, by_position), ppi)
+
+
+def _search_request(tx: IntiTransaction) -> DactySearchRequest:
     business = tx.type2.business if tx.type2 is not None else ()
     return DactySearchRequest(
         reference=business[0].value if business else tx.type1.tcn,
         search_type=SEARCH_TYPE_OF_TOT[tx.tot],
-        fingerprints=FingerprintSet(fingers, _impression(tx, by_position), ppi),
+        fingerprints=prints_of(tx),
     )
 
 
@@ -172,7 +199,7 @@ def _impression(tx: IntiTransaction, by_position: dict[int, list[BiometricRecord
         if r.impression is not None
     }
     if found - {Impression.ROLLED, Impression.PLAIN}:
-        raise CodecError("Type-1.1.004", f"a {tx.tot} search carries ten-print impressions only")
+        raise CodecError("Type-1.1.004", f"a {tx.tot} carries ten-print impressions only")
     return Impression.PLAIN if found == {Impression.PLAIN} else Impression.ROLLED
 
 
@@ -373,7 +400,9 @@ def _finger_records(prints: FingerprintSet) -> tuple[BiometricRecord, ...]:
             )
         if finger.minutiae:
             minutiae = tuple(
-                IncitsMinutia(m.x, m.y, m.angle, _CATEGORY_OF_KIND.get(m.kind, 0), m.quality)
+                IncitsMinutia(
+                    m.x, m.y, theta_of_degrees(m.angle), _CATEGORY_OF_KIND.get(m.kind, 0), m.quality
+                )
                 for m in finger.minutiae
             )
             records.append(

@@ -4,7 +4,11 @@ Format: the ANSI/NIST-ITL 1-2011 XML encoding (NIST `itl` schema over the NIEM 2
 domain) as INT-I v6.00 uses it. Images travel as `nc:BinaryBase64Object`; Type-9 minutiae in
 the INCITS 378 block (`biom:INCITSMinutiae`), whose category codes are 0 other, 1 ridge ending,
 2 bifurcation. A decoded record keeps its original XML and is written back from it; a record
-built here (`xml=None`) is written from its typed fields, minimally but schema-valid.
+built here (`xml=None`) is written from its typed fields, minimally but schema-valid. A Type-10
+or Type-20 record read from the traditional encoding takes the fields INT-I makes mandatory
+and the model does not type from its kept traditional fields (`fields`): 10.003 IMT (only
+`FACE` has an XML form here), 10.004/20.004 SRC, 10.005 PHD / 20.005 SRD, 10.012/20.013 CSP,
+20.003 CAR, 20.014 AQS, 20.015 SFT item B and 20.021 SRN, with INT-I's defaults where absent.
 """
 
 from __future__ import annotations
@@ -29,9 +33,13 @@ from exchange.codecs.int_i_tree import (
     text_el,
 )
 
+MAX_THETA = 179  # INCITS 378 angles: units of 2 degrees
+
 
 @dataclass(frozen=True, slots=True)
 class IncitsMinutia:
+    """One 9.137 FMD minutia: pixels from the upper left, `theta` in units of 2 degrees."""
+
     x: int
     y: int
     theta: int
@@ -139,6 +147,13 @@ def _read_minutia(element: etree._Element) -> IncitsMinutia:
     if any(v is None for v in values):
         raise CodecError(path_of(element), "a minutia needs x, y, theta, category and quality")
     x, y, theta, category, quality = (v or 0 for v in values)
+    if theta > MAX_THETA or category > 2 or quality > 100:
+        # 9.137 MAV is one field of both encodings (the MRT's `TX` row): INCITS 378's angle
+        # in units of 2 degrees, whatever the wider type the NIEM element has (0-359).
+        raise CodecError(
+            path_of(element),
+            "angle beyond 179 (2-degree units), type beyond 2 or quality beyond 100",
+        )
     return IncitsMinutia(x, y, theta, category, quality)
 
 
@@ -195,7 +210,128 @@ def build_record(record: BiometricRecord) -> etree._Element:
         return _build_minutiae(record)
     if record.record_type in {4, 13, 14}:
         return _build_finger_image(record)
-    raise CodecError(f"Type-{record.record_type}", "only Type-4/9/13/14 records can be built new")
+    if record.record_type == 10:
+        return _build_face_image(record)
+    if record.record_type == 20:
+        return _build_source(record)
+    raise CodecError(f"Type-{record.record_type}", "only Type-4/9/10/13/14/20 records are built")
+
+
+def _kept(record: BiometricRecord, tag: int) -> tuple[str, ...] | None:
+    """The first subfield's items of a kept traditional field, None when absent or empty."""
+    for f in record.fields:
+        if f.tag == tag and f.subfields and any(f.subfields[0]):
+            return f.subfields[0]
+    return None
+
+
+def _kept_item(record: BiometricRecord, tag: int, item: int = 0) -> str | None:
+    items = _kept(record, tag)
+    return items[item] if items is not None and len(items) > item and items[item] else None
+
+
+def _iso_date(value: str, where: str) -> str:
+    """A traditional YYYYMMDD (or YYYYMMDDhhmm) as the XML's YYYY-MM-DD."""
+    if len(value) < 8 or not value[:8].isascii() or not value[:8].isdigit():
+        raise CodecError(where, f"date must start YYYYMMDD, got {value[:12]!r}")
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}"
+
+
+def _capture_detail(record: BiometricRecord, date_tag: int) -> etree._Element | None:
+    """ImageCaptureDetail: the capture date (PHD/SRD) and the source agency (SRC)."""
+    where = f"Type-{record.record_type}[{record.idc}]"
+    date = _kept_item(record, date_tag)
+    agency = _kept_item(record, 4)
+    parts = []
+    if date is not None:
+        day = _iso_date(date, f"{where}.{record.record_type}.{date_tag:03d}")
+        parts.append(el("biom", "CaptureDate", text_el("nc", "Date", day)))
+    if agency is not None:
+        parts.append(
+            el(
+                "biom",
+                "CaptureOrganization",
+                el("nc", "OrganizationIdentification", text_el("nc", "IdentificationID", agency)),
+            )
+        )
+    return el("biom", "ImageCaptureDetail", *parts) if parts else None
+
+
+def _image_content(
+    record: BiometricRecord,
+    date_tag: int,
+    color_tag: int,
+    compression: str | None,
+    dimensions: list[etree._Element],
+) -> list[etree._Element]:
+    """An image's data, capture detail, colour space, compression and dimensions, in order."""
+    if record.image is None:
+        raise CodecError(
+            f"Type-{record.record_type}[{record.idc}]", "an image record needs image data"
+        )
+    parts = [text_el("nc", "BinaryBase64Object", base64.b64encode(record.image).decode("ascii"))]
+    detail = _capture_detail(record, date_tag)
+    if detail is not None:
+        parts.append(detail)
+    color = _kept_item(record, color_tag)
+    if color is not None:
+        parts.append(text_el("biom", "ImageColorSpaceCode", color))
+    if compression is not None:
+        parts.append(text_el("biom", "ImageCompressionAlgorithmText", compression))
+    return parts + dimensions
+
+
+#: Type-20's image dimensions: kept traditional fields (20.006-20.010), by element.
+_SOURCE_DIMENSIONS = (
+    (6, "ImageHorizontalLineLengthPixelQuantity"),
+    (9, "ImageHorizontalPixelDensityValue"),
+    (8, "ImageScaleUnitsCode"),
+    (7, "ImageVerticalLineLengthPixelQuantity"),
+    (10, "ImageVerticalPixelDensityValue"),
+)
+
+
+def _build_face_image(record: BiometricRecord) -> etree._Element:
+    kind = _kept_item(record, 3) or "FACE"
+    if kind != "FACE":
+        raise CodecError(
+            f"Type-10[{record.idc}].10.003", f"only FACE images are built, not {kind[:12]!r}"
+        )
+    root = _header(record)
+    content = _image_content(record, 5, 12, record.compression or "NONE", _image_dimensions(record))
+    root.append(el("biom", "FaceImage", *content))
+    return root
+
+
+def _build_source(record: BiometricRecord) -> etree._Element:
+    root = _header(record)
+    root.append(text_el("biom", "SourceRecordCardinalityCode", _kept_item(record, 3) or "D"))
+    root.append(
+        el(
+            "biom",
+            "SourceAcquisition",
+            text_el("biom", "AcquisitionSourceCode", _kept_item(record, 14) or "0"),
+        )
+    )
+    file_type = record.compression or _kept_item(record, 15)
+    if file_type is None:
+        raise CodecError(f"Type-20[{record.idc}].20.015", "SFT (the file type) is missing")
+    file_format = el(
+        "biom", "SourceFileFormat", text_el("biom", "SourceFileCategoryText", file_type)
+    )
+    instructions = _kept_item(record, 15, 1)
+    if instructions is not None:
+        file_format.append(text_el("biom", "SourceFileDecodingInstructionsText", instructions))
+    root.append(file_format)
+    root.append(id_el("biom", "SourceIdentification", _kept_item(record, 21) or "1"))
+    dimensions = [
+        text_el("biom", name, value)
+        for tag, name in _SOURCE_DIMENSIONS
+        if (value := _kept_item(record, tag)) is not None
+    ]
+    content = _image_content(record, 5, 13, _kept_item(record, 11), dimensions)
+    root.append(el("biom", "SourceImage", *content))
+    return root
 
 
 def _header(record: BiometricRecord) -> etree._Element:

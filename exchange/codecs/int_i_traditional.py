@@ -93,9 +93,18 @@ _NAME_ITEMS = 7
 
 
 def is_int_i(tx: Transaction) -> bool:
-    """Whether a parsed transaction names INT-I as its domain (1.013 DOM item A)."""
+    """Whether a parsed transaction is INT-I v6: its 1.013 DOM names INT-I (item A) at a
+    version 6 (item B `06.00`, `6.00`, ...). Older INT-I profiles (4.22, which our Prüm-profile
+    ANSI/NIST messages name) are other formats."""
     dom = tx.header.get(13)
-    return dom is not None and len(dom) > 0 and dom[0][0] == codes.DOMAIN_NAME
+    if dom is None or len(dom) == 0 or dom[0][0] != codes.DOMAIN_NAME or len(dom[0]) < 2:
+        return False
+    return _is_version_6(dom[0][1])
+
+
+def _is_version_6(version: str) -> bool:
+    major = version.split(".")[0]
+    return major.isascii() and major.isdigit() and int(major) == 6
 
 
 def decode(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> IntiTransaction:
@@ -198,6 +207,8 @@ def _read_type1(header: Mapping[int, Subfields]) -> Type1:
     dom = _items(header, 1, 13, 2, 2)
     if dom is None or dom[0] != codes.DOMAIN_NAME:
         raise CodecError("Type-1.1.013", f"DOM must name {codes.DOMAIN_NAME}")
+    if not _is_version_6(dom[1]):
+        raise CodecError("Type-1.1.013", f"DOM version {dom[1][:8]!r} is not INT-I 6")
     tot = _need(header, 1, 4)
     if tot not in codes.TOTS:
         raise CodecError("Type-1.1.004", f"TOT {tot[:8]!r} is not one of INT-I's")
@@ -441,6 +452,8 @@ def _write_type1(t1: Type1) -> dict[int, Subfields]:
         raise CodecError("Type-1.1.002", f"version {t1.version[:8]!r} is not 0300-0600")
     if t1.priority is not None and not 1 <= t1.priority <= 9:
         raise CodecError("Type-1.1.006", "PRY must be 1-9")
+    if t1.domain_name != codes.DOMAIN_NAME or not _is_version_6(t1.domain_version):
+        raise CodecError("type1.domain_version", "INT-I 6 is written as INT-I 6 (1.013 DOM)")
     built: dict[int, Subfields] = {
         2: text(version),
         4: text(t1.tot),

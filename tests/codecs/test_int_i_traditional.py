@@ -461,6 +461,9 @@ def test_is_int_i_looks_at_the_domain_name() -> None:
     assert not trad.is_int_i(decode_transaction(other))
     no_dom = encode_transaction(Transaction(header(f13=None), (type2(),)))
     assert not trad.is_int_i(decode_transaction(no_dom))
+    for version, v6 in (("6.00", True), ("06.00.02", True), ("4.22", False), ("", False)):
+        dom = encode_transaction(Transaction(header(f13=(("INT-I", version),)), (type2(),)))
+        assert trad.is_int_i(decode_transaction(dom)) is v6, version
 
 
 def test_untransportable_names_what_the_xml_side_holds() -> None:
@@ -505,3 +508,96 @@ def test_limits_bound_the_reader() -> None:
     with pytest.raises(CodecError) as caught:
         trad.decode(valid_bytes(), limits=Limits(max_bytes=100))
     assert caught.value.field == "transaction"
+
+
+def face_and_source() -> bytes:
+    """A traditional CPS with a Type-14 print, a Type-10 face and a Type-20 source image, each
+    with the fields INT-I makes mandatory (the MRT's `M` rows for 10 and 20)."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    finger = TaggedRecord(
+        14,
+        1,
+        {
+            3: text("0"),
+            4: text("UKFP"),
+            5: text("20261207"),
+            6: text("400"),
+            7: text("500"),
+            8: text("1"),
+            9: text("500"),
+            10: text("500"),
+            11: text("PNG"),
+            12: text("8"),
+            13: text("2"),
+        },
+        png,
+    )
+    face = TaggedRecord(
+        10,
+        2,
+        {
+            3: text("FACE"),
+            4: text("UKFP"),
+            5: text("20261201"),
+            6: text("480"),
+            7: text("600"),
+            8: text("1"),
+            9: text("300"),
+            10: text("300"),
+            11: text("PNG"),
+            12: text("GRAY"),
+        },
+        png,
+    )
+    source = TaggedRecord(
+        20,
+        3,
+        {
+            3: text("D"),
+            4: text("UKFP"),
+            5: text("202612011200"),
+            14: text("2"),
+            15: text("PNG"),
+            21: text("1"),
+        },
+        png,
+    )
+    head = header(f4=text("CPS"), f10=None)
+    business = TaggedRecord(2, 0, {11: (("GBR", "UK-REF-1"),)})
+    return encode_transaction(Transaction(head, (business, finger, face, source)))
+
+
+@needs_shared
+def test_face_and_source_records_read_traditionally_are_written_as_valid_int_i_xml() -> None:
+    """Type-10 and Type-20 records read from the traditional encoding have an XML form
+    (built from their typed and kept fields) that int-i.xsd accepts and that reads back."""
+    from tests.codecs.test_int_i_xml import assert_valid
+
+    tx = trad.decode(face_and_source())
+    assert [r.record_type for r in tx.records] == [14, 10, 20]
+    written = int_i_xml.encode(tx)
+    assert_valid(written)
+    back = int_i_xml.decode(written)
+    for before, after in zip(tx.records, back.records, strict=True):
+        assert (after.record_type, after.idc, after.image) == (
+            before.record_type,
+            before.idc,
+            before.image,
+        )
+    face, source = back.records[1], back.records[2]
+    assert (face.width, face.height, face.ppi, face.compression) == (480, 600, 300, "PNG")
+    assert source.compression == "PNG"  # 20.015 SFT's file type
+    assert b"<nc:Date>2026-12-01</nc:Date>" in written  # PHD and SRD as dates
+    assert b"<biom:AcquisitionSourceCode>2</biom:AcquisitionSourceCode>" in written
+
+
+def test_a_type10_that_is_no_face_has_no_xml_form_here() -> None:
+    tx = trad.decode(face_and_source())
+    face = dataclasses.replace(
+        tx.records[1],
+        fields=tuple(
+            TraditionalField(3, (("SMT",),)) if f.tag == 3 else f for f in tx.records[1].fields
+        ),
+    )
+    with pytest.raises(CodecError, match=r"Type-10\[2\]\.10\.003"):
+        int_i_xml.encode(dataclasses.replace(tx, records=(tx.records[0], face, tx.records[2])))

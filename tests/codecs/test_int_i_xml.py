@@ -18,12 +18,14 @@ from exchange.codecs.errors import CodecError, HostileInputError
 from exchange.codecs.int_i_envelope import (
     core_data_of_subject,
     decode_envelope,
+    degrees_of_theta,
     encode_envelope,
     envelope_from_transaction,
     int_i_tcn,
     node_of,
     subject_of_core_data,
     tcn_check_character,
+    theta_of_degrees,
     transaction_from_envelope,
 )
 from exchange.codecs.int_i_prints import BiometricRecord, IncitsMinutia
@@ -238,13 +240,26 @@ def cps_envelope() -> Envelope:
     image = BiometricImage(b"\xff\xa0fake wsq", "WSQ20", 400, 500, 500)
     fingers = (
         Finger(1, (Minutia(10, 20, 90), Minutia(30, 40, 180, MinutiaKind.BIFURCATION, 80)), image),
-        Finger(2, (Minutia(5, 6, 7),)),
+        Finger(2, (Minutia(5, 6, 8),)),  # INT-I angles are of 2 degrees: even ones travel
     )
     body = DactySearchRequest("UK-REF-1", "TP/TP", FingerprintSet(fingers))
     return Envelope(header(MessageType.DACTY_SEARCH_REQUEST), body)
 
 
 @needs_shared
+def test_minutia_angles_travel_in_incits_units_of_two_degrees() -> None:
+    """9.137 MAV is INCITS 378's angle (0-179, units of 2 degrees, pointing the other way
+    from the model's legacy convention): 90 degrees is 135, 180 is 0, odd degrees round."""
+    assert [theta_of_degrees(a) for a in (0, 90, 180, 270, 359, 7)] == [90, 135, 0, 45, 90, 94]
+    assert [degrees_of_theta(t) for t in (90, 135, 0, 45, 179)] == [0, 90, 180, 270, 178]
+    assert all(degrees_of_theta(theta_of_degrees(a)) == a for a in range(0, 360, 2))
+    data = encode_envelope(cps_envelope())
+    assert b"<biom:ImageLocationThetaAngleMeasure>135<" in data  # the 90-degree minutia
+    too_wide = data.replace(b"ThetaAngleMeasure>135<", b"ThetaAngleMeasure>180<", 1)
+    with pytest.raises(CodecError, match=r"INCITSMinutia.*2-degree units"):
+        decode(too_wide)
+
+
 def test_our_cps_validates_and_maps_back() -> None:
     envelope = cps_envelope()
     data = encode_envelope(envelope)
