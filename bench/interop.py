@@ -32,7 +32,7 @@ from exchange.codecs.errors import CodecError
 from exchange.translate import FORMATS, TranslateError, translation
 
 _ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("uk-json", "prum-xml", "ansi-nist", "int-i-xml")
+TARGETS = ("uk-json", "prum-xml", "ansi-nist", "int-i-xml", "int-i")
 
 
 @dataclass(frozen=True, slots=True)
