@@ -1,9 +1,17 @@
-"""Hypothesis profiles: no deadlines (machines differ); derandomised under CI so runs repeat."""
+"""Hypothesis profiles: no deadlines (machines differ); derandomised under CI so runs repeat.
+
+And structlog's configuration restored after every test: a test that runs the CLI (which
+configures logging, e.g. `drill --quiet` at warning level) must not leave later tests'
+`capture_logs` blind to info lines.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -11,3 +19,10 @@ settings.register_profile(
 )
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_it_was() -> Iterator[None]:
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
