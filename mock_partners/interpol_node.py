@@ -183,7 +183,7 @@ def make_handler(node: Node, lists: Watchlist) -> Handler:
                 content_type="application/xml",
             )
         if interpol_int_i.is_int_i(raw):
-            return interpol_int_i.answer(node, raw)
+            return interpol_int_i.answer(node, raw, request)
         try:
             message = interpol.decode(raw)
         except CodecError as exc:

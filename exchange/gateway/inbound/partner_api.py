@@ -1,5 +1,9 @@
 """The partner API (Prüm XML): `POST /prum/v1/messages`, one envelope in, one envelope out.
 
+Beside it, `POST /int-i/v1/transactions` takes Interpol's INT-I v6 (either encoding) and
+answers SRE or ERR in the same encoding (`exchange.gateway.inbound.int_i_api`), within the
+same size, time and load bounds, claimed and audited the same way.
+
 Each message is parsed safely and validated (`prum_xml.decode`), answered by the shared
 `Responder` from the UK gallery, audited on receipt and on supply, and its reply kept
 against (sender, message id), so a partner retrying a message gets the same reply and no
@@ -21,6 +25,8 @@ from aiohttp import web
 
 from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError, OversizeInputError
+from exchange.codecs.int_i_envelope import country_of
+from exchange.codecs.int_i_model import Agency
 from exchange.gateway.errors import (
     PRUM_STATUS,
     InboundBusy,
@@ -29,6 +35,7 @@ from exchange.gateway.errors import (
     MessageTooSlow,
     MessageUnreadable,
 )
+from exchange.gateway.inbound import int_i_api
 from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
@@ -237,5 +244,30 @@ def _audit(
     node.audit.append(_entry(node, direction, env, outcome, refs))
 
 
+async def receive_int_i(request: web.Request) -> web.Response:
+    """An INT-I transaction from a partner, answered in INT-I (bounded as `receive_message`)."""
+    node = request.app[NODE]
+    load = request.app[INBOUND_LOAD]
+    if load.in_progress >= MAX_MESSAGES_IN_PROGRESS:
+        raise InboundBusy("busy; retry shortly")
+    load.in_progress += 1
+    try:
+        raw = await read_message(request)
+        own = own_agency(node.config.node_id)
+        return await node.writes.run(
+            lambda: int_i_api.answer(node, raw, own, with_subject=False, request=request)
+        )
+    finally:
+        load.in_progress -= 1
+
+
+def own_agency(node_id: str) -> Agency:
+    """This node as an INT-I agency: its id as code and name, its ISO 3166 alpha-3 country."""
+    return Agency(node_id, country_of(node_id, "GBR"), node_id)
+
+
+INT_I_PATH = "/int-i/v1/transactions"
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.post("/prum/v1/messages", receive_message)]
+    return [web.post("/prum/v1/messages", receive_message), web.post(INT_I_PATH, receive_int_i)]

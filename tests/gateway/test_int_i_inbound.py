@@ -1,0 +1,154 @@
+"""INT-I v6 into the UK gateway's partner API (`POST /int-i/v1/transactions`), end to end.
+
+A real UK gateway on 127.0.0.1 with INTERPOL as a partner; a person enrolled through the client
+API; Interpol's CPS of another capture of that person's prints, in both INT-I encodings. The
+answer comes in the encoding the search came in, validates (the XML against Interpol's
+int-i.xsd), names the hit's reference but never the person (step-2 data), and is audited;
+what cannot be read, what is not a search and a stranger get INT-I ERRs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import aiohttp
+
+from exchange.codecs import int_i_codes as codes
+from exchange.codecs import int_i_traditional, int_i_xml, uk_json
+from exchange.codecs.int_i_model import IntiTransaction
+from exchange.gateway.inbound.partner_api import INT_I_PATH
+from exchange.translate import Outbound, translate
+from mock_partners import population
+from mock_partners.cluster import Cluster
+from tests.codecs.test_int_i_xml import assert_valid
+from tests.gateway.test_gateway_e2e import SEED, _call, run
+from tests.shared_data import needs_shared
+
+PERSON = 57
+
+
+def _cps(message_id: str, sender: str = "INTERPOL", capture: int = 1) -> IntiTransaction:
+    """Interpol's CPS of a capture of PERSON's prints (what `translate --to int-i-xml` makes)."""
+    probe = population.person(SEED, PERSON, owner="GB", capture=capture).record
+    out = Outbound(
+        message_id=message_id,
+        correlation_id=message_id,
+        timestamp=dt.datetime.now(dt.UTC),
+        sender=sender,
+        receiver="GB",
+        message="dacty-search",
+    )
+    return int_i_xml.decode(translate(uk_json.encode(probe), "uk-json", "int-i-xml", out))
+
+
+async def _enrol(c: Cluster, s: aiohttp.ClientSession) -> str:
+    person = population.person(SEED, PERSON, owner="GB").record
+    body = uk_json.record_to_json(person)
+    status, enrolled = await _call(
+        s, "POST", f"{c.client_url}/v1/records", "/v1/records", json=body
+    )
+    assert status == 201, enrolled
+    return str(enrolled["reference"])
+
+
+async def _post(c: Cluster, s: aiohttp.ClientSession, data: bytes) -> tuple[int, str, bytes]:
+    url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
+    async with s.post(url, data=data, headers={"Content-Type": "application/xml"}) as r:
+        return r.status, r.content_type, await r.read()
+
+
+@needs_shared
+def test_a_cps_in_either_encoding_gets_an_sre_naming_the_hit_not_the_person(
+    tmp_path: Path,
+) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        reference = await _enrol(c, s)
+        person = population.person(SEED, PERSON, owner="GB").record
+        assert person.name is not None
+
+        status, kind, data = await _post(c, s, int_i_xml.encode(_cps("xml-1")))
+        assert (status, kind) == (200, "application/xml"), data
+        assert_valid(data)
+        sre = int_i_xml.decode(data)
+        assert sre.tot == codes.TOT_SRE and sre.type1.tcr == _cps("xml-1").type1.tcn
+        assert codes.TCN_PATTERN.fullmatch(sre.type1.tcn)
+        assert (sre.type1.origin.code, sre.type1.origin.country) == ("GB", "GBR")
+        assert sre.type2 is not None and sre.type2.candidates is not None
+        assert sre.type2.candidates.result == codes.RESULT_HIT
+        assert sre.type2.person is not None and sre.type2.person.value == reference
+        assert sre.type2.subject is None  # the person is step-2 data
+        assert person.name.family.encode() not in data
+
+        traditional = int_i_traditional.encode(_cps("trad-1"))
+        status, kind, data = await _post(c, s, traditional)
+        assert (status, kind) == (200, "application/octet-stream"), data
+        sre = int_i_traditional.decode(data)
+        assert sre.type2 is not None and sre.type2.person is not None
+        assert sre.type2.person.value == reference and sre.type2.subject is None
+
+        # A retry of the same TCN is the same answer, not a second search.
+        again = await _post(c, s, traditional)
+        assert again == (status, kind, data)
+
+        uk = c.gateway.node
+        assert uk is not None
+        rows = uk.store.connection.execute(
+            "SELECT direction, outcome, partner FROM audit WHERE partner = 'INTERPOL'"
+        ).fetchall()
+        assert rows.count(("received", "accepted", "INTERPOL")) == 2
+        assert rows.count(("sent", "hit", "INTERPOL")) == 2
+        assert rows.count(("received", "duplicate", "INTERPOL")) == 1
+
+    run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))
+
+
+@needs_shared
+def test_what_is_no_search_or_cannot_be_read_or_comes_from_a_stranger_gets_an_err(
+    tmp_path: Path,
+) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        await _enrol(c, s)
+        cps = _cps("err-1")
+
+        # Not a search: ATP is refused with ERR 116.
+        atp = dataclasses.replace(cps, type1=dataclasses.replace(cps.type1, tot=codes.TOT_ATP))
+        status, _, data = await _post(c, s, int_i_xml.encode(atp))
+        err = int_i_xml.decode(data)
+        assert status == 200 and err.tot == codes.TOT_ERR and err.type2 is not None
+        assert err.type2.errors[0].code == "116" and err.type1.tcr == cps.type1.tcn
+
+        # Unreadable XML: ERR 101 naming the XML path, HTTP 400, to the TCN it names.
+        named = _cps("err-2")
+        broken = int_i_xml.encode(named).replace(
+            b"<int-i:TransactionCategoryCode>CPS<", b"<int-i:TransactionCategoryCode>XYZ<"
+        )
+        assert broken != int_i_xml.encode(named)
+        status, _, data = await _post(c, s, broken)
+        assert status == 400
+        assert_valid(data)
+        err = int_i_xml.decode(data)
+        assert err.type2 is not None and err.type2.errors[0].code == "116"
+        assert "TransactionCategoryCode" in (err.type2.errors[0].field_mnemonic or "")
+        assert err.type1.tcr == named.type1.tcn
+
+        # Unreadable traditional bytes: an ERR in that encoding, naming the record and field.
+        cut = int_i_traditional.encode(cps)[:-7]
+        status, kind, data = await _post(c, s, cut)
+        assert (status, kind) == (400, "application/octet-stream")
+        err = int_i_traditional.decode(data)
+        assert err.type2 is not None and err.type2.errors[0].code == "101"
+        assert (err.type2.errors[0].field_mnemonic or "").startswith("Type-")
+
+        # Not XML nor ANSI/NIST at all.
+        status, _, data = await _post(c, s, b"hello")
+        assert status == 400 and int_i_traditional.decode(data).tot == codes.TOT_ERR
+
+        # A sender that is no partner of the UK: ERR 003.
+        stranger = int_i_xml.encode(_cps("err-3", sender="FR"))
+        status, _, data = await _post(c, s, stranger)
+        err = int_i_xml.decode(data)
+        assert err.type2 is not None and err.type2.errors[0].code == "003", data
+
+    run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))
