@@ -16,10 +16,11 @@ outside can produce a 500 or a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 
@@ -101,17 +102,23 @@ async def xml_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         )
 
 
-async def receive_message(request: web.Request) -> web.Response:
-    """Bounded: at most MAX_MESSAGES_IN_PROGRESS bodies are read and answered at once."""
-    node = request.app[NODE]
+@contextlib.contextmanager
+def _bounded(request: web.Request) -> Iterator[None]:
+    """At most MAX_MESSAGES_IN_PROGRESS bodies (of both routes) are read and answered at once."""
     load = request.app[INBOUND_LOAD]
     if load.in_progress >= MAX_MESSAGES_IN_PROGRESS:
         raise InboundBusy("busy; retry shortly")
     load.in_progress += 1
     try:
-        return await _receive_message(request, node)
+        yield
     finally:
         load.in_progress -= 1
+
+
+async def receive_message(request: web.Request) -> web.Response:
+    """One Prüm message, bounded (`_bounded`)."""
+    with _bounded(request):
+        return await _receive_message(request, request.app[NODE])
 
 
 async def read_message(request: web.Request) -> bytes:
@@ -247,18 +254,12 @@ def _audit(
 async def receive_int_i(request: web.Request) -> web.Response:
     """An INT-I transaction from a partner, answered in INT-I (bounded as `receive_message`)."""
     node = request.app[NODE]
-    load = request.app[INBOUND_LOAD]
-    if load.in_progress >= MAX_MESSAGES_IN_PROGRESS:
-        raise InboundBusy("busy; retry shortly")
-    load.in_progress += 1
-    try:
+    with _bounded(request):
         raw = await read_message(request)
         own = own_agency(node.config.node_id)
         return await node.writes.run(
             lambda: int_i_api.answer(node, raw, own, with_subject=False, request=request)
         )
-    finally:
-        load.in_progress -= 1
 
 
 def own_agency(node_id: str) -> Agency:

@@ -29,7 +29,7 @@ import datetime as dt
 import json
 
 from exchange.codecs import int_i_codes as codes
-from exchange.codecs import int_i_xml, uk_json
+from exchange.codecs import int_i_envelope, int_i_xml, uk_json
 from exchange.codecs.errors import CodecError
 from exchange.codecs.int_i_envelope import (
     TOT_OF_SEARCH_TYPE,
@@ -39,7 +39,6 @@ from exchange.codecs.int_i_envelope import (
     transaction_from_envelope,
 )
 from exchange.codecs.int_i_model import IntiTransaction
-from exchange.countries import CountryError, alpha3
 from exchange.gateway.outbound.messages import Answer, Outgoing, not_this_request, refused
 from exchange.gateway.state.rows import NewHit, PartnerResultRow, PartnerStatus, SearchRow
 from exchange.model import (
@@ -73,11 +72,9 @@ def carries(body: DactySearchRequest) -> bool:
 
 
 def country_of(node_id: str) -> str:
-    """A node's agency country for 1.008 ORI: its id as ISO 3166 alpha-3 (GB -> GBR)."""
-    try:
-        return alpha3(node_id)
-    except CountryError:
-        return INTERPOL_COUNTRY if node_id.upper() == "INTERPOL" else "GBR"
+    """A node's agency country for 1.008 ORI: its id as ISO 3166 alpha-3 (GB -> GBR; XPO for
+    Interpol; a node id that is no country, ours: GBR)."""
+    return int_i_envelope.country_of(node_id, "GBR")
 
 
 def search_transaction(
