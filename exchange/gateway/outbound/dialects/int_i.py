@@ -32,6 +32,7 @@ from exchange.codecs import int_i_codes as codes
 from exchange.codecs import int_i_envelope, int_i_xml, uk_json
 from exchange.codecs.errors import CodecError
 from exchange.codecs.int_i_envelope import (
+    INTERPOL_COUNTRY,
     TOT_OF_SEARCH_TYPE,
     core_data_of_subject,
     envelope_from_transaction,
@@ -53,7 +54,6 @@ from exchange.model import (
 from exchange.records import record_of_core_data
 
 XML = "application/xml"
-INTERPOL_COUNTRY = "XPO"  # Interpol's own code in INT-I's country list (int-i.xsd)
 
 
 def encode_inti(tx: IntiTransaction) -> bytes:
