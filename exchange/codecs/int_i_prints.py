@@ -4,7 +4,8 @@ Format: the ANSI/NIST-ITL 1-2011 XML encoding (NIST `itl` schema over the NIEM 2
 domain) as INT-I v6.00 uses it. Images travel as `nc:BinaryBase64Object`; Type-9 minutiae in
 the INCITS 378 block (`biom:INCITSMinutiae`), whose category codes are 0 other, 1 ridge ending,
 2 bifurcation. A decoded record keeps its original XML and is written back from it; a record
-built here (`xml=None`) is written from its typed fields, minimally but schema-valid.
+built here (`xml=None`) is written from its typed fields, minimally but schema-valid: fields
+outside the schema's ranges (finger position codes, theta 0-359, ...) are refused.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class BiometricRecord:
     xml: bytes | None = None
     fields: tuple[TraditionalField, ...] = ()  # traditional fields beyond the typed ones
 
+
+#: biom:FingerPositionCodeSimpleType: 0-19, 33, 36, 40-54, 255 (unknown).
+FINGER_POSITIONS = frozenset({*range(20), 33, 36, *range(40, 55), 255})
 
 RECORD_TAGS = {
     4: "PackageHighResolutionGrayscaleImageRecord",
@@ -198,6 +202,25 @@ def build_record(record: BiometricRecord) -> etree._Element:
     raise CodecError(f"Type-{record.record_type}", "only Type-4/9/13/14 records can be built new")
 
 
+def _check_positions(record: BiometricRecord) -> None:
+    for p in record.positions:
+        if p not in FINGER_POSITIONS:
+            raise CodecError(
+                f"Type-{record.record_type}[{record.idc}].positions", f"{p} is no finger position"
+            )
+
+
+def _check_minutia(record: BiometricRecord, index: int, m: IncitsMinutia) -> None:
+    """The facets of int-i.xsd's INCITS minutia: what it refuses is not built."""
+    where = f"Type-9[{record.idc}].minutiae[{index}]"
+    if min(m.x, m.y, m.quality) < 0:
+        raise CodecError(where, "x, y and quality must not be negative")
+    if not 0 <= m.theta <= 359:
+        raise CodecError(f"{where}.theta", f"{m.theta} is not 0-359")
+    if m.category not in (0, 1, 2):
+        raise CodecError(f"{where}.category", f"{m.category} is not 0, 1 or 2")
+
+
 def _header(record: BiometricRecord) -> etree._Element:
     return el(
         "itl",
@@ -223,6 +246,7 @@ def _build_finger_image(record: BiometricRecord) -> etree._Element:
         raise CodecError(
             f"Type-{record.record_type}[{record.idc}]", "an image record needs image data"
         )
+    _check_positions(record)
     image = el("biom", "FingerImpressionImage")
     image.append(
         text_el("nc", "BinaryBase64Object", base64.b64encode(record.image).decode("ascii"))
@@ -259,6 +283,9 @@ def _build_minutia(index: int, m: IncitsMinutia) -> etree._Element:
 def _build_minutiae(record: BiometricRecord) -> etree._Element:
     if not record.minutiae:
         raise CodecError(f"Type-9[{record.idc}]", "a minutiae record needs at least one minutia")
+    _check_positions(record)
+    for index, m in enumerate(record.minutiae):
+        _check_minutia(record, index, m)
     image = el("biom", "FingerImpressionImage", *_image_dimensions(record))
     image.extend(text_el("biom", "FingerPositionCode", str(p)) for p in record.positions or (0,))
     incits = el(

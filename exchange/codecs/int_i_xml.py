@@ -88,7 +88,31 @@ def decode(data: bytes) -> IntiTransaction:
     for element in root:
         if element.tag in _TYPE_OF_TAG:
             records.append(read_record(element, _TYPE_OF_TAG[element.tag]))
+    listed = [(2, type2.idc)] if type2 is not None else []
+    _check_summary(root, listed + [(r.record_type, r.idc) for r in records])
     return IntiTransaction(type1, type2, tuple(records))
+
+
+def _check_summary(root: etree._Element, present: list[tuple[int, str]]) -> None:
+    """1.003 CNT: the content summary must list the records that are there, in order.
+
+    The encoder derives it from the records, so one that disagrees would not come back."""
+    tx = need(need(root, "itl", "PackageInformationRecord"), "biom", "Transaction")
+    summary = need(tx, "biom", "TransactionContentSummary")
+    listed = []
+    for entry in summary.iterchildren(q("biom", "ContentRecordSummary")):
+        idc = need_text(
+            need(entry, "biom", "ImageReferenceIdentification"), "nc", "IdentificationID"
+        )
+        category = need_text(entry, "biom", "RecordCategoryCode")
+        listed.append((int(category) if category.isascii() and category.isdigit() else -1, idc))
+    quantity = need_text(summary, "biom", "ContentRecordQuantity")
+    if quantity != str(len(listed)) or listed != present:
+        found = ", ".join(f"Type-{t} IDC {i}" for t, i in present) or "none"
+        raise CodecError(
+            path_of(summary),
+            f"lists {quantity} records that are not the ones present ({found})",
+        )
 
 
 def _agency(parent: etree._Element, name: str) -> Agency:
@@ -141,8 +165,9 @@ def _read_type1(record: etree._Element) -> Type1:
     domain = need(tx, "biom", "TransactionDomain")
     resolution = need(tx, "biom", "TransactionImageResolutionDetails")
     priority = opt_text(tx, "biom", "TransactionPriorityValue")
-    if priority is not None and not priority.isdigit():
-        raise CodecError(path_of(tx, "biom:TransactionPriorityValue"), "not a number")
+    if priority is not None and (len(priority) != 1 or priority not in "123456789"):
+        # MRT 1/PRY: {1..9}, one digit (the schema's nonNegativeInteger says less)
+        raise CodecError(path_of(tx, "biom:TransactionPriorityValue"), "PRY must be a digit 1-9")
     return Type1(
         tot=tot,
         tcn=tcn,
@@ -232,9 +257,8 @@ def _read_type2(record: etree._Element) -> Type2:
         else None,
         latent_id=opt_text(misc, "int-i", "LatentIdentifier") if misc is not None else None,
         person=_country_reference(misc, "NationalPersonIdentifier"),
-        business=tuple(
-            _read_reference(e) for e in _all(misc, "int-i", "NationalBusinessReference")
-        ),
+        # 2.011 ORN: the MRT allows 10, int-i.xsd one (and `encode` writes one)
+        business=_business_reference(misc),
         candidates=_read_candidates(response),
         errors=tuple(_read_error(e) for e in _all(response, "int-i", "ErrorMessage")),
         subject=_read_subject(subject) if subject is not None else None,
@@ -301,6 +325,11 @@ def _read_reference(element: etree._Element) -> CountryReference:
     )
 
 
+def _business_reference(misc: etree._Element | None) -> tuple[CountryReference, ...]:
+    element = child(misc, "int-i", "NationalBusinessReference") if misc is not None else None
+    return (_read_reference(element),) if element is not None else ()
+
+
 def _country_reference(misc: etree._Element | None, name: str) -> CountryReference | None:
     element = child(misc, "int-i", name) if misc is not None else None
     return _read_reference(element) if element is not None else None
@@ -313,14 +342,14 @@ def _read_candidates(response: etree._Element | None) -> Candidates | None:
     candidate = need(rls, "int-i", "TransactionCandidate")
     flag = need_text(candidate, "int-i", "TransactionCandidateManualVerificationIndicator")
     total = need(rls, "int-i", "TransactionCandidatesTotalQuantity")
-    try:
-        count = int((total.text or "").strip())
-    except ValueError as exc:
-        raise CodecError(path_of(total), "not a number") from exc
+    count = (total.text or "").strip()
+    if not (1 <= len(count) <= 2 and count.isascii() and count.isdigit()):
+        # MRT 2/RLS/CTQ: \d{1,2}
+        raise CodecError(path_of(total), "CTQ must be a number of one or two digits")
     return Candidates(
         tot=need_text(rls, "int-i", "TransactionCategoryCode"),
         result=need_text(rls, "int-i", "TransactionSearchResultsCode"),
-        total=count,
+        total=int(count),
         sequence_id=need_text(
             need(candidate, "int-i", "CandidateSequenceID"), "nc", "IdentificationID"
         ),
@@ -435,6 +464,8 @@ def _write_type1(tx: IntiTransaction) -> etree._Element:
     built.append(text_el("biom", "TransactionMajorVersionValue", t1.version[:2]))
     built.append(text_el("biom", "TransactionMinorVersionValue", t1.version[2:]))
     if t1.priority is not None:
+        if not 1 <= t1.priority <= 9:
+            raise CodecError("Type-1.1.006", "PRY must be 1-9")
         built.append(text_el("biom", "TransactionPriorityValue", str(t1.priority)))
     built.append(text_el("int-i", "TransactionCategoryCode", t1.tot))
     built.append(_content_summary(tx))
@@ -521,6 +552,8 @@ def _write_error(error: ErrorMessage) -> etree._Element:
 
 
 def _write_candidates(c: Candidates) -> etree._Element:
+    if not 0 <= c.total <= 99:
+        raise CodecError("Type-2.2.064.C", "total count must be 0-99 (two digits)")
     flag = "true" if c.manual_verification else "false"
     return el(
         "int-i",
