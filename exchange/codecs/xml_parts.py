@@ -94,7 +94,8 @@ class XmlParts:
         e.set(name, value)
 
     def set_text(self, e: etree._Element, value: str) -> None:
-        where = f"{etree.QName(e.getparent()).localname}/" if e.getparent() is not None else ""
+        parent = e.getparent()
+        where = f"{etree.QName(parent).localname}/" if parent is not None else ""
         e.text = xml_text(value, where + etree.QName(e).localname)
 
     # `iterchildren(tag)` is lxml's C-level walk over the direct children with that tag, the
