@@ -231,6 +231,10 @@ def _header(record: BiometricRecord) -> etree._Element:
 
 
 def _image_dimensions(record: BiometricRecord) -> list[etree._Element]:
+    for name in ("width", "height", "ppi"):
+        value = getattr(record, name)
+        if value is not None and value < 0:
+            raise CodecError(f"Type-{record.record_type}[{record.idc}].{name}", "is negative")
     ppi = str(record.ppi or 500)
     return [
         text_el("biom", "ImageHorizontalLineLengthPixelQuantity", str(record.width or 0)),

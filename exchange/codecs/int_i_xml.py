@@ -220,27 +220,27 @@ def _read_type2(record: etree._Element) -> Type2:
         "int-i",
         "DomainDefinedDescriptiveDetail",
     )
-    metadata = child(detail, "int-i", "RecordMetadata")
-    misc = child(metadata, "int-i", "MiscellaneousIdentification") if metadata is not None else None
-    response = child(detail, "int-i", "TransactionResponseData")
+    # An empty container (int-i.xsd allows them) is one the encoder would not write, which
+    # would move what is kept after it: it is kept whole instead, as unmodelled XML.
+    metadata = _filled(child(detail, "int-i", "RecordMetadata"))
+    misc = None if metadata is None else child(metadata, "int-i", "MiscellaneousIdentification")
+    misc = _filled(misc)
+    response = _filled(child(detail, "int-i", "TransactionResponseData"))
     subject = child(detail, "int-i", "RecordSubject")
     offence = child(detail, "int-i", "RecordOffence")
-    extra = _unmodelled(
-        detail,
-        "Detail",
-        {
-            q("int-i", "RecordMetadata"),
-            q("int-i", "TransactionResponseData"),
-            q("int-i", "RecordSubject"),
-            q("int-i", "RecordOffence"),
-        },
-    )
+    parts = {
+        "RecordMetadata": metadata,
+        "TransactionResponseData": response,
+        "RecordSubject": subject,
+        "RecordOffence": offence,
+    }
+    read = {q("int-i", name) for name, e in parts.items() if e is not None}
+    extra = _unmodelled(detail, "Detail", read)
     if offence is not None:
         extra += _unmodelled(offence, "RecordOffence", _OFFENCE_MODELLED)
     if metadata is not None:
-        extra += _unmodelled(
-            metadata, "RecordMetadata", {q("int-i", "MiscellaneousIdentification")}
-        )
+        kept_misc = {q("int-i", "MiscellaneousIdentification")} if misc is not None else set()
+        extra += _unmodelled(metadata, "RecordMetadata", kept_misc)
     if misc is not None:
         extra += _unmodelled(misc, "MiscellaneousIdentification", _MISC_MODELLED)
     if response is not None:
@@ -276,6 +276,13 @@ _OFFENCE_MODELLED = {
         "OffenceDateTimeRange",
     )
 }
+
+
+def _filled(element: etree._Element | None) -> etree._Element | None:
+    """The element if it has element children, else None (absent, or an empty container)."""
+    if element is None or not any(isinstance(c.tag, str) for c in element):
+        return None
+    return element
 
 
 def _date_or_time(parent: etree._Element) -> dt.date:
@@ -378,7 +385,10 @@ def _read_subject(element: etree._Element) -> SubjectData:
     name = child(element, "int-i", "PersonName")
     # Unmodelled name parts (middle names, extended names) would be lost: keep the whole name.
     name_parts = {q("nc", "PersonGivenName"), q("nc", "PersonMiddleName"), q("nc", "PersonSurName")}
-    whole_name = name is not None and any(e.tag not in name_parts for e in name)
+    # An empty name would not be written back either: kept whole, as unmodelled parts are.
+    whole_name = name is not None and (
+        _filled(name) is None or any(e.tag not in name_parts for e in name)
+    )
     modelled = _SUBJECT_MODELLED - ({q("int-i", "PersonName")} if whole_name else set())
     plain_name = name if name is not None and not whole_name else None
     return SubjectData(

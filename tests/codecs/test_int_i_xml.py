@@ -743,3 +743,36 @@ def test_records_built_outside_the_schema_ranges_are_refused(record: BiometricRe
     with pytest.raises(CodecError) as info:
         encode(dataclasses.replace(tx, records=(record,)))
     assert info.value.field.startswith(f"Type-{record.record_type}")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        BiometricRecord(14, "1", positions=(1,), image=b"x", ppi=-1),
+        BiometricRecord(9, "1", width=-5, minutiae=(IncitsMinutia(1, 2, 3),)),
+    ],
+)
+def test_records_built_with_negative_sizes_are_refused(record: BiometricRecord) -> None:
+    tx = decode(minimal())
+    with pytest.raises(CodecError) as info:
+        encode(dataclasses.replace(tx, records=(record,)))
+    assert info.value.field.startswith(f"Type-{record.record_type}[1].")
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "container", ["MiscellaneousIdentification", "RecordMetadata", "PersonName"]
+)
+def test_an_empty_container_comes_back_where_it_was(container: str) -> None:
+    """int-i.xsd allows empty containers; the encoder dropped them, which moved the kept
+    elements after them (a round trip that differed)."""
+    root = etree.fromstring(sample("SRE-HIT"))
+    (element,) = [e for e in root.iter(etree.Element) if etree.QName(e).localname == container]
+    for c in list(element):
+        element.remove(c)
+    data = etree.tostring(root)
+    assert_valid(data)
+    tx = decode(data)
+    out = encode(tx)
+    assert_valid(out)
+    assert decode(out) == tx
