@@ -6,20 +6,26 @@ counts) and splicing with another seed. XML mutations work on the parsed tree of
 well-formed seed: delete, duplicate or swap elements, replace an element's text with long,
 odd, control-character or huge-number text, move an element to another namespace, rename
 or unwrap the root; their output is then sometimes byte-mutated too, so that broken XML is
-tried as well. Every mutation is a function of its `random.Random`, so one input can be
-rebuilt from the seed that made it (`--replay`).
+tried as well. A field mutation for ANSI/NIST changes field values of a transaction that
+decodes and writes it back, with LEN and CNT right, so that it gets past the framing checks.
+Every mutation is a function of its `random.Random`, so one input can be rebuilt from the
+seed that made it (`--replay`).
 """
 
 from __future__ import annotations
 
 import copy
 import random
+from dataclasses import replace
 
 from lxml import etree
 
+from exchange.codecs import ansi_nist_records as records
+from exchange.codecs.errors import CodecError
+
 SEPARATORS = b"\x1c\x1d\x1e\x1f"
 INTERESTING = SEPARATORS + b"0123456789.:\x00\xff"
-NUMBERS = (0, 1, 2, 9, 10, 99, 100, 255, 256, 65535, 65536, 2**31, 2**32, 10**12)
+NUMBERS = (0, 1, 2, 9, 10, 99, 100, 255, 256, 9999, 99999, 65535, 65536, 999999999, 2**31, 10**12)
 
 # Text that codecs meet rarely: empty, blank, long, control characters (which XML 1.0
 # cannot hold and lxml refuses with ValueError), lone surrogates, digits that are no
@@ -89,6 +95,86 @@ def mutate_bytes(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:
         else:
             buf[i] = rnd.randrange(256)
     return bytes(buf)
+
+
+# Field values for the field-aware ANSI/NIST mutation: no separators (the writer refuses
+# them), but numbers at and past every limit, signs, decimals, dates and odd text.
+ODD_FIELD_VALUES = (
+    *(str(n) for n in NUMBERS),
+    "",
+    "-1",
+    "01",
+    "1.5",
+    "19.69",
+    "99.99",
+    "0.00",
+    "20261307",
+    "20260230",
+    "20261207235960Z",
+    "A" * 300,
+    "é",
+    "\x7f",
+    "CPS",
+    "SRE",
+    "ERR",
+    "MPS",
+    "INT-I",
+    "U",
+    "255",
+)
+
+
+def mutate_fields(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:
+    """Change field values of a transaction that decodes, and write it back with LEN and CNT
+    right, so the mutation reaches the checks behind the framing; bytes if it does not."""
+    try:
+        tx = records.decode_transaction(data)
+    except CodecError:
+        return mutate_bytes(rnd, data, pool)
+    header = dict(tx.header)
+    recs = list(tx.records)
+    for _ in range(rnd.choice((1, 1, 2, 3))):
+        index = rnd.randrange(len(recs) + 1)
+        rec = recs[index - 1] if index else None
+        if rec is not None and not isinstance(rec, records.TaggedRecord):
+            continue
+        fields = dict(rec.fields) if rec is not None else header
+        if not fields:
+            continue
+        tag = rnd.choice(sorted(fields))
+        op = rnd.randrange(5)
+        value = rnd.choice(ODD_FIELD_VALUES)
+        if op == 0:  # the first item
+            subfields = list(fields[tag])
+            subfields[0] = (value, *subfields[0][1:])
+            fields[tag] = tuple(subfields)
+        elif op == 1:  # another item of a subfield
+            subfields = list(fields[tag])
+            s = rnd.randrange(len(subfields))
+            items = list(subfields[s])
+            items[rnd.randrange(len(items))] = value
+            subfields[s] = tuple(items)
+            fields[tag] = tuple(subfields)
+        elif op == 2:  # drop the field
+            del fields[tag]
+        elif op == 3:  # repeat a subfield, or add an item
+            subfields = list(fields[tag])
+            if rnd.random() < 0.5:
+                subfields.append(rnd.choice(subfields))
+            else:
+                subfields[0] = (*subfields[0], value)
+            fields[tag] = tuple(subfields)
+        else:  # a field of another number
+            fields[rnd.choice((3, 4, 5, 6, 9, 11, 12, 13, 14, 20, 31, 126, 137, 300, 999))] = (
+                (value,),
+            )
+        if rec is not None:
+            fields.pop(999, None)
+            recs[index - 1] = replace(rec, fields=fields)
+    try:
+        return records.encode_transaction(records.Transaction(header, tuple(recs)))
+    except CodecError:  # e.g. a field the writer computes (LEN, CNT, IDC)
+        return mutate_bytes(rnd, data, pool)
 
 
 def mutate_xml(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:

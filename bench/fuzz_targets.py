@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from bench import fuzz_seeds as seeds
-from bench.fuzz_mutations import mutate_bytes, mutate_xml
+from bench.fuzz_mutations import mutate_bytes, mutate_fields, mutate_xml
 from exchange import translate
 from exchange.codecs import ansi_nist, int_i_envelope, int_i_traditional, int_i_xml
 from exchange.codecs import ansi_nist_messages as messages
@@ -193,7 +193,8 @@ def check_int_i_envelope(data: bytes, rnd: random.Random) -> str:
 def check_translate(data: bytes, rnd: random.Random, source: str) -> str:
     targets = [f for f in translate.FORMATS if f != source]
     target = rnd.choice(targets)
-    out = translate.Outbound(message=rnd.choice(translate.MESSAGES))
+    message = "auto" if rnd.random() < 0.6 else rnd.choice(translate.MESSAGES)
+    out = translate.Outbound(message=message)
     translate.translation(data, source, target, out)
     return f"translated {source}->{target}"
 
@@ -220,6 +221,9 @@ class Target:
         xml = self.xml or fmt in {"prum-xml", "int-i-xml"}
         if xml and rnd.random() < 0.7:
             return mutate_xml(rnd, seed, pool), fmt
+        if fmt in {"ansi-nist", "int-i-traditional"} and rnd.random() < 0.5:
+            data = mutate_fields(rnd, seed, pool)
+            return (mutate_bytes(rnd, data, pool) if rnd.random() < 0.1 else data), fmt
         return mutate_bytes(rnd, seed, pool), fmt
 
 
