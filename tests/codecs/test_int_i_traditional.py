@@ -448,6 +448,24 @@ def model(**t1: Any) -> IntiTransaction:
             ),
             "Type-4[2].4.008",
         ),
+        # found by bench.fuzz_ansi_nist: written, then refused by the reader (MRT 9.137-D
+        # MAV {0..179}, INCITS 378's units of two degrees; type 0-2, quality 0-100)
+        *(
+            (
+                dataclasses.replace(
+                    model(),
+                    records=(BiometricRecord(9, "1", positions=(1,), minutiae=(m,)),),
+                ),
+                "Type-9[2].9.137[0]",
+            )
+            for m in (
+                IncitsMinutia(1, 2, 180),
+                IncitsMinutia(1, 2, 3, 3),
+                IncitsMinutia(1, 2, 3, 1, 101),
+                IncitsMinutia(100000, 2, 3),
+                IncitsMinutia(-1, 2, 3),
+            )
+        ),
     ],
 )
 def test_models_that_cannot_be_written_are_refused_naming_the_field(
