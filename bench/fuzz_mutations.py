@@ -15,6 +15,7 @@ seed that made it (`--replay`).
 from __future__ import annotations
 
 import copy
+import json
 import random
 from dataclasses import replace
 
@@ -175,6 +176,50 @@ def mutate_fields(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:
         return records.encode_transaction(records.Transaction(header, tuple(recs)))
     except CodecError:  # e.g. a field the writer computes (LEN, CNT, IDC)
         return mutate_bytes(rnd, data, pool)
+
+
+_JSON_ODD: tuple[object, ...] = (
+    *ODD_TEXTS,
+    *NUMBERS,
+    -1,
+    1.5,
+    float("inf"),
+    None,
+    True,
+    [],
+    {},
+    [""],
+)
+
+
+def mutate_json(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:
+    """Replace, drop or repeat values of a JSON document (a UK record); bytes if none."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return mutate_bytes(rnd, data, pool)
+    for _ in range(rnd.choice((1, 1, 2, 3))):
+        slots: list[tuple[dict[str, object] | list[object], str | int]] = []
+        stack: list[object] = [doc]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                slots += [(node, k) for k in node]
+                stack += node.values()
+            elif isinstance(node, list):
+                slots += [(node, i) for i in range(len(node))]
+                stack += node
+        if not slots:
+            break
+        parent, key = rnd.choice(slots)
+        op = rnd.randrange(4)
+        if op == 0 and isinstance(parent, dict):
+            del parent[str(key)]
+        elif op == 1 and isinstance(parent, list):
+            parent.append(parent[int(key)])
+        else:
+            parent[key] = rnd.choice(_JSON_ODD)  # type: ignore[index]
+    return json.dumps(doc).encode()
 
 
 def mutate_xml(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:

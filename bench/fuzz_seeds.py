@@ -21,7 +21,9 @@ from lxml import etree
 
 from bench.codec_ansi_nist import sample_cps
 from exchange.codecs import ansi_nist_messages as messages
+from exchange.codecs import ansi_nist_records as records
 from exchange.codecs import int_i_traditional, int_i_xml, minutiae_records, uk_json
+from exchange.codecs.ansi_nist_records import BinaryRecord, Record, TaggedRecord, Type4Record, text
 from exchange.codecs.errors import CodecError
 from exchange.codecs.int_i_envelope import encode_envelope
 from exchange.codecs.int_i_model import Candidates, IntiTransaction, Offence, SubjectData, Type2
@@ -152,7 +154,6 @@ def minutiae_seeds() -> list[bytes]:
         (
             Finger(1, (Minutia(10, 20, 90), Minutia(300, 40, 180, MinutiaKind.BIFURCATION, 80))),
             Finger(7, (Minutia(5, 6, 7, MinutiaKind.OTHER, 1),)),
-            Finger(10, ()),
         ),
         Impression.ROLLED,
     )
@@ -254,12 +255,57 @@ def nistitl_seed(*, incits: bool = False) -> bytes:
     return bytes(msg.NIST)
 
 
+def every_record_type_seed() -> bytes:
+    """One record of every type ANSI/NIST-ITL 1-2011 (Updates 2013, 2015) has: 2-22, 98, 99."""
+    header = {
+        2: text("0500"),
+        4: text("CPS"),
+        5: text("20261127"),
+        7: text("DE/BKA"),
+        8: text("GB/UKFP"),
+        9: text("GB-0001"),
+        11: text("19.68"),
+        12: text("19.68"),
+        14: text("20261127120000Z"),
+    }
+    minutiae = {3: text("1"), 4: text("S"), 6: text("1"), 10: text("1")}
+    image = {3: text("1"), 6: text("8"), 7: text("8"), 8: text("1"), 9: text("500")}
+    recs: tuple[Record, ...] = (
+        TaggedRecord(2, 0, {10: text("REF-1"), 11: text("TP/TP")}),
+        Type4Record(1, 1, (1,), 4, 3, 1, b"\x00\x1c\x1d\x1e\x1fWSQ", type=3),
+        Type4Record(2, 1, (2,), 4, 3, 1, b"\x00\x1c\x1d\x1e\x1fWSQ"),
+        Type4Record(5, 0, (3,), 8, 8, 0, b"\x00" * 8, type=5),
+        Type4Record(6, 0, (4,), 8, 8, 1, b"\xff" * 8, type=6),
+        BinaryRecord(7, 3, b"user-defined \x1c\x1d bytes"),
+        BinaryRecord(8, 4, b"\x00\x00\x00\x00\x00\x00\x00\x00signature"),
+        TaggedRecord(9, 1, {**minutiae, 12: (("1", "00100001090", "2", "A"),)}),
+        TaggedRecord(
+            10, 2, {3: text("FACE"), 6: text("480"), 7: text("600"), 11: text("JPEGB")}, b"\xff\xd8"
+        ),
+        TaggedRecord(11, 5, {3: text("1"), 4: text("WAV")}, b"RIFF\x1c\x00audio"),
+        TaggedRecord(12, 6, {3: text("0")}),
+        TaggedRecord(13, 7, {**image, 3: text("4"), 11: text("PNG"), 13: text("0")}, b"\x89PNG"),
+        TaggedRecord(14, 8, {**image, 11: text("WSQ20"), 13: text("5")}, b"\x1c" * 10),
+        TaggedRecord(15, 9, {**image, 3: text("10"), 11: text("JP2"), 13: text("21")}, b"jp2"),
+        TaggedRecord(16, 10, {3: text("TEST"), 11: text("PNG")}, b"\x89PNG\r\n"),
+        TaggedRecord(17, 11, {3: text("1"), 11: text("RAW")}, b"iris\x1d\x1c"),
+        TaggedRecord(18, 12, {3: (("NIST", "1"),), 19: text("23S1")}),
+        TaggedRecord(19, 13, {3: text("0"), 11: text("WSQ20")}, b"\xff\xa0plantar"),
+        TaggedRecord(20, 14, {3: text("1"), 21: text("ORIG")}),
+        TaggedRecord(21, 15, {3: text("1")}, b"context photo"),
+        TaggedRecord(22, 16, {3: text("1")}, b"\x00\x01imagery"),
+        TaggedRecord(98, 17, {3: text("SIG"), 4: text("1")}),
+        TaggedRecord(99, 18, {4: text("1"), 100: text("3"), 101: text("4")}, b"cbeff"),
+    )
+    return records.encode_transaction(records.Transaction(header, recs))
+
+
 def real_ansi_nist() -> list[bytes]:
     return _files("usnistgov-libbiomeval/*.an2k", "wct097-eft-viewer/*.eft")
 
 
 def all_ansi_nist_seeds() -> list[bytes]:
-    return ansi_nist_seeds() + real_ansi_nist()
+    return [*ansi_nist_seeds(), every_record_type_seed(), *real_ansi_nist()]
 
 
 def uk_json_seeds() -> list[bytes]:

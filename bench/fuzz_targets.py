@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from bench import fuzz_seeds as seeds
-from bench.fuzz_mutations import mutate_bytes, mutate_fields, mutate_xml
+from bench.fuzz_mutations import mutate_bytes, mutate_fields, mutate_json, mutate_xml
 from exchange import translate
 from exchange.codecs import ansi_nist, int_i_envelope, int_i_traditional, int_i_xml
 from exchange.codecs import ansi_nist_messages as messages
@@ -191,7 +191,13 @@ def check_int_i_envelope(data: bytes, rnd: random.Random) -> str:
 
 
 def check_translate(data: bytes, rnd: random.Random, source: str) -> str:
-    targets = [f for f in translate.FORMATS if f != source]
+    # Mostly a pair that is a translation (a minutiae record goes to and from uk-json and on
+    # to the message formats), sometimes any pair, which must be refused with a typed error.
+    minutiae = translate.MINUTIAE_FORMATS
+    if source == "uk-json" or rnd.random() < 0.2:
+        targets = [f for f in translate.FORMATS if f != source]
+    else:
+        targets = [f for f in translate.FORMATS if f != source and f not in minutiae]
     target = rnd.choice(targets)
     message = "auto" if rnd.random() < 0.6 else rnd.choice(translate.MESSAGES)
     out = translate.Outbound(message=message)
@@ -208,10 +214,13 @@ class Target:
     pools: dict[str, list[bytes]]  # seeds by input format (one format but for translate)
     check: Callable[[bytes, random.Random, str], str]
     xml: bool = False
+    weights: dict[str, int] | None = None  # of the input formats, if not all the same
 
     def make_input(self, rnd: random.Random) -> tuple[bytes, str]:
         """One input (mutated seed, or sometimes random bytes) and its format."""
-        fmt = rnd.choice(sorted(self.pools))
+        formats = sorted(self.pools)
+        weights = [(self.weights or {}).get(f, 1) for f in formats]
+        fmt = rnd.choices(formats, weights)[0]
         pool = self.pools[fmt]
         if rnd.random() < 0.05:
             data = rnd.randbytes(rnd.randrange(0, 512))
@@ -221,6 +230,8 @@ class Target:
         xml = self.xml or fmt in {"prum-xml", "int-i-xml"}
         if xml and rnd.random() < 0.7:
             return mutate_xml(rnd, seed, pool), fmt
+        if fmt == "uk-json" and rnd.random() < 0.7:
+            return mutate_json(rnd, seed, pool), fmt
         if fmt in {"ansi-nist", "int-i-traditional"} and rnd.random() < 0.5:
             data = mutate_fields(rnd, seed, pool)
             return (mutate_bytes(rnd, data, pool) if rnd.random() < 0.1 else data), fmt
@@ -251,7 +262,12 @@ def targets() -> dict[str, Target]:
         "int-i-envelope": Target(
             "int-i-envelope", {"int-i-xml": xml}, _one(check_int_i_envelope), xml=True
         ),
-        "translate": Target("translate", seeds.translate_seeds(), check_translate),
+        "translate": Target(
+            "translate",
+            seeds.translate_seeds(),
+            check_translate,
+            weights={"uk-json": 3, "prum-xml": 2, "ansi-nist": 3, "int-i-xml": 2},
+        ),
     }
 
 
