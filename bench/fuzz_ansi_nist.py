@@ -1,24 +1,31 @@
-"""Long-running fuzzer of the ANSI/NIST-ITL reader: every input must decode or raise CodecError.
+"""Long-running fuzzer of the biometric codecs: every input must decode or raise a typed error.
 
-Inputs: valid transactions (CPS with minutiae, CPS with Type-14 images, CPS with Type-4
-images, a latent MPS with a Type-13 image, SRE, ERR, a palm PMS with a Type-15 image, and
-nistitl-built transactions with Types 2, 4, 9, 10 and 14, with legacy and INCITS 378
-minutiae), mutated by bit flips, separator and digit substitution, deletion,
-insertion, duplication, truncation, LEN rewrites and splicing; plus random bytes. Each input
-goes through `ansi_nist_messages.decode`; an input that decodes to records is written back
-and read again, which must give the same records; an input that decodes to an envelope is
-encoded and decoded again, after which encode/decode must give the same envelope (or a
-CodecError). A failure is any exception other than `CodecError`, a round trip that
-differs, or an input that takes longer than `--hang` seconds (SIGALRM). Failing inputs
-are saved under `--out`.
+Targets (`--target`, default all, taken in turn): `records` (ANSI/NIST-ITL records of every
+type), `messages` (ANSI/NIST transactions as envelopes), `prints` (a transaction's prints),
+`minutiae` (INCITS 378 / ISO 19794-2 records), `int-i-xml`, `int-i-traditional`,
+`int-i-envelope` (INT-I v6) and `translate` (`prum-exchange translate`'s conversions, every
+format to every other); what each checks is in `bench.fuzz_targets`, the seeds in
+`bench.fuzz_seeds` (our encoders' output and, when `shared/thirdparty` exists, NIST's and
+Interpol's sample files), the mutations in `bench.fuzz_mutations` (byte mutations, and tree
+mutations for XML).
 
-    python3 -m bench.fuzz_ansi_nist --minutes 10 [--seed N] [--out DIR]
+A failure is any exception other than the typed codec error (`CodecError`, and translate's
+`TranslateError`), a round trip that differs after the first normalising trip, or an input
+that takes longer than `--hang` seconds (SIGALRM). Input number N of a run is made from
+`random.Random(f"{seed}/{N}")` alone and goes to target N mod (number of targets), so
+`--replay N` (with the same `--seed` and `--target`) rebuilds it and prints its outcome or
+traceback. Failing inputs are saved under `--out` with their traceback and replay command.
+The report (JSON on stdout) gives per target the inputs, outcomes, crashes, hangs and
+inputs/s.
+
+    python -m bench.fuzz_ansi_nist --minutes 20 --seed 101 --out /tmp/fuzz-out
+    python -m bench.fuzz_ansi_nist --inputs 200 --target int-i-xml
+    python -m bench.fuzz_ansi_nist --seed 101 --replay 123456
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import random
 import signal
@@ -27,264 +34,179 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-import nistitl
+from bench.fuzz_targets import Target, run_check, targets
 
-from bench.codec_ansi_nist import sample_cps
-from exchange.codecs import ansi_nist_messages as messages
-from exchange.codecs.ansi_nist import decode_transaction, encode_transaction
-from exchange.codecs.errors import CodecError
-from exchange.model import (
-    BiometricImage,
-    Candidate,
-    DactySearchRequest,
-    Envelope,
-    ErrorBody,
-    ErrorCode,
-    Finger,
-    FingerprintSet,
-    Header,
-    Impression,
-    MatchType,
-    MessageType,
-    Minutia,
-    Modality,
-    ProbeResult,
-    Purpose,
-    SearchReply,
+TARGETS = (
+    "records",
+    "messages",
+    "prints",
+    "minutiae",
+    "int-i-xml",
+    "int-i-traditional",
+    "int-i-envelope",
+    "translate",
 )
-
-SEPARATORS = b"\x1c\x1d\x1e\x1f"
-INTERESTING = SEPARATORS + b"0123456789.:\x00\xff"
 
 
 class Hang(Exception):
     """Raised by SIGALRM when one input takes too long."""
 
 
-def seeds() -> list[bytes]:
-    out = [
-        messages.encode(sample_cps(images=False)),
-        messages.encode(sample_cps(images=True)),
-        messages.encode(sample_cps(images=True), legacy_images=True),
-    ]
-    stamp = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+@dataclass
+class Tally:
+    inputs: int = 0
+    seconds: float = 0.0
+    slowest: float = 0.0
+    crashes: int = 0
+    hangs: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
 
-    def header(kind: MessageType) -> Header:
-        return Header("GB-2", "GB-1", stamp, "DE/BKA", "GB/UKFP", kind, Purpose.DETECTION)
-
-    latent = FingerprintSet(
-        (
-            Finger(
-                0,
-                (Minutia(100, 200, 45), Minutia(300, 120, 270)),
-                BiometricImage(b"\xff\xd8jpeg\x1c\x1d", "JPEGB", 400, 400, 1000),
-            ),
-        ),
-        Impression.LATENT,
-        1000,
-    )
-    out.append(
-        messages.encode(
-            Envelope(
-                header(MessageType.DACTY_SEARCH_REQUEST),
-                DactySearchRequest("MARK-9", "LT/TP", latent, 10),
-            )
-        )
-    )
-    reply = SearchReply(
-        "GB-1",
-        Modality.FINGERPRINT,
-        (ProbeResult("GB-REF-1", (Candidate("DE-778", 0.93, MatchType.CANDIDATE),)),),
-    )
-    out.append(messages.encode(Envelope(header(MessageType.SEARCH_REPLY), reply)))
-    err = ErrorBody(ErrorCode.QUOTA_EXCEEDED, "daily TP/TP capacity used", None, "GB-1")
-    out.append(messages.encode(Envelope(header(MessageType.ERROR), err)))
-    palm = FingerprintSet(
-        (Finger(25, (Minutia(2400, 3000, 90),), BiometricImage(b"jp2", "JP2", 4000, 4000, 500)),),
-        Impression.PALM,
-    )
-    out.append(
-        messages.encode(
-            Envelope(
-                header(MessageType.DACTY_SEARCH_REQUEST),
-                DactySearchRequest("PALM-1", "PP/ULP", palm, 5),
-            )
-        )
-    )
-    out.append(nistitl_seed())
-    out.append(nistitl_seed(incits=True))
-    return out
+    def report(self) -> dict[str, object]:
+        return {
+            "inputs": self.inputs,
+            "crashes": self.crashes,
+            "hangs": self.hangs,
+            "inputs_per_s": round(self.inputs / self.seconds, 1) if self.seconds else 0.0,
+            "slowest_input_ms": round(self.slowest * 1000, 2),
+            "decoded": sum(n for k, n in self.outcomes.items() if not k.startswith("refused")),
+            "outcomes_top": dict(self.outcomes.most_common(10)),
+        }
 
 
-def nistitl_seed(*, incits: bool = False) -> bytes:
-    msg = nistitl.Message()
-    msg.TOT = "CPS"
-    msg[0].DAT = "20261127"
-    msg[0].TCN = "NL-1"
-    r2 = nistitl.AsciiRecord(2)
-    r2.IDC = 0
-    r2._10 = "NL-REF"
-    r2._11 = "TP/TP"
-    r2._13 = "1"
-    msg += r2
-    r9 = nistitl.AsciiRecord(9)
-    r9.IDC = 1
-    for tag, value in ((3, "1"), (4, "S"), (6, "1"), (10, "1"), (11, "0")):
-        r9 += nistitl.Field(9, tag, value)
-    if incits:  # the INCITS 378 block that INT-I v6 uses instead of 9.012
-        r9._4 = "U"
-        for tag, value in ((130, "1"), (131, "500"), (134, "1"), (136, "1")):
-            r9 += nistitl.Field(9, tag, value)
-        r9 += nistitl.Field(9, 137, [["1", "100", "200", "45", "1", "60"]])
-    else:
-        r9 += nistitl.Field(9, 12, [["1", "01000200090", "10", "A"]])
-    msg += r9
-    r4 = nistitl.BinaryRecord(4)
-    r4.IDC = 1
-    r4.pack(">BBBBBBBBHHB", 1, 1, 255, 255, 255, 255, 255, 0, 800, 750, 1, b"W" * 64)
-    msg += r4
-    r10 = nistitl.AsciiRecord(10)
-    r10.IDC = 2
-    r10.IMT = "FACE"
-    r10.DATA = b"\xff\xd8face"
-    msg += r10
-    return bytes(msg.NIST)
+def chosen(target: str) -> tuple[str, ...]:
+    if target == "all":
+        return TARGETS
+    names = tuple(target.split(","))
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise SystemExit(f"unknown target {unknown[0]!r}; one of all, {', '.join(TARGETS)}")
+    return names
 
 
-def mutate(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rnd.choice((1, 1, 1, 2, 3, 8))):
-        if not buf:
-            buf.extend(rnd.randbytes(rnd.randrange(1, 64)))
-            continue
-        op = rnd.randrange(9)
-        i = rnd.randrange(len(buf))
-        if op == 0:
-            buf[i] ^= 1 << rnd.randrange(8)
-        elif op == 1:
-            buf[i] = rnd.choice(INTERESTING)
-        elif op == 2:
-            del buf[i : i + rnd.randrange(1, 32)]
-        elif op == 3:
-            buf[i:i] = rnd.randbytes(rnd.randrange(1, 16))
-        elif op == 4:
-            j = rnd.randrange(len(buf))
-            buf[i:i] = buf[j : j + rnd.randrange(1, 64)]
-        elif op == 5:
-            del buf[rnd.randrange(len(buf) + 1) :]
-        elif op == 6:  # rewrite a number (LEN, CNT, IDC, counts) with another
-            digits = str(rnd.choice((0, 1, 2, 9, 99, 100, 255, 2**31, 10**12, len(buf))))
-            j = i
-            while j < len(buf) and 48 <= buf[j] <= 57:
-                j += 1
-            buf[i:j] = digits.encode()
-        elif op == 7:
-            other = rnd.choice(pool)
-            cut = rnd.randrange(len(other) + 1)
-            buf = buf[:i] + bytearray(other[cut:])
-        else:
-            buf[i] = rnd.randrange(256)
-    return bytes(buf)
+def make_input(
+    all_targets: dict[str, Target], names: tuple[str, ...], seed: int, n: int
+) -> tuple[Target, bytes, str, random.Random]:
+    """Input number `n` of a run: its target, bytes, format and the rng its check uses."""
+    rnd = random.Random(f"{seed}/{n}")
+    target = all_targets[names[n % len(names)]]
+    data, fmt = target.make_input(rnd)
+    return target, data, fmt, rnd
 
 
-def check(data: bytes) -> str:
-    """Decode one input; return the outcome name, raise on a finding."""
-    try:
-        envelope = messages.decode(data)
-        outcome = "decoded"
-    except CodecError as exc:
-        outcome = "CodecError:" + exc.reason.split(" ")[0]
-    else:
-        try:
-            written = messages.encode(envelope)
-        except CodecError:
-            outcome = "decoded, re-encode refused"
-        else:
-            # The first trip may normalise what the writer cannot say exactly (INCITS 378
-            # minutiae become 9.012 ones, quality moves onto the 2-63 scale); after that the
-            # envelope must be a fixed point of encode/decode.
-            normal = messages.decode(written)
-            if messages.decode(messages.encode(normal)) != normal:
-                raise AssertionError("envelope changed in an encode/decode round trip")
-    try:
-        tx = decode_transaction(data)
-    except CodecError:
-        return outcome
-    again = decode_transaction(encode_transaction(tx))
-    if again != tx:
-        raise AssertionError("records changed in a write/read round trip")
-    return outcome
-
-
-def fuzz(minutes: float, seed: int, out: Path, hang: float) -> dict[str, object]:
-    rnd = random.Random(seed)
-    pool = seeds()
+def fuzz(
+    minutes: float,
+    seed: int,
+    out: Path,
+    hang: float,
+    names: tuple[str, ...] = TARGETS,
+    max_inputs: int | None = None,
+) -> dict[str, object]:
+    all_targets = targets()
     out.mkdir(parents=True, exist_ok=True)
 
     def alarm(signum: int, frame: FrameType | None) -> None:
         raise Hang()
 
     signal.signal(signal.SIGALRM, alarm)
-    outcomes: Counter[str] = Counter()
-    failures: list[dict[str, str]] = []
-    tried = 0
-    slowest = 0.0
+    tallies = {name: Tally() for name in names}
+    joined = "all" if names == TARGETS else ",".join(names)
+    failures: list[dict[str, object]] = []
+    n = 0
     start = time.monotonic()
     deadline = start + minutes * 60
-    while time.monotonic() < deadline:
-        if rnd.random() < 0.1:
-            data = rnd.randbytes(rnd.randrange(0, 512))
-            if rnd.random() < 0.5:
-                data = b"1.001:" + data
-        else:
-            data = mutate(rnd, rnd.choice(pool), pool)
-        tried += 1
+    while time.monotonic() < deadline and (max_inputs is None or n < max_inputs):
+        target, data, fmt, rnd = make_input(all_targets, names, seed, n)
+        tally = tallies[target.name]
+        tally.inputs += 1
         t0 = time.perf_counter()
         signal.setitimer(signal.ITIMER_REAL, hang)
         try:
-            outcomes[check(data)] += 1
+            tally.outcomes[run_check(target, data, fmt, rnd)] += 1
         except Hang:
-            failures.append(_save(out, data, "hang", f"over {hang} s"))
+            tally.hangs += 1
+            failures.append(
+                _save(out, n, target.name, data, "hang", f"over {hang} s", seed, joined)
+            )
         except Exception as exc:  # a finding, recorded below
-            failures.append(_save(out, data, type(exc).__name__, traceback.format_exc()))
+            tally.crashes += 1
+            failures.append(
+                _save(
+                    out,
+                    n,
+                    target.name,
+                    data,
+                    type(exc).__name__,
+                    traceback.format_exc(),
+                    seed,
+                    joined,
+                )
+            )
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        slowest = max(slowest, time.perf_counter() - t0)
+        spent = time.perf_counter() - t0
+        tally.seconds += spent
+        tally.slowest = max(tally.slowest, spent)
+        n += 1
     elapsed = time.monotonic() - start
     return {
         "fuzzer": "bench.fuzz_ansi_nist",
         "seed": seed,
-        "seeds": len(pool),
+        "targets": list(names),
+        "seeds": {name: sum(map(len, all_targets[name].pools.values())) for name in names},
         "duration_s": round(elapsed, 1),
-        "inputs_tried": tried,
-        "inputs_per_s": round(tried / elapsed, 1),
+        "inputs_tried": n,
+        "inputs_per_s": round(n / elapsed, 1) if elapsed else 0.0,
+        "crashes": sum(t.crashes for t in tallies.values()),
+        "hangs": sum(t.hangs for t in tallies.values()),
         "failures": len(failures),
-        "failure_kinds": dict(Counter(f["kind"] for f in failures)),
-        "slowest_input_ms": round(slowest * 1000, 2),
-        "outcomes_top": dict(outcomes.most_common(15)),
-        "decoded": outcomes["decoded"],
+        "failure_kinds": dict(Counter(f"{f['target']}:{f['kind']}" for f in failures)),
+        "first_failures": failures[:20],
+        "per_target": {name: t.report() for name, t in tallies.items()},
     }
 
 
-def _save(out: Path, data: bytes, kind: str, detail: str) -> dict[str, str]:
-    name = f"{kind}-{abs(hash(data)):x}"
+def _save(
+    out: Path, n: int, target: str, data: bytes, kind: str, detail: str, seed: int, names: str
+) -> dict[str, object]:
+    name = f"{target}-{kind}-{n}"
     (out / f"{name}.bin").write_bytes(data)
-    (out / f"{name}.txt").write_text(detail)
-    return {"kind": kind, "file": name}
+    command = f"python -m bench.fuzz_ansi_nist --seed {seed} --target {names} --replay {n}"
+    (out / f"{name}.txt").write_text(f"{command}\n\n{detail}")
+    return {"input": n, "target": target, "kind": kind, "file": name}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description="Fuzz the ANSI/NIST-ITL reader.")
+def replay(seed: int, names: tuple[str, ...], n: int, hang: float) -> int:
+    """Rebuild input `n` of a run and check it again, printing its outcome or traceback."""
+    target, data, fmt, rnd = make_input(targets(), names, seed, n)
+    print(f"input {n}: target {target.name}, format {fmt}, {len(data)} bytes")
+    print(repr(data[:400]) + (" ..." if len(data) > 400 else ""))
+    try:
+        print("outcome:", run_check(target, data, fmt, rnd))
+    except Exception:  # the finding being replayed
+        traceback.print_exc(file=sys.stdout)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fuzz the biometric codecs and translate.")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
     default_out = Path(tempfile.gettempdir()) / "fuzz-ansi-nist-findings"
     parser.add_argument("--out", type=Path, default=default_out, help="where failing inputs go")
     parser.add_argument("--hang", type=float, default=2.0, help="seconds before an input hangs")
-    args = parser.parse_args()
-    report = fuzz(args.minutes, args.seed, args.out, args.hang)
+    parser.add_argument("--target", default="all", help=f"all, or some of {', '.join(TARGETS)}")
+    parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs")
+    parser.add_argument("--replay", type=int, default=None, help="re-run input N of the run")
+    args = parser.parse_args(argv)
+    names = chosen(args.target)
+    if args.replay is not None:
+        return replay(args.seed, names, args.replay, args.hang)
+    report = fuzz(args.minutes, args.seed, args.out, args.hang, names, args.inputs)
     print(json.dumps(report, indent=2))
     return 1 if report["failures"] else 0
 

@@ -358,8 +358,10 @@ def _image_record(
     rtype = {Impression.LATENT: 13, Impression.PALM: 15, Impression.LATENT_PALM: 15}.get(
         impression, 14
     )
-    if not 0 < image.width <= 99999 or not 0 < image.height <= 99999 or image.ppi <= 0:
-        raise CodecError(ipath, "width, height and ppi must be positive")
+    if not 0 < image.width <= 99999 or not 0 < image.height <= 99999:
+        raise CodecError(ipath, "width and height must be 1-99999")
+    if not 0 < image.ppi <= 99999:  # 14.009 HPS: at most five digits
+        raise CodecError(ipath, f"ppi {image.ppi} outside 1-99999")
     fields: dict[int, Subfields] = {
         3: text(str(imp)),
         4: text(plain(source, "header.sender")),

@@ -4,7 +4,8 @@ Format: the ANSI/NIST-ITL 1-2011 XML encoding (NIST `itl` schema over the NIEM 2
 domain) as INT-I v6.00 uses it. Images travel as `nc:BinaryBase64Object`; Type-9 minutiae in
 the INCITS 378 block (`biom:INCITSMinutiae`), whose category codes are 0 other, 1 ridge ending,
 2 bifurcation. A decoded record keeps its original XML and is written back from it; a record
-built here (`xml=None`) is written from its typed fields, minimally but schema-valid. A Type-10
+built here (`xml=None`) is written from its typed fields, minimally but schema-valid: fields
+outside the schema's ranges (finger position codes, theta 0-179, ...) are refused. A Type-10
 or Type-20 record read from the traditional encoding takes the fields INT-I makes mandatory
 and the model does not type from its kept traditional fields (`fields`): 10.003 IMT (only
 `FACE` has an XML form here), 10.004/20.004 SRC, 10.005 PHD / 20.005 SRD, 10.012/20.013 CSP,
@@ -76,6 +77,9 @@ class BiometricRecord:
     xml: bytes | None = None
     fields: tuple[TraditionalField, ...] = ()  # traditional fields beyond the typed ones
 
+
+#: biom:FingerPositionCodeSimpleType: 0-19, 33, 36, 40-54, 255 (unknown).
+FINGER_POSITIONS = frozenset({*range(20), 33, 36, *range(40, 55), 255})
 
 RECORD_TAGS = {
     4: "PackageHighResolutionGrayscaleImageRecord",
@@ -334,6 +338,25 @@ def _build_source(record: BiometricRecord) -> etree._Element:
     return root
 
 
+def _check_positions(record: BiometricRecord) -> None:
+    for p in record.positions:
+        if p not in FINGER_POSITIONS:
+            raise CodecError(
+                f"Type-{record.record_type}[{record.idc}].positions", f"{p} is no finger position"
+            )
+
+
+def _check_minutia(record: BiometricRecord, index: int, m: IncitsMinutia) -> None:
+    """The facets of int-i.xsd's INCITS minutia: what it refuses is not built."""
+    where = f"Type-9[{record.idc}].minutiae[{index}]"
+    if min(m.x, m.y, m.quality) < 0 or m.quality > 100:
+        raise CodecError(where, "x and y must not be negative, quality must be 0-100")
+    if not 0 <= m.theta <= MAX_THETA:
+        raise CodecError(f"{where}.theta", f"{m.theta} is not 0-179 (units of 2 degrees)")
+    if m.category not in (0, 1, 2):
+        raise CodecError(f"{where}.category", f"{m.category} is not 0, 1 or 2")
+
+
 def _header(record: BiometricRecord) -> etree._Element:
     return el(
         "itl",
@@ -344,6 +367,10 @@ def _header(record: BiometricRecord) -> etree._Element:
 
 
 def _image_dimensions(record: BiometricRecord) -> list[etree._Element]:
+    for name in ("width", "height", "ppi"):
+        value = getattr(record, name)
+        if value is not None and value < 0:
+            raise CodecError(f"Type-{record.record_type}[{record.idc}].{name}", "is negative")
     ppi = str(record.ppi or 500)
     return [
         text_el("biom", "ImageHorizontalLineLengthPixelQuantity", str(record.width or 0)),
@@ -359,6 +386,7 @@ def _build_finger_image(record: BiometricRecord) -> etree._Element:
         raise CodecError(
             f"Type-{record.record_type}[{record.idc}]", "an image record needs image data"
         )
+    _check_positions(record)
     image = el("biom", "FingerImpressionImage")
     image.append(
         text_el("nc", "BinaryBase64Object", base64.b64encode(record.image).decode("ascii"))
@@ -395,6 +423,9 @@ def _build_minutia(index: int, m: IncitsMinutia) -> etree._Element:
 def _build_minutiae(record: BiometricRecord) -> etree._Element:
     if not record.minutiae:
         raise CodecError(f"Type-9[{record.idc}]", "a minutiae record needs at least one minutia")
+    _check_positions(record)
+    for index, m in enumerate(record.minutiae):
+        _check_minutia(record, index, m)
     image = el("biom", "FingerImpressionImage", *_image_dimensions(record))
     image.extend(text_el("biom", "FingerPositionCode", str(p)) for p in record.positions or (0,))
     incits = el(

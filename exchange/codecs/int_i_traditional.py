@@ -231,8 +231,8 @@ def _read_type1(header: Mapping[int, Subfields]) -> Type1:
         tot=tot,
         tcn=_need_tcn(header),
         date=_date(_need(header, 1, 5), "Type-1.1.005"),
-        destination=Agency(name=anm[0], country=anm[2], code=_one(header, 1, 7)),
-        origin=Agency(name=anm[1], country=anm[3], code=_one(header, 1, 8)),
+        destination=Agency(name=anm[0], country=anm[2], code=_read_agency_code(header, 7)),
+        origin=Agency(name=anm[1], country=anm[3], code=_read_agency_code(header, 8)),
         gmt=_gmt(_one(header, 1, 14)),
         tcr=tcr,
         priority=int(priority) if priority is not None else None,
@@ -243,6 +243,14 @@ def _read_type1(header: Mapping[int, Subfields]) -> Type1:
         ntr=ntr,
         fields=_kept(header, TYPE1_TYPED),
     )
+
+
+def _read_agency_code(header: Mapping[int, Subfields], tag: int) -> str:
+    """1.007 DAI / 1.008 ORI: mandatory in the traditional Type-1 (see `_agency_code`)."""
+    code = _need(header, 1, tag)
+    if not code:
+        raise CodecError(f"Type-1.1.{tag:03d}", "the agency code is empty")
+    return code
 
 
 def _gmt(value: str | None) -> dt.datetime | None:

@@ -246,7 +246,7 @@ def write_record(record: BiometricRecord, index: int) -> Record:
         raise CodecError(f"{where}.{rtype}.999", "an image record needs image data")
     built: dict[int, Subfields] = dict(FILLED.get(rtype, {}))
     if rtype == 9:
-        built |= _minutiae_fields(record)
+        built |= _minutiae_fields(record, where)
     elif rtype == 20:
         if record.compression is not None:
             built[15] = text(record.compression)
@@ -272,7 +272,13 @@ def _dimensions(record: BiometricRecord, tags: tuple[int, ...]) -> dict[int, Sub
     return out
 
 
-def _minutiae_fields(record: BiometricRecord) -> dict[int, Subfields]:
+def _minutiae_fields(record: BiometricRecord, where: str) -> dict[int, Subfields]:
+    for n, m in enumerate(record.minutiae):
+        # what `_read_minutiae` takes: MRT 9.137 items of at most five digits, MAV {0..179}
+        if not (0 <= m.x <= 99999 and 0 <= m.y <= 99999 and 0 <= m.quality <= 100):
+            raise CodecError(f"{where}.9.137[{n}]", "x, y must be 0-99999, quality 0-100")
+        if not (0 <= m.theta <= 179 and 0 <= m.category <= 2):
+            raise CodecError(f"{where}.9.137[{n}]", "angle must be 0-179 and type 0-2")
     out = _dimensions(record, (128, 129, 130, 131, 132))
     if record.impression is not None:
         out[3] = text(record.impression)

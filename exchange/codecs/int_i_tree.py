@@ -2,6 +2,9 @@
 
 Every missing or empty required element is a `CodecError` whose field is the XML path of where
 it was expected (`/itl:NISTBiometricInformationExchangePackage/itl:PackageInformationRecord/...`).
+`child`, `need` and `opt_text` read an element that occurs at most once (int-i.xsd's default
+maxOccurs): a second one is refused, not silently passed over. Elements that repeat are read
+with `iterchildren`. Text written (`text_el`) must be text XML 1.0 can carry.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from lxml import etree
 
 from exchange.codecs.errors import CodecError
 from exchange.codecs.int_i_codes import NSMAP
+from exchange.codecs.xml_safety import xml_text
 
 _PREFIX_OF = {uri: prefix for prefix, uri in NSMAP.items()}
 
@@ -32,18 +36,24 @@ def path_of(element: etree._Element, child_name: str | None = None) -> str:
 
 
 def child(parent: etree._Element, prefix: str, name: str) -> etree._Element | None:
-    return parent.find(q(prefix, name))
+    """The one child of that name, or None; a repeated one is refused."""
+    found = parent.iterchildren(q(prefix, name))
+    first = next(found, None)
+    second = next(found, None)
+    if second is not None:
+        raise CodecError(path_of(second), "is repeated: one is allowed")
+    return first
 
 
 def need(parent: etree._Element, prefix: str, name: str) -> etree._Element:
-    found = parent.find(q(prefix, name))
+    found = child(parent, prefix, name)
     if found is None:
         raise CodecError(path_of(parent, f"{prefix}:{name}"), "is missing")
     return found
 
 
 def opt_text(parent: etree._Element | None, prefix: str, name: str) -> str | None:
-    found = parent.find(q(prefix, name)) if parent is not None else None
+    found = child(parent, prefix, name) if parent is not None else None
     if found is None:
         return None
     return (found.text or "").strip()
@@ -65,7 +75,7 @@ def el(prefix: str, name: str, *children: etree._Element) -> etree._Element:
 
 def text_el(prefix: str, name: str, text: str) -> etree._Element:
     element = etree.Element(q(prefix, name))
-    element.text = text
+    element.text = xml_text(text, f"{prefix}:{name}")
     return element
 
 

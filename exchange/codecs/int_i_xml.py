@@ -88,7 +88,31 @@ def decode(data: bytes) -> IntiTransaction:
     for element in root:
         if element.tag in _TYPE_OF_TAG:
             records.append(read_record(element, _TYPE_OF_TAG[element.tag]))
+    listed = [(2, type2.idc)] if type2 is not None else []
+    _check_summary(root, listed + [(r.record_type, r.idc) for r in records])
     return IntiTransaction(type1, type2, tuple(records))
+
+
+def _check_summary(root: etree._Element, present: list[tuple[int, str]]) -> None:
+    """1.003 CNT: the content summary must list the records that are there, in order.
+
+    The encoder derives it from the records, so one that disagrees would not come back."""
+    tx = need(need(root, "itl", "PackageInformationRecord"), "biom", "Transaction")
+    summary = need(tx, "biom", "TransactionContentSummary")
+    listed = []
+    for entry in summary.iterchildren(q("biom", "ContentRecordSummary")):
+        idc = need_text(
+            need(entry, "biom", "ImageReferenceIdentification"), "nc", "IdentificationID"
+        )
+        category = need_text(entry, "biom", "RecordCategoryCode")
+        listed.append((int(category) if category.isascii() and category.isdigit() else -1, idc))
+    quantity = need_text(summary, "biom", "ContentRecordQuantity")
+    if quantity != str(len(listed)) or listed != present:
+        found = ", ".join(f"Type-{t} IDC {i}" for t, i in present) or "none"
+        raise CodecError(
+            path_of(summary),
+            f"lists {quantity} records that are not the ones present ({found})",
+        )
 
 
 def _agency(parent: etree._Element, name: str) -> Agency:
@@ -141,8 +165,9 @@ def _read_type1(record: etree._Element) -> Type1:
     domain = need(tx, "biom", "TransactionDomain")
     resolution = need(tx, "biom", "TransactionImageResolutionDetails")
     priority = opt_text(tx, "biom", "TransactionPriorityValue")
-    if priority is not None and not priority.isdigit():
-        raise CodecError(path_of(tx, "biom:TransactionPriorityValue"), "not a number")
+    if priority is not None and (len(priority) != 1 or priority not in "123456789"):
+        # MRT 1/PRY: {1..9}, one digit (the schema's nonNegativeInteger says less)
+        raise CodecError(path_of(tx, "biom:TransactionPriorityValue"), "PRY must be a digit 1-9")
     return Type1(
         tot=tot,
         tcn=tcn,
@@ -195,27 +220,27 @@ def _read_type2(record: etree._Element) -> Type2:
         "int-i",
         "DomainDefinedDescriptiveDetail",
     )
-    metadata = child(detail, "int-i", "RecordMetadata")
-    misc = child(metadata, "int-i", "MiscellaneousIdentification") if metadata is not None else None
-    response = child(detail, "int-i", "TransactionResponseData")
+    # An empty container (int-i.xsd allows them) is one the encoder would not write, which
+    # would move what is kept after it: it is kept whole instead, as unmodelled XML.
+    metadata = _filled(child(detail, "int-i", "RecordMetadata"))
+    misc = None if metadata is None else child(metadata, "int-i", "MiscellaneousIdentification")
+    misc = _filled(misc)
+    response = _filled(child(detail, "int-i", "TransactionResponseData"))
     subject = child(detail, "int-i", "RecordSubject")
     offence = child(detail, "int-i", "RecordOffence")
-    extra = _unmodelled(
-        detail,
-        "Detail",
-        {
-            q("int-i", "RecordMetadata"),
-            q("int-i", "TransactionResponseData"),
-            q("int-i", "RecordSubject"),
-            q("int-i", "RecordOffence"),
-        },
-    )
+    parts = {
+        "RecordMetadata": metadata,
+        "TransactionResponseData": response,
+        "RecordSubject": subject,
+        "RecordOffence": offence,
+    }
+    read = {q("int-i", name) for name, e in parts.items() if e is not None}
+    extra = _unmodelled(detail, "Detail", read)
     if offence is not None:
         extra += _unmodelled(offence, "RecordOffence", _OFFENCE_MODELLED)
     if metadata is not None:
-        extra += _unmodelled(
-            metadata, "RecordMetadata", {q("int-i", "MiscellaneousIdentification")}
-        )
+        kept_misc = {q("int-i", "MiscellaneousIdentification")} if misc is not None else set()
+        extra += _unmodelled(metadata, "RecordMetadata", kept_misc)
     if misc is not None:
         extra += _unmodelled(misc, "MiscellaneousIdentification", _MISC_MODELLED)
     if response is not None:
@@ -232,9 +257,8 @@ def _read_type2(record: etree._Element) -> Type2:
         else None,
         latent_id=opt_text(misc, "int-i", "LatentIdentifier") if misc is not None else None,
         person=_country_reference(misc, "NationalPersonIdentifier"),
-        business=tuple(
-            _read_reference(e) for e in _all(misc, "int-i", "NationalBusinessReference")
-        ),
+        # 2.011 ORN: the MRT allows 10, int-i.xsd one (and `encode` writes one)
+        business=_business_reference(misc),
         candidates=_read_candidates(response),
         errors=tuple(_read_error(e) for e in _all(response, "int-i", "ErrorMessage")),
         subject=_read_subject(subject) if subject is not None else None,
@@ -252,6 +276,13 @@ _OFFENCE_MODELLED = {
         "OffenceDateTimeRange",
     )
 }
+
+
+def _filled(element: etree._Element | None) -> etree._Element | None:
+    """The element if it has element children, else None (absent, or an empty container)."""
+    if element is None or not any(isinstance(c.tag, str) for c in element):
+        return None
+    return element
 
 
 def _date_or_time(parent: etree._Element) -> dt.date:
@@ -301,6 +332,11 @@ def _read_reference(element: etree._Element) -> CountryReference:
     )
 
 
+def _business_reference(misc: etree._Element | None) -> tuple[CountryReference, ...]:
+    element = child(misc, "int-i", "NationalBusinessReference") if misc is not None else None
+    return (_read_reference(element),) if element is not None else ()
+
+
 def _country_reference(misc: etree._Element | None, name: str) -> CountryReference | None:
     element = child(misc, "int-i", name) if misc is not None else None
     return _read_reference(element) if element is not None else None
@@ -313,14 +349,14 @@ def _read_candidates(response: etree._Element | None) -> Candidates | None:
     candidate = need(rls, "int-i", "TransactionCandidate")
     flag = need_text(candidate, "int-i", "TransactionCandidateManualVerificationIndicator")
     total = need(rls, "int-i", "TransactionCandidatesTotalQuantity")
-    try:
-        count = int((total.text or "").strip())
-    except ValueError as exc:
-        raise CodecError(path_of(total), "not a number") from exc
+    count = (total.text or "").strip()
+    if not (1 <= len(count) <= 2 and count.isascii() and count.isdigit()):
+        # MRT 2/RLS/CTQ: \d{1,2}
+        raise CodecError(path_of(total), "CTQ must be a number of one or two digits")
     return Candidates(
         tot=need_text(rls, "int-i", "TransactionCategoryCode"),
         result=need_text(rls, "int-i", "TransactionSearchResultsCode"),
-        total=count,
+        total=int(count),
         sequence_id=need_text(
             need(candidate, "int-i", "CandidateSequenceID"), "nc", "IdentificationID"
         ),
@@ -349,7 +385,10 @@ def _read_subject(element: etree._Element) -> SubjectData:
     name = child(element, "int-i", "PersonName")
     # Unmodelled name parts (middle names, extended names) would be lost: keep the whole name.
     name_parts = {q("nc", "PersonGivenName"), q("nc", "PersonMiddleName"), q("nc", "PersonSurName")}
-    whole_name = name is not None and any(e.tag not in name_parts for e in name)
+    # An empty name would not be written back either: kept whole, as unmodelled parts are.
+    whole_name = name is not None and (
+        _filled(name) is None or any(e.tag not in name_parts for e in name)
+    )
     modelled = _SUBJECT_MODELLED - ({q("int-i", "PersonName")} if whole_name else set())
     plain_name = name if name is not None and not whole_name else None
     return SubjectData(
@@ -435,6 +474,8 @@ def _write_type1(tx: IntiTransaction) -> etree._Element:
     built.append(text_el("biom", "TransactionMajorVersionValue", t1.version[:2]))
     built.append(text_el("biom", "TransactionMinorVersionValue", t1.version[2:]))
     if t1.priority is not None:
+        if not 1 <= t1.priority <= 9:
+            raise CodecError("Type-1.1.006", "PRY must be 1-9")
         built.append(text_el("biom", "TransactionPriorityValue", str(t1.priority)))
     built.append(text_el("int-i", "TransactionCategoryCode", t1.tot))
     built.append(_content_summary(tx))
@@ -521,6 +562,8 @@ def _write_error(error: ErrorMessage) -> etree._Element:
 
 
 def _write_candidates(c: Candidates) -> etree._Element:
+    if not 0 <= c.total <= 99:
+        raise CodecError("Type-2.2.064.C", "total count must be 0-99 (two digits)")
     flag = "true" if c.manual_verification else "false"
     return el(
         "int-i",

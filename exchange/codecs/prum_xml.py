@@ -78,7 +78,7 @@ def message_type_of(body: Body) -> MessageType:
 
 
 def _enc_dna(parent: etree._Element, body: DnaSearchRequest) -> None:
-    parent.set("maxCandidates", str(body.max_candidates))
+    _X.set(parent, "maxCandidates", str(body.max_candidates))
     for probe in body.probes:
         _enc_profile(parent, probe)
 
@@ -115,15 +115,15 @@ def _enc_fingerprints(parent: etree._Element, fps: FingerprintSet) -> None:
 
 
 def _enc_dacty(parent: etree._Element, body: DactySearchRequest) -> None:
-    parent.set("reference", body.reference)
-    parent.set("searchType", body.search_type)
-    parent.set("maxCandidates", str(body.max_candidates))
+    _X.set(parent, "reference", body.reference)
+    _X.set(parent, "searchType", body.search_type)
+    _X.set(parent, "maxCandidates", str(body.max_candidates))
     _enc_fingerprints(parent, body.fingerprints)
 
 
 def _enc_face(parent: etree._Element, body: FaceSearchRequest) -> None:
-    parent.set("reference", body.reference)
-    parent.set("maxCandidates", str(body.max_candidates))
+    _X.set(parent, "reference", body.reference)
+    _X.set(parent, "maxCandidates", str(body.max_candidates))
     t = body.template
     _X.el(
         parent,
@@ -137,8 +137,8 @@ def _enc_face(parent: etree._Element, body: FaceSearchRequest) -> None:
 
 
 def _enc_reply(parent: etree._Element, body: SearchReply) -> None:
-    parent.set("requestMessageId", body.request_message_id)
-    parent.set("modality", body.modality.value)
+    _X.set(parent, "requestMessageId", body.request_message_id)
+    _X.set(parent, "modality", body.modality.value)
     for result in body.results:
         r = _X.el(
             parent,
@@ -166,22 +166,22 @@ def _enc_core(parent: etree._Element, core: CoreData) -> None:
 
 
 def _enc_follow_up_request(parent: etree._Element, body: FollowUpRequest) -> None:
-    parent.set("searchMessageId", body.search_message_id)
-    parent.set("hitReference", body.hit_reference)
+    _X.set(parent, "searchMessageId", body.search_message_id)
+    _X.set(parent, "hitReference", body.hit_reference)
 
 
 def _enc_follow_up_reply(parent: etree._Element, body: FollowUpReply) -> None:
-    parent.set("searchMessageId", body.search_message_id)
-    parent.set("hitReference", body.hit_reference)
+    _X.set(parent, "searchMessageId", body.search_message_id)
+    _X.set(parent, "hitReference", body.hit_reference)
     _enc_core(parent, body.core_data)
 
 
 def _enc_error(parent: etree._Element, body: ErrorBody) -> None:
-    parent.set("code", body.code.value)
+    _X.set(parent, "code", body.code.value)
     if body.field:
-        parent.set("field", body.field[:512])
+        _X.set(parent, "field", body.field[:512])
     if body.request_message_id:
-        parent.set("requestMessageId", body.request_message_id)
+        _X.set(parent, "requestMessageId", body.request_message_id)
     _X.el(parent, "Text", body.message[:512] or body.code.value)
 
 
@@ -258,12 +258,12 @@ def encode_each(body: Body, headers: Sequence[Header]) -> list[bytes]:
     for h in headers:
         if h.message_type != headers[0].message_type or h.schema_version != SCHEMA_VERSION:
             raise CodecError("Header.MessageType", "every header must match the body's type")
-        fields["MessageId"].text = h.message_id
-        fields["CorrelationId"].text = h.correlation_id
-        fields["Timestamp"].text = format_timestamp(h.timestamp)
-        fields["Sender"].text = h.sender
-        fields["Receiver"].text = h.receiver
-        fields["Purpose"].text = h.purpose.value
+        _X.set_text(fields["MessageId"], h.message_id)
+        _X.set_text(fields["CorrelationId"], h.correlation_id)
+        _X.set_text(fields["Timestamp"], format_timestamp(h.timestamp))
+        _X.set_text(fields["Sender"], h.sender)
+        _X.set_text(fields["Receiver"], h.receiver)
+        _X.set_text(fields["Purpose"], h.purpose.value)
         _X.validate(root)
         out.append(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     return out

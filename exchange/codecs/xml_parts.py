@@ -19,6 +19,7 @@ from lxml import etree
 
 import schemas
 from exchange.codecs.errors import CodecError
+from exchange.codecs.xml_safety import is_xml_text, xml_text
 from exchange.model import BiometricImage, Candidate, MatchType, PartialDate, PersonName, Sex
 from exchange.transliteration import transliterate
 
@@ -75,10 +76,27 @@ class XmlParts:
     def el(
         self, parent: etree._Element, tag: str, text: str | None = None, **attrs: str
     ) -> etree._Element:
+        """A child element; text XML cannot carry is a CodecError naming `Parent/tag`."""
+        for name, value in attrs.items():
+            if not is_xml_text(value):
+                xml_text(value, f"{etree.QName(parent).localname}/{tag}/@{name}")
         e = etree.SubElement(parent, self.q + tag, attrs)
         if text is not None:
+            if not is_xml_text(text):
+                xml_text(text, f"{etree.QName(parent).localname}/{tag}")
             e.text = text
         return e
+
+    def set(self, e: etree._Element, name: str, value: str) -> None:
+        """An attribute; text XML cannot carry is a CodecError naming `Element/@name`."""
+        if not is_xml_text(value):
+            xml_text(value, f"{etree.QName(e).localname}/@{name}")
+        e.set(name, value)
+
+    def set_text(self, e: etree._Element, value: str) -> None:
+        parent = e.getparent()
+        where = f"{etree.QName(parent).localname}/" if parent is not None else ""
+        e.text = xml_text(value, where + etree.QName(e).localname)
 
     # `iterchildren(tag)` is lxml's C-level walk over the direct children with that tag, the
     # same elements in the same order as `find`/`findall` of a plain tag, which go through

@@ -5,7 +5,8 @@ external entities (XXE) and external DTDs, entity expansion ("billion laughs"), 
 bodies and runaway nesting. libxml2 (through lxml) is run with entity substitution, DTD
 loading and network access off; any document type declaration is refused outright, since no
 message of ours has one. Only UTF-8 is accepted, so the byte-level checks cannot be evaded by
-another encoding. Shared by the Prüm and Interpol codecs.
+another encoding. Shared by the Prüm and Interpol codecs, whose writers also check here
+(`xml_text`) that a text holds only characters XML 1.0 allows (§2.2 Char).
 """
 
 from __future__ import annotations
@@ -21,7 +22,25 @@ MAX_XML_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_ELEMENTS = 100_000
 
+# XML 1.0 §2.2 Char: what a document may hold. Control characters, lone surrogates and
+# U+FFFE/U+FFFF may not; lxml refuses some of them with a bare ValueError.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
 _DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)[\"']")
+
+
+def is_xml_text(value: str) -> bool:
+    return _NOT_XML_CHAR.search(value) is None
+
+
+def xml_text(value: str, field: str) -> str:
+    """`value` if XML 1.0 can carry it as text or attribute; else a CodecError naming `field`."""
+    bad = _NOT_XML_CHAR.search(value)
+    if bad is not None:
+        raise CodecError(
+            field, f"holds U+{ord(bad[0]):04X} at {bad.start()}, which XML cannot carry"
+        )
+    return value
 
 
 def _parser() -> etree.XMLParser:

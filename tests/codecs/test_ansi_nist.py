@@ -506,3 +506,45 @@ def test_encodings_traditional_cannot_carry_are_refused(dcs: str, message: str) 
     with pytest.raises(CodecError, match=message) as info:
         encode_transaction(tx)
     assert info.value.field == "Type-1.1.015"
+
+
+# --- found by bench.fuzz_ansi_nist ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("scale", "hps"), [("2", "999999999"), ("1", "123456")])
+def test_what_the_prints_writer_writes_its_reader_reads(scale: str, hps: str) -> None:
+    """14.009 HPS of 9 digits in pixels per cm read as a 10-digit ppi, which the writer wrote
+    back as 14.009 and its reader refused; the writer now refuses a ppi that 14.009's five
+    digits cannot hold."""
+    import dataclasses
+    import datetime as dt
+
+    from exchange.codecs.ansi_nist import (
+        decode_transaction,
+        encode_transaction,
+        fingerprints_from_bytes,
+        fingerprints_to_bytes,
+    )
+    from exchange.model import BiometricImage, Finger, FingerprintSet
+
+    stamp = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+
+    def write(prints: FingerprintSet) -> bytes:
+        return fingerprints_to_bytes(
+            prints, timestamp=stamp, originator="GB", destination="DE", tcn="T-1"
+        )
+
+    image = BiometricImage(b"\xff\xa0wsq", "WSQ20", 400, 500, 500)
+    tx = decode_transaction(write(FingerprintSet((Finger(1, (), image),))))
+    (rec,) = tx.records
+    assert isinstance(rec, TaggedRecord) and rec.type == 14
+    fields = {**rec.fields, 8: ((scale,),), 9: ((hps,),)}
+    odd = encode_transaction(
+        dataclasses.replace(tx, records=(dataclasses.replace(rec, fields=fields),))
+    )
+    prints = fingerprints_from_bytes(odd)
+    try:
+        written = write(prints)
+    except CodecError:
+        return
+    assert fingerprints_from_bytes(written) == prints

@@ -298,6 +298,9 @@ BROKEN = {
     "unknown TOT": (header(f4=text("XYZ")), [type2()], "Type-1.1.004"),
     "version 0700": (header(f2=text("0700")), [type2()], "Type-1.1.002"),
     "bad date": (header(f5=text("20261307")), [type2()], "Type-1.1.005"),
+    # found by bench.fuzz_ansi_nist: read, but then refused by the writer
+    "DAI empty": (header(f7=text("")), [type2()], "Type-1.1.007"),
+    "ORI empty": (header(f8=text("")), [type2()], "Type-1.1.008"),
     "priority 0": (header(f6=text("0")), [type2()], "Type-1.1.006"),
     "bad GMT": (header(f14=text("20261207120000")), [type2()], "Type-1.1.014"),
     "NSR not NN.NN": (header(f11=text("500")), [type2()], "Type-1.1.011"),
@@ -444,6 +447,24 @@ def model(**t1: Any) -> IntiTransaction:
                 model(), records=(BiometricRecord(4, "1", compression="XYZ", image=b"x"),)
             ),
             "Type-4[2].4.008",
+        ),
+        # found by bench.fuzz_ansi_nist: written, then refused by the reader (MRT 9.137-D
+        # MAV {0..179}, INCITS 378's units of two degrees; type 0-2, quality 0-100)
+        *(
+            (
+                dataclasses.replace(
+                    model(),
+                    records=(BiometricRecord(9, "1", positions=(1,), minutiae=(m,)),),
+                ),
+                "Type-9[2].9.137[0]",
+            )
+            for m in (
+                IncitsMinutia(1, 2, 180),
+                IncitsMinutia(1, 2, 3, 3),
+                IncitsMinutia(1, 2, 3, 1, 101),
+                IncitsMinutia(100000, 2, 3),
+                IncitsMinutia(-1, 2, 3),
+            )
         ),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import datetime as dt
@@ -646,3 +647,162 @@ def test_a_ten_print_search_of_latent_records_is_refused() -> None:
     latent = tuple(dataclasses.replace(r, impression="4") for r in tx.records)
     with pytest.raises(CodecError, match="ten-print impressions"):
         envelope_from_transaction(dataclasses.replace(tx, records=latent))
+
+
+# --- found by bench.fuzz_ansi_nist ------------------------------------------------------
+
+
+def reply(total: int = 3) -> bytes:
+    return encode(
+        IntiTransaction(
+            Type1(
+                "SRE",
+                "26000000000002B",
+                NOW.date(),
+                Agency("INTERPOL", "XPO", "INT"),
+                Agency("NCA", "GBR"),
+                NOW,
+                "26000000000001A",
+                priority=2,
+            ),
+            Type2(candidates=Candidates("CPS", "I", total)),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (b"PriorityValue>2<", b"PriorityValue>10<", "biom:TransactionPriorityValue"),
+        (b"PriorityValue>2<", b"PriorityValue>0<", "biom:TransactionPriorityValue"),
+        (b"PriorityValue>2<", "PriorityValue>\u00b2<".encode(), "biom:TransactionPriorityValue"),
+        (b"Quantity>3<", b"Quantity>100<", "int-i:TransactionCandidatesTotalQuantity"),
+        (b"Quantity>3<", b"Quantity>-1<", "int-i:TransactionCandidatesTotalQuantity"),
+    ],
+)
+def test_priority_and_candidate_total_outside_int_i_ranges_are_refused(
+    old: bytes, new: bytes, field: str
+) -> None:
+    """INT-I's MRT: 1.006 PRY is one digit 1-9, 2.064 CTQ at most two digits."""
+    data = reply()
+    assert old in data
+    with pytest.raises(CodecError) as info:
+        decode(data.replace(old, new, 1))
+    assert info.value.field.endswith(field)
+
+
+def test_priority_and_candidate_total_outside_int_i_ranges_are_not_written() -> None:
+    tx = decode(reply())
+    assert tx.type2 is not None and tx.type2.candidates is not None
+    with pytest.raises(CodecError):
+        encode(dataclasses.replace(tx, type1=dataclasses.replace(tx.type1, priority=10)))
+    many = dataclasses.replace(tx.type2.candidates, total=100)
+    with pytest.raises(CodecError):
+        encode(dataclasses.replace(tx, type2=dataclasses.replace(tx.type2, candidates=many)))
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "TransactionDate",  # a modelled child of biom:Transaction
+        "TransactionControlIdentification",
+        "RespondentsList",  # int-i
+        "TransactionCandidatesTotalQuantity",  # inside a modelled element
+    ],
+)
+def test_a_repeated_single_valued_element_is_refused(tag: str) -> None:
+    root = etree.fromstring(reply())
+    (element,) = [e for e in root.iter() if etree.QName(e).localname == tag]
+    element.addnext(copy.deepcopy(element))
+    with pytest.raises(CodecError) as info:
+        decode(etree.tostring(root))
+    assert info.value.field.endswith(tag)
+    assert "repeated" in info.value.reason
+
+
+def test_more_than_one_business_reference_is_refused_on_reading() -> None:
+    data = encode_envelope(cps_envelope())
+    root = etree.fromstring(data)
+    (ref,) = [e for e in root.iter() if etree.QName(e).localname == "NationalBusinessReference"]
+    ref.addnext(copy.deepcopy(ref))
+    with pytest.raises(CodecError) as info:
+        decode(etree.tostring(root))
+    assert info.value.field.endswith("int-i:NationalBusinessReference")
+
+
+def test_content_summary_must_list_the_records_present() -> None:
+    """1.003 CNT in XML: a summary naming a record that is not there is refused (it was
+    ignored, and the re-encoded summary of no records was one int-i.xsd refuses)."""
+    root = etree.fromstring(minimal())
+    text_record = root.find(f"{{{codes.NS_ITL}}}PackageDescriptiveTextRecord")
+    assert text_record is not None
+    root.remove(text_record)
+    with pytest.raises(CodecError) as info:
+        decode(etree.tostring(root))
+    assert info.value.field.endswith("biom:TransactionContentSummary")
+    wrong_count = minimal().replace(b"RecordQuantity>1<", b"RecordQuantity>2<")
+    assert wrong_count != minimal()
+    with pytest.raises(CodecError):
+        decode(wrong_count)
+
+
+@pytest.mark.parametrize("text", ["a\x01b", "\x00", "x\ufffey", "\udc80"])
+def test_text_that_xml_cannot_carry_is_refused_naming_the_field(text: str) -> None:
+    tx = decode(minimal())
+    assert tx.type2 is not None
+    bad = dataclasses.replace(tx.type2, errors=(ErrorMessage("999", text),))
+    with pytest.raises(CodecError) as info:
+        encode(dataclasses.replace(tx, type2=bad))
+    assert info.value.field.endswith("ErrorMessageText")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        BiometricRecord(9, "1", positions=(256,), minutiae=(IncitsMinutia(1, 2, 3),)),
+        BiometricRecord(9, "1", positions=(1,), minutiae=(IncitsMinutia(1, 2, 360),)),
+        BiometricRecord(9, "1", positions=(1,), minutiae=(IncitsMinutia(-1, 2, 3),)),
+        BiometricRecord(9, "1", positions=(1,), minutiae=(IncitsMinutia(1, 2, 3, 3),)),
+        BiometricRecord(14, "1", positions=(99,), image=b"x"),
+    ],
+)
+def test_records_built_outside_the_schema_ranges_are_refused(record: BiometricRecord) -> None:
+    """`build_record` promises schema-valid XML: finger position codes, theta 0-359,
+    coordinates and quality non-negative, category 0-2."""
+    tx = decode(minimal())
+    with pytest.raises(CodecError) as info:
+        encode(dataclasses.replace(tx, records=(record,)))
+    assert info.value.field.startswith(f"Type-{record.record_type}")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        BiometricRecord(14, "1", positions=(1,), image=b"x", ppi=-1),
+        BiometricRecord(9, "1", width=-5, minutiae=(IncitsMinutia(1, 2, 3),)),
+    ],
+)
+def test_records_built_with_negative_sizes_are_refused(record: BiometricRecord) -> None:
+    tx = decode(minimal())
+    with pytest.raises(CodecError) as info:
+        encode(dataclasses.replace(tx, records=(record,)))
+    assert info.value.field.startswith(f"Type-{record.record_type}[1].")
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "container", ["MiscellaneousIdentification", "RecordMetadata", "PersonName"]
+)
+def test_an_empty_container_comes_back_where_it_was(container: str) -> None:
+    """int-i.xsd allows empty containers; the encoder dropped them, which moved the kept
+    elements after them (a round trip that differed)."""
+    root = etree.fromstring(sample("SRE-HIT"))
+    (element,) = [e for e in root.iter(etree.Element) if etree.QName(e).localname == container]
+    for c in list(element):
+        element.remove(c)
+    data = etree.tostring(root)
+    assert_valid(data)
+    tx = decode(data)
+    out = encode(tx)
+    assert_valid(out)
+    assert decode(out) == tx

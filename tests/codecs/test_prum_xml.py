@@ -262,3 +262,33 @@ def test_one_body_under_many_headers_refuses_a_header_of_another_type() -> None:
     bad_receiver = Header("m", "c", T0, "GB", "not a country", ok.message_type, ok.purpose)
     with pytest.raises(CodecError):
         prum_xml.encode_each(body, [ok, bad_receiver])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (FollowUpRequest("m\x01", "r"), "FollowUpRequest/@searchMessageId"),
+        (ErrorBody(ErrorCode.INTERNAL, "bad \x00 text"), "Error/Text"),
+        (ErrorBody(ErrorCode.INTERNAL, "x", field="\udc80"), "Error/@field"),
+    ],
+)
+def test_text_that_xml_cannot_carry_is_refused_naming_the_field(
+    body: FollowUpRequest | ErrorBody, field: str
+) -> None:
+    """Found by bench.fuzz_ansi_nist (translate uk-json -> prum-xml): lxml's ValueError."""
+    kind = MessageType.ERROR if isinstance(body, ErrorBody) else MessageType.FOLLOW_UP_REQUEST
+    with pytest.raises(CodecError) as info:
+        prum_xml.encode(Envelope(_header(kind), body))
+    assert info.value.field == field
+
+
+def test_a_header_text_that_xml_cannot_carry_is_refused() -> None:
+    body = FollowUpRequest("m", "r")
+    head = _header(MessageType.FOLLOW_UP_REQUEST)
+    bad = Header("msg\x1f", "corr-1", T0, "GB", "DE", head.message_type, Purpose.INVESTIGATION)
+    with pytest.raises(CodecError) as info:
+        prum_xml.encode(Envelope(bad, body))
+    assert info.value.field == "Header/MessageId"
+    with pytest.raises(CodecError) as info:
+        prum_xml.encode_each(body, [head, bad])
+    assert info.value.field == "Header/MessageId"
