@@ -55,6 +55,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         refusal = ClientError(exc.reason)
         refusal.status_hint, refusal.code = exc.status, exc.reason.lower().replace(" ", "_")
         return error_response(refusal)
+    except ConnectionError:  # the client went away mid-request: aiohttp logs it (debug)
+        raise
     except Exception:
         structlog.get_logger().exception("unhandled_error", path=request.path)
         refusal = ClientError("internal error; see the gateway log")
