@@ -213,7 +213,7 @@ class GatewayConfig:
     clients: tuple[ClientConfig, ...] = ()
     open_client_api: bool = False  # no tokens at all: only for local demos and tests
     # A connection that has not completed a request within this time (idle, or trickling its
-    # headers: slow loris) is closed.
+    # headers: slow loris), or on the partner port its TLS handshake, is closed.
     idle_timeout_s: float = 15.0
     # How often the gallery's index files are saved while running (when it changed), so a
     # crash costs a reload rather than a rebuild of every record; 0: only at a clean stop.
