@@ -166,13 +166,13 @@ def _name(exc: BaseException | None) -> str:
 
 
 def _renderer(fmt: str) -> list[structlog.typing.Processor]:
-    if fmt == "console":
-        return [redact_credentials, structlog.dev.ConsoleRenderer()]
-    return [
-        structlog.processors.format_exc_info,
-        redact_credentials,
-        structlog.processors.JSONRenderer(),
-    ]
+    """The last steps: the exception as text (so that it is redacted too), then the line."""
+    renderer: structlog.typing.Processor = (
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        if fmt == "console"
+        else structlog.processors.JSONRenderer()
+    )
+    return [structlog.processors.format_exc_info, redact_credentials, renderer]
 
 
 def _route_stdlib(level: int, fmt: str) -> WireHygiene:

@@ -223,3 +223,15 @@ def test_a_gateway_starts_and_stops_with_its_loggers_routed(tmp_path: Path) -> N
         await gw.stop()
 
     asyncio.run(main())
+
+
+def test_console_lines_blank_credentials_in_exceptions_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.configure(fmt="console")
+    try:
+        raise ValueError(f"Authorization: Bearer {TOKEN}")
+    except ValueError:
+        structlog.get_logger().exception("unhandled_error")
+    err = capsys.readouterr().err
+    assert "ValueError" in err and "Traceback" in err and TOKEN not in err
