@@ -9,7 +9,8 @@ about a fifth of the gateway's CPU. This client does only what partner exchanges
 - one `asyncio.Protocol` per connection, the response parsed by httptools (bindings to
   llhttp, the parser of Node.js) so chunked bodies, `Content-Length`, `Connection: close`
   and HTTP/1.0 answers are read as RFC 9112 says, not by our own parsing;
-- connections kept alive and reused per origin (scheme, host, port), the most recently used
+- connections kept alive and reused per origin (scheme, host, port, and the node the
+  server's certificate was checked to be: `Endpoint.origin`), the most recently used
   first, and closed after `IDLE_TIMEOUT_S` unused; TLS (mutual, with the node's
   certificate) from the `ssl.SSLContext` the caller gives;
 - on TLS, the server's certificate must name the node the endpoint is for (`Endpoint.node_id`,
