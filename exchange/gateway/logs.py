@@ -32,6 +32,7 @@ import structlog
 from aiohttp import http_exceptions
 
 ROUTED_LOGGERS = ("aiohttp", "asyncio")
+ACCESS_LOGGER = "aiohttp.access"  # off in every runner of ours (`access_log=None`); never written
 WINDOW_S = 10.0
 REFUSED_PER_WINDOW = 20
 _FIELDS = "prum_fields"  # where WireHygiene leaves a rewritten record's structured fields
@@ -104,6 +105,8 @@ class WireHygiene(logging.Filter):
       `http_refused` warning naming the error class and status, no message (it quotes the
       request's bytes) and no traceback; rate-limited per `window_s`;
     - a peer that reset or dropped its connection: one `http_peer_reset` debug line;
+    - aiohttp's access log: dropped (our runners turn it off; a runner that did not would
+      write request targets and header values);
     - anything else passes, its text scrubbed of credentials by `redact_credentials`.
     """
 
@@ -124,6 +127,8 @@ class WireHygiene(logging.Filter):
         self.suppressed = 0  # refusals left out since the last line written
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(ACCESS_LOGGER):
+            return False  # its lines quote request lines and header values (User-Agent, ...)
         exc = record.exc_info[1] if record.exc_info else None
         if _caused_by(exc, (http_exceptions.HttpProcessingError,)):
             return self._refused(record, exc)

@@ -208,6 +208,7 @@ def test_configure_twice_routes_aiohttp_once(capsys: pytest.CaptureFixture[str])
     logs.configure(fmt="json")
     logs.configure(fmt="json")
     logging.getLogger("aiohttp.web").warning("something %s", "odd")
+    logging.getLogger("aiohttp.access").info('127.0.0.1 "GET /?token=%s HTTP/1.1" 200', TOKEN)
     lines = _lines(capsys.readouterr().err)
     assert [(e["event"], e["logger"]) for e in lines] == [("something odd", "aiohttp.web")]
 
