@@ -168,6 +168,17 @@ def _cmd_partner(args: argparse.Namespace) -> int:
     if args.simple and (args.faults != "healthy" or args.admin_port is not None):
         print("prum-exchange partner: --simple takes no --faults or --admin-port", file=sys.stderr)
         return EXIT_USAGE
+    tls = None
+    if args.tls is not None:
+        from exchange.pki import NodeFiles
+
+        pki = Path(args.tls)
+        tls = NodeFiles(pki / "ca.pem", pki / f"{args.id}.pem", pki / f"{args.id}.key")
+        missing = [str(p) for p in (tls.ca, tls.cert, tls.key) if not p.is_file()]
+        if args.simple or missing:
+            problem = "--simple has no TLS" if args.simple else f"no {', '.join(missing)}"
+            print(f"prum-exchange partner: --tls: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     logs.configure()
     common = {
         "seed": args.seed,
@@ -185,6 +196,7 @@ def _cmd_partner(args: argparse.Namespace) -> int:
             data_dir=Path(args.data_dir or f"partner-data/{args.id}"),
             faults=args.faults,
             admin_port=args.admin_port,
+            tls=tls,
             **common,
         )
     )
@@ -269,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults", default="healthy", help="fault profile, e.g. slow+flaky (mock_partners.faults)"
     )
     pa.add_argument("--admin-port", type=int, help="loopback port of the fault admin API (0: any)")
+    pa.add_argument(
+        "--tls",
+        metavar="DIR",
+        help="mutual TLS with DIR/ca.pem, DIR/ID.pem, DIR/ID.key (`pki init` output)",
+    )
     pa.add_argument(
         "--simple",
         action="store_true",

@@ -73,7 +73,7 @@ def partner_node_config(partner_id: str, data_dir: Path, uk: str = "GB") -> Gate
         client=None,  # a partner node answers partners only
         partner_listener=Listener(port=0),
         partners=(
-            PartnerConfig(id=uk, url="http://127.0.0.1:9/unused", modalities=ALL_MODALITIES),
+            PartnerConfig(id=uk, url="https://127.0.0.1:9/unused", modalities=ALL_MODALITIES),
         ),
     )
 

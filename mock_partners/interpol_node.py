@@ -34,7 +34,7 @@ from aiohttp import web
 
 from exchange.codecs import ansi_nist, interpol
 from exchange.codecs.errors import CodecError
-from exchange.gateway.app import Middleware, running_node
+from exchange.gateway.app import Middleware, PartnerSite, running_node
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
 from exchange.gateway.node import Node
@@ -299,7 +299,9 @@ async def running_interpol_node(
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         tls = ssl_server_context(config.tls) if config.tls is not None else None
-        site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=tls)
+        site = PartnerSite(
+            runner, "127.0.0.1", port, ssl_context=tls, handshake_timeout_s=config.idle_timeout_s
+        )
         await site.start()
         try:
             scheme = "https" if config.tls is not None else "http"

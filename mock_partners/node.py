@@ -5,7 +5,9 @@ under the partner's id, seeded with `gallery_size` subjects of the synthetic pop
 (subjects `offset` onwards), accepting searches from the UK (`GB`) up to its declared daily
 capacity. Prints one JSON line with its id and port when ready, so scripts can start several.
 With `faults`, a `FaultInjector` (mock_partners.faults) stands in front of its partner API;
-with `admin_port`, the fault admin API (mock_partners.fault_admin) listens on loopback.
+with `admin_port`, the fault admin API (mock_partners.fault_admin) listens on loopback;
+with `tls` (`--tls DIR`, a `prum-exchange pki init` directory), it speaks mutual TLS with
+the node's own certificate, so the gateway's `[tls]` can reach it standalone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from exchange.gateway.app import Gateway, Middleware
 from exchange.gateway.config import DEFAULT_CAPACITIES, Listener
+from exchange.pki import NodeFiles
 from mock_partners import population
 from mock_partners.cluster import partner_node_config
 from mock_partners.fault_admin import running_admin
@@ -49,11 +52,16 @@ async def running_partner(
     with_fingerprints: bool = True,
     faults: str = "healthy",
     admin_port: int | None = None,
+    tls: NodeFiles | None = None,
 ) -> AsyncIterator[dict[str, object]]:
-    """A seeded partner node listening on loopback; yields its ready line's fields."""
+    """A seeded partner node listening on loopback; yields its ready line's fields.
+
+    With `tls` (the node's files from `prum-exchange pki init`) it listens for mutual TLS
+    only, as the gateway's partner listener does.
+    """
     injector = FaultInjector(seed, [(0.0, faults)])  # a bad profile fails before anything starts
     cfg = partner_node_config(partner_id, data_dir)
-    cfg = replace(cfg, partner_listener=Listener("127.0.0.1", port))
+    cfg = replace(cfg, partner_listener=Listener("127.0.0.1", port), tls=tls)
     if daily_capacity is not None:
         caps = dict.fromkeys(DEFAULT_CAPACITIES, daily_capacity)
         cfg = replace(
@@ -82,4 +90,5 @@ async def running_partner(
             "records": len(node.gallery),
             "faults": faults,
             "admin_port": admin,
+            "tls": tls is not None,
         }

@@ -10,6 +10,8 @@ finish within a grace period, then closes every resource in reverse order.
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -27,7 +29,15 @@ from exchange.gateway.node import NODE, Node
 from exchange.gateway.resources import CHECKPOINTS, running_node
 from exchange.pki import NodeFiles, ssl_server_context
 
-__all__ = ["Gateway", "Middleware", "client_app", "partner_app", "running_node", "serve_forever"]
+__all__ = [
+    "Gateway",
+    "Middleware",
+    "PartnerSite",
+    "client_app",
+    "partner_app",
+    "running_node",
+    "serve_forever",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = typedefs.Middleware
@@ -55,6 +65,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         refusal = ClientError(exc.reason)
         refusal.status_hint, refusal.code = exc.status, exc.reason.lower().replace(" ", "_")
         return error_response(refusal)
+    except ConnectionError:  # the client went away mid-request: aiohttp logs it (debug)
+        raise
     except Exception:
         structlog.get_logger().exception("unhandled_error", path=request.path)
         refusal = ClientError("internal error; see the gateway log")
@@ -123,6 +135,48 @@ def partner_app(config: GatewayConfig, middlewares: Sequence[Middleware] = ()) -
     return app
 
 
+class PartnerSite(web.TCPSite):
+    """A `web.TCPSite` whose TLS handshakes must finish within `handshake_timeout_s`.
+
+    aiohttp's site leaves the event loop's default (`ssl_handshake_timeout`, 60 s), so a
+    plain TCP connection to the partner port that never starts TLS was held a minute, out
+    of reach of `keepalive_timeout` (no HTTP has begun). `start` is `TCPSite.start` with
+    that one argument added (both asyncio's and uvloop's `create_server` take it).
+    """
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        handshake_timeout_s: float,
+    ) -> None:
+        super().__init__(runner, host, port, ssl_context=ssl_context)
+        self._handshake_timeout_s = handshake_timeout_s
+
+    async def start(self) -> None:
+        if self._ssl_context is None:
+            await super().start()
+            return
+        await web.BaseSite.start(self)  # registers the site with its runner
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            server,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            ssl_handshake_timeout=self._handshake_timeout_s,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+        )
+        sockets = self._server.sockets
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+
+
 class Gateway:
     """Both listeners of a running gateway; ports are known after `start` (0 = any free)."""
 
@@ -164,7 +218,13 @@ class Gateway:
         self, runner: web.AppRunner, listener: Listener, tls: NodeFiles | None
     ) -> int:
         server_ssl = ssl_server_context(tls) if tls is not None else None
-        site = web.TCPSite(runner, listener.host, listener.port, ssl_context=server_ssl)
+        site = PartnerSite(
+            runner,
+            listener.host,
+            listener.port,
+            ssl_context=server_ssl,
+            handshake_timeout_s=self.config.idle_timeout_s,
+        )
         await site.start()
         return int(runner.addresses[0][1])
 

@@ -31,9 +31,10 @@ face_search = ""                  # its search parameters, faiss ParameterSpace 
                                   # "nprobe=16", "efSearch=64" (not with "auto")
 
 [tls]                             # optional: mutual TLS on the partner listener and
-ca = "pki/ca.pem"                 # on calls to partners (see `prum-exchange pki init`)
-cert = "pki/GB.pem"
-key = "pki/GB.key"
+ca = "pki/ca.pem"                 # on calls to partners (see `prum-exchange pki init`);
+cert = "pki/GB.pem"               # a partner's server certificate must then name the
+key = "pki/GB.key"                # partner (its id as common name), and http:// partner
+                                  # URLs are refused unless the partner says insecure = true
 
 [[partners]]
 id = "DE"
@@ -52,6 +53,8 @@ dna_batch_max = 32                # DNA probes of several searches in one messag
 dna_batch_lanes = 2               # batches in flight at once (a DNA search goes alone only
                                   # when nothing of ours is in flight to the partner)
 dna_batch_linger_s = 0.01         # and none went to it in this long; 0: no wait
+insecure = false                  # true: plain http:// allowed under [tls] (local tests
+                                  # only; logged as a warning at start)
 [partners.capacities]             # what the partner accepts from us per day, by search type
 DNA = 1000
 "TP/TP" = 100
@@ -141,6 +144,9 @@ class PartnerConfig:
     dna_batch_linger_s: float = DNA_BATCH_LINGER_S
     capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
     inbound_capacities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITIES))
+    # Plain http:// to this partner although the node has [tls]: no encryption and no
+    # partner identity. For local tests only; `plain_http_problem` refuses it otherwise.
+    insecure: bool = False
 
     def __post_init__(self) -> None:
         if not self.profile:
@@ -148,6 +154,20 @@ class PartnerConfig:
         problem = profile_problem(self.dialect, self.profile)
         if problem is not None:
             raise ValueError(f"partner {self.id}: {problem}")
+
+
+def plain_http_problem(config: GatewayConfig) -> str | None:
+    """Why a node with [tls] cannot start: a partner URL in plain http:// that is not marked
+    `insecure` (its messages would go unencrypted, to a server nobody identified)."""
+    if config.tls is None:
+        return None
+    for i, p in enumerate(config.partners):
+        if p.url.lower().startswith("http://") and not p.insecure:
+            return (
+                f"partners[{i}].url: {p.id} is http:// but [tls] is configured; use https://,"
+                " or set insecure = true for local tests only"
+            )
+    return None
 
 
 def profile_problem(dialect: str, profile: str) -> str | None:
@@ -193,7 +213,7 @@ class GatewayConfig:
     clients: tuple[ClientConfig, ...] = ()
     open_client_api: bool = False  # no tokens at all: only for local demos and tests
     # A connection that has not completed a request within this time (idle, or trickling its
-    # headers: slow loris) is closed.
+    # headers: slow loris), or on the partner port its TLS handshake, is closed.
     idle_timeout_s: float = 15.0
     # How often the gallery's index files are saved while running (when it changed), so a
     # crash costs a reload rather than a rebuild of every record; 0: only at a clean stop.
@@ -315,6 +335,7 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
         dna_batch_linger_s=_batch_linger(doc, where),
         capacities=_capacities(doc.get("capacities"), f"{where}capacities"),
         inbound_capacities=_capacities(doc.get("inbound_capacities"), f"{where}inbound_capacities"),
+        insecure=_get(doc, "insecure", bool, False, where),
     )
 
 
@@ -401,7 +422,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
             " open_client_api = true for local use only"
         )
     face_dim = _positive(doc, "face_dim", int, 512, "")
-    return GatewayConfig(
+    config = GatewayConfig(
         clients=clients,
         open_client_api=open_api,
         tls=_tls(doc.get("tls"), base_dir),
@@ -428,6 +449,10 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         thresholds=thresholds,
         partners=partners,
     )
+    problem = plain_http_problem(config)
+    if problem is not None:
+        raise ConfigError(problem)
+    return config
 
 
 def load(path: Path) -> GatewayConfig:

@@ -197,6 +197,14 @@ class MessageTooSlow(InboundRefusal):
     status_hint = 408
 
 
+class MessageIdReused(InboundRefusal):
+    """A message id (an INT-I TCN) the sender already used for a message that asked something
+    else (`inbound.replays`): not answered from that one's stored reply."""
+
+    status_hint = 409
+    field_path = "/Message/Header/MessageId"
+
+
 class InboundBusy(InboundRefusal):
     """Too many messages in progress: the sender should come back shortly."""
 

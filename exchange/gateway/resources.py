@@ -6,7 +6,8 @@ order, and held under its own typed `AppKey`. `install(app, config)` appends the
 they depend on each other:
 
 1. `HTTP`: the lean HTTP client partner messages go out through (closed last, so searches
-   still draining at a stop can finish);
+   still draining at a stop can finish); a node with [tls] and a plain http:// partner URL
+   not marked `insecure` does not start (`config.plain_http_problem`);
 2. `STORE`: the SQLite store (WAL), its schema migrated;
 3. `CHECKPOINTS`: the thread that checkpoints the WAL off the event loop, and its figures;
 4. `GALLERY`: the UK gallery, from its index files when current, else rebuilt from SQLite;
@@ -30,11 +31,12 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import structlog
 from aiohttp import web
 
 from exchange.gallery import NodeGallery, Thresholds
 from exchange.gateway.auth import Authenticator
-from exchange.gateway.config import ConfigError, GatewayConfig, PartnerConfig
+from exchange.gateway.config import ConfigError, GatewayConfig, PartnerConfig, plain_http_problem
 from exchange.gateway.housekeeping import housekeep_periodically
 from exchange.gateway.inbound.ledger import InboundLedger
 from exchange.gateway.index_files import rebuild_gallery, save_gallery, save_indexes_periodically
@@ -72,6 +74,14 @@ def index_dir(config: GatewayConfig) -> Path:
 
 async def http_client(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
+    problem = plain_http_problem(config)
+    if problem is not None:
+        raise ConfigError(problem)
+    for p in config.partners:
+        if config.tls is not None and p.insecure and p.url.lower().startswith("http://"):
+            structlog.get_logger().warning(
+                "partner_insecure", partner=p.id, reason="plain http under [tls]: local tests only"
+            )
     client_ssl = ssl_client_context(config.tls) if config.tls is not None else None
     app[HTTP] = HttpClient(client_ssl, limit=config.max_in_flight)
     yield

@@ -152,3 +152,44 @@ def test_what_is_no_search_or_cannot_be_read_or_comes_from_a_stranger_gets_an_er
         assert err.type2 is not None and err.type2.errors[0].code == "003", data
 
     run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))
+
+
+@needs_shared
+def test_a_tcn_reused_for_another_transaction_gets_err_201_not_the_first_answer(
+    tmp_path: Path,
+) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        await _enrol(c, s)
+        cps = _cps("tcn-1")
+        status, _, first = await _post(c, s, int_i_xml.encode(cps))
+        assert status == 200 and int_i_xml.decode(first).tot == codes.TOT_SRE
+        # the same search encoded again a day later (1.005 DAT): the same answer
+        later = dataclasses.replace(
+            cps, type1=dataclasses.replace(cps.type1, date=cps.type1.date + dt.timedelta(days=1))
+        )
+        assert await _post(c, s, int_i_xml.encode(later)) == (200, "application/xml", first)
+        # another capture's prints under the same TCN: refused, not answered as the first
+        other = dataclasses.replace(_cps("tcn-2", capture=2), type1=cps.type1)
+        status, _, data = await _post(c, s, int_i_xml.encode(other))
+        assert status == 409 and data != first
+        err = int_i_xml.decode(data)
+        assert err.tot == codes.TOT_ERR and err.type2 is not None
+        assert err.type2.errors[0].code == "201" and err.type1.tcr == cps.type1.tcn
+        # the same transaction in the other encoding: its answer is stored in XML, so refused
+        status, _, data = await _post(c, s, int_i_traditional.encode(cps))
+        assert status == 409 and int_i_traditional.decode(data).tot == codes.TOT_ERR
+
+        uk = c.gateway.node
+        assert uk is not None
+        rows = uk.store.connection.execute(
+            "SELECT direction, outcome FROM audit WHERE partner = 'INTERPOL' AND message_id = ?",
+            (cps.type1.tcn,),
+        ).fetchall()
+        assert rows == [
+            ("received", "accepted"),
+            ("received", "duplicate"),
+            ("received", "refused"),
+            ("received", "refused"),
+        ]
+
+    run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))

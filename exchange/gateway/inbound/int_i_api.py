@@ -16,9 +16,11 @@ INT-I codes (`int_i_codes.int_i_error_code`), except those INT-I has no code for
 HTTP 429, internal: 503, both with Retry-After). A transaction that cannot be read gets ERR
 101 (116 for an unknown TOT) naming the XML path or the record and field, with HTTP 400, to
 the TCN and sender it names where they can be read at all. Under mutual TLS the sender the
-transaction names (1.008 ORI) must be the node the client certificate names (ERR 003, 403).
+transaction names (1.008 ORI) must be the node the client certificate names (ERR 003, 403;
+audited with the claimed sender as partner and the certificate's node as actor, `cert:FR`).
 Every transaction is claimed against (sender, TCN), so a retry gets the same answer and no
-second search, and audited on receipt and on supply, in one commit.
+second search, and audited on receipt and on supply, in one commit; a TCN its sender used
+for a transaction that asked something else (`replays`) gets ERR 201 with HTTP 409.
 """
 
 from __future__ import annotations
@@ -51,8 +53,10 @@ from exchange.codecs.int_i_model import (
     Type2,
 )
 from exchange.codecs.xml_safety import parse_xml
+from exchange.gateway.errors import MessageIdReused
+from exchange.gateway.inbound.replays import transaction_digest
 from exchange.gateway.node import Node
-from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
+from exchange.gateway.state.audit import AuditEntry, Direction, Outcome, certificate_actor
 from exchange.model import ErrorBody, ErrorCode, MessageType, Purpose, SearchReply
 from exchange.pki import peer_node_id
 
@@ -126,12 +130,13 @@ def answer(
         return _response(encoding.encode(unreadable), encoding, 400)
     t1 = tx.type1
     sender = _token_or(node_of(t1.origin), "UNKNOWN")
-    if node.config.tls is not None and _certified(request) != sender:
+    certified = _certified(request)
+    if node.config.tls is not None and certified != sender:
         node.metrics.inc("prum_inbound_total", type="int_i", outcome="unauthorised_sender")
-        node.audit.append(_receipt(node, sender, tx, Outcome.REFUSED))
-        node.log.warning(
-            "sender_mismatch", sender=sender, certificate=_certified(request), message_id=t1.tcn
-        )
+        receipt = _receipt(node, sender, tx, ErrorCode.UNAUTHORISED_SENDER)
+        # the claimed sender as partner, the certificate's node as actor: both named
+        node.audit.append(dataclasses.replace(receipt, actor=certificate_actor(certified)))
+        node.log.warning("sender_mismatch", sender=sender, certificate=certified, message_id=t1.tcn)
         refusal = _err(
             node,
             tx,
@@ -141,7 +146,15 @@ def answer(
             "ORI",
         )
         return _response(encoding.encode(refusal), encoding, 403)
-    claim = node.store.claim_message(sender, t1.tcn, now=node.clock())
+    digest = transaction_digest(tx, encoding.name)
+    claim = node.store.claim_message(sender, t1.tcn, now=node.clock(), digest=digest)
+    if claim.conflict:  # the TCN of another transaction: ERR 201, not that one's answer
+        node.audit.append(_receipt(node, sender, tx, Outcome.REFUSED))
+        node.metrics.inc("prum_inbound_total", type="int_i", outcome="message_id_reused")
+        node.log.warning("message_id_reused", sender=sender, message_id=t1.tcn)
+        text = f"TCN {t1.tcn} was used for another transaction; a retry must ask the same"
+        reused = _err(node, tx, own, "201", text, "TCN")
+        return _response(encoding.encode(reused), encoding, MessageIdReused.status_hint)
     if not claim.first:
         node.audit.append(_receipt(node, sender, tx, Outcome.DUPLICATE))
         if claim.reply is None:
@@ -164,7 +177,9 @@ def _token_or(value: str, default: str) -> str:
     return value if _TOKEN.fullmatch(value) else default
 
 
-def _receipt(node: Node, sender: str, tx: IntiTransaction, outcome: Outcome) -> AuditEntry:
+def _receipt(
+    node: Node, sender: str, tx: IntiTransaction, outcome: Outcome | ErrorCode
+) -> AuditEntry:
     return AuditEntry(
         at=node.clock(),
         direction=Direction.RECEIVED,

@@ -8,7 +8,11 @@ Each message is parsed safely and validated (`prum_xml.decode`), answered by the
 `Responder` from the UK gallery, audited on receipt and on supply, and its reply kept
 against (sender, message id), so a partner retrying a message gets the same reply and no
 second search; a retry that arrives while the first copy is still being answered gets a
-503 with Retry-After (transient for the sender), never a second search. Every refusal is an
+503 with Retry-After (transient for the sender), never a second search. A message under an
+id its sender already used for a message that asked something else (`replays`) gets a 409
+`MessageIdReused`, audited refused, not the other message's reply. A message whose envelope
+names another sender than its client certificate is refused (403) and audited with the
+claimed sender as partner and the certificate's node as actor (`cert:FR`). Every refusal is an
 XML error message with a 4xx status; nothing from
 outside can produce a 500 or a traceback.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -32,14 +37,16 @@ from exchange.gateway.errors import (
     PRUM_STATUS,
     InboundBusy,
     InboundRefusal,
+    MessageIdReused,
     MessageTooLarge,
     MessageTooSlow,
     MessageUnreadable,
 )
 from exchange.gateway.inbound import int_i_api
 from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
+from exchange.gateway.inbound.replays import envelope_digest
 from exchange.gateway.node import NODE, Node
-from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
+from exchange.gateway.state.audit import AuditEntry, Direction, Outcome, certificate_actor
 from exchange.gateway.state.store import InboundClaim
 from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
 from exchange.pki import peer_node_id
@@ -154,12 +161,14 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
     refusal = _check_sender(request, node, envelope)
     if refusal is not None:
         return refusal
+    digest = envelope_digest(envelope)
 
     def answer() -> tuple[InboundClaim, Response | None, bytes | None]:
         """Claim, receipt, search, reply and supply: in one commit, all of them or none."""
-        claim = node.store.claim_message(h.sender, h.message_id, now=node.clock())
+        claim = node.store.claim_message(h.sender, h.message_id, now=node.clock(), digest=digest)
         if not claim.first:
-            _audit(node, Direction.RECEIVED, envelope, Outcome.DUPLICATE, ())
+            duplicate = Outcome.REFUSED if claim.conflict else Outcome.DUPLICATE
+            _audit(node, Direction.RECEIVED, envelope, duplicate, ())
             return claim, None, None
         receipt = _entry(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
         outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
@@ -180,6 +189,8 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
 
     claim, outcome, reply_data = await node.writes.run(answer)
     if outcome is None or reply_data is None:
+        if claim.conflict:
+            return _reused(node, envelope)
         node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="duplicate")
         if claim.reply is None:  # the first copy is still being answered: try again shortly
             return web.Response(status=503, headers={"Retry-After": "1"})
@@ -199,6 +210,34 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
     return web.Response(body=reply_data, status=reply_status(outcome.reply), content_type=XML)
 
 
+def _reused(node: Node, envelope: Envelope) -> web.Response:
+    """409 to a message under an id its sender used for another message (audited refused)."""
+    h = envelope.header
+    node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="message_id_reused")
+    node.log.warning(
+        "message_id_reused",
+        sender=h.sender,
+        message_id=h.message_id,
+        correlation_id=h.correlation_id,
+    )
+    refusal = MessageIdReused(
+        f"message id {h.message_id} was used for another message; a retry must ask the same",
+        MessageIdReused.field_path,
+    )
+    data = prum_xml.encode(
+        error_reply(
+            h,
+            node.responder.rules,
+            refusal.prum_code,
+            refusal.message,
+            refusal.field,
+            str(uuid.uuid4()),
+            node.clock(),
+        )
+    )
+    return web.Response(body=data, status=refusal.status_hint, content_type=XML)
+
+
 def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.Response | None:
     """Under mutual TLS the envelope's sender must be the node the client certificate names."""
     if node.config.tls is None:
@@ -209,7 +248,7 @@ def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.R
     if certified == h.sender and node.config.partner(certified) is not None:
         return None
     node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="unauthorised_sender")
-    _audit(node, Direction.RECEIVED, envelope, Outcome.REFUSED, ())
+    node.audit.append(impersonation_entry(node, envelope, certified))
     node.log.warning(
         "sender_mismatch", sender=h.sender, certificate=certified, message_id=h.message_id
     )
@@ -229,7 +268,11 @@ def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.R
 
 
 def _entry(
-    node: Node, direction: Direction, env: Envelope, outcome: Outcome, refs: tuple[str, ...]
+    node: Node,
+    direction: Direction,
+    env: Envelope,
+    outcome: Outcome | ErrorCode,
+    refs: tuple[str, ...],
 ) -> AuditEntry:
     h = env.header
     return AuditEntry(
@@ -243,6 +286,13 @@ def _entry(
         references=refs[:100],
         purpose=h.purpose,
     )
+
+
+def impersonation_entry(node: Node, env: Envelope, certified: str | None) -> AuditEntry:
+    """A message whose envelope names another sender than its client certificate: the entry
+    names the claimed sender as partner and the certificate's node as actor (`cert:FR`)."""
+    entry = _entry(node, Direction.RECEIVED, env, ErrorCode.UNAUTHORISED_SENDER, ())
+    return dataclasses.replace(entry, actor=certificate_actor(certified))
 
 
 def _audit(

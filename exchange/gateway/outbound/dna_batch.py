@@ -51,8 +51,10 @@ A search resumed after a restart whose probe had gone in a batch (`partner_resul
 batch's id (`resend`): a partner that saw the batch answers from its duplicate cache, with
 every probe's result, and searches nothing again. The resumed searches of one batch that
 arrive together go in one message. If the partner's reply for that id has no result for a
-probe (the batch never reached it, and another resumed search's message under that id was
-the one it answered), that search goes alone under its own id: searched once either way.
+probe, or the partner refuses the message with a 409 because the id already carried other
+probes (`inbound.replays`: the batch never reached it, and another resumed search's message
+under that id was the one it answered), that search goes alone under its own id: searched
+once either way.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.state.ids import uuid7
 from exchange.gateway.state.rows import PartnerStatus
 from exchange.model import DnaProbe, Envelope, MessageType, Modality
+
+# A partner's answer to a message id it holds for a message that asked something else.
+MESSAGE_ID_REUSED = 409
 
 # Writes, in one commit, a batch's `sent` audit entries and, for each search it carries, the
 # batch its probe went in: (message id, entries, search ids).
@@ -110,7 +115,9 @@ class _Resend:
     """One batch's id asked again after a restart, for the resumed searches it carried."""
 
     members: list[_Member]
-    reply: asyncio.Future[bytes | PartnerError]  # the reply's body, or why there is none
+    # the reply's body, or why there is none; None: the partner holds the id for a message
+    # that asked something else (HTTP 409, `inbound.replays`), so none of these probes
+    reply: asyncio.Future[bytes | PartnerError | None]
     sent: bool = False
 
 
@@ -220,6 +227,8 @@ class DnaBatcher:
         elif not shared.sent and all(m.probe.reference != probe.reference for m in shared.members):
             shared.members.append(member)
         outcome = await asyncio.shield(shared.reply)
+        if outcome is None:  # the batch under that id never carried this probe: alone
+            return None
         if isinstance(outcome, PartnerError):
             status = PartnerStatus.TIMEOUT if outcome.timeout else PartnerStatus.ERROR
             return _failed(status, outcome.reason, batch_id)
@@ -230,7 +239,7 @@ class DnaBatcher:
             return _failed(PartnerStatus.ERROR, f"invalid reply: {exc}", batch_id)
 
     async def _resend(self, batch_id: str, shared: _Resend) -> None:
-        outcome: bytes | PartnerError = PartnerError(
+        outcome: bytes | PartnerError | None = PartnerError(
             self.cfg.id, "gateway stopping", transient=False
         )
         self.in_flight += 1
@@ -254,7 +263,7 @@ class DnaBatcher:
             deadline = max(m.deadline for m in members)
             try:
                 reply = await self.client.send(data, "application/xml", deadline)
-                outcome = reply.body
+                outcome = None if reply.status == MESSAGE_ID_REUSED else reply.body
             except PartnerError as exc:
                 outcome = exc
         except Exception as exc:  # a bug of ours: these searches get an error, none hangs

@@ -9,9 +9,15 @@ about a fifth of the gateway's CPU. This client does only what partner exchanges
 - one `asyncio.Protocol` per connection, the response parsed by httptools (bindings to
   llhttp, the parser of Node.js) so chunked bodies, `Content-Length`, `Connection: close`
   and HTTP/1.0 answers are read as RFC 9112 says, not by our own parsing;
-- connections kept alive and reused per origin (scheme, host, port), the most recently used
+- connections kept alive and reused per origin (scheme, host, port, and the node the
+  server's certificate was checked to be: `Endpoint.origin`), the most recently used
   first, and closed after `IDLE_TIMEOUT_S` unused; TLS (mutual, with the node's
   certificate) from the `ssl.SSLContext` the caller gives;
+- on TLS, the server's certificate must name the node the endpoint is for (`Endpoint.node_id`,
+  its subject common name as `exchange.pki.peer_node_id` reads it, the rule the partner API
+  applies to client certificates): every member node holds a certificate of the same CA, so
+  the CA alone would let any of them stand in for another. A connection to the wrong node is
+  closed before a byte of the request is written (`PeerIdentityError`);
 - a reply body capped at `max_body` bytes;
 - a connection that dies before any byte of its response arrived, after being reused from
   the pool, is retried once on a new connection: the partner may have closed it while it was
@@ -33,6 +39,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from exchange.pki import peer_node_id
+
 USER_AGENT = b"prum-exchange"
 MAX_IDLE_PER_ORIGIN = 64
 # An idle connection older than this is closed instead of reused: a firewall or NAT between
@@ -49,18 +57,29 @@ class ReplyTooLarge(HttpClientError):
     """The answer's body grew past the cap; the connection is dropped."""
 
 
+class PeerIdentityError(HttpClientError):
+    """The server's certificate names another node than the one the endpoint is for."""
+
+    def __init__(self, expected: str, presented: str | None) -> None:
+        super().__init__(f"the server's certificate names {presented or 'no node'}, not {expected}")
+        self.expected = expected
+        self.presented = presented
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """Where a partner listens, parsed once: `https://host:port/path`."""
+    """Where a partner listens, parsed once: `https://host:port/path`; with `node_id`, the
+    node whose certificate a TLS connection to it must present."""
 
     scheme: str
     host: str
     port: int
     target: bytes  # the request target: path and query
     host_header: bytes
+    node_id: str | None = None
 
     @classmethod
-    def parse(cls, url: str) -> Endpoint:
+    def parse(cls, url: str, node_id: str | None = None) -> Endpoint:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url!r} is not an http(s) URL with a host")
@@ -74,7 +93,13 @@ class Endpoint:
             port=port,
             target=target.encode("ascii"),
             host_header=f"{shown}:{port}".encode("ascii"),
+            node_id=node_id,
         )
+
+    @property
+    def origin(self) -> tuple[str, str, int, str | None]:
+        """What a kept-alive connection may be reused for: the same server, the same node."""
+        return (self.scheme, self.host, self.port, self.node_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +227,9 @@ class HttpClient:
         self._tls = tls  # None: the system's trust store, loaded at the first https connection
         self._idle_timeout_s = idle_timeout_s
         self._slots = asyncio.Semaphore(limit)  # requests in flight, all origins together
-        self._idle: dict[tuple[str, str, int], collections.deque[_Connection]] = {}
+        self._idle: dict[tuple[str, str, int, str | None], collections.deque[_Connection]] = {}
         self._open: set[_Connection] = set()
-        self._opened: collections.Counter[tuple[str, str, int]] = collections.Counter()
+        self._opened: collections.Counter[tuple[str, str, int, str | None]] = collections.Counter()
 
     async def post(
         self, endpoint: Endpoint, body: bytes, content_type: str, max_body: int
@@ -249,7 +274,7 @@ class HttpClient:
         return reply
 
     async def _acquire(self, endpoint: Endpoint) -> _Connection:
-        idle = self._idle.get((endpoint.scheme, endpoint.host, endpoint.port))
+        idle = self._idle.get(endpoint.origin)
         if idle:
             self._drop_stale(idle)
         while idle:
@@ -282,8 +307,14 @@ class HttpClient:
             )
         except (OSError, ssl.SSLError) as exc:
             raise HttpClientError(f"cannot connect: {type(exc).__name__}: {exc}") from exc
+        if tls is not None and endpoint.node_id is not None:
+            assert conn.transport is not None
+            presented = peer_node_id(conn.transport.get_extra_info("peercert"))
+            if presented != endpoint.node_id:
+                conn.close()  # nothing was written on it
+                raise PeerIdentityError(endpoint.node_id, presented)
         self._open.add(conn)
-        self._opened[(endpoint.scheme, endpoint.host, endpoint.port)] += 1
+        self._opened[endpoint.origin] += 1
         return conn
 
     def _forget(self, conn: _Connection) -> None:
@@ -291,7 +322,7 @@ class HttpClient:
         self._open.discard(conn)
 
     def _release(self, endpoint: Endpoint, conn: _Connection) -> None:
-        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        key = endpoint.origin
         idle = self._idle.setdefault(key, collections.deque())
         if not conn.reusable() or len(idle) >= MAX_IDLE_PER_ORIGIN:
             self._forget(conn)
@@ -308,7 +339,7 @@ class HttpClient:
 
         Against the messages sent, this says whether keep-alive works with that partner.
         """
-        return self._opened[(endpoint.scheme, endpoint.host, endpoint.port)]
+        return self._opened[endpoint.origin]
 
     async def close(self) -> None:
         """Close every connection, idle or busy."""

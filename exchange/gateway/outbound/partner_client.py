@@ -6,7 +6,8 @@ Retries happen on transient failures only: connection errors, a timed-out attemp
 503 and 504, and a 429 without a Prüm error body (a 429 carrying a `quota_exceeded` message
 is the partner's final word for the day and is read, not retried). Backoff is exponential
 with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"), and never past
-the caller's deadline.
+the caller's deadline. A server whose TLS certificate names another node than the partner
+(`http_client.PeerIdentityError`) is refused before anything is sent, and not retried.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+
+import structlog
 
 from exchange.gateway.config import PartnerConfig
 from exchange.gateway.metrics import Metrics
@@ -23,6 +26,7 @@ from exchange.gateway.outbound.http_client import (
     HttpClient,
     HttpClientError,
     HttpReply,
+    PeerIdentityError,
     ReplyTooLarge,
 )
 
@@ -51,7 +55,7 @@ class PartnerClient:
     def __init__(self, config: PartnerConfig, http: HttpClient, metrics: Metrics) -> None:
         self.config = config
         self.http = http
-        self.endpoint = Endpoint.parse(config.url)
+        self.endpoint = Endpoint.parse(config.url, node_id=config.id)
         self.metrics = metrics
         self.breaker = Breaker(config.breaker_failures, config.breaker_reset_s)
         self._slots = asyncio.Semaphore(config.max_in_flight)
@@ -67,6 +71,11 @@ class PartnerClient:
             ) from exc
         except ReplyTooLarge as exc:
             raise PartnerError(self.config.id, "reply too large", transient=False) from exc
+        except PeerIdentityError as exc:  # another member node answers at this URL: not retried
+            structlog.get_logger().warning(
+                "partner_identity_refused", partner=self.config.id, certificate=exc.presented
+            )
+            raise PartnerError(self.config.id, str(exc), transient=False) from exc
         except HttpClientError as exc:
             raise PartnerError(self.config.id, f"connection failed: {exc}", transient=True) from exc
         finally:

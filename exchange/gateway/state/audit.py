@@ -18,6 +18,10 @@ some point on *and* the head, recomputing the hashes (the chain has no secret ke
 loss of the whole file. Against that, keep the head hash that `audit verify` prints somewhere
 else (a ticket, a separate log host) and compare.
 
+A received message refused for its sender (the envelope names another node than the client
+certificate) has the claimed sender as partner and `cert:<node>` as actor, the node that
+really sent it (`certificate_actor`).
+
 No biometric or personal data: entries are built only from the typed fields below; identifiers
 (actor, partner, message id, references) must be short tokens without spaces, and every other
 field is an enum. There is no free-form payload. The types cannot tell an opaque reference from
@@ -80,6 +84,16 @@ class Outcome(StrEnum):
     REFUSED = "refused"
     TIMEOUT = "timeout"
     ERROR = "error"
+
+
+def certificate_actor(certified: str | None) -> str:
+    """The actor of a received message refused because its envelope names another sender than
+    its client certificate: `cert:` and the certificate's node (the entry's partner is the
+    sender the envelope claimed), so the entry names both."""
+    if certified is None:
+        return "cert:none"
+    actor = f"cert:{certified}"
+    return actor if _ACTOR.fullmatch(actor) else "cert:unreadable"  # a CN no token can hold
 
 
 class AuditEntryError(ValueError):

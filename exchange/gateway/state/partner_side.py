@@ -82,29 +82,39 @@ class PartnerSideState(Connected):
         *,
         now: dt.datetime,
         stale_after: dt.timedelta = CLAIM_STALE_AFTER,
+        digest: str | None = None,
     ) -> InboundClaim:
-        """Say whether this (sender, message id) is new, answered, or being answered.
+        """Say whether this (sender, message id) is new, answered, being answered, or taken.
 
         The first caller gets `first=True`, runs the search and calls `remember_reply`. A
         duplicate gets the stored reply, or, while the first is still at work (a sender
         that retried on its own timeout), `in_progress`: answer with a transient error (a
         later claim gets the reply once stored), but do not search again. A claim older
         than `stale_after` without a reply (its process died) is handed to the next caller.
+
+        `digest` says what the message asks (`inbound.replays`: space-separated digests,
+        one per question). A message whose digests are not all among the claim's asks
+        something its reply does not answer: `conflict`, whatever the claim's state (a
+        claim stored without digests, before migration 10, answers any copy as before).
         """
         with self._write():
             row = self._conn.execute(
-                "SELECT claimed_at, reply FROM inbound_messages"
+                "SELECT claimed_at, reply, body_digest FROM inbound_messages"
                 " WHERE sender = ? AND message_id = ?",
                 (sender, message_id),
             ).fetchone()
+            known = None if row is None or row[2] is None else set(str(row[2]).split())
+            if known is not None and digest is not None and not set(digest.split()) <= known:
+                return InboundClaim(first=False, reply=None, conflict=True)
             if row is not None and row[1] is not None:
                 return InboundClaim(first=False, reply=bytes(row[1]))
             if row is not None and _time(row[0]) > now - stale_after:
                 return InboundClaim(first=False, reply=None)
             self._conn.execute(
-                "INSERT INTO inbound_messages (sender, message_id, claimed_at)"
-                " VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at",
-                (sender, message_id, timestamp(now)),
+                "INSERT INTO inbound_messages (sender, message_id, claimed_at, body_digest)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
+                " body_digest = coalesce(body_digest, excluded.body_digest)",
+                (sender, message_id, timestamp(now), digest),
             )
         return InboundClaim(first=True, reply=None)
 

@@ -143,14 +143,16 @@ class SearchRow:
 
 @dataclass(frozen=True, slots=True)
 class InboundClaim:
-    """What `claim_message` found: answer it (`first`), resend `reply`, or wait."""
+    """What `claim_message` found: answer it (`first`), resend `reply`, wait, or refuse a
+    message id already used for a message that asked something else (`conflict`)."""
 
     first: bool
     reply: bytes | None
+    conflict: bool = False
 
     @property
     def in_progress(self) -> bool:
-        return not self.first and self.reply is None
+        return not self.first and self.reply is None and not self.conflict
 
 
 @dataclass(frozen=True, slots=True)

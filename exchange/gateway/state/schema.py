@@ -188,6 +188,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE hits ADD COLUMN core_data_json TEXT;
     """,
+    # 9 -> 10: what a claimed partner message asked (`inbound.replays`: digests of its
+    # content, space-separated), so a later message under the same (sender, message id)
+    # that asks something else is refused, not answered with the first one's reply. Rows
+    # claimed before have none and are answered as before.
+    """
+    ALTER TABLE inbound_messages ADD COLUMN body_digest TEXT;
+    """,
 ]
 
 

@@ -329,8 +329,9 @@ def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_onc
 ) -> None:
     """After a restart, searches whose probes were marked as gone in a batch (audited, then
     the gateway died before a byte left) ask again under the batch's id. Resumed together,
-    they share one message under that id; resumed one after the other, the second finds
-    the partner's reply for that id without its probe and goes alone under its own id.
+    they share one message under that id; resumed one after the other, the second is refused
+    under that id (409: it asks for another probe than the id's message) and goes alone
+    under its own id.
     Either way the partner searches, and counts, each probe once; and the gateway, which
     counted each against the partner's capacity when it first fanned out, does not again."""
 
@@ -360,7 +361,7 @@ def test_resumed_searches_of_a_batch_the_partner_never_got_are_each_searched_onc
         assert received == [
             ("lost-1", "accepted"),  # both probes in one message
             ("lost-2", "accepted"),  # the first of the second pair
-            ("lost-2", "duplicate"),  # the second asks under the id: not in the reply
+            ("lost-2", "refused"),  # the second asks under the id for another probe: 409
             (own.results[0].message_id_for(Modality.DNA), "accepted"),  # so it goes alone
         ]
         assert de.store.quota_used(QuotaDirection.INBOUND, "GB", "DNA", de.clock().date()) == 4

@@ -19,6 +19,7 @@ from exchange.gateway.outbound.http_client import (
     Endpoint,
     HttpClient,
     HttpClientError,
+    PeerIdentityError,
     ReplyTooLarge,
 )
 from exchange.pki import init_pki, ssl_client_context, ssl_server_context
@@ -347,3 +348,31 @@ def test_mutual_tls_with_the_nodes_certificates(run: Runner, tmp_path: Path) -> 
             await runner.cleanup()
 
     run(main())
+
+
+def test_a_server_certificate_of_another_node_is_refused_before_sending(
+    run: Runner, tmp_path: Path
+) -> None:
+    pki = init_pki(tmp_path / "pki", ["GB", "DE", "FR"], dt.datetime.now(dt.UTC))
+    bodies: list[object] = []
+
+    async def main() -> None:
+        runner, port = await _aiohttp_server(_echo_app(bodies), ssl_server_context(pki["FR"]))
+        client = HttpClient(ssl_client_context(pki["GB"]))
+        url = f"https://localhost:{port}/prum/v1/messages"
+        try:
+            with pytest.raises(PeerIdentityError, match="names FR, not DE") as caught:
+                await client.post(Endpoint.parse(url, node_id="DE"), b"<p/>", "a/b", 1024)
+            assert caught.value.presented == "FR"
+            assert client.open_connections == 0
+            reply = await client.post(Endpoint.parse(url, node_id="FR"), b"<p/>", "a/b", 1024)
+            assert reply.body == b">/p<"
+            # the FR connection in the pool is not lent to an endpoint for DE
+            with pytest.raises(PeerIdentityError):
+                await client.post(Endpoint.parse(url, node_id="DE"), b"<q/>", "a/b", 1024)
+        finally:
+            await client.close()
+            await runner.cleanup()
+
+    run(main())
+    assert len(bodies) == 1  # only FR's own request was served

@@ -218,6 +218,7 @@ def table_shape(conn: sqlite3.Connection, table: str) -> tuple[list[Any], ...]:
 
 DROPPED_IN_7_TO_8 = {"searches": "record_json", "inbound_messages": "answered_at"}
 ADDED_IN_8_TO_9 = {"core_data_json"}
+ADDED_IN_9_TO_10 = {"body_digest"}  # inbound_messages
 
 
 def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
@@ -243,7 +244,9 @@ def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
             assert column not in columns(conn, table)
             info, others, keys = before[table]
             kept = [c for c in info if c[0] != column]
-            assert table_shape(conn, table) == (kept, others, keys)  # indexes, keys as they were
+            now_info, *now_rest = table_shape(conn, table)
+            now_info = [c for c in now_info if c[0] not in ADDED_IN_9_TO_10]
+            assert (now_info, *now_rest) == (kept, others, keys)  # indexes, keys as they were
         for table in ("search_records", "partner_results"):  # the keys to `searches`
             assert table_shape(conn, table) == before[table]
         info, others, keys = table_shape(conn, "hits")  # 8 -> 9 adds one column, keys kept
@@ -253,6 +256,7 @@ def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert s.pending_searches() == [pending]  # with its record and partners, to resume
         assert s.claim_message("DE", "msg-1", now=T0).reply == b"<r/>"
+        assert s.claim_message("DE", "msg-1", now=T0, digest="x").reply == b"<r/>"  # no digest
         assert s.claim_message("DE", "msg-2", now=T0 + dt.timedelta(seconds=1)).in_progress
         assert s.remember_reply("DE", "msg-2", b"<r2/>", now=T0) == b"<r2/>"
         assert s.gallery_version() == 1 and s.get_record("12/1234567C") is not None
@@ -788,6 +792,28 @@ def test_a_claim_whose_process_died_is_taken_over(store: Store) -> None:
     assert taken.first
     # The new claim is fresh: the next duplicate waits for it.
     assert store.claim_message("DE", "msg-8", now=T0 + dt.timedelta(seconds=62)).in_progress
+
+
+def test_a_message_id_claimed_for_one_question_refuses_another(store: Store) -> None:
+    assert store.claim_message("DE", "msg-9", now=T0, digest="a b").first
+    waiting = store.claim_message("DE", "msg-9", now=T0, digest="c")
+    assert waiting.conflict and not waiting.in_progress and waiting.reply is None
+    assert store.claim_message("DE", "msg-9", now=T0, digest="b").in_progress  # one of its own
+    store.remember_reply("DE", "msg-9", b"<r/>", now=T0)
+    assert store.claim_message("DE", "msg-9", now=T0, digest="a").reply == b"<r/>"
+    assert store.claim_message("DE", "msg-9", now=T0, digest="a c").conflict
+    assert store.claim_message("FR", "msg-9", now=T0, digest="c").first  # another sender's id
+    # a claim taken over after its process died keeps what the first claim asked
+    assert store.claim_message("DE", "msg-10", now=T0, digest="a b").first
+    later = T0 + dt.timedelta(hours=1)
+    assert store.claim_message("DE", "msg-10", now=later, digest="a").first
+    assert store.claim_message("DE", "msg-10", now=later, digest="b").in_progress
+
+
+def test_a_claim_from_before_digests_answers_any_copy(store: Store) -> None:
+    store.claim_message("DE", "msg-11", now=T0)  # as claimed before migration 10
+    store.remember_reply("DE", "msg-11", b"<old/>", now=T0)
+    assert store.claim_message("DE", "msg-11", now=T0, digest="z").reply == b"<old/>"
 
 
 # --- released hits (the 48 h follow-up rule) ----------------------------------------------
