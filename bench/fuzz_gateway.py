@@ -1,7 +1,8 @@
-"""Long fuzz run of the gateway's three entry points, with mutated valid inputs, against a real
-gateway and partner on loopback: the JSON client API, the Prüm XML partner API, and the
+"""Long fuzz run of the gateway's four entry points, with mutated valid inputs, against a real
+gateway and partners on loopback: the JSON client API, the Prüm XML partner API, the
 ANSI/NIST-ITL reader (a UK record whose prints come as a base64 transaction, mutated at
-the byte level, sent through the client API).
+the byte level, sent through the client API), and the partner API's INT-I route (Interpol's
+CPS in both INT-I encodings, XML and traditional).
 
 Every answer must be a typed refusal (4xx with a JSON or XML error body) or a success; a
 5xx, a dropped connection or an answer slower than `--hang-s` is a finding. Mutations:
@@ -30,9 +31,11 @@ from typing import Any
 import aiohttp
 
 from exchange import event_loop
-from exchange.codecs import ansi_nist, prum_xml, uk_json
+from exchange.codecs import ansi_nist, int_i_traditional, int_i_xml, prum_xml, uk_json
+from exchange.codecs.int_i_envelope import int_i_tcn
 from exchange.gateway import logs
-from exchange.translate import Outbound, record_to_envelope
+from exchange.gateway.inbound.partner_api import INT_I_PATH
+from exchange.translate import Outbound, record_to_envelope, translate
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, running_cluster
 
@@ -140,25 +143,52 @@ def seeds_with_transactions() -> tuple[list[dict[str, Any]], list[bytes], list[b
     return bodies, messages, transactions
 
 
+def int_i_seeds() -> list[bytes]:
+    """Interpol's CPS of each seed subject's prints, in INT-I XML and in traditional encoding."""
+    now = dt.datetime.now(dt.UTC)
+    found = []
+    for i, p in enumerate(population.people(3, list(SEED_SUBJECTS), "GB", capture=1)):
+        if p.record.fingerprints is None:
+            continue
+        out = Outbound(
+            f"fz-int-i-{i}", f"fz-int-i-{i}", now, "INTERPOL", "GB", message="dacty-search"
+        )
+        xml = translate(uk_json.encode(p.record), "uk-json", "int-i-xml", out)
+        found += [xml, int_i_traditional.encode(int_i_xml.decode(xml))]
+    return found
+
+
+def _int_i_tcn_of(data: bytes) -> bytes:
+    """The TCN of a seed (either encoding), as its bytes appear in it."""
+    decode = int_i_xml.decode if data.lstrip()[:1] == b"<" else int_i_traditional.decode
+    return decode(data).type1.tcn.encode()
+
+
 async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) -> dict[str, Any]:
     rng = random.Random(seed)
     bodies, messages, transactions = seeds_with_transactions()
+    int_i = int_i_seeds()
     counts: Counter[str] = Counter()
     findings: list[dict[str, Any]] = []
     deadline = time.monotonic() + minutes * 60
     with tempfile.TemporaryDirectory(prefix="prum-fuzz-") as tmp:
         async with running_cluster(
-            Path(tmp), ("DE",), seed=3, gallery_size=5, uk_overrides={"search_deadline_s": 2.0}
+            Path(tmp),
+            ("DE", "INTERPOL"),
+            seed=3,
+            gallery_size=5,
+            uk_overrides={"search_deadline_s": 2.0},
         ) as c:
             client = f"{c.client_url}/v1/searches"
             partner = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+            int_i_url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
             timeout = aiohttp.ClientTimeout(total=hang_s)
             async with aiohttp.ClientSession(timeout=timeout) as s:
                 n = 0
                 while n < inputs and time.monotonic() < deadline:
                     n += 1
                     pick = rng.random()
-                    if pick < 0.25:
+                    if pick < 0.2:
                         entry, url, ctype = "ansi-nist", client, "application/json"
                         tx = mutate_bytes(rng.choice(transactions), rng)
                         doc = dict(rng.choice(bodies))
@@ -166,15 +196,23 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                         record["fingerprints"] = {"ansi_nist": base64.b64encode(tx).decode()}
                         doc["record"], doc["modalities"] = record, ["fingerprint"]
                         data = json.dumps(doc).encode()
-                    elif pick < 0.6:
+                    elif pick < 0.5:
                         entry, url, ctype = "client", client, "application/json"
                         doc = mutate_json(rng.choice(bodies), rng)
                         data = json.dumps(doc).encode()
                         if rng.random() < 0.3:
                             data = mutate_bytes(data, rng)
-                    else:
+                    elif pick < 0.8:
                         entry, url, ctype = "partner", partner, "application/xml"
                         data = mutate_bytes(rng.choice(messages), rng)
+                    else:
+                        entry, url, ctype = "int-i", int_i_url, "application/xml"
+                        # A TCN of its own, so that what still decodes is searched, not
+                        # refused as a TCN reused for another transaction (409).
+                        seed_tx = rng.choice(int_i)
+                        tcn = _int_i_tcn_of(seed_tx)
+                        fresh = int_i_tcn(f"fz-int-i-{n}", dt.datetime.now(dt.UTC).year)
+                        data = mutate_bytes(seed_tx.replace(tcn, fresh.encode()), rng)
                     try:
                         async with s.post(url, data=data, headers={"Content-Type": ctype}) as r:
                             body = await r.read()

@@ -96,3 +96,51 @@ def test_an_all_zero_face_template_is_refused_at_both_doors(tmp_path: Path) -> N
     assert error["field"] == "record.face.template" and "all zeros" in error["message"]
     assert partner_status == 400
     assert b"<Error" in partner_body and b"all zeros" in partner_body
+
+
+def test_mutated_int_i_gets_int_i_errors_and_the_seeds_are_searched(tmp_path: Path) -> None:
+    """The partner API's INT-I route: each seed (Interpol's CPS, XML and traditional) under a
+    TCN of its own is searched (200, an SRE); mutated, never a 5xx, and every 4xx carries an
+    INT-I ERR in the encoding that was sent (or the transport's error for a body too big)."""
+    import datetime as dt
+
+    from bench.fuzz_gateway import _int_i_tcn_of, int_i_seeds
+    from exchange.codecs import int_i_codes as codes
+    from exchange.codecs import int_i_traditional, int_i_xml
+    from exchange.codecs.int_i_envelope import int_i_tcn
+    from exchange.gateway.inbound.partner_api import INT_I_PATH
+
+    year = dt.datetime.now(dt.UTC).year
+    rng = random.Random(21)
+    seeds_ = int_i_seeds()
+    fresh = [
+        s.replace(_int_i_tcn_of(s), int_i_tcn(f"t{i}", year).encode()) for i, s in enumerate(seeds_)
+    ]
+    mutated = [
+        mutate_bytes(rng.choice(seeds_).replace(_int_i_tcn_of(seeds_[0]), b""), rng)
+        for _ in range(60)
+    ] + [mutate_bytes(s, rng) for s in fresh for _ in range(10)]
+
+    async def main() -> list[tuple[bytes, int, bytes]]:
+        async with (
+            running_cluster(tmp_path, ("DE", "INTERPOL"), seed=3, gallery_size=4) as c,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s,
+        ):
+            url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
+            out = []
+            for data in fresh + mutated:
+                async with s.post(url, data=data) as r:
+                    out.append((data, r.status, await r.read()))
+            return out
+
+    results = asyncio.run(main())
+    for data, status, body in results[: len(fresh)]:
+        assert status == 200, body[:300]
+        decode = int_i_xml.decode if data[:1] == b"<" else int_i_traditional.decode
+        assert decode(body).tot == codes.TOT_SRE
+    for data, status, body in results[len(fresh) :]:
+        assert status < 500, (status, body[:300])
+        if status >= 400 and status != 413:
+            sent_xml = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
+            decode = int_i_xml.decode if sent_xml else int_i_traditional.decode
+            assert decode(body).tot == codes.TOT_ERR, body[:300]
