@@ -18,11 +18,17 @@ import binascii
 import datetime as dt
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from exchange.codecs import ansi_nist
-from exchange.codecs.errors import CodecError, HostileInputError, OversizeInputError
+from exchange.codecs.errors import (
+    CodecError,
+    HostileInputError,
+    NumberTooLongError,
+    OversizeInputError,
+)
 from exchange.codecs.face_template import check_template
 from exchange.countries import CountryError, normalise_country
 from exchange.identifiers import IdentifierError, parse_asn, parse_cro, parse_pnc
@@ -158,6 +164,48 @@ def parse_json(data: bytes, *, max_bytes: int = MAX_RECORD_BYTES) -> Any:
         raise HostileInputError("record", "nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise CodecError("record", f"invalid JSON: {exc.msg} at line {exc.lineno}") from exc
+    except CodecError:  # a key twice (`_reject_duplicates`)
+        raise
+    except ValueError as exc:  # an integer longer than int() converts (CVE-2020-10735)
+        limit = sys.get_int_max_str_digits()
+        raise NumberTooLongError(
+            _long_number_path(text, limit), f"an integer of more than {limit} digits"
+        ) from exc
+
+
+class _LongNumber:
+    """Where an integer too long to convert stood, while its path is looked for."""
+
+
+def _long_number_path(text: str, limit: int) -> str:
+    """The path of the first integer of more than `limit` digits in JSON `text`, or `record`.
+
+    Only on the refusal path: the text is parsed again, each integer through a Python hook
+    (slower than the default, so not on every request), to say which field held it.
+    """
+
+    def parse_int(digits: str) -> Any:
+        return _LongNumber() if len(digits.lstrip("-")) > limit else int(digits)
+
+    try:
+        return _path_to(json.loads(text, parse_int=parse_int), "") or "record"
+    except (RecursionError, ValueError):  # nested too deeply, or broken, after the number
+        return "record"
+
+
+def _path_to(value: Any, path: str) -> str | None:
+    if isinstance(value, _LongNumber):
+        return path
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        items = [(_join(path, key), v) for key, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    for sub_path, sub in items:
+        found = _path_to(sub, sub_path)
+        if found is not None:
+            return found
+    return None
 
 
 def decode(data: bytes) -> PersonRecord:

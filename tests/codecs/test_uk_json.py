@@ -266,3 +266,21 @@ def test_base64_fields_accept_exactly_what_strict_b64decode_accepts(text: str) -
     except (binascii.Error, ValueError):
         xml_expected = None
     assert xml_got == xml_expected
+
+
+LONG = "9" * 4301  # one digit more than Python converts by default (sys.get_int_max_str_digits)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"reference": "r1", "dna": {"loci": {"vWA": [' + LONG + "]}}}", "dna.loci.vWA[0]"),
+        ('{"reference": "r1", "sex": -' + LONG + "}", "sex"),
+        (LONG, "record"),
+        ("[" + LONG + ", [[[", "record"),  # broken after the number: still this refusal
+    ],
+)
+def test_an_integer_too_long_to_convert_is_refused_naming_its_field(text: str, field: str) -> None:
+    with pytest.raises(CodecError, match="more than 4300 digits") as info:
+        uk_json.decode(text.encode())
+    assert info.value.field == field

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from exchange.codecs import uk_json
-from exchange.codecs.errors import CodecError
+from exchange.codecs.errors import CodecError, NumberTooLongError
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.errors import (
     InvalidJson,
@@ -50,6 +50,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise RequestTimeout("the body did not arrive in time") from exc
     try:
         doc = uk_json.parse_json(raw)
+    except NumberTooLongError as exc:  # its field is a path into the body
+        raise InvalidJson(exc.reason, exc.field) from exc
     except CodecError as exc:
         raise InvalidJson(exc.reason) from exc
     if not isinstance(doc, dict):

@@ -1,0 +1,36 @@
+"""The client API refuses what it cannot carry at the door, with a typed JSON error naming
+the field: real gateway and partners on loopback (`tests.gateway.test_gateway_e2e.run`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from mock_partners.cluster import PARTNER_SUBJECTS, Cluster
+from tests.gateway.test_gateway_e2e import _call, _probe, _search_body, run
+
+LONG = "1" * 5000  # more digits than Python's int() converts by default (4300)
+
+
+async def _post(s: aiohttp.ClientSession, url: str, template: str, data: bytes) -> Any:
+    return await _call(
+        s, "POST", url, template, data=data, headers={"Content-Type": "application/json"}
+    )
+
+
+def test_an_integer_too_long_to_convert_is_400_naming_its_field(tmp_path: Path) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        body = json.dumps(_search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"]))
+        data = body.replace('"max_candidates": 5', f'"max_candidates": {LONG}').encode()
+        status, doc = await _post(s, f"{c.client_url}/v1/searches", "/v1/searches", data)
+        assert status == 400, doc
+        assert doc["error"]["code"] == "invalid_json"
+        assert doc["error"]["field"] == "max_candidates"
+        record = json.dumps(_probe(1)).replace('"sex": "', f'"x": {LONG}, "sex": "').encode()
+        status, doc = await _post(s, f"{c.client_url}/v1/records", "/v1/records", record)
+        assert (status, doc["error"]["field"]) == (400, "x"), doc
+
+    run(tmp_path, scenario)
