@@ -55,7 +55,10 @@ IMAGE_COMPRESSIONS = frozenset({"NONE", "WSQ20", "JPEGB", "JPEGL", "JP2", "JP2L"
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}$")
 _FEATURE_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What a string may not hold: C0 controls and DEL (tab, LF and CR too: no field is
+# multi-line), and what XML 1.0 cannot carry at all (§2.2 Char: lone surrogates, U+FFFE,
+# U+FFFF), so that every string of a record can go into a Prüm message and the audit log.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 T = TypeVar("T")
 
@@ -83,9 +86,17 @@ def _str(value: Any, path: str, *, max_len: int = 200) -> str:
         raise CodecError(path, "must not be empty")
     if len(value) > max_len:
         raise CodecError(path, f"longer than {max_len} characters")
-    if _CONTROL.search(value):
-        raise CodecError(path, "contains control characters")
+    if bad := _CONTROL.search(value):
+        raise CodecError(path, f"contains U+{ord(bad[0]):04X}, which a record may not hold")
     return value
+
+
+def checked_text(value: Any, path: str, *, max_len: int = 200) -> str:
+    """A non-empty one-line string that XML 1.0 and the audit log can carry, as a record's are.
+
+    For the strings beside a record that go as far (a search's case reference).
+    """
+    return _str(value, path, max_len=max_len)
 
 
 def _int(value: Any, path: str, lo: int, hi: int) -> int:

@@ -284,3 +284,20 @@ def test_an_integer_too_long_to_convert_is_refused_naming_its_field(text: str, f
     with pytest.raises(CodecError, match="more than 4300 digits") as info:
         uk_json.decode(text.encode())
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "\udfff", "\ufffe", "\uffff", "\x00", "\t", "\x7f"])
+def test_a_string_xml_cannot_carry_is_refused_naming_its_field(
+    example: dict[str, Any], bad: str
+) -> None:
+    example["place_of_birth"] = f"Lon{bad}don"
+    with pytest.raises(CodecError, match=f"U\\+{ord(bad):04X}") as info:
+        _decode(example)
+    assert info.value.field == "place_of_birth"
+
+
+def test_characters_xml_carries_beyond_the_bmp_and_private_use_are_kept(
+    example: dict[str, Any],
+) -> None:
+    example["place_of_birth"] = "Lon\U0001f600don \ue000"
+    assert _decode(example).place_of_birth == "Lon\U0001f600don \ue000"

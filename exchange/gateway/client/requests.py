@@ -20,6 +20,7 @@ from exchange.gateway.errors import (
     InvalidJson,
     InvalidRecord,
     InvalidRequest,
+    InvalidText,
     NoPartner,
     RequestTimeout,
     UnknownPartner,
@@ -78,6 +79,10 @@ def search_request(config: GatewayConfig, doc: dict[str, Any]) -> SearchRequest:
     case_reference = field_of(doc, "case_reference", str).strip()
     if not 1 <= len(case_reference) <= 64:
         raise InvalidRequest("1 to 64 characters", "case_reference")
+    try:
+        uk_json.checked_text(case_reference, "case_reference", max_len=64)
+    except CodecError as exc:
+        raise InvalidText(exc.reason, exc.field) from exc
     try:
         record = uk_json.record_from_json(field_of(doc, "record", dict))
     except CodecError as exc:

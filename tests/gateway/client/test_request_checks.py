@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster
 from tests.gateway.test_gateway_e2e import _call, _probe, _search_body, run
@@ -32,5 +33,28 @@ def test_an_integer_too_long_to_convert_is_400_naming_its_field(tmp_path: Path) 
         record = json.dumps(_probe(1)).replace('"sex": "', f'"x": {LONG}, "sex": "').encode()
         status, doc = await _post(s, f"{c.client_url}/v1/records", "/v1/records", record)
         assert (status, doc["error"]["field"]) == (400, "x"), doc
+
+    run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "\ufffe", "\uffff", "\x00", "\x1b"])
+def test_strings_xml_cannot_carry_are_refused_at_the_door_naming_the_field(
+    tmp_path: Path, bad: str
+) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        record = _probe(PARTNER_SUBJECTS + 1)
+        record["name"] = {"family": f"Smith{bad}", "given": ["Ann"]}
+        url = f"{c.client_url}/v1/records"
+        status, doc = await _post(s, url, "/v1/records", json.dumps(record).encode())
+        assert (status, doc["error"]["field"]) == (422, "name.family"), doc
+        searches = f"{c.client_url}/v1/searches"
+        body = _search_body(_probe(1), ["dna"])
+        body["record"]["name"] = {"family": "Smith", "given": [f"A{bad}nn"]}
+        status, doc = await _post(s, searches, "/v1/searches", json.dumps(body).encode())
+        assert (status, doc["error"]["field"]) == (422, "record.name.given[0]"), doc
+        body = {**_search_body(_probe(1), ["dna"]), "case_reference": f"OP-{bad}-1"}
+        status, doc = await _post(s, searches, "/v1/searches", json.dumps(body).encode())
+        assert (status, doc["error"]["field"]) == (422, "case_reference"), doc
+        assert doc["error"]["code"] == "invalid_text"
 
     run(tmp_path, scenario)
