@@ -301,3 +301,17 @@ def test_characters_xml_carries_beyond_the_bmp_and_private_use_are_kept(
 ) -> None:
     example["place_of_birth"] = "Lon\U0001f600don \ue000"
     assert _decode(example).place_of_birth == "Lon\U0001f600don \ue000"
+
+
+def _arrays(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    if isinstance(node, list):
+        return [a for i, v in enumerate(node) for a in _arrays(v, f"{path}[{i}]")]
+    if not isinstance(node, dict):
+        return []
+    here = [(path, node)] if node.get("type") == "array" else []
+    return here + [a for k, v in node.items() for a in _arrays(v, f"{path}/{k}")]
+
+
+def test_every_array_of_the_record_schema_has_a_bound() -> None:
+    arrays = _arrays(schemas.json_schema(schemas.UK_RECORD))
+    assert arrays and all("maxItems" in a for _, a in arrays), [p for p, _ in arrays]

@@ -28,6 +28,9 @@ from exchange.gateway.errors import (
 from exchange.model import Modality, PersonRecord, Purpose
 
 MAX_WAIT_S = 60.0
+# A search names at most this many partners (the EU's 27, Europol, Interpol and associated
+# states fit); the OpenAPI document's `maxItems`, as `len(Modality)` is the modalities'.
+MAX_PARTNERS = 64
 BODY_READ_TIMEOUT_S = 10.0
 
 
@@ -72,6 +75,10 @@ def field_of(doc: dict[str, Any], key: str, kind: type, required: bool = True) -
 
 
 def search_request(config: GatewayConfig, doc: dict[str, Any]) -> SearchRequest:
+    # The arrays' lengths first: a long one is refused before anything walks it.
+    for key, most in (("modalities", len(Modality)), ("partners", MAX_PARTNERS)):
+        if isinstance(doc.get(key), list) and len(doc[key]) > most:
+            raise InvalidRequest(f"at most {most} items", key)
     try:
         purpose = Purpose(field_of(doc, "purpose", str))
     except ValueError as exc:

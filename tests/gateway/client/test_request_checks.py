@@ -10,6 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+import schemas
+from exchange.gateway.client.requests import MAX_PARTNERS
+from exchange.model import Modality
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster
 from tests.gateway.test_gateway_e2e import _call, _probe, _search_body, run
 
@@ -58,3 +61,31 @@ def test_strings_xml_cannot_carry_are_refused_at_the_door_naming_the_field(
         assert doc["error"]["code"] == "invalid_text"
 
     run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("modalities", ["dna"] * 5),
+        ("modalities", ["dna"] * 1_500_000),
+        ("partners", ["DE"] * 65),
+    ],
+)
+def test_arrays_longer_than_their_bound_are_refused_naming_the_field(
+    tmp_path: Path, key: str, value: list[str]
+) -> None:
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        body = {**_search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"]), key: value}
+        url = f"{c.client_url}/v1/searches"
+        status, doc = await _post(s, url, "/v1/searches", json.dumps(body).encode())
+        assert (status, doc["error"]["field"]) == (400, key), doc
+        assert doc["error"]["message"].startswith("at most")
+
+    run(tmp_path, scenario)
+
+
+def test_the_openapi_document_bounds_every_request_array() -> None:
+    doc = schemas.json_schema(schemas.OPENAPI)
+    props = doc["components"]["schemas"]["SearchRequest"]["properties"]
+    assert props["modalities"]["maxItems"] == len(Modality)
+    assert props["partners"]["oneOf"][1]["maxItems"] == MAX_PARTNERS
