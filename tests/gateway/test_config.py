@@ -58,6 +58,18 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[gallery]\ndna_microvariants = "round"', "gallery.dna_microvariants: 'round'; one of"),
         ("[gallery]\ndna_microvariants = 1", "gallery.dna_microvariants: expected str"),
         ('gallery = "Flat"', "gallery: expected a table"),
+        ("search_dedline_s = 5.0", "^search_dedline_s: unknown key$"),
+        ("[client]\nprot = 8080", "client.prot: unknown key"),
+        ("[client]\nport = 99999", "client.port: 0 to 65535"),
+        ("[partner_listener]\nport = -1", "partner_listener.port: 0 to 65535"),
+        ("client = 8080", "client: expected a table"),
+        ("[thresholds]\nfase = 0.5", "thresholds.fase: unknown key"),
+        ('[thresholds]\nface = "high"', "thresholds.face: expected float"),
+        ('[[partners]]\nid = "DE"\nurl = "http://x"\ntimout_s = 1.0', "partners.0..timout_s"),
+        ('[[clients]]\nid = "a"\ntoken_sha256 = "' + "a" * 64 + '"\nscope = ["x"]', "scope:"),
+        ('[tls]\nca = "ca.pem"\ncert = "GB.pem"\nkey = "GB.key"', "tls.ca: no file at"),
+        ('[tls]\nca = "gateway.toml"\ncert = "gateway.toml"\nkey = "x"\ncrt = "y"', "tls.crt"),
+        ("face_dim = " + "1" * 5000, "gateway.toml: Exceeds the limit"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
