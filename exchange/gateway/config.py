@@ -3,7 +3,7 @@
 ```toml
 node_id = "GB"
 data_dir = "data"                 # SQLite database and FAISS index files
-feature_model = "demo-face-512-v1"
+feature_model = "synthetic-face-512-v1"
 face_dim = 512
 search_deadline_s = 10.0          # a search ends `partial` at its deadline
 max_in_flight = 256               # outbound messages in flight, all partners together
@@ -177,7 +177,7 @@ GALLERY_KEYS = ("dna_microvariants", "face_index", "face_search")
 class GatewayConfig:
     node_id: str = "GB"
     data_dir: Path = Path("data")
-    feature_model: str = "demo-face-512-v1"
+    feature_model: str = "synthetic-face-512-v1"
     face_dim: int = 512
     search_deadline_s: float = 10.0
     max_in_flight: int = 256
@@ -452,7 +452,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         tls=_tls(doc.get("tls"), base_dir),
         node_id=_get(doc, "node_id", str, "GB", ""),
         data_dir=data_dir,
-        feature_model=_get(doc, "feature_model", str, "demo-face-512-v1", ""),
+        feature_model=_get(doc, "feature_model", str, "synthetic-face-512-v1", ""),
         face_dim=face_dim,
         gallery=_gallery(doc.get("gallery"), face_dim),
         search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),

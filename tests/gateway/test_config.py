@@ -20,8 +20,9 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     assert fr.timeout_s == 5.0 and fr.dialect == "prum" and fr.profile == "prum-2008"
     assert (de.breaker_failures, de.breaker_reset_s) == (3, 30.0)
     assert (fr.breaker_failures, fr.breaker_reset_s) == (5, 10.0)  # the defaults
-    (client,) = config.clients
+    client, metrics = config.clients
     assert client.id == "example-force" and "enrol" in client.scopes
+    assert metrics.scopes == frozenset({"admin"})  # /metrics needs it
     assert config.gallery == GalleryConfig("auto", "")  # [gallery] is there, commented
 
 
