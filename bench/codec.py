@@ -1,6 +1,6 @@
 """Codec benchmark: messages per second for encode + validate + decode of each message type.
 
-What it measures, on what data (STYLE.md §5):
+What it measures, on what data:
 - For each Prüm message type built from the shipped example UK record (DNA-17 profile,
   10-finger minutiae set, 512-d face template, core data; a synthetic person of the same
   shape when the repository's examples/ is not there) and for a search reply with 10

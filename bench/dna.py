@@ -330,7 +330,7 @@ def main(argv: Sequence[str]) -> int:
             ),
         ],
         notes=[
-            "targets (issue 4): 1M <= 5 ms per search and >= 50x naive; 7M < 50 ms",
+            "targets: 1M <= 5 ms per search and >= 50x naive; 7M < 50 ms",
             "latency is wall time of one search through the public API (profile parsing, "
             "blocking, rule check, building every match), single thread, on a shared host",
         ],

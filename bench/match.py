@@ -631,7 +631,7 @@ def main(argv: Sequence[str]) -> int:
         rows=[*face, *fp],
         plots=plots,
         notes=[
-            "targets (issue 4): face 1M: >= 2000 q/s batched, p99 < 5 ms, rank-1 within 0.2 pt "
+            "targets: face 1M: >= 2000 q/s batched, p99 < 5 ms, rank-1 within 0.2 pt "
             "of exact, exact >= 60% of matmul rate, <= 1 KiB/template; ten-print 100k: rank-1 "
             ">= 99%, >= 200 searches/s",
             "the machine is shared: other sessions' jobs may have run during this measurement",

@@ -27,6 +27,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
+# Beside this package, read without importing mock_partners (imported only by its commands).
+SCENARIO_DIR = Path(__file__).resolve().parents[1] / "mock_partners" / "scenarios"
 BENCHMARKS = ("match", "dna", "codec", "gateway", "store", "interop")
 
 
@@ -304,8 +306,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run(list(args.bench_args))
 
 
+def _shipped_scenarios() -> list[str]:
+    """The drill scenarios shipped in `mock_partners/scenarios/` (baseline first), by name."""
+    found = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    return sorted(found, key=lambda name: name != "baseline")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="prum-exchange", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="prum-exchange",
+        description="Cross-border biometric exchange (Prüm, Interpol): gateway, mock partners,"
+        " drills, translation between formats, benchmarks. See README.md.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     de = sub.add_parser("demo", help="gateway and mock partners on loopback, with a scripted run")
@@ -364,7 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     pi.set_defaults(func=_cmd_pki_init)
 
     dr = sub.add_parser("drill", help="run a drill scenario against mock partners, with a report")
-    dr.add_argument("scenario", metavar="SCENARIO", help="TOML file, or a shipped name: baseline")
+    dr.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        help=f"a scenario TOML file, or a shipped one by name: {', '.join(_shipped_scenarios())}",
+    )
     dr.add_argument("--report", required=True, help="directory for report.json, junit.xml, ...")
     dr.add_argument(
         "--searches", type=_int_in(1, 1_000_000), help="override the scenario's number of searches"

@@ -161,3 +161,31 @@ def test_translate_into_a_directory_leaves_no_part_file(
     assert err[-1] == f"prum-exchange translate: cannot write {out}: is a directory"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert list(out.iterdir()) == []
+
+
+HELP = [
+    [], ["demo"], ["translate"], ["serve"], ["partner"], ["pki", "init"], ["drill"],
+    ["audit", "verify"], ["audit", "archive"], ["bench"],
+    *(["bench", b] for b in ("match", "dna", "codec", "gateway", "store", "interop")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", HELP, ids=lambda a: " ".join(a) or "prum-exchange")
+def test_help_names_only_files_a_clone_has(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for absent in ("../shared", "issue ", "DESIGN.md", "STYLE.md"):
+        assert absent not in text, absent
+
+
+def test_drill_help_lists_every_shipped_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["drill", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    shipped = Path(__file__).resolve().parents[1] / "mock_partners" / "scenarios"
+    names = sorted(p.stem for p in shipped.glob("*.toml"))
+    assert names and all(name in text.replace("- ", "-") for name in names), text
