@@ -44,6 +44,7 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
+from exchange.outputs import BENCH_OUT
 from exchange.translate import Outbound, record_to_envelope
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "uk-record.json"
@@ -219,7 +220,9 @@ def _print(results: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="prum-exchange bench codec", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short measurements")
-    parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
     args = parser.parse_args(argv)
     results = run(args.quick)
     _print(results)

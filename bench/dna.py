@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
+from exchange.outputs import BENCH_OUT
 from matchers.dna import DnaGallery, naive_search
 from matchers.dna_profile import (
     BLANK,
@@ -258,7 +259,9 @@ def main(argv: Sequence[str]) -> int:
         prog="prum-exchange bench dna", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--quick", action="store_true", help="one small gallery, a few seconds")
-    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     parser.add_argument("--queries", type=int, default=None)
     parser.add_argument(

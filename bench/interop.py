@@ -30,6 +30,7 @@ from pathlib import Path
 
 from exchange.codecs import ansi_nist_records, int_i_xml, minutiae_records
 from exchange.codecs.errors import CodecError
+from exchange.outputs import BENCH_OUT
 from exchange.translate import FORMATS, TranslateError, translation
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +148,9 @@ def main(argv: list[str]) -> int:
         type=Path,
         help="the folder holding thirdparty/ (default: shared/ beside the checkout)",
     )
-    parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
     args = parser.parse_args(argv)
     thirdparty = args.shared / "thirdparty" if args.shared else _default_thirdparty()
     if thirdparty is None or not thirdparty.is_dir():

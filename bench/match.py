@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
+from exchange.outputs import BENCH_OUT
 from matchers.errors import MatcherError
 from matchers.face import FaceGallery, ivf_index
 from matchers.fingerprint import FIT_FROM, FingerprintGallery
@@ -468,7 +469,9 @@ def main(argv: Sequence[str]) -> int:
         prog="prum-exchange bench match", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--quick", action="store_true", help="small galleries, well under a minute")
-    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     parser.add_argument("--fp-size", type=int, default=None, help="ten-print gallery size")
     parser.add_argument("--queries", type=int, default=None)

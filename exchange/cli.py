@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from exchange.codecs.errors import CodecError
 from exchange.model import Purpose
+from exchange.outputs import PARTNER_DATA
 from exchange.records import RecordError
 from exchange.translate import FORMATS, MESSAGES, Outbound, TranslateError, translation
 
@@ -234,7 +235,7 @@ def _cmd_partner(args: argparse.Namespace) -> int:
         else running_partner(
             args.id,
             args.port,
-            data_dir=Path(args.data_dir or f"partner-data/{args.id}"),
+            data_dir=Path(args.data_dir) if args.data_dir else PARTNER_DATA / args.id,
             faults=args.faults,
             admin_port=args.admin_port,
             **common,
@@ -352,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--gallery-size", type=COUNT, default=1000, help="subjects in the gallery")
     pa.add_argument("--offset", type=COUNT, default=0, help="first subject number")
     pa.add_argument("--daily-capacity", type=COUNT, help="searches a day accepted from GB")
-    pa.add_argument("--data-dir", help="state directory (default partner-data/ID)")
+    pa.add_argument("--data-dir", help=f"state directory (default: {PARTNER_DATA}/ID)")
     pa.add_argument("--no-fingerprints", action="store_true", help="seed without minutiae")
     pa.add_argument(
         "--faults", default="healthy", help="fault profile, e.g. slow+flaky (mock_partners.faults)"

@@ -14,7 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway.toml"
 def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     config = load(EXAMPLE)
     assert config.node_id == "GB"
-    assert config.data_dir == EXAMPLE.parent / "../gateway-data"
+    assert config.data_dir == EXAMPLE.parent / "../out/gateway-data"
     de, fr = config.partners
     assert de.capacities["DNA"] == 1000 and de.capacities["TP/TP"] == 100  # Art. 9 default
     assert fr.timeout_s == 5.0 and fr.dialect == "prum" and fr.profile == "prum-2008"
