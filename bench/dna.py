@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
+from exchange.option_types import SIZE, int_list
 from exchange.outputs import BENCH_OUT
 from matchers.dna import DnaGallery, naive_search
 from matchers.dna_profile import (
@@ -262,8 +263,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
     )
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
-    parser.add_argument("--queries", type=int, default=None)
+    parser.add_argument("--sizes", type=int_list(1, 100_000_000), default=None)
+    parser.add_argument("--queries", type=SIZE, default=None)
     parser.add_argument(
         "--cache", type=Path, default=None, help="keep generated galleries here between runs"
     )

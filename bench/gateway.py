@@ -61,6 +61,7 @@ from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
 from exchange.gateway.config import DNA_BATCH_LINGER_S, DNA_BATCH_MAX
 from exchange.gateway.outbound.http_client import Endpoint, HttpClient, HttpClientError
+from exchange.option_types import int_in
 from exchange.outputs import BENCH_OUT
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
@@ -699,7 +700,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--dna-batch-max",
-        type=int,
+        type=int_in(1, 100),
         default=None,
         help="the gateway's dna_batch_max for every partner (1: no batching; default: the "
         "gateway's default)",

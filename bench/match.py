@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
+from exchange.option_types import COUNT, SIZE, int_in, int_list
 from exchange.outputs import BENCH_OUT
 from matchers.errors import MatcherError
 from matchers.face import FaceGallery, ivf_index
@@ -472,11 +473,13 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
     )
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
-    parser.add_argument("--fp-size", type=int, default=None, help="ten-print gallery size")
-    parser.add_argument("--queries", type=int, default=None)
-    parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest N to build HNSW at")
-    parser.add_argument("--threads", type=int, default=2, help="FAISS OpenMP threads")
+    parser.add_argument("--sizes", type=int_list(1, 100_000_000), default=None)
+    parser.add_argument("--fp-size", type=SIZE, default=None, help="ten-print gallery size")
+    parser.add_argument("--queries", type=SIZE, default=None)
+    parser.add_argument(
+        "--hnsw-max", type=COUNT, default=100_000, help="largest N to build HNSW at"
+    )
+    parser.add_argument("--threads", type=int_in(1, 1024), default=2, help="FAISS OpenMP threads")
     parser.add_argument(
         "--fp-indexes",
         type=lambda s: s.split(";"),

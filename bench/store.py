@@ -34,6 +34,7 @@ from exchange.gateway.state.audit import AuditEntry, AuditLog, ClientEvent, Dire
 from exchange.gateway.state.ids import uuid7
 from exchange.gateway.state.store import NewHit, PartnerStatus, SearchRow, SearchStatus, Store
 from exchange.model import MatchType, MessageType, Modality, Purpose
+from exchange.option_types import int_list
 from exchange.outputs import BENCH_OUT
 
 PARTNERS = ("DE", "EUROPOL", "FR", "NL")
@@ -182,7 +183,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
     )
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    parser.add_argument("--sizes", type=int_list(1, 100_000_000), default=None)
     parser.add_argument("--dir", type=Path, default=None, help="where the stores are made")
     args = parser.parse_args(list(argv))
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)

@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from exchange.codecs.errors import CodecError
 from exchange.model import Purpose
+from exchange.option_types import COUNT, PORT, int_in
 from exchange.outputs import PARTNER_DATA
 from exchange.records import RecordError
 from exchange.translate import FORMATS, MESSAGES, Outbound, TranslateError, translation
@@ -39,25 +40,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"prum-exchange: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-
-
-def _int_in(lo: int, hi: int) -> Callable[[str], int]:
-    """An argparse type: an integer from `lo` to `hi` (a usage error, exit 2, otherwise)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is not from {lo} to {hi}")
-        return value
-
-    return parse
-
-
-PORT = _int_in(0, 65535)
-COUNT = _int_in(0, 100_000_000)
 
 
 def _os_reason(exc: OSError) -> str:
@@ -384,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dr.add_argument("--report", required=True, help="directory for report.json, junit.xml, ...")
     dr.add_argument(
-        "--searches", type=_int_in(1, 1_000_000), help="override the scenario's number of searches"
+        "--searches", type=int_in(1, 1_000_000), help="override the scenario's number of searches"
     )
     dr.add_argument("--quiet", action="store_true", help="no progress on stderr")
     dr.set_defaults(func=_cmd_drill)

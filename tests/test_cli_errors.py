@@ -189,3 +189,23 @@ def test_drill_help_lists_every_shipped_scenario(capsys: pytest.CaptureFixture[s
     shipped = Path(__file__).resolve().parents[1] / "mock_partners" / "scenarios"
     names = sorted(p.stem for p in shipped.glob("*.toml"))
     assert names and all(name in text.replace("- ", "-") for name in names), text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "dna", "--sizes", "1000,-5"],
+        ["bench", "dna", "--queries", "0"],
+        ["bench", "match", "--threads", "0"],
+        ["bench", "match", "--fp-size", "-1"],
+        ["bench", "store", "--sizes", "x"],
+        ["bench", "gateway", "--dna-batch-max", "0"],
+    ],
+)
+def test_benchmark_sizes_out_of_range_are_usage_errors(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "is not" in capsys.readouterr().err
