@@ -1,6 +1,6 @@
 """Codec benchmark: messages per second for encode + validate + decode of each message type.
 
-What it measures, on what data (STYLE.md §5):
+What it measures, on what data:
 - For each Prüm message type built from the shipped example UK record (DNA-17 profile,
   10-finger minutiae set, 512-d face template, core data; a synthetic person of the same
   shape when the repository's examples/ is not there) and for a search reply with 10
@@ -44,6 +44,7 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
+from exchange.outputs import BENCH_OUT
 from exchange.translate import Outbound, record_to_envelope
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "uk-record.json"
@@ -219,7 +220,9 @@ def _print(results: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="prum-exchange bench codec", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short measurements")
-    parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
     args = parser.parse_args(argv)
     results = run(args.quick)
     _print(results)

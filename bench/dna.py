@@ -39,6 +39,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
+from exchange.option_types import SIZE, int_list
+from exchange.outputs import BENCH_OUT
 from matchers.dna import DnaGallery, naive_search
 from matchers.dna_profile import (
     BLANK,
@@ -258,9 +260,11 @@ def main(argv: Sequence[str]) -> int:
         prog="prum-exchange bench dna", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--quick", action="store_true", help="one small gallery, a few seconds")
-    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
-    parser.add_argument("--queries", type=int, default=None)
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
+    parser.add_argument("--sizes", type=int_list(1, 100_000_000), default=None)
+    parser.add_argument("--queries", type=SIZE, default=None)
     parser.add_argument(
         "--cache", type=Path, default=None, help="keep generated galleries here between runs"
     )
@@ -330,7 +334,7 @@ def main(argv: Sequence[str]) -> int:
             ),
         ],
         notes=[
-            "targets (issue 4): 1M <= 5 ms per search and >= 50x naive; 7M < 50 ms",
+            "targets: 1M <= 5 ms per search and >= 50x naive; 7M < 50 ms",
             "latency is wall time of one search through the public API (profile parsing, "
             "blocking, rule check, building every match), single thread, on a shared host",
         ],

@@ -61,6 +61,8 @@ from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
 from exchange.gateway.config import DNA_BATCH_LINGER_S, DNA_BATCH_MAX
 from exchange.gateway.outbound.http_client import Endpoint, HttpClient, HttpClientError
+from exchange.option_types import int_in
+from exchange.outputs import BENCH_OUT
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
 
@@ -698,7 +700,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--dna-batch-max",
-        type=int,
+        type=int_in(1, 100),
         default=None,
         help="the gateway's dna_batch_max for every partner (1: no batching; default: the "
         "gateway's default)",
@@ -724,7 +726,9 @@ def main(argv: list[str]) -> int:
         help="the gateway alone on one CPU, the partners and the load client on the others "
         "(as when the partners are other machines); default: wherever the scheduler puts them",
     )
-    parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     report = event_loop.run(

@@ -1,7 +1,8 @@
 """What the adapter makes of files other people wrote: read, translated, round trip.
 
-For every transaction, minutiae record and INT-I sample in `../shared/thirdparty/` (or
-`--shared DIR`), one row:
+For every transaction, minutiae record and INT-I sample in a folder of third-party sample
+files (not in the repository: `--shared DIR` names the folder holding `thirdparty/`; by
+default a `shared/` folder beside the checkout, when there is one), one row:
 
 - **read**: what the file's own codec reads (TOT and record types, or the record's format and
   views), or the typed refusal (record and field);
@@ -11,7 +12,7 @@ For every transaction, minutiae record and INT-I sample in `../shared/thirdparty
 - **round trip**: the file read -> written by our codec -> read again gives the same model
   (`same`), or what differed.
 
-Images and face records (`*.jpg`, `*.jp2`, `*.iso2005` face records) are issue 22's, not listed.
+Images and face records (`*.jpg`, `*.jp2`, `*.iso2005` face records) are not listed.
 
     prum-exchange bench interop [--shared DIR] [--out DIR]
 
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from exchange.codecs import ansi_nist_records, int_i_xml, minutiae_records
 from exchange.codecs.errors import CodecError
+from exchange.outputs import BENCH_OUT
 from exchange.translate import FORMATS, TranslateError, translation
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -141,12 +143,20 @@ def _default_thirdparty() -> Path | None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="prum-exchange bench interop", description=__doc__)
-    parser.add_argument("--shared", type=Path, help="the shared/ folder (default: ../shared)")
-    parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        help="the folder holding thirdparty/ (default: shared/ beside the checkout)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
     args = parser.parse_args(argv)
     thirdparty = args.shared / "thirdparty" if args.shared else _default_thirdparty()
     if thirdparty is None or not thirdparty.is_dir():
-        parser.error("no shared/thirdparty folder found: give --shared DIR")
+        parser.error(
+            "no folder of third-party samples found: --shared DIR, DIR holding thirdparty/"
+        )
     rows = table(thirdparty)
     text = markdown(rows)
     print(text, end="")

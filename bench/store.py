@@ -34,6 +34,8 @@ from exchange.gateway.state.audit import AuditEntry, AuditLog, ClientEvent, Dire
 from exchange.gateway.state.ids import uuid7
 from exchange.gateway.state.store import NewHit, PartnerStatus, SearchRow, SearchStatus, Store
 from exchange.model import MatchType, MessageType, Modality, Purpose
+from exchange.option_types import int_list
+from exchange.outputs import BENCH_OUT
 
 PARTNERS = ("DE", "EUROPOL", "FR", "NL")
 GROUP = 8  # searches per group commit: about what the gateway batches at 250-300 searches/s
@@ -178,8 +180,10 @@ def main(argv: Sequence[str]) -> int:
         prog="prum-exchange bench store", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--quick", action="store_true", help="one small store, a few seconds")
-    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
+    parser.add_argument("--sizes", type=int_list(1, 100_000_000), default=None)
     parser.add_argument("--dir", type=Path, default=None, help="where the stores are made")
     args = parser.parse_args(list(argv))
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,6 +20,8 @@ from typing import NoReturn
 
 from exchange.codecs.errors import CodecError
 from exchange.model import Purpose
+from exchange.option_types import COUNT, PORT, int_in
+from exchange.outputs import PARTNER_DATA
 from exchange.records import RecordError
 from exchange.translate import FORMATS, MESSAGES, Outbound, TranslateError, translation
 
@@ -26,6 +29,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
+# Beside this package, read without importing mock_partners (imported only by its commands).
+SCENARIO_DIR = Path(__file__).resolve().parents[1] / "mock_partners" / "scenarios"
 BENCHMARKS = ("match", "dna", "codec", "gateway", "store", "interop")
 
 
@@ -35,6 +40,26 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"prum-exchange: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+def _os_reason(exc: OSError) -> str:
+    """An OSError in one line, without its `[Errno N]` prefix."""
+    text = str(exc)
+    return text.split("] ", 1)[1] if text.startswith("[Errno ") and "] " in text else text
+
+
+def _directory_problem(path: Path) -> str | None:
+    """Why `path` cannot be (or become) a directory we write into, or None; creates nothing."""
+    if path.exists():
+        if not path.is_dir():
+            return f"{path} is not a directory"
+        return None if os.access(path, os.W_OK | os.X_OK) else f"{path} is not writable"
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    return None if os.access(parent, os.W_OK | os.X_OK) else f"{parent} is not writable"
 
 
 def _read_input(path: str) -> bytes:
@@ -49,10 +74,16 @@ def _write_output(path: str | None, data: bytes) -> None:
         sys.stdout.buffer.flush()
         return
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a directory", path)
     # Write next to the target and rename, so a failure never leaves a half-written file.
     tmp = target.with_name(target.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _cmd_translate(args: argparse.Namespace) -> int:
@@ -101,7 +132,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"prum-exchange serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logs.configure()
-    event_loop.run(serve_forever(config))
+    try:
+        event_loop.run(serve_forever(config))
+    except OSError as exc:  # a port in use or not ours to take, a data_dir we cannot write
+        print(f"prum-exchange serve: {_os_reason(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -193,14 +228,18 @@ def _cmd_partner(args: argparse.Namespace) -> int:
         else running_partner(
             args.id,
             args.port,
-            data_dir=Path(args.data_dir or f"partner-data/{args.id}"),
+            data_dir=Path(args.data_dir) if args.data_dir else PARTNER_DATA / args.id,
             faults=args.faults,
             admin_port=args.admin_port,
             tls=tls,
             **common,
         )
     )
-    event_loop.run(event_loop.serve_ready(starting))
+    try:
+        event_loop.run(event_loop.serve_ready(starting))
+    except OSError as exc:  # a port in use or not ours to take, a data dir we cannot write
+        print(f"prum-exchange partner: {_os_reason(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -215,11 +254,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_pki_init(args: argparse.Namespace) -> int:
-    from exchange.pki import init_pki
+    from exchange.pki import init_pki, node_id_problem, pki_files
 
-    nodes = [n.strip() for n in args.nodes.split(",") if n.strip()]
-    files = init_pki(Path(args.dir), nodes, dt.datetime.now(dt.UTC))
-    print(f"wrote {args.dir}/ca.pem and certificates for {', '.join(files)}")
+    def refuse(message: str) -> int:
+        print(f"prum-exchange pki init: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    nodes = list(dict.fromkeys(n.strip() for n in args.nodes.split(",") if n.strip()))
+    if not nodes:
+        return refuse("--nodes: no node id given")
+    for node_id in nodes:
+        if (problem := node_id_problem(node_id)) is not None:
+            return refuse(f"--nodes: {problem}")
+    directory = Path(args.dir)
+    if directory.exists() and not directory.is_dir():
+        return refuse(f"{directory} exists and is not a directory")
+    existing = [p for p in pki_files(directory, nodes) if p.exists()]
+    if existing and not args.force:
+        return refuse(f"{existing[0]} exists; --force replaces the CA and every certificate")
+    try:
+        files = init_pki(directory, nodes, dt.datetime.now(dt.UTC))
+    except OSError as exc:
+        return refuse(f"cannot write {exc.filename or directory}: {exc.strerror or exc}")
+    print(f"wrote {directory}/ca.pem and certificates for {', '.join(files)}")
     return EXIT_OK
 
 
@@ -229,8 +286,13 @@ def _cmd_drill(args: argparse.Namespace) -> int:
     from exchange.gateway import logs
     from mock_partners.drill import main as drill_main
 
+    report = Path(args.report)
+    problem = _directory_problem(report)  # before the drill runs, not minutes after
+    if problem is not None:
+        print(f"prum-exchange drill: --report: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     logs.configure(level=logging.WARNING)
-    return drill_main(args.scenario, Path(args.report), args.searches, args.quiet)
+    return drill_main(args.scenario, report, args.searches, args.quiet)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -239,8 +301,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run(list(args.bench_args))
 
 
+def _shipped_scenarios() -> list[str]:
+    """The drill scenarios shipped in `mock_partners/scenarios/` (baseline first), by name."""
+    found = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    return sorted(found, key=lambda name: name != "baseline")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="prum-exchange", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="prum-exchange",
+        description="Cross-border biometric exchange (Prüm, Interpol): gateway, mock partners,"
+        " drills, translation between formats, benchmarks. See README.md.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     de = sub.add_parser("demo", help="gateway and mock partners on loopback, with a scripted run")
@@ -270,17 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pa = sub.add_parser("partner", help="run a mock partner node (Prüm XML) on loopback")
     pa.add_argument("--id", required=True, help="partner id: ISO 3166 alpha-2 or EUROPOL")
-    pa.add_argument("--port", type=int, default=0, help="partner API port (0: any free)")
-    pa.add_argument("--seed", type=int, default=7, help="synthetic population seed")
-    pa.add_argument("--gallery-size", type=int, default=1000, help="subjects in the gallery")
-    pa.add_argument("--offset", type=int, default=0, help="first subject number")
-    pa.add_argument("--daily-capacity", type=int, help="searches a day accepted from GB")
-    pa.add_argument("--data-dir", help="state directory (default partner-data/ID)")
+    pa.add_argument("--port", type=PORT, default=0, help="partner API port (0: any free)")
+    pa.add_argument("--seed", type=COUNT, default=7, help="synthetic population seed")
+    pa.add_argument("--gallery-size", type=COUNT, default=1000, help="subjects in the gallery")
+    pa.add_argument("--offset", type=COUNT, default=0, help="first subject number")
+    pa.add_argument("--daily-capacity", type=COUNT, help="searches a day accepted from GB")
+    pa.add_argument("--data-dir", help=f"state directory (default: {PARTNER_DATA}/ID)")
     pa.add_argument("--no-fingerprints", action="store_true", help="seed without minutiae")
     pa.add_argument(
         "--faults", default="healthy", help="fault profile, e.g. slow+flaky (mock_partners.faults)"
     )
-    pa.add_argument("--admin-port", type=int, help="loopback port of the fault admin API (0: any)")
+    pa.add_argument("--admin-port", type=PORT, help="loopback port of the fault admin API (0: any)")
     pa.add_argument(
         "--tls",
         metavar="DIR",
@@ -298,12 +370,21 @@ def build_parser() -> argparse.ArgumentParser:
     pi = pk_sub.add_parser("init", help="create a network CA and a certificate per node")
     pi.add_argument("dir", metavar="DIR", help="where to write ca.pem, ID.pem and ID.key")
     pi.add_argument("--nodes", default="GB,DE,FR,NL,EUROPOL,INTERPOL", help="node ids")
+    pi.add_argument(
+        "--force", action="store_true", help="replace an existing CA and its certificates"
+    )
     pi.set_defaults(func=_cmd_pki_init)
 
     dr = sub.add_parser("drill", help="run a drill scenario against mock partners, with a report")
-    dr.add_argument("scenario", metavar="SCENARIO", help="TOML file, or a shipped name: baseline")
+    dr.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        help=f"a scenario TOML file, or a shipped one by name: {', '.join(_shipped_scenarios())}",
+    )
     dr.add_argument("--report", required=True, help="directory for report.json, junit.xml, ...")
-    dr.add_argument("--searches", type=int, help="override the scenario's number of searches")
+    dr.add_argument(
+        "--searches", type=int_in(1, 1_000_000), help="override the scenario's number of searches"
+    )
     dr.add_argument("--quiet", action="store_true", help="no progress on stderr")
     dr.set_defaults(func=_cmd_drill)
 

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from exchange.countries import ALPHA2
+
 VALID_DAYS = 825
 
 
@@ -108,6 +110,22 @@ def _node_cert(
         .sign(ca_key, hashes.SHA256())
     )
     return key, cert
+
+
+NON_STATE_NODES = ("EUROPOL", "INTERPOL")
+
+
+def node_id_problem(node_id: str) -> str | None:
+    """Why `node_id` is no node id (an assigned ISO 3166 alpha-2 code, EUROPOL, INTERPOL)."""
+    if node_id in NON_STATE_NODES or node_id in ALPHA2:
+        return None
+    return f"{node_id!r} is not a node id (ISO 3166 alpha-2, {' or '.join(NON_STATE_NODES)})"
+
+
+def pki_files(directory: Path, nodes: list[str]) -> list[Path]:
+    """The files `init_pki` writes: the CA's, then each node's certificate and key."""
+    names = ["ca.pem", "ca.key", *(f"{n}.{ext}" for n in nodes for ext in ("pem", "key"))]
+    return [directory / name for name in names]
 
 
 def init_pki(directory: Path, nodes: list[str], now: dt.datetime) -> dict[str, NodeFiles]:

@@ -414,3 +414,12 @@ def test_traditional_ansi_nist_that_is_not_int_i_is_refused_as_int_i() -> None:
     proc = _run("translate", "--from", "int-i", "--to", "uk-json", "-", stdin=ours.stdout)
     assert proc.returncode == 2
     assert proc.stderr.decode().count("\n") == 1 and "1.013" in proc.stderr.decode()
+
+
+def test_an_integer_too_long_to_convert_exits_2_naming_its_field() -> None:
+    stdin = b'{"reference": "r1", "sex": ' + b"1" * 5000 + b"}"
+    proc = _run("translate", "--from", "uk-json", "--to", "prum-xml", "-", stdin=stdin)
+    assert proc.returncode == 2
+    lines = proc.stderr.decode().strip().splitlines()
+    assert lines == ["prum-exchange translate: sex: an integer of more than 4300 digits"]
+    assert proc.stdout == b""

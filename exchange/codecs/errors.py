@@ -24,3 +24,7 @@ class HostileInputError(CodecError):
 
 class OversizeInputError(HostileInputError):
     """Input refused for its size alone (a gateway answers it 413, not 400)."""
+
+
+class NumberTooLongError(CodecError):
+    """A JSON integer of more digits than Python converts; `field` is where it stood."""

@@ -18,11 +18,17 @@ import binascii
 import datetime as dt
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from exchange.codecs import ansi_nist
-from exchange.codecs.errors import CodecError, HostileInputError, OversizeInputError
+from exchange.codecs.errors import (
+    CodecError,
+    HostileInputError,
+    NumberTooLongError,
+    OversizeInputError,
+)
 from exchange.codecs.face_template import check_template
 from exchange.countries import CountryError, normalise_country
 from exchange.identifiers import IdentifierError, parse_asn, parse_cro, parse_pnc
@@ -49,7 +55,10 @@ IMAGE_COMPRESSIONS = frozenset({"NONE", "WSQ20", "JPEGB", "JPEGL", "JP2", "JP2L"
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}$")
 _FEATURE_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What a string may not hold: C0 controls and DEL (tab, LF and CR too: no field is
+# multi-line), and what XML 1.0 cannot carry at all (§2.2 Char: lone surrogates, U+FFFE,
+# U+FFFF), so that every string of a record can go into a Prüm message and the audit log.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 T = TypeVar("T")
 
@@ -77,9 +86,17 @@ def _str(value: Any, path: str, *, max_len: int = 200) -> str:
         raise CodecError(path, "must not be empty")
     if len(value) > max_len:
         raise CodecError(path, f"longer than {max_len} characters")
-    if _CONTROL.search(value):
-        raise CodecError(path, "contains control characters")
+    if bad := _CONTROL.search(value):
+        raise CodecError(path, f"contains U+{ord(bad[0]):04X}, which a record may not hold")
     return value
+
+
+def checked_text(value: Any, path: str, *, max_len: int = 200) -> str:
+    """A non-empty one-line string that XML 1.0 and the audit log can carry, as a record's are.
+
+    For the strings beside a record that go as far (a search's case reference).
+    """
+    return _str(value, path, max_len=max_len)
 
 
 def _int(value: Any, path: str, lo: int, hi: int) -> int:
@@ -158,6 +175,48 @@ def parse_json(data: bytes, *, max_bytes: int = MAX_RECORD_BYTES) -> Any:
         raise HostileInputError("record", "nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise CodecError("record", f"invalid JSON: {exc.msg} at line {exc.lineno}") from exc
+    except CodecError:  # a key twice (`_reject_duplicates`)
+        raise
+    except ValueError as exc:  # an integer longer than int() converts (CVE-2020-10735)
+        limit = sys.get_int_max_str_digits()
+        raise NumberTooLongError(
+            _long_number_path(text, limit), f"an integer of more than {limit} digits"
+        ) from exc
+
+
+class _LongNumber:
+    """Where an integer too long to convert stood, while its path is looked for."""
+
+
+def _long_number_path(text: str, limit: int) -> str:
+    """The path of the first integer of more than `limit` digits in JSON `text`, or `record`.
+
+    Only on the refusal path: the text is parsed again, each integer through a Python hook
+    (slower than the default, so not on every request), to say which field held it.
+    """
+
+    def parse_int(digits: str) -> Any:
+        return _LongNumber() if len(digits.lstrip("-")) > limit else int(digits)
+
+    try:
+        return _path_to(json.loads(text, parse_int=parse_int), "") or "record"
+    except (RecursionError, ValueError):  # nested too deeply, or broken, after the number
+        return "record"
+
+
+def _path_to(value: Any, path: str) -> str | None:
+    if isinstance(value, _LongNumber):
+        return path
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        items = [(_join(path, key), v) for key, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    for sub_path, sub in items:
+        found = _path_to(sub, sub_path)
+        if found is not None:
+            return found
+    return None
 
 
 def decode(data: bytes) -> PersonRecord:

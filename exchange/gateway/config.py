@@ -3,7 +3,7 @@
 ```toml
 node_id = "GB"
 data_dir = "data"                 # SQLite database and FAISS index files
-feature_model = "demo-face-512-v1"
+feature_model = "synthetic-face-512-v1"
 face_dim = 512
 search_deadline_s = 10.0          # a search ends `partial` at its deadline
 max_in_flight = 256               # outbound messages in flight, all partners together
@@ -197,7 +197,7 @@ GALLERY_KEYS = ("dna_microvariants", "face_index", "face_search")
 class GatewayConfig:
     node_id: str = "GB"
     data_dir: Path = Path("data")
-    feature_model: str = "demo-face-512-v1"
+    feature_model: str = "synthetic-face-512-v1"
     face_dim: int = 512
     search_deadline_s: float = 10.0
     max_in_flight: int = 256
@@ -233,6 +233,46 @@ class GatewayConfig:
             if p.id == partner_id:
                 return p
         return None
+
+
+TOP_KEYS = (
+    "node_id", "data_dir", "feature_model", "face_dim", "search_deadline_s", "max_in_flight",
+    "idle_timeout_s", "index_save_interval_s", "housekeeping_interval_s", "reply_retention_s",
+    "search_retention_s", "open_client_api", "client", "partner_listener", "thresholds",
+    "gallery", "tls", "clients", "partners",
+)  # fmt: skip
+PARTNER_KEYS = (
+    "id", "url", "dialect", "profile", "modalities", "timeout_s", "retries", "max_in_flight",
+    "breaker_failures", "breaker_reset_s", "dna_batch_max", "dna_batch_lanes",
+    "dna_batch_linger_s", "capacities", "inbound_capacities",
+)  # fmt: skip
+CLIENT_KEYS = ("id", "token_sha256", "scopes", "rate_per_minute")
+LISTENER_KEYS = ("host", "port")
+TLS_KEYS = ("ca", "cert", "key")
+THRESHOLD_KEYS = ("face", "fingerprint")
+
+
+def _known(doc: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    """A key the gateway does not read is a mistake (a typo would silently take a default)."""
+    for key in doc:
+        if key not in keys:
+            raise ConfigError(f"{where}{key}: unknown key")
+
+
+def _table(doc: Mapping[str, Any], key: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table")
+    _known(value, keys, f"{key}.")
+    return value
+
+
+def _listener(doc: Mapping[str, Any], key: str, default_port: int) -> Listener:
+    table = _table(doc, key, LISTENER_KEYS)
+    port = _get(table, "port", int, default_port, f"{key}.")
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{key}.port: 0 to 65535")
+    return Listener(_get(table, "host", str, "127.0.0.1", f"{key}."), port)
 
 
 def _get(doc: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
@@ -308,6 +348,7 @@ def _partner(doc: Any, index: int) -> PartnerConfig:
     where = f"partners[{index}]."
     if not isinstance(doc, dict):
         raise ConfigError(f"partners[{index}]: expected a table")
+    _known(doc, PARTNER_KEYS, where)
     dialect = _get(doc, "dialect", str, "prum", where)
     if dialect not in DIALECTS:
         raise ConfigError(f"{where}dialect: one of {', '.join(DIALECTS)}")
@@ -343,6 +384,7 @@ def _client(doc: Any, index: int) -> ClientConfig:
     where = f"clients[{index}]."
     if not isinstance(doc, dict):
         raise ConfigError(f"clients[{index}]: expected a table")
+    _known(doc, CLIENT_KEYS, where)
     digest = _get(doc, "token_sha256", str, None, where).lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ConfigError(f"{where}token_sha256: expected 64 hex digits (sha256 of the token)")
@@ -392,10 +434,14 @@ def _tls(doc: Any, base_dir: Path | None) -> NodeFiles | None:
         return None
     if not isinstance(doc, dict):
         raise ConfigError("tls: expected a table with ca, cert and key")
+    _known(doc, TLS_KEYS, "tls.")
 
     def path(key: str) -> Path:
         p = Path(_get(doc, key, str, None, "tls."))
-        return base_dir / p if base_dir is not None and not p.is_absolute() else p
+        p = base_dir / p if base_dir is not None and not p.is_absolute() else p
+        if not p.is_file():
+            raise ConfigError(f"tls.{key}: no file at {p}")
+        return p
 
     return NodeFiles(ca=path("ca"), cert=path("cert"), key=path("key"))
 
@@ -405,11 +451,10 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
     data_dir = Path(_get(doc, "data_dir", str, "data", ""))
     if base_dir is not None and not data_dir.is_absolute():
         data_dir = base_dir / data_dir
-    client = doc.get("client", {})
-    plis = doc.get("partner_listener", {})
+    _known(doc, TOP_KEYS, "")
     thresholds = dict(GatewayConfig().thresholds)
-    for key, value in doc.get("thresholds", {}).items():
-        thresholds[key] = float(value)
+    for key in _table(doc, "thresholds", THRESHOLD_KEYS):
+        thresholds[key] = _get(doc["thresholds"], key, float, None, "thresholds.")
     partners = tuple(_partner(p, i) for i, p in enumerate(doc.get("partners", [])))
     ids = [p.id for p in partners]
     if len(ids) != len(set(ids)):
@@ -428,7 +473,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         tls=_tls(doc.get("tls"), base_dir),
         node_id=_get(doc, "node_id", str, "GB", ""),
         data_dir=data_dir,
-        feature_model=_get(doc, "feature_model", str, "demo-face-512-v1", ""),
+        feature_model=_get(doc, "feature_model", str, "synthetic-face-512-v1", ""),
         face_dim=face_dim,
         gallery=_gallery(doc.get("gallery"), face_dim),
         search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),
@@ -438,14 +483,8 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         reply_retention_s=_at_least(doc, "reply_retention_s", 7 * 86400.0, 3600.0),
         search_retention_s=_search_retention(doc, FOLLOW_UP_WINDOW_S),
         max_in_flight=_get(doc, "max_in_flight", int, 256, ""),
-        client=Listener(
-            _get(client, "host", str, "127.0.0.1", "client."),
-            _get(client, "port", int, 8080, "client."),
-        ),
-        partner_listener=Listener(
-            _get(plis, "host", str, "127.0.0.1", "partner_listener."),
-            _get(plis, "port", int, 8443, "partner_listener."),
-        ),
+        client=_listener(doc, "client", 8080),
+        partner_listener=_listener(doc, "partner_listener", 8443),
         thresholds=thresholds,
         partners=partners,
     )
@@ -460,4 +499,8 @@ def load(path: Path) -> GatewayConfig:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 at byte {exc.start}") from exc
+    except ValueError as exc:  # an integer longer than int() converts
+        raise ConfigError(f"{path}: {str(exc).split(';')[0]}") from exc
     return from_mapping(doc, path.parent)

@@ -61,6 +61,13 @@ class InvalidRecord(ClientError):
     code = "invalid_record"
 
 
+class InvalidText(ClientError):
+    """A string that XML or the audit log cannot carry (a control character, a lone surrogate)."""
+
+    status_hint = 422
+    code = "invalid_text"
+
+
 class NoPartner(InvalidRecord):
     code = "no_partner"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 
 from exchange.codecs import uk_json
+from exchange.codecs.errors import CodecError
 from exchange.gallery import GalleryError, NodeGallery
 from exchange.gateway.node import Node
 from exchange.gateway.state.store import Store
@@ -32,7 +33,7 @@ def rebuild_gallery(store: Store, gallery: NodeGallery) -> int:
         try:
             gallery.add(row.reference, uk_json.record_from_json(json.loads(row.record_json)))
             n += 1
-        except GalleryError as exc:
+        except (GalleryError, CodecError) as exc:  # CodecError: stored before a codec check
             log.warning("gallery_record_skipped", reference=row.reference, reason=str(exc))
     return n
 

@@ -266,3 +266,52 @@ def test_base64_fields_accept_exactly_what_strict_b64decode_accepts(text: str) -
     except (binascii.Error, ValueError):
         xml_expected = None
     assert xml_got == xml_expected
+
+
+LONG = "9" * 4301  # one digit more than Python converts by default (sys.get_int_max_str_digits)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"reference": "r1", "dna": {"loci": {"vWA": [' + LONG + "]}}}", "dna.loci.vWA[0]"),
+        ('{"reference": "r1", "sex": -' + LONG + "}", "sex"),
+        (LONG, "record"),
+        ("[" + LONG + ", [[[", "record"),  # broken after the number: still this refusal
+    ],
+)
+def test_an_integer_too_long_to_convert_is_refused_naming_its_field(text: str, field: str) -> None:
+    with pytest.raises(CodecError, match="more than 4300 digits") as info:
+        uk_json.decode(text.encode())
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "\udfff", "\ufffe", "\uffff", "\x00", "\t", "\x7f"])
+def test_a_string_xml_cannot_carry_is_refused_naming_its_field(
+    example: dict[str, Any], bad: str
+) -> None:
+    example["place_of_birth"] = f"Lon{bad}don"
+    with pytest.raises(CodecError, match=f"U\\+{ord(bad):04X}") as info:
+        _decode(example)
+    assert info.value.field == "place_of_birth"
+
+
+def test_characters_xml_carries_beyond_the_bmp_and_private_use_are_kept(
+    example: dict[str, Any],
+) -> None:
+    example["place_of_birth"] = "Lon\U0001f600don \ue000"
+    assert _decode(example).place_of_birth == "Lon\U0001f600don \ue000"
+
+
+def _arrays(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    if isinstance(node, list):
+        return [a for i, v in enumerate(node) for a in _arrays(v, f"{path}[{i}]")]
+    if not isinstance(node, dict):
+        return []
+    here = [(path, node)] if node.get("type") == "array" else []
+    return here + [a for k, v in node.items() for a in _arrays(v, f"{path}/{k}")]
+
+
+def test_every_array_of_the_record_schema_has_a_bound() -> None:
+    arrays = _arrays(schemas.json_schema(schemas.UK_RECORD))
+    assert arrays and all("maxItems" in a for _, a in arrays), [p for p, _ in arrays]

@@ -14,14 +14,15 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway.toml"
 def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
     config = load(EXAMPLE)
     assert config.node_id == "GB"
-    assert config.data_dir == EXAMPLE.parent / "../gateway-data"
+    assert config.data_dir == EXAMPLE.parent / "../out/gateway-data"
     de, fr = config.partners
     assert de.capacities["DNA"] == 1000 and de.capacities["TP/TP"] == 100  # Art. 9 default
     assert fr.timeout_s == 5.0 and fr.dialect == "prum" and fr.profile == "prum-2008"
     assert (de.breaker_failures, de.breaker_reset_s) == (3, 30.0)
     assert (fr.breaker_failures, fr.breaker_reset_s) == (5, 10.0)  # the defaults
-    (client,) = config.clients
+    client, metrics = config.clients
     assert client.id == "example-force" and "enrol" in client.scopes
+    assert metrics.scopes == frozenset({"admin"})  # /metrics needs it
     assert config.gallery == GalleryConfig("auto", "")  # [gallery] is there, commented
 
 
@@ -58,6 +59,18 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[gallery]\ndna_microvariants = "round"', "gallery.dna_microvariants: 'round'; one of"),
         ("[gallery]\ndna_microvariants = 1", "gallery.dna_microvariants: expected str"),
         ('gallery = "Flat"', "gallery: expected a table"),
+        ("search_dedline_s = 5.0", "^search_dedline_s: unknown key$"),
+        ("[client]\nprot = 8080", "client.prot: unknown key"),
+        ("[client]\nport = 99999", "client.port: 0 to 65535"),
+        ("[partner_listener]\nport = -1", "partner_listener.port: 0 to 65535"),
+        ("client = 8080", "client: expected a table"),
+        ("[thresholds]\nfase = 0.5", "thresholds.fase: unknown key"),
+        ('[thresholds]\nface = "high"', "thresholds.face: expected float"),
+        ('[[partners]]\nid = "DE"\nurl = "http://x"\ntimout_s = 1.0', "partners.0..timout_s"),
+        ('[[clients]]\nid = "a"\ntoken_sha256 = "' + "a" * 64 + '"\nscope = ["x"]', "scope:"),
+        ('[tls]\nca = "ca.pem"\ncert = "GB.pem"\nkey = "GB.key"', "tls.ca: no file at"),
+        ('[tls]\nca = "gateway.toml"\ncert = "gateway.toml"\nkey = "x"\ncrt = "y"', "tls.crt"),
+        ("face_dim = " + "1" * 5000, "gateway.toml: Exceeds the limit"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:

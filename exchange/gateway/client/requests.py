@@ -14,12 +14,13 @@ from typing import Any
 from aiohttp import web
 
 from exchange.codecs import uk_json
-from exchange.codecs.errors import CodecError
+from exchange.codecs.errors import CodecError, NumberTooLongError
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.errors import (
     InvalidJson,
     InvalidRecord,
     InvalidRequest,
+    InvalidText,
     NoPartner,
     RequestTimeout,
     UnknownPartner,
@@ -27,6 +28,9 @@ from exchange.gateway.errors import (
 from exchange.model import Modality, PersonRecord, Purpose
 
 MAX_WAIT_S = 60.0
+# A search names at most this many partners (the EU's 27, Europol, Interpol and associated
+# states fit); the OpenAPI document's `maxItems`, as `len(Modality)` is the modalities'.
+MAX_PARTNERS = 64
 BODY_READ_TIMEOUT_S = 10.0
 
 
@@ -50,6 +54,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise RequestTimeout("the body did not arrive in time") from exc
     try:
         doc = uk_json.parse_json(raw)
+    except NumberTooLongError as exc:  # its field is a path into the body
+        raise InvalidJson(exc.reason, exc.field) from exc
     except CodecError as exc:
         raise InvalidJson(exc.reason) from exc
     if not isinstance(doc, dict):
@@ -69,6 +75,10 @@ def field_of(doc: dict[str, Any], key: str, kind: type, required: bool = True) -
 
 
 def search_request(config: GatewayConfig, doc: dict[str, Any]) -> SearchRequest:
+    # The arrays' lengths first: a long one is refused before anything walks it.
+    for key, most in (("modalities", len(Modality)), ("partners", MAX_PARTNERS)):
+        if isinstance(doc.get(key), list) and len(doc[key]) > most:
+            raise InvalidRequest(f"at most {most} items", key)
     try:
         purpose = Purpose(field_of(doc, "purpose", str))
     except ValueError as exc:
@@ -76,6 +86,10 @@ def search_request(config: GatewayConfig, doc: dict[str, Any]) -> SearchRequest:
     case_reference = field_of(doc, "case_reference", str).strip()
     if not 1 <= len(case_reference) <= 64:
         raise InvalidRequest("1 to 64 characters", "case_reference")
+    try:
+        uk_json.checked_text(case_reference, "case_reference", max_len=64)
+    except CodecError as exc:
+        raise InvalidText(exc.reason, exc.field) from exc
     try:
         record = uk_json.record_from_json(field_of(doc, "record", dict))
     except CodecError as exc:

@@ -48,7 +48,15 @@ from exchange.gateway.inbound.replays import envelope_digest
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.state.audit import AuditEntry, Direction, Outcome, certificate_actor
 from exchange.gateway.state.store import InboundClaim
-from exchange.model import Envelope, ErrorBody, ErrorCode, Header, MessageType, Purpose
+from exchange.model import (
+    Envelope,
+    ErrorBody,
+    ErrorCode,
+    FollowUpRequest,
+    Header,
+    MessageType,
+    Purpose,
+)
 from exchange.pki import peer_node_id
 from exchange.responder import Response, error_reply
 
@@ -171,10 +179,8 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
             _audit(node, Direction.RECEIVED, envelope, duplicate, ())
             return claim, None, None
         receipt = _entry(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
-        outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
-        data = node.store.remember_reply(
-            h.sender, h.message_id, prum_xml.encode(outcome.reply), now=node.clock()
-        )
+        outcome, encoded = respond(node, envelope)
+        data = node.store.remember_reply(h.sender, h.message_id, encoded, now=node.clock())
         audit_outcome = {
             "hit": Outcome.HIT,
             "no_hit": Outcome.NO_HIT,
@@ -236,6 +242,36 @@ def _reused(node: Node, envelope: Envelope) -> web.Response:
         )
     )
     return web.Response(body=data, status=refusal.status_hint, content_type=XML)
+
+
+def respond(node: Node, envelope: Envelope) -> tuple[Response, bytes]:
+    """The responder's reply and its bytes; or, for a reply that cannot be made or encoded,
+    a typed `internal` Prüm error, so that the sender is answered and the refusal audited.
+
+    A reply fails when what it would carry cannot be read back or put into XML: a record
+    enrolled before the client API refused characters XML 1.0 cannot carry (a lone
+    surrogate, U+FFFE), for one. lxml says so with a ValueError, our codecs with a
+    CodecError (one of them).
+    """
+    message_id = str(uuid.uuid4())
+    try:
+        outcome = node.responder.respond(envelope, message_id, node.clock())
+        return outcome, prum_xml.encode(outcome.reply)
+    except ValueError as exc:
+        h = envelope.header
+        node.log.warning(
+            "reply_not_encodable",
+            sender=h.sender,
+            message_id=h.message_id,
+            message_type=h.message_type.value,
+            reason=str(exc)[:200],
+        )
+        body = envelope.body
+        refs = (body.hit_reference,) if isinstance(body, FollowUpRequest) else ()
+        rules = node.responder.rules
+        reason = "this node cannot answer this request; its operator has been told"
+        reply = error_reply(h, rules, ErrorCode.INTERNAL, reason, None, message_id, node.clock())
+        return Response(reply, ErrorCode.INTERNAL.value, refs), prum_xml.encode(reply)
 
 
 def _check_sender(request: web.Request, node: Node, envelope: Envelope) -> web.Response | None:

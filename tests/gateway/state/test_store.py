@@ -34,7 +34,7 @@ from exchange.gateway.state.store import (
 )
 from exchange.model import MatchType, Modality, Purpose
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the checkout, whose code the kill -9 child must import
 T0 = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 DAY = T0.date()
 RECORD = '{"identifiers": {"pnc_id": "12/1234567C"}}'

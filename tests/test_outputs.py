@@ -1,0 +1,45 @@
+"""Every command writes under one git-ignored place, `out/`, unless told otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from exchange.cli import main
+from exchange.gateway.config import load
+from exchange.outputs import BENCH_OUT, OUT, PARTNER_DATA
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("bench", ["match", "dna", "codec", "gateway", "store", "interop"])
+def test_every_benchmark_writes_under_out_by_default(
+    bench: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", bench, "--help"])
+    assert f"(default: {BENCH_OUT})" in " ".join(capsys.readouterr().out.split())
+
+
+def test_partner_state_and_the_example_gateway_go_under_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["partner", "--help"])
+    assert f"(default: {PARTNER_DATA}/ID)" in " ".join(capsys.readouterr().out.split())
+    config = load(ROOT / "examples" / "gateway.toml")
+    assert (config.data_dir.resolve()).is_relative_to((ROOT / OUT).resolve())
+    assert PARTNER_DATA.is_relative_to(OUT) and BENCH_OUT.is_relative_to(OUT)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="no git")
+def test_out_is_git_ignored() -> None:
+    proc = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "-q", f"{OUT}/bench/x.json"], check=False
+    )
+    if proc.returncode == 128:  # not a git checkout
+        pytest.skip("not a git checkout")
+    assert proc.returncode == 0
