@@ -244,7 +244,7 @@ TOP_KEYS = (
 PARTNER_KEYS = (
     "id", "url", "dialect", "profile", "modalities", "timeout_s", "retries", "max_in_flight",
     "breaker_failures", "breaker_reset_s", "dna_batch_max", "dna_batch_lanes",
-    "dna_batch_linger_s", "capacities", "inbound_capacities",
+    "dna_batch_linger_s", "capacities", "inbound_capacities", "insecure",
 )  # fmt: skip
 CLIENT_KEYS = ("id", "token_sha256", "scopes", "rate_per_minute")
 LISTENER_KEYS = ("host", "port")

@@ -134,6 +134,8 @@ def test_a_partner_with_its_own_certificate_is_searched(tmp_path: Path) -> None:
 
 
 def _toml(tmp_path: Path, insecure: bool) -> dict[str, object]:
+    if not (tmp_path / "pki" / "ca.pem").exists():  # the config checks its TLS files exist
+        init_pki(tmp_path / "pki", ["GB"], dt.datetime.now(dt.UTC))
     return {
         "open_client_api": True,
         "tls": {"ca": "pki/ca.pem", "cert": "pki/GB.pem", "key": "pki/GB.key"},
