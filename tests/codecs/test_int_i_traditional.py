@@ -526,3 +526,13 @@ def test_limits_bound_the_reader() -> None:
     with pytest.raises(CodecError) as caught:
         trad.decode(valid_bytes(), limits=Limits(max_bytes=100))
     assert caught.value.field == "transaction"
+
+
+def test_a_gmt_before_year_1000_comes_back_as_read() -> None:
+    """Found by bench.fuzz_ansi_nist: strftime("%Y") wrote year 16 as "16", which the reader
+    refused (1.014 GMT is YYYYMMDDHHMMSSZ)."""
+    data = encode_transaction(Transaction(header(f14=text("00160410154632Z")), (type2(),)))
+    tx = trad.decode(data)
+    assert tx.type1.gmt == dt.datetime(16, 4, 10, 15, 46, 32, tzinfo=dt.UTC)
+    assert b"1.014:00160410154632Z" in trad.encode(tx)
+    assert trad.decode(trad.encode(tx)) == tx
