@@ -328,6 +328,7 @@ def translate_seeds() -> dict[str, list[bytes]]:
         "prum-xml": prum_xml_seeds(),
         "ansi-nist": [*all_ansi_nist_seeds(), (_ROOT / "examples/uk-record.cps.an2").read_bytes()],
         "int-i-xml": int_i_xml_seeds(),
+        "int-i": int_i_traditional_seeds(),
     }
     for fmt in minutiae_records.RecordFormat:
         by_format[fmt.value] = [

@@ -232,7 +232,7 @@ class Target:
             return mutate_xml(rnd, seed, pool), fmt
         if fmt == "uk-json" and rnd.random() < 0.7:
             return mutate_json(rnd, seed, pool), fmt
-        if fmt in {"ansi-nist", "int-i-traditional"} and rnd.random() < 0.5:
+        if fmt in {"ansi-nist", "int-i-traditional", "int-i"} and rnd.random() < 0.5:
             data = mutate_fields(rnd, seed, pool)
             return (mutate_bytes(rnd, data, pool) if rnd.random() < 0.1 else data), fmt
         return mutate_bytes(rnd, seed, pool), fmt
@@ -266,7 +266,7 @@ def targets() -> dict[str, Target]:
             "translate",
             seeds.translate_seeds(),
             check_translate,
-            weights={"uk-json": 3, "prum-xml": 2, "ansi-nist": 3, "int-i-xml": 2},
+            weights={"uk-json": 3, "prum-xml": 2, "ansi-nist": 3, "int-i-xml": 2, "int-i": 2},
         ),
     }
 

@@ -480,7 +480,8 @@ def _write_type1(t1: Type1) -> dict[int, Subfields]:
         built[10] = text(t1.tcr)
     if t1.gmt is not None:
         utc = t1.gmt.astimezone(dt.UTC) if t1.gmt.tzinfo is not None else t1.gmt
-        built[14] = text(utc.strftime("%Y%m%d%H%M%SZ"))
+        # not strftime("%Y"), which writes year 16 as "16" (glibc does not pad it)
+        built[14] = text(f"{_yyyymmdd(utc)}{utc.hour:02d}{utc.minute:02d}{utc.second:02d}Z")
     return _merge(built, t1.fields, 1)
 
 

@@ -622,3 +622,13 @@ def test_a_type10_that_is_no_face_has_no_xml_form_here() -> None:
     )
     with pytest.raises(CodecError, match=r"Type-10\[2\]\.10\.003"):
         int_i_xml.encode(dataclasses.replace(tx, records=(tx.records[0], face, tx.records[2])))
+
+
+def test_a_gmt_before_year_1000_comes_back_as_read() -> None:
+    """Found by bench.fuzz_ansi_nist: strftime("%Y") wrote year 16 as "16", which the reader
+    refused (1.014 GMT is YYYYMMDDHHMMSSZ)."""
+    data = encode_transaction(Transaction(header(f14=text("00160410154632Z")), (type2(),)))
+    tx = trad.decode(data)
+    assert tx.type1.gmt == dt.datetime(16, 4, 10, 15, 46, 32, tzinfo=dt.UTC)
+    assert b"1.014:00160410154632Z" in trad.encode(tx)
+    assert trad.decode(trad.encode(tx)) == tx
