@@ -94,8 +94,19 @@ class PartnerClient:
         """Send `body`, retrying transient failures until `deadline` (a loop.time() value)."""
         loop = asyncio.get_running_loop()
         attempt = 0
+        last: PartnerError | None = None  # this send's last failed attempt
         while True:
             if not self.breaker.allow(loop.time()):
+                if last is not None:
+                    # The breaker opened on this send's own failures: the partner's answer
+                    # is what those were (a partner that hangs is `timeout`); the breaker's
+                    # state goes in the reason, and in the prum_breaker_open metric.
+                    raise PartnerError(
+                        self.config.id,
+                        f"{last.reason}; circuit now open",
+                        transient=False,
+                        timeout=last.timeout,
+                    )
                 raise PartnerError(self.config.id, "circuit open", transient=False)
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -106,11 +117,19 @@ class PartnerClient:
                         body, content_type, min(self.config.timeout_s, remaining)
                     )
             except PartnerError as exc:
+                last = exc
                 if exc.transient:
                     self.breaker.failure(loop.time())
                 else:
                     self.breaker.success()
                 self._publish_breaker()
+                if exc.transient and self.breaker.state != "closed":
+                    raise PartnerError(
+                        self.config.id,
+                        f"{exc.reason}; circuit now open",
+                        transient=False,
+                        timeout=exc.timeout,
+                    ) from exc
                 if not exc.transient or attempt >= self.config.retries:
                     raise
                 attempt += 1
