@@ -23,6 +23,10 @@ def search_json(row: SearchRow) -> dict[str, Any]:
                 "partner": r.partner,
                 "status": r.status,
                 "error": r.error,
+                "modalities": [
+                    {"modality": o.modality.value, "status": o.status.value, "error": o.error}
+                    for o in r.outcomes
+                ],
                 "hits": [hit_json(h) for h in r.hits],
             }
             for r in row.results

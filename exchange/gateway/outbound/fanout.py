@@ -37,16 +37,21 @@ from exchange.gateway.outbound.search_plan import (
 )
 from exchange.gateway.outbound.send import send_and_read
 from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
-from exchange.gateway.state.rows import PartnerStatus, SearchRow, SearchStatus
+from exchange.gateway.state.rows import ModalityOutcome, PartnerStatus, SearchRow, SearchStatus
 from exchange.model import PersonRecord
 
 ANSWERED = frozenset({PartnerStatus.HIT, PartnerStatus.NO_HIT})
 REFUSED = frozenset({PartnerStatus.REJECTED, PartnerStatus.QUOTA_EXCEEDED})
 # The order in which a partner's per-modality answers tell its one status: the first found.
+# A hit in any modality is `hit`; then a modality not answered (`timeout`, `error`); then an
+# answer (`no_hit`), which a refusal of another modality does not hide; a partner that
+# refused everything asked of it is `quota_exceeded` or `rejected`. (The OpenAPI document
+# states this rule; each modality's own answer is in the result's `modalities`.)
 TELLING = (
     PartnerStatus.HIT,
     PartnerStatus.TIMEOUT,
     PartnerStatus.ERROR,
+    PartnerStatus.NO_HIT,
     PartnerStatus.QUOTA_EXCEEDED,
     PartnerStatus.REJECTED,
 )
@@ -105,9 +110,16 @@ def partner_status(answers: Sequence[Answer]) -> tuple[PartnerStatus, str | None
         return PartnerStatus.REJECTED, "the partner searches none of the requested modalities"
     for status in TELLING:
         if any(a.status == status for a in answers):
-            errors = [a.error for a in answers if a.status == status and a.error]
+            # A `no_hit` beside refused modalities says why those were refused.
+            telling = REFUSED if status is PartnerStatus.NO_HIT else {status}
+            errors = [a.error for a in answers if a.status in telling and a.error]
             return status, "; ".join(errors) or None
     return PartnerStatus.NO_HIT, None
+
+
+def outcomes_of(answers: Sequence[Answer]) -> tuple[ModalityOutcome, ...]:
+    """Each modality's answer, in the order the answers came."""
+    return tuple(ModalityOutcome(a.modality, a.status, a.error) for a in answers)
 
 
 def search_status(statuses: Sequence[PartnerStatus]) -> SearchStatus:
@@ -157,7 +169,13 @@ async def serve_partner(
     def record() -> None:  # the answer and its receipt in the audit log, one commit
         node.audit.append_many(received)
         node.store.set_partner_result(
-            search.search_id, partner, status, now=node.clock(), error=error, hits=hits
+            search.search_id,
+            partner,
+            status,
+            now=node.clock(),
+            error=error,
+            hits=hits,
+            outcomes=outcomes_of(answers),
         )
 
     await node.writes.run(record)

@@ -100,6 +100,15 @@ class HitRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ModalityOutcome:
+    """A partner's answer for one modality of a search (its status word and error, if any)."""
+
+    modality: Modality
+    status: PartnerStatus
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PartnerResultRow:
     partner: str
     status: PartnerStatus
@@ -109,6 +118,8 @@ class PartnerResultRow:
     hits: tuple[HitRow, ...]
     # The DNA batch message its probe went in (`dna_batch`), if it went in one.
     dna_batch_id: str | None = None
+    # Its answer per modality; empty while pending or when it ended as a whole.
+    outcomes: tuple[ModalityOutcome, ...] = ()
 
     def message_id_for(self, modality: Modality) -> str:
         """The outbound message id for one modality's request to this partner.

@@ -195,6 +195,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE inbound_messages ADD COLUMN body_digest TEXT;
     """,
+    # 10 -> 11: a partner's answer per modality (`rows.ModalityOutcome`, a JSON list of
+    # modality, status and error), beside the one status derived from them. Results written
+    # before have none; the client API shows an empty list for them.
+    """
+    ALTER TABLE partner_results ADD COLUMN outcomes_json TEXT;
+    """,
 ]
 
 

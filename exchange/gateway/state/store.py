@@ -44,6 +44,7 @@ from exchange.gateway.state.rows import (
     ConflictError,
     HitRow,
     InboundClaim,
+    ModalityOutcome,
     NewHit,
     NotFoundError,
     PartnerResultRow,
@@ -250,8 +251,9 @@ class Store(PartnerSideState, UkRecords):
         now: dt.datetime,
         error: str | None = None,
         hits: Sequence[NewHit] = (),
+        outcomes: Sequence[ModalityOutcome] = (),
     ) -> bool:
-        """Record a partner's answer and its hits in one transaction.
+        """Record a partner's answer, its answer per modality and its hits in one transaction.
 
         A partner result is written once: if it is no longer `pending` (a late reply after
         the search timed it out, or a duplicate) nothing changes and False is returned, so
@@ -264,9 +266,16 @@ class Store(PartnerSideState, UkRecords):
             raise ValueError(f"status {status.value} with {len(hits)} hits")
         with self._write():
             cur = self._conn.execute(
-                "UPDATE partner_results SET status = ?, error = ?, updated_at = ?"
-                " WHERE search_id = ? AND partner = ? AND status = 'pending'",
-                (status.value, error, timestamp(now), search_id, partner),
+                "UPDATE partner_results SET status = ?, error = ?, updated_at = ?,"
+                " outcomes_json = ? WHERE search_id = ? AND partner = ? AND status = 'pending'",
+                (
+                    status.value,
+                    error,
+                    timestamp(now),
+                    _outcomes_json(outcomes),
+                    search_id,
+                    partner,
+                ),
             )
             if cur.rowcount == 0:
                 exists = self._conn.execute(
@@ -453,10 +462,11 @@ class Store(PartnerSideState, UkRecords):
                 updated_at=_time(updated),
                 hits=tuple(hits.get(p, ())),
                 dna_batch_id=batch,
+                outcomes=_outcomes(outcomes),
             )
-            for p, status, error, message_id, updated, batch in conn.execute(
-                "SELECT partner, status, error, message_id, updated_at, dna_batch_id"
-                " FROM partner_results WHERE search_id = ? ORDER BY partner",
+            for p, status, error, message_id, updated, batch, outcomes in conn.execute(
+                "SELECT partner, status, error, message_id, updated_at, dna_batch_id,"
+                " outcomes_json FROM partner_results WHERE search_id = ? ORDER BY partner",
                 (search_id,),
             )
         )
@@ -502,4 +512,24 @@ def _hit(row: tuple[Any, ...]) -> HitRow:
         confirmed_at=_maybe_time(c_at),
         confirmed_by=c_by,
         follow_up_at=_maybe_time(f_at),
+    )
+
+
+def _outcomes_json(outcomes: Sequence[ModalityOutcome]) -> str | None:
+    if not outcomes:
+        return None
+    return json.dumps(
+        [
+            {"modality": o.modality.value, "status": o.status.value, "error": o.error}
+            for o in outcomes
+        ]
+    )
+
+
+def _outcomes(text: str | None) -> tuple[ModalityOutcome, ...]:
+    if not text:
+        return ()
+    return tuple(
+        ModalityOutcome(Modality(o["modality"]), PartnerStatus(o["status"]), o["error"])
+        for o in json.loads(text)
     )

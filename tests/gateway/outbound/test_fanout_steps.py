@@ -65,9 +65,9 @@ RANK = [
     PartnerStatus.HIT,
     PartnerStatus.TIMEOUT,
     PartnerStatus.ERROR,
+    PartnerStatus.NO_HIT,  # an answer, which a refusal of another modality does not hide
     PartnerStatus.QUOTA_EXCEEDED,
     PartnerStatus.REJECTED,
-    PartnerStatus.NO_HIT,
 ]
 
 answers = st.builds(
@@ -95,7 +95,7 @@ def test_a_partner_with_no_answers_searched_none_of_the_modalities() -> None:
         ([PartnerStatus.ERROR, PartnerStatus.TIMEOUT], PartnerStatus.TIMEOUT),
         ([PartnerStatus.QUOTA_EXCEEDED, PartnerStatus.ERROR], PartnerStatus.ERROR),
         ([PartnerStatus.REJECTED, PartnerStatus.QUOTA_EXCEEDED], PartnerStatus.QUOTA_EXCEEDED),
-        ([PartnerStatus.NO_HIT, PartnerStatus.REJECTED], PartnerStatus.REJECTED),
+        ([PartnerStatus.NO_HIT, PartnerStatus.REJECTED], PartnerStatus.NO_HIT),
         ([PartnerStatus.NO_HIT, PartnerStatus.NO_HIT], PartnerStatus.NO_HIT),
     ],
 )
@@ -122,8 +122,10 @@ def test_the_errors_of_the_winning_status_are_joined_and_the_others_dropped() ->
 @given(st.lists(answers, min_size=1, max_size=6))
 def test_partner_status_follows_the_model(given_answers: list[Answer]) -> None:
     winner = min((a.status for a in given_answers), key=RANK.index)
-    errors = [a.error for a in given_answers if a.status is winner and a.error]
-    expected_error = None if winner is PartnerStatus.NO_HIT else "; ".join(errors) or None
+    refused = {PartnerStatus.QUOTA_EXCEEDED, PartnerStatus.REJECTED}
+    telling = refused if winner is PartnerStatus.NO_HIT else {winner}
+    errors = [a.error for a in given_answers if a.status in telling and a.error]
+    expected_error = "; ".join(errors) or None
     assert partner_status(given_answers) == (winner, expected_error)
 
 

@@ -219,6 +219,7 @@ def table_shape(conn: sqlite3.Connection, table: str) -> tuple[list[Any], ...]:
 DROPPED_IN_7_TO_8 = {"searches": "record_json", "inbound_messages": "answered_at"}
 ADDED_IN_8_TO_9 = {"core_data_json"}
 ADDED_IN_9_TO_10 = {"body_digest"}  # inbound_messages
+ADDED_IN_10_TO_11 = {"outcomes_json"}  # partner_results
 
 
 def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
@@ -247,8 +248,10 @@ def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
             now_info, *now_rest = table_shape(conn, table)
             now_info = [c for c in now_info if c[0] not in ADDED_IN_9_TO_10]
             assert (now_info, *now_rest) == (kept, others, keys)  # indexes, keys as they were
-        for table in ("search_records", "partner_results"):  # the keys to `searches`
-            assert table_shape(conn, table) == before[table]
+        assert table_shape(conn, "search_records") == before["search_records"]
+        info, others, keys = table_shape(conn, "partner_results")  # 10 -> 11 adds one column
+        assert [c for c in info if c[0] not in ADDED_IN_10_TO_11] == before["partner_results"][0]
+        assert (others, keys) == before["partner_results"][1:]  # the keys to `searches` kept
         info, others, keys = table_shape(conn, "hits")  # 8 -> 9 adds one column, keys kept
         assert [c for c in info if c[0] not in ADDED_IN_8_TO_9] == before["hits"][0]
         assert (others, keys) == before["hits"][1:]
