@@ -27,15 +27,17 @@ from typing import Any
 import aiohttp
 
 from exchange import event_loop
-from exchange.codecs import prum_xml, uk_json
+from exchange.codecs import int_i_traditional, prum_xml, uk_json
+from exchange.gateway.inbound.partner_api import INT_I_PATH
 from exchange.model import SearchReply
 from exchange.pki import ssl_client_context
-from exchange.translate import Outbound, record_to_envelope
+from exchange.translate import Outbound, record_to_envelope, translate
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, cluster_files, running_cluster
 
 PARTNERS = ("DE", "FR", "NL", "EUROPOL", "INTERPOL")
 SEED = 2026
+INT_I_SUBJECT = 21  # enrolled in the UK with prints; Interpol searches for them over INT-I
 GALLERY = 60
 
 
@@ -131,6 +133,7 @@ async def run_script(cluster: Cluster, out: list[str]) -> dict[str, Any]:
             cluster, s, results["steps"][4]["search"], out
         )
         results["inbound"] = await _partner_searches_uk(cluster, s, out)
+        results["inbound_int_i"] = await _interpol_searches_uk(cluster, out)
     return results
 
 
@@ -222,14 +225,47 @@ async def _partner_searches_uk(
     return {"references": refs}
 
 
+async def _interpol_searches_uk(cluster: Cluster, out: list[str]) -> dict[str, Any]:
+    """Interpol searches the UK gallery over INT-I v6 (a CPS, traditional encoding) with
+    another capture of the prints of someone the UK has enrolled with prints."""
+    probe = population.people(SEED, [INT_I_SUBJECT], "GB", capture=1)[0].record
+    outbound = Outbound(
+        message_id=f"interpol-demo-{time.time_ns()}",
+        correlation_id="interpol-demo",
+        timestamp=dt.datetime.now(dt.UTC),
+        sender="INTERPOL",
+        receiver="GB",
+        message="dacty-search",
+    )
+    cps = translate(uk_json.encode(probe), "uk-json", "int-i", outbound)
+    url = f"https://127.0.0.1:{cluster.gateway.partner_port}{INT_I_PATH}"
+    interpol_ssl = ssl_client_context(cluster_files(cluster.root, "INTERPOL"))
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=interpol_ssl)) as session,
+        session.post(url, data=cps, headers={"Content-Type": "application/octet-stream"}) as r,
+    ):
+        sre = int_i_traditional.decode(await r.read())
+    t2 = sre.type2
+    found = t2.person.value if t2 is not None and t2.person is not None else None
+    named = t2 is not None and t2.subject is not None
+    out.append(
+        f"INTERPOL searched the UK gallery (INT-I CPS, traditional): {sre.tot} "
+        + (f"hit {found[:14]}…" if found else "no hit")
+        + (", naming the person (UNEXPECTED)" if named else ", the person not named (step 2)")
+    )
+    return {"tot": sre.tot, "reference": found, "named": named}
+
+
 async def _enrol_uk(cluster: Cluster) -> int:
     """The UK gallery: some people of its own, and some also held by DE."""
     node = cluster.gateway.node
     assert node is not None
     subjects = list(range(20)) + [1 * PARTNER_SUBJECTS + i for i in range(5)]
-    for person in population.people(SEED, subjects, "GB", with_fingerprints=False):
+    people = population.people(SEED, subjects, "GB", with_fingerprints=False)
+    people += population.people(SEED, [INT_I_SUBJECT], "GB")  # with prints, for INT-I
+    for person in people:
         node.enrol(person.record.identifiers.pnc_id or str(person.subject), person.record)
-    return len(subjects)
+    return len(people)
 
 
 async def demo(once: bool, data_dir: Path | None) -> dict[str, Any]:

@@ -23,6 +23,10 @@ def test_demo_once_prints_the_expected_hits_and_exits_0() -> None:
     assert "Follow-up before confirmation: HTTP 409 not_confirmed" in out
     assert "core data from FR" in out
     assert "DE searched the UK gallery (Prüm XML, DNA stain): full GB-" in out
+    assert (
+        "INTERPOL searched the UK gallery (INT-I CPS, traditional): SRE hit GB-" in out
+        and "the person not named (step 2)" in out
+    )
 
 
 def test_demo_covers_fingerprints_and_interpol_nominal_checks() -> None:
