@@ -204,7 +204,10 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                             data = mutate_bytes(data, rng)
                     elif pick < 0.8:
                         entry, url, ctype = "partner", partner, "application/xml"
-                        data = mutate_bytes(rng.choice(messages), rng)
+                        # A message id of its own (seeds carry fz-<i>-<kind>), so that what
+                        # still decodes is answered, not refused as a reused id (409).
+                        message = rng.choice(messages).replace(b">fz-", f">fz{n}-".encode(), 1)
+                        data = mutate_bytes(message, rng)
                     else:
                         entry, url, ctype = "int-i", int_i_url, "application/xml"
                         # A TCN of its own, so that what still decodes is searched, not
