@@ -18,8 +18,10 @@ from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.gateway import housekeeping
 from exchange.gateway.auth import ClientConfig, token_hash
-from exchange.gateway.client.idempotency import KEY_RETENTION
+from exchange.gateway.client.idempotency import KEY_RETENTION, request_digest
 from exchange.gateway.node import Node
+from exchange.gateway.resources import store_path
+from exchange.gateway.state.store import KeptResponse, Store
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
 from tests.gateway.test_gateway_e2e import SEED, _call, _probe, _search_body, run
@@ -261,5 +263,36 @@ def test_keys_past_24_hours_are_forgotten_by_housekeeping(tmp_path: Path) -> Non
         assert _keys(node) == 0
         status, second = await _call(s, "POST", url, SEARCHES, json=body, headers=_key("x-1"))
         assert status == 202 and second["search_id"] != first["search_id"]  # a new search
+
+    run(tmp_path, scenario)
+
+
+def test_a_key_another_process_stored_first_rolls_the_search_back(tmp_path: Path) -> None:
+    """Two gateway processes on one file: this one found the key unused, but the other
+    committed it before this one's commit. The search made here goes back with the key,
+    and the answer is the other process's."""
+    body = _search_body(_probe(PARTNER_SUBJECTS + 1), ["dna"], ["DE"])
+    theirs = '{"search_id": "theirs", "status": "pending"}'
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        node = c.gateway.node
+        assert node is not None
+        looked_up = node.store.kept_response
+
+        def racing(client_id: str, key: str, *, since: dt.datetime) -> KeptResponse | None:
+            found = looked_up(client_id, key, since=since)
+            if found is None:  # the other process commits just after this look-up
+                digest = request_digest("POST /v1/searches", body)
+                kept = KeptResponse(digest, "theirs", 202, theirs, True, node.clock())
+                with Store.open(store_path(c.gateway.config)) as other:
+                    other.keep_response(client_id, key, kept, expired_before=since)
+            return found
+
+        node.store.kept_response = racing  # type: ignore[method-assign]
+        async with s.post(f"{c.client_url}{SEARCHES}", json=body, headers=_key("k-1")) as r:
+            assert r.status == 202 and r.headers.get("Idempotent-Replayed") == "true"
+            assert await r.text() == theirs
+        assert _searches(node) == 0
+        assert not node.keys_in_flight
 
     run(tmp_path, scenario)
