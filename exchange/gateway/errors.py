@@ -68,6 +68,13 @@ class InvalidText(ClientError):
     code = "invalid_text"
 
 
+class IdempotencyKeyReused(ClientError):
+    """An `Idempotency-Key` this client already sent with another request."""
+
+    status_hint = 422
+    code = "idempotency_key_reused"
+
+
 class NoPartner(InvalidRecord):
     code = "no_partner"
 
@@ -106,6 +113,13 @@ class Conflict(ClientError):
 
 class NotConfirmed(Conflict):
     code = "not_confirmed"
+
+
+class IdempotencyKeyInProgress(Conflict):
+    """The first request under this `Idempotency-Key` is still being answered."""
+
+    code = "idempotency_key_in_progress"
+    retry_after = 1
 
 
 class PartnerGone(Conflict):

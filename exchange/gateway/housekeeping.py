@@ -2,7 +2,8 @@
 
 Every `housekeeping_interval_s` (README, "State"): replies to partner messages older than
 `reply_retention_s`, notes of released hits past the follow-up window, and searches that
-ended more than `search_retention_s` ago with their partner results and hits. A gateway
+ended more than `search_retention_s` ago with their partner results and hits, and the client
+API's idempotency keys after their 24 h (`client.idempotency`). A gateway
 runs for months: its tables must not grow without end.
 """
 
@@ -13,6 +14,7 @@ import contextlib
 import datetime as dt
 from functools import partial
 
+from exchange.gateway.client.idempotency import KEY_RETENTION
 from exchange.gateway.node import Node
 
 HOUSEKEEPING_CHUNK = 1000  # rows per transaction: a backlog never holds the writer long
@@ -26,7 +28,8 @@ async def housekeep(node: Node, stop: asyncio.Event | None = None) -> dict[str, 
 
     Replies to partner messages older than `reply_retention_s` (a retry of such a message
     would be answered afresh), notes of released hits older than the follow-up window
-    (no follow-up may name them any more), and searches that ended more than
+    (no follow-up may name them any more), idempotency keys older than 24 h (a retry under
+    one makes a new search), and searches that ended more than
     `search_retention_s` ago, with their partner results and hits. In chunks, each its own
     commit through the group commit, so searches keep flowing while a large backlog goes;
     once `stop` is set no further chunk starts (a first round after an upgrade may face
@@ -42,6 +45,11 @@ async def housekeep(node: Node, stop: asyncio.Event | None = None) -> dict[str, 
         "released_hits": (
             node.store.forget_released,
             now - node.responder.rules.follow_up_window,
+            HOUSEKEEPING_CHUNK,
+        ),
+        "idempotency_keys": (
+            node.store.forget_idempotency_keys,
+            now - KEY_RETENTION,
             HOUSEKEEPING_CHUNK,
         ),
     }

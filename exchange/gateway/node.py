@@ -56,6 +56,8 @@ class Node:
     searches: SearchTasks = field(default_factory=SearchTasks)
     gallery_writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # held by index saves
     ready: bool = False  # set once searches are resumed, cleared when stopping
+    # (client id, Idempotency-Key) of client requests being answered (`client.idempotency`)
+    keys_in_flight: set[tuple[str, str]] = field(default_factory=set)
 
     def core_data(self, reference: str) -> CoreData | None:
         row = self.store.record_by_reference(reference)
@@ -63,18 +65,28 @@ class Node:
             return None
         return core_data_of(uk_json.record_from_json(json.loads(row.record_json)))
 
-    def enrol(self, key: str, record: PersonRecord) -> tuple[str, int]:
+    def enrol(
+        self,
+        key: str,
+        record: PersonRecord,
+        in_same_commit: Callable[[str, int], None] | None = None,
+    ) -> tuple[str, int]:
         """Enrol a record into SQLite and the gallery; returns its reference and the version.
 
         The gallery is written first (it refuses unsearchable profiles); if SQLite then
         refuses, the gallery entry is taken back, so the two never disagree.
+        `in_same_commit(reference, version)` writes more in the enrolment's transaction
+        (the request's idempotency key); if it fails, nothing is enrolled.
         """
         reference = step1_reference(record)
         old = self.store.get_record(key)
         self.gallery.add(reference, record)
         try:
             doc = json.dumps(uk_json.record_to_json(record))
-            version = self.store.enrol_record(key, reference, doc, now=self.clock())
+            with self.store.transaction():
+                version = self.store.enrol_record(key, reference, doc, now=self.clock())
+                if in_same_commit is not None:
+                    in_same_commit(reference, version)
         except Exception:
             self.gallery.remove(reference)
             raise

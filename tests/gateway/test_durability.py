@@ -1,6 +1,7 @@
 """Acknowledged writes survive `kill -9`: a real `prum-exchange serve` subprocess is killed
 right after a 201 enrolment and a 202 search, restarted on the same data directory, and
-still has both; the pending search is resumed. Then `audit verify` checks the chain, and
+still has both, with their idempotency keys (a retry gets the first answers); the pending
+search is resumed. Then `audit verify` checks the chain, and
 detects an entry altered in the file."""
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ timeout_s = 1.0
         try:
             await _wait_ready(url, proc)
             async with aiohttp.ClientSession() as s:
-                async with s.post(f"{url}/v1/records", json=record) as r:
+                enrol_key = {"Idempotency-Key": "enrol-1"}
+                async with s.post(f"{url}/v1/records", json=record, headers=enrol_key) as r:
                     assert r.status == 201
+                    enrolled = await r.json()
                 search = {
                     "purpose": "investigation",
                     "case_reference": "C1",
@@ -97,9 +100,11 @@ timeout_s = 1.0
                     "modalities": ["dna"],
                     "partners": ["DE"],
                 }
-                async with s.post(f"{url}/v1/searches", json=search) as r:
+                search_key = {"Idempotency-Key": "search-1"}
+                async with s.post(f"{url}/v1/searches", json=search, headers=search_key) as r:
                     assert r.status == 202
-                    search_id = (await r.json())["search_id"]
+                    accepted = await r.json()
+                    search_id = accepted["search_id"]
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
@@ -108,6 +113,11 @@ timeout_s = 1.0
         assert store.get_record(record["identifiers"]["pnc_id"]) is not None
         row = store.get_search(search_id)
         assert row is not None
+        keys = store.connection.execute("SELECT key, resource FROM idempotency_keys").fetchall()
+        assert sorted(keys) == [
+            ("enrol-1", record["identifiers"]["pnc_id"]),
+            ("search-1", search_id),
+        ]
         store.close()
 
         proc = _start(config)
@@ -120,6 +130,12 @@ timeout_s = 1.0
                     body = await r.json()
                 assert body["status"] == "failed"  # resumed, then ended at its deadline
                 assert body["partners"][0]["status"] == "timeout"
+                # a client whose answers were lost sends both again under their keys: the
+                # first answers, and no second search or enrolment
+                async with s.post(f"{url}/v1/searches", json=search, headers=search_key) as r:
+                    assert (r.status, await r.json()) == (202, accepted)
+                async with s.post(f"{url}/v1/records", json=record, headers=enrol_key) as r:
+                    assert (r.status, await r.json()) == (201, enrolled)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)

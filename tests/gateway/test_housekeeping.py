@@ -22,7 +22,13 @@ from exchange import event_loop
 from exchange.gateway import housekeeping
 from exchange.gateway.auth import OPEN_CLIENT
 from exchange.gateway.node import Node
-from exchange.gateway.state.store import NewHit, PartnerStatus, SearchStatus
+from exchange.gateway.state.store import (
+    KeptResponse,
+    KeyTakenError,
+    NewHit,
+    PartnerStatus,
+    SearchStatus,
+)
 from exchange.model import MatchType, Modality, Purpose
 from mock_partners.cluster import Cluster, running_cluster
 from tests.gateway.state.test_store import stored_reply
@@ -30,7 +36,7 @@ from tests.gateway.state.test_store import stored_reply
 SEED = 7
 HOUR = dt.timedelta(hours=1)
 DAY = 24 * HOUR
-TABLES = ("inbound_messages", "released_hits", "searches")
+TABLES = ("inbound_messages", "released_hits", "idempotency_keys", "searches")
 
 
 def _search(node: Node, created: dt.datetime, ended: dt.datetime | None) -> str:
@@ -57,18 +63,32 @@ def _search(node: Node, created: dt.datetime, ended: dt.datetime | None) -> str:
 
 
 def _fill(node: Node, now: dt.datetime, old: int) -> dict[str, list[str]]:
-    """`old` replies 8 days old, release notes 49 h old and searches ended 31 days ago,
-    plus one fresh of each and one search pending for 40 days; the searches' ids."""
+    """`old` replies 8 days old, release notes 49 h old, idempotency keys 25 h old and
+    searches ended 31 days ago, plus one fresh of each and one search pending for 40 days;
+    the searches' ids."""
     searches: dict[str, list[str]] = {"old": [], "kept": []}
     for i in range(old):
         node.store.remember_reply("DE", f"old-{i}", b"<r/>", now=now - 8 * DAY)
         node.store.record_released("DE", f"old-search-{i}", [f"REF-OLD-{i}"], at=now - 49 * HOUR)
         searches["old"].append(_search(node, now - 32 * DAY, now - 31 * DAY))
+        _key(node, f"old-{i}", now - 25 * HOUR)
     node.store.remember_reply("DE", "fresh", b"<r/>", now=now - HOUR)
+    _key(node, "fresh", now - 23 * HOUR)
     node.store.record_released("DE", "fresh-search", ["REF-FRESH"], at=now - HOUR)
     searches["kept"].append(_search(node, now - 32 * DAY, now - 29 * DAY))
     searches["kept"].append(_search(node, now - 40 * DAY, None))
     return searches
+
+
+def _key(node: Node, key: str, at: dt.datetime) -> None:
+    """An idempotency key of the open client's, stored at `at` (kept if still there)."""
+    kept = KeptResponse("digest", "search-id", 202, "{}", True, at)
+    with contextlib.suppress(KeyTakenError):  # a second `_fill`'s fresh key
+        node.store.keep_response(OPEN_CLIENT, key, kept, expired_before=at - DAY)
+
+
+def _key_kept(node: Node, key: str, now: dt.datetime) -> bool:
+    return node.store.kept_response(OPEN_CLIENT, key, since=now - 2 * DAY) is not None
 
 
 @contextlib.asynccontextmanager
@@ -96,7 +116,11 @@ def _kept(
     olds = sum(stored_reply(node.store, "DE", f"old-{i}") is not None for i in range(old))
     olds += sum(node.store.released_to("DE", f"REF-OLD-{i}", now=now) for i in range(old))
     olds += sum(node.store.get_search(s) is not None for s in searches["old"])
-    fresh_reply = stored_reply(node.store, "DE", "fresh") == b"<r/>"
+    olds += sum(_key_kept(node, f"old-{i}", now) for i in range(old))
+    # the fresh reply to a partner and the fresh key of a client
+    fresh_reply = stored_reply(node.store, "DE", "fresh") == b"<r/>" and _key_kept(
+        node, "fresh", now
+    )
     fresh_note = node.store.released_to("DE", "REF-FRESH", now=now)
     kept = [node.store.get_search(s) for s in searches["kept"]]
     searches_kept = all(r is not None and len(r.results) == 2 for r in kept)
@@ -142,7 +166,7 @@ def test_searches_are_kept_for_ever_with_a_retention_of_0(tmp_path: Path) -> Non
             now = uk.clock()
             searches = _fill(uk, now, 2)
             forgotten = await housekeeping.housekeep(uk)
-            assert forgotten == {"inbound_messages": 2, "released_hits": 2}
+            assert forgotten == {"inbound_messages": 2, "released_hits": 2, "idempotency_keys": 2}
             assert _kept(uk, now, 2, searches) == (2, True, True, True)  # the 2 old searches
 
     event_loop.run(main())
@@ -161,8 +185,8 @@ def test_a_backlog_goes_in_chunks_each_its_own_commit(
             commits = uk.writes.transactions
             forgotten = await housekeeping.housekeep(uk)
             assert forgotten == dict.fromkeys(TABLES, 10)
-            # 4 + 4 + 2 rows for each partner-side table, 3 + 3 + 3 + 1 searches
-            assert uk.writes.transactions - commits == 3 + 3 + 4
+            # 4 + 4 + 2 rows for each partner-side table and the keys, 3 + 3 + 3 + 1 searches
+            assert uk.writes.transactions - commits == 3 + 3 + 3 + 4
             assert _kept(uk, now, 10, searches) == (0, True, True, True)
             assert await housekeeping.housekeep(uk) == dict.fromkeys(TABLES, 0)
             _fill(uk, now, 10)
@@ -171,6 +195,7 @@ def test_a_backlog_goes_in_chunks_each_its_own_commit(
             assert await housekeeping.housekeep(uk, stop) == {
                 "inbound_messages": 4,
                 "released_hits": 4,
+                "idempotency_keys": 4,
                 "searches": 3,
             }
 

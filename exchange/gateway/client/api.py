@@ -14,6 +14,8 @@ import contextlib
 import datetime as dt
 import json
 import uuid
+from functools import partial
+from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +23,12 @@ from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
 from exchange.gallery import GalleryError
 from exchange.gateway.auth import Client
+from exchange.gateway.client.idempotency import (
+    Attempt,
+    attempt_of,
+    idempotency_key,
+    json_text,
+)
 from exchange.gateway.client.requests import json_body, search_request, wait_seconds
 from exchange.gateway.client.views import hit_json, search_json
 from exchange.gateway.errors import (
@@ -37,7 +45,7 @@ from exchange.gateway.outbound.fanout import run_search
 from exchange.gateway.outbound.follow_up import FollowUp
 from exchange.gateway.outbound.follow_up import follow_up as outbound_follow_up
 from exchange.gateway.state.audit import AuditEntry, ClientEvent, Direction, Outcome
-from exchange.gateway.state.store import ConflictError, HitRow, SearchRow
+from exchange.gateway.state.store import ConflictError, HitRow, KeyTakenError, SearchRow
 from exchange.identifiers import IdentifierError, parse_pnc
 from exchange.model import MessageType, Purpose
 from exchange.records import record_of_core_data
@@ -81,9 +89,31 @@ def _audit(
 async def post_search(request: web.Request) -> web.Response:
     node = request.app[NODE]
     client = _client(request, "search")
+    key = idempotency_key(request)
+    doc = await json_body(request)
+    attempt = attempt_of(client.id, key, "POST /v1/searches", doc)
+    if attempt is None:
+        return await _new_search(node, client, request, doc, None)
+    replay = attempt.begin(node)
+    if replay is not None:
+        return replay
+    try:
+        return await _new_search(node, client, request, doc, attempt)
+    except KeyTakenError:  # another process stored the key first: answer as it says
+        return attempt.taken(node)
+    finally:
+        attempt.end(node)
+
+
+async def _new_search(
+    node: Node,
+    client: Client,
+    request: web.Request,
+    doc: dict[str, Any],
+    attempt: Attempt | None,
+) -> web.Response:
     if len(node.searches) >= MAX_RUNNING_SEARCHES:
         raise Busy("too many searches in progress; retry shortly")
-    doc = await json_body(request)
     asked = search_request(node.config, doc)
     record, purpose = asked.record, asked.purpose
     now = node.clock()
@@ -91,7 +121,7 @@ async def post_search(request: web.Request) -> web.Response:
     record_json = json.dumps(uk_json.record_to_json(record))
     correlation_id = str(uuid.uuid4())
 
-    def store_search() -> SearchRow:  # the search and its receipt in the audit log, one commit
+    def store_search() -> SearchRow:  # the search, its receipt and its key: one commit
         row = node.store.create_search(
             client_id=client.id,
             purpose=purpose,
@@ -104,6 +134,9 @@ async def post_search(request: web.Request) -> web.Response:
             now=now,
             deadline_at=now + dt.timedelta(seconds=node.config.search_deadline_s),
         )
+        if attempt is not None:  # what a retry gets if this request's answer is lost
+            body = json.dumps(search_json(row))
+            attempt.keep(node, row.search_id, 202, body, finished=wait <= 0)
         _audit(
             node,
             client.id,
@@ -131,9 +164,11 @@ async def post_search(request: web.Request) -> web.Response:
                 await event.wait()
         current = node.store.get_search(row.search_id)
     assert current is not None
-    return web.json_response(
-        search_json(current), status=202 if current.status == "pending" else 200
-    )
+    status, body = 202 if current.status == "pending" else 200, json.dumps(search_json(current))
+    if attempt is not None and wait > 0:  # replays now get what this request got
+        store = node.store
+        await node.writes.run(partial(store.finish_response, client.id, attempt.key, status, body))
+    return json_text(status, body)
 
 
 def _search_or_404(node: Node, client: Client, search_id: str) -> SearchRow:
@@ -210,7 +245,25 @@ async def follow_up(request: web.Request) -> web.Response:
 async def enrol_record(request: web.Request) -> web.Response:
     node = request.app[NODE]
     client = _client(request, "enrol")
+    key = idempotency_key(request)
     doc = await json_body(request)
+    attempt = attempt_of(client.id, key, "POST /v1/records", doc)
+    if attempt is None:
+        return await _enrol(node, client, doc, None)
+    replay = attempt.begin(node)
+    if replay is not None:
+        return replay
+    try:
+        return await _enrol(node, client, doc, attempt)
+    except KeyTakenError:  # another process stored the key first: answer as it says
+        return attempt.taken(node)
+    finally:
+        attempt.end(node)
+
+
+async def _enrol(
+    node: Node, client: Client, doc: dict[str, Any], attempt: Attempt | None
+) -> web.Response:
     try:
         record = uk_json.record_from_json(doc)
     except CodecError as exc:
@@ -220,17 +273,24 @@ async def enrol_record(request: web.Request) -> web.Response:
         raise InvalidRecord("a UK gallery record needs a PNC ID", "identifiers.pnc_id")
     if record.dna is None and record.face is None and record.fingerprints is None:
         raise InvalidRecord("a gallery record needs DNA, fingerprints or a face")
+    answer: dict[str, Any] = {"pnc_id": pnc_id}
+
+    def keep_key(reference: str, version: int) -> None:  # in the enrolment's commit
+        answer.update(reference=reference, gallery_version=version)
+        if attempt is not None:
+            attempt.keep(node, pnc_id, 201, json.dumps(answer))
+
     try:
         async with node.gallery_writes:  # not while the index files are being saved
-            reference, version = node.enrol(pnc_id, record)
+            reference, _ = node.enrol(pnc_id, record, keep_key)
     except GalleryError as exc:
         raise ProfileRejected(str(exc)) from exc
+    except KeyTakenError:
+        raise
     except ConflictError as exc:
         raise Conflict(str(exc), "reference") from exc
     _audit(node, client.id, ClientEvent.RECORD_ENROLLED, Outcome.ACCEPTED, references=(reference,))
-    return web.json_response(
-        {"pnc_id": pnc_id, "reference": reference, "gallery_version": version}, status=201
-    )
+    return json_text(201, json.dumps(answer))
 
 
 async def delete_record(request: web.Request) -> web.Response:

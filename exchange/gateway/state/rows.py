@@ -63,6 +63,10 @@ class ConflictError(StoreError):
     """The write contradicts what is stored (a duplicate key, a follow-up before confirmation)."""
 
 
+class KeyTakenError(ConflictError):
+    """An idempotency key this client already used (`idempotency`): nothing was written."""
+
+
 class SchemaTooNewError(StoreError):
     """The file was written by a newer version of this program; refusing to touch it."""
 
@@ -172,3 +176,17 @@ class RecordRow:
     reference: str
     record_json: str
     enrolled_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeptResponse:
+    """The response stored under a client's idempotency key (`idempotency`): what the
+    first request asked (`digest`), what it made (`resource`: a search id or PNC ID),
+    and the status and JSON text it was answered with (`finished`: no longer waiting)."""
+
+    digest: str
+    resource: str
+    status: int
+    body: str
+    finished: bool
+    created_at: dt.datetime

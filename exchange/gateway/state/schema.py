@@ -195,7 +195,26 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE inbound_messages ADD COLUMN body_digest TEXT;
     """,
-    # 10 -> 11: a partner's answer per modality (`rows.ModalityOutcome`, a JSON list of
+    # 10 -> 11: the client API's idempotency keys (`idempotency`): per client, the digest of
+    # what the first request asked and the response it got, written in the commit that
+    # created its search or record, so a retry is answered with that response and nothing
+    # is made twice. `finished` is 0 while the first request still waits (`?wait=`) for
+    # its search. Housekeeping drops them by `created_at` after 24 h.
+    """
+    CREATE TABLE idempotency_keys (
+        client_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        finished INTEGER NOT NULL CHECK (finished IN (0, 1)),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (client_id, key)
+    ) STRICT;
+    CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
+    """,
+    # 11 -> 12: a partner's answer per modality (`rows.ModalityOutcome`, a JSON list of
     # modality, status and error), beside the one status derived from them. Results written
     # before have none; the client API shows an empty list for them.
     """
@@ -314,6 +333,7 @@ FORGETTABLE = frozenset(
         ("searches", "completed_at"),
         ("inbound_messages", "claimed_at"),
         ("released_hits", "released_at"),
+        ("idempotency_keys", "created_at"),
     }
 )
 
@@ -345,7 +365,7 @@ class Connected:
         most `limit` (None: all) in this transaction; how many (housekeeping).
 
         Only the pairs in `FORGETTABLE` (names in SQL text, never input); each `column` is
-        indexed (migrations 2 and 3), so a chunk is a range scan."""
+        indexed (migrations 2, 3 and 11), so a chunk is a range scan."""
         if (table, column) not in FORGETTABLE:
             raise ValueError(f"not a housekept table and time column: {table}.{column}")
         with self._write():

@@ -3,7 +3,8 @@
 Holds searches and their per-partner results and hits (client side), the enrolled UK gallery
 that answers partners (the FAISS indexes are a cache stamped with `gallery_version`), daily
 quota counters per partner and search type, inbound message claims and replies (a repeated
-message id gets the same reply, never a second search), and the hit references released to
+message id gets the same reply, never a second search), the client API's idempotency keys
+with their responses (`idempotency`), and the hit references released to
 each partner (the 48 h follow-up rule of DESIGN.md §1). The audit log lives in the same file
 (`audit.py`); its tables are created by the same migrations so there is one schema version.
 
@@ -37,6 +38,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from exchange.gateway.state.idempotency import IdempotencyKeys
 from exchange.gateway.state.ids import uuid7
 from exchange.gateway.state.partner_side import PartnerSideState
 from exchange.gateway.state.rows import (
@@ -44,6 +46,8 @@ from exchange.gateway.state.rows import (
     ConflictError,
     HitRow,
     InboundClaim,
+    KeptResponse,
+    KeyTakenError,
     ModalityOutcome,
     NewHit,
     NotFoundError,
@@ -74,6 +78,8 @@ __all__ = [
     "ConflictError",
     "HitRow",
     "InboundClaim",
+    "KeptResponse",
+    "KeyTakenError",
     "NewHit",
     "NotFoundError",
     "PartnerResultRow",
@@ -92,7 +98,7 @@ __all__ = [
 # --- the store ----------------------------------------------------------------------------
 
 
-class Store(PartnerSideState, UkRecords):
+class Store(PartnerSideState, UkRecords, IdempotencyKeys):
     """The gateway's SQLite state; one thread only (see the module docstring)."""
 
     # Makes the search ids, partner message ids and hit ids: time-ordered, so that each new

@@ -22,6 +22,7 @@ from exchange.gateway.state import schema as store_module  # where the migration
 from exchange.gateway.state.store import (
     MIGRATIONS,
     ConflictError,
+    KeptResponse,
     NewHit,
     NotFoundError,
     PartnerStatus,
@@ -219,7 +220,7 @@ def table_shape(conn: sqlite3.Connection, table: str) -> tuple[list[Any], ...]:
 DROPPED_IN_7_TO_8 = {"searches": "record_json", "inbound_messages": "answered_at"}
 ADDED_IN_8_TO_9 = {"core_data_json"}
 ADDED_IN_9_TO_10 = {"body_digest"}  # inbound_messages
-ADDED_IN_10_TO_11 = {"outcomes_json"}  # partner_results
+ADDED_IN_11_TO_12 = {"outcomes_json"}  # partner_results
 
 
 def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
@@ -249,8 +250,8 @@ def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
             now_info = [c for c in now_info if c[0] not in ADDED_IN_9_TO_10]
             assert (now_info, *now_rest) == (kept, others, keys)  # indexes, keys as they were
         assert table_shape(conn, "search_records") == before["search_records"]
-        info, others, keys = table_shape(conn, "partner_results")  # 10 -> 11 adds one column
-        assert [c for c in info if c[0] not in ADDED_IN_10_TO_11] == before["partner_results"][0]
+        info, others, keys = table_shape(conn, "partner_results")  # 11 -> 12 adds one column
+        assert [c for c in info if c[0] not in ADDED_IN_11_TO_12] == before["partner_results"][0]
         assert (others, keys) == before["partner_results"][1:]  # the keys to `searches` kept
         info, others, keys = table_shape(conn, "hits")  # 8 -> 9 adds one column, keys kept
         assert [c for c in info if c[0] not in ADDED_IN_8_TO_9] == before["hits"][0]
@@ -265,6 +266,36 @@ def test_a_database_of_the_previous_schema_loses_only_the_unread_columns(
         assert s.gallery_version() == 1 and s.get_record("12/1234567C") is not None
         s.close_search(pending.search_id, SearchStatus.PARTIAL, now=T0)
         assert conn.execute("SELECT count(*) FROM search_records").fetchone() == (0,)
+
+
+def test_a_database_of_schema_10_gets_the_idempotency_keys_and_keeps_its_data(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:10])
+    with Store.open(db) as s:
+        pending = new_search(s)
+        s.claim_message("DE", "msg-1", now=T0, digest="a")
+        assert "idempotency_keys" not in tables(s.connection)
+    monkeypatch.undo()
+    with Store.open(db) as s:
+        conn = s.connection
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+        assert columns(conn, "idempotency_keys") == [
+            *("client_id", "key", "digest", "resource", "status", "body", "finished"),
+            "created_at",
+        ]
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(idempotency_keys)")}
+        assert "idempotency_keys_by_time" in indexes
+        assert s.pending_searches() == [pending]
+        assert s.claim_message("DE", "msg-1", now=T0, digest="b").conflict
+        kept = KeptResponse("d", pending.search_id, 202, "{}", True, T0)
+        s.keep_response("kent", "k", kept, expired_before=T0 - dt.timedelta(days=1))
+        assert s.kept_response("kent", "k", since=T0) == kept
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def test_a_failing_migration_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
