@@ -2,7 +2,9 @@
 gateway and partners on loopback: the JSON client API, the Prüm XML partner API, the
 ANSI/NIST-ITL reader (a UK record whose prints come as a base64 transaction, mutated at
 the byte level, sent through the client API), and the partner API's INT-I route (Interpol's
-CPS in both INT-I encodings, XML and traditional).
+CPS in both INT-I encodings, XML and traditional). Client requests (searches, and enrolments
+of a record) carry an `Idempotency-Key` about a third of the time, mostly one of a few, so
+bodies meet their own replays and other bodies under a used key, sometimes a bad one.
 
 Every answer must be a typed refusal (4xx with a JSON or XML error body) or a success; a
 5xx, a dropped connection or an answer slower than `--hang-s` is a finding. Mutations:
@@ -158,6 +160,14 @@ def int_i_seeds() -> list[bytes]:
     return found
 
 
+def _idempotency_key(rng: random.Random) -> str:
+    """Mostly one of a few keys (so bodies meet their replays and other bodies under a key
+    already used), sometimes one the header check must refuse (empty, too long, spaces)."""
+    if rng.random() < 0.85:
+        return f"fz-key-{rng.randrange(40)}"
+    return rng.choice(["", " ", "k" * 256, "k" * 255, "two words", "~!@#$%^&*()"])
+
+
 def _int_i_tcn_of(data: bytes) -> bytes:
     """The TCN of a seed (either encoding), as its bytes appear in it."""
     decode = int_i_xml.decode if data.lstrip()[:1] == b"<" else int_i_traditional.decode
@@ -180,6 +190,7 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
             uk_overrides={"search_deadline_s": 2.0},
         ) as c:
             client = f"{c.client_url}/v1/searches"
+            records = f"{c.client_url}/v1/records"
             partner = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
             int_i_url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
             timeout = aiohttp.ClientTimeout(total=hang_s)
@@ -188,6 +199,7 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                 while n < inputs and time.monotonic() < deadline:
                     n += 1
                     pick = rng.random()
+                    extra: dict[str, str] = {}
                     if pick < 0.2:
                         entry, url, ctype = "ansi-nist", client, "application/json"
                         tx = mutate_bytes(rng.choice(transactions), rng)
@@ -198,10 +210,15 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                         data = json.dumps(doc).encode()
                     elif pick < 0.5:
                         entry, url, ctype = "client", client, "application/json"
-                        doc = mutate_json(rng.choice(bodies), rng)
+                        seed_doc: Any = rng.choice(bodies)
+                        if rng.random() < 0.2:  # an enrolment, a record of its own
+                            entry, url, seed_doc = "records", records, seed_doc["record"]
+                        doc = mutate_json(seed_doc, rng)
                         data = json.dumps(doc).encode()
                         if rng.random() < 0.3:
                             data = mutate_bytes(data, rng)
+                        if rng.random() < 0.3:  # replays, other bodies, bad keys
+                            extra = {"Idempotency-Key": _idempotency_key(rng)}
                     elif pick < 0.8:
                         entry, url, ctype = "partner", partner, "application/xml"
                         # A message id of its own (seeds carry fz-<i>-<kind>), so that what
@@ -217,7 +234,8 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                         fresh = int_i_tcn(f"fz-int-i-{n}", dt.datetime.now(dt.UTC).year)
                         data = mutate_bytes(seed_tx.replace(tcn, fresh.encode()), rng)
                     try:
-                        async with s.post(url, data=data, headers={"Content-Type": ctype}) as r:
+                        headers = {"Content-Type": ctype, **extra}
+                        async with s.post(url, data=data, headers=headers) as r:
                             body = await r.read()
                             outcome = f"{r.status // 100}xx"
                             if r.status >= 500 or (r.status >= 400 and not body):
