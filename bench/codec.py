@@ -19,7 +19,6 @@ What it measures, on what data:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import platform
@@ -44,6 +43,7 @@ from exchange.model import (
     Purpose,
     SearchReply,
 )
+from exchange.option_types import OneLineParser
 from exchange.outputs import BENCH_OUT
 from exchange.translate import Outbound, record_to_envelope
 
@@ -218,7 +218,7 @@ def _print(results: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="prum-exchange bench codec", description=__doc__)
+    parser = OneLineParser(prog="prum-exchange bench codec", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short measurements")
     parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"

@@ -29,7 +29,6 @@ annex's tables; "repeat" was the default before them, for before/after figures).
 
 from __future__ import annotations
 
-import argparse
 import gc
 import time
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
-from exchange.option_types import SIZE, int_list
+from exchange.option_types import SIZE, OneLineParser, int_list
 from exchange.outputs import BENCH_OUT
 from matchers.dna import DnaGallery, naive_search
 from matchers.dna_profile import (
@@ -256,9 +255,7 @@ def describe_row(row: Row) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="prum-exchange bench dna", description=__doc__.splitlines()[0]
-    )
+    parser = OneLineParser(prog="prum-exchange bench dna", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small gallery, a few seconds")
     parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"

@@ -35,7 +35,6 @@ search: at moderate load a process sleeps between messages and pays a wake-up pe
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -61,7 +60,7 @@ from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
 from exchange.gateway.config import DNA_BATCH_LINGER_S, DNA_BATCH_MAX
 from exchange.gateway.outbound.http_client import Endpoint, HttpClient, HttpClientError
-from exchange.option_types import int_in
+from exchange.option_types import OneLineParser, int_in
 from exchange.outputs import BENCH_OUT
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
@@ -689,7 +688,7 @@ def _row(
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="prum-exchange bench gateway", description=__doc__)
+    parser = OneLineParser(prog="prum-exchange bench gateway", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument(
         "--partners",

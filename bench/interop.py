@@ -21,7 +21,6 @@ Writes `interop.json` and `interop.md` (the table) into `--out`.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from exchange.codecs import ansi_nist_records, int_i_xml, minutiae_records
 from exchange.codecs.errors import CodecError
+from exchange.option_types import OneLineParser
 from exchange.outputs import BENCH_OUT
 from exchange.translate import FORMATS, TranslateError, translation
 
@@ -142,7 +142,7 @@ def _default_thirdparty() -> Path | None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="prum-exchange bench interop", description=__doc__)
+    parser = OneLineParser(prog="prum-exchange bench interop", description=__doc__)
     parser.add_argument(
         "--shared",
         type=Path,

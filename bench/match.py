@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.report import Plot, Report, Row, Series, describe, write_report
-from exchange.option_types import COUNT, SIZE, int_in, int_list
+from exchange.option_types import COUNT, SIZE, OneLineParser, int_in, int_list
 from exchange.outputs import BENCH_OUT
 from matchers.errors import MatcherError
 from matchers.face import FaceGallery, ivf_index
@@ -466,9 +466,7 @@ def _check_face_strings(parser: argparse.ArgumentParser, index: str, search: str
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="prum-exchange bench match", description=__doc__.splitlines()[0]
-    )
+    parser = OneLineParser(prog="prum-exchange bench match", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small galleries, well under a minute")
     parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"

@@ -21,7 +21,6 @@ UK DNA record's JSON does.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import tempfile
 import time
@@ -34,7 +33,7 @@ from exchange.gateway.state.audit import AuditEntry, AuditLog, ClientEvent, Dire
 from exchange.gateway.state.ids import uuid7
 from exchange.gateway.state.store import NewHit, PartnerStatus, SearchRow, SearchStatus, Store
 from exchange.model import MatchType, MessageType, Modality, Purpose
-from exchange.option_types import int_list
+from exchange.option_types import OneLineParser, int_list
 from exchange.outputs import BENCH_OUT
 
 PARTNERS = ("DE", "EUROPOL", "FR", "NL")
@@ -176,9 +175,7 @@ def run_size(size: int, keys: str, measured: int, root: Path) -> Row:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="prum-exchange bench store", description=__doc__.splitlines()[0]
-    )
+    parser = OneLineParser(prog="prum-exchange bench store", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small store, a few seconds")
     parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"

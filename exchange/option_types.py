@@ -7,7 +7,9 @@ above 65535 is not "any free port", a count of 0 is not "the default".
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 
 def int_in(lo: int, hi: int) -> Callable[[str], int]:
@@ -41,3 +43,12 @@ def int_list(lo: int, hi: int) -> Callable[[str], list[int]]:
 PORT = int_in(0, 65535)
 COUNT = int_in(0, 100_000_000)
 SIZE = int_in(1, 100_000_000)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (`PROG: message`) with exit code 2,
+    without the usage block above it, as the `prum-exchange` command does."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)

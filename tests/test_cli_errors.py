@@ -208,4 +208,7 @@ def test_benchmark_sizes_out_of_range_are_usage_errors(
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
-    assert "is not" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is not" in err
+    # One line, naming the benchmark; no usage block above it.
+    assert err.count("\n") == 1 and err.startswith(f"prum-exchange bench {argv[1]}: "), err
