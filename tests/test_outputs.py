@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -35,11 +33,7 @@ def test_partner_state_and_the_example_gateway_go_under_out(
     assert PARTNER_DATA.is_relative_to(OUT) and BENCH_OUT.is_relative_to(OUT)
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="no git")
 def test_out_is_git_ignored() -> None:
-    proc = subprocess.run(
-        ["git", "-C", str(ROOT), "check-ignore", "-q", f"{OUT}/bench/x.json"], check=False
-    )
-    if proc.returncode == 128:  # not a git checkout
-        pytest.skip("not a git checkout")
-    assert proc.returncode == 0
+    """The repository's .gitignore names `out/` (read directly: no git needed to check it)."""
+    lines = {line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()}
+    assert {f"/{OUT}/", f"{OUT}/"} & lines
