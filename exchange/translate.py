@@ -227,16 +227,16 @@ def translation(data: bytes, source: str, target: str, out: Outbound | None = No
     for name in (source, target):
         if name not in FORMATS:
             raise TranslateError(f"unknown format {name!r}; one of {', '.join(FORMATS)}")
-    source = _encoding_of(data, source)
+    source, parsed = _encoding_of(data, source)
     if target == source:
         raise TranslateError(f"the input is {source} already")
     if source in INT_I_CODECS and target in INT_I_CODECS:
-        return _int_i_encoding(data, source, target)
+        return _int_i_encoding(_read_int_i(data, source, parsed), target)
     if source in MINUTIAE_FORMATS or target in MINUTIAE_FORMATS:
         return _minutiae_record(data, source, target, out)
     if source == "uk-json":
         return _from_record(uk_json.decode(data), target, out)
-    envelope, unread = _read_message(data, source)
+    envelope, unread = _read_message(data, source, parsed)
     if isinstance(envelope, PersonRecord):  # an ANSI/NIST transaction that is no message
         if target != "uk-json":  # its prints go on as a UK record's do
             onward = _from_record(envelope, target, out)
@@ -265,24 +265,32 @@ def _is_xml(data: bytes) -> bool:
     return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
 
 
-def _encoding_of(data: bytes, source: str) -> str:
+def _encoding_of(data: bytes, source: str) -> tuple[str, ansi_nist.Transaction | None]:
     """The format an ANSI/NIST (or INT-I) input really is: INT-I XML when it is XML, INT-I's
-    traditional encoding when its 1.013 DOM names INT-I, else `source` as given."""
+    traditional encoding when its 1.013 DOM names INT-I, else `source` as given; and the
+    transaction's records where telling them apart parsed them (so they are parsed once)."""
     if source in ("ansi-nist", "int-i") and _is_xml(data):
-        return "int-i-xml"  # ANSI/NIST-ITL's XML encoding, as INT-I v6 profiles it
-    if source == "ansi-nist" and int_i_traditional.is_int_i(ansi_nist.decode_transaction(data)):
-        return "int-i"
-    return source
+        return "int-i-xml", None  # ANSI/NIST-ITL's XML encoding, as INT-I v6 profiles it
+    if source == "ansi-nist":
+        tx = ansi_nist.decode_transaction(data)
+        return ("int-i" if int_i_traditional.is_int_i(tx) else source), tx
+    return source, None
 
 
-def _int_i_encoding(data: bytes, source: str, target: str) -> Translation:
+def _read_int_i(data: bytes, source: str, parsed: ansi_nist.Transaction | None) -> IntiTransaction:
+    """An INT-I transaction in `source`'s encoding, from its records if already parsed."""
+    if parsed is not None:
+        return int_i_traditional.transaction_from_records(parsed)
+    return INT_I_CODECS[source][0](data)
+
+
+def _int_i_encoding(tx: IntiTransaction, target: str) -> Translation:
     """An INT-I transaction from one of its encodings to the other, model to model.
 
     What the target cannot carry is named twice over: what its writer says it cannot write
     (`int_i_traditional.untransportable`: the XML-only parts) and what does not come back
     when the written bytes are read again (e.g. traditional fields the XML has no place for).
     """
-    tx = INT_I_CODECS[source][0](data)
     unwritable: list[str] = []
     if target == "int-i":
         unwritable = [f"int-i.{path}" for path in int_i_traditional.untransportable(tx)]
@@ -345,17 +353,19 @@ def _message_of(record: PersonRecord, envelope: Envelope) -> Envelope | None:
         return None
 
 
-def _read_message(data: bytes, source: str) -> tuple[Envelope | PersonRecord, Losses]:
+def _read_message(
+    data: bytes, source: str, parsed: ansi_nist.Transaction | None = None
+) -> tuple[Envelope | PersonRecord, Losses]:
     """The message (or, for an ANSI/NIST transaction that is none, the record of its prints)
-    and what of the source no reader of ours takes."""
+    and what of the source no reader of ours takes; `parsed`: its records, if already read."""
     if source == "ansi-nist":
-        tx = ansi_nist.decode_transaction(data)  # once: its TOT says message or prints
+        tx = parsed if parsed is not None else ansi_nist.decode_transaction(data)  # TOT: message?
         if tx.text(4) not in ansi_nist.MESSAGE_TOTS:
             record = prints_record(ansi_nist.prints_transaction(tx))
             return record, _unread_ansi_nist(tx, message=False)
         return ansi_nist.envelope_from_transaction(tx), _unread_ansi_nist(tx, message=True)
     if source in INT_I_CODECS:
-        tx_i = INT_I_CODECS[source][0](data)
+        tx_i = _read_int_i(data, source, parsed)
         if tx_i.tot not in int_i_envelope.ENVELOPE_TOTS:  # ATP, NPS: a record of its prints
             return int_i_prints_record(tx_i), _unread_int_i(tx_i)
         envelope = int_i_envelope.envelope_from_transaction(tx_i)

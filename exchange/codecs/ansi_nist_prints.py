@@ -28,7 +28,7 @@ Formats (ANSI/NIST-ITL 1-2011, NIST SP 500-290; INT-I v4.22b profile):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from exchange.codecs.ansi_nist_efs import efs_minutiae, efs_position, is_efs
 from exchange.codecs.ansi_nist_records import (
@@ -275,6 +275,17 @@ def _legacy_minutiae(
     return tuple(minutiae)
 
 
+def fmd_minutia(items: Sequence[str], path: str) -> tuple[int, int, int, int, int]:
+    """One 9.137 FMD minutia's (x, y, angle, type, quality), checked: six items (index first),
+    angle 0-179 (units of 2 degrees), type 0-2, quality 0-100."""
+    if len(items) != 6:
+        raise CodecError(path, "minutia must be (index, x, y, angle, type, quality)")
+    x, y, angle, kind, quality = (unsigned(v, path, digits=5) for v in items[1:])
+    if angle > 179 or kind > 2 or quality > 100:
+        raise CodecError(path, "angle beyond 179, type beyond 2 or quality beyond 100")
+    return x, y, angle, kind, quality
+
+
 def _incits_minutiae(where: str, rec: TaggedRecord, ppi: int) -> tuple[Minutia, ...]:
     """9.136 NOM and 9.137 FMD (INCITS 378 block, 1-2011 Table 28; INT-I v6 uses it).
 
@@ -295,12 +306,7 @@ def _incits_minutiae(where: str, rec: TaggedRecord, ppi: int) -> tuple[Minutia, 
     scale = ppi / source_ppi
     minutiae: list[Minutia] = []
     for n, items in enumerate(fmd):
-        path = f"{where}.9.137[{n}]"
-        if len(items) != 6:
-            raise CodecError(path, "minutia must be (index, x, y, angle, type, quality)")
-        x, y, angle, kind, quality = (unsigned(v, path, digits=5) for v in items[1:])
-        if angle > 179 or kind > 2 or quality > 100:
-            raise CodecError(path, "angle beyond 179, type beyond 2 or quality beyond 100")
+        x, y, angle, kind, quality = fmd_minutia(items, f"{where}.9.137[{n}]")
         minutiae.append(
             Minutia(
                 round(x * scale),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from exchange.codecs.ansi_nist_prints import COMPRESSION_CODES
+from exchange.codecs.ansi_nist_prints import COMPRESSION_CODES, fmd_minutia
 from exchange.codecs.ansi_nist_records import (
     Record,
     Subfields,
@@ -185,13 +185,7 @@ def _read_minutiae(rec: TaggedRecord, where: str) -> BiometricRecord:
         raise CodecError(f"{where}.9.004", "INCITS 378 minutiae (9.137) need FMT U")
     minutiae = []
     for n, items in enumerate(fmd):
-        path = f"{where}.9.137[{n}]"
-        if len(items) != 6:
-            raise CodecError(path, "minutia must be (index, x, y, angle, type, quality)")
-        x, y, angle, kind, quality = (unsigned(v, path, digits=5) for v in items[1:])
-        if angle > 179 or kind > 2 or quality > 100:
-            raise CodecError(path, "angle beyond 179, type beyond 2 or quality beyond 100")
-        minutiae.append(IncitsMinutia(x, y, angle, kind, quality))
+        minutiae.append(IncitsMinutia(*fmd_minutia(items, f"{where}.9.137[{n}]")))
     ppi = _ppi(rec, where, (130, 131, 132))
     return BiometricRecord(
         record_type=9,

@@ -38,20 +38,14 @@ from exchange.codecs.int_i_model import (
     Type1,
     Type2,
 )
-from tests.shared_data import THIRDPARTY, needs_shared
+from tests.codecs.test_int_i_xml import INTI, SAMPLES
+from tests.codecs.test_int_i_xml import sample as sample_bytes
+from tests.shared_data import needs_shared
 from tests.strategies import int_i_transactions
-
-INTI = THIRDPARTY / "interpol-int-i"
-SAMPLES = {
-    "ERR": "Sample-ERR-INT-ITransaction.xml",
-    "MPS": "Sample-MPS-INT-ITransaction.xml",
-    "SRE-HIT": "Sample-SRE-HIT_CPS-INT-ITransaction.xml",
-    "SRE-NOHIT": "Sample-SRE-NOHIT-INT-ITransaction.xml",
-}
 
 
 def sample(name: str) -> IntiTransaction:
-    return int_i_xml.decode((INTI / "XMLsamples" / SAMPLES[name]).read_bytes())
+    return int_i_xml.decode(sample_bytes(name))
 
 
 def differences(a: Any, b: Any, path: str = "") -> list[str]:
