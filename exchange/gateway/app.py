@@ -11,8 +11,10 @@ finish within a grace period, then closes every resource in reverse order.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -21,9 +23,16 @@ from aiohttp import typedefs, web
 import schemas
 from exchange import event_loop
 from exchange.gateway import resources
+from exchange.gateway.admission import (
+    CONNECTIONS_PER_ADMITTED,
+    Admission,
+    ConnectionCap,
+    canned_response,
+    shed_headers,
+)
 from exchange.gateway.client import api as client_api
 from exchange.gateway.config import GatewayConfig, Listener
-from exchange.gateway.errors import BodyTooLarge, ClientError, GatewayError, NotReady
+from exchange.gateway.errors import BodyTooLarge, Busy, ClientError, GatewayError, NotReady
 from exchange.gateway.inbound import partner_api
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.resources import CHECKPOINTS, running_node
@@ -42,6 +51,23 @@ __all__ = [
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = typedefs.Middleware
 MAX_CLIENT_BODY = 16 * 1024 * 1024
+
+# Each listener's admission (`exchange.gateway.admission`); the client app also holds the
+# partner listener's, for /metrics.
+ADMISSION: web.AppKey[Admission] = web.AppKey("admission", Admission)
+ADMISSIONS: web.AppKey[tuple[Admission, ...]] = web.AppKey("admissions", tuple)
+# The client listener's refusal of a request over its bound, made once: it costs no JSON.
+SHED_BODY = json.dumps(
+    {
+        "error": {
+            "code": Busy.code,
+            "message": "the gateway is at its limit of requests in progress; retry after "
+            "Retry-After seconds",
+            "field": None,
+        }
+    }
+).encode()
+SHED_CONNECTION = canned_response(SHED_BODY, "application/json")
 
 
 def error_response(exc: GatewayError) -> web.Response:
@@ -85,9 +111,23 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "gallery_records": len(node.gallery)})
 
 
+def client_shed(request: web.Request) -> web.Response:
+    """The client listener's 503 to a request over its in-flight bound (body unread)."""
+    return web.Response(
+        body=SHED_BODY, status=503, content_type="application/json", headers=shed_headers()
+    )
+
+
 async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE]
     node.auth.authenticate(request, "admin")
+    for admission in request.app[ADMISSIONS]:
+        listener = admission.listener
+        node.metrics.set("prum_requests_in_flight", admission.in_flight, listener=listener)
+        node.metrics.set("prum_requests_in_flight_limit", admission.limit, listener=listener)
+        node.metrics.set("prum_requests_admitted_total", admission.admitted, listener=listener)
+        for reason, count in admission.shed.items():
+            node.metrics.set("prum_shed_total", count, listener=listener, reason=reason)
     checkpoints = request.app[CHECKPOINTS]
     node.metrics.set("prum_db_commits_total", node.writes.transactions)
     node.metrics.set("prum_db_writers_total", node.writes.writers)
@@ -105,9 +145,18 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def client_app(resources_app: web.Application) -> web.Application:
-    """The client listener's app, over the node `resources_app` has opened."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_CLIENT_BODY)
-    app[NODE] = resources_app[NODE]
+    """The client listener's app, over the node `resources_app` has opened; its first
+    middleware admits or refuses a request before anything reads its body."""
+    node = resources_app[NODE]
+    listener = node.config.client or Listener()
+    limit = listener.in_flight_bound(node.config.max_in_flight)
+    admission = Admission("client", limit, client_shed)
+    app = web.Application(
+        middlewares=[admission.middleware(), json_errors], client_max_size=MAX_CLIENT_BODY
+    )
+    app[ADMISSION] = admission
+    app[ADMISSIONS] = (admission, resources_app[ADMISSION])
+    app[NODE] = node
     app[CHECKPOINTS] = resources_app[CHECKPOINTS]
     app.add_routes(client_api.routes())
     app.add_routes(
@@ -123,25 +172,39 @@ def client_app(resources_app: web.Application) -> web.Application:
 
 def partner_app(config: GatewayConfig, middlewares: Sequence[Middleware] = ()) -> web.Application:
     """The partner listener's app, carrying the node's resources; `middlewares` lets drills
-    put fault injection in front."""
+    put fault injection behind admission (the first: nothing reads a body before it)."""
+    limit = config.partner_listener.in_flight_bound(partner_api.MAX_MESSAGES_IN_PROGRESS)
+    admission = Admission("partner", limit, partner_api.shed)
     app = web.Application(
         client_max_size=partner_api.MAX_MESSAGE_BYTES + 1,
-        middlewares=[*middlewares, partner_api.xml_errors],
+        middlewares=[admission.middleware(), *middlewares, partner_api.xml_errors],
     )
+    app[ADMISSION] = admission
     resources.install(app, config)
-    app[partner_api.INBOUND_LOAD] = partner_api.InboundLoad()
     app.add_routes(partner_api.routes())
     app.add_routes([web.get("/healthz", healthz)])
     return app
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionLimit:
+    """At most `limit` open connections on a site; one more is answered `answer()` and
+    closed, and counted as shed by `admission` (`exchange.gateway.admission.ConnectionCap`)."""
+
+    limit: int
+    answer: Callable[[], bytes]
+    admission: Admission
+
+
 class PartnerSite(web.TCPSite):
-    """A `web.TCPSite` whose TLS handshakes must finish within `handshake_timeout_s`.
+    """A `web.TCPSite` whose TLS handshakes must finish within `handshake_timeout_s`, and
+    whose open connections may be bounded (`connections`).
 
     aiohttp's site leaves the event loop's default (`ssl_handshake_timeout`, 60 s), so a
     plain TCP connection to the partner port that never starts TLS was held a minute, out
     of reach of `keepalive_timeout` (no HTTP has begun). `start` is `TCPSite.start` with
-    that one argument added (both asyncio's and uvloop's `create_server` take it).
+    that argument added (both asyncio's and uvloop's `create_server` take it), and the
+    protocol factory wrapped in the connection bound.
     """
 
     def __init__(
@@ -152,23 +215,32 @@ class PartnerSite(web.TCPSite):
         *,
         ssl_context: ssl.SSLContext | None,
         handshake_timeout_s: float,
+        backlog: int = 128,
+        connections: ConnectionLimit | None = None,
     ) -> None:
-        super().__init__(runner, host, port, ssl_context=ssl_context)
+        super().__init__(runner, host, port, ssl_context=ssl_context, backlog=backlog)
         self._handshake_timeout_s = handshake_timeout_s
+        self._connections = connections
 
     async def start(self) -> None:
-        if self._ssl_context is None:
-            await super().start()
-            return
         await web.BaseSite.start(self)  # registers the site with its runner
         server = self._runner.server
-        assert server is not None
+        assert isinstance(server, web.Server)
+        cap = self._connections
+        factory: Callable[[], asyncio.Protocol] = (
+            server
+            if cap is None
+            else ConnectionCap(
+                server, cap.limit, cap.answer, cap.admission, self._handshake_timeout_s
+            )
+        )
+        tls = self._ssl_context is not None
         self._server = await asyncio.get_running_loop().create_server(
-            server,
+            factory,
             self._host,
             self._port,
             ssl=self._ssl_context,
-            ssl_handshake_timeout=self._handshake_timeout_s,
+            ssl_handshake_timeout=self._handshake_timeout_s if tls else None,
             backlog=self._backlog,
             reuse_address=self._reuse_address,
             reuse_port=self._reuse_port,
@@ -197,10 +269,27 @@ class Gateway:
             partner_runner = await self._setup(partner)
             node = self.node = partner[NODE]
             if self.config.client is not None:
-                client_runner = await self._setup(client_app(partner))
-                self.client_port = await self._listen(client_runner, self.config.client, None)
+                client = client_app(partner)
+                client_runner = await self._setup(client)
+                limit = ConnectionLimit(
+                    self.config.client.connection_bound(
+                        self.config.max_in_flight, CONNECTIONS_PER_ADMITTED
+                    ),
+                    lambda: SHED_CONNECTION,
+                    client[ADMISSION],
+                )
+                self.client_port = await self._listen(
+                    client_runner, self.config.client, None, limit
+                )
+            limit = ConnectionLimit(
+                self.config.partner_listener.connection_bound(
+                    partner_api.MAX_MESSAGES_IN_PROGRESS, CONNECTIONS_PER_ADMITTED
+                ),
+                lambda: canned_response(partner_api.shed_connection(node), partner_api.XML),
+                partner[ADMISSION],
+            )
             self.partner_port = await self._listen(
-                partner_runner, self.config.partner_listener, self.config.tls
+                partner_runner, self.config.partner_listener, self.config.tls, limit
             )
         except BaseException:
             await self.stop()
@@ -215,7 +304,11 @@ class Gateway:
         return runner
 
     async def _listen(
-        self, runner: web.AppRunner, listener: Listener, tls: NodeFiles | None
+        self,
+        runner: web.AppRunner,
+        listener: Listener,
+        tls: NodeFiles | None,
+        connections: ConnectionLimit,
     ) -> int:
         server_ssl = ssl_server_context(tls) if tls is not None else None
         site = PartnerSite(
@@ -224,6 +317,8 @@ class Gateway:
             listener.port,
             ssl_context=server_ssl,
             handshake_timeout_s=self.config.idle_timeout_s,
+            backlog=listener.backlog,
+            connections=connections,
         )
         await site.start()
         return int(runner.addresses[0][1])

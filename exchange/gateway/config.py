@@ -11,8 +11,16 @@ max_in_flight = 256               # outbound messages in flight, all partners to
 [client]                          # the JSON API for UK services
 host = "127.0.0.1"
 port = 8080
+max_in_flight = 0                 # requests admitted at once on this listener, beyond
+                                  # which one is refused 503 before its body is read
+                                  # (`exchange.gateway.admission`); 0: the top-level
+                                  # max_in_flight (client), 256 (partner listener)
+max_connections = 0               # open connections; one more is answered 503 and
+                                  # closed; 0: 4 x this listener's max_in_flight
+backlog = 128                     # the listen socket's accept queue (the kernel caps
+                                  # it at net.core.somaxconn)
 
-[partner_listener]                # the Prüm XML API for partners
+[partner_listener]                # the Prüm XML API for partners (the same keys)
 host = "127.0.0.1"
 port = 8443
 
@@ -116,10 +124,28 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used; names the key."""
 
 
+MAX_LISTENER_IN_FLIGHT = 100_000
+MAX_LISTENER_CONNECTIONS = 1_000_000
+MAX_BACKLOG = 65535
+
+
 @dataclass(frozen=True, slots=True)
 class Listener:
+    """Where a listener listens, and how much it takes at once (`exchange.gateway.admission`):
+    requests admitted (0: derived by `in_flight_bound`), open connections (0: derived) and
+    the accept backlog."""
+
     host: str = "127.0.0.1"
     port: int = 0
+    max_in_flight: int = 0
+    max_connections: int = 0
+    backlog: int = 128
+
+    def in_flight_bound(self, derived: int) -> int:
+        return self.max_in_flight or derived
+
+    def connection_bound(self, derived_in_flight: int, per_admitted: int) -> int:
+        return self.max_connections or per_admitted * self.in_flight_bound(derived_in_flight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +273,7 @@ PARTNER_KEYS = (
     "dna_batch_linger_s", "capacities", "inbound_capacities", "insecure",
 )  # fmt: skip
 CLIENT_KEYS = ("id", "token_sha256", "scopes", "rate_per_minute")
-LISTENER_KEYS = ("host", "port")
+LISTENER_KEYS = ("host", "port", "max_in_flight", "max_connections", "backlog")
 TLS_KEYS = ("ca", "cert", "key")
 THRESHOLD_KEYS = ("face", "fingerprint")
 
@@ -272,7 +298,20 @@ def _listener(doc: Mapping[str, Any], key: str, default_port: int) -> Listener:
     port = _get(table, "port", int, default_port, f"{key}.")
     if not 0 <= port <= 65535:
         raise ConfigError(f"{key}.port: 0 to 65535")
-    return Listener(_get(table, "host", str, "127.0.0.1", f"{key}."), port)
+    in_flight = _get(table, "max_in_flight", int, 0, f"{key}.")
+    if not 0 <= in_flight <= MAX_LISTENER_IN_FLIGHT:
+        raise ConfigError(f"{key}.max_in_flight: 0 (derived) to {MAX_LISTENER_IN_FLIGHT}")
+    connections = _get(table, "max_connections", int, 0, f"{key}.")
+    if connections != 0 and not in_flight <= connections <= MAX_LISTENER_CONNECTIONS:
+        raise ConfigError(
+            f"{key}.max_connections: 0 (derived), or from max_in_flight ({in_flight}) to "
+            f"{MAX_LISTENER_CONNECTIONS}: a connection carries one request at a time"
+        )
+    backlog = _get(table, "backlog", int, 128, f"{key}.")
+    if not 1 <= backlog <= MAX_BACKLOG:
+        raise ConfigError(f"{key}.backlog: 1 to {MAX_BACKLOG}")
+    host = _get(table, "host", str, "127.0.0.1", f"{key}.")
+    return Listener(host, port, in_flight, connections, backlog)
 
 
 def _get(doc: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:

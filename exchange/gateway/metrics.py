@@ -121,4 +121,17 @@ def standard_metrics() -> Metrics:
         "counter",
         "Partner-side rows dropped by housekeeping, by table (past their retention)",
     )
+    m.describe(
+        "prum_requests_in_flight", "gauge", "Requests admitted and not yet answered, by listener"
+    )
+    m.describe(
+        "prum_requests_in_flight_limit", "gauge", "The listener's bound on admitted requests"
+    )
+    m.describe("prum_requests_admitted_total", "counter", "Requests admitted, by listener")
+    m.describe(
+        "prum_shed_total",
+        "counter",
+        "Requests refused 503 before their body was read, by listener and reason "
+        "(in_flight: its admitted requests at their bound; connections: its open connections)",
+    )
     return m

@@ -63,6 +63,11 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ("[client]\nprot = 8080", "client.prot: unknown key"),
         ("[client]\nport = 99999", "client.port: 0 to 65535"),
         ("[partner_listener]\nport = -1", "partner_listener.port: 0 to 65535"),
+        ("[client]\nmax_in_flight = -1", "client.max_in_flight: 0 .derived. to 100000"),
+        ("[client]\nmax_in_flight = 1.5", "client.max_in_flight: expected int"),
+        ("[partner_listener]\nbacklog = 0", "partner_listener.backlog: 1 to 65535"),
+        ("[client]\nmax_in_flight = 64\nmax_connections = 8", "client.max_connections: 0"),
+        ("[client]\nmax_conections = 8", "client.max_conections: unknown key"),
         ("client = 8080", "client: expected a table"),
         ("[thresholds]\nfase = 0.5", "thresholds.fase: unknown key"),
         ('[thresholds]\nface = "high"', "thresholds.face: expected float"),
@@ -161,3 +166,21 @@ def test_the_dna_micro_variant_reading_is_read_from_gallery(tmp_path: Path, rule
     default = tmp_path / "default.toml"
     default.write_text("open_client_api = true\n")
     assert load(default).gallery.dna_microvariants == "annex"
+
+
+def test_listener_bounds_are_read_and_default_to_derived_ones(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        "open_client_api = true\nmax_in_flight = 96\n[client]\nmax_in_flight = 8\n"
+        "max_connections = 20\nbacklog = 64\n[partner_listener]\nport = 9000\n",
+        encoding="utf-8",
+    )
+    config = load(path)
+    assert config.client is not None
+    assert (config.client.max_in_flight, config.client.backlog) == (8, 64)
+    assert config.client.in_flight_bound(config.max_in_flight) == 8
+    assert config.client.connection_bound(config.max_in_flight, 4) == 20
+    partner = config.partner_listener
+    assert (partner.max_in_flight, partner.max_connections, partner.backlog) == (0, 0, 128)
+    assert partner.in_flight_bound(256) == 256  # 0: derived
+    assert partner.connection_bound(256, 4) == 1024

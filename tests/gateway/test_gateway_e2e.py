@@ -19,6 +19,7 @@ import structlog
 import schemas
 from exchange import event_loop
 from exchange.codecs import uk_json
+from exchange.gateway.config import Listener
 from exchange.gateway.state.store import QuotaDirection
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
@@ -646,8 +647,6 @@ def test_a_connection_trickling_its_headers_is_closed(tmp_path: Path) -> None:
 
 
 def test_partner_messages_beyond_the_bound_get_503_with_retry_after(tmp_path: Path) -> None:
-    import exchange.gateway.inbound.partner_api as partner_api
-
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         port = c.gateway.partner_port
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -664,9 +663,5 @@ def test_partner_messages_beyond_the_bound_get_503_with_retry_after(tmp_path: Pa
         writer.close()
         await writer.wait_closed()
 
-    original = partner_api.MAX_MESSAGES_IN_PROGRESS
-    partner_api.MAX_MESSAGES_IN_PROGRESS = 1
-    try:
-        run(tmp_path, scenario)
-    finally:
-        partner_api.MAX_MESSAGES_IN_PROGRESS = original
+    listener = Listener(port=0, max_in_flight=1)  # [partner_listener] max_in_flight = 1
+    run(tmp_path, scenario, uk_overrides={"partner_listener": listener})

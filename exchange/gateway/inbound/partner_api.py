@@ -20,12 +20,11 @@ outside can produce a 500 or a traceback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -88,17 +87,9 @@ def bare_error(
     return prum_xml.encode(Envelope(header, body))
 
 
-MAX_MESSAGES_IN_PROGRESS = 256  # beyond this a sender is told to come back (503)
-
-
-class InboundLoad:
-    """The partner messages being read or answered now (this listener's own count)."""
-
-    def __init__(self) -> None:
-        self.in_progress = 0
-
-
-INBOUND_LOAD: web.AppKey[InboundLoad] = web.AppKey("inbound_load", InboundLoad)
+# Partner messages read or answered at once on the partner listener when its config says
+# 0 (`exchange.gateway.admission`): beyond them a sender is told to come back (503).
+MAX_MESSAGES_IN_PROGRESS = 256
 
 
 @web.middleware
@@ -110,30 +101,29 @@ async def xml_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     try:
         return await handler(request)
     except InboundRefusal as exc:
-        node = request.app[NODE]
-        data = bare_error(node.config.node_id, exc.prum_code, exc.message, exc.field, node.clock())
-        return web.Response(
-            body=data, status=exc.status_hint, content_type=XML, headers=exc.headers()
-        )
+        return refusal_response(request.app[NODE], exc)
 
 
-@contextlib.contextmanager
-def _bounded(request: web.Request) -> Iterator[None]:
-    """At most MAX_MESSAGES_IN_PROGRESS bodies (of both routes) are read and answered at once."""
-    load = request.app[INBOUND_LOAD]
-    if load.in_progress >= MAX_MESSAGES_IN_PROGRESS:
-        raise InboundBusy("busy; retry shortly")
-    load.in_progress += 1
-    try:
-        yield
-    finally:
-        load.in_progress -= 1
+def refusal_response(node: Node, exc: InboundRefusal) -> web.Response:
+    """A refusal as a Prüm XML error message, with its status and headers."""
+    data = bare_error(node.config.node_id, exc.prum_code, exc.message, exc.field, node.clock())
+    return web.Response(body=data, status=exc.status_hint, content_type=XML, headers=exc.headers())
+
+
+def shed(request: web.Request) -> web.Response:
+    """The partner listener's refusal of a message over its in-flight bound (admission)."""
+    return refusal_response(request.app[NODE], InboundBusy("busy; retry shortly"))
+
+
+def shed_connection(node: Node) -> bytes:
+    """The same refusal, as a whole HTTP response, to a connection over the listener's bound."""
+    refusal = InboundBusy("too many connections; retry shortly")
+    return bare_error(node.config.node_id, refusal.prum_code, refusal.message, None, node.clock())
 
 
 async def receive_message(request: web.Request) -> web.Response:
-    """One Prüm message, bounded (`_bounded`)."""
-    with _bounded(request):
-        return await _receive_message(request, request.app[NODE])
+    """One Prüm message (admitted within the listener's bound, `exchange.gateway.admission`)."""
+    return await _receive_message(request, request.app[NODE])
 
 
 async def read_message(request: web.Request) -> bytes:
@@ -338,14 +328,13 @@ def _audit(
 
 
 async def receive_int_i(request: web.Request) -> web.Response:
-    """An INT-I transaction from a partner, answered in INT-I (bounded as `receive_message`)."""
+    """An INT-I transaction from a partner, answered in INT-I (admitted as `receive_message`)."""
     node = request.app[NODE]
-    with _bounded(request):
-        raw = await read_message(request)
-        own = own_agency(node.config.node_id)
-        return await node.writes.run(
-            lambda: int_i_api.answer(node, raw, own, with_subject=False, request=request)
-        )
+    raw = await read_message(request)
+    own = own_agency(node.config.node_id)
+    return await node.writes.run(
+        lambda: int_i_api.answer(node, raw, own, with_subject=False, request=request)
+    )
 
 
 def own_agency(node_id: str) -> Agency:
