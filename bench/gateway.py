@@ -100,6 +100,7 @@ async def _processes(
     batch_max: int | None = None,
     one_process: bool = False,
     linger_s: float | None = None,
+    client_keys: str = "",  # more lines of the gateway's [client] table (bench.gateway_overload)
 ) -> AsyncIterator[tuple[str, dict[str, int], int, list[int]]]:
     procs: list[subprocess.Popen[bytes]] = []
     cmd = [sys.executable, "-m", "exchange.cli"]
@@ -165,7 +166,7 @@ async def _processes(
         config.write_text(
             f'node_id = "GB"\nopen_client_api = true\ndata_dir = "gb"\n'
             f'feature_model = "{population.FEATURE_MODEL}"\n'
-            f"search_deadline_s = 10.0\n[client]\nport = {client_port}\n"
+            f"search_deadline_s = 10.0\n[client]\nport = {client_port}\n{client_keys}"
             f"[partner_listener]\nport = {_free_port()}\n{partners}",
             encoding="utf-8",
         )
@@ -726,9 +727,20 @@ def main(argv: list[str]) -> int:
         "(as when the partners are other machines); default: wherever the scheduler puts them",
     )
     parser.add_argument(
+        "--overload",
+        action="store_true",
+        help="the shedding run instead (bench.gateway_overload): saturation, then 10x that rate",
+    )
+    parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
     )
     args = parser.parse_args(argv)
+    if args.overload:
+        from bench import gateway_overload
+
+        return gateway_overload.main(
+            args.quick, args.partners, args.partner_processes, args.pin, args.out
+        )
     plan = QUICK if args.quick else FULL
     report = event_loop.run(
         run(
