@@ -31,7 +31,7 @@ from exchange.gateway.admission import (
     shed_headers,
 )
 from exchange.gateway.client import api as client_api
-from exchange.gateway.config import GatewayConfig, Listener
+from exchange.gateway.config import DEFAULT_BACKLOG, GatewayConfig, Listener
 from exchange.gateway.errors import BodyTooLarge, Busy, ClientError, GatewayError, NotReady
 from exchange.gateway.inbound import partner_api
 from exchange.gateway.node import NODE, Node
@@ -215,7 +215,7 @@ class PartnerSite(web.TCPSite):
         *,
         ssl_context: ssl.SSLContext | None,
         handshake_timeout_s: float,
-        backlog: int = 128,
+        backlog: int = DEFAULT_BACKLOG,
         connections: ConnectionLimit | None = None,
     ) -> None:
         super().__init__(runner, host, port, ssl_context=ssl_context, backlog=backlog)

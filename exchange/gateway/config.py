@@ -17,8 +17,8 @@ max_in_flight = 0                 # requests admitted at once on this listener, 
                                   # max_in_flight (client), 256 (partner listener)
 max_connections = 0               # open connections; one more is answered 503 and
                                   # closed; 0: 4 x this listener's max_in_flight
-backlog = 128                     # the listen socket's accept queue (the kernel caps
-                                  # it at net.core.somaxconn)
+backlog = 511                     # the listen socket's accept queue (nginx's default;
+                                  # the kernel caps it at net.core.somaxconn)
 
 [partner_listener]                # the Prüm XML API for partners (the same keys)
 host = "127.0.0.1"
@@ -127,6 +127,10 @@ class ConfigError(ValueError):
 MAX_LISTENER_IN_FLIGHT = 100_000
 MAX_LISTENER_CONNECTIONS = 1_000_000
 MAX_BACKLOG = 65535
+# nginx's listen backlog on Linux (https://nginx.org/en/docs/http/ngx_http_core_module.html#listen):
+# a burst of connects waits in the queue for the gateway to accept it; past a full queue the
+# kernel drops a SYN and the client sends it again only after a second or more.
+DEFAULT_BACKLOG = 511
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +143,7 @@ class Listener:
     port: int = 0
     max_in_flight: int = 0
     max_connections: int = 0
-    backlog: int = 128
+    backlog: int = DEFAULT_BACKLOG
 
     def in_flight_bound(self, derived: int) -> int:
         return self.max_in_flight or derived
@@ -307,7 +311,7 @@ def _listener(doc: Mapping[str, Any], key: str, default_port: int) -> Listener:
             f"{key}.max_connections: 0 (derived), or from max_in_flight ({in_flight}) to "
             f"{MAX_LISTENER_CONNECTIONS}: a connection carries one request at a time"
         )
-    backlog = _get(table, "backlog", int, 128, f"{key}.")
+    backlog = _get(table, "backlog", int, DEFAULT_BACKLOG, f"{key}.")
     if not 1 <= backlog <= MAX_BACKLOG:
         raise ConfigError(f"{key}.backlog: 1 to {MAX_BACKLOG}")
     host = _get(table, "host", str, "127.0.0.1", f"{key}.")

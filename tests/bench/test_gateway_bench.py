@@ -100,3 +100,23 @@ def test_pinning_puts_the_gateway_alone_on_one_cpu_and_the_rest_on_the_others() 
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_a_tiny_overload_bench_sheds_on_the_bounded_gateway_and_reports_every_figure() -> None:
+    from bench import gateway_overload
+
+    plan = gateway_overload.Plan(
+        idle_s=0.5, saturation_s=2.0, overload_s=2.0, after_s=1.0, concurrency=4, gallery=40
+    )
+    report = event_loop.run(gateway_overload.run(plan, "simple", 1))
+    runs = {str(row["run"]): row for row in report.rows}
+    assert runs["saturation: closed loop, 4 in flight"]["answers"]
+    assert runs["after: closed loop, 4 in flight"]["answers"]  # admitted again after it
+    for label in ("overload", "overload, no admission bound"):
+        assert f"{label}: /healthz (quiet probe)" in runs
+        assert f"{label}: 503/429 answers (load client, from send)" in runs
+    assert report.params["gateway_client_max_in_flight"] == 256
+    assert float(str(report.params["achieved_per_s"])) > 0
+    targets = [n for n in report.notes if "target" in n]
+    assert len(targets) == 2 and all(("met" in n) for n in targets)
+    assert any(n.startswith("gateway RSS max") for n in report.notes)

@@ -181,6 +181,6 @@ def test_listener_bounds_are_read_and_default_to_derived_ones(tmp_path: Path) ->
     assert config.client.in_flight_bound(config.max_in_flight) == 8
     assert config.client.connection_bound(config.max_in_flight, 4) == 20
     partner = config.partner_listener
-    assert (partner.max_in_flight, partner.max_connections, partner.backlog) == (0, 0, 128)
+    assert (partner.max_in_flight, partner.max_connections, partner.backlog) == (0, 0, 511)
     assert partner.in_flight_bound(256) == 256  # 0: derived
     assert partner.connection_bound(256, 4) == 1024
