@@ -269,8 +269,11 @@ class Sampler:
 
 def _shed_counts(url: str) -> dict[str, float]:
     """The gateway's shed counters and in-flight limits, from its /metrics."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:  # loopback only
-        text = resp.read().decode()
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:  # loopback only
+            text = resp.read().decode()
+    except OSError as exc:  # e.g. a connection over its bound (503): say so in the report
+        return {f"prum_shed_total (metrics unreadable: {exc})": float("nan")}
     out: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith(("prum_shed_total{", "prum_requests_in_flight_limit{")):
@@ -325,12 +328,18 @@ class Measured:
 
 
 async def run(
-    plan: Plan, partners: str = "node", partner_processes: int = 4, pin: bool = False
+    plan: Plan,
+    partners: str = "node",
+    partner_processes: int = 4,
+    pin: bool = False,
+    max_in_flight: int = 0,
 ) -> Report:
-    """The run with the gateway's default admission bounds, then the same overload at the
-    same offered rate on a gateway whose bounds are as good as off (`UNBOUNDED`), the
-    behaviour before admission control; `pin` as `bench gateway --pin`."""
-    bounded = await _gateway_run(plan, partners, partner_processes, pin, "", None)
+    """The run with the gateway's admission bounds (its defaults, or `[client]
+    max_in_flight`), then the same overload at the same offered rate on a gateway whose
+    bounds are as good as off (`UNBOUNDED`), the behaviour before admission control; `pin`
+    as `bench gateway --pin`."""
+    keys = f"max_in_flight = {max_in_flight}\n" if max_in_flight else ""
+    bounded = await _gateway_run(plan, partners, partner_processes, pin, keys, None)
     unbounded = await _gateway_run(plan, partners, partner_processes, pin, UNBOUNDED, bounded.rate)
     report = _report(plan, partners, partner_processes, bounded, unbounded)
     return report

@@ -16,7 +16,8 @@ max_in_flight = 0                 # requests admitted at once on this listener, 
                                   # (`exchange.gateway.admission`); 0: the top-level
                                   # max_in_flight (client), 256 (partner listener)
 max_connections = 0               # open connections; one more is answered 503 and
-                                  # closed; 0: 4 x this listener's max_in_flight
+                                  # closed (before its request is read, so probes too);
+                                  # 0: 4 x this listener's max_in_flight, at least 1024
 backlog = 511                     # the listen socket's accept queue (nginx's default;
                                   # the kernel caps it at net.core.somaxconn)
 
@@ -131,6 +132,7 @@ MAX_BACKLOG = 65535
 # a burst of connects waits in the queue for the gateway to accept it; past a full queue the
 # kernel drops a SYN and the client sends it again only after a second or more.
 DEFAULT_BACKLOG = 511
+MIN_DERIVED_CONNECTIONS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,11 @@ class Listener:
         return self.max_in_flight or derived
 
     def connection_bound(self, derived_in_flight: int, per_admitted: int) -> int:
-        return self.max_connections or per_admitted * self.in_flight_bound(derived_in_flight)
+        """`max_connections`, or `per_admitted` per admitted request and at least
+        `MIN_DERIVED_CONNECTIONS`: a connection over it is refused before its request is
+        read, probes included, so the derived bound leaves room for clients' idle pools."""
+        derived = per_admitted * self.in_flight_bound(derived_in_flight)
+        return self.max_connections or max(MIN_DERIVED_CONNECTIONS, derived)
 
 
 @dataclass(frozen=True, slots=True)

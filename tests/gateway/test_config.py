@@ -184,3 +184,5 @@ def test_listener_bounds_are_read_and_default_to_derived_ones(tmp_path: Path) ->
     assert (partner.max_in_flight, partner.max_connections, partner.backlog) == (0, 0, 511)
     assert partner.in_flight_bound(256) == 256  # 0: derived
     assert partner.connection_bound(256, 4) == 1024
+    assert partner.connection_bound(64, 4) == 1024  # at least that many
+    assert partner.connection_bound(1000, 4) == 4000
