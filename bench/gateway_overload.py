@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
@@ -234,6 +235,74 @@ async def _offer(url: str, reqs: list[bytes], rate: float, seconds: float) -> Of
     return Offered(answers, not_sent, queued, lag, end - start, opened[0], ticks)
 
 
+# --- what one shed costs ----------------------------------------------------------------------
+
+SHED_COST_REQUESTS = 20_000
+_PIPELINER = r"""
+import socket, sys, threading
+port, n, conns = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+req = sys.stdin.buffer.read()
+def one():
+    s = socket.create_connection(("127.0.0.1", port))
+    k, seen = n // conns, 0
+    def reader():
+        nonlocal seen
+        while seen < k:
+            data = s.recv(1 << 16)
+            if not data:
+                break
+            seen += data.count(b"HTTP/1.1 503")
+    t = threading.Thread(target=reader)
+    t.start()
+    for i in range(0, k, 50):
+        s.sendall(req * min(50, k - i))
+    t.join()
+    s.close()
+ts = [threading.Thread(target=one) for _ in range(conns)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+"""
+
+
+async def shed_cost_us(body: bytes) -> float:
+    """CPU (us) the gateway's event loop spends on one shed search: the client app's own
+    middlewares (`exchange.gateway.app`) with its admission bound held full, in this
+    process, answering SHED_COST_REQUESTS pipelined searches of `body` from another."""
+    from aiohttp import web
+
+    from exchange.gateway.admission import Admission
+    from exchange.gateway.app import client_shed, json_errors
+
+    admission = Admission("client", 1, client_shed)
+    admission.in_flight = 1  # held full: every search is shed
+
+    async def never(request: web.Request) -> web.Response:
+        raise AssertionError("admitted")
+
+    app = web.Application(middlewares=[admission.middleware(), json_errors])
+    app.router.add_post("/v1/searches", never)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    head = (
+        "POST /v1/searches?wait=10 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    try:
+        started = time.thread_time()  # this thread: the event loop's, not the client's
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _PIPELINER, str(runner.addresses[0][1]),
+            str(SHED_COST_REQUESTS), "8", stdin=subprocess.PIPE,
+        )  # fmt: skip
+        await client.communicate(head + body)
+        spent = time.thread_time() - started
+    finally:
+        await runner.cleanup()
+    shed = admission.shed["in_flight"]
+    return spent / shed * 1e6 if shed else float("nan")
+
+
 # --- measuring the gateway --------------------------------------------------------------------
 
 
@@ -341,8 +410,15 @@ async def run(
     keys = f"max_in_flight = {max_in_flight}\n" if max_in_flight else ""
     bounded = await _gateway_run(plan, partners, partner_processes, pin, keys, None)
     unbounded = await _gateway_run(plan, partners, partner_processes, pin, UNBOUNDED, bounded.rate)
+    cost = await shed_cost_us(_search_requests("http://x", 1, plan.gallery)[0][1])
     report = _report(plan, partners, partner_processes, bounded, unbounded)
-    return report
+    note = (
+        f"one shed search costs the gateway's event loop {cost:.0f} us of CPU (the client "
+        f"app's middlewares held full, {SHED_COST_REQUESTS} pipelined searches, in this "
+        f"process); at the offered {bounded.rate:.0f}/s, shedding every one would take "
+        f"{cost * bounded.rate / 1e6:.2f} s of CPU a second"
+    )
+    return dataclasses.replace(report, notes=[*report.notes, note])
 
 
 async def _gateway_run(

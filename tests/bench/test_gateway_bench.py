@@ -120,3 +120,4 @@ def test_a_tiny_overload_bench_sheds_on_the_bounded_gateway_and_reports_every_fi
     targets = [n for n in report.notes if "target" in n]
     assert len(targets) == 2 and all(("met" in n) for n in targets)
     assert any(n.startswith("gateway RSS max") for n in report.notes)
+    assert any(n.startswith("one shed search costs") for n in report.notes)
