@@ -9,11 +9,12 @@ at once: 503 with `Retry-After`, in the listener's error format, without reading
 
 The check is an aiohttp middleware, the first of the app's: aiohttp calls middlewares once
 the request line and headers are parsed, before the handler runs, and the body is a stream
-(`request.content`) that nothing reads until a handler asks
-(https://docs.aiohttp.org/en/stable/web_reference.html#aiohttp.web.BaseRequest.content).
-After an answer the handler did not read the body of, aiohttp reads and discards the rest
-of it (its "lingering" close, up to 10 s) before the next request on the connection, so a
-kept-alive connection is not poisoned; a refusal whose body has not all arrived says
+(`request.content`, https://docs.aiohttp.org/en/stable/streams.html) that nothing reads
+until a handler asks (`tests/gateway/test_admission.py` sends a search that declares 10 MB
+and sends none of it: its 503 arrives). After an answer whose body the handler did not read,
+aiohttp reads and discards the rest of it before the next request on the connection (its
+"lingering" close, `RequestHandler(lingering_time=10.0)` in aiohttp/web_protocol.py, 3.14),
+so a kept-alive connection is not poisoned; a refusal whose body has not all arrived says
 `Connection: close`, so that the connection ends after that rather than waiting for more.
 
 The probes (`/healthz`, `/readyz`, `/metrics`) are neither counted nor refused: an operator

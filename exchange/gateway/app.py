@@ -5,7 +5,9 @@ network can expose each only where it belongs. The partner listener's app carrie
 node's resources as cleanup contexts (`exchange.gateway.resources`: HTTP client, store, WAL
 checkpoints, gallery, node, its life); the client listener's app takes the node from it.
 `Gateway` runs both and shuts down gracefully: it stops accepting, lets in-flight searches
-finish within a grace period, then closes every resource in reverse order.
+finish within a grace period, then closes every resource in reverse order. Each listener
+admits or refuses a request before its body is read, and bounds its open connections and
+accept backlog (`exchange.gateway.admission`, `[client]`/`[partner_listener]` in the config).
 """
 
 from __future__ import annotations
