@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import subprocess
@@ -96,6 +97,9 @@ class WanPlan:
     sigma: float = SIGMA
     seed: int = SEED
     lanes: int = 4  # each partner's dna_batch_lanes
+    # the gateway's max_searches_fanning_out in the main run; a second gateway on the same
+    # partners has no limit (0), for the baseline row without it
+    fanning_out: int = 32
     batch_max: int = 32  # each partner's dna_batch_max
     baselines: bool = True  # the 5-partner and no-latency runs beside the main one
     quick: bool = False
@@ -129,14 +133,23 @@ def _free_port() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Fixture:
-    url: str  # the gateway's client API
+    url: str  # the gateway's client API (the one the run measures)
     partners: dict[str, int]  # partner id -> port
     medians: dict[str, float]  # partner id -> median latency, s
     gateway_pid: int
     partner_pids: list[int]
+    # max_searches_fanning_out -> (client API URL, pid): every gateway started
+    gateways: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def on(self, fanning_out: int) -> Fixture:
+        """The same fixture measuring the gateway with this fan-out limit."""
+        url, pid = self.gateways[fanning_out]
+        return dataclasses.replace(self, url=url, gateway_pid=pid)
 
 
-def gateway_toml(plan: WanPlan, ports: dict[str, int], client_port: int) -> str:
+def gateway_toml(
+    plan: WanPlan, ports: dict[str, int], client_port: int, fanning_out: int, data_dir: str = "gb"
+) -> str:
     """The gateway's config for the WAN run: every partner, DNA only, WAN-sized lanes."""
     partners = "".join(
         f'\n[[partners]]\nid = "{pid}"\nurl = "http://127.0.0.1:{port}/prum/v1/messages"\n'
@@ -146,9 +159,10 @@ def gateway_toml(plan: WanPlan, ports: dict[str, int], client_port: int) -> str:
         for pid, port in ports.items()
     )
     return (
-        f'node_id = "GB"\nopen_client_api = true\ndata_dir = "gb"\n'
+        f'node_id = "GB"\nopen_client_api = true\ndata_dir = "{data_dir}"\n'
         f'feature_model = "{population.FEATURE_MODEL}"\n'
         f"search_deadline_s = {SEARCH_DEADLINE_S}\nmax_in_flight = 1024\n"
+        f"max_searches_fanning_out = {fanning_out}\n"
         f"[client]\nport = {client_port}\n[partner_listener]\nport = {_free_port()}\n{partners}"
     )
 
@@ -193,35 +207,27 @@ async def fixture(plan: WanPlan, root: Path) -> AsyncIterator[Fixture]:
                 ready = json.loads(line)
                 ports[ready["partner"]] = ready["port"]
         ports = {pid: ports[pid] for pid in ids}
-        client_port = _free_port()
-        config = root / "gateway.toml"
-        config.write_text(gateway_toml(plan, ports, client_port), encoding="utf-8")
-        gw = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli", "serve", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(root / "gateway.log").open("wb"),
-            env=env,
-        )
-        procs.append(gw)
-        url = f"http://127.0.0.1:{client_port}"
-        async with aiohttp.ClientSession() as s:
-            for _ in range(600):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with s.get(f"{url}/readyz") as r:
-                        if r.status == 200:
-                            break
-                if gw.poll() is not None:
-                    raise RuntimeError(f"the gateway stopped; see {root}/gateway.log")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"the gateway never became ready; see {root}/gateway.log")
-        yield Fixture(
-            url,
-            ports,
-            dict(zip(ids, medians, strict=True)),
-            gw.pid,
-            [p.pid for p in procs if p is not gw],
-        )
+        partner_pids = [p.pid for p in procs]
+        gateways: dict[int, tuple[str, int]] = {}
+        for limit in dict.fromkeys(
+            (plan.fanning_out, 0) if plan.baselines else (plan.fanning_out,)
+        ):
+            client_port = _free_port()
+            config = root / f"gateway-{limit}.toml"
+            toml = gateway_toml(plan, ports, client_port, limit, f"gb-{limit}")
+            config.write_text(toml, encoding="utf-8")
+            gw = subprocess.Popen(
+                [sys.executable, "-m", "exchange.cli", "serve", "--config", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=(root / f"gateway-{limit}.log").open("wb"),
+                env=env,
+            )
+            procs.append(gw)
+            url = f"http://127.0.0.1:{client_port}"
+            await _ready(url, gw, root)
+            gateways[limit] = (url, gw.pid)
+        url, pid = gateways[plan.fanning_out]
+        yield Fixture(url, ports, dict(zip(ids, medians, strict=True)), pid, partner_pids, gateways)
     finally:
         for p in procs:
             p.terminate()
@@ -230,6 +236,19 @@ async def fixture(plan: WanPlan, root: Path) -> AsyncIterator[Fixture]:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+async def _ready(url: str, gw: subprocess.Popen[bytes], root: Path) -> None:
+    async with aiohttp.ClientSession() as s:
+        for _ in range(600):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with s.get(f"{url}/readyz") as r:
+                    if r.status == 200:
+                        return
+            if gw.poll() is not None:
+                raise RuntimeError(f"the gateway stopped; see {root}/gateway-*.log")
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the gateway never became ready; see {root}/gateway-*.log")
 
 
 def search_bodies(tag: str, n: int, partners: Sequence[str], gallery: int) -> list[bytes]:
@@ -466,6 +485,7 @@ def summarise(
         after.append(o.after_last_answer)
         above.append(o.above_slowest)
     accepted = [s for s in result.sent if s.search_id is not None]
+    reasons = sorted({s.http_error for s in result.sent if s.http_error is not None})
     finished = sum(n for st, n in states.items() if st in FINAL)
     complete = [s for s in result.sent if s.status == "complete"]
     all_answered = sum(s.partners_answered == partners for s in complete)
@@ -476,6 +496,7 @@ def summarise(
         "submitted": len(result.sent),
         "accepted": len(accepted),
         "refused": len(result.sent) - len(accepted),
+        "refused_why": "; ".join(reasons)[:200] or None,
         "final_state": finished,
         "lost": len(accepted) - finished,
         "complete": len(complete),
@@ -492,6 +513,9 @@ def summarise(
         "above_slowest_p99_ms": _pct(above, 99),
         "not_matched_to_partner_logs": short,
         "gateway_cpu_ms_per_search": round(result.gateway_cpu_s / max(1, len(e2e)) * 1000, 2),
+        # CPU seconds the gateway got per second of the run: far under 1 while searches
+        # queue says the machine's other work had the cores, not the gateway's own
+        "gateway_cores_used": round(result.gateway_cpu_s / result.elapsed, 2),
         "partners_cpu_ms_per_search": round(result.partners_cpu_s / max(1, len(e2e)) * 1000, 2),
         "max_in_flight": result.max_in_flight,
         "gateway_rss_idle_mib": round(result.idle_rss_kib / 1024, 1),
@@ -515,24 +539,31 @@ async def run(plan: WanPlan) -> Report:
     with tempfile.TemporaryDirectory(prefix="prum-bench-wan-") as tmp:
         root = Path(tmp)
         async with fixture(plan, root) as fx:
-            warm = search_bodies("warm", min(100, plan.searches), ids, plan.gallery)
-            await closed_loop(fx, warm, "warm", min(50, plan.in_flight), plan.seconds)
-            runs: list[tuple[str, str, list[str], float]] = [
-                ("wan", f"{len(ids)} partners, WAN latency", ids, 1.0)
+            for limit in fx.gateways:
+                warm = search_bodies(f"warm{limit}", min(100, plan.searches), ids, plan.gallery)
+                await closed_loop(fx.on(limit), warm, "warm", min(50, plan.in_flight), 60.0)
+            limited = f"fan-out limit {plan.fanning_out}" if plan.fanning_out else "no limit"
+            runs: list[tuple[str, str, list[str], float, int]] = [
+                ("wan", f"{len(ids)} partners, WAN, {limited}", ids, 1.0, plan.fanning_out)
             ]
             if plan.baselines:
+                n, cap = len(ids), plan.fanning_out
                 runs += [
-                    ("few", f"baseline: {len(few)} partners, WAN latency", few, 1.0),
-                    ("zero", f"baseline: {len(ids)} partners, no latency", ids, 0.0),
+                    ("few", f"baseline: {len(few)} partners, WAN, {limited}", few, 1.0, cap),
+                    ("zero", f"baseline: {n} partners, no latency, {limited}", ids, 0.0, cap),
                 ]
-            for tag, name, asked, scale in runs:
-                await set_latency_scale(fx, scale)
+                if cap:
+                    runs.append(("nolimit", f"baseline: {n} partners, WAN, no limit", ids, 1.0, 0))
+            for tag, name, asked, scale, limit in runs:
+                gw = fx.on(limit)
+                await set_latency_scale(gw, scale)
                 bodies = search_bodies(tag, plan.searches, asked, plan.gallery)
-                result = await closed_loop(fx, bodies, tag, plan.in_flight, plan.seconds)
+                result = await closed_loop(gw, bodies, tag, plan.in_flight, plan.seconds)
                 accepted = [s.search_id for s in result.sent if s.search_id is not None]
-                states = await final_states(fx.url, accepted)
-                logs = await answer_logs(fx)
+                states = await final_states(gw.url, accepted)
+                logs = await answer_logs(gw)
                 row, after, _ = summarise(name, result, logs, len(asked), states)
+                row["max_searches_fanning_out"] = limit
                 rows.append(row)
                 overheads[name] = after
             medians_ms = [round(m * 1000, 1) for m in fx.medians.values()]
@@ -563,6 +594,7 @@ async def run(plan: WanPlan) -> Report:
             "seed": plan.seed,
             "dna_batch_lanes": plan.lanes,
             "dna_batch_max": plan.batch_max,
+            "max_searches_fanning_out": plan.fanning_out,
             "attempt_timeout_s": ATTEMPT_TIMEOUT_S,
             "search_deadline_s": SEARCH_DEADLINE_S,
             "client_wait_s": WAIT_S,

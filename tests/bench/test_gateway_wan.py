@@ -14,16 +14,20 @@ from exchange.gateway.config import from_mapping
 
 
 def test_a_tiny_wan_run_ends_every_search_and_matches_each_to_its_partners_answers() -> None:
-    plan = WanPlan(partners=6, in_flight=8, searches=16, seconds=30.0, gallery=10, processes=2)
+    plan = WanPlan(
+        partners=6, in_flight=8, searches=16, seconds=30.0, gallery=10, processes=2, fanning_out=4
+    )
     report = event_loop.run(run(plan))
     names = [row["run"] for row in report.rows]
     assert names == [
-        "6 partners, WAN latency",
-        "baseline: 5 partners, WAN latency",
-        "baseline: 6 partners, no latency",
+        "6 partners, WAN, fan-out limit 4",
+        "baseline: 5 partners, WAN, fan-out limit 4",
+        "baseline: 6 partners, no latency, fan-out limit 4",
+        "baseline: 6 partners, WAN, no limit",
     ]
-    for row, partners in zip(report.rows, (6, 5, 6), strict=True):
+    for row, partners, limit in zip(report.rows, (6, 5, 6, 6), (4, 4, 4, 0), strict=True):
         assert row["partners"] == partners
+        assert row["max_searches_fanning_out"] == limit
         assert row["submitted"] == 16 and row["accepted"] == 16
         assert row["lost"] == 0 and row["final_state"] == 16
         assert row["complete"] == 16 and row["all_partners_answered"] == 16
@@ -45,7 +49,8 @@ def test_thirty_partners_are_a_config_the_gateway_accepts() -> None:
     import tomllib
 
     ports = {pid: 9000 + i for i, pid in enumerate(PARTNER_IDS)}
-    config = from_mapping(tomllib.loads(gateway_toml(WanPlan(), ports, 8080)))
+    config = from_mapping(tomllib.loads(gateway_toml(WanPlan(), ports, 8080, 64)))
+    assert config.max_searches_fanning_out == 64
     assert [p.id for p in config.partners] == list(PARTNER_IDS)
     assert len(config.partners) == 30
     assert all(p.dna_batch_lanes == 4 for p in config.partners)
