@@ -707,6 +707,14 @@ def _wan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         args.partners = gateway_wan.MAX_PARTNERS
     if not isinstance(args.partners, int):
         parser.error("--partners: with --wan, a count (the WAN partners are simple nodes)")
+    given = {
+        "--dna-batch-max": args.dna_batch_max is not None,
+        "--dna-batch-linger-s": args.dna_batch_linger_s is not None,
+        "--partner-processes": args.partner_processes != len(PARTNERS),
+        "--pin": args.pin,
+    }
+    for option in (o for o, on in given.items() if on):
+        parser.error(f"{option}: not with --wan")
     plan = gateway_wan.QUICK if args.quick else gateway_wan.FULL
     plan = dataclasses.replace(
         plan,

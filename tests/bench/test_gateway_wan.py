@@ -70,6 +70,8 @@ def test_the_baseline_partners_span_the_medians() -> None:
         (["--partners", "31", "--wan"], "31 is not from 1 to 30"),
         (["--in-flight", "10"], "--in-flight: only with --wan"),
         (["--wan", "--in-flight", "0"], "0 is not from 1 to 2000"),
+        (["--wan", "--pin"], "--pin: not with --wan"),
+        (["--wan", "--dna-batch-max", "4"], "--dna-batch-max: not with --wan"),
     ],
 )
 def test_the_wan_options_are_refused_in_one_line_with_exit_2(args: list[str], message: str) -> None:
