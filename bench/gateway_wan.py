@@ -43,7 +43,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import numpy as np
@@ -103,7 +102,6 @@ class WanPlan:
     batch_max: int = 32  # each partner's dna_batch_max
     baselines: bool = True  # the 5-partner and no-latency runs beside the main one
     quick: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 FULL = WanPlan()
