@@ -35,8 +35,10 @@ search: at moderate load a process sleeps between messages and pays a wake-up pe
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -55,6 +57,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from bench import gateway_wan
 from bench.report import Plot, Report, Series, format_table, write_report
 from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
@@ -688,15 +691,58 @@ def _row(
     }
 
 
+def _partners_arg(value: str) -> str | int:
+    """`node`, `simple`, or (with --wan) a partner count."""
+    if value in ("node", "simple"):
+        return value
+    try:
+        return int_in(1, gateway_wan.MAX_PARTNERS)(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"node, simple or a partner count: {exc}") from None
+
+
+def _wan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not args.wan:
+        parser.error("--partners N (a count): only with --wan")
+    if args.partners == "node":  # the default
+        args.partners = gateway_wan.MAX_PARTNERS
+    if not isinstance(args.partners, int):
+        parser.error("--partners: with --wan, a count (the WAN partners are simple nodes)")
+    given = {
+        "--dna-batch-max": args.dna_batch_max is not None,
+        "--dna-batch-linger-s": args.dna_batch_linger_s is not None,
+        "--partner-processes": args.partner_processes != len(PARTNERS),
+        "--pin": args.pin,
+    }
+    for option in (o for o, on in given.items() if on):
+        parser.error(f"{option}: not with --wan")
+    plan = gateway_wan.QUICK if args.quick else gateway_wan.FULL
+    plan = dataclasses.replace(
+        plan,
+        partners=args.partners,
+        in_flight=args.in_flight if args.in_flight is not None else plan.in_flight,
+    )
+    return gateway_wan.main(plan, args.out)
+
+
 def main(argv: list[str]) -> int:
     parser = OneLineParser(prog="prum-exchange bench gateway", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument(
         "--partners",
-        choices=("node", "simple"),
+        type=_partners_arg,
         default="node",
         help="partner processes: the full node code (default) or simple nodes with their "
-        "state in memory (mock_partners.simple_node), which take less of the shared CPU",
+        "state in memory (mock_partners.simple_node), which take less of the shared CPU; "
+        "with --wan, how many partners (1 to 30; default 30)",
+    )
+    parser.add_argument(
+        "--wan",
+        action="store_true",
+        help="partners behind a WAN's latency, searches kept in flight (bench.gateway_wan)",
+    )
+    parser.add_argument(
+        "--in-flight", type=int_in(1, 2000), default=None, help="with --wan: searches in flight"
     )
     parser.add_argument(
         "--dna-batch-max",
@@ -736,11 +782,17 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     if args.overload:
+        if args.wan or isinstance(args.partners, int) or args.in_flight is not None:
+            parser.error("--overload: not with --wan, a partner count or --in-flight")
         from bench import gateway_overload
 
         return gateway_overload.main(
             args.quick, args.partners, args.partner_processes, args.pin, args.out
         )
+    if args.wan or isinstance(args.partners, int):
+        return _wan(parser, args)
+    if args.in_flight is not None:
+        parser.error("--in-flight: only with --wan")
     plan = QUICK if args.quick else FULL
     report = event_loop.run(
         run(

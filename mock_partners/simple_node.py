@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 
@@ -30,10 +31,18 @@ from exchange.codecs.errors import CodecError
 from exchange.gallery import NodeGallery, Thresholds
 from exchange.gateway.config import DEFAULT_CAPACITIES
 from exchange.gateway.inbound.partner_api import MAX_MESSAGE_BYTES, XML, bare_error, reply_status
-from exchange.model import CoreData, ErrorCode, Modality, PersonRecord
+from exchange.model import (
+    CoreData,
+    DnaSearchRequest,
+    Envelope,
+    ErrorCode,
+    Modality,
+    PersonRecord,
+)
 from exchange.records import core_data_of, step1_reference
 from exchange.responder import NodeRules, Responder
 from mock_partners import population
+from mock_partners.wan import Answered, AnswerLog, LatencyModel, delayed
 
 MAX_REMEMBERED_REPLIES = 100_000  # duplicate-id cache, oldest forgotten first
 
@@ -65,6 +74,15 @@ class MemoryLedger:
     ) -> bool:
         at = self._released.get((sender, reference))
         return at is not None and now - at <= within
+
+
+def probe_references(envelope: Envelope) -> tuple[str, ...]:
+    """The references a search message asks about: each DNA probe's, or the body's one."""
+    body = envelope.body
+    if isinstance(body, DnaSearchRequest):
+        return tuple(p.reference for p in body.probes)
+    reference = getattr(body, "reference", None)
+    return (reference,) if isinstance(reference, str) else ()
 
 
 class SimplePartner:
@@ -106,6 +124,7 @@ class SimplePartner:
             collections.OrderedDict()
         )
         self.answered = 0  # messages answered (not from the duplicate cache)
+        self.log = AnswerLog()  # with a latency model (`app`): every message's times
 
     def _core_data(self, reference: str) -> CoreData | None:
         record = self.records.get(reference)
@@ -113,26 +132,37 @@ class SimplePartner:
 
     def answer(self, raw: bytes, now: dt.datetime) -> tuple[int, bytes]:
         """The HTTP status and body for one message's bytes."""
+        status, body, _ = self.answer_with_references(raw, now)
+        return status, body
+
+    def answer_with_references(
+        self, raw: bytes, now: dt.datetime
+    ) -> tuple[int, bytes, tuple[str, ...]]:
+        """`answer`, with the probe references the message asked about (none if unreadable)."""
         try:
             envelope = prum_xml.decode(raw)
         except CodecError as exc:
-            return 400, bare_error(
-                self.node_id, ErrorCode.SCHEMA_INVALID, exc.reason, exc.field, now
-            )
+            error = bare_error(self.node_id, ErrorCode.SCHEMA_INVALID, exc.reason, exc.field, now)
+            return 400, error, ()
+        references = probe_references(envelope)
         h = envelope.header
         key = (h.sender, h.message_id)
         cached = self._replies.get(key)
         if cached is not None:
-            return cached
+            return (*cached, references)
         outcome = self.responder.respond(envelope, str(uuid.uuid4()), now)
         result = (reply_status(outcome.reply), prum_xml.encode(outcome.reply))
         self._replies[key] = result
         if len(self._replies) > MAX_REMEMBERED_REPLIES:
             self._replies.popitem(last=False)
         self.answered += 1
-        return result
+        return (*result, references)
 
-    def app(self) -> web.Application:
+    def app(self, latency: LatencyModel | None = None) -> web.Application:
+        """The Prüm API; with `latency`, each answer held back by a draw from it, and every
+        message logged (`self.log`, served at GET /wan/answers: references and times only;
+        `?scale=X` multiplies every later delay by X)."""
+
         async def receive(request: web.Request) -> web.Response:
             try:
                 raw = await request.read()
@@ -145,11 +175,31 @@ class SimplePartner:
                     dt.datetime.now(dt.UTC),
                 )
                 return web.Response(body=data, status=413, content_type=XML)
-            status, data = self.answer(raw, dt.datetime.now(dt.UTC))
+            if latency is None:
+                status, data = self.answer(raw, dt.datetime.now(dt.UTC))
+                return web.Response(body=data, status=status, content_type=XML)
+            received = time.monotonic()
+            status, data, refs = self.answer_with_references(raw, dt.datetime.now(dt.UTC))
+            delay = await delayed(latency, received)
+            self.log.add(Answered(refs, received, delay, time.monotonic(), status))
             return web.Response(body=data, status=status, content_type=XML)
+
+        async def answers(request: web.Request) -> web.Response:
+            assert latency is not None
+            scale = request.query.get("scale")
+            if scale is not None:  # a bench fixture's switch: 0 for answers without latency
+                try:
+                    latency.scale = max(0.0, float(scale))
+                except ValueError:
+                    return web.json_response({"error": "scale: a number"}, status=400)
+            return web.json_response(
+                {"partner": self.node_id, "answers": [a.as_json() for a in self.log.entries]}
+            )
 
         app = web.Application(client_max_size=MAX_MESSAGE_BYTES)
         app.router.add_post("/prum/v1/messages", receive)
+        if latency is not None:
+            app.router.add_get("/wan/answers", answers)
         return app
 
 
@@ -176,8 +226,11 @@ async def running_simple_partner(
     offset: int = 0,
     daily_capacity: int | None = None,
     with_fingerprints: bool = True,
+    latency: LatencyModel | None = None,
 ) -> AsyncIterator[dict[str, object]]:
-    """A seeded simple partner listening on loopback; yields its ready line's fields."""
+    """A seeded simple partner listening on loopback; yields its ready line's fields.
+
+    With `latency`, every answer is held back by a draw from it (`SimplePartner.app`)."""
     subjects = range(offset, offset + gallery_size)
     partner = seeded(
         partner_id,
@@ -186,7 +239,7 @@ async def running_simple_partner(
         with_fingerprints=with_fingerprints,
         daily_capacity=daily_capacity,
     )
-    runner = web.AppRunner(partner.app(), access_log=None)
+    runner = web.AppRunner(partner.app(latency), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", port)
@@ -197,6 +250,7 @@ async def running_simple_partner(
             "port": bound,
             "records": len(partner.gallery),
             "simple": True,
+            **({} if latency is None else {"median_ms": round(latency.median_s * 1000, 3)}),
         }
     finally:
         await runner.cleanup()

@@ -7,6 +7,8 @@ feature_model = "synthetic-face-512-v1"
 face_dim = 512
 search_deadline_s = 10.0          # a search ends `partial` at its deadline
 max_in_flight = 256               # outbound messages in flight, all partners together
+max_searches_fanning_out = 0      # searches fanning out at once, the rest wait their turn
+                                  # (stored, acknowledged); 0: no limit
 
 [client]                          # the JSON API for UK services
 host = "127.0.0.1"
@@ -237,6 +239,9 @@ class GatewayConfig:
     face_dim: int = 512
     search_deadline_s: float = 10.0
     max_in_flight: int = 256
+    # Searches fanning out at once; the others wait their turn before the fan-out
+    # (`search_tasks.SearchTasks`). 0: no limit.
+    max_searches_fanning_out: int = 0
     follow_up_window_s: float = FOLLOW_UP_WINDOW_S
     client: Listener | None = field(default_factory=lambda: Listener(port=8080))  # None: off
     partner_listener: Listener = field(default_factory=lambda: Listener(port=8443))
@@ -274,8 +279,8 @@ class GatewayConfig:
 TOP_KEYS = (
     "node_id", "data_dir", "feature_model", "face_dim", "search_deadline_s", "max_in_flight",
     "idle_timeout_s", "index_save_interval_s", "housekeeping_interval_s", "reply_retention_s",
-    "search_retention_s", "open_client_api", "client", "partner_listener", "thresholds",
-    "gallery", "tls", "clients", "partners",
+    "search_retention_s", "max_searches_fanning_out", "open_client_api", "client",
+    "partner_listener", "thresholds", "gallery", "tls", "clients", "partners",
 )  # fmt: skip
 PARTNER_KEYS = (
     "id", "url", "dialect", "profile", "modalities", "timeout_s", "retries", "max_in_flight",
@@ -353,6 +358,13 @@ def _batch_linger(doc: Mapping[str, Any], where: str) -> float:
     value: float = _get(doc, "dna_batch_linger_s", float, DNA_BATCH_LINGER_S, where)
     if not 0 <= value <= MAX_DNA_BATCH_LINGER_S:
         raise ConfigError(f"{where}dna_batch_linger_s: 0 to {MAX_DNA_BATCH_LINGER_S:g} seconds")
+    return value
+
+
+def _non_negative_int(doc: Mapping[str, Any], key: str) -> int:
+    value: int = _get(doc, key, int, 0, "")
+    if value < 0:
+        raise ConfigError(f"{key}: 0 (no limit) or more")
     return value
 
 
@@ -532,6 +544,7 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         reply_retention_s=_at_least(doc, "reply_retention_s", 7 * 86400.0, 3600.0),
         search_retention_s=_search_retention(doc, FOLLOW_UP_WINDOW_S),
         max_in_flight=_get(doc, "max_in_flight", int, 256, ""),
+        max_searches_fanning_out=_non_negative_int(doc, "max_searches_fanning_out"),
         client=_listener(doc, "client", 8080),
         partner_listener=_listener(doc, "partner_listener", 8443),
         thresholds=thresholds,

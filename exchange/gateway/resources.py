@@ -47,6 +47,7 @@ from exchange.gateway.outbound.fanout import run_search
 from exchange.gateway.outbound.http_client import HttpClient
 from exchange.gateway.outbound.partner_client import PartnerClient
 from exchange.gateway.outbound.send import PartnerLink
+from exchange.gateway.search_tasks import SearchTasks
 from exchange.gateway.state.audit import AuditEntry, AuditLog
 from exchange.gateway.state.checkpoint import SAFETY_NET_PAGES, CheckpointStats, WalCheckpointer
 from exchange.gateway.state.group_commit import GroupCommit
@@ -211,6 +212,7 @@ async def node(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
         links=_links(config, app[HTTP], metrics, writes, audit, db),
         auth=Authenticator(config.clients),
+        searches=SearchTasks(config.max_searches_fanning_out),
     )
     shared.append(app[NODE])
     yield

@@ -43,6 +43,8 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ("reply_retention_s = 60", "reply_retention_s"),
         ("search_retention_s = 86400", "search_retention_s"),  # under the 48 h window
         ("search_retention_s = -1", "search_retention_s"),
+        ("max_searches_fanning_out = -1", "max_searches_fanning_out: 0 .no limit. or more"),
+        ("max_searches_fanning_out = 1.5", "max_searches_fanning_out: expected int"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_failures = 0', "breaker_failures"),
         ('[[partners]]\nid = "DE"\nurl = "http://x"\nbreaker_reset_s = -1', "breaker_reset_s"),
         ('[[clients]]\nid = "a"\ntoken_sha256 = "abc"', "token_sha256"),

@@ -308,12 +308,14 @@ async def run_search(
             await _end_unreadable(node, search, refused)
             return
     bodies = build_bodies(record, search.modalities, search.max_candidates)
-    # A resumed search resends its messages alone, under the ids they had (partner_client),
-    # or its DNA probe under the id of the batch it went in (`DnaBatcher.resend`).
-    busy = frozenset() if resumed else busy_partners(node)
-    pending = [r for r in search.results if r.status == "pending"]
-    plans = plan_messages(node, search, record, bodies, pending, busy)
-    granted = await node.writes.run(lambda: reserve_and_audit_sends(node, search, plans))
-    apply_capacity(plans, granted)
-    statuses, unrecorded = await _gather(node, search, plans, deadline)
-    await _finish(node, search_id, statuses, unrecorded, started)
+    async with node.searches.fanning_out():  # its turn (config max_searches_fanning_out)
+        # A resumed search resends its messages alone, under the ids they had
+        # (partner_client), or its DNA probe under the id of the batch it went in
+        # (`DnaBatcher.resend`).
+        busy = frozenset() if resumed else busy_partners(node)
+        pending = [r for r in search.results if r.status == "pending"]
+        plans = plan_messages(node, search, record, bodies, pending, busy)
+        granted = await node.writes.run(lambda: reserve_and_audit_sends(node, search, plans))
+        apply_capacity(plans, granted)
+        statuses, unrecorded = await _gather(node, search, plans, deadline)
+        await _finish(node, search_id, statuses, unrecorded, started)
