@@ -20,7 +20,7 @@ import structlog
 from aiohttp import web
 
 from exchange.codecs import uk_json
-from exchange.gallery import NodeGallery
+from exchange.gallery import Gallery
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.metrics import Metrics
@@ -46,7 +46,7 @@ class Node:
     store: Store
     writes: GroupCommit  # hot-path writes, many per commit
     audit: AuditLog
-    gallery: NodeGallery
+    gallery: Gallery  # embedded, or sharded over Ray (`exchange.gallery_ray`)
     responder: Responder
     metrics: Metrics
     links: Mapping[str, PartnerLink]  # partner id -> its client (and DNA batcher)
@@ -95,12 +95,23 @@ class Node:
         return reference, version
 
     def erase(self, key: str) -> RecordRow | None:
-        """Erase a record from SQLite and the gallery; a later follow-up finds nothing."""
+        """Erase a record from the gallery and SQLite; a later follow-up finds nothing.
+
+        The gallery first: if it cannot take the record out now (a shard is down:
+        `GalleryUnavailable`), nothing is erased and the caller may try again, so a
+        partner is never answered from a record the store no longer holds. If SQLite then
+        refuses, the record goes back into the gallery.
+        """
         row = self.store.get_record(key)
-        if row is None or not self.store.delete_record(key):
+        if row is None:
             return None
         self.gallery.remove(row.reference)
-        return row
+        try:
+            deleted = self.store.delete_record(key)
+        except Exception:
+            self.gallery.add(row.reference, uk_json.record_from_json(json.loads(row.record_json)))
+            raise
+        return row if deleted else None
 
 
 NODE: web.AppKey[Node] = web.AppKey("node", Node)

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
-from exchange.gallery import GalleryError
+from exchange.gallery import GalleryError, GalleryUnavailable
 from exchange.gateway.auth import Client
 from exchange.gateway.client.idempotency import (
     Attempt,
@@ -34,6 +34,7 @@ from exchange.gateway.client.views import hit_json, search_json
 from exchange.gateway.errors import (
     Busy,
     Conflict,
+    GalleryIncomplete,
     InvalidRecord,
     InvalidRequest,
     NotConfirmed,
@@ -285,6 +286,8 @@ async def _enrol(
             reference, _ = node.enrol(pnc_id, record, keep_key)
     except GalleryError as exc:
         raise ProfileRejected(str(exc)) from exc
+    except GalleryUnavailable as exc:  # nothing enrolled: the client may try again
+        raise GalleryIncomplete(exc.message) from exc
     except KeyTakenError:
         raise
     except ConflictError as exc:
@@ -300,8 +303,11 @@ async def delete_record(request: web.Request) -> web.Response:
         pnc_id = parse_pnc(request.match_info["pnc_id"])
     except IdentifierError as exc:
         raise InvalidRequest(str(exc), "pnc_id") from exc
-    async with node.gallery_writes:
-        row = node.erase(pnc_id)
+    try:
+        async with node.gallery_writes:
+            row = node.erase(pnc_id)
+    except GalleryUnavailable as exc:  # nothing erased: the client may try again
+        raise GalleryIncomplete(exc.message) from exc
     if row is None:
         raise NotFound("no record under this PNC ID", "pnc_id")
     _audit(
