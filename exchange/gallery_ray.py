@@ -148,8 +148,19 @@ class GalleryShard:
             return str(exc)
         return None
 
+    def add_many(self, items: Sequence[tuple[str, PersonRecord]]) -> list[Refused | None]:
+        return [self.add(reference, record) for reference, record in items]
+
     def remove(self, reference: str) -> bool:
         return self.gallery.remove(reference)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """The shard's index bytes by modality (as the matchers count them)."""
+        return {
+            "dna": self.gallery.dna.nbytes(),
+            "face": self.gallery.face.memory_bytes() if len(self.gallery.face) else 0,
+            "fingerprint": sum(self.gallery.fingerprints.memory_bytes().values()),
+        }
 
     def save(self, directory: str, version: str) -> None:
         self.gallery.save(shard_directory(Path(directory), self.shard), version)
@@ -253,17 +264,17 @@ class RayGallery:
 
     def _gather(
         self,
-        call: Callable[[Any], Any],
+        call: Callable[[int, Any], Any],
         which: Sequence[int] | None = None,
         timeout_s: float | None = -1.0,
     ) -> list[Any]:
-        """Call every shard (or `which`), waiting at most `timeout_s` (default the gallery's;
-        None: no limit) for all; their answers in shard order, or `GalleryUnavailable`
-        naming the shards that did not answer."""
+        """`call(shard, actor)` for every shard (or `which`), waiting at most `timeout_s`
+        (default the gallery's; None: no limit) for all; their answers in shard order, or
+        `GalleryUnavailable` naming the shards that did not answer."""
         ray = _ray()
         exc_types = (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError)
         which = range(len(self._actors)) if which is None else which
-        refs = [call(self._actors[i]) for i in which]
+        refs = [call(i, self._actors[i]) for i in which]
         wait = self.timeout_s if timeout_s == -1.0 else timeout_s
         deadline = None if wait is None else time.monotonic() + wait
         answers: list[Any] = []
@@ -295,32 +306,54 @@ class RayGallery:
     def shard_statuses(self) -> tuple[ShardStatus, ...]:
         """Each shard's status now (its record count when up), asked with `timeout_s`."""
         try:
-            counts = self._gather(lambda a: a.count.remote())
+            counts = self._gather(lambda _, a: a.count.remote())
         except GalleryUnavailable as exc:
             return exc.shards
         return tuple(ShardStatus(i, "up", n) for i, n in enumerate(counts))
 
     def __len__(self) -> int:
-        return sum(self._gather(lambda a: a.count.remote()))
+        return sum(self._gather(lambda _, a: a.count.remote()))
 
     def __contains__(self, reference: object) -> bool:
         if not isinstance(reference, str):
             return False
         owner = self._owner(reference)
-        (held,) = self._gather(lambda a: a.contains.remote(reference), [owner])
+        (held,) = self._gather(lambda _, a: a.contains.remote(reference), [owner])
         return bool(held)
 
     # -- writes --------------------------------------------------------------------------
 
     def add(self, reference: str, record: PersonRecord) -> None:
         owner = self._owner(reference)
-        (refused,) = self._gather(lambda a: a.add.remote(reference, record), [owner])
+        (refused,) = self._gather(lambda _, a: a.add.remote(reference, record), [owner])
         if refused is not None:
             raise GalleryError(refused)
 
+    def add_many(self, items: Sequence[tuple[str, PersonRecord]]) -> list[str | None]:
+        """Enrol many records, one call per shard (a bulk load); each one's refusal or None."""
+        by_shard: dict[int, list[int]] = {}
+        for n, (reference, _) in enumerate(items):
+            by_shard.setdefault(self._owner(reference), []).append(n)
+        shards = sorted(by_shard)
+        answers = self._gather(
+            lambda i, a: a.add_many.remote([items[n] for n in by_shard[i]]),
+            shards,
+            timeout_s=None,
+        )
+        out: list[str | None] = [None] * len(items)
+        for shard, refused in zip(shards, answers, strict=True):
+            for n, why in zip(by_shard[shard], refused, strict=True):
+                out[n] = why
+        return out
+
+    def memory_bytes(self) -> list[dict[str, int]]:
+        """Each shard's index bytes by modality."""
+        found: list[dict[str, int]] = self._gather(lambda _, a: a.memory_bytes.remote())
+        return found
+
     def remove(self, reference: str) -> bool:
         owner = self._owner(reference)
-        (removed,) = self._gather(lambda a: a.remove.remote(reference), [owner])
+        (removed,) = self._gather(lambda _, a: a.remove.remote(reference), [owner])
         return bool(removed)
 
     # -- index files ---------------------------------------------------------------------
@@ -329,7 +362,7 @@ class RayGallery:
         """Each shard writes its files under `directory/shard-i` (a path its node can
         reach: one machine, or storage shared by the cluster)."""
         directory.mkdir(parents=True, exist_ok=True)
-        self._gather(lambda a: a.save.remote(str(directory), version))
+        self._gather(lambda _, a: a.save.remote(str(directory), version))
 
     def load_files(self, directory: Path, version: str) -> bool:
         """Every shard loads its files if stamped `version`, else rebuilds its share from
@@ -340,7 +373,7 @@ class RayGallery:
         """Where each shard's share came from: "index files", "sqlite" or "current"."""
         # No time limit: a shard rebuilding millions of records from SQLite takes minutes.
         found: list[str] = self._gather(
-            lambda a: a.fill.remote(str(directory), version), timeout_s=None
+            lambda _, a: a.fill.remote(str(directory), version), timeout_s=None
         )
         return found
 
@@ -356,7 +389,7 @@ class RayGallery:
         self, profiles: Sequence[DnaProfile], limit: int
     ) -> list[list[Candidate] | GalleryError]:
         """One call per shard for all the probes (a DNA message's batch), merged per probe."""
-        answers = self._gather(lambda a: a.dna.remote(list(profiles), limit))
+        answers = self._gather(lambda _, a: a.dna.remote(list(profiles), limit))
         out: list[list[Candidate] | GalleryError] = []
         for p in range(len(profiles)):
             parts = [answer[p] for answer in answers]
@@ -364,16 +397,16 @@ class RayGallery:
             if refused is not None:
                 out.append(GalleryError(refused))
             else:
-                out.append(_merge(parts, dna_rank, limit))
+                out.append(merge_ranked(parts, dna_rank, limit))
         return out
 
     def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]:
-        answers = self._gather(lambda a: a.face.remote(template, limit))
-        return scored_candidates(_merge(_accepted(answers), score_rank, limit))
+        answers = self._gather(lambda _, a: a.face.remote(template, limit))
+        return scored_candidates(merge_ranked(_accepted(answers), score_rank, limit))
 
     def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]:
-        answers = self._gather(lambda a: a.fingerprints.remote(fingerprints, limit))
-        return scored_candidates(_merge(_accepted(answers), score_rank, limit))
+        answers = self._gather(lambda _, a: a.fingerprints.remote(fingerprints, limit))
+        return scored_candidates(merge_ranked(_accepted(answers), score_rank, limit))
 
     def close(self) -> None:
         """End the shards this process owns (detached shards are left to the cluster)."""
@@ -391,7 +424,7 @@ def _accepted(answers: Sequence[list[T] | Refused]) -> list[list[T]]:
     return [a for a in answers if not isinstance(a, str)]
 
 
-def _merge(parts: Iterable[list[T]], key: Callable[[T], Any], limit: int) -> list[T]:
+def merge_ranked(parts: Iterable[list[T]], key: Callable[[T], Any], limit: int) -> list[T]:
     """The top `limit` of the shards' answers, each already ordered by `key`."""
     merged = [item for part in parts for item in part]
     merged.sort(key=key)

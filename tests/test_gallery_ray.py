@@ -38,6 +38,7 @@ from exchange.model import (
     PersonRecord,
     SearchReply,
 )
+from exchange.records import step1_reference
 from exchange.translate import Outbound, record_to_envelope
 from mock_partners import population
 from mock_partners.cluster import partner_node_config
@@ -115,7 +116,7 @@ PROBES = _probes()
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(probe=st.sampled_from(PROBES), limit=st.integers(1, 12))
 def test_sharded_searches_equal_the_local_gallery(
@@ -189,12 +190,16 @@ def test_a_killed_shard_gives_a_typed_error_never_a_no_hit_then_recovers(
     for reference, record in records:
         local.add(reference, record)
     source = StoreShardSource(str(db))
-    sharded = RayGallery(_settings(), shards=2, name="failure", source=source, timeout_s=0.3)
+    sharded = RayGallery(_settings(), shards=2, name="failure", source=source, timeout_s=30.0)
     probes = [p.record for p in population.people(SEED, [0, 1, 2, 5, 8, 13], capture=1)]
     try:
         sharded.fill(tmp_path / "indexes", source.version())  # each shard rebuilt its share
         for probe in probes:
             _assert_same(local, sharded, probe, 5)
+        # A restarting shard (a new worker process importing numpy and FAISS, then its
+        # rebuild) takes far longer than this; a loaded machine may make the live one late
+        # too, which must equally give the typed error.
+        sharded.timeout_s = 0.05
         ray.kill(sharded.actors[0], no_restart=False)
         outages, answers = 0, 0
         deadline = time.monotonic() + 60
@@ -205,13 +210,14 @@ def test_a_killed_shard_gives_a_typed_error_never_a_no_hit_then_recovers(
                 found = sharded.search_dna(probe.dna, 5)
             except GalleryUnavailable as exc:
                 outages += 1
-                assert {s.shard: s.status for s in exc.shards}[0] == "down"
-                assert "shard 0 of 2" in exc.message
+                down = [s.shard for s in exc.shards if s.status == "down"]
+                assert down and all(f"shard {i} of 2" in exc.message for i in down)
                 continue
             assert found == local.search_dna(probe.dna, 5)  # a full answer, never a partial one
             answers += 1
         assert outages > 0, "the killed shard was never seen down"
         assert answers == len(probes), "the shard did not come back within 60 s"
+        sharded.timeout_s = 30.0
         statuses = sharded.shard_statuses()
         assert [(s.status, s.records) for s in statuses] == [
             ("up", sum(shard_of(r, 2) == i for r, _ in records)) for i in range(2)
@@ -237,7 +243,7 @@ def _dna_search(sender: str, receiver: str, probe: PersonRecord, message_id: str
 def test_a_gateway_on_ray_answers_partners_and_refuses_typed_while_a_shard_is_down(
     cluster: None, tmp_path: Path
 ) -> None:
-    gallery = GalleryConfig(backend="ray", address="local", shards=2, shard_timeout_s=0.5)
+    gallery = GalleryConfig(backend="ray", address="local", shards=2, shard_timeout_s=30.0)
     cfg = replace(
         partner_node_config("DE", tmp_path / "DE"),
         gallery=gallery,
@@ -267,6 +273,15 @@ def test_a_gateway_on_ray_answers_partners_and_refuses_typed_while_a_shard_is_do
 
                 owner = shard_of(people[4].record.reference or "", 2)
                 assert isinstance(node.gallery, RayGallery)
+                newcomer = next(
+                    p.record
+                    for p in population.people(SEED, list(range(100, 140)), "DE")
+                    if shard_of(step1_reference(p.record), 2) == owner
+                )
+                newcomer_json = uk_json.record_to_json(newcomer)
+                newcomer_pnc = newcomer.identifiers.pnc_id or ""
+                records = f"http://127.0.0.1:{gw.client_port}/v1/records"
+                node.gallery.timeout_s = 0.2  # far less than a restart takes (see above)
                 ray.kill(node.gallery.actors[owner], no_restart=False)
                 # Until the shard is back: typed 503s, or full answers (a hit), never a no-hit.
                 outages, recovered, n = 0, False, 1
@@ -280,8 +295,18 @@ def test_a_gateway_on_ray_answers_partners_and_refuses_typed_while_a_shard_is_do
                         assert r.headers["Retry-After"] == "5"
                         assert isinstance(body, ErrorBody)
                         assert body.code is ErrorCode.TEMPORARILY_UNAVAILABLE
-                        assert f"shard {owner} of 2" in body.message
+                        assert "shard" in body.message and "of 2" in body.message
                         outages += 1
+                        if outages == 1:  # an enrolment meanwhile: refused, nothing stored
+                            async with s.post(records, json=newcomer_json) as r:
+                                refused = await r.json()
+                                enrol_status = r.status
+                            if enrol_status == 503:
+                                assert refused["error"]["code"] == "gallery_unavailable"
+                                assert "of 2" in refused["error"]["message"]
+                                assert node.store.get_record(newcomer_pnc) is None
+                            else:  # the shard was back already
+                                assert enrol_status == 201
                         async with s.get(ready) as r:
                             shards = (await r.json())["gallery_shards"]
                         assert {x["status"] for x in shards} <= {"up", "down"}
@@ -290,12 +315,33 @@ def test_a_gateway_on_ray_answers_partners_and_refuses_typed_while_a_shard_is_do
                     assert status == 200 and isinstance(body, SearchReply) and body.hit
                     recovered = outages > 0
                 assert outages and recovered, (outages, recovered)
+                node.gallery.timeout_s = 30.0
                 async with s.get(ready) as r:
                     ready_now = await r.json()
                 assert ready_now["status"] == "ready"
-                assert ready_now["gallery_records"] == len(people)
+                enrolled = node.store.get_record(newcomer_pnc) is not None
+                assert ready_now["gallery_records"] == len(people) + enrolled
                 assert [x["status"] for x in ready_now["gallery_shards"]] == ["up", "up"]
         finally:
             await gw.stop()
 
     asyncio.run(main())
+
+
+def test_bench_match_on_ray_reports_each_shard_count_beside_local(
+    cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import match as bench_match
+
+    argv = ["--backend", "ray", "--shards", "1,2", "--ray-size", "30", "--queries", "5"]
+    assert bench_match.main([*argv, "--clients", "2", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "match-ray.json").read_text())
+    rows = report["rows"]
+    runs = [(r["backend"], r["shards"]) for r in rows[::3]]
+    assert runs == [("local", 0), ("ray", 1), ("ray", 2)]
+    assert {r["modality"] for r in rows} == {"dna", "face", "fingerprint"}
+    for row in rows[3:]:
+        assert row["identical"] == "yes" and row["differing_probes"] == 0
+        assert row["qps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0 and row["merge_us"] > 0
+        assert row["bytes_per_template"] > 0
+    assert capsys.readouterr().out.rstrip().endswith("identical: yes")
