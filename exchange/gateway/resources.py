@@ -153,10 +153,18 @@ async def gallery(app: web.Application) -> AsyncIterator[None]:
 
 
 def shard_name(config: GatewayConfig) -> str:
-    """The shard actors' name prefix: one set per store, so that gateway processes over the
-    same SQLite file share their shards, and other nodes on the cluster have their own."""
-    where = hashlib.blake2b(str(store_path(config).resolve()).encode(), digest_size=6)
-    return f"gallery-{config.node_id}-{where.hexdigest()}"
+    """The shard actors' name prefix: one set per store and gallery configuration, so that
+    gateway processes over the same SQLite file with the same `[gallery]` share their
+    shards, while another node, or the same one configured otherwise (more shards, another
+    face index), gets shards of its own rather than ones built under other settings."""
+    g = config.gallery
+    what = (
+        f"{store_path(config).resolve()}|{g.shards}|{g.face_index}|{g.face_search}"
+        f"|{g.dna_microvariants}|{config.feature_model}|{config.face_dim}"
+        f"|{sorted(config.thresholds.items())}"
+    )
+    digest = hashlib.blake2b(what.encode(), digest_size=6).hexdigest()
+    return f"gallery-{config.node_id}-{g.shards}x-{digest}"
 
 
 def _ray_gallery(config: GatewayConfig, thresholds: Thresholds) -> RayGallery:
