@@ -49,7 +49,7 @@ from exchange.gateway.state.audit import AuditEntry, ClientEvent, Direction, Out
 from exchange.gateway.state.store import ConflictError, HitRow, KeyTakenError, SearchRow
 from exchange.identifiers import IdentifierError, parse_pnc
 from exchange.model import MessageType, Purpose
-from exchange.records import record_of_core_data
+from exchange.records import record_of_core_data, step1_reference
 
 MAX_RUNNING_SEARCHES = 2000  # beyond this, new searches wait their turn at the client (503)
 
@@ -283,7 +283,10 @@ async def _enrol(
 
     try:
         async with node.gallery_writes:  # not while the index files are being saved
-            reference, _ = node.enrol(pnc_id, record, keep_key)
+            remote = node.gallery.remote
+            if remote:  # a shard round trip: off the event loop, before the store's commit
+                await asyncio.to_thread(node.gallery.add, step1_reference(record), record)
+            reference, _ = node.enrol(pnc_id, record, keep_key, in_gallery=remote)
     except GalleryError as exc:
         raise ProfileRejected(str(exc)) from exc
     except GalleryUnavailable as exc:  # nothing enrolled: the client may try again
@@ -305,7 +308,10 @@ async def delete_record(request: web.Request) -> web.Response:
         raise InvalidRequest(str(exc), "pnc_id") from exc
     try:
         async with node.gallery_writes:
-            row = node.erase(pnc_id)
+            remote = node.gallery.remote
+            if remote and (held := node.store.get_record(pnc_id)) is not None:
+                await asyncio.to_thread(node.gallery.remove, held.reference)  # off the loop
+            row = node.erase(pnc_id, in_gallery=not remote)
     except GalleryUnavailable as exc:  # nothing erased: the client may try again
         raise GalleryIncomplete(exc.message) from exc
     if row is None:
