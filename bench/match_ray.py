@@ -12,7 +12,8 @@ For each backend and modality: single searches one after another (p50, p99), and
 with `--clients` threads searching at once (what a gateway does under load); `identical`: every
 probe's candidate list (references, scores, match types, order) equals the local one;
 `merge_us`: the merge of the shards' answers alone (timed on the same answers, in the caller);
-`call_overhead_ms`: p50 minus the local p50. Memory per template is what each shard's
+`call_overhead_ms`: p50 minus the local p50. FAISS runs on one OpenMP thread on both sides
+(the actors' default under Ray). Memory per template is what each shard's
 matchers hold (`GalleryShard.memory_bytes`), summed. On one machine all shards share its cores:
 throughput per shard is what a shard of this machine serves, not a cluster's scaling.
 """
@@ -138,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
     probes = _probes(n_probes, size, seed)
     print(f"generated in {time.perf_counter() - t0:.1f} s", flush=True)
     settings = GallerySettings(population.FEATURE_MODEL, population.FACE_DIM, Thresholds())
+    # Like for like: Ray starts actor workers with OMP_NUM_THREADS=1 (seen in this project's
+    # Ray 2.60: a num_cpus=0 actor reports faiss.omp_get_max_threads() == 1), so the local
+    # baseline's FAISS runs on one OpenMP thread too.
+    import faiss
+
+    faiss.omp_set_num_threads(1)
     local: NodeGallery = settings.build()
     t0 = time.perf_counter()
     for reference, record in records:
@@ -238,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
             "records": size,
             "probes": n_probes,
             "clients": clients,
+            "faiss_threads": 1,
             "k": K,
             "ray": str(ray.__version__),
         },

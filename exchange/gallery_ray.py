@@ -249,7 +249,6 @@ class RayGallery:
             ).remote(i, shards, settings, None if index_dir is None else str(index_dir), source)
             for i in range(shards)
         ]
-        self._last: list[ShardStatus] = [ShardStatus(i, "up") for i in range(shards)]
 
     @property
     def shards(self) -> int:
@@ -288,8 +287,6 @@ class RayGallery:
                 reason = "no answer in time" if isinstance(exc, TimeoutError) else "actor down"
                 statuses[i] = ShardStatus(i, "down", reason=reason)
                 answers.append(None)
-        for i, status in statuses.items():
-            self._last[i] = status
         down = [s for s in statuses.values() if s.status == "down"]
         if down:
             raise GalleryUnavailable(
