@@ -137,4 +137,7 @@ async def save_indexes_periodically(
                 node.log.warning("gallery_not_saved", reason=str(exc))
                 continue
         saved = version
-        node.log.info("gallery_saved", version=version, records=len(node.gallery))
+        if node.gallery.remote:  # counting asks every shard: not from the event loop
+            node.log.info("gallery_saved", version=version)
+        else:
+            node.log.info("gallery_saved", version=version, records=len(node.gallery))

@@ -171,7 +171,12 @@ def _ray_gallery(config: GatewayConfig, thresholds: Thresholds) -> RayGallery:
     """Join (or start) the Ray cluster and create or find this node's shard actors."""
     from exchange.gallery_ray import GallerySettings, RayGallery, connect  # Ray: optional
 
-    connect(config.gallery.address)
+    try:
+        connect(config.gallery.address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:  # ray.init's refusals
+        raise ConfigError(
+            f"gallery.address: cannot join the Ray cluster at {config.gallery.address!r}: {exc}"
+        ) from exc
     settings = GallerySettings(
         feature_model=config.feature_model,
         face_dim=config.face_dim,
