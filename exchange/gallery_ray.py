@@ -116,9 +116,11 @@ class GalleryShard:
             self.fill(index_dir, source.version())
 
     def fill(self, index_dir: str | None, version: str) -> str:
-        """Load the shard's index files when stamped `version`, else rebuild from the source."""
+        """Load the shard's index files when stamped `version`, else rebuild from the source;
+        where its share came from ("index files", "sqlite", or "empty" with no source).
+        Already at `version` (filled at its start, or by another gateway): nothing to do."""
         if self.version == version:
-            return "current"
+            return self.filled_from
         if index_dir is not None:
             where = shard_directory(Path(index_dir), self.shard)
             if self.gallery.load_files(where, version):
@@ -363,11 +365,11 @@ class RayGallery:
 
     def load_files(self, directory: Path, version: str) -> bool:
         """Every shard loads its files if stamped `version`, else rebuilds its share from
-        its source; True if all came from index files (or were current already)."""
-        return all(s in ("index files", "current") for s in self.fill(directory, version))
+        its source; True if every share came from index files."""
+        return all(s == "index files" for s in self.fill(directory, version))
 
     def fill(self, directory: Path, version: str) -> list[str]:
-        """Where each shard's share came from: "index files", "sqlite" or "current"."""
+        """Where each shard's share came from: "index files", "sqlite" or "empty"."""
         # No time limit: a shard rebuilding millions of records from SQLite takes minutes.
         found: list[str] = self._gather(
             lambda _, a: a.fill.remote(str(directory), version), timeout_s=None

@@ -345,3 +345,41 @@ def test_bench_match_on_ray_reports_each_shard_count_beside_local(
         assert row["qps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0 and row["merge_us"] > 0
         assert row["bytes_per_template"] > 0
     assert capsys.readouterr().out.rstrip().endswith("identical: yes")
+
+
+def test_a_gateway_on_ray_saves_each_shard_and_starts_again_from_the_files(
+    cluster: None, tmp_path: Path
+) -> None:
+    import structlog
+
+    from exchange.gateway.app import running_node
+    from exchange.gateway.state.store import Store
+
+    cfg = replace(
+        partner_node_config("DE", tmp_path / "DE"),
+        gallery=GalleryConfig(backend="ray", address="local", shards=2, shard_timeout_s=30.0),
+    )
+    people = population.people(SEED, list(range(6)), "DE", with_fingerprints=False)
+    (probe,) = population.people(SEED, [2], "DE", capture=1, with_fingerprints=False)
+
+    async def run(enrol: bool) -> tuple[list[str], list[str]]:
+        with structlog.testing.capture_logs() as logs:
+            async with running_node(cfg) as node:
+                if enrol:
+                    for person in people:
+                        node.enrol(person.record.identifiers.pnc_id or "", person.record)
+                assert probe.record.face is not None
+                found = await asyncio.to_thread(node.gallery.search_face, probe.record.face, 3)
+        sources = [str(e["source"]) for e in logs if e["event"] == "gallery_loaded"]
+        return sources, [c.reference for c in found]
+
+    asyncio.run(run(enrol=True))  # a clean stop: every shard writes its files
+    store = Store.open(tmp_path / "DE" / "gateway.sqlite3")
+    version = str(store.gallery_version())
+    store.close()
+    for shard in range(2):
+        stamp = tmp_path / "DE" / "indexes" / f"shard-{shard}" / "references.json"
+        assert json.loads(stamp.read_text())["version"] == version
+    sources, found = asyncio.run(run(enrol=False))  # new shard actors, from the files
+    assert sources == ["index files"]
+    assert found[0] == people[2].record.reference
