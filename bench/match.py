@@ -510,7 +510,26 @@ def main(argv: Sequence[str]) -> int:
         "--cache", type=Path, default=None, help="keep generated face templates in this folder"
     )
     parser.add_argument("--skip-fingerprint", action="store_true")
+    # The gallery sharded over Ray beside the local one (bench.match_ray, issue 24).
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: the gateway's gallery sharded over Ray actors beside the local one "
+        "(bench.match_ray); local: the face and fingerprint matchers above",
+    )
+    parser.add_argument(
+        "--shards", type=int_list(1, 256), default=[1, 2, 4], help="ray: shard counts"
+    )
+    parser.add_argument("--ray-size", type=SIZE, default=None, help="ray: subjects enrolled")
+    parser.add_argument(
+        "--clients", type=int_in(1, 256), default=8, help="ray: threads searching at once"
+    )
     args = parser.parse_args(list(argv))
+    if args.backend == "ray":
+        from bench.match_ray import run as run_sharded
+
+        return run_sharded(args)
     if args.face_search and args.face_index is None:
         parser.error("--face-search: needs --face-index (the default set has its own)")
     if args.face_index is not None:

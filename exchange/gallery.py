@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -36,6 +38,75 @@ from matchers.fingerprint import FingerprintGallery
 
 class GalleryError(ValueError):
     """A probe the gallery cannot search (wrong template size or model, too few loci, ...)."""
+
+
+ShardState = Literal["up", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShardStatus:
+    """One shard of a sharded gallery as last seen: up (with its record count) or down."""
+
+    shard: int
+    status: ShardState
+    records: int | None = None
+    reason: str | None = None
+
+
+class GalleryUnavailable(Exception):
+    """Part of the gallery cannot be searched or written now (a shard is down or late).
+
+    Not a `GalleryError`: the probe is fine, the gallery is incomplete, so a search must not
+    answer a no-hit (it might be in the missing share); the caller answers a temporary error
+    and the sender tries again. `shards` says which shards answered and which did not.
+    """
+
+    def __init__(self, message: str, shards: tuple[ShardStatus, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.shards = shards
+
+
+class Gallery(Protocol):
+    """What the gateway and the responder need of a node's gallery: `NodeGallery` (embedded)
+    or `exchange.gallery_ray.RayGallery` (sharded over Ray actors), answering alike."""
+
+    feature_model: str
+    face_dim: int
+    thresholds: Thresholds
+    remote: bool  # calls wait on other processes: callers keep them off the event loop
+
+    def __len__(self) -> int: ...
+    def __contains__(self, reference: object) -> bool: ...
+    def save(self, directory: Path, version: str) -> None: ...
+    def load_files(self, directory: Path, version: str) -> bool: ...
+    def add(self, reference: str, record: PersonRecord) -> None: ...
+    def remove(self, reference: str) -> bool: ...
+    def search_dna(self, profile: DnaProfile, limit: int) -> list[Candidate]: ...
+    def search_dna_many(
+        self, profiles: Sequence[DnaProfile], limit: int
+    ) -> list[list[Candidate] | GalleryError]: ...
+    def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]: ...
+    def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]: ...
+    def shard_statuses(self) -> tuple[ShardStatus, ...]: ...
+
+
+def dna_rank(candidate: Candidate) -> tuple[int, str]:
+    """The order of DNA candidates: full before near, exact before wildcard, most loci
+    compared (`matchers.dna.DnaGallery`'s rank), then by reference.
+
+    DnaGallery breaks ties in the order profiles were added, which a rebuild from SQLite (in
+    PNC ID order) or a sharded gallery cannot reproduce; ordering ties by reference makes a
+    node's answer the same after a restart and across any number of shards.
+    """
+    mism = candidate.mismatched_alleles or 0
+    compared = candidate.compared_loci or 0
+    return ((mism * 2 + int(candidate.wildcard)) * 64 + (63 - compared), candidate.reference)
+
+
+def score_rank(scored: tuple[str, float]) -> tuple[float, str]:
+    """Face and fingerprint order: best score first, ties by reference."""
+    return (-scored[1], scored[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +141,8 @@ def minutiae_arrays(fingerprints: FingerprintSet) -> dict[int, np.ndarray]:
 
 class NodeGallery:
     """DNA, face and fingerprint galleries of one node, safe for concurrent searches."""
+
+    remote = False  # in this process: searched where it is called
 
     def __init__(
         self,
@@ -201,11 +274,16 @@ class NodeGallery:
     # -- searches ----------------------------------------------------------------------
 
     def search_dna(self, profile: DnaProfile, limit: int) -> list[Candidate]:
+        """Full and near matches, best first (`dna_rank`), at most `limit`.
+
+        The gallery is asked for every match so that the cut at `limit` falls in `dna_rank`
+        order, not in the order of addition (ties in rank are rare; so are long lists).
+        """
         try:
-            matches = self.dna.search(dict(profile.loci), limit, _profile_type(profile))
+            matches = self.dna.search(dict(profile.loci), None, _profile_type(profile))
         except MatcherError as exc:
             raise GalleryError(str(exc)) from exc
-        return [
+        found = [
             Candidate(
                 reference=m.reference,
                 score=1.0 if m.match_type == "full" else 0.9,
@@ -216,6 +294,24 @@ class NodeGallery:
             )
             for m in matches
         ]
+        found.sort(key=dna_rank)
+        return found[:limit]
+
+    def search_dna_many(
+        self, profiles: Sequence[DnaProfile], limit: int
+    ) -> list[list[Candidate] | GalleryError]:
+        """`search_dna` for each profile (a DNA message's probes); a refused one its error."""
+        out: list[list[Candidate] | GalleryError] = []
+        for profile in profiles:
+            try:
+                out.append(self.search_dna(profile, limit))
+            except GalleryError as exc:
+                out.append(exc)
+        return out
+
+    def shard_statuses(self) -> tuple[ShardStatus, ...]:
+        """One embedded gallery: a single shard, always up."""
+        return (ShardStatus(0, "up", len(self)),)
 
     def _check_face(self, template: FaceTemplate) -> None:
         if template.feature_model != self.feature_model:
@@ -229,6 +325,10 @@ class NodeGallery:
             )
 
     def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]:
+        return scored_candidates(self.face_scores(template, limit))
+
+    def face_scores(self, template: FaceTemplate, limit: int) -> list[tuple[str, float]]:
+        """The top `limit` (reference, score) at or above the face threshold (`score_rank`)."""
         self._check_face(template)
         try:
             (found,) = self.face.search(
@@ -236,10 +336,16 @@ class NodeGallery:
             )
         except MatcherError as exc:  # e.g. a template with no direction: refused, not a crash
             raise GalleryError(str(exc)) from exc
-        return [Candidate(c.reference, round(c.score, 6), MatchType.CANDIDATE) for c in found]
+        return sorted(((c.reference, c.score) for c in found), key=score_rank)
 
     def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]:
         """Ten-print search, or a latent search for a single mark of unknown position."""
+        return scored_candidates(self.fingerprint_scores(fingerprints, limit))
+
+    def fingerprint_scores(
+        self, fingerprints: FingerprintSet, limit: int
+    ) -> list[tuple[str, float]]:
+        """The top `limit` (reference, score) at or above the threshold (`score_rank`)."""
         fingers = minutiae_arrays(fingerprints)
         if not fingers:
             raise GalleryError("no finger with minutiae to search")
@@ -251,11 +357,14 @@ class NodeGallery:
                     where = None if position == 0 else [position]
                     for c in self.fingerprints.search_latent(mark, limit, where, threshold):
                         best[c.reference] = max(best.get(c.reference, 0.0), c.score)
-                found = sorted(best.items(), key=lambda kv: -kv[1])[:limit]
-            else:
-                fingers.pop(0, None)
-                (cands,) = self.fingerprints.search([fingers], limit, threshold)
-                found = [(c.reference, c.score) for c in cands]
+                return sorted(best.items(), key=score_rank)[:limit]
+            fingers.pop(0, None)
+            (cands,) = self.fingerprints.search([fingers], limit, threshold)
         except MatcherError as exc:
             raise GalleryError(str(exc)) from exc
-        return [Candidate(ref, round(score, 6), MatchType.CANDIDATE) for ref, score in found]
+        return sorted(((c.reference, c.score) for c in cands), key=score_rank)
+
+
+def scored_candidates(found: Sequence[tuple[str, float]]) -> list[Candidate]:
+    """Face or fingerprint candidates as a reply carries them (scores to six places)."""
+    return [Candidate(ref, round(score, 6), MatchType.CANDIDATE) for ref, score in found]

@@ -83,6 +83,8 @@ class ErrorCode(StrEnum):
     UNAUTHORISED_SENDER = "unauthorised_sender"
     PROFILE_REJECTED = "profile_rejected"
     INTERNAL = "internal"
+    # The node cannot complete the search now (part of its gallery is down): try again.
+    TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
 
 
 class MessageType(StrEnum):

@@ -8,6 +8,9 @@ drill follow the same rules:
   and candidate lists are cut to the Prüm Implementing Agreement Art. 9 maximum for the
   search type, or to what the request asked for if that is fewer;
 - step 1 replies carry references and scores only (2008/616/JHA Art. 8(2));
+- a search the gallery cannot complete now (a shard of a sharded gallery is down,
+  `GalleryUnavailable`) is `temporarily_unavailable`, never a no-hit: the hit may be in
+  the missing share, and the sender may try again;
 - a follow-up is answered only for a reference this node returned as a hit to the same
   sender within the follow-up window (48 h by default, Regulation (EU) 2024/982 second
   step), and only with core data; anything else is `unknown_reference`, the same answer as
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from exchange.capacities import MAX_CANDIDATES, search_type_of
-from exchange.gallery import GalleryError, NodeGallery
+from exchange.gallery import Gallery, GalleryError, GalleryUnavailable
 from exchange.model import (
     CoreData,
     DactySearchRequest,
@@ -71,6 +74,24 @@ class NodeRules:
     follow_up_window: dt.timedelta = dt.timedelta(hours=48)
 
 
+SearchBody = DnaSearchRequest | DactySearchRequest | FaceSearchRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Searched:
+    """A request's gallery searches made ahead of `Responder.respond` (`search_ahead`)."""
+
+    body: SearchBody
+    limit: int
+    results: tuple[ProbeResult, ...] | None  # None: refused, see `refusal`
+    refusal: GalleryError | None = None
+
+
+def candidate_limit(body: SearchBody) -> int:
+    """Candidates a reply may carry: the Art. 9 maximum of the search type, or fewer if asked."""
+    return min(body.max_candidates, MAX_CANDIDATES.get(search_type_of(body), 10))
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """The reply and what the caller should audit about it."""
@@ -108,12 +129,39 @@ def error_reply(
 
 
 class Responder:
-    def __init__(self, rules: NodeRules, gallery: NodeGallery, ledger: Ledger) -> None:
+    def __init__(self, rules: NodeRules, gallery: Gallery, ledger: Ledger) -> None:
         self.rules = rules
         self.gallery = gallery
         self.ledger = ledger
 
-    def respond(self, request: Envelope, message_id: str, now: dt.datetime) -> Response:
+    def search_ahead(self, request: Envelope) -> Searched | None:
+        """The gallery searches `respond` would make for `request`, made now; None if it
+        would search nothing (not a search, not addressed to us, not from a partner).
+
+        For a gallery whose searches wait on other processes (`Gallery.remote`): the caller
+        runs this off the event loop, then hands the result to `respond`. Quotas and
+        duplicates are still decided by `respond`, so a search made here may go unused.
+        Raises `GalleryUnavailable` when part of the gallery cannot be searched.
+        """
+        h, body = request.header, request.body
+        if h.receiver != self.rules.node_id or self.rules.capacities(h.sender) is None:
+            return None
+        if not isinstance(body, DnaSearchRequest | DactySearchRequest | FaceSearchRequest):
+            return None
+        k = candidate_limit(body)
+        try:
+            return Searched(body, k, self._search(body, k))
+        except GalleryError as exc:
+            return Searched(body, k, None, exc)
+
+    def respond(
+        self,
+        request: Envelope,
+        message_id: str,
+        now: dt.datetime,
+        searched: Searched | None = None,
+    ) -> Response:
+        """The reply to `request`; `searched`: its searches made ahead (`search_ahead`)."""
         h = request.header
 
         def refuse(code: ErrorCode, message: str, field: str | None = None) -> Response:
@@ -163,11 +211,19 @@ class Responder:
                 f"daily capacity for {search_type} ({limit}) is used up"
                 + (f" for {count} more" if count > 1 else ""),
             )
-        k = min(body.max_candidates, MAX_CANDIDATES.get(search_type, 10))
+        k = candidate_limit(body)
         try:
-            results = self._search(body, k)
+            if searched is not None and searched.body is body and searched.limit == k:
+                if searched.refusal is not None:
+                    raise searched.refusal
+                assert searched.results is not None
+                results = searched.results
+            else:
+                results = self._search(body, k)
         except GalleryError as exc:
             return refuse(ErrorCode.PROFILE_REJECTED, str(exc))
+        except GalleryUnavailable as exc:
+            return refuse(ErrorCode.TEMPORARILY_UNAVAILABLE, exc.message)
         references = tuple(c.reference for r in results for c in r.candidates)
         if references:
             self.ledger.record_released(h.sender, h.message_id, references, at=now)
@@ -175,14 +231,15 @@ class Responder:
         header = _reply_header(h, self.rules, MessageType.SEARCH_REPLY, message_id, now)
         return Response(Envelope(header, reply), "hit" if reply.hit else "no_hit", references)
 
-    def _search(
-        self, body: DnaSearchRequest | DactySearchRequest | FaceSearchRequest, k: int
-    ) -> tuple[ProbeResult, ...]:
+    def _search(self, body: SearchBody, k: int) -> tuple[ProbeResult, ...]:
         if isinstance(body, DnaSearchRequest):
-            return tuple(
-                ProbeResult(p.reference, tuple(self.gallery.search_dna(p.profile, k)))
-                for p in body.probes
-            )
+            found = self.gallery.search_dna_many([p.profile for p in body.probes], k)
+            results = []
+            for probe, cands in zip(body.probes, found, strict=True):
+                if isinstance(cands, GalleryError):
+                    raise cands
+                results.append(ProbeResult(probe.reference, tuple(cands)))
+            return tuple(results)
         if isinstance(body, FaceSearchRequest):
             return (ProbeResult(body.reference, tuple(self.gallery.search_face(body.template, k))),)
         return (

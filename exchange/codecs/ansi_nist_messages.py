@@ -113,6 +113,7 @@ ERROR_NUMBER: Mapping[ErrorCode, str] = {
     ErrorCode.UNAUTHORISED_SENDER: "904",
     ErrorCode.PROFILE_REJECTED: "905",
     ErrorCode.INTERNAL: "900",
+    ErrorCode.TEMPORARILY_UNAVAILABLE: "906",
 }
 _ERROR_OF_NUMBER = {number: code for code, number in ERROR_NUMBER.items()}
 

@@ -77,7 +77,9 @@ INT_I_ERROR_OF: Mapping[ErrorCode, str] = {
     ErrorCode.UNAUTHORISED_SENDER: "003",
     ErrorCode.PROFILE_REJECTED: "501",
 }
-NO_INT_I_CODE = frozenset({ErrorCode.QUOTA_EXCEEDED, ErrorCode.INTERNAL})
+NO_INT_I_CODE = frozenset(
+    {ErrorCode.QUOTA_EXCEEDED, ErrorCode.INTERNAL, ErrorCode.TEMPORARILY_UNAVAILABLE}
+)
 
 # INT-I codes as our refusals: 1xx are all syntax/content errors of the request.
 _ERROR_BY_CODE: Mapping[str, ErrorCode] = {

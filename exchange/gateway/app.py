@@ -110,7 +110,23 @@ async def readyz(request: web.Request) -> web.Response:
     node = request.app[NODE]
     if not node.ready:
         raise NotReady("starting or stopping")
-    return web.json_response({"status": "ready", "gallery_records": len(node.gallery)})
+    gallery = node.gallery
+    if not gallery.remote:
+        return web.json_response({"status": "ready", "gallery_records": len(gallery)})
+    # Sharded: each shard's status, asked off the event loop. A shard down leaves the node
+    # ready ("degraded"): partners' searches get a typed temporary error meanwhile.
+    shards = await asyncio.to_thread(gallery.shard_statuses)
+    down = any(s.status != "up" for s in shards)
+    return web.json_response(
+        {
+            "status": "degraded" if down else "ready",
+            "gallery_records": sum(s.records or 0 for s in shards),
+            "gallery_shards": [
+                {"shard": s.shard, "status": s.status, "records": s.records, "reason": s.reason}
+                for s in shards
+            ],
+        }
+    )
 
 
 def client_shed(request: web.Request) -> web.Response:

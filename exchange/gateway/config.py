@@ -40,6 +40,13 @@ face_index = "auto"               # a faiss index_factory string: "Flat", "HNSW3
                                   # from 200,000 templates (matchers.vector_gallery)
 face_search = ""                  # its search parameters, faiss ParameterSpace syntax:
                                   # "nprobe=16", "efSearch=64" (not with "auto")
+backend = "local"                 # "local": embedded in this process; "ray": sharded
+                                  # over Ray actors (exchange.gallery_ray; needs the
+                                  # [cluster] extra)
+address = "local"                 # ray: a cluster's address ("ray://head:10001", "auto")
+                                  # or "local" to start one in this process
+shards = 1                        # ray: shard actors (a stable hash of the reference)
+shard_timeout_s = 5.0             # ray: a shard later than this counts as down
 
 [tls]                             # optional: mutual TLS on the partner listener and
 ca = "pki/ca.pem"                 # on calls to partners (see `prum-exchange pki init`);
@@ -87,11 +94,12 @@ loaded: the gallery is rebuilt from SQLite.
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from exchange.capacities import CAPACITIES
 from exchange.gateway.auth import SCOPES, ClientConfig
@@ -217,18 +225,31 @@ def profile_problem(dialect: str, profile: str) -> str | None:
     return None
 
 
+GalleryBackend = Literal["local", "ray"]
+GALLERY_BACKENDS = ("local", "ray")
+
+
 @dataclass(frozen=True, slots=True)
 class GalleryConfig:
     """The face gallery's index: a faiss index_factory string (or "auto") and its search
     parameters in ParameterSpace syntax, as `matchers.face.FaceGallery(dim, index, params)`;
-    the DNA gallery's micro-variant reading (`matchers.dna_profile.MicrovariantRule`)."""
+    the DNA gallery's micro-variant reading (`matchers.dna_profile.MicrovariantRule`);
+    where it runs: embedded (`local`) or sharded over a Ray cluster (`ray`: its `address`,
+    `shards` actors, and how long a shard may take before it counts as down)."""
 
     face_index: str = "auto"
     face_search: str = ""
     dna_microvariants: MicrovariantRule = "annex"
+    backend: GalleryBackend = "local"
+    address: str = "local"
+    shards: int = 1
+    shard_timeout_s: float = 5.0
 
 
-GALLERY_KEYS = ("dna_microvariants", "face_index", "face_search")
+GALLERY_KEYS = (
+    "dna_microvariants", "face_index", "face_search", "backend", "address", "shards",
+    "shard_timeout_s",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,8 +506,26 @@ def _gallery(doc: Any, face_dim: int) -> GalleryConfig:
         raise ConfigError(
             f"gallery.dna_microvariants: {rule!r}; one of {', '.join(MICROVARIANT_RULES)}"
         )
+    backend = _get(doc, "backend", str, "local", "gallery.").strip()
+    if backend not in GALLERY_BACKENDS:
+        raise ConfigError(f"gallery.backend: {backend!r}; one of {', '.join(GALLERY_BACKENDS)}")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError(
+            "gallery.backend: 'ray' needs Ray installed: pip install 'prum-exchange[cluster]'"
+        )
+    address = _get(doc, "address", str, "local", "gallery.").strip()
+    if not address:
+        raise ConfigError("gallery.address: empty; a Ray cluster's address, or 'local'")
+    shards = _positive(doc, "shards", int, 1, "gallery.")
+    timeout = _positive(doc, "shard_timeout_s", float, 5.0, "gallery.")
     return GalleryConfig(
-        face_index=index, face_search=search, dna_microvariants=cast(MicrovariantRule, rule)
+        face_index=index,
+        face_search=search,
+        dna_microvariants=cast(MicrovariantRule, rule),
+        backend=cast(GalleryBackend, backend),
+        address=address,
+        shards=shards,
+        shard_timeout_s=timeout,
     )
 
 

@@ -153,6 +153,14 @@ class NotReady(Busy):
     code = "not_ready"
 
 
+class GalleryIncomplete(Busy):
+    """A shard of the UK gallery is down: an enrolment or erasure cannot be made now (the
+    message names each shard that did not answer; `/readyz` lists every shard's status)."""
+
+    code = "gallery_unavailable"
+    retry_after = 5
+
+
 # --- a partner behind a client's request (follow-ups) -------------------------------------
 
 
@@ -196,6 +204,7 @@ PRUM_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNKNOWN_REFERENCE: 404,
     ErrorCode.UNAUTHORISED_SENDER: 403,
     ErrorCode.INTERNAL: 400,
+    ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
 }
 
 
@@ -224,6 +233,15 @@ class MessageIdReused(InboundRefusal):
 
     status_hint = 409
     field_path = "/Message/Header/MessageId"
+
+
+class InboundGalleryIncomplete(InboundRefusal):
+    """Part of the UK gallery cannot be searched now: a temporary refusal, never a no-hit."""
+
+    status_hint = 503
+    prum_code = ErrorCode.TEMPORARILY_UNAVAILABLE
+    code = ErrorCode.TEMPORARILY_UNAVAILABLE.value
+    retry_after = 5
 
 
 class InboundBusy(InboundRefusal):

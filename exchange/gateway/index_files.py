@@ -13,19 +13,56 @@ import asyncio
 import contextlib
 import json
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
 from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
-from exchange.gallery import GalleryError, NodeGallery
+from exchange.gallery import Gallery, GalleryError, GalleryUnavailable
+from exchange.gallery_ray import shard_of
 from exchange.gateway.node import Node
 from exchange.gateway.state.store import Store
+from exchange.model import PersonRecord
 from matchers.errors import MatcherError
 
+# What a save may meet: a disk error, an index that cannot be written, a shard that is down.
+SAVE_FAILURES = (OSError, MatcherError, GalleryUnavailable)
 
-def rebuild_gallery(store: Store, gallery: NodeGallery) -> int:
+
+@dataclass(frozen=True, slots=True)
+class StoreShardSource:
+    """A Ray shard's share of the UK records, read from the gateway's SQLite file by path
+    (`exchange.gallery_ray.ShardSource`): what a restarted shard rebuilds itself from. The
+    shard's node must reach the file (the gateway's machine, or storage shared with it)."""
+
+    path: str
+
+    def version(self) -> str:
+        store = Store.open(self.path)
+        try:
+            return str(store.gallery_version())
+        finally:
+            store.close()
+
+    def records(self, shard: int, shards: int) -> Iterator[tuple[str, PersonRecord]]:
+        store = Store.open(self.path)
+        log = structlog.get_logger()
+        try:
+            for row in store.iter_records():
+                if shard_of(row.reference, shards) != shard:
+                    continue
+                try:
+                    yield row.reference, uk_json.record_from_json(json.loads(row.record_json))
+                except CodecError as exc:  # stored before a codec check, as `rebuild_gallery`
+                    log.warning("gallery_record_skipped", reference=row.reference, reason=str(exc))
+        finally:
+            store.close()
+
+
+def rebuild_gallery(store: Store, gallery: Gallery) -> int:
     """Load every enrolled record into the matchers (SQLite is the source of truth)."""
     n = 0
     log = structlog.get_logger()
@@ -38,7 +75,7 @@ def rebuild_gallery(store: Store, gallery: NodeGallery) -> int:
     return n
 
 
-def write_index_files(gallery: NodeGallery, directory: Path, version: str) -> None:
+def write_index_files(gallery: Gallery, directory: Path, version: str) -> None:
     """Write the galleries' files beside `directory`, then swap them in.
 
     A save that dies half-way leaves the previous complete set in place (or, for the instant
@@ -55,11 +92,20 @@ def write_index_files(gallery: NodeGallery, directory: Path, version: str) -> No
     shutil.rmtree(old, ignore_errors=True)
 
 
-def save_gallery(gallery: NodeGallery, store: Store, directory: Path) -> None:
+def save_gallery(gallery: Gallery, store: Store, directory: Path) -> None:
     """Write the index files for a fast next start, stamped with the current version."""
     try:
         write_index_files(gallery, directory, str(store.gallery_version()))
-    except (OSError, MatcherError) as exc:  # a cache: losing it costs a rebuild, nothing else
+    except SAVE_FAILURES as exc:  # a cache: losing it costs a rebuild, nothing else
+        structlog.get_logger().warning("gallery_not_saved", reason=str(exc))
+
+
+def save_ray_gallery(gallery: Gallery, directory: Path, version: str) -> None:
+    """`save_gallery` for a sharded gallery, run off the event loop (the store's version is
+    read by the caller, on the thread that owns the store)."""
+    try:
+        write_index_files(gallery, directory, version)
+    except SAVE_FAILURES as exc:
         structlog.get_logger().warning("gallery_not_saved", reason=str(exc))
 
 
@@ -87,8 +133,11 @@ async def save_indexes_periodically(
                 continue
             try:
                 await asyncio.to_thread(write_index_files, node.gallery, directory, version)
-            except (OSError, MatcherError) as exc:
+            except SAVE_FAILURES as exc:
                 node.log.warning("gallery_not_saved", reason=str(exc))
                 continue
         saved = version
-        node.log.info("gallery_saved", version=version, records=len(node.gallery))
+        if node.gallery.remote:  # counting asks every shard: not from the event loop
+            node.log.info("gallery_saved", version=version)
+        else:
+            node.log.info("gallery_saved", version=version, records=len(node.gallery))

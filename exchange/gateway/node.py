@@ -20,7 +20,7 @@ import structlog
 from aiohttp import web
 
 from exchange.codecs import uk_json
-from exchange.gallery import NodeGallery
+from exchange.gallery import Gallery
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
 from exchange.gateway.metrics import Metrics
@@ -46,7 +46,7 @@ class Node:
     store: Store
     writes: GroupCommit  # hot-path writes, many per commit
     audit: AuditLog
-    gallery: NodeGallery
+    gallery: Gallery  # embedded, or sharded over Ray (`exchange.gallery_ray`)
     responder: Responder
     metrics: Metrics
     links: Mapping[str, PartnerLink]  # partner id -> its client (and DNA batcher)
@@ -70,17 +70,22 @@ class Node:
         key: str,
         record: PersonRecord,
         in_same_commit: Callable[[str, int], None] | None = None,
+        *,
+        in_gallery: bool = False,
     ) -> tuple[str, int]:
         """Enrol a record into SQLite and the gallery; returns its reference and the version.
 
         The gallery is written first (it refuses unsearchable profiles); if SQLite then
         refuses, the gallery entry is taken back, so the two never disagree.
         `in_same_commit(reference, version)` writes more in the enrolment's transaction
-        (the request's idempotency key); if it fails, nothing is enrolled.
+        (the request's idempotency key); if it fails, nothing is enrolled. `in_gallery`: the
+        caller has added the record to the gallery already (a remote gallery, called off
+        the event loop).
         """
         reference = step1_reference(record)
         old = self.store.get_record(key)
-        self.gallery.add(reference, record)
+        if not in_gallery:
+            self.gallery.add(reference, record)
         try:
             doc = json.dumps(uk_json.record_to_json(record))
             with self.store.transaction():
@@ -94,13 +99,26 @@ class Node:
             self.gallery.remove(old.reference)
         return reference, version
 
-    def erase(self, key: str) -> RecordRow | None:
-        """Erase a record from SQLite and the gallery; a later follow-up finds nothing."""
+    def erase(self, key: str, *, in_gallery: bool = True) -> RecordRow | None:
+        """Erase a record from the gallery and SQLite; a later follow-up finds nothing.
+
+        The gallery first: if it cannot take the record out now (a shard is down:
+        `GalleryUnavailable`), nothing is erased and the caller may try again, so a
+        partner is never answered from a record the store no longer holds. If SQLite then
+        refuses, the record goes back into the gallery. `in_gallery=False`: the caller has
+        taken it out of the gallery already (a remote gallery, called off the event loop).
+        """
         row = self.store.get_record(key)
-        if row is None or not self.store.delete_record(key):
+        if row is None:
             return None
-        self.gallery.remove(row.reference)
-        return row
+        if in_gallery:
+            self.gallery.remove(row.reference)
+        try:
+            deleted = self.store.delete_record(key)
+        except Exception:
+            self.gallery.add(row.reference, uk_json.record_from_json(json.loads(row.record_json)))
+            raise
+        return row if deleted else None
 
 
 NODE: web.AppKey[Node] = web.AppKey("node", Node)

@@ -11,7 +11,9 @@ they depend on each other:
 2. `STORE`: the SQLite store (WAL), its schema migrated;
 3. `CHECKPOINTS`: the thread that checkpoints the WAL off the event loop, and its figures;
 4. `GALLERY`: the UK gallery, from its index files when current, else rebuilt from SQLite;
-   saved to its files at a clean stop;
+   saved to its files at a clean stop; embedded, or with `[gallery] backend = "ray"`
+   sharded over Ray actors (`exchange.gallery_ray`), each shard filling itself from its
+   files or its share of SQLite;
 5. `NODE`: the shared state over them (`exchange.gateway.node`), with a link per partner
    (client, breaker, DNA batcher; the batchers stopped at close);
 6. the node's life: searches a crash left pending resumed, the periodic index saves and
@@ -28,18 +30,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
 
-from exchange.gallery import NodeGallery, Thresholds
+from exchange.gallery import Gallery, NodeGallery, Thresholds
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import ConfigError, GatewayConfig, PartnerConfig, plain_http_problem
 from exchange.gateway.housekeeping import housekeep_periodically
 from exchange.gateway.inbound.ledger import InboundLedger
-from exchange.gateway.index_files import rebuild_gallery, save_gallery, save_indexes_periodically
+from exchange.gateway.index_files import (
+    StoreShardSource,
+    rebuild_gallery,
+    save_gallery,
+    save_indexes_periodically,
+    save_ray_gallery,
+)
 from exchange.gateway.metrics import Metrics, standard_metrics
 from exchange.gateway.node import NODE, Node, utc_now
 from exchange.gateway.outbound.dna_batch import DnaBatcher, NoteBatch
@@ -56,13 +66,16 @@ from exchange.model import Modality
 from exchange.pki import ssl_client_context
 from exchange.responder import NodeRules, Responder
 
+if TYPE_CHECKING:
+    from exchange.gallery_ray import RayGallery
+
 GRACE_S = 10.0
 
 CONFIG: web.AppKey[GatewayConfig] = web.AppKey("config", GatewayConfig)
 HTTP: web.AppKey[HttpClient] = web.AppKey("http", HttpClient)
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 CHECKPOINTS: web.AppKey[CheckpointStats] = web.AppKey("checkpoints", CheckpointStats)
-GALLERY: web.AppKey[NodeGallery] = web.AppKey("gallery", NodeGallery)
+GALLERY: web.AppKey[Gallery] = web.AppKey("gallery")
 
 
 def store_path(config: GatewayConfig) -> Path:
@@ -117,6 +130,16 @@ async def gallery(app: web.Application) -> AsyncIterator[None]:
     """The UK gallery: from its index files when their stamp is current, else from SQLite."""
     config = app[CONFIG]
     thresholds = {k: v for k, v in config.thresholds.items() if k in {"face", "fingerprint"}}
+    if config.gallery.backend == "ray":
+        ray_gallery = await asyncio.to_thread(_ray_gallery, config, Thresholds(**thresholds))
+        app[GALLERY] = ray_gallery
+        try:
+            yield
+            version = str(app[STORE].gallery_version())  # the store: this thread only
+            await asyncio.to_thread(save_ray_gallery, ray_gallery, index_dir(config), version)
+        finally:
+            await asyncio.to_thread(ray_gallery.close)
+        return
     uk = NodeGallery(
         feature_model=config.feature_model,
         face_dim=config.face_dim,
@@ -130,9 +153,60 @@ async def gallery(app: web.Application) -> AsyncIterator[None]:
     save_gallery(uk, app[STORE], index_dir(config))
 
 
-def _load_gallery(node: Node) -> str | None:
+def shard_name(config: GatewayConfig) -> str:
+    """The shard actors' name prefix: one set per store and gallery configuration, so that
+    gateway processes over the same SQLite file with the same `[gallery]` share their
+    shards, while another node, or the same one configured otherwise (more shards, another
+    face index), gets shards of its own rather than ones built under other settings."""
+    g = config.gallery
+    what = (
+        f"{store_path(config).resolve()}|{g.shards}|{g.face_index}|{g.face_search}"
+        f"|{g.dna_microvariants}|{config.feature_model}|{config.face_dim}"
+        f"|{sorted(config.thresholds.items())}"
+    )
+    digest = hashlib.blake2b(what.encode(), digest_size=6).hexdigest()
+    return f"gallery-{config.node_id}-{g.shards}x-{digest}"
+
+
+def _ray_gallery(config: GatewayConfig, thresholds: Thresholds) -> RayGallery:
+    """Join (or start) the Ray cluster and create or find this node's shard actors."""
+    from exchange.gallery_ray import GallerySettings, RayGallery, connect  # Ray: optional
+
+    try:
+        connect(config.gallery.address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:  # ray.init's refusals
+        raise ConfigError(
+            f"gallery.address: cannot join the Ray cluster at {config.gallery.address!r}: {exc}"
+        ) from exc
+    settings = GallerySettings(
+        feature_model=config.feature_model,
+        face_dim=config.face_dim,
+        thresholds=thresholds,
+        face_index=config.gallery.face_index,
+        face_search=config.gallery.face_search,
+        dna_microvariants=config.gallery.dna_microvariants,
+    )
+    return RayGallery(
+        settings,
+        shards=config.gallery.shards,
+        name=shard_name(config),
+        index_dir=index_dir(config),
+        source=StoreShardSource(str(store_path(config))),
+        timeout_s=config.gallery.shard_timeout_s,
+        # On a cluster of its own the shards outlive a gateway process (the others use
+        # them); a local cluster ends with this process anyway.
+        detached=config.gallery.address != "local",
+    )
+
+
+async def _load_gallery(node: Node) -> str | None:
     """Fill the gallery; the version of the index files on disk (None: rebuilt from SQLite)."""
     version = str(node.store.gallery_version())
+    if node.gallery.remote:  # each shard fills itself, from its files or its share of SQLite
+        sources = await asyncio.to_thread(node.gallery.load_files, index_dir(node.config), version)
+        source = "index files" if sources else "index files or sqlite, by shard"
+        node.log.info("gallery_loaded", source=source, version=version)
+        return version if sources else None
     if node.gallery.load_files(index_dir(node.config), version):
         node.log.info(
             "gallery_loaded", source="index files", records=len(node.gallery), version=version
@@ -226,7 +300,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     n, config = app[NODE], app[CONFIG]
     if n.auth.open and config.client is not None:
         n.log.warning("client_auth_off", reason="no [[clients]] configured: the client API is open")
-    on_disk = _load_gallery(n)
+    on_disk = await _load_gallery(n)
     for row in n.store.pending_searches():
         n.searches.event(row.search_id)
         n.searches.start(run_search(n, row.search_id))

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
-from exchange.gallery import GalleryError
+from exchange.gallery import GalleryError, GalleryUnavailable
 from exchange.gateway.auth import Client
 from exchange.gateway.client.idempotency import (
     Attempt,
@@ -34,6 +34,7 @@ from exchange.gateway.client.views import hit_json, search_json
 from exchange.gateway.errors import (
     Busy,
     Conflict,
+    GalleryIncomplete,
     InvalidRecord,
     InvalidRequest,
     NotConfirmed,
@@ -48,7 +49,7 @@ from exchange.gateway.state.audit import AuditEntry, ClientEvent, Direction, Out
 from exchange.gateway.state.store import ConflictError, HitRow, KeyTakenError, SearchRow
 from exchange.identifiers import IdentifierError, parse_pnc
 from exchange.model import MessageType, Purpose
-from exchange.records import record_of_core_data
+from exchange.records import record_of_core_data, step1_reference
 
 MAX_RUNNING_SEARCHES = 2000  # beyond this, new searches wait their turn at the client (503)
 
@@ -282,9 +283,14 @@ async def _enrol(
 
     try:
         async with node.gallery_writes:  # not while the index files are being saved
-            reference, _ = node.enrol(pnc_id, record, keep_key)
+            remote = node.gallery.remote
+            if remote:  # a shard round trip: off the event loop, before the store's commit
+                await asyncio.to_thread(node.gallery.add, step1_reference(record), record)
+            reference, _ = node.enrol(pnc_id, record, keep_key, in_gallery=remote)
     except GalleryError as exc:
         raise ProfileRejected(str(exc)) from exc
+    except GalleryUnavailable as exc:  # nothing enrolled: the client may try again
+        raise GalleryIncomplete(exc.message) from exc
     except KeyTakenError:
         raise
     except ConflictError as exc:
@@ -300,8 +306,14 @@ async def delete_record(request: web.Request) -> web.Response:
         pnc_id = parse_pnc(request.match_info["pnc_id"])
     except IdentifierError as exc:
         raise InvalidRequest(str(exc), "pnc_id") from exc
-    async with node.gallery_writes:
-        row = node.erase(pnc_id)
+    try:
+        async with node.gallery_writes:
+            remote = node.gallery.remote
+            if remote and (held := node.store.get_record(pnc_id)) is not None:
+                await asyncio.to_thread(node.gallery.remove, held.reference)  # off the loop
+            row = node.erase(pnc_id, in_gallery=not remote)
+    except GalleryUnavailable as exc:  # nothing erased: the client may try again
+        raise GalleryIncomplete(exc.message) from exc
     if row is None:
         raise NotFound("no record under this PNC ID", "pnc_id")
     _audit(

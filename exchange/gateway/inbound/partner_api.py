@@ -15,6 +15,12 @@ names another sender than its client certificate is refused (403) and audited wi
 claimed sender as partner and the certificate's node as actor (`cert:FR`). Every refusal is an
 XML error message with a 4xx status; nothing from
 outside can produce a 500 or a traceback.
+
+With a gallery sharded over Ray (`Gallery.remote`), a search's shard calls are made in a
+worker thread before the message is claimed (`Responder.search_ahead`), so the event loop
+never waits on the cluster; if a shard is down the message is refused with a typed
+`temporarily_unavailable` error (503, Retry-After), audited, and not remembered, so the
+sender's retry is searched afresh: never a no-hit from part of the gallery.
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError, OversizeInputError
 from exchange.codecs.int_i_envelope import country_of
 from exchange.codecs.int_i_model import Agency
+from exchange.gallery import GalleryUnavailable
 from exchange.gateway.errors import (
     PRUM_STATUS,
     InboundBusy,
+    InboundGalleryIncomplete,
     InboundRefusal,
     MessageIdReused,
     MessageTooLarge,
@@ -57,7 +65,7 @@ from exchange.model import (
     Purpose,
 )
 from exchange.pki import peer_node_id
-from exchange.responder import Response, error_reply
+from exchange.responder import Response, Searched, error_reply
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 BODY_TIMEOUT_S = 10.0  # the whole body must arrive within this
@@ -160,6 +168,12 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
     if refusal is not None:
         return refusal
     digest = envelope_digest(envelope)
+    searched = None
+    if node.gallery.remote:
+        try:
+            searched = await asyncio.to_thread(node.responder.search_ahead, envelope)
+        except GalleryUnavailable as exc:
+            return _gallery_incomplete(node, envelope, exc)
 
     def answer() -> tuple[InboundClaim, Response | None, bytes | None]:
         """Claim, receipt, search, reply and supply: in one commit, all of them or none."""
@@ -169,7 +183,7 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
             _audit(node, Direction.RECEIVED, envelope, duplicate, ())
             return claim, None, None
         receipt = _entry(node, Direction.RECEIVED, envelope, Outcome.ACCEPTED, ())
-        outcome, encoded = respond(node, envelope)
+        outcome, encoded = respond(node, envelope, searched)
         data = node.store.remember_reply(h.sender, h.message_id, encoded, now=node.clock())
         audit_outcome = {
             "hit": Outcome.HIT,
@@ -234,7 +248,40 @@ def _reused(node: Node, envelope: Envelope) -> web.Response:
     return web.Response(body=data, status=refusal.status_hint, content_type=XML)
 
 
-def respond(node: Node, envelope: Envelope) -> tuple[Response, bytes]:
+def _gallery_incomplete(node: Node, envelope: Envelope, exc: GalleryUnavailable) -> web.Response:
+    """503 `temporarily_unavailable` for a search a shard could not answer (audited)."""
+    h = envelope.header
+    node.metrics.inc("prum_inbound_total", type=h.message_type.value, outcome="gallery_unavailable")
+    node.log.warning(
+        "gallery_unavailable",
+        sender=h.sender,
+        message_id=h.message_id,
+        correlation_id=h.correlation_id,
+        shards=[f"{s.shard}:{s.status}" for s in exc.shards],
+    )
+    node.audit.append(
+        _entry(node, Direction.RECEIVED, envelope, ErrorCode.TEMPORARILY_UNAVAILABLE, ())
+    )
+    refusal = InboundGalleryIncomplete(exc.message)
+    data = prum_xml.encode(
+        error_reply(
+            h,
+            node.responder.rules,
+            refusal.prum_code,
+            refusal.message,
+            None,
+            str(uuid.uuid4()),
+            node.clock(),
+        )
+    )
+    return web.Response(
+        body=data, status=refusal.status_hint, content_type=XML, headers=refusal.headers()
+    )
+
+
+def respond(
+    node: Node, envelope: Envelope, searched: Searched | None = None
+) -> tuple[Response, bytes]:
     """The responder's reply and its bytes; or, for a reply that cannot be made or encoded,
     a typed `internal` Prüm error, so that the sender is answered and the refusal audited.
 
@@ -245,7 +292,7 @@ def respond(node: Node, envelope: Envelope) -> tuple[Response, bytes]:
     """
     message_id = str(uuid.uuid4())
     try:
-        outcome = node.responder.respond(envelope, message_id, node.clock())
+        outcome = node.responder.respond(envelope, message_id, node.clock(), searched)
         return outcome, prum_xml.encode(outcome.reply)
     except ValueError as exc:
         h = envelope.header
