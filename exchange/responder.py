@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from exchange.capacities import MAX_CANDIDATES, search_type_of
-from exchange.gallery import GalleryError, NodeGallery
+from exchange.gallery import GalleryError, NodeGallery, UnsupportedFeatureModel
 from exchange.model import (
     CoreData,
     DactySearchRequest,
@@ -166,6 +166,8 @@ class Responder:
         k = min(body.max_candidates, MAX_CANDIDATES.get(search_type, 10))
         try:
             results = self._search(body, k)
+        except UnsupportedFeatureModel as exc:
+            return refuse(ErrorCode.UNSUPPORTED_FEATURE_MODEL, str(exc))
         except GalleryError as exc:
             return refuse(ErrorCode.PROFILE_REJECTED, str(exc))
         references = tuple(c.reference for r in results for c in r.candidates)

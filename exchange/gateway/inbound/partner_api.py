@@ -33,9 +33,13 @@ from exchange.codecs import prum_xml
 from exchange.codecs.errors import CodecError, OversizeInputError
 from exchange.codecs.int_i_envelope import country_of
 from exchange.codecs.int_i_model import Agency
+from exchange.extraction_pool import PoolFull
+from exchange.face_probes import needs_extraction, ready_face
 from exchange.gateway.errors import (
     PRUM_STATUS,
     InboundBusy,
+    InboundExtractionBusy,
+    InboundFaceRefused,
     InboundRefusal,
     MessageIdReused,
     MessageTooLarge,
@@ -52,6 +56,7 @@ from exchange.model import (
     Envelope,
     ErrorBody,
     ErrorCode,
+    FaceSearchRequest,
     FollowUpRequest,
     Header,
     MessageType,
@@ -59,6 +64,7 @@ from exchange.model import (
 )
 from exchange.pki import peer_node_id
 from exchange.responder import Response, error_reply
+from matchers.face_image import FaceImageError
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 BODY_TIMEOUT_S = 10.0  # the whole body must arrive within this
@@ -169,7 +175,8 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
     refusal = _check_sender(request, node, envelope)
     if refusal is not None:
         return refusal
-    digest = envelope_digest(envelope)
+    digest = envelope_digest(envelope)  # of the message as sent, before any extraction
+    envelope = await face_probe_ready(node, envelope)
 
     def answer() -> tuple[InboundClaim, Response | None, bytes | None]:
         """Claim, receipt, search, reply and supply: in one commit, all of them or none."""
@@ -214,6 +221,25 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         outcome=outcome.outcome,
     )
     return web.Response(body=reply_data, status=reply_status(outcome.reply), content_type=XML)
+
+
+async def face_probe_ready(node: Node, envelope: Envelope) -> Envelope:
+    """A face search whose template this node cannot use gets one extracted from its image,
+    in the extraction pool (`exchange.face_probes`). Without an image the responder answers
+    `unsupported_feature_model`; a full pool is a temporary refusal (503, Retry-After)."""
+    body = envelope.body
+    if not isinstance(body, FaceSearchRequest) or body.template.image is None:
+        return envelope
+    if not needs_extraction(body.template, node.gallery):
+        return envelope
+    where = "/Message/Body/FaceSearchRequest/Image"
+    try:
+        template = await ready_face(body.template, node.gallery, node.extract_face)
+    except PoolFull as exc:
+        raise InboundExtractionBusy(str(exc), exc.retry_after_s) from exc
+    except FaceImageError as exc:  # no face, or an image that cannot be decoded
+        raise InboundFaceRefused(exc.reason, where) from exc
+    return dataclasses.replace(envelope, body=dataclasses.replace(body, template=template))
 
 
 def _reused(node: Node, envelope: Envelope) -> web.Response:
