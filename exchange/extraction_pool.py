@@ -16,6 +16,10 @@ away from it). A worker that dies (killed, out of memory, a crash in native code
 executor (`BrokenProcessPool`): the pool replaces the executor and raises `PoolBroken` for the
 jobs that were in it, a typed temporary failure, never an unhandled error.
 
+The workers run at a lower CPU priority (`nice`, default 10): extraction is bulk work, and on
+a small machine the event loop's process (partner I/O, DNA searches) must get the CPU first
+when both want it; measured by `bench extract` (DNA p99 while the pool is full).
+
 `fn` must be a top-level function (picklable by reference) and its arguments picklable.
 """
 
@@ -52,6 +56,17 @@ class PoolBroken(PoolFull):
     """A worker died during the job (the pool has been restarted); a retry may succeed."""
 
 
+def _start_worker(nice: int, initializer: Callable[[], None] | None) -> None:
+    """In each new worker: lower its priority, then the caller's initializer (model loads)."""
+    if nice and hasattr(os, "nice"):
+        try:
+            os.nice(nice)
+        except OSError:  # not permitted here: run at normal priority
+            pass
+    if initializer is not None:
+        initializer()
+
+
 def _context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
@@ -60,13 +75,20 @@ def _context() -> multiprocessing.context.BaseContext:
 class ExtractionPool:
     """`await pool.run(fn, *args)` in a worker process; `PoolFull` when full."""
 
-    def __init__(self, workers: int, queue: int, initializer: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        workers: int,
+        queue: int,
+        initializer: Callable[[], None] | None = None,
+        nice: int = 10,
+    ) -> None:
         if workers < 1 or queue < 0:
             raise ValueError("workers must be 1 or more and queue 0 or more")
         self.workers = workers
         self.queue = queue
         self.capacity = workers + queue
         self._initializer = initializer
+        self._nice = nice
         self._lock = threading.Lock()
         self._admitted = 0
         self._closed = False
@@ -76,7 +98,10 @@ class ExtractionPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=_context(), initializer=self._initializer
+            max_workers=self.workers,
+            mp_context=_context(),
+            initializer=_start_worker,
+            initargs=(self._nice, self._initializer),
         )
 
     @property
