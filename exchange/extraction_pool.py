@@ -26,6 +26,7 @@ when both want it; measured by `bench extract` (DNA p99 while the pool is full).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -59,10 +60,8 @@ class PoolBroken(PoolFull):
 def _start_worker(nice: int, initializer: Callable[[], None] | None) -> None:
     """In each new worker: lower its priority, then the caller's initializer (model loads)."""
     if nice and hasattr(os, "nice"):
-        try:
+        with contextlib.suppress(OSError):  # not permitted here: run at normal priority
             os.nice(nice)
-        except OSError:  # not permitted here: run at normal priority
-            pass
     if initializer is not None:
         initializer()
 
