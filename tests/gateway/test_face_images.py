@@ -223,3 +223,19 @@ def test_an_image_only_search_message_round_trips_through_the_codec() -> None:
     assert isinstance(env.body, FaceSearchRequest)
     assert env.body.template == template
     assert dataclasses.replace(template, vector=b"").vector == b""
+
+
+def test_a_large_unreadable_message_is_refused_like_a_small_one(tmp_path: Path) -> None:
+    """Messages carrying images are decoded off the loop; their refusals are the same."""
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        url = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+        for size in (100, 200_000):
+            body = b"<Message>" + b"x" * size + b"</Massage>"
+            async with s.post(url, data=body, headers={"Content-Type": "application/xml"}) as r:
+                assert r.status == 400
+                reply = prum_xml.decode(await r.read())
+            assert isinstance(reply.body, ErrorBody)
+            assert reply.body.code is ErrorCode.SCHEMA_INVALID
+
+    run(tmp_path, scenario)
