@@ -152,6 +152,10 @@ def _blank_jpeg() -> str:
     return base64.b64encode(out.getvalue()).decode()
 
 
+def _blank_image_only() -> FaceTemplate:
+    return FaceTemplate("", b"", image_of(base64.b64decode(_blank_jpeg())))
+
+
 def test_an_image_without_a_face_is_refused_and_nothing_is_enrolled(tmp_path: Path) -> None:
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         doc = _uk_record(44, {"image": {"format": "jpeg", "data": _blank_jpeg()}})
@@ -199,6 +203,14 @@ def test_a_full_extraction_pool_is_503_with_retry_after(tmp_path: Path) -> None:
                 assert r.status == 503, answer
                 assert int(r.headers["Retry-After"]) >= 1
             assert answer["error"]["code"] == "extraction_busy"
+            # a partner's image-only face search: a typed temporary Prüm error, not a search
+            data = _face_search("DE", "busy-1", _blank_image_only())
+            url = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+            async with s.post(url, data=data, headers={"Content-Type": "application/xml"}) as r:
+                assert r.status == 503 and int(r.headers["Retry-After"]) >= 1
+                refusal = prum_xml.decode(await r.read())
+            assert isinstance(refusal.body, ErrorBody)
+            assert refusal.body.field == "/Message/Body/FaceSearchRequest/Image"
             # a light search is not held up behind the pool
             dna = uk_json.record_to_json(population.person(SEED, 3, owner="GB", capture=1).record)
             status, _ = await _call(
