@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import datetime as dt
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,14 @@ def test_an_image_only_enrolment_is_found_by_a_partners_image_only_search(tmp_pa
             s, "POST", url, "/v1/records", json=_uk_record(41, {"image": _photo("obama.jpg")})
         )
         assert status == 201, enrolled
+        # the stored record keeps the template extracted for it: a rebuild does not extract
+        node = c.gateway.node
+        assert node is not None
+        row = node.store.get_record(enrolled["pnc_id"])
+        assert row is not None
+        stored = uk_json.record_from_json(json.loads(row.record_json)).face
+        assert stored is not None and stored.feature_model == "dlib-resnet-v1"
+        assert stored.dim == 128 and stored.image is not None
         status, reply = await _ask_uk(c, s, _face_search("DE", "f-1", _image_only("obama2.jpg")))
         assert status == 200 and isinstance(reply.body, SearchReply), reply
         (result,) = reply.body.results
