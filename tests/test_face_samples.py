@@ -72,3 +72,29 @@ def test_iso_records_give_each_of_their_images() -> None:
 def test_anything_else_is_refused() -> None:
     with pytest.raises(CodecError, match="not an image"):
         face_samples(b"%PDF-1.7")
+
+
+def test_int_i_xml_face_records_are_read() -> None:
+    import datetime as dt
+
+    from exchange.codecs import int_i_xml
+    from exchange.codecs.int_i_model import Agency, IntiTransaction, Type1, Type2
+    from exchange.codecs.int_i_prints import BiometricRecord
+
+    now = dt.datetime(2026, 12, 8, 12, tzinfo=dt.UTC)
+    face = _picture("JPEG")
+    record = BiometricRecord(10, "1", compression="JPEGB", width=48, height=64, image=face)
+    tx = IntiTransaction(
+        Type1(
+            "CPS",
+            "26000000000002B",
+            now.date(),
+            Agency("NCA", "GBR"),
+            Agency("INTERPOL", "XPO", "INT"),
+            now,
+        ),
+        Type2(),
+        (record,),
+    )
+    (sample,) = face_samples(int_i_xml.encode(tx))
+    assert sample.image.data == face and sample.image.compression == "JPEGB"
