@@ -10,7 +10,9 @@ shape: modality, measure, setting, value, unit, baseline):
 2. one face-image search through a real UK gateway to 4 mock partners on loopback (DE holding
    the mate as a dlib template), p50 and p95 of `POST /v1/searches?wait`: with the image only
    (the gateway extracts in its pool) against the same search carrying the template already
-   (baseline: no extraction);
+   (baseline: no extraction). The partners run in a child process of their own by default
+   (`--partners apart`), so the gateway's event loop is the UK's alone, as in service;
+   `--partners together` puts all five nodes on one loop;
 3. a light DNA search's p99, idle (baseline) and while face-image searches keep the extraction
    pool at capacity (`workers + queue` + 1 in flight, the one too many answered 503
    extraction_busy and retried after Retry-After); beside it the same load with each search
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import multiprocessing
 import sys
 import time
 from collections.abc import Sequence
@@ -39,12 +42,15 @@ from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.face_models import FaceModelConfig, extract, template_of
 from exchange.face_samples import image_of
+from exchange.gateway.app import Gateway
+from exchange.gateway.config import GatewayConfig, Listener, PartnerConfig
+from exchange.gateway.node import Node
 from exchange.model import PersonRecord
 from exchange.option_types import OneLineParser
 from exchange.outputs import BENCH_OUT
 from matchers import face_image
 from mock_partners import population
-from mock_partners.cluster import Cluster, running_cluster
+from mock_partners.cluster import ALL_MODALITIES, running_cluster
 
 PHOTOS = ("obama.jpg", "obama2.jpg", "biden.jpg")
 PARTNERS = ("DE", "FR", "NL", "EUROPOL")
@@ -58,6 +64,31 @@ def _shared_photos() -> Path | None:
         if all((candidate / p).is_file() for p in PHOTOS):
             return candidate
     return None
+
+
+def _partners_process(root: str, photos: str, conn: Any) -> None:
+    """In a child process: the 4 partner nodes (DE holding the mate), until told to stop."""
+    from exchange.gateway.app import Gateway
+    from mock_partners.cluster import PARTNER_SUBJECTS, partner_node_config, seed_partner
+
+    async def serve() -> None:
+        gateways, urls = [], {}
+        for j, pid in enumerate(PARTNERS, start=1):
+            gw = Gateway(partner_node_config(pid, Path(root) / pid))
+            node = await gw.start()
+            gateways.append(gw)
+            await seed_partner(node, pid, SEED, [j * PARTNER_SUBJECTS + i for i in range(50)])
+            urls[pid] = f"http://127.0.0.1:{gw.partner_port}/prum/v1/messages"
+            if pid == "DE":
+                mate = image_of((Path(photos) / "obama.jpg").read_bytes())
+                template = template_of(extract(mate.data, FaceModelConfig()), mate)
+                node.enrol("DE-PHOTO", PersonRecord(reference="DE-PHOTO", face=template))
+        conn.send(urls)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # the stop word
+        for gw in gateways:
+            await gw.stop()
+
+    event_loop.run(serve())
 
 
 def _row(measure: str, setting: str, value: float, unit: str, baseline: bool) -> Row:
@@ -114,7 +145,12 @@ async def _timed(s: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> tu
         return time.perf_counter() - started, r.status
 
 
-async def _gateway_rows(photos: Path, root: Path, searches: int, dna_searches: int) -> list[Row]:
+async def _gateway_rows(
+    photos: Path, root: Path, searches: int, dna_searches: int, apart: bool
+) -> list[Row]:
+    """The gateway rows, with the 4 partners in this process (one event loop for all five
+    nodes) or, `apart`, in a child process of their own (the UK gateway's loop alone here,
+    as in service, where partners are other machines)."""
     probe = (photos / "obama2.jpg").read_bytes()
     image_face: dict[str, Any] = {
         "image": {"format": "jpeg", "data": base64.b64encode(probe).decode()}
@@ -125,46 +161,89 @@ async def _gateway_rows(photos: Path, root: Path, searches: int, dna_searches: i
         "feature_model": probe_template.feature_model,
         "template": base64.b64encode(probe_template.vector).decode(),
     }
+    if not apart:
+        async with running_cluster(root, PARTNERS, seed=SEED, gallery_size=50) as c:
+            mate = image_of((photos / "obama.jpg").read_bytes())
+            face = template_of(extract(mate.data, model), mate)
+            c.partners["DE"].enrol("DE-PHOTO", PersonRecord(reference="DE-PHOTO", face=face))
+            assert c.gateway.node is not None
+            faces = (image_face, template_face)
+            return await _search_rows(c.client_url, c.gateway.node, *faces, searches, dna_searches)
+    ctx = multiprocessing.get_context("spawn")
+    here, there = ctx.Pipe()
+    child = ctx.Process(target=_partners_process, args=(str(root), str(photos), there))
+    child.start()
+    try:
+        urls: dict[str, str] = await asyncio.get_running_loop().run_in_executor(None, here.recv)
+        uk = Gateway(_uk_config(root, urls))
+        node = await uk.start()
+        try:
+            client_url = f"http://127.0.0.1:{uk.client_port}"
+            faces = (image_face, template_face)
+            return await _search_rows(client_url, node, *faces, searches, dna_searches)
+        finally:
+            await uk.stop()
+    finally:
+        here.send("stop")
+        child.join(timeout=60)
+
+
+def _uk_config(root: Path, urls: dict[str, str]) -> GatewayConfig:
+    partners = tuple(
+        PartnerConfig(id=pid, url=url, modalities=ALL_MODALITIES, timeout_s=5.0)
+        for pid, url in urls.items()
+    )
+    return GatewayConfig(
+        node_id="GB",
+        data_dir=root / "GB",
+        feature_model=population.FEATURE_MODEL,
+        face_dim=population.FACE_DIM,
+        search_deadline_s=10.0,
+        client=Listener(port=0),
+        partner_listener=Listener(port=0),
+        partners=partners,
+        open_client_api=True,
+    )
+
+
+async def _search_rows(
+    client_url: str,
+    node: Node,
+    image_face: dict[str, Any],
+    template_face: dict[str, Any],
+    searches: int,
+    dna_searches: int,
+) -> list[Row]:
     rows: list[Row] = []
-    async with running_cluster(root, PARTNERS, seed=SEED, gallery_size=50) as c:
-        mate = image_of((photos / "obama.jpg").read_bytes())
-        c.partners["DE"].enrol(
-            "DE-PHOTO",
-            PersonRecord(reference="DE-PHOTO", face=template_of(extract(mate.data, model), mate)),
-        )
-        url = f"{c.client_url}/v1/searches?wait=30"
-        timeout = aiohttp.ClientTimeout(total=120)
-        async with aiohttp.ClientSession(timeout=timeout) as s:
-            await _timed(s, url, _search(_face_record(image_face), ["face"]))  # worker warm-up
-            for label, face, baseline in (
-                ("template supplied (no extraction)", template_face, True),
-                ("image only (extracted in the pool)", image_face, False),
-            ):
-                took = [
-                    (await _timed(s, url, _search(_face_record(face), ["face"])))[0]
-                    for _ in range(searches)
-                ]
-                rows.append(
-                    _row(
-                        "face search via gateway p50", label, _percentile(took, 0.5), "s", baseline
-                    )
-                )
-                rows.append(
-                    _row(
-                        "face search via gateway p95", label, _percentile(took, 0.95), "s", baseline
-                    )
-                )
-            both: dict[str, Any] = {**template_face, **image_face}
-            loads: dict[str, dict[str, Any]] = {
-                "image + template (no extraction)": both,
-                "image only (pool full)": image_face,
-            }
-            rows += await _dna_under_load(c, s, url, loads, dna_searches)
+    url = f"{client_url}/v1/searches?wait=30"
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout) as s:
+        await _timed(s, url, _search(_face_record(image_face), ["face"]))  # worker warm-up
+        for label, face, baseline in (
+            ("template supplied (no extraction)", template_face, True),
+            ("image only (extracted in the pool)", image_face, False),
+        ):
+            took = [
+                (await _timed(s, url, _search(_face_record(face), ["face"])))[0]
+                for _ in range(searches)
+            ]
+            rows.append(
+                _row("face search via gateway p50", label, _percentile(took, 0.5), "s", baseline)
+            )
+            rows.append(
+                _row("face search via gateway p95", label, _percentile(took, 0.95), "s", baseline)
+            )
+        both: dict[str, Any] = {**template_face, **image_face}
+        loads: dict[str, dict[str, Any]] = {
+            "image + template (no extraction)": both,
+            "image only (pool full)": image_face,
+        }
+        rows += await _dna_under_load(node, s, url, loads, dna_searches)
     return rows
 
 
 async def _dna_under_load(
-    c: Cluster,
+    node: Node,
     s: aiohttp.ClientSession,
     url: str,
     loads: dict[str, dict[str, Any]],
@@ -183,8 +262,7 @@ async def _dna_under_load(
     idle = [(await _timed(s, url, b))[0] for b in dna_body]
     p_idle = _percentile(idle, 0.99)
     rows = [_row("DNA search p99", "idle", p_idle, "s", True)]
-    node = c.gateway.node
-    assert node is not None and node.extraction is not None
+    assert node.extraction is not None
     capacity = node.extraction.capacity
     for label, face in loads.items():
         busy, refused = await _dna_while_loaded(s, url, face, capacity + 1, dna_body)
@@ -227,6 +305,12 @@ def main(argv: Sequence[str]) -> int:
     parser = OneLineParser(prog="prum-exchange bench extract", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rounds, a minute or so")
     parser.add_argument(
+        "--partners",
+        choices=("apart", "together"),
+        default="apart",
+        help="the 4 partner nodes in a process of their own (default) or on the gateway's loop",
+    )
+    parser.add_argument(
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
     )
     args = parser.parse_args(list(argv))
@@ -259,15 +343,18 @@ def main(argv: Sequence[str]) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        rows += event_loop.run(_gateway_rows(photos, Path(tmp), searches, dna))
+        apart = args.partners == "apart"
+        rows += event_loop.run(_gateway_rows(photos, Path(tmp), searches, dna, apart))
     report = Report(
         name="extract",
         measured="face template extraction (dlib-resnet-v1) per worker, one face-image search "
         "through the gateway to 4 partners, and a DNA search's p99 while the pool is full",
         data="the 3 ageitgey/face_recognition test photographs (0.7-2.1 MP JPEG); synthetic "
-        "population for galleries and DNA probes; all nodes on loopback in one process",
+        "population for galleries and DNA probes; nodes on loopback, the partners "
+        + ("in a process of their own" if args.partners == "apart" else "on the gateway's loop"),
         baseline="detector at full resolution; the search with its template supplied; DNA idle",
         params={
+            "partners_process": args.partners,
             "rounds": rounds,
             "searches": searches,
             "dna_searches": dna,
