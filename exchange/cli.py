@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from exchange import extract_cli
 from exchange.codecs.errors import CodecError
 from exchange.model import Purpose
 from exchange.option_types import COUNT, PORT, int_in
@@ -31,7 +32,7 @@ EXIT_USAGE = 2
 
 # Beside this package, read without importing mock_partners (imported only by its commands).
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "mock_partners" / "scenarios"
-BENCHMARKS = ("match", "dna", "codec", "gateway", "store", "interop")
+BENCHMARKS = ("match", "dna", "codec", "gateway", "store", "interop", "extract")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -408,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aa.add_argument("--out", required=True, help="the archive file to write (must not exist)")
     aa.set_defaults(func=_cmd_audit_archive)
+
+    extract_cli.register(sub)
 
     be = sub.add_parser("bench", help="run a benchmark (see bench/)")
     be.add_argument("benchmark", choices=BENCHMARKS)

@@ -5,13 +5,21 @@ population. It turns model objects into what `matchers` takes (locus mappings, f
 arrays, minutiae arrays), runs the searches, applies thresholds and candidate limits, and
 returns `model.Candidate`s carrying only references and scores (step 1 of the exchange).
 Core data for follow-ups is looked up by the caller from its source of truth, not here.
+
+Faces: one gallery per feature model the node holds (DESIGN.md §3), as national systems hold
+the old and the new algorithm side by side while they migrate: the configured receive-only
+model (`feature_model`, cosine over normalised templates, e.g. the drills' synthetic model)
+and the Euclidean models a node extracts itself (`exchange.face_models`, dlib's
+`dlib-resnet-v1`), lifted so that the cosine gallery ranks by distance exactly
+(`matchers.face_distance`) and scored `1 - distance`. A probe goes to the gallery of its
+model; a model the node does not hold is `UnsupportedFeatureModel`.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -29,10 +37,13 @@ from exchange.model import (
     PersonRecord,
     SampleType,
 )
+from matchers import face_distance
 from matchers.dna import DnaGallery
 from matchers.dna_profile import MicrovariantRule, ProfileType
 from matchers.errors import MatcherError, StaleIndexError
 from matchers.face import FaceGallery
+from matchers.face_image import DIM as DLIB_DIM
+from matchers.face_image import MODEL_ID as DLIB_MODEL
 from matchers.fingerprint import FingerprintGallery
 
 
@@ -86,6 +97,8 @@ class Gallery(Protocol):
     def search_dna_many(
         self, profiles: Sequence[DnaProfile], limit: int
     ) -> list[list[Candidate] | GalleryError]: ...
+    def holds_face_model(self, model: str) -> bool: ...
+    def face_model_ids(self) -> list[str]: ...
     def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]: ...
     def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]: ...
     def shard_statuses(self) -> tuple[ShardStatus, ...]: ...
@@ -107,6 +120,37 @@ def dna_rank(candidate: Candidate) -> tuple[int, str]:
 def score_rank(scored: tuple[str, float]) -> tuple[float, str]:
     """Face and fingerprint order: best score first, ties by reference."""
     return (-scored[1], scored[0])
+
+
+class UnsupportedFeatureModel(GalleryError):
+    """A face template of a model this node holds no gallery for (`unsupported_feature_model`)."""
+
+    def __init__(self, model: str, held: list[str]) -> None:
+        self.model = model
+        super().__init__(f"face template from model {model!r}; this node holds {held}")
+
+
+# Euclidean face models a node can hold beside its configured one, with their dimensions.
+EUCLIDEAN_MODELS = {DLIB_MODEL: DLIB_DIM}
+DEFAULT_FACE_MODELS: Mapping[str, float] = {DLIB_MODEL: round(face_distance.score_of(0.6), 6)}
+
+
+@dataclass(frozen=True, slots=True)
+class FaceModel:
+    """One face gallery's model: its id, template size, metric and threshold (a score)."""
+
+    model_id: str
+    dim: int
+    euclidean: bool
+    threshold: float
+
+    @property
+    def file_name(self) -> str:
+        return f"face-{self.model_id}.faiss"
+
+    @property
+    def index_dim(self) -> int:
+        return face_distance.lifted_dim(self.dim) if self.euclidean else self.dim
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,20 +197,45 @@ class NodeGallery:
         face_index: str = "auto",
         face_search: str = "",
         dna_microvariants: MicrovariantRule = "annex",
+        face_models: Mapping[str, float] = DEFAULT_FACE_MODELS,
     ) -> None:
-        """`face_index`, `face_search`: the face gallery's faiss index_factory string (or
+        """`face_index`, `face_search`: the face galleries' faiss index_factory string (or
         "auto") and its ParameterSpace search parameters; `dna_microvariants`: the DNA
-        gallery's micro-variant reading (all three the config's `[gallery]`)."""
+        gallery's micro-variant reading (all three the config's `[gallery]`); `face_models`:
+        the Euclidean models (`EUCLIDEAN_MODELS`) held beside `feature_model`, by threshold."""
         self.feature_model = feature_model
         self.face_dim = face_dim
         self.thresholds = thresholds
         self.face_index = face_index
         self.face_search = face_search
         self.dna = DnaGallery(microvariants=dna_microvariants)
-        self.face = FaceGallery(face_dim, index=face_index, params=face_search)
+        self.face_models = {
+            feature_model: FaceModel(feature_model, face_dim, False, thresholds.face)
+        }
+        for model, threshold in face_models.items():
+            if model not in EUCLIDEAN_MODELS:
+                raise ValueError(f"face model {model!r}: one of {sorted(EUCLIDEAN_MODELS)}")
+            if model != feature_model:
+                self.face_models[model] = FaceModel(model, EUCLIDEAN_MODELS[model], True, threshold)
+        self.faces = {m: self._new_face_gallery(fm) for m, fm in self.face_models.items()}
         self.fingerprints = FingerprintGallery()
         self._lock = threading.Lock()
         self._modalities: dict[str, set[str]] = {}
+
+    def _new_face_gallery(self, model: FaceModel) -> FaceGallery:
+        return FaceGallery(model.index_dim, index=self.face_index, params=self.face_search)
+
+    @property
+    def face(self) -> FaceGallery:
+        """The gallery of the configured `feature_model`."""
+        return self.faces[self.feature_model]
+
+    def holds_face_model(self, model: str) -> bool:
+        return model in self.faces
+
+    def face_model_ids(self) -> list[str]:
+        """The feature models this node holds a face gallery for, sorted."""
+        return sorted(self.faces)
 
     def __len__(self) -> int:
         return len(self._modalities)
@@ -180,8 +249,9 @@ class NodeGallery:
         """Write the three galleries' files under `directory`, stamped with `version`."""
         directory.mkdir(parents=True, exist_ok=True)
         self.dna.save(directory / "dna.npz", version)
-        if len(self.face):
-            self.face.save(directory / "face.faiss", version)
+        for model, face in self.faces.items():
+            if len(face):
+                face.save(directory / self._face_file(model), version)
         if len(self.fingerprints):
             self.fingerprints.save(directory / "fingerprints", version)
         (directory / "references.json").write_text(
@@ -208,11 +278,14 @@ class NodeGallery:
                 return False
             modalities = {r: set(m) for r, m in meta["modalities"].items()}
             dna = DnaGallery.load(directory / "dna.npz", version)
-            face = (
-                FaceGallery.load(directory / "face.faiss", version)
-                if any("face" in m for m in modalities.values())
-                else self.face
-            )
+            faces = {
+                model: (
+                    FaceGallery.load(directory / self._face_file(model), version)
+                    if any(_face_key(model, self.feature_model) in m for m in modalities.values())
+                    else face
+                )
+                for model, face in self.faces.items()
+            }
             fingerprints = (
                 FingerprintGallery.load(directory / "fingerprints", version)
                 if any("fingerprint" in m for m in modalities.values())
@@ -220,11 +293,12 @@ class NodeGallery:
             )
         except (OSError, ValueError, KeyError, StaleIndexError):
             return False
-        if (face.spec, face.spec_params) != (self.face_index, self.face_search):
-            return False
+        for face in faces.values():
+            if (face.spec, face.spec_params) != (self.face_index, self.face_search):
+                return False
         if dna.microvariants != self.dna.microvariants:
             return False
-        self.dna, self.face, self.fingerprints = dna, face, fingerprints
+        self.dna, self.faces, self.fingerprints = dna, faces, fingerprints
         with self._lock:
             self._modalities = modalities
         return True
@@ -241,9 +315,12 @@ class NodeGallery:
                 self.dna.add(reference, dict(record.dna.loci), _profile_type(record.dna))
                 held.add("dna")
             if record.face is not None:
-                self._check_face(record.face)
-                self.face.add([reference], face_vector(record.face))
-                held.add("face")
+                model = self._check_face(record.face)
+                vectors = face_vector(record.face)
+                if model.euclidean:
+                    vectors = face_distance.lift_gallery(vectors)
+                self.faces[model.model_id].add([reference], vectors)
+                held.add(_face_key(model.model_id, self.feature_model))
             fingers = minutiae_arrays(record.fingerprints) if record.fingerprints else {}
             fingers.pop(0, None)  # an unknown position cannot be enrolled
             if fingers:
@@ -266,8 +343,9 @@ class NodeGallery:
     def _drop(self, reference: str, held: set[str]) -> None:
         if "dna" in held:
             self.dna.remove(reference)
-        if "face" in held:
-            self.face.remove([reference])
+        for model, face in self.faces.items():
+            if _face_key(model, self.feature_model) in held:
+                face.remove([reference])
         if "fingerprint" in held:
             self.fingerprints.remove(reference)
 
@@ -313,30 +391,56 @@ class NodeGallery:
         """One embedded gallery: a single shard, always up."""
         return (ShardStatus(0, "up", len(self)),)
 
-    def _check_face(self, template: FaceTemplate) -> None:
-        if template.feature_model != self.feature_model:
+    def _check_face(self, template: FaceTemplate) -> FaceModel:
+        model = self.face_models.get(template.feature_model)
+        if model is None:
+            raise UnsupportedFeatureModel(template.feature_model, sorted(self.face_models))
+        if not template.vector:
             raise GalleryError(
-                f"face template from model {template.feature_model!r};"
-                f" this node uses {self.feature_model!r}"
+                f"face probe carries no {model.model_id} template (extract it from its image)"
             )
-        if template.dim != self.face_dim:
+        if template.dim != model.dim:
             raise GalleryError(
-                f"face template has {template.dim} values; this node uses {self.face_dim}"
+                f"face template has {template.dim} values; {model.model_id} has {model.dim}"
             )
+        return model
 
     def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]:
         return scored_candidates(self.face_scores(template, limit))
 
     def face_scores(self, template: FaceTemplate, limit: int) -> list[tuple[str, float]]:
-        """The top `limit` (reference, score) at or above the face threshold (`score_rank`)."""
-        self._check_face(template)
+        """The top `limit` (reference, score) at or above the face threshold of the
+        template's model (`score_rank`)."""
+        model = self._check_face(template)
+        probe = face_vector(template)
         try:
-            (found,) = self.face.search(
-                face_vector(template), limit, threshold=self.thresholds.face
-            )
+            if not model.euclidean:
+                (found,) = self.faces[model.model_id].search(probe, limit, model.threshold)
+                scored = [(c.reference, c.score) for c in found]
+            else:
+                scored = self._search_euclidean(model, probe[0], limit)
         except MatcherError as exc:  # e.g. a template with no direction: refused, not a crash
             raise GalleryError(str(exc)) from exc
-        return sorted(((c.reference, c.score) for c in found), key=score_rank)
+        return sorted(scored, key=score_rank)
+
+    def _search_euclidean(
+        self, model: FaceModel, probe: np.ndarray, limit: int
+    ) -> list[tuple[str, float]]:
+        """Ranked by Euclidean distance, scored 1 - distance, kept from `model.threshold` up."""
+        cosine_floor = face_distance.cosine_at(probe, 1.0 - model.threshold)
+        gallery = self.faces[model.model_id]
+        (found,) = gallery.search(face_distance.lift_probe(probe), limit, cosine_floor - 1e-6)
+        if not found:
+            return []
+        dist = face_distance.distances(probe, [c.score for c in found])
+        return [
+            (c.reference, face_distance.score_of(float(d)))
+            for c, d in zip(found, dist, strict=True)
+            if face_distance.score_of(float(d)) >= model.threshold
+        ]
+
+    def _face_file(self, model: str) -> str:
+        return "face.faiss" if model == self.feature_model else self.face_models[model].file_name
 
     def search_fingerprints(self, fingerprints: FingerprintSet, limit: int) -> list[Candidate]:
         """Ten-print search, or a latent search for a single mark of unknown position."""
@@ -368,3 +472,9 @@ class NodeGallery:
 def scored_candidates(found: Sequence[tuple[str, float]]) -> list[Candidate]:
     """Face or fingerprint candidates as a reply carries them (scores to six places)."""
     return [Candidate(ref, round(score, 6), MatchType.CANDIDATE) for ref, score in found]
+
+
+def _face_key(model: str, default_model: str) -> str:
+    """What `_modalities` holds for a face of `model` ("face" for the configured model, as
+    index files written before per-model galleries did)."""
+    return "face" if model == default_model else f"face:{model}"

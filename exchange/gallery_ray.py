@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from exchange.gallery import (
+    DEFAULT_FACE_MODELS,
     GalleryError,
     GalleryUnavailable,
     NodeGallery,
     ShardStatus,
     Thresholds,
+    UnsupportedFeatureModel,
     dna_rank,
     score_rank,
     scored_candidates,
@@ -63,6 +65,9 @@ class GallerySettings:
     face_index: str = "auto"
     face_search: str = ""
     dna_microvariants: MicrovariantRule = "annex"
+    # The Euclidean face models held beside `feature_model`, with their thresholds
+    # (`NodeGallery`'s `face_models`), as pairs so the settings stay plain data.
+    face_models: tuple[tuple[str, float], ...] = tuple(DEFAULT_FACE_MODELS.items())
 
     def build(self) -> NodeGallery:
         return NodeGallery(
@@ -72,6 +77,7 @@ class GallerySettings:
             face_index=self.face_index,
             face_search=self.face_search,
             dna_microvariants=self.dna_microvariants,
+            face_models=dict(self.face_models),
         )
 
 
@@ -234,6 +240,7 @@ class RayGallery:
         self.feature_model = settings.feature_model
         self.face_dim = settings.face_dim
         self.thresholds = settings.thresholds
+        self._face_models = sorted({settings.feature_model, *dict(settings.face_models)})
         self.timeout_s = timeout_s
         self.detached = detached
         self.name = name
@@ -399,7 +406,15 @@ class RayGallery:
                 out.append(merge_ranked(parts, dna_rank, limit))
         return out
 
+    def holds_face_model(self, model: str) -> bool:
+        return model in self._face_models
+
+    def face_model_ids(self) -> list[str]:
+        return list(self._face_models)
+
     def search_face(self, template: FaceTemplate, limit: int) -> list[Candidate]:
+        if not self.holds_face_model(template.feature_model):  # typed here, not as a shard's text
+            raise UnsupportedFeatureModel(template.feature_model, self._face_models)
         answers = self._gather(lambda _, a: a.face.remote(template, limit))
         return scored_candidates(merge_ranked(_accepted(answers), score_rank, limit))
 

@@ -82,6 +82,9 @@ class ErrorCode(StrEnum):
     UNKNOWN_REFERENCE = "unknown_reference"
     UNAUTHORISED_SENDER = "unauthorised_sender"
     PROFILE_REJECTED = "profile_rejected"
+    # A face template of a feature model the node holds no gallery for, with no image to
+    # extract its own template from (DESIGN.md §3: templates are node-local).
+    UNSUPPORTED_FEATURE_MODEL = "unsupported_feature_model"
     INTERNAL = "internal"
     # The node cannot complete the search now (part of its gallery is down): try again.
     TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
@@ -188,7 +191,9 @@ class FingerprintSet:
 
 @dataclass(frozen=True, slots=True)
 class FaceTemplate:
-    """A face feature vector as little-endian float32 bytes, tagged with the model that made it."""
+    """A face sample: a feature vector as little-endian float32 bytes tagged with the model
+    that made it, the image it was made from, or both. `vector` empty (and `feature_model`
+    "") means an image alone, from which a node extracts its own template (DESIGN.md §3)."""
 
     feature_model: str
     vector: bytes

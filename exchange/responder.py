@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from exchange.capacities import MAX_CANDIDATES, search_type_of
-from exchange.gallery import Gallery, GalleryError, GalleryUnavailable
+from exchange.gallery import Gallery, GalleryError, GalleryUnavailable, UnsupportedFeatureModel
 from exchange.model import (
     CoreData,
     DactySearchRequest,
@@ -220,6 +220,8 @@ class Responder:
                 results = searched.results
             else:
                 results = self._search(body, k)
+        except UnsupportedFeatureModel as exc:
+            return refuse(ErrorCode.UNSUPPORTED_FEATURE_MODEL, str(exc))
         except GalleryError as exc:
             return refuse(ErrorCode.PROFILE_REJECTED, str(exc))
         except GalleryUnavailable as exc:

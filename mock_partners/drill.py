@@ -37,7 +37,7 @@ from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.gateway.config import DEFAULT_CAPACITIES
 from exchange.gateway.state.audit_verify import verify
-from mock_partners import population
+from mock_partners import population, real_samples
 from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, running_cluster
 from mock_partners.drill_verdicts import (
     BIOMETRIC,
@@ -295,6 +295,9 @@ async def run(
         tls=True,  # nodes talk mutual TLS, as in production
         client_token=secrets.token_urlsafe(24),
     ) as cluster:
+        shared = real_samples.thirdparty()
+        if s.real_samples is not None and shared is not None:  # main() checked the files
+            await real_samples.plant(cluster.partners, s.real_samples, shared)
         for inj in injectors.values():
             inj.restart_clock()  # fault schedules count from the first search
         progress_bar = Progress(s.name, len(planned), progress)
@@ -302,6 +305,12 @@ async def run(
         results = await run_workload(cluster, s, planned, records, progress_bar)
         workload_s = time.monotonic() - workload_started
         follow = await follow_ups(cluster, s, results) if s.workload.follow_ups else []
+        real: list[dict[str, Any]] = []
+        if s.real_samples is not None and shared is not None:
+            wait = min(60.0, s.search_deadline_s + 5.0)
+            real = await real_samples.search_faces(
+                cluster.client_url, cluster.headers, s.real_samples, shared, s.seed, wait
+            )
         requests = {pid: [asdict(r) for r in inj.requests] for pid, inj in injectors.items()}
         for inj in injectors.values():
             inj.close()
@@ -315,6 +324,8 @@ async def run(
         },
         results=[r.to_json() for r in results],
     )
+    if s.real_samples is not None:
+        figures["real_samples"] = {"faces": real}
     return figures, evaluate(s, figures)
 
 
@@ -329,6 +340,17 @@ def main(
     except ScenarioError as exc:
         print(f"prum-exchange drill: {path.name}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if s.real_samples is not None:
+        absent = real_samples.missing(s.real_samples, real_samples.thirdparty())
+        if absent:
+            print(
+                f"drill {s.name}: skipped: its real samples are not here (shared/thirdparty/"
+                f" beside the checkout; missing {absent[0]}"
+                + (f" and {len(absent) - 1} more" if len(absent) > 1 else "")
+                + ")",
+                file=sys.stderr,
+            )
+            return EXIT_OK
     progress = None if quiet else sys.stderr
     with tempfile.TemporaryDirectory(prefix=f"prum-drill-{s.name}-") as tmp:
         figures, verdicts = event_loop.run(run(s, Path(tmp), searches, progress))

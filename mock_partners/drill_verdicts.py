@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -171,6 +172,15 @@ def fmt(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def _face_outcome(f: dict[str, Any]) -> str:
+    if "hits" not in f:
+        return f"HTTP {f['http_status']}"
+    if not f["hits"]:
+        return "no hit"
+    top = f["hits"][0]
+    return f"hit {top['reference']} at {top['partner']}, score {top['score']}"
+
+
 def evaluate(s: Scenario, m: dict[str, Any]) -> list[Verdict]:
     """One verdict per expectation of the scenario; a figure that could not be measured fails."""
     e = s.expect
@@ -208,6 +218,19 @@ def evaluate(s: Scenario, m: dict[str, Any]) -> list[Verdict]:
         ok = f["rate"] is not None and f["rate"] >= e.follow_ups_ok_min
         measured = f"{fmt(f['rate'])} ({f['ok']}/{f['attempted']} answered with core data)"
         out.append(Verdict("follow_ups", ok, measured, f">= {e.follow_ups_ok_min}"))
+    if s.real_samples is not None:
+        faces = m.get("real_samples", {}).get("faces", [])
+        good = sum(1 for f in faces if f["ok"])
+        measured = (
+            "; ".join(
+                f"{Path(f['probe']).name} {'ok' if f['ok'] else 'WRONG'} ({_face_outcome(f)})"
+                for f in faces
+            )
+            or "no face probe searched"
+        )
+        expected = len(s.real_samples.face_probes)
+        ok = expected > 0 and good == expected == len(faces)
+        out.append(Verdict("real_samples.faces", ok, measured, "every probe as its ground truth"))
     if e.audit_verifies:
         bad = [n for n, a in m["audit"].items() if not a["ok"]]
         measured = ", ".join(

@@ -49,7 +49,9 @@ from typing import Any
 
 from exchange.gateway.config import DEFAULT_CAPACITIES
 from exchange.model import Modality
+from mock_partners import real_samples
 from mock_partners.faults import FaultProfileError, parse_profile
+from mock_partners.real_samples import RealSamples
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 STATUSES = ("pending", "hit", "no_hit", "error", "timeout", "quota_exceeded", "rejected")
@@ -100,6 +102,7 @@ class Scenario:
     gallery_size: int = 40
     search_deadline_s: float = 5.0
     source: Mapping[str, Any] = field(default_factory=dict)
+    real_samples: RealSamples | None = None  # `mock_partners.real_samples`
 
 
 def _check_keys(doc: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -237,7 +240,7 @@ def _expect(doc: Any, partner_ids: set[str]) -> Expect:
 def from_mapping(doc: Mapping[str, Any]) -> Scenario:
     allowed = {
         "name", "description", "seed", "time_limit_s", "gallery_size",
-        "gateway", "partners", "workload", "expect",
+        "gateway", "partners", "workload", "expect", "real_samples",
     }  # fmt: skip
     _check_keys(doc, allowed, "")
     name = doc.get("name")
@@ -254,6 +257,10 @@ def from_mapping(doc: Mapping[str, Any]) -> Scenario:
     ids = [p.id for p in partners]
     if len(set(ids)) != len(ids):
         raise ScenarioError("partners: a partner id appears twice")
+    try:
+        real = real_samples.parse(doc["real_samples"], ids) if "real_samples" in doc else None
+    except real_samples.RealSamplesError as exc:
+        raise ScenarioError(str(exc)) from exc
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise ScenarioError("description: expected a string")
@@ -268,6 +275,7 @@ def from_mapping(doc: Mapping[str, Any]) -> Scenario:
         workload=_workload(doc.get("workload", {})),
         expect=_expect(doc.get("expect", {}), set(ids)),
         source=dict(doc),
+        real_samples=real,
     )
 
 

@@ -165,8 +165,8 @@ def test_translate_into_a_directory_leaves_no_part_file(
 
 HELP = [
     [], ["demo"], ["translate"], ["serve"], ["partner"], ["pki", "init"], ["drill"],
-    ["audit", "verify"], ["audit", "archive"], ["bench"],
-    *(["bench", b] for b in ("match", "dna", "codec", "gateway", "store", "interop")),
+    ["audit", "verify"], ["audit", "archive"], ["bench"], ["extract"], ["compare"],
+    *(["bench", b] for b in ("match", "dna", "codec", "gateway", "store", "interop", "extract")),
 ]  # fmt: skip
 
 

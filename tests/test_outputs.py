@@ -13,7 +13,9 @@ from exchange.outputs import BENCH_OUT, OUT, PARTNER_DATA
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("bench", ["match", "dna", "codec", "gateway", "store", "interop"])
+@pytest.mark.parametrize(
+    "bench", ["match", "dna", "codec", "gateway", "store", "interop", "extract"]
+)
 def test_every_benchmark_writes_under_out_by_default(
     bench: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -322,10 +322,19 @@ def test_fingerprint_candidates_follow_the_search_types_maximum(
 
 
 def test_a_probe_the_gallery_cannot_search_is_rejected_with_the_reason(gallery, ledger) -> None:
+    short = FaceTemplate(population.FEATURE_MODEL, b"\x00\x00\x80\x3f" * 7)
+    request = _envelope(FaceSearchRequest("p", short), kind=MessageType.FACE_SEARCH_REQUEST)
+    error = _error(_ask(_responder(gallery, ledger), request))
+    assert error.code is ErrorCode.PROFILE_REJECTED and "7 values" in error.message
+
+
+def test_a_template_of_a_model_the_node_does_not_hold_is_unsupported(gallery, ledger) -> None:
+    """Templates are node-local (DESIGN.md §3): another vendor's, without an image, cannot be
+    searched here; the refusal says so (not a plain profile rejection)."""
     wrong = FaceTemplate("another-model", b"\x00" * 4 * population.FACE_DIM)
     request = _envelope(FaceSearchRequest("p", wrong), kind=MessageType.FACE_SEARCH_REQUEST)
     error = _error(_ask(_responder(gallery, ledger), request))
-    assert error.code is ErrorCode.PROFILE_REJECTED and "another-model" in error.message
+    assert error.code is ErrorCode.UNSUPPORTED_FEATURE_MODEL and "another-model" in error.message
 
 
 # --- follow-ups --------------------------------------------------------------------------

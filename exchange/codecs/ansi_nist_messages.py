@@ -112,8 +112,9 @@ ERROR_NUMBER: Mapping[ErrorCode, str] = {
     ErrorCode.UNKNOWN_REFERENCE: "903",
     ErrorCode.UNAUTHORISED_SENDER: "904",
     ErrorCode.PROFILE_REJECTED: "905",
+    ErrorCode.UNSUPPORTED_FEATURE_MODEL: "906",
     ErrorCode.INTERNAL: "900",
-    ErrorCode.TEMPORARILY_UNAVAILABLE: "906",
+    ErrorCode.TEMPORARILY_UNAVAILABLE: "907",
 }
 _ERROR_OF_NUMBER = {number: code for code, number in ERROR_NUMBER.items()}
 

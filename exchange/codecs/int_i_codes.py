@@ -76,6 +76,7 @@ INT_I_ERROR_OF: Mapping[ErrorCode, str] = {
     ErrorCode.UNKNOWN_REFERENCE: "001",
     ErrorCode.UNAUTHORISED_SENDER: "003",
     ErrorCode.PROFILE_REJECTED: "501",
+    ErrorCode.UNSUPPORTED_FEATURE_MODEL: "501",  # INT-I has no code of its own for it
 }
 NO_INT_I_CODE = frozenset(
     {ErrorCode.QUOTA_EXCEEDED, ErrorCode.INTERNAL, ErrorCode.TEMPORARILY_UNAVAILABLE}

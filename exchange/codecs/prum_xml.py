@@ -23,9 +23,11 @@ from lxml import etree
 import schemas
 from exchange.codecs.errors import CodecError
 from exchange.codecs.face_template import check_template
+from exchange.codecs.uk_json import FACE_COMPRESSIONS
 from exchange.codecs.xml_parts import XmlParts, b64decode
 from exchange.codecs.xml_safety import parse_xml
 from exchange.model import (
+    BiometricImage,
     Body,
     CoreData,
     DactySearchRequest,
@@ -53,6 +55,7 @@ from exchange.model import (
     SampleType,
     SearchReply,
 )
+from matchers import face_image
 
 NS = schemas.PRUM_NAMESPACE
 _Q = f"{{{NS}}}"
@@ -125,13 +128,14 @@ def _enc_face(parent: etree._Element, body: FaceSearchRequest) -> None:
     _X.set(parent, "reference", body.reference)
     _X.set(parent, "maxCandidates", str(body.max_candidates))
     t = body.template
-    _X.el(
-        parent,
-        "Template",
-        base64.b64encode(t.vector).decode("ascii"),
-        featureModel=t.feature_model,
-        dim=str(t.dim),
-    )
+    if t.vector:  # optional: a node extracts its own template from the image
+        _X.el(
+            parent,
+            "Template",
+            base64.b64encode(t.vector).decode("ascii"),
+            featureModel=t.feature_model,
+            dim=str(t.dim),
+        )
     if t.image is not None:
         _X.image(parent, t.image)
 
@@ -344,20 +348,41 @@ def _dec_dacty(e: etree._Element) -> DactySearchRequest:
 
 
 def _dec_face(e: etree._Element) -> FaceSearchRequest:
-    t = _X.child(e, "Template")
+    t = e.find(_Q + "Template")
     path = "/Message/Body/FaceSearchRequest/Template"
-    vector = check_template(b64decode(t.text, path), path)
-    if len(vector) // 4 != int(t.get("dim", "0")):
-        raise CodecError(
-            f"{path}/@dim", f"says {t.get('dim')}, template has {len(vector) // 4} values"
-        )
-    image = _X.read_image(e.find(_Q + "Image"), "/Message/Body/FaceSearchRequest/Image")
-    template = FaceTemplate(feature_model=t.get("featureModel", ""), vector=vector, image=image)
+    image_path = "/Message/Body/FaceSearchRequest/Image"
+    image = _X.read_image(e.find(_Q + "Image"), image_path)
+    if image is not None:
+        _check_face_image(image, image_path)
+    if t is None:
+        if image is None:
+            raise CodecError(path, "a face search carries a template, an image or both")
+        vector, model = b"", ""
+    else:
+        vector = check_template(b64decode(t.text, path), path)
+        if len(vector) // 4 != int(t.get("dim", "0")):
+            raise CodecError(
+                f"{path}/@dim", f"says {t.get('dim')}, template has {len(vector) // 4} values"
+            )
+        model = t.get("featureModel", "")
+    template = FaceTemplate(feature_model=model, vector=vector, image=image)
     return FaceSearchRequest(
         reference=e.get("reference", ""),
         template=template,
         max_candidates=int(e.get("maxCandidates", "10")),
     )
+
+
+def _check_face_image(image: BiometricImage, path: str) -> None:
+    """A face picture is JPEG, JPEG 2000 or PNG within the pixel cap, by its own header."""
+    if image.compression not in FACE_COMPRESSIONS:
+        raise CodecError(f"{path}/@compression", f"{image.compression}: JPEGB, JP2 or PNG")
+    try:
+        header = face_image.read_header(image.data)
+    except face_image.FaceImageError as exc:
+        raise CodecError(path, exc.reason) from exc
+    if FACE_COMPRESSIONS[image.compression] != header.format:
+        raise CodecError(f"{path}/@compression", f"says {image.compression}, is {header.format}")
 
 
 def _dec_reply(e: etree._Element) -> SearchReply:

@@ -49,9 +49,17 @@ from exchange.model import (
     SampleType,
     Sex,
 )
+from matchers import face_image
 
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 IMAGE_COMPRESSIONS = frozenset({"NONE", "WSQ20", "JPEGB", "JPEGL", "JP2", "JP2L", "PNG"})
+# A face picture's ANSI/NIST compression codes, by the format they are (ISO/IEC 19794-5 and
+# ANSI/NIST-ITL Type-10 carry JPEG and JPEG 2000; PNG is ANSI/NIST-ITL 1-2011's too).
+FACE_COMPRESSIONS: dict[str, face_image.ImageFormat] = {
+    "JPEGB": "jpeg", "JPEGL": "jpeg", "JP2": "jp2", "JP2L": "jp2", "PNG": "png",
+}  # fmt: skip
+FACE_IMAGE_FORMATS = frozenset({"jpeg", "jp2", "png"})
+_COMPRESSION_OF_FORMAT = {"jpeg": "JPEGB", "jp2": "JP2", "png": "PNG"}
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}$")
 _FEATURE_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -439,17 +447,59 @@ def _fingerprints_from_ansi_nist(data: bytes, path: str) -> FingerprintSet:
 
 
 def _face(value: Any, path: str) -> FaceTemplate:
+    """A template tagged with its model, an image, or both (an image alone: the node that
+    searches or enrols it extracts its own template, DESIGN.md §3)."""
     obj = _obj(value, path, frozenset({"feature_model", "template", "image"}))
-    for key in ("feature_model", "template"):
-        if key not in obj:
-            raise CodecError(f"{path}.{key}", "is required")
+    image = _face_image(obj["image"], f"{path}.image") if "image" in obj else None
+    if "template" not in obj:
+        if image is None:
+            raise CodecError(f"{path}.template", "is required (or an image)")
+        if "feature_model" in obj:
+            raise CodecError(f"{path}.feature_model", "given without a template")
+        return FaceTemplate(feature_model="", vector=b"", image=image)
+    if "feature_model" not in obj:
+        raise CodecError(f"{path}.feature_model", "is required with a template")
     model = _str(obj["feature_model"], f"{path}.feature_model", max_len=128)
     if not _FEATURE_MODEL.match(model):
         raise CodecError(f"{path}.feature_model", "must be 1-128 of A-Z a-z 0-9 . _ : -")
     return FaceTemplate(
         feature_model=model,
         vector=check_template(_b64(obj["template"], f"{path}.template"), f"{path}.template"),
-        image=_image(obj["image"], f"{path}.image") if "image" in obj else None,
+        image=image,
+    )
+
+
+def _face_image(value: Any, path: str) -> BiometricImage:
+    """`{format: jpeg|jp2|png, data: base64}` (or the ANSI/NIST `compression` code); the size
+    is read from the image's header (given, it must agree), no pixel is decoded here."""
+    keys = frozenset({"format", "compression", "data", "width", "height", "ppi"})
+    obj = _obj(value, path, keys)
+    if "data" not in obj:
+        raise CodecError(f"{path}.data", "is required")
+    declared = obj.get("format")
+    if declared is not None and declared not in FACE_IMAGE_FORMATS:
+        raise CodecError(f"{path}.format", f"must be one of {sorted(FACE_IMAGE_FORMATS)}")
+    compression = obj.get("compression")
+    if compression is not None and compression not in FACE_COMPRESSIONS:
+        raise CodecError(f"{path}.compression", f"must be one of {sorted(FACE_COMPRESSIONS)}")
+    data = _b64(obj["data"], f"{path}.data")
+    try:
+        header = face_image.read_header(data)
+    except face_image.FaceImageError as exc:
+        raise CodecError(f"{path}.data", exc.reason) from exc
+    if declared is not None and declared != header.format:
+        raise CodecError(f"{path}.format", f"says {declared}, the data is {header.format}")
+    if compression is not None and FACE_COMPRESSIONS[compression] != header.format:
+        raise CodecError(f"{path}.compression", f"says {compression}, the data is {header.format}")
+    for key, actual in (("width", header.width), ("height", header.height)):
+        if key in obj and _int(obj[key], f"{path}.{key}", 1, 65535) != actual:
+            raise CodecError(f"{path}.{key}", f"says {obj[key]}, the image has {actual}")
+    return BiometricImage(
+        data=data,
+        compression=compression or _COMPRESSION_OF_FORMAT[header.format],
+        width=header.width,
+        height=header.height,
+        ppi=_int(obj.get("ppi", 500), f"{path}.ppi", 100, 4000),
     )
 
 
@@ -480,6 +530,15 @@ def _image_json(img: BiometricImage) -> dict[str, Any]:
         "height": img.height,
         "ppi": img.ppi,
     }
+
+
+def _face_image_json(img: BiometricImage) -> dict[str, Any]:
+    out = _image_json(img)
+    out.pop("ppi")
+    fmt = FACE_COMPRESSIONS.get(img.compression)
+    if fmt is not None:
+        out["format"] = fmt
+    return out
 
 
 def _finger_json(f: Finger) -> dict[str, Any]:
@@ -534,12 +593,12 @@ def record_to_json(record: PersonRecord) -> dict[str, Any]:
             "fingers": [_finger_json(f) for f in fps.fingers],
         }
     if record.face is not None:
-        face: dict[str, Any] = {
-            "feature_model": record.face.feature_model,
-            "template": base64.b64encode(record.face.vector).decode("ascii"),
-        }
+        face: dict[str, Any] = {}
+        if record.face.vector:
+            face["feature_model"] = record.face.feature_model
+            face["template"] = base64.b64encode(record.face.vector).decode("ascii")
         if record.face.image is not None:
-            face["image"] = _image_json(record.face.image)
+            face["image"] = _face_image_json(record.face.image)
         out["face"] = face
     return out
 

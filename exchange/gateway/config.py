@@ -48,6 +48,17 @@ address = "local"                 # ray: a cluster's address ("ray://head:10001"
 shards = 1                        # ray: shard actors (a stable hash of the reference)
 shard_timeout_s = 5.0             # ray: a shard later than this counts as down
 
+[face_models."dlib-resnet-v1"]    # the face model this node extracts from images (dlib's
+threshold = 0.4                   # ResNet, exchange.face_models): scores are 1 - Euclidean
+                                  # distance, so 0.4 is dlib's published 0.6 distance
+detect_long_side = 1000           # the detector runs on a copy this long at most (0: full size)
+upsample = 0                      # detector upsampling (tried at +1 on a miss in a small copy)
+jitters = 0                       # descriptor jitters (dlib's num_jitters; each costs ~1x)
+
+[extraction]                      # the process pool templates are extracted in
+workers = 1                       # processes; default: cores - 1, at least 1
+queue = 2                         # jobs waiting beyond those running; one more is 503
+
 [tls]                             # optional: mutual TLS on the partner listener and
 ca = "pki/ca.pem"                 # on calls to partners (see `prum-exchange pki init`);
 cert = "pki/GB.pem"               # a partner's server certificate must then name the
@@ -102,6 +113,8 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from exchange.capacities import CAPACITIES
+from exchange.extraction_pool import DEFAULT_QUEUE, default_workers
+from exchange.face_models import DLIB_MODEL, EXTRACTING_MODELS, FACE_MODEL_KEYS, FaceModelConfig
 from exchange.gateway.auth import SCOPES, ClientConfig
 from exchange.gateway.state.rows import FOLLOW_UP_WINDOW
 from exchange.model import Modality
@@ -250,6 +263,15 @@ GALLERY_KEYS = (
     "dna_microvariants", "face_index", "face_search", "backend", "address", "shards",
     "shard_timeout_s",
 )  # fmt: skip
+EXTRACTION_KEYS = ("workers", "queue")
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionConfig:
+    """`[extraction]`: the process pool of `exchange.extraction_pool`."""
+
+    workers: int = field(default_factory=default_workers)
+    queue: int = DEFAULT_QUEUE
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +293,11 @@ class GatewayConfig:
     )
     partners: tuple[PartnerConfig, ...] = ()
     gallery: GalleryConfig = field(default_factory=GalleryConfig)
+    # The face models this node extracts from images, by id (`exchange.face_models`).
+    face_models: Mapping[str, FaceModelConfig] = field(
+        default_factory=lambda: {DLIB_MODEL: FaceModelConfig()}
+    )
+    extraction: ExtractionConfig = field(default_factory=ExtractionConfig)
     tls: NodeFiles | None = None
     clients: tuple[ClientConfig, ...] = ()
     open_client_api: bool = False  # no tokens at all: only for local demos and tests
@@ -301,7 +328,8 @@ TOP_KEYS = (
     "node_id", "data_dir", "feature_model", "face_dim", "search_deadline_s", "max_in_flight",
     "idle_timeout_s", "index_save_interval_s", "housekeeping_interval_s", "reply_retention_s",
     "search_retention_s", "max_searches_fanning_out", "open_client_api", "client",
-    "partner_listener", "thresholds", "gallery", "tls", "clients", "partners",
+    "partner_listener", "thresholds", "gallery", "tls", "clients", "partners", "face_models",
+    "extraction",
 )  # fmt: skip
 PARTNER_KEYS = (
     "id", "url", "dialect", "profile", "modalities", "timeout_s", "retries", "max_in_flight",
@@ -529,6 +557,52 @@ def _gallery(doc: Any, face_dim: int) -> GalleryConfig:
     )
 
 
+def _face_models(doc: Any) -> dict[str, FaceModelConfig]:
+    """`[face_models."ID"]`: only models this build extracts (`EXTRACTING_MODELS`)."""
+    out = {DLIB_MODEL: FaceModelConfig()}
+    if doc is None:
+        return out
+    if not isinstance(doc, dict):
+        raise ConfigError('face_models: expected tables [face_models."MODEL"]')
+    for model, table in doc.items():
+        where = f'face_models."{model}".'
+        if model not in EXTRACTING_MODELS:
+            raise ConfigError(f"{where[:-1]}: unknown model; one of {', '.join(EXTRACTING_MODELS)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where[:-1]}: expected a table")
+        _known(table, FACE_MODEL_KEYS, where)
+        default = FaceModelConfig()
+        threshold = _get(table, "threshold", float, default.threshold, where)
+        if not -1.0 <= threshold <= 1.0:
+            raise ConfigError(f"{where}threshold: -1 to 1 (a score: 1 - Euclidean distance)")
+        long_side = _get(table, "detect_long_side", int, default.detect_long_side, where)
+        if not (long_side == 0 or 80 <= long_side <= 20000):
+            raise ConfigError(f"{where}detect_long_side: 0 (full size) or 80 to 20000 pixels")
+        upsample = _get(table, "upsample", int, default.upsample, where)
+        if not 0 <= upsample <= 2:
+            raise ConfigError(f"{where}upsample: 0 to 2")
+        jitters = _get(table, "jitters", int, default.jitters, where)
+        if not 0 <= jitters <= 100:
+            raise ConfigError(f"{where}jitters: 0 to 100")
+        out[model] = FaceModelConfig(model, threshold, long_side, upsample, jitters)
+    return out
+
+
+def _extraction(doc: Any) -> ExtractionConfig:
+    if doc is None:
+        return ExtractionConfig()
+    if not isinstance(doc, dict):
+        raise ConfigError("extraction: expected a table with workers and queue")
+    _known(doc, EXTRACTION_KEYS, "extraction.")
+    workers = _get(doc, "workers", int, default_workers(), "extraction.")
+    if not 1 <= workers <= 256:
+        raise ConfigError("extraction.workers: 1 to 256")
+    queue = _get(doc, "queue", int, DEFAULT_QUEUE, "extraction.")
+    if not 0 <= queue <= 10_000:
+        raise ConfigError("extraction.queue: 0 to 10000")
+    return ExtractionConfig(workers, queue)
+
+
 def _tls(doc: Any, base_dir: Path | None) -> NodeFiles | None:
     if doc is None:
         return None
@@ -576,6 +650,8 @@ def from_mapping(doc: Mapping[str, Any], base_dir: Path | None = None) -> Gatewa
         feature_model=_get(doc, "feature_model", str, "synthetic-face-512-v1", ""),
         face_dim=face_dim,
         gallery=_gallery(doc.get("gallery"), face_dim),
+        face_models=_face_models(doc.get("face_models")),
+        extraction=_extraction(doc.get("extraction")),
         search_deadline_s=_get(doc, "search_deadline_s", float, 10.0, ""),
         idle_timeout_s=_get(doc, "idle_timeout_s", float, 15.0, ""),
         index_save_interval_s=_non_negative(doc, "index_save_interval_s", 600.0),

@@ -161,6 +161,34 @@ class GalleryIncomplete(Busy):
     retry_after = 5
 
 
+class ExtractionBusy(Busy):
+    """The extraction pool is full (`exchange.extraction_pool.PoolFull`): retry later."""
+
+    code = "extraction_busy"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, round(retry_after_s))
+
+
+class UnsupportedFeatureModel(InvalidRecord):
+    """A face template of a model this node does not hold, and no image to extract from."""
+
+    code = "unsupported_feature_model"
+
+
+class NoFaceFound(InvalidRecord):
+    """A face image in which no face is found (so no template, nothing searchable)."""
+
+    code = "no_face_found"
+
+
+class InvalidImage(InvalidRecord):
+    """A face image that cannot be decoded (truncated, too large, not an image)."""
+
+    code = "invalid_image"
+
+
 # --- a partner behind a client's request (follow-ups) -------------------------------------
 
 
@@ -199,6 +227,7 @@ class PartnerRefused(ClientError):
 PRUM_STATUS: dict[ErrorCode, int] = {
     ErrorCode.SCHEMA_INVALID: 400,
     ErrorCode.PROFILE_REJECTED: 422,
+    ErrorCode.UNSUPPORTED_FEATURE_MODEL: 422,
     ErrorCode.UNSUPPORTED_MODALITY: 422,
     ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.UNKNOWN_REFERENCE: 404,
@@ -251,3 +280,26 @@ class InboundBusy(InboundRefusal):
     prum_code = ErrorCode.QUOTA_EXCEEDED
     code = ErrorCode.QUOTA_EXCEEDED.value
     retry_after = 1
+
+
+class InboundExtractionBusy(InboundBusy):
+    """The extraction pool is full: a face image cannot be searched now; retry later."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message, "/Message/Body/FaceSearchRequest/Image")
+        self.retry_after = max(1, round(retry_after_s))
+
+
+class InboundFaceRefused(InboundRefusal):
+    """A face search whose image yields no template (no face, not decodable) or whose
+    template's model this node does not hold (`unsupported_feature_model`)."""
+
+    status_hint = 422
+    prum_code = ErrorCode.PROFILE_REJECTED
+    code = ErrorCode.PROFILE_REJECTED.value
+
+    def __init__(self, message: str, field: str, prum_code: ErrorCode | None = None) -> None:
+        super().__init__(message, field)
+        if prum_code is not None:
+            self.prum_code = prum_code
+            self.code = prum_code.value

@@ -20,6 +20,8 @@ import structlog
 from aiohttp import web
 
 from exchange.codecs import uk_json
+from exchange.extraction_pool import ExtractionPool, PoolFull
+from exchange.face_models import DLIB_MODEL, extract_job
 from exchange.gallery import Gallery
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import GatewayConfig
@@ -32,6 +34,7 @@ from exchange.gateway.state.store import RecordRow, Store
 from exchange.model import CoreData, PersonRecord
 from exchange.records import core_data_of, step1_reference
 from exchange.responder import Responder
+from matchers.face_image import FaceExtraction
 
 
 def utc_now() -> dt.datetime:
@@ -58,6 +61,15 @@ class Node:
     ready: bool = False  # set once searches are resumed, cleared when stopping
     # (client id, Idempotency-Key) of client requests being answered (`client.idempotency`)
     keys_in_flight: set[tuple[str, str]] = field(default_factory=set)
+    # Where face templates are extracted from images, off the event loop (None: not here).
+    extraction: ExtractionPool | None = None
+
+    async def extract_face(self, data: bytes) -> FaceExtraction:
+        """Extract the node's face template from an encoded image, in the process pool."""
+        if self.extraction is None:
+            raise PoolFull(60.0, "this node has no extraction pool")
+        model = self.config.face_models[DLIB_MODEL]
+        return await self.extraction.run(extract_job, data, model)
 
     def core_data(self, reference: str) -> CoreData | None:
         row = self.store.record_by_reference(reference)

@@ -11,9 +11,11 @@ they depend on each other:
 2. `STORE`: the SQLite store (WAL), its schema migrated;
 3. `CHECKPOINTS`: the thread that checkpoints the WAL off the event loop, and its figures;
 4. `GALLERY`: the UK gallery, from its index files when current, else rebuilt from SQLite;
-   saved to its files at a clean stop; embedded, or with `[gallery] backend = "ray"`
-   sharded over Ray actors (`exchange.gallery_ray`), each shard filling itself from its
-   files or its share of SQLite;
+   saved to its files at a clean stop (one face gallery per feature model); embedded, or
+   with `[gallery] backend = "ray"` sharded over Ray actors (`exchange.gallery_ray`),
+   each shard filling itself from its files or its share of SQLite;
+   `POOL`: the process pool face (and fingerprint) templates are extracted in, `[extraction]`
+   workers and queue (`exchange.extraction_pool`); its processes start at the first job;
 5. `NODE`: the shared state over them (`exchange.gateway.node`), with a link per partner
    (client, breaker, DNA batcher; the batchers stopped at close);
 6. the node's life: searches a crash left pending resumed, the periodic index saves and
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING
 import structlog
 from aiohttp import web
 
+from exchange.extraction_pool import ExtractionPool
 from exchange.gallery import Gallery, NodeGallery, Thresholds
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import ConfigError, GatewayConfig, PartnerConfig, plain_http_problem
@@ -65,6 +68,7 @@ from exchange.gateway.state.store import Store
 from exchange.model import Modality
 from exchange.pki import ssl_client_context
 from exchange.responder import NodeRules, Responder
+from matchers import face_image
 
 if TYPE_CHECKING:
     from exchange.gallery_ray import RayGallery
@@ -76,6 +80,7 @@ HTTP: web.AppKey[HttpClient] = web.AppKey("http", HttpClient)
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 CHECKPOINTS: web.AppKey[CheckpointStats] = web.AppKey("checkpoints", CheckpointStats)
 GALLERY: web.AppKey[Gallery] = web.AppKey("gallery")
+POOL: web.AppKey[ExtractionPool] = web.AppKey("extraction_pool", ExtractionPool)
 
 
 def store_path(config: GatewayConfig) -> Path:
@@ -147,10 +152,22 @@ async def gallery(app: web.Application) -> AsyncIterator[None]:
         face_index=config.gallery.face_index,
         face_search=config.gallery.face_search,
         dna_microvariants=config.gallery.dna_microvariants,
+        face_models={m: c.threshold for m, c in config.face_models.items()},
     )
     app[GALLERY] = uk
     yield
     save_gallery(uk, app[STORE], index_dir(config))
+
+
+async def extraction_pool(app: web.Application) -> AsyncIterator[None]:
+    """The extraction processes: started at the first job, each loading its models once."""
+    config = app[CONFIG].extraction
+    pool = ExtractionPool(config.workers, config.queue, initializer=face_image.warm_up)
+    app[POOL] = pool
+    try:
+        yield
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, pool.close)
 
 
 def shard_name(config: GatewayConfig) -> str:
@@ -163,6 +180,7 @@ def shard_name(config: GatewayConfig) -> str:
         f"{store_path(config).resolve()}|{g.shards}|{g.face_index}|{g.face_search}"
         f"|{g.dna_microvariants}|{config.feature_model}|{config.face_dim}"
         f"|{sorted(config.thresholds.items())}"
+        f"|{sorted((m, c.threshold) for m, c in config.face_models.items())}"
     )
     digest = hashlib.blake2b(what.encode(), digest_size=6).hexdigest()
     return f"gallery-{config.node_id}-{g.shards}x-{digest}"
@@ -185,6 +203,7 @@ def _ray_gallery(config: GatewayConfig, thresholds: Thresholds) -> RayGallery:
         face_index=config.gallery.face_index,
         face_search=config.gallery.face_search,
         dna_microvariants=config.gallery.dna_microvariants,
+        face_models=tuple((m, c.threshold) for m, c in config.face_models.items()),
     )
     return RayGallery(
         settings,
@@ -287,6 +306,7 @@ async def node(app: web.Application) -> AsyncIterator[None]:
         links=_links(config, app[HTTP], metrics, writes, audit, db),
         auth=Authenticator(config.clients),
         searches=SearchTasks(config.max_searches_fanning_out),
+        extraction=app[POOL],
     )
     shared.append(app[NODE])
     yield
@@ -326,7 +346,9 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
 def install(app: web.Application, config: GatewayConfig) -> None:
     """Give `app` a node's resources: opened at its start-up, closed at its clean-up."""
     app[CONFIG] = config
-    app.cleanup_ctx.extend([http_client, store, checkpoints, gallery, node, lifecycle])
+    app.cleanup_ctx.extend(
+        [http_client, store, checkpoints, gallery, extraction_pool, node, lifecycle]
+    )
 
 
 @contextlib.asynccontextmanager

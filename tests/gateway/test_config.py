@@ -78,6 +78,14 @@ def test_the_shipped_example_loads_with_defaults_filled_in() -> None:
         ('[tls]\nca = "ca.pem"\ncert = "GB.pem"\nkey = "GB.key"', "tls.ca: no file at"),
         ('[tls]\nca = "gateway.toml"\ncert = "gateway.toml"\nkey = "x"\ncrt = "y"', "tls.crt"),
         ("face_dim = " + "1" * 5000, "gateway.toml: Exceeds the limit"),
+        ('[face_models."vendor-x"]\nthreshold = 0.5', 'face_models."vendor-x": unknown model'),
+        ('[face_models."dlib-resnet-v1"]\nthreshhold = 0.5', "threshhold: unknown key"),
+        ('[face_models."dlib-resnet-v1"]\nthreshold = 2.0', "threshold: -1 to 1"),
+        ('[face_models."dlib-resnet-v1"]\nupsample = 5', "upsample: 0 to 2"),
+        ('[face_models."dlib-resnet-v1"]\ndetect_long_side = 10', "detect_long_side: 0"),
+        ("[extraction]\nworkers = 0", "extraction.workers: 1 to 256"),
+        ("[extraction]\nqueue = -1", "extraction.queue: 0 to 10000"),
+        ("[extraction]\nthreads = 2", "extraction.threads: unknown key"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -188,3 +196,26 @@ def test_listener_bounds_are_read_and_default_to_derived_ones(tmp_path: Path) ->
     assert partner.connection_bound(256, 4) == 1024
     assert partner.connection_bound(64, 4) == 1024  # at least that many
     assert partner.connection_bound(1000, 4) == 4000
+
+
+def test_face_models_and_the_extraction_pool_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        "open_client_api = true\n"
+        '[face_models."dlib-resnet-v1"]\nthreshold = 0.45\ndetect_long_side = 800\n'
+        "[extraction]\nworkers = 3\nqueue = 0\n",
+        encoding="utf-8",
+    )
+    config = load(path)
+    model = config.face_models["dlib-resnet-v1"]
+    assert (model.threshold, model.detect_long_side, model.upsample) == (0.45, 800, 0)
+    assert model.distance_threshold == pytest.approx(0.55)
+    assert (config.extraction.workers, config.extraction.queue) == (3, 0)
+
+
+def test_the_dlib_threshold_defaults_to_dlibs_distance_as_a_score(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text("open_client_api = true\n", encoding="utf-8")
+    config = load(path)
+    assert config.face_models["dlib-resnet-v1"].threshold == pytest.approx(1 - 0.6)
+    assert config.extraction.workers >= 1

@@ -15,16 +15,18 @@ import pytest
 from exchange import cli
 from mock_partners import drill
 from mock_partners.scenario import SCENARIOS, ScenarioError, from_mapping, load
+from tests.shared_data import needs_shared
 
 SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
 SHORT = 12
 
 
-def test_the_seven_scenarios_ship() -> None:
+def test_the_eight_scenarios_ship() -> None:
     assert (
         sorted(
             [
                 "baseline",
+                "real-samples",
                 "partner-timeout",
                 "flaky-network",
                 "capacity-exhaustion",
@@ -212,3 +214,43 @@ def test_scenario_errors_name_the_key() -> None:
                 "expect": {"partner_status": {"FR": "timeout"}},
             }
         )
+
+
+@needs_shared
+def test_real_samples(tmp_path: Path) -> None:
+    """The real photographs: obama2 hits the planted obama at DE, biden hits nothing."""
+    r = _run_short("real-samples", tmp_path)
+    assert not _failed(r), r["expectations"]
+    faces = {Path(f["probe"]).name: f for f in r["figures"]["real_samples"]["faces"]}
+    assert faces["obama2.jpg"]["ok"] and faces["obama2.jpg"]["hits"][0]["partner"] == "DE"
+    assert faces["obama2.jpg"]["hits"][0]["reference"] == "DE-REAL-FACE-1"
+    assert faces["obama2.jpg"]["hits"][0]["score"] >= 0.4  # 1 - dlib's 0.6
+    assert faces["biden.jpg"]["ok"] and faces["biden.jpg"]["hits"] == []
+    assert "real_samples.faces" in {e["name"] for e in r["expectations"]}
+
+
+def test_real_samples_are_skipped_with_a_message_without_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mock_partners import real_samples
+
+    monkeypatch.setattr(real_samples, "thirdparty", lambda: None)  # as on a bare clone
+    assert drill.main("real-samples", tmp_path / "report") == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("drill real-samples: skipped: its real samples are not here")
+    assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ({"faces": [{"plant": "a.jpg", "at": "XX", "reference": "R"}]}, "faces[0].at"),
+        ({"face_probes": [{"probe": "b.jpg", "expect": "maybe"}]}, "face_probes[0].expect"),
+        ({"face_probes": [{"probe": "b.jpg", "expect": "hit", "mate": "R"}]}, "mate"),
+        ({"palms": []}, "real_samples.palms"),
+    ],
+)
+def test_bad_real_samples_tables_name_the_key(table: dict[str, Any], says: str) -> None:
+    doc = {"name": "x", "partners": [{"id": "DE"}], "real_samples": table}
+    with pytest.raises(ScenarioError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        from_mapping(doc)

@@ -21,7 +21,10 @@ from aiohttp import web
 
 from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
+from exchange.extraction_pool import PoolFull
+from exchange.face_probes import ready_record
 from exchange.gallery import GalleryError, GalleryUnavailable
+from exchange.gallery import UnsupportedFeatureModel as GalleryUnsupportedModel
 from exchange.gateway.auth import Client
 from exchange.gateway.client.idempotency import (
     Attempt,
@@ -34,12 +37,16 @@ from exchange.gateway.client.views import hit_json, search_json
 from exchange.gateway.errors import (
     Busy,
     Conflict,
+    ExtractionBusy,
     GalleryIncomplete,
+    InvalidImage,
     InvalidRecord,
     InvalidRequest,
+    NoFaceFound,
     NotConfirmed,
     NotFound,
     ProfileRejected,
+    UnsupportedFeatureModel,
 )
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.outbound.fanout import run_search
@@ -48,8 +55,9 @@ from exchange.gateway.outbound.follow_up import follow_up as outbound_follow_up
 from exchange.gateway.state.audit import AuditEntry, ClientEvent, Direction, Outcome
 from exchange.gateway.state.store import ConflictError, HitRow, KeyTakenError, SearchRow
 from exchange.identifiers import IdentifierError, parse_pnc
-from exchange.model import MessageType, Purpose
+from exchange.model import MessageType, Modality, PersonRecord, Purpose
 from exchange.records import record_of_core_data, step1_reference
+from matchers.face_image import FaceImageError, NoFaceError
 
 MAX_RUNNING_SEARCHES = 2000  # beyond this, new searches wait their turn at the client (503)
 
@@ -117,6 +125,8 @@ async def _new_search(
         raise Busy("too many searches in progress; retry shortly")
     asked = search_request(node.config, doc)
     record, purpose = asked.record, asked.purpose
+    if Modality.FACE in asked.modalities:  # our template, from the image when need be
+        record = await _face_ready(node, record, "record.face")
     now = node.clock()
     wait = wait_seconds(request)
     record_json = json.dumps(uk_json.record_to_json(record))
@@ -274,6 +284,7 @@ async def _enrol(
         raise InvalidRecord("a UK gallery record needs a PNC ID", "identifiers.pnc_id")
     if record.dna is None and record.face is None and record.fingerprints is None:
         raise InvalidRecord("a gallery record needs DNA, fingerprints or a face")
+    record = await _face_ready(node, record, "face")  # indexed by a template of ours
     answer: dict[str, Any] = {"pnc_id": pnc_id}
 
     def keep_key(reference: str, version: int) -> None:  # in the enrolment's commit
@@ -297,6 +308,21 @@ async def _enrol(
         raise Conflict(str(exc), "reference") from exc
     _audit(node, client.id, ClientEvent.RECORD_ENROLLED, Outcome.ACCEPTED, references=(reference,))
     return json_text(201, json.dumps(answer))
+
+
+async def _face_ready(node: Node, record: PersonRecord, where: str) -> PersonRecord:
+    """The record with a face template a gallery here holds: as sent, or extracted from its
+    image in the extraction pool (never on the event loop); refusals name the field."""
+    try:
+        return await ready_record(record, node.gallery, node.extract_face)
+    except GalleryUnsupportedModel as exc:
+        raise UnsupportedFeatureModel(str(exc), f"{where}.feature_model") from exc
+    except NoFaceError as exc:
+        raise NoFaceFound("no face found in the image", f"{where}.image") from exc
+    except FaceImageError as exc:
+        raise InvalidImage(exc.reason, f"{where}.image.data") from exc
+    except PoolFull as exc:
+        raise ExtractionBusy(str(exc), exc.retry_after_s) from exc
 
 
 async def delete_record(request: web.Request) -> web.Response:
