@@ -28,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import structlog
 from aiohttp import web
 
+from exchange.extraction_pool import ExtractionPool
 from exchange.gallery import NodeGallery, Thresholds
 from exchange.gateway.auth import Authenticator
 from exchange.gateway.config import ConfigError, GatewayConfig, PartnerConfig, plain_http_problem
@@ -62,6 +64,7 @@ HTTP: web.AppKey[HttpClient] = web.AppKey("http", HttpClient)
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 CHECKPOINTS: web.AppKey[CheckpointStats] = web.AppKey("checkpoints", CheckpointStats)
 GALLERY: web.AppKey[NodeGallery] = web.AppKey("gallery", NodeGallery)
+POOL: web.AppKey[ExtractionPool] = web.AppKey("pool", ExtractionPool)
 
 
 def store_path(config: GatewayConfig) -> Path:
@@ -127,6 +130,13 @@ async def gallery(app: web.Application) -> AsyncIterator[None]:
     app[GALLERY] = uk
     yield
     save_gallery(uk, app[STORE], index_dir(config))
+
+
+async def pool(app: web.Application) -> AsyncIterator[None]:
+    """TEMPORARY (the face helper's version replaces it): the extraction process pool."""
+    app[POOL] = ExtractionPool(workers=max(1, (os.cpu_count() or 1) - 1), queue=4)
+    yield
+    app[POOL].close()
 
 
 def _load_gallery(node: Node) -> str | None:
@@ -250,7 +260,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
 def install(app: web.Application, config: GatewayConfig) -> None:
     """Give `app` a node's resources: opened at its start-up, closed at its clean-up."""
     app[CONFIG] = config
-    app.cleanup_ctx.extend([http_client, store, checkpoints, gallery, node, lifecycle])
+    app.cleanup_ctx.extend([http_client, store, checkpoints, gallery, pool, node, lifecycle])
 
 
 @contextlib.asynccontextmanager
