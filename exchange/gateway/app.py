@@ -26,7 +26,7 @@ from exchange.gateway.config import GatewayConfig, Listener
 from exchange.gateway.errors import BodyTooLarge, ClientError, GatewayError, NotReady
 from exchange.gateway.inbound import partner_api
 from exchange.gateway.node import NODE, Node
-from exchange.gateway.resources import CHECKPOINTS, running_node
+from exchange.gateway.resources import CHECKPOINTS, POOL, running_node
 from exchange.pki import NodeFiles, ssl_server_context
 
 __all__ = [
@@ -109,6 +109,7 @@ def client_app(resources_app: web.Application) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_CLIENT_BODY)
     app[NODE] = resources_app[NODE]
     app[CHECKPOINTS] = resources_app[CHECKPOINTS]
+    app[POOL] = resources_app[POOL]
     app.add_routes(client_api.routes())
     app.add_routes(
         [

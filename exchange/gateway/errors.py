@@ -233,3 +233,32 @@ class InboundBusy(InboundRefusal):
     prum_code = ErrorCode.QUOTA_EXCEEDED
     code = ErrorCode.QUOTA_EXCEEDED.value
     retry_after = 1
+
+
+# --- fingerprint images that must be extracted first (exchange.gateway.finger_extraction) --
+
+
+class ExtractionBusy(Busy):
+    """The extraction pool is full: the client should come back after `retry_after`."""
+
+    code = "extraction_busy"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, round(retry_after_s))
+
+
+class InboundExtractionBusy(InboundBusy):
+    """The extraction pool is full: a partner's image search is refused for now (temporary)."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, round(retry_after_s))
+
+
+class InboundPrintsUnusable(InboundRefusal):
+    """A partner's prints with no usable finger (images that decode to no minutiae)."""
+
+    status_hint = 422
+    prum_code = ErrorCode.PROFILE_REJECTED
+    code = ErrorCode.PROFILE_REJECTED.value

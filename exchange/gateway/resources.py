@@ -118,7 +118,11 @@ async def checkpoints(app: web.Application) -> AsyncIterator[None]:
 async def gallery(app: web.Application) -> AsyncIterator[None]:
     """The UK gallery: from its index files when their stamp is current, else from SQLite."""
     config = app[CONFIG]
-    thresholds = {k: v for k, v in config.thresholds.items() if k in {"face", "fingerprint"}}
+    thresholds = {
+        k: v
+        for k, v in config.thresholds.items()
+        if k in {"face", "fingerprint", "fingerprint_bozorth3"}
+    }
     uk = NodeGallery(
         feature_model=config.feature_model,
         face_dim=config.face_dim,

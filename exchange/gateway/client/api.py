@@ -21,6 +21,7 @@ from aiohttp import web
 
 from exchange.codecs import uk_json
 from exchange.codecs.errors import CodecError
+from exchange.extraction_pool import ExtractionPool
 from exchange.gallery import GalleryError
 from exchange.gateway.auth import Client
 from exchange.gateway.client.idempotency import (
@@ -40,14 +41,16 @@ from exchange.gateway.errors import (
     NotFound,
     ProfileRejected,
 )
+from exchange.gateway.finger_extraction import record_with_minutiae
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.outbound.fanout import run_search
 from exchange.gateway.outbound.follow_up import FollowUp
 from exchange.gateway.outbound.follow_up import follow_up as outbound_follow_up
+from exchange.gateway.resources import POOL
 from exchange.gateway.state.audit import AuditEntry, ClientEvent, Direction, Outcome
 from exchange.gateway.state.store import ConflictError, HitRow, KeyTakenError, SearchRow
 from exchange.identifiers import IdentifierError, parse_pnc
-from exchange.model import MessageType, Purpose
+from exchange.model import MessageType, Modality, Purpose
 from exchange.records import record_of_core_data
 
 MAX_RUNNING_SEARCHES = 2000  # beyond this, new searches wait their turn at the client (503)
@@ -116,6 +119,8 @@ async def _new_search(
         raise Busy("too many searches in progress; retry shortly")
     asked = search_request(node.config, doc)
     record, purpose = asked.record, asked.purpose
+    if Modality.FINGERPRINT in asked.modalities:  # images travel with our minutiae
+        record = await record_with_minutiae(request.app[POOL], record)
     now = node.clock()
     wait = wait_seconds(request)
     record_json = json.dumps(uk_json.record_to_json(record))
@@ -249,12 +254,12 @@ async def enrol_record(request: web.Request) -> web.Response:
     doc = await json_body(request)
     attempt = attempt_of(client.id, key, "POST /v1/records", doc)
     if attempt is None:
-        return await _enrol(node, client, doc, None)
+        return await _enrol(node, client, doc, None, request.app[POOL])
     replay = attempt.begin(node)
     if replay is not None:
         return replay
     try:
-        return await _enrol(node, client, doc, attempt)
+        return await _enrol(node, client, doc, attempt, request.app[POOL])
     except KeyTakenError:  # another process stored the key first: answer as it says
         return attempt.taken(node)
     finally:
@@ -262,7 +267,11 @@ async def enrol_record(request: web.Request) -> web.Response:
 
 
 async def _enrol(
-    node: Node, client: Client, doc: dict[str, Any], attempt: Attempt | None
+    node: Node,
+    client: Client,
+    doc: dict[str, Any],
+    attempt: Attempt | None,
+    pool: ExtractionPool,
 ) -> web.Response:
     try:
         record = uk_json.record_from_json(doc)
@@ -273,6 +282,7 @@ async def _enrol(
         raise InvalidRecord("a UK gallery record needs a PNC ID", "identifiers.pnc_id")
     if record.dna is None and record.face is None and record.fingerprints is None:
         raise InvalidRecord("a gallery record needs DNA, fingerprints or a face")
+    record = await record_with_minutiae(pool, record)  # image-only prints: searchable, or 422
     answer: dict[str, Any] = {"pnc_id": pnc_id}
 
     def keep_key(reference: str, version: int) -> None:  # in the enrolment's commit

@@ -42,10 +42,12 @@ from exchange.gateway.errors import (
     MessageTooSlow,
     MessageUnreadable,
 )
+from exchange.gateway.finger_extraction import envelope_with_minutiae
 from exchange.gateway.inbound import int_i_api
 from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
 from exchange.gateway.inbound.replays import envelope_digest
 from exchange.gateway.node import NODE, Node
+from exchange.gateway.resources import POOL
 from exchange.gateway.state.audit import AuditEntry, Direction, Outcome, certificate_actor
 from exchange.gateway.state.store import InboundClaim
 from exchange.model import (
@@ -170,6 +172,9 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
     if refusal is not None:
         return refusal
     digest = envelope_digest(envelope)
+    # Prints that came as images get their minutiae in the pool, off the loop and off the
+    # writer that answers below (a retry of the message keeps the digest of what was sent).
+    envelope = await envelope_with_minutiae(request.app[POOL], envelope)
 
     def answer() -> tuple[InboundClaim, Response | None, bytes | None]:
         """Claim, receipt, search, reply and supply: in one commit, all of them or none."""
