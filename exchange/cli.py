@@ -295,6 +295,18 @@ def _cmd_drill(args: argparse.Namespace) -> int:
     return drill_main(args.scenario, report, args.searches, args.quiet)
 
 
+def _cmd_extract_fingerprint(args: argparse.Namespace) -> int:  # TEMP cli frame
+    from exchange.finger_samples import extract_command
+
+    return extract_command(args)
+
+
+def _cmd_compare_fingerprint(args: argparse.Namespace) -> int:  # TEMP cli frame
+    from exchange.finger_samples import compare_command
+
+    return compare_command(args)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.benchmark}")
     run: Callable[[list[str]], int] = module.main
@@ -408,6 +420,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aa.add_argument("--out", required=True, help="the archive file to write (must not exist)")
     aa.set_defaults(func=_cmd_audit_archive)
+
+    # --- TEMP cli frame (fingerprint half only; the face helper's extract_cli replaces it) ---
+    ex = sub.add_parser("extract", help="features of biometric samples (TEMP: fingerprint)")
+    ex_sub = ex.add_subparsers(dest="modality", required=True, parser_class=_Parser)
+    exf = ex_sub.add_parser("fingerprint", help="mindtct minutiae and NFIQ 2 per finger")
+    exf.add_argument("files", nargs="+", metavar="FILE")
+    exf.add_argument("--json", action="store_true")
+    exf.add_argument("--position", type=int, default=None)
+    exf.set_defaults(func=_cmd_extract_fingerprint)
+    co = sub.add_parser("compare", help="compare two biometric samples (TEMP: fingerprint)")
+    co_sub = co.add_subparsers(dest="modality", required=True, parser_class=_Parser)
+    cof = co_sub.add_parser("fingerprint", help="Bozorth3 score, threshold, same/different")
+    cof.add_argument("a", metavar="A")
+    cof.add_argument("b", metavar="B")
+    cof.add_argument("--json", action="store_true")
+    cof.add_argument("--position", type=int, default=None)
+    cof.set_defaults(func=_cmd_compare_fingerprint)
+    # --- end TEMP cli frame ---
 
     be = sub.add_parser("bench", help="run a benchmark (see bench/)")
     be.add_argument("benchmark", choices=BENCHMARKS)
