@@ -53,7 +53,7 @@ class Thresholds:
 #: subjects re-ranked for a probe that came as images: the spectral shortlist ranks a real
 #: mate lower than a synthetic one does (a plain thumb's rolled mate was within the first 20
 #: of 10,000, not the first 5), and Bozorth3 costs about 1 ms a finger pair
-IMAGE_RERANK = 50
+IMAGE_RERANK = 25
 
 
 def _profile_type(profile: DnaProfile) -> ProfileType:

@@ -98,7 +98,7 @@ def test_an_image_only_ten_print_is_enrolled_and_found_by_plain_impressions(
             "partners": ["DE"],
             "max_candidates": 5,
         }
-        async with s.post(f"{c.client_url}/v1/searches?wait=30", json=search) as r:
+        async with s.post(f"{c.client_url}/v1/searches?wait=60", json=search) as r:
             done = await r.json()
             assert r.status == 200, done
         assert done["status"] == "complete"
@@ -107,7 +107,15 @@ def test_an_image_only_ten_print_is_enrolled_and_found_by_plain_impressions(
     async def main() -> None:
         timeout = aiohttp.ClientTimeout(total=120)
         async with (
-            running_cluster(tmp_path, ("DE",), seed=SEED, gallery_size=6) as cluster,
+            running_cluster(
+                tmp_path,
+                ("DE",),
+                seed=SEED,
+                gallery_size=6,
+                # DE shares this process: under a loaded test run its answer may take seconds
+                uk_overrides={"search_deadline_s": 60.0},
+                partner_overrides={"DE": {"timeout_s": 30.0}},
+            ) as cluster,
             aiohttp.ClientSession(timeout=timeout) as session,
         ):
             await scenario(cluster, session)
