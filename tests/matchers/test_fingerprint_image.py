@@ -200,3 +200,18 @@ def test_a_slap_is_cut_into_fingers_that_match_their_rolled_prints() -> None:
 def test_slap_segmentation_refuses_a_blank_image() -> None:
     with pytest.raises(fi.FingerprintImageError, match="no ridges"):
         fi.segment_slap(np.full((500, 800), 230, np.uint8), 4)
+
+
+@needs_shared
+@pytest.mark.parametrize("side", [30_000, 6_000])
+def test_a_wsq_header_claiming_a_huge_image_is_refused_before_decoding(side: int) -> None:
+    """The tpcard's first WSQ image with its frame header (SOF, 0xFFA2: Lf, black, white,
+    height, width) saying side x side: 900 M pixels trips Pillow's bomb check, 36 M ours."""
+    image = _tpcard().fingers[0].image
+    assert image is not None
+    data = bytearray(image.data)
+    sof = data.find(b"\xff\xa2")
+    assert int.from_bytes(data[sof + 6 : sof + 8], "big") == image.height
+    data[sof + 6 : sof + 10] = side.to_bytes(2, "big") * 2
+    with pytest.raises(fi.FingerprintImageError, match="header"):
+        fi.decode_grey(bytes(data), "WSQ20", 0, 0, 500)
