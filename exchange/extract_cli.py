@@ -22,11 +22,11 @@ from typing import Any
 from exchange.codecs.errors import CodecError
 from exchange.face_models import FaceModelConfig, extract
 from exchange.face_samples import face_samples
+from exchange.option_types import int_in
 from matchers import face_image
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-NOT_INSTALLED = "fingerprint extraction is not installed in this build"
 
 
 def register(sub: Any) -> None:
@@ -35,23 +35,24 @@ def register(sub: Any) -> None:
     ex.add_argument("modality", choices=("face", "fingerprint"))
     ex.add_argument("files", metavar="FILE", nargs="+", help="image, ANSI/NIST or ISO record")
     ex.add_argument("--json", action="store_true", help="one JSON object per sample")
-    ex.add_argument("--position", type=int, help="finger position (fingerprints)")
+    ex.add_argument(
+        "--position", type=int_in(0, 38), help="finger position, ANSI/NIST FGP (fingerprints)"
+    )
     ex.set_defaults(func=extract_command)
     co = sub.add_parser("compare", help="compare two face or fingerprint samples")
     co.add_argument("modality", choices=("face", "fingerprint"))
     co.add_argument("a", metavar="A")
     co.add_argument("b", metavar="B")
-    co.add_argument("--position", type=int, help="finger position (fingerprints)")
+    co.add_argument(
+        "--position", type=int_in(0, 38), help="finger position, ANSI/NIST FGP (fingerprints)"
+    )
     co.add_argument("--json", action="store_true", help="the result as JSON")
     co.set_defaults(func=compare_command)
 
 
 def _fingerprint(args: argparse.Namespace, name: str) -> int:
-    try:
-        from exchange import finger_samples  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        print(f"prum-exchange {args.command} fingerprint: {NOT_INSTALLED}", file=sys.stderr)
-        return EXIT_USAGE
+    from exchange import finger_samples  # NBIS: imported only for fingerprints
+
     result: int = getattr(finger_samples, name)(args)
     return result
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,7 @@ import numpy.typing as npt
 from matchers.errors import MatcherError, StaleIndexError, TemplateError, UnknownReferenceError
 from matchers.fingerprint_shortlist import SubjectShortlist
 from matchers.fusion import ranked, sum_rule
-from matchers.minutiae_encoding import DIM, Reduction, check_minutiae, encode_checked
+from matchers.minutiae_encoding import DIM, Reduction, check_minutiae, core_view, encode_checked
 from matchers.minutiae_pairing import pairing_scores
 from matchers.rwlock import ReadWriteLock
 from matchers.thresholds import Threshold
@@ -65,6 +65,8 @@ SUBJECT_INDEX = "auto"  # "PQ{10 d / 4}x4fs": 4-bit fast-scan PQ, 4 dimensions p
 
 F32 = npt.NDArray[np.float32]
 Fingers = Mapping[int, npt.ArrayLike]
+#: a re-ranking score: many (query, held) minutiae pairs in, one score in [0, 1] each out
+PairScorer = Callable[[Sequence[tuple[F32, F32]]], npt.NDArray[np.float64]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,12 @@ class FingerCandidate:
     reference: str
     position: int
     score: float
+
+
+def _encode(sets: Sequence[F32]) -> F32:
+    """Codes of checked sets, each from its `core_view` (dense extractor output cut to the
+    core; the synthetic population's sets whole)."""
+    return encode_checked([core_view(m) for m in sets])
 
 
 def _check_position(position: int) -> int:
@@ -163,7 +171,7 @@ class FingerprintGallery:
         if any(not fs for fs in checked):
             raise TemplateError("a subject needs at least one finger")
         flat = [(r, p, m) for r, fs in zip(references, checked, strict=True) for p, m in fs.items()]
-        codes = encode_checked([m for _, _, m in flat])
+        codes = _encode([m for _, _, m in flat])
         positions = np.array([p for _, p, _ in flat], dtype=np.int64)
         owners = np.repeat(np.arange(len(checked)), [len(fs) for fs in checked])
         with self._lock.write():
@@ -195,7 +203,7 @@ class FingerprintGallery:
         others = [r for r in self._minutiae if r not in batch]
         if others:
             sets = [self._minutiae[r] for r in others]
-            codes = np.concatenate((codes, encode_checked([m for fs in sets for m in fs.values()])))
+            codes = np.concatenate((codes, _encode([m for fs in sets for m in fs.values()])))
             positions = np.concatenate(
                 (positions, np.array([p for fs in sets for p in fs], dtype=np.int64))
             )
@@ -252,18 +260,21 @@ class FingerprintGallery:
         k: int = 1,
         threshold: float | None = None,
         method: str = "auto",
+        scorer: PairScorer = pairing_scores,
     ) -> list[list[Candidate]]:
         """Ten-print searches, one candidate list per query, best first (mean pairing score).
 
         `method`: "subjects" (the subject index), "positions" (per-position exact shortlists,
-        the reference path) or "auto" (the subject index once fitted)."""
+        the reference path) or "auto" (the subject index once fitted). `scorer`: the
+        re-ranking score per finger pair (the minutiae pairing; Bozorth3 for minutiae
+        extracted from images, `matchers.fingerprint_image.bozorth_scores`)."""
         if method not in ("auto", "subjects", "positions"):
             raise MatcherError(f"unknown ten-print search method {method!r}")
         checked = [
             {_check_position(int(p)): check_minutiae(m) for p, m in q.items()} for q in queries
         ]
         flat = [(qi, p, m) for qi, q in enumerate(checked) for p, m in q.items()]
-        codes = encode_checked([m for _, _, m in flat]) if flat else np.zeros((0, DIM), np.float32)
+        codes = _encode([m for _, _, m in flat]) if flat else np.zeros((0, DIM), np.float32)
         with self._lock.read():
             if method == "subjects" and self._subjects is None:
                 raise MatcherError("the subject index is not built yet (fewer than fit_from)")
@@ -282,7 +293,7 @@ class FingerprintGallery:
                             owners.append((qi, ref))
         totals: dict[tuple[int, str], float] = {}
         for start in range(0, len(pairs), _PAIR_BATCH):
-            scores = pairing_scores(pairs[start : start + _PAIR_BATCH])
+            scores = scorer(pairs[start : start + _PAIR_BATCH])
             for owner, score in zip(owners[start : start + _PAIR_BATCH], scores, strict=True):
                 totals[owner] = totals.get(owner, 0.0) + float(score)
         out: list[list[Candidate]] = []
@@ -344,10 +355,11 @@ class FingerprintGallery:
         k: int = 10,
         positions: Iterable[int] | None = None,
         threshold: float | None = None,
+        scorer: PairScorer = pairing_scores,
     ) -> list[FingerCandidate]:
-        """A single mark against every position (or `positions`), best first by pairing."""
+        """A single mark against every position (or `positions`), best first by `scorer`."""
         mark = check_minutiae(minutiae)
-        code = encode_checked([mark])
+        code = _encode([mark])
         wanted = POSITIONS if positions is None else tuple(_check_position(p) for p in positions)
         pool: list[tuple[float, str, int]] = []
         with self._lock.read():
@@ -361,7 +373,7 @@ class FingerprintGallery:
                 for _, ref, pos in pool[: max(k, self.latent_rerank)]
                 if (held := self._minutiae.get(ref, {}).get(pos)) is not None
             ]
-        scores = pairing_scores([(mark, held) for _, _, held in chosen])
+        scores = scorer([(mark, held) for _, _, held in chosen])
         out = [
             FingerCandidate(ref, pos, float(sc))
             for (ref, pos, _), sc in zip(chosen, scores, strict=True)

@@ -185,3 +185,28 @@ class Reduction:
             out[rows] = np.einsum("nd,dk->nk", codes[rows] - self.mean[p - 1], self.basis[p - 1])
         out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
         return out
+
+
+#: more minutiae than this is an extractor's full output on a real print (mindtct keeps up to
+#: 150; NIST's tpcard gives 89-150 per finger), never the synthetic population (30-70 drawn,
+#: at most 84 after a re-capture's spurious ones, measured over 60,000 sets)
+DENSE_MINUTIAE = 85
+CORE_RADIUS_PX = 150.0  # 0.3 inch at 500 ppi: the area a plain and a rolled impression share
+CORE_MINUTIAE = 50
+
+
+def core_view(m: F32) -> F32:
+    """What of a set the spectral code is made from: a dense set (more than `DENSE_MINUTIAE`)
+    is cut to its `CORE_MINUTIAE` best-quality minutiae within `CORE_RADIUS_PX` of its median
+    point, any other set is kept whole. A rolled impression's nail-to-nail area holds minutiae
+    a plain impression of the same finger lacks, and the magnitude spectrum, shift-invariant
+    but not crop-invariant, then differs; measured on NIST's tpcard (plain thumbs against
+    2,000 synthetic subjects and the rolled mate, with the gallery's mean code removed as the
+    reduction does): the rolled mate ranked 100th and 3rd with whole sets, 1st and 1st cut
+    (bench.extract_fingerprint). The minutiae kept for pairing are not cut."""
+    if len(m) <= DENSE_MINUTIAE:
+        return m
+    centre = np.median(m[:, :2], axis=0)
+    near = m[np.hypot(m[:, 0] - centre[0], m[:, 1] - centre[1]) <= CORE_RADIUS_PX]
+    best = near[np.argsort(-near[:, 4], kind="stable")[:CORE_MINUTIAE]]
+    return best if len(best) >= MIN_MINUTIAE else m

@@ -6,7 +6,9 @@ the UK gateway pointed at them, enrols a small UK gallery, then runs a short scr
 the gateway's real client API (HTTP on 127.0.0.1): a DNA search with a crime-scene stain, a
 face search with a new photograph, a search for someone no partner holds, a hit confirmed
 by a person and followed up for core data (also Interpol's INT-I fingerprint hit, whose SRE
-named the person), and a partner searching the UK gallery. It
+named the person), a partner searching the UK gallery, and one real ten-print image search
+(NIST's public-domain prints in examples/: the rolled prints enrolled as WSQ images, the
+plain impressions searched; mindtct minutiae and Bozorth3). It
 prints who hit what, with scores and match types, beside the ground truth, then keeps
 serving and prints URLs to try (`--once` exits after the table).
 """
@@ -14,13 +16,14 @@ serving and prints URLs to try (`--once` exits after the table).
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 import secrets
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +31,9 @@ import aiohttp
 
 from exchange import event_loop
 from exchange.codecs import int_i_traditional, prum_xml, uk_json
+from exchange.codecs.ansi_nist import fingerprints_from_bytes
 from exchange.gateway.inbound.partner_api import INT_I_PATH
-from exchange.model import SearchReply
+from exchange.model import Impression, PersonRecord, SearchReply
 from exchange.pki import ssl_client_context
 from exchange.translate import Outbound, record_to_envelope, translate
 from mock_partners import population
@@ -38,6 +42,7 @@ from mock_partners.cluster import PARTNER_SUBJECTS, Cluster, cluster_files, runn
 PARTNERS = ("DE", "FR", "NL", "EUROPOL", "INTERPOL")
 SEED = 2026
 INT_I_SUBJECT = 21  # enrolled in the UK with prints; Interpol searches for them over INT-I
+REAL_PRINTS_SUBJECT = 22  # enrolled in the UK with NIST's real ten-print images (examples/)
 GALLERY = 60
 
 
@@ -134,6 +139,7 @@ async def run_script(cluster: Cluster, out: list[str]) -> dict[str, Any]:
         )
         results["inbound"] = await _partner_searches_uk(cluster, s, out)
         results["inbound_int_i"] = await _interpol_searches_uk(cluster, out)
+        results["real_prints"] = await _real_prints_search_uk(cluster, s, out)
     return results
 
 
@@ -223,6 +229,69 @@ async def _partner_searches_uk(
         ]
     out.append(f"DE searched the UK gallery (Prüm XML, DNA stain): {', '.join(refs) or 'no hit'}")
     return {"references": refs}
+
+
+EXAMPLE_PRINTS = Path(__file__).resolve().parent.parent / "examples" / "nist-type-14-tpcard.eft"
+
+
+async def _real_prints_search_uk(
+    cluster: Cluster, s: aiohttp.ClientSession, out: list[str]
+) -> dict[str, Any]:
+    """NIST's public-domain ten-print (examples/, see its NOTICE) enrolled in the UK gallery as
+    the transaction it is, images only; then DE searches the UK gallery with the same
+    person's plain impressions (thumbs and slaps, WSQ images only): the gateway extracts
+    mindtct minutiae in its pool at both ends and re-ranks by Bozorth3."""
+    if not EXAMPLE_PRINTS.exists():
+        out.append("Real prints: examples/nist-type-14-tpcard.eft is absent, skipped")
+        return {}
+    data = EXAMPLE_PRINTS.read_bytes()
+    person = population.people(SEED, [REAL_PRINTS_SUBJECT], "GB", with_fingerprints=False)[0]
+    doc = uk_json.record_to_json(person.record)
+    doc["fingerprints"] = {"ansi_nist": base64.b64encode(data).decode("ascii")}
+    async with s.post(f"{cluster.client_url}/v1/records", json=doc) as r:
+        enrolled = await r.json()
+    if r.status != 201:
+        out.append(f"Real prints: enrolment refused, HTTP {r.status} UNEXPECTED")
+        return {"status": r.status}
+    prints = fingerprints_from_bytes(data)
+    plain = replace(
+        prints,
+        fingers=tuple(f for f in prints.fingers if f.position in (11, 12, 13, 14)),
+        impression=Impression.PLAIN,
+    )
+    env = record_to_envelope(
+        PersonRecord(reference="DE-NIST-PLAIN-1", fingerprints=plain),
+        Outbound(
+            message_id=f"de-demo-prints-{time.time_ns()}",
+            correlation_id="de-demo-prints",
+            timestamp=dt.datetime.now(dt.UTC),
+            sender="DE",
+            receiver="GB",
+            message="dacty-search",
+        ),
+    )
+    url = f"https://127.0.0.1:{cluster.gateway.partner_port}/prum/v1/messages"
+    de_ssl = ssl_client_context(cluster_files(cluster.root, "DE"))
+    started = time.perf_counter()
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=de_ssl)) as de,
+        de.post(url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}) as r,
+    ):
+        reply = prum_xml.decode(await r.read())
+    took = time.perf_counter() - started
+    found = (
+        [c for res in reply.body.results for c in res.candidates]
+        if isinstance(reply.body, SearchReply)
+        else []
+    )
+    ok = bool(found) and found[0].reference == enrolled["reference"]
+    best = f"hit {found[0].reference[:14]}… score {found[0].score:.2f}" if found else "no hit"
+    out.append(
+        f"DE searched the UK gallery with NIST's plain impressions (4 WSQ images, mindtct +"
+        f" Bozorth3, {took:.1f} s): {best}; ground truth: the enrolled rolled ten-print, "
+        + ("as expected" if ok else "UNEXPECTED")
+    )
+    return {"ok": ok, "seconds": round(took, 2)}
 
 
 async def _interpol_searches_uk(cluster: Cluster, out: list[str]) -> dict[str, Any]:

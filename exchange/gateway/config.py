@@ -30,6 +30,7 @@ port = 8443
 [thresholds]                      # minimum scores for a biometric candidate
 face = 0.55
 fingerprint = 0.25
+fingerprint_bozorth3 = 0.4        # prints that come as images (mindtct minutiae, Bozorth3)
 
 [gallery]                         # how the UK gallery matches
 dna_microvariants = "annex"       # DNA micro-variants: "annex" (2008/616 Annex ch. 1 §1.1
@@ -289,7 +290,7 @@ class GatewayConfig:
     client: Listener | None = field(default_factory=lambda: Listener(port=8080))  # None: off
     partner_listener: Listener = field(default_factory=lambda: Listener(port=8443))
     thresholds: Mapping[str, float] = field(
-        default_factory=lambda: {"face": 0.55, "fingerprint": 0.25}
+        default_factory=lambda: {"face": 0.55, "fingerprint": 0.25, "fingerprint_bozorth3": 0.4}
     )
     partners: tuple[PartnerConfig, ...] = ()
     gallery: GalleryConfig = field(default_factory=GalleryConfig)
@@ -339,7 +340,7 @@ PARTNER_KEYS = (
 CLIENT_KEYS = ("id", "token_sha256", "scopes", "rate_per_minute")
 LISTENER_KEYS = ("host", "port", "max_in_flight", "max_connections", "backlog")
 TLS_KEYS = ("ca", "cert", "key")
-THRESHOLD_KEYS = ("face", "fingerprint")
+THRESHOLD_KEYS = ("face", "fingerprint", "fingerprint_bozorth3")
 
 
 def _known(doc: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:

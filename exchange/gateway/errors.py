@@ -285,8 +285,13 @@ class InboundBusy(InboundRefusal):
 class InboundExtractionBusy(InboundBusy):
     """The extraction pool is full: a face image cannot be searched now; retry later."""
 
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message, "/Message/Body/FaceSearchRequest/Image")
+    def __init__(
+        self,
+        message: str,
+        retry_after_s: float,
+        field: str = "/Message/Body/FaceSearchRequest/Image",
+    ) -> None:
+        super().__init__(message, field)
         self.retry_after = max(1, round(retry_after_s))
 
 
@@ -303,3 +308,11 @@ class InboundFaceRefused(InboundRefusal):
         if prum_code is not None:
             self.prum_code = prum_code
             self.code = prum_code.value
+
+
+class InboundPrintsUnusable(InboundRefusal):
+    """A partner's prints with no usable finger (images that decode to no minutiae)."""
+
+    status_hint = 422
+    prum_code = ErrorCode.PROFILE_REJECTED
+    code = ErrorCode.PROFILE_REJECTED.value

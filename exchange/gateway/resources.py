@@ -134,7 +134,11 @@ async def checkpoints(app: web.Application) -> AsyncIterator[None]:
 async def gallery(app: web.Application) -> AsyncIterator[None]:
     """The UK gallery: from its index files when their stamp is current, else from SQLite."""
     config = app[CONFIG]
-    thresholds = {k: v for k, v in config.thresholds.items() if k in {"face", "fingerprint"}}
+    thresholds = {
+        k: v
+        for k, v in config.thresholds.items()
+        if k in {"face", "fingerprint", "fingerprint_bozorth3"}
+    }
     if config.gallery.backend == "ray":
         ray_gallery = await asyncio.to_thread(_ray_gallery, config, Thresholds(**thresholds))
         app[GALLERY] = ray_gallery

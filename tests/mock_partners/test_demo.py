@@ -16,7 +16,7 @@ def test_demo_once_prints_the_expected_hits_and_exits_0() -> None:
     )
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    assert out.count("as expected") == 6 and "UNEXPECTED" not in out
+    assert out.count("as expected") == 7 and "UNEXPECTED" not in out
     assert "DNA: crime-scene stain                 DE       hit       dna:full" in out
     face_rows = [line for line in out.splitlines() if line.startswith("Face: new photograph")]
     assert any(" FR " in row and "face:candidate" in row for row in face_rows)
@@ -27,6 +27,8 @@ def test_demo_once_prints_the_expected_hits_and_exits_0() -> None:
         "INTERPOL searched the UK gallery (INT-I CPS, traditional): SRE hit GB-" in out
         and "the person not named (step 2)" in out
     )
+    real = [line for line in out.splitlines() if "NIST's plain impressions" in line]
+    assert len(real) == 1 and "hit GB-" in real[0] and real[0].endswith("as expected")
 
 
 def test_demo_covers_fingerprints_and_interpol_nominal_checks() -> None:

@@ -48,6 +48,7 @@ from exchange.gateway.errors import (
     ProfileRejected,
     UnsupportedFeatureModel,
 )
+from exchange.gateway.finger_extraction import record_with_minutiae
 from exchange.gateway.node import NODE, Node
 from exchange.gateway.outbound.fanout import run_search
 from exchange.gateway.outbound.follow_up import FollowUp
@@ -127,6 +128,8 @@ async def _new_search(
     record, purpose = asked.record, asked.purpose
     if Modality.FACE in asked.modalities:  # our template, from the image when need be
         record = await _face_ready(node, record, "record.face")
+    if Modality.FINGERPRINT in asked.modalities:  # images travel with our minutiae
+        record = await record_with_minutiae(node.extraction, record)
     now = node.clock()
     wait = wait_seconds(request)
     record_json = json.dumps(uk_json.record_to_json(record))
@@ -273,7 +276,10 @@ async def enrol_record(request: web.Request) -> web.Response:
 
 
 async def _enrol(
-    node: Node, client: Client, doc: dict[str, Any], attempt: Attempt | None
+    node: Node,
+    client: Client,
+    doc: dict[str, Any],
+    attempt: Attempt | None,
 ) -> web.Response:
     try:
         record = uk_json.record_from_json(doc)
@@ -285,6 +291,9 @@ async def _enrol(
     if record.dna is None and record.face is None and record.fingerprints is None:
         raise InvalidRecord("a gallery record needs DNA, fingerprints or a face")
     record = await _face_ready(node, record, "face")  # indexed by a template of ours
+    record = await record_with_minutiae(
+        node.extraction, record
+    )  # image-only prints: searchable, or 422
     answer: dict[str, Any] = {"pnc_id": pnc_id}
 
     def keep_key(reference: str, version: int) -> None:  # in the enrolment's commit

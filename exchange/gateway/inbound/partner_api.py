@@ -53,6 +53,7 @@ from exchange.gateway.errors import (
     MessageTooSlow,
     MessageUnreadable,
 )
+from exchange.gateway.finger_extraction import envelope_with_minutiae
 from exchange.gateway.inbound import int_i_api
 from exchange.gateway.inbound.capped_body import BodyTooLarge, read_capped
 from exchange.gateway.inbound.replays import envelope_digest
@@ -196,6 +197,9 @@ async def _receive_message(request: web.Request, node: Node) -> web.Response:
         return refusal
     digest = envelope_digest(envelope)  # of the message as sent, before any extraction
     envelope = await face_probe_ready(node, envelope)
+    # Prints that came as images get their minutiae in the pool, off the loop and off the
+    # writer that answers below (a retry of the message keeps the digest of what was sent).
+    envelope = await envelope_with_minutiae(node.extraction, envelope)
     searched = None
     if node.gallery.remote:
         try:
