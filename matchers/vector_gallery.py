@@ -210,6 +210,34 @@ class VectorGallery:
                 self._id_of[ref] = i
                 self._ref_of[i] = ref
 
+    def train(self, sample: npt.ArrayLike, expected: int | None = None) -> None:
+        """Build and train the index on `sample` (n, dim) without enrolling it: the streaming
+        build. A gallery too large to hold as float32 (10M x 512 is 20 GB) is trained on a
+        sample of its population, then filled by `add` chunk by chunk, each chunk encoded and
+        dropped. The index is the one asked for (`auto`: the one `auto_index` picks for
+        `expected` templates, default the sample's size), not staged on Flat: the sample
+        stands in for the templates a staged gallery would have waited for."""
+        x = normalise(sample, self.dim)
+        with self._lock.write():
+            self._writable()
+            if self._id_of:
+                raise MatcherError("train: the gallery already holds templates; use reindex")
+            n = x.shape[0] if expected is None else expected
+            if self._spec == "auto":
+                factory, params = auto_index(n, self.dim)
+            else:
+                factory, params = self._spec, self._spec_params
+            if x.shape[0] < index_spec.train_from(factory, self.dim):
+                raise TemplateError(
+                    f"{factory} needs {index_spec.train_from(factory, self.dim)} sample "
+                    f"templates to train, got {x.shape[0]}"
+                )
+            index = self._new_index(factory)
+            if not index.is_trained:
+                _train(index, x, factory)
+            self._index, self._factory, self._params = index, factory, params
+            self._apply_params()
+
     def remove(self, references: Sequence[str]) -> None:
         """Erase templates: their codes leave the index now, not at some later compaction."""
         with self._lock.write():
