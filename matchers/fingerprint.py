@@ -61,6 +61,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -92,6 +93,7 @@ MINUTIA_COLUMNS = 5  # x, y, angle, type, quality; narrower arrays are padded in
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
+T = TypeVar("T", bound=np.generic)
 Fingers = Mapping[int, npt.ArrayLike]
 
 
@@ -108,6 +110,16 @@ def _check_position(position: int) -> int:
     if position not in POSITIONS:
         raise TemplateError(f"finger position {position} is not an ANSI/NIST code 1-10")
     return position
+
+
+def _grown(a: npt.NDArray[T], n: int) -> npt.NDArray[T]:
+    """`a` itself if it holds `n` rows, else a copy with room for at least n (doubling, so that
+    enrolling one subject at a time stays linear overall); new rows are zero."""
+    if n <= len(a):
+        return a
+    out = np.zeros(max(n, 2 * len(a)), a.dtype)
+    out[: len(a)] = a
+    return out
 
 
 class FingerprintGallery:
@@ -220,12 +232,20 @@ class FingerprintGallery:
         tables (`tables`); and on disk, memory-mapped (`store_on_disk`: the row files). The
         reference map's Python objects are not counted (measure the process for those)."""
         with self._lock.read():
-            slots, fingers = len(self._ref_at), len(self._finger_slot)
             vectors = 0 if self._vectors_file is None else self._vectors_file.rows
             return {
                 "positions": sum(g.memory_bytes() for g in self._positions.values()),
                 "subjects": 0 if self._subjects is None else self._subjects.memory_bytes(),
-                "tables": int(self._finger_of[:slots].nbytes) + fingers * (4 + 8 + 2 + 1),
+                "tables": sum(  # capacity: the arrays grow by doubling
+                    int(a.nbytes)
+                    for a in (
+                        self._finger_of,
+                        self._finger_slot,
+                        self._m_start,
+                        self._m_count,
+                        self._m_cols,
+                    )
+                ),
                 "store_on_disk": 4
                 * (
                     self._minutiae_file.rows * MINUTIA_COLUMNS
@@ -294,16 +314,17 @@ class FingerprintGallery:
             at += len(m)
         starts = self._minutiae_file.append(padded)[0] if len(padded) else 0
         lengths = np.array([len(m) for _, m in flat], dtype=np.int64)
-        self._codes_file.append(codes)  # its rows are the finger ids n..
-        n = len(self._finger_slot)
-        self._finger_slot = np.concatenate((self._finger_slot, owners.astype(np.int32)))
-        self._m_start = np.concatenate(
-            (self._m_start, starts + np.concatenate(([0], np.cumsum(lengths)[:-1])))
-        )
-        self._m_count = np.concatenate((self._m_count, lengths.astype(np.uint16)))
-        self._m_cols = np.concatenate(
-            (self._m_cols, np.array([m.shape[1] for _, m in flat], np.uint8))
-        )
+        n = self._codes_file.rows  # the finger count: code rows are finger ids
+        self._codes_file.append(codes)
+        end = n + len(flat)
+        self._finger_slot = _grown(self._finger_slot, end)
+        self._m_start = _grown(self._m_start, end)
+        self._m_count = _grown(self._m_count, end)
+        self._m_cols = _grown(self._m_cols, end)
+        self._finger_slot[n:end] = owners
+        self._m_start[n:end] = starts + np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        self._m_count[n:end] = lengths
+        self._m_cols[n:end] = [m.shape[1] for _, m in flat]
         top = int(owners.max()) + 1 if len(owners) else len(self._ref_at)
         if top > len(self._finger_of):  # grow by doubling: appends stay cheap
             grown = np.full((max(top, 2 * len(self._finger_of)), 10), -1, np.int32)
@@ -600,7 +621,7 @@ class FingerprintGallery:
                     mean=self._reduction.mean,
                     basis=self._reduction.basis,
                 )
-            slots, fingers = len(self._ref_at), len(self._finger_slot)
+            slots, fingers = len(self._ref_at), self._codes_file.rows
             with (target / "tables.npz.part").open("wb") as fh:
                 np.savez(
                     fh,
@@ -715,6 +736,7 @@ class FingerprintGallery:
         if (
             len(self._finger_of) != len(self._ref_at)
             or len(self._finger_slot) != self._codes_file.rows
+            or len(self._m_start) != self._codes_file.rows
             or sum(len(p) for p in self._positions.values()) != live_fingers
             or (self._subjects is not None and len(self._subjects) != len(self._slot_of))
             or (self._vectors_file is not None and self._vectors_file.rows != len(self._ref_at))

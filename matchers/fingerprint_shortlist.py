@@ -60,15 +60,16 @@ class SubjectShortlist:
         self.dim = dim
         self.factory = factory
         self.k_factor = k_factor
-        self._slots = np.zeros(0, np.int64)  # row -> slot
+        self._slots = np.zeros(0, np.int64)  # row -> slot, the first `_n` in use
+        self._n = 0
         self._index: Any = None
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return self._n
 
     def memory_bytes(self) -> int:
         """Bytes of the serialised FAISS index and the row -> slot table."""
-        held = int(self._slots.nbytes)
+        held = int(self._slots[: self._n].nbytes)
         return held + (0 if self._index is None else int(faiss.serialize_index(self._index).nbytes))
 
     def add(self, slots: I64, vectors: F32) -> None:
@@ -90,13 +91,20 @@ class SubjectShortlist:
                     self._index.train(x[np.sort(rows)])
                 finally:
                     faiss.omp_set_num_threads(threads)
-        self._slots = np.concatenate((self._slots, np.asarray(slots, np.int64)))
+        n = self._n
+        if n + len(x) > len(self._slots):  # grow by doubling: appends stay cheap
+            grown = np.zeros(max(2 * len(self._slots), n + len(x)), np.int64)
+            grown[:n] = self._slots[:n]
+            self._slots = grown
+        self._slots[n : n + len(x)] = slots
+        self._n = n + len(x)
         self._index.add(x)
 
     def remove(self, slots: I64, read: Read) -> None:
         """Delete rows; the index is emptied and given the remaining rows again (`read`)."""
-        keep = self._slots[~np.isin(self._slots, slots)]
-        self._slots = keep
+        live = self._slots[: self._n]
+        keep = live[~np.isin(live, slots)]
+        self._slots, self._n = keep, len(keep)
         if self._index is not None:
             self._index.reset()
             for s in range(0, len(keep), 65_536):
@@ -104,7 +112,7 @@ class SubjectShortlist:
 
     def search(self, queries: F32, k: int, read: Read) -> tuple[F32, I64]:
         """Exact scores (nq, k') and slots of the best k' = min(k, len) rows per query."""
-        n = len(self._slots)
+        n = self._n
         k = min(k, n)
         if k == 0 or self._index is None:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
@@ -125,7 +133,7 @@ class SubjectShortlist:
     def save(self, path: str | os.PathLike[str], version: str) -> None:
         target = Path(path)
         target.mkdir(parents=True, exist_ok=True)
-        np.save(target / "slots.npy", self._slots)
+        np.save(target / "slots.npy", self._slots[: self._n])
         if self._index is not None:
             faiss.write_index(self._index, str(target / "index.faiss"))
         meta = {
@@ -147,10 +155,10 @@ class SubjectShortlist:
         if meta["version"] != expected_version:
             raise StaleIndexError(str(target), str(meta["version"]), expected_version)
         out = cls(meta["dim"], meta["factory"], meta["k_factor"])
-        out._slots = slots.astype(np.int64)
+        out._slots, out._n = slots.astype(np.int64), len(slots)
         if (target / "index.faiss").exists():
             out._index = faiss.read_index(str(target / "index.faiss"))
-        if out._index is not None and out._index.ntotal != len(out._slots):
+        if out._index is not None and out._index.ntotal != out._n:
             raise StaleIndexError(str(target), "index and slots disagree", meta["version"])
         return out
 

@@ -12,7 +12,9 @@ PQ codes whose shortlist is re-scored on 8-bit scalar-quantised codes once it pa
 `AUTO_IVF_FROM` templates; a Flat gallery that grows past it is re-indexed from its own exact
 vectors. An explicit index that must be trained is held the same way: exact "Flat" until the
 gallery has `index_spec.train_from` templates to train it on, then re-indexed into it, so a
-gallery enrolled one record at a time is not trained on its first few.
+gallery enrolled one record at a time is not trained on its first few. A gallery too large to
+hold as float32 is built streaming: `train(sample, expected=n)` trains the index on a sample,
+then `add` fills it chunk by chunk (`bench match --streaming`).
 
 Exact search runs on FAISS's BLAS path with larger blocks than its defaults (`BLAS_*` below):
 its 1,024-row database block left a quarter of the sgemm rate unused at 100k templates.
