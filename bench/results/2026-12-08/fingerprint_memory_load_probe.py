@@ -13,7 +13,7 @@ from matchers.fingerprint import FingerprintGallery
 from matchers.synthetic import tenprint
 
 
-def mem():
+def mem() -> dict[str, int]:
     kb = {}
     for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
         p = line.split()

@@ -22,7 +22,7 @@ n = int(sys.argv[1])
 out = sys.argv[2]
 
 
-def mem():
+def mem() -> dict[str, int]:
     kb = {}
     for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
         parts = line.split()
@@ -34,7 +34,7 @@ def mem():
 faiss.omp_set_num_threads(2)
 gc.collect()
 before = mem()
-g = FingerprintGallery(**({"index": sys.argv[3]} if len(sys.argv) > 3 else {}))
+g = FingerprintGallery(sys.argv[3]) if len(sys.argv) > 3 else FingerprintGallery()
 t0 = time.perf_counter()
 gen = 0.0
 chunk = 10_000
