@@ -17,13 +17,20 @@ Fingerprint: a synthetic ten-print population (`matchers.synthetic.tenprint`), s
 re-captures (rotation, translation, elastic warp, missing and spurious minutiae): ten-print
 rank-1 and searches/s through `FingerprintGallery.search` (the subject index with pairing of
 the ambiguous head), against the exact per-position path of the same gallery
-(`method="positions"`: Flat per position, sum rule, pairing of the top) and a baseline that does
+(`method="positions"`: per-position shortlists re-scored exactly on the stored full codes, sum
+rule, pairing of the top) and a baseline that does
 the per-position shortlist with numpy matmul + argpartition and the same fusion; memory per
-subject; and single-finger latent searches. FAISS runs with `--threads` OpenMP threads, the
-latent searches with one.
+subject (the gallery's resident codes and tables, and the process's anonymous and resident
+memory growth over the build from /proc/self/smaps_rollup; the minutiae and full codes are in
+memory-mapped files, page cache, reported apart); and single-finger latent searches. FAISS
+runs with `--threads` OpenMP threads, the latent searches with one.
 Thresholds at FMR 1e-6 are computed from genuine and impostor score samples (face: top
 impostor scores of the exact search; ten-print: random non-mated pairs, extrapolated) and
 printed.
+
+From `STREAM_FROM` templates (or with `--streaming`) the face gallery is built streaming
+(`face_streaming_rows`): trained on a sample, filled chunk by chunk, exact search done in the
+same pass over the chunks for `--exact-queries` of the probes; no (n, d) array is held.
 
 Which face indexes: by default exact Flat, the IVF-PQ that `auto` switches to at that size
 (`ivf_index`, swept over nprobe) and HNSW32,SQ8 up to `--hnsw-max`. `--face-index STRING
@@ -51,9 +58,9 @@ from exchange.option_types import COUNT, SIZE, OneLineParser, int_in, int_list
 from exchange.outputs import BENCH_OUT
 from matchers.errors import MatcherError
 from matchers.face import FaceGallery, ivf_index
-from matchers.fingerprint import FIT_FROM, FingerprintGallery
+from matchers.fingerprint import FIT_FROM, POSITION_INDEX, FingerprintGallery
 from matchers.fusion import ranked, sum_rule
-from matchers.index_spec import check_factory, check_search
+from matchers.index_spec import check_factory, check_search, nlist_of
 from matchers.minutiae_encoding import encode
 from matchers.synthetic import (
     face_templates,
@@ -282,6 +289,143 @@ def face_rows(
     return rows
 
 
+STREAM_CHUNK = 200_000  # templates generated, scored exactly and added at a time
+STREAM_FROM = 2_000_000  # sizes from which `bench match` builds the face gallery streaming
+
+
+def process_memory() -> dict[str, int]:
+    """This process's resident memory (bytes) from /proc/self/smaps_rollup (Linux): `rss`, all
+    resident pages, and `anonymous`, the private ones no file backs (heap, FAISS codes, numpy
+    arrays), which is what a gallery costs; file-backed pages (a memory-mapped store) are page
+    cache the kernel can drop. Empty where the file does not exist."""
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    kb = {
+        line.split(":")[0]: int(line.split()[1]) * 1024
+        for line in text.splitlines()[1:]
+        if line.split()[-1] == "kB"
+    }
+    return {"rss": kb.get("Rss", 0), "anonymous": kb.get("Anonymous", 0)}
+
+
+def face_streaming_rows(
+    n: int,
+    specs: list[tuple[str, str]],
+    n_queries: int,
+    n_exact: int,
+    chunk: int = STREAM_CHUNK,
+) -> list[Row]:
+    """The streaming build and its search (issue 24 item 5): no (n, dim) array is ever held.
+
+    Each index is trained on the first `sample` templates (subjects are drawn independently,
+    so the first ones are a random sample of the population), then the gallery is generated
+    `chunk` templates at a time (`matchers.synthetic.face_templates`, realistic), each chunk
+    added to every index and, in the same pass, searched exactly by `n_exact` of the mated
+    probes (a float32 matmul, the best score kept): exact search over the same n templates,
+    in chunks, on a subset. Rank-1 of each index is reported over all `n_queries` probes and
+    over the exact subset, beside exact search's on that subset."""
+    mates = np.linspace(0, n - 1, n_queries).astype(np.int64)
+    queries = face_templates(SEED, mates, dim=DIM, capture=1)
+    sub = np.unique(np.linspace(0, n_queries - 1, min(n_exact, n_queries)).astype(np.int64))
+    best_s = np.full(len(sub), -np.inf, np.float32)
+    best_i = np.full(len(sub), -1, np.int64)
+    sample_n = min(n, max(65_536, *(40 * nlist_of(f) for f, _ in specs)))
+    before = process_memory()
+    galleries = [FaceGallery(DIM, index=f, params=p) for f, p in specs]
+    sample, sample_gen_s = _timed(lambda: face_templates(SEED, np.arange(sample_n), dim=DIM))
+    train_s = []
+    for g in galleries:
+        train_s.append(_timed(lambda g=g, x=sample: g.train(x, expected=n))[1])  # type: ignore[misc]
+    del sample
+    gen_s, exact_s, add_s = sample_gen_s, 0.0, [0.0] * len(galleries)
+    t_start = time.perf_counter()
+    for start in range(0, n, chunk):
+        ids = np.arange(start, min(n, start + chunk))
+        t, dt = _timed(lambda ids=ids: face_templates(SEED, ids, dim=DIM))  # type: ignore[misc]
+        gen_s += dt
+        t0 = time.perf_counter()
+        sim = queries[sub] @ t.T
+        j = np.argmax(sim, axis=1)
+        s = sim[np.arange(len(sub)), j]
+        better = s > best_s
+        best_s[better], best_i[better] = s[better], ids[j[better]]
+        exact_s += time.perf_counter() - t0
+        refs = [f"T{i}" for i in ids.tolist()]
+        for gi, g in enumerate(galleries):
+            add_s[gi] += _timed(lambda g=g, refs=refs, t=t: g.add(refs, t))[1]  # type: ignore[misc]
+        del t, sim
+        if start // chunk % 10 == 9:
+            print(
+                f"  streamed {ids[-1] + 1:,} of {n:,} in {time.perf_counter() - t_start:.0f} s "
+                f"(generate {gen_s:.0f} s, exact {exact_s:.0f} s, add {sum(add_s):.0f} s)",
+                flush=True,
+            )
+    after = process_memory()
+    exact_rank1 = float(np.mean(best_i == mates[sub]))
+    rows: list[Row] = []
+    for gi, (g, (factory, _)) in enumerate(zip(galleries, specs, strict=True)):
+        variants = _nprobe_sweep(g.search_params) if "IVF" in g.factory else [g.search_params]
+        bytes_per = g.memory_bytes() / n
+        for p in variants:
+            g._params = p
+            g._apply_params()
+            g.search(queries[:100], 10)  # warm: first-touch of the lists
+            res, batch_s = _timed(lambda g=g: g.search(queries, 10))  # type: ignore[misc]
+            batch_s = min(batch_s, _timed(lambda g=g: g.search(queries, 10))[1])  # type: ignore[misc]
+            lat = []
+            for i in range(min(200, n_queries)):
+                t0 = time.perf_counter()
+                g.search(queries[i : i + 1], 10)
+                lat.append(time.perf_counter() - t0)
+            got = np.array([int(r[0].reference[1:]) if r else -1 for r in res])
+            rank1 = float(np.mean(got == mates))
+            rank1_sub = float(np.mean(got[sub] == mates[sub]))
+            row: Row = {
+                "N": n,
+                "data": "realistic",
+                "build": "streaming",
+                "index": f"{g.factory} {p}".strip(),
+                "face_index": factory,
+                "face_search": p,
+                "chunk": chunk,
+                "train_sample": sample_n,
+                "train_s": train_s[gi],
+                "build_s": train_s[gi] + add_s[gi],
+                "gen_s": gen_s,
+                "bytes_per_template": bytes_per,
+                "process_anonymous_bytes_per_template": (
+                    (after["anonymous"] - before["anonymous"]) / n if after else None
+                ),
+                "process_rss_bytes_per_template": (
+                    (after["rss"] - before["rss"]) / n if after else None
+                ),
+                "batch_qps": n_queries / batch_s,
+                "p50_ms": float(np.percentile(lat, 50) * 1e3),
+                "p99_ms": float(np.percentile(lat, 99) * 1e3),
+                "latency_samples": len(lat),
+                "rank1": rank1,
+                "exact_queries": len(sub),
+                "rank1_on_exact_subset": rank1_sub,
+                "exact_rank1_on_subset": exact_rank1,
+                "rank1_minus_exact": rank1_sub - exact_rank1,
+                "exact_chunked_s": exact_s,
+                "load_avg_1min": os.getloadavg()[0],
+            }
+            rows.append(row)
+            print(
+                f"  {row['index']:<28} streaming build {row['build_s']:7.1f}s  "
+                f"{bytes_per:5.0f} B/t (process anonymous "
+                f"{row['process_anonymous_bytes_per_template'] or 0:.0f} B/t for all indexes)  "
+                f"{row['batch_qps']:8.0f} q/s  p99 {row['p99_ms']:6.2f} ms  rank-1 {rank1:.4f}; "
+                f"on the {len(sub)} exact queries {rank1_sub:.4f} vs exact {exact_rank1:.4f} "
+                f"({rank1_sub - exact_rank1:+.4f})  load {row['load_avg_1min']:.1f}",
+                flush=True,
+            )
+    return rows
+
+
 def _nprobe_sweep(default: str) -> list[str]:
     """nprobe at a quarter, half, one and two times the default, other parameters kept."""
     parts = dict(item.partition("=")[::2] for item in default.split(",") if item)
@@ -305,6 +449,7 @@ def _above_recall(res: list[list[Any]], exact: list[set[int]], thr: float) -> fl
 
 def fingerprint_rows(n: int, n_queries: int, n_latent: int, indexes: list[str]) -> list[Row]:
     sets, gen_s = _timed(lambda: [tenprint(SEED, i) for i in range(n)])
+    before = process_memory()
     # Below FIT_FROM subjects (the quick run) the subject index is fitted on what there is; a
     # 4-bit PQ wants 16 x 39 training vectors, so an exact one stands in below that.
     g = FingerprintGallery(
@@ -313,7 +458,19 @@ def fingerprint_rows(n: int, n_queries: int, n_latent: int, indexes: list[str]) 
         subject_index="auto" if n >= 1000 else "Flat",
     )
     _, build_s = _timed(lambda: g.add_many([f"S{i}" for i in range(n)], sets))
+    after = process_memory()
+    process = {k: (after[k] - before[k]) / n for k in after}  # the gallery's growth, per subject
     rows = [_fingerprint_row(g, sets, n, n_queries, n_latent, gen_s, build_s)]
+    rows[0] = {
+        **rows[0],
+        "process_anonymous_bytes_per_subject": process.get("anonymous"),
+        "process_rss_bytes_per_subject": process.get("rss"),
+    }
+    print(
+        f"  fingerprint process memory growth over the build: {process.get('anonymous', 0):.0f} "
+        f"B/subject anonymous, {process.get('rss', 0):.0f} B/subject resident (smaps_rollup)",
+        flush=True,
+    )
     for factory in indexes[1:]:
         _, reindex_s = _timed(lambda f=factory: g.reindex(f))  # type: ignore[misc]
         rows.append(_fingerprint_row(g, sets, n, n_queries, n_latent, gen_s, reindex_s))
@@ -338,7 +495,8 @@ def _fingerprint_row(
     mates = np.linspace(0, n - 1, n_queries).astype(np.int64)
     queries = [tenprint(SEED, int(i), capture=1) for i in mates]
     # The fast path (subject index, pairing of the ambiguous head) and, on the same gallery,
-    # the exact reference path (Flat per position, sum rule with floors, pairing of the top).
+    # the reference path (per-position shortlists re-scored exactly, sum rule with floors,
+    # pairing of the top).
     res, batch_s = _timed(lambda: g.search(queries, k=1))
     rank1 = _tenprint_rank1(res, mates)
     exact_res, exact_s = _timed(lambda: g.search(queries, k=1, method="positions"))
@@ -422,10 +580,11 @@ def _fingerprint_row(
         "baseline_numpy_qps": len(queries) / base_s,
         "baseline_rank1_no_rerank": base_rank1,
         "speedup_vs_naive": base_s / batch_s,
-        "bytes_per_subject": sum(memory.values()) / n,
+        "bytes_per_subject": (memory["positions"] + memory["subjects"] + memory["tables"]) / n,
         "bytes_per_subject_positions": memory["positions"] / n,
         "bytes_per_subject_subject_index": memory["subjects"] / n,
-        "bytes_per_subject_minutiae": memory["minutiae"] / n,
+        "bytes_per_subject_tables": memory["tables"] / n,
+        "store_bytes_per_subject_on_disk": memory["store_on_disk"] / n,
         "latent_rank1": lat_rank1,
         "latent_qps": len(latent_ids) / lat_s,
         "tenprint_threshold_1e-6": thr.score,
@@ -481,9 +640,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--fp-indexes",
         type=lambda s: s.split(";"),
-        default=["Flat"],
-        help="fingerprint position factory strings (latent and exact paths), ';'-separated, "
-        "the first one enrolled",
+        default=[POSITION_INDEX],
+        help="fingerprint position factory strings (latent and reference paths, re-scored on "
+        f"the stored full codes), ';'-separated, the first one enrolled (default {POSITION_INDEX})",
     )
     parser.add_argument(
         "--face-index",
@@ -525,6 +684,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--clients", type=int_in(1, 256), default=8, help="ray: threads searching at once"
     )
+    parser.add_argument(
+        "--streaming",
+        action="store_true",
+        help=f"build the face galleries streaming (train on a sample, add in chunks, exact "
+        f"search in chunks on --exact-queries probes); automatic from {STREAM_FROM:,}",
+    )
+    parser.add_argument(
+        "--exact-queries",
+        type=SIZE,
+        default=500,
+        help="probes searched exactly in a streaming run (default 500)",
+    )
     args = parser.parse_args(list(argv))
     if args.backend == "ray":
         from bench.match_ray import run as run_sharded
@@ -544,6 +715,15 @@ def main(argv: Sequence[str]) -> int:
     face: list[Row] = []
     if not args.skip_face:
         for n in sizes:
+            if args.streaming or n >= STREAM_FROM:
+                specs = (
+                    [(args.face_index, args.face_search)]
+                    if args.face_index is not None
+                    else [ivf_index(n)]
+                )
+                print(f"face N={n} realistic, streaming build:", flush=True)
+                face.extend(face_streaming_rows(n, specs, n_queries, args.exact_queries))
+                continue
             for dataset in args.datasets:
                 if args.face_index is not None:  # exactly what [gallery] would run
                     specs, sweep = [(args.face_index, args.face_search)], False

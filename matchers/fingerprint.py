@@ -28,42 +28,72 @@ A latent (single-finger, unknown position) search encodes the mark once, searche
 position's gallery of full codes (or those given), and re-ranks the best `latent_rerank`
 (subject, position) pairs by pairing score.
 
+Memory (issue 24 item 4): only codes are resident. The subject index's 4-bit PQ codes, each
+position's compact codes (by default `POSITION_INDEX`, 4-bit scalar quantisation of the full
+spectral code, 144 bytes a finger), a row table per subject slot and finger, and one
+reference -> slot map. What the re-ranking reads, the minutiae, the full codes that re-score a
+position shortlist exactly and the float32 subject vectors that re-score the subject
+shortlist exactly, is in memory-mapped files (`matchers.fingerprint_store`) in the gallery's
+directory (`directory=`, by default a private temporary one removed with the gallery), read
+for the shortlist only. A removal erases the subject's rows in the files (zeros) and leaves a
+tombstone slot; an update is a removal and an add.
+
 Minutiae arrays are (n, 3..5) float arrays, columns x, y (pixels at 500 ppi), angle in
 degrees, type, quality, as in ANSI/NIST-ITL Type-9; no `exchange` types (DESIGN.md §2).
-Persistence: a directory with one index per position, the subject index and the reduction
-once fitted, the minutiae, and a JSON file with the version stamp and thresholds; `load` with
-another expected stamp raises `StaleIndexError`.
+Persistence: a directory with the store's row files, one index per position, the subject
+index and the reduction once fitted, the row tables, and a JSON file with the version stamp,
+the store's id and row counts and the thresholds; `load` with another expected stamp, or
+row files that do not match (another store, truncated), raises `StaleIndexError`. Saving into
+the gallery's own directory writes only the indexes and the JSON file; a loaded gallery lives
+in the directory it was loaded from and appends there, and its first change after a save or
+load removes that directory's JSON file, so the directory no longer loads as a snapshot it
+has stopped being (the caller saves again, or rebuilds from its source of truth).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from matchers.errors import MatcherError, StaleIndexError, TemplateError, UnknownReferenceError
-from matchers.fingerprint_shortlist import SubjectShortlist
+from matchers.fingerprint_shortlist import PositionShortlist, SubjectShortlist
+from matchers.fingerprint_store import RowFile
 from matchers.fusion import ranked, sum_rule
 from matchers.minutiae_encoding import DIM, Reduction, check_minutiae, core_view, encode_checked
 from matchers.minutiae_pairing import pairing_scores
 from matchers.rwlock import ReadWriteLock
 from matchers.thresholds import Threshold
-from matchers.vector_gallery import Candidate, VectorGallery
+from matchers.vector_gallery import Candidate
 
 POSITIONS = tuple(range(1, 11))
-FORMAT = "prum-exchange/fingerprint-gallery/1"
+FORMAT = "prum-exchange/fingerprint-gallery/2"
 _PAIR_BATCH = 64  # minutiae comparisons per vectorised pairing call
 FIT_FROM = 2000  # subjects held before the reduction is learned and the subject index built
 FIT_SAMPLE = 20_000  # subjects the reduction is learned from, at most
 REDUCED_DIM = 32  # PCA components kept per finger position
 SUBJECT_INDEX = "auto"  # "PQ{10 d / 4}x4fs": 4-bit fast-scan PQ, 4 dimensions per half-byte
+POSITION_INDEX = "SQ4"  # measured: see `POSITION_INDEX_NOTE`
+POSITION_INDEX_NOTE = (
+    "20,000 fingers at position 2, 200 latent marks, candidates re-scored exactly: SQ4 with 4 x "
+    "50 candidates kept every mate Flat's top 50 held and Flat's top 1 always; 4-bit PQ "
+    "(PQ72x4fs, PQ144x4fs) kept 57-90% of Flat's top 1"
+)
+MINUTIA_COLUMNS = 5  # x, y, angle, type, quality; narrower arrays are padded in the store
 
 F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+T = TypeVar("T", bound=np.generic)
 Fingers = Mapping[int, npt.ArrayLike]
 #: a re-ranking score: many (query, held) minutiae pairs in, one score in [0, 1] each out
 PairScorer = Callable[[Sequence[tuple[F32, F32]]], npt.NDArray[np.float64]]
@@ -90,12 +120,22 @@ def _check_position(position: int) -> int:
     return position
 
 
+def _grown(a: npt.NDArray[T], n: int) -> npt.NDArray[T]:
+    """`a` itself if it holds `n` rows, else a copy with room for at least n (doubling, so that
+    enrolling one subject at a time stays linear overall); new rows are zero."""
+    if n <= len(a):
+        return a
+    out = np.zeros(max(n, 2 * len(a)), a.dtype)
+    out[: len(a)] = a
+    return out
+
+
 class FingerprintGallery:
     """Ten-print and latent 1:N search over minutiae (see the module docstring)."""
 
     def __init__(
         self,
-        index: str = "Flat",
+        index: str = POSITION_INDEX,
         params: str = "",
         version: str = "0",
         shortlist: int = 50,
@@ -108,7 +148,51 @@ class FingerprintGallery:
         reduced_dim: int = REDUCED_DIM,
         fit_from: int = FIT_FROM,
         latent_rerank: int = 50,
+        directory: str | os.PathLike[str] | None = None,
     ) -> None:
+        self._configure(
+            index,
+            params,
+            version,
+            shortlist,
+            rerank,
+            subject_index,
+            k_factor,
+            subject_shortlist,
+            margin,
+            reduced_dim,
+            fit_from,
+            latent_rerank,
+        )
+        if directory is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="prum-fingerprints-"))
+            weakref.finalize(self, shutil.rmtree, self._dir, True)
+        else:
+            self._dir = Path(directory)
+            self._dir.mkdir(parents=True, exist_ok=True)
+        self._store_id = uuid.uuid4().bytes
+        self._minutiae_file = RowFile.create(
+            self._dir / "minutiae.f32", MINUTIA_COLUMNS, self._store_id
+        )
+        self._codes_file = RowFile.create(self._dir / "codes.f32", DIM, self._store_id)
+        self._vectors_file: RowFile | None = None  # subject vectors, once fitted
+
+    def _configure(
+        self,
+        index: str,
+        params: str,
+        version: str,
+        shortlist: int,
+        rerank: int,
+        subject_index: str,
+        k_factor: int,
+        subject_shortlist: int,
+        margin: float,
+        reduced_dim: int,
+        fit_from: int,
+        latent_rerank: int,
+    ) -> None:
+        """Parameters and empty in-memory state (no files: `__init__` or `load` opens them)."""
         self.version = version
         self.shortlist = shortlist
         self.rerank = rerank
@@ -122,29 +206,60 @@ class FingerprintGallery:
             f"PQ{10 * reduced_dim // 4}x4fs" if subject_index == "auto" else subject_index
         )
         self._reduction: Reduction | None = None
-        self._subjects: SubjectShortlist | None = None  # fused subject vectors, once fitted
+        self._subjects: SubjectShortlist | None = None  # fused subject codes, once fitted
         self.threshold: Threshold | None = None  # ten-print, mean pairing score
         self.latent_threshold: Threshold | None = None  # single finger pairing score
         self._index = index
         self._params = params
-        self._positions = {p: VectorGallery(DIM, index, params, version) for p in POSITIONS}
-        self._minutiae: dict[str, dict[int, F32]] = {}
+        self._positions = {p: PositionShortlist(DIM, index, k_factor) for p in POSITIONS}
         self._lock = ReadWriteLock()
+        self._read_only = False
+        self._snapshot = False  # the directory's JSON file describes this gallery as it is
+        # Slots (one per enrolment, never reused) and fingers (rows of the store's files).
+        self._slot_of: dict[str, int] = {}
+        self._ref_at: list[str | None] = []
+        self._finger_of = np.full((0, 10), -1, np.int32)  # slot, position - 1 -> finger
+        self._finger_slot = np.zeros(0, np.int32)  # finger -> slot
+        self._m_start = np.zeros(0, np.int64)  # finger -> first row in the minutiae file
+        self._m_count = np.zeros(0, np.uint16)  # finger -> minutiae rows
+        self._m_cols = np.zeros(0, np.uint8)  # finger -> columns of the array enrolled
 
     def __len__(self) -> int:
-        return len(self._minutiae)
+        return len(self._slot_of)
 
     def __contains__(self, reference: object) -> bool:
-        return reference in self._minutiae
+        return reference in self._slot_of
+
+    @property
+    def directory(self) -> Path:
+        """Where the memory-mapped store lives."""
+        return self._dir
 
     def memory_bytes(self) -> dict[str, int]:
-        """Bytes held: the position indexes (serialised), the subject index (vectors and
-        codes) and the minutiae arrays; Python object overhead is not counted."""
+        """Bytes resident: the position indexes and the subject index (serialised), the row
+        tables (`tables`); and on disk, memory-mapped (`store_on_disk`: the row files). The
+        reference map's Python objects are not counted (measure the process for those)."""
         with self._lock.read():
+            vectors = 0 if self._vectors_file is None else self._vectors_file.rows
             return {
                 "positions": sum(g.memory_bytes() for g in self._positions.values()),
                 "subjects": 0 if self._subjects is None else self._subjects.memory_bytes(),
-                "minutiae": sum(m.nbytes for fs in self._minutiae.values() for m in fs.values()),
+                "tables": sum(  # capacity: the arrays grow by doubling
+                    int(a.nbytes)
+                    for a in (
+                        self._finger_of,
+                        self._finger_slot,
+                        self._m_start,
+                        self._m_count,
+                        self._m_cols,
+                    )
+                ),
+                "store_on_disk": 4
+                * (
+                    self._minutiae_file.rows * MINUTIA_COLUMNS
+                    + self._codes_file.rows * DIM
+                    + vectors * 10 * self.reduced_dim
+                ),
             }
 
     @property
@@ -170,61 +285,104 @@ class FingerprintGallery:
         ]
         if any(not fs for fs in checked):
             raise TemplateError("a subject needs at least one finger")
-        flat = [(r, p, m) for r, fs in zip(references, checked, strict=True) for p, m in fs.items()]
-        codes = _encode([m for _, _, m in flat])
-        positions = np.array([p for _, p, _ in flat], dtype=np.int64)
-        owners = np.repeat(np.arange(len(checked)), [len(fs) for fs in checked])
+        flat = [(p, m) for fs in checked for p, m in fs.items()]
+        codes = _encode([m for _, m in flat])
+        positions = np.array([p for p, _ in flat], dtype=np.int64)
+        counts = [len(fs) for fs in checked]
         with self._lock.write():
-            for ref in references:
-                if ref in self._minutiae:
-                    self._drop(ref, subjects=False)  # the subject index replaces in `add`
+            self._writable()
+            stale = [r for r in references if r in self._slot_of]
+            if stale:
+                self._drop(stale)
+            first_slot = len(self._ref_at)
+            slots = np.arange(first_slot, first_slot + len(references), dtype=np.int64)
+            owners = np.repeat(slots, counts)
+            fingers = self._append_fingers(flat, codes, owners)
+            self._ref_at.extend(references)
+            for ref, slot in zip(references, slots.tolist(), strict=True):
+                self._slot_of[ref] = slot
             for pos in POSITIONS:
-                rows = [i for i, (_, p, _) in enumerate(flat) if p == pos]
-                if rows:
-                    self._positions[pos].add([flat[i][0] for i in rows], codes[rows])
-            for ref, fs in zip(references, checked, strict=True):
-                self._minutiae[ref] = fs
+                rows = np.flatnonzero(positions == pos)
+                if len(rows):
+                    self._positions[pos].add(fingers[rows], codes[rows], self._holder(pos))
             if self._subjects is not None:
-                vectors = self._subject_vectors(codes, positions, owners, len(references))
-                self._subjects.add(list(references), vectors)
-            elif len(self._minutiae) >= self.fit_from:
-                self._fit(list(references), codes, positions, owners)
+                vectors = self._subject_vectors(codes, positions, owners - first_slot, len(slots))
+                assert self._vectors_file is not None
+                self._vectors_file.append(vectors)
+                self._subjects.add(slots, vectors)
+            elif len(self._slot_of) >= self.fit_from:
+                self._fit()
 
-    def _fit(
-        self,
-        references: list[str],
-        codes: F32,
-        positions: npt.NDArray[np.int64],
-        owners: npt.NDArray[np.int64],
-    ) -> None:
-        """Learn the reduction from the held codes (those of the batch being added, the others
-        encoded again from their minutiae) and build the subject index over every subject."""
-        batch = set(references)
-        others = [r for r in self._minutiae if r not in batch]
-        if others:
-            sets = [self._minutiae[r] for r in others]
-            codes = np.concatenate((codes, _encode([m for fs in sets for m in fs.values()])))
-            positions = np.concatenate(
-                (positions, np.array([p for fs in sets for p in fs], dtype=np.int64))
-            )
-            more = np.repeat(np.arange(len(sets)), [len(fs) for fs in sets]) + len(references)
-            owners = np.concatenate((owners, more))
-            references = references + others
+    def _append_fingers(self, flat: list[tuple[int, F32]], codes: F32, owners: I64) -> I64:
+        """Write the fingers' minutiae and codes to the store; their finger ids."""
+        padded = np.zeros((sum(len(m) for _, m in flat), MINUTIA_COLUMNS), np.float32)
+        at = 0
+        for _, m in flat:
+            padded[at : at + len(m), : m.shape[1]] = m
+            at += len(m)
+        starts = self._minutiae_file.append(padded)[0] if len(padded) else 0
+        lengths = np.array([len(m) for _, m in flat], dtype=np.int64)
+        n = self._codes_file.rows  # the finger count: code rows are finger ids
+        self._codes_file.append(codes)
+        end = n + len(flat)
+        self._finger_slot = _grown(self._finger_slot, end)
+        self._m_start = _grown(self._m_start, end)
+        self._m_count = _grown(self._m_count, end)
+        self._m_cols = _grown(self._m_cols, end)
+        self._finger_slot[n:end] = owners
+        self._m_start[n:end] = starts + np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        self._m_count[n:end] = lengths
+        self._m_cols[n:end] = [m.shape[1] for _, m in flat]
+        top = int(owners.max()) + 1 if len(owners) else len(self._ref_at)
+        if top > len(self._finger_of):  # grow by doubling: appends stay cheap
+            grown = np.full((max(top, 2 * len(self._finger_of)), 10), -1, np.int32)
+            grown[: len(self._finger_of)] = self._finger_of
+            self._finger_of = grown
+        self._finger_of[owners, [p - 1 for p, _ in flat]] = np.arange(n, n + len(flat))
+        return np.arange(n, n + len(flat), dtype=np.int64)
+
+    def _holder(self, pos: int) -> Callable[[], tuple[I64, F32]]:
+        return lambda: self._held_codes(pos)
+
+    def _held_codes(self, pos: int) -> tuple[I64, F32]:
+        """Finger ids and full codes of every live finger at `pos` (read from the store)."""
+        ids = self._finger_of[: len(self._ref_at), pos - 1].astype(np.int64)
+        ids = ids[ids >= 0]
+        return ids, self._codes_file.read(ids)
+
+    def _live(self) -> I64:
+        return np.fromiter(self._slot_of.values(), dtype=np.int64, count=len(self._slot_of))
+
+    def _fit(self) -> None:
+        """Learn the reduction from the held codes (read from the store) and build the subject
+        index over every subject; the subject vectors go to the store, slot by slot."""
+        live = np.sort(self._live())
+        fingers = self._finger_of[live].astype(np.int64)  # (n, 10)
+        held = fingers >= 0
+        owners = np.repeat(np.arange(len(live)), held.sum(axis=1))
+        positions = np.nonzero(held)[1].astype(np.int64) + 1
         rng = np.random.default_rng(0)
-        n = len(references)
+        n = len(live)
         sample = np.isin(owners, rng.choice(n, min(n, FIT_SAMPLE), replace=False))
-        self._reduction = Reduction.fit(codes[sample], positions[sample], self.reduced_dim)
-        subjects = SubjectShortlist(10 * self.reduced_dim, self._subject_index, self.k_factor)
-        subjects.add(references, self._subject_vectors(codes, positions, owners, n))
-        self._subjects = subjects
+        ids = fingers[held]
+        self._reduction = Reduction.fit(
+            self._codes_file.read(ids[sample]), positions[sample], self.reduced_dim
+        )
+        d = 10 * self.reduced_dim
+        vectors_file = RowFile.create(self._dir / "vectors.f32", d, self._store_id)
+        subjects = SubjectShortlist(d, self._subject_index, self.k_factor)
+        vectors = np.zeros((len(self._ref_at), d), np.float32)
+        for s in range(0, len(ids), 100_000):  # fingers by owner: a subject may straddle two
+            part = slice(s, s + 100_000)
+            o0, o1 = int(owners[part][0]), int(owners[part][-1])
+            vectors[live[o0 : o1 + 1]] += self._subject_vectors(
+                self._codes_file.read(ids[part]), positions[part], owners[part] - o0, o1 - o0 + 1
+            )
+        vectors_file.append(vectors)
+        subjects.add(live, vectors[live])
+        self._vectors_file, self._subjects = vectors_file, subjects
 
-    def _subject_vectors(
-        self,
-        codes: F32,
-        positions: npt.NDArray[np.int64],
-        owners: npt.NDArray[np.int64],
-        n: int,
-    ) -> F32:
+    def _subject_vectors(self, codes: F32, positions: I64, owners: I64, n: int) -> F32:
         """One row per subject: its fingers' reduced unit codes side by side, by position."""
         assert self._reduction is not None
         d = self._reduction.dim
@@ -233,24 +391,52 @@ class FingerprintGallery:
         return out.reshape(n, 10 * d)
 
     def reindex(self, index: str, params: str = "") -> None:
-        """Rebuild every position index under another factory string from the held codes."""
+        """Rebuild every position index under another factory string from the stored codes."""
         with self._lock.write():
-            for gallery in self._positions.values():
-                gallery.reindex(index, params)  # an empty one builds it at its first add
+            self._writable()
+            for pos in POSITIONS:
+                fresh = PositionShortlist(DIM, index, self.k_factor)
+                ids, codes = self._held_codes(pos)
+                if len(ids):
+                    fresh.add(ids, codes, self._holder(pos))
+                self._positions[pos] = fresh
             self._index, self._params = index, params
 
     def remove(self, reference: str) -> None:
-        """Erase a subject: its codes leave every position index and its minutiae are dropped."""
+        """Erase a subject: its codes leave every index, its rows in the store are zeroed."""
         with self._lock.write():
-            if reference not in self._minutiae:
+            self._writable()
+            if reference not in self._slot_of:
                 raise UnknownReferenceError(f"no fingerprints under reference {reference!r}")
-            self._drop(reference)
+            self._drop([reference])
 
-    def _drop(self, reference: str, subjects: bool = True) -> None:
-        for pos in self._minutiae.pop(reference):
-            self._positions[pos].remove([reference])
-        if subjects and self._subjects is not None:
-            self._subjects.remove([reference])
+    def _drop(self, references: list[str]) -> None:
+        slots = np.array([self._slot_of.pop(r) for r in references], dtype=np.int64)
+        for s in slots.tolist():
+            self._ref_at[s] = None
+        fingers = self._finger_of[slots]
+        for pos in POSITIONS:
+            column = fingers[:, pos - 1].astype(np.int64)
+            gone = column[column >= 0]
+            if len(gone):
+                self._positions[pos].remove(gone)
+        ids = fingers[fingers >= 0].astype(np.int64)
+        self._codes_file.erase(ids)
+        starts, counts = self._m_start[ids], self._m_count[ids]
+        rows = [np.arange(a, a + c) for a, c in zip(starts, counts, strict=True)]
+        self._minutiae_file.erase(np.concatenate(rows) if rows else [])
+        self._m_count[ids] = 0
+        self._finger_of[slots] = -1
+        if self._subjects is not None and self._vectors_file is not None:
+            self._vectors_file.erase(slots)
+            self._subjects.remove(slots, self._vectors_file.read)
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise MatcherError("this gallery is memory-mapped read-only; load it without mmap")
+        if self._snapshot:  # the saved JSON file stops describing this gallery now
+            (self._dir / "gallery.json").unlink(missing_ok=True)
+            self._snapshot = False
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -264,10 +450,11 @@ class FingerprintGallery:
     ) -> list[list[Candidate]]:
         """Ten-print searches, one candidate list per query, best first (mean pairing score).
 
-        `method`: "subjects" (the subject index), "positions" (per-position exact shortlists,
-        the reference path) or "auto" (the subject index once fitted). `scorer`: the
-        re-ranking score per finger pair (the minutiae pairing; Bozorth3 for minutiae
-        extracted from images, `matchers.fingerprint_image.bozorth_scores`)."""
+        `method`: "subjects" (the subject index), "positions" (per-position shortlists, each
+        re-scored exactly on the full codes: the reference path) or "auto" (the subject index
+        once fitted). `scorer`: the re-ranking score per finger pair (the minutiae pairing;
+        Bozorth3 for minutiae extracted from images, `matchers.fingerprint_image.bozorth_scores`).
+        """
         if method not in ("auto", "subjects", "positions"):
             raise MatcherError(f"unknown ten-print search method {method!r}")
         checked = [
@@ -282,27 +469,49 @@ class FingerprintGallery:
                 shortlists = self._subject_shortlists(checked, flat, codes, k)
             else:
                 shortlists = self._position_shortlists(checked, flat, codes, k)
-            pairs: list[tuple[F32, F32]] = []
-            owners: list[tuple[int, str]] = []
-            for qi, (q, refs) in enumerate(zip(checked, shortlists, strict=True)):
-                for ref in refs:
-                    held = self._minutiae.get(ref, {})
-                    for p, m in q.items():
-                        if p in held:
-                            pairs.append((m, held[p]))
-                            owners.append((qi, ref))
-        totals: dict[tuple[int, str], float] = {}
+            wanted: list[tuple[int, int, int]] = []  # query, slot, finger
+            for qi, (q, slots) in enumerate(zip(checked, shortlists, strict=True)):
+                for slot in slots:
+                    for p in q:
+                        finger = int(self._finger_of[slot, p - 1])
+                        if finger >= 0:
+                            wanted.append((qi, slot, finger))
+            held = self._read_minutiae([f for _, _, f in wanted])
+            refs = [[str(self._ref_at[s]) for s in slots] for slots in shortlists]
+        pairs = [(checked[qi][p], m) for (qi, _, _), (p, m) in zip(wanted, held, strict=True)]
+        totals: dict[tuple[int, int], float] = {}
         for start in range(0, len(pairs), _PAIR_BATCH):
             scores = scorer(pairs[start : start + _PAIR_BATCH])
-            for owner, score in zip(owners[start : start + _PAIR_BATCH], scores, strict=True):
-                totals[owner] = totals.get(owner, 0.0) + float(score)
+            batch = wanted[start : start + _PAIR_BATCH]
+            for (qi, slot, _), score in zip(batch, scores, strict=True):
+                totals[qi, slot] = totals.get((qi, slot), 0.0) + float(score)
         out: list[list[Candidate]] = []
-        for qi, (q, refs) in enumerate(zip(checked, shortlists, strict=True)):
-            cands = [Candidate(ref, totals.get((qi, ref), 0.0) / len(q)) for ref in refs]
+        for qi, (q, slots) in enumerate(zip(checked, shortlists, strict=True)):
+            cands = [
+                Candidate(ref, totals.get((qi, slot), 0.0) / len(q))
+                for slot, ref in zip(slots, refs[qi], strict=True)
+            ]
             cands.sort(key=lambda c: (-c.score, c.reference))
             if threshold is not None:
                 cands = [c for c in cands if c.score >= threshold]
             out.append(cands[:k])
+        return out
+
+    def _read_minutiae(self, fingers: Sequence[int]) -> list[tuple[int, F32]]:
+        """(position, minutiae) of fingers, read from the store in one gather."""
+        if not fingers:
+            return []
+        ids = np.asarray(fingers, dtype=np.int64)
+        starts, counts = self._m_start[ids], self._m_count[ids].astype(np.int64)
+        rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        block = self._minutiae_file.read(rows)
+        ends = np.cumsum(counts)
+        cols = self._m_cols[ids]
+        slots = self._finger_slot[ids]
+        out = []
+        for f, slot, e, c, w in zip(ids.tolist(), slots.tolist(), ends, counts, cols, strict=True):
+            pos = int(np.flatnonzero(self._finger_of[slot] == f)[0]) + 1
+            out.append((pos, block[e - c : e, :w]))
         return out
 
     def _subject_shortlists(
@@ -311,22 +520,27 @@ class FingerprintGallery:
         flat: list[tuple[int, int, F32]],
         codes: F32,
         k: int,
-    ) -> list[list[str]]:
-        """Subjects to re-rank per query: one subject-index search, then the ambiguous head."""
-        assert self._subjects is not None
+    ) -> list[list[int]]:
+        """Slots to re-rank per query: one subject-index search, then the ambiguous head."""
+        assert self._subjects is not None and self._vectors_file is not None
         if not flat:
             return [[] for _ in checked]
         positions = np.array([p for _, p, _ in flat], dtype=np.int64)
         owners = np.array([qi for qi, _, _ in flat], dtype=np.int64)
         vectors = self._subject_vectors(codes, positions, owners, len(checked))
-        scores, refs = self._subjects.search(vectors, max(k, self.subject_shortlist))
+        scores, slots = self._subjects.search(
+            vectors, max(k, self.subject_shortlist), self._vectors_file.read
+        )
         if not scores.shape[1]:
             return [[] for _ in checked]
         # The ambiguous head: within `margin` of the way from the best score to the last one.
         cut = scores[:, :1] - self.margin * (scores[:, :1] - scores[:, -1:])
         ambiguous = np.count_nonzero(scores >= cut, axis=1)
         take = np.maximum(k, np.minimum(ambiguous, self.rerank))
-        return [r[:n] if q else [] for q, r, n in zip(checked, refs, take.tolist(), strict=True)]
+        return [
+            [s for s in row[:n] if s >= 0] if q else []
+            for q, row, n in zip(checked, slots.tolist(), take.tolist(), strict=True)
+        ]
 
     def _position_shortlists(
         self,
@@ -334,18 +548,24 @@ class FingerprintGallery:
         flat: list[tuple[int, int, F32]],
         codes: F32,
         k: int,
-    ) -> list[list[str]]:
-        """Subjects to re-rank per query: per-position shortlists fused by the sum rule."""
+    ) -> list[list[int]]:
+        """Slots to re-rank per query: per-position shortlists fused by the sum rule."""
         per_query: list[dict[int, dict[str, float]]] = [{} for _ in checked]
         for pos in POSITIONS:
             rows = [i for i, (_, p, _) in enumerate(flat) if p == pos]
             if not rows or not len(self._positions[pos]):
                 continue
-            hits = self._positions[pos].search(codes[rows], self.shortlist)
-            for i, cands in zip(rows, hits, strict=True):
-                per_query[flat[i][0]][pos] = {c.reference: c.score for c in cands}
+            scores, fingers = self._positions[pos].search(
+                codes[rows], self.shortlist, self._codes_file.read
+            )
+            for i, srow, frow in zip(rows, scores.tolist(), fingers.tolist(), strict=True):
+                per_query[flat[i][0]][pos] = {
+                    str(self._ref_at[self._finger_slot[f]]): s
+                    for s, f in zip(srow, frow, strict=True)
+                    if f >= 0
+                }
         return [
-            [ref for ref, _ in ranked(sum_rule(scores))[: max(k, self.rerank)]]
+            [self._slot_of[ref] for ref, _ in ranked(sum_rule(scores))[: max(k, self.rerank)]]
             for scores in per_query
         ]
 
@@ -361,22 +581,24 @@ class FingerprintGallery:
         mark = check_minutiae(minutiae)
         code = _encode([mark])
         wanted = POSITIONS if positions is None else tuple(_check_position(p) for p in positions)
-        pool: list[tuple[float, str, int]] = []
+        pool: list[tuple[float, str, int, int]] = []
         with self._lock.read():
             for pos in wanted:
                 if len(self._positions[pos]):
-                    for c in self._positions[pos].search(code, self.shortlist)[0]:
-                        pool.append((c.score, c.reference, pos))
+                    scores, fingers = self._positions[pos].search(
+                        code, self.shortlist, self._codes_file.read
+                    )
+                    for s, f in zip(scores[0].tolist(), fingers[0].tolist(), strict=True):
+                        if f >= 0:
+                            ref = str(self._ref_at[self._finger_slot[f]])
+                            pool.append((s, ref, pos, f))
             pool.sort(key=lambda t: (-t[0], t[1], t[2]))
-            chosen = [
-                (ref, pos, held)
-                for _, ref, pos in pool[: max(k, self.latent_rerank)]
-                if (held := self._minutiae.get(ref, {}).get(pos)) is not None
-            ]
-        scores = scorer([(mark, held) for _, _, held in chosen])
+            chosen = pool[: max(k, self.latent_rerank)]
+            held = self._read_minutiae([f for *_, f in chosen])
+        scores_ = scorer([(mark, m) for _, m in held])
         out = [
             FingerCandidate(ref, pos, float(sc))
-            for (ref, pos, _), sc in zip(chosen, scores, strict=True)
+            for (_, ref, pos, _), sc in zip(chosen, scores_, strict=True)
         ]
         out.sort(key=lambda c: (-c.score, c.reference, c.position))
         if threshold is not None:
@@ -386,21 +608,24 @@ class FingerprintGallery:
     # -- persistence ---------------------------------------------------------------------
 
     def save(self, directory: str | os.PathLike[str], version: str | None = None) -> None:
-        """Write the gallery into `directory` (created); the JSON file is written last."""
+        """Write the gallery into `directory` (created); the JSON file is written last. Into
+        the gallery's own directory only the indexes and tables are written; elsewhere the
+        row files are copied too."""
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
         stamp = self.version if version is None else version
+        own = target.resolve() == self._dir.resolve()
         with self._lock.read():
+            files = [self._minutiae_file, self._codes_file]
+            if self._vectors_file is not None:
+                files.append(self._vectors_file)
+            if not own:
+                for f in files:
+                    f.copy_to(target / f.path.name)
             for pos, gallery in self._positions.items():
-                if len(gallery):
-                    gallery.save(target / f"position{pos:02d}.index", version=stamp)
-            refs, pos_col, offsets, arrays = [], [], [0], []
-            for ref, fs in self._minutiae.items():
-                for pos, m in fs.items():
-                    refs.append(ref)
-                    pos_col.append(pos)
-                    arrays.append(m)
-                    offsets.append(offsets[-1] + len(m))
+                part = target / f"position{pos:02d}.faiss.part"
+                gallery.save(part)
+                part.replace(target / f"position{pos:02d}.faiss")
             if self._subjects is not None and self._reduction is not None:
                 self._subjects.save(target / "subjects", version=stamp)
                 np.savez(
@@ -408,15 +633,22 @@ class FingerprintGallery:
                     mean=self._reduction.mean,
                     basis=self._reduction.basis,
                 )
-            np.savez(
-                target / "minutiae.npz",
-                minutiae=np.concatenate(arrays) if arrays else np.zeros((0, 5), np.float32),
-                offsets=np.array(offsets, dtype=np.int64),
-                positions=np.array(pos_col, dtype=np.int8),
-            )
+            slots, fingers = len(self._ref_at), self._codes_file.rows
+            with (target / "tables.npz.part").open("wb") as fh:
+                np.savez(
+                    fh,
+                    finger_of=self._finger_of[:slots],
+                    finger_slot=self._finger_slot[:fingers],
+                    m_start=self._m_start[:fingers],
+                    m_count=self._m_count[:fingers],
+                    m_cols=self._m_cols[:fingers],
+                )
+            (target / "tables.npz.part").replace(target / "tables.npz")
             meta = {
                 "format": FORMAT,
                 "version": stamp,
+                "store_id": self._store_id.hex(),
+                "rows": {f.path.name: f.rows for f in files},
                 "index": self._index,
                 "params": self._params,
                 "shortlist": self.shortlist,
@@ -429,7 +661,7 @@ class FingerprintGallery:
                 "reduced_dim": self.reduced_dim,
                 "fit_from": self.fit_from,
                 "fitted": self._subjects is not None,
-                "references": refs,
+                "references": self._ref_at,
                 "threshold": None if self.threshold is None else self.threshold.to_dict(),
                 "latent_threshold": None
                 if self.latent_threshold is None
@@ -439,6 +671,8 @@ class FingerprintGallery:
         part.write_text(json.dumps(meta))
         part.replace(target / "gallery.json")
         self.version = stamp
+        if own:
+            self._snapshot = True
 
     @classmethod
     def load(
@@ -447,6 +681,8 @@ class FingerprintGallery:
         expected_version: str | None = None,
         mmap: bool = False,
     ) -> FingerprintGallery:
+        """The gallery saved in `directory`, which it then lives in (its store stays there);
+        `mmap=True`: read-only. `StaleIndexError` for another stamp or files that disagree."""
         target = Path(directory)
         try:
             meta = json.loads((target / "gallery.json").read_text())
@@ -456,45 +692,70 @@ class FingerprintGallery:
             raise StaleIndexError(str(target), str(meta.get("format")), FORMAT)
         if expected_version is not None and meta["version"] != expected_version:
             raise StaleIndexError(str(target), str(meta["version"]), expected_version)
-        g = cls(
-            meta["index"],
-            meta["params"],
-            meta["version"],
-            meta["shortlist"],
-            meta["rerank"],
-            **{
-                key: meta[key]
-                for key in (
-                    "subject_index",
-                    "k_factor",
-                    "subject_shortlist",
-                    "margin",
-                    "latent_rerank",
-                    "reduced_dim",
-                    "fit_from",
-                )
-                if key in meta
-            },
+        g = cls.__new__(cls)
+        try:
+            g._load(target, meta)
+        except (OSError, ValueError, KeyError) as exc:
+            raise StaleIndexError(str(target), f"unreadable: {exc}", meta["version"]) from exc
+        g._read_only = mmap
+        return g
+
+    def _load(self, target: Path, meta: dict[str, object]) -> None:
+        keys_ = (
+            "subject_index",
+            "k_factor",
+            "subject_shortlist",
+            "margin",
+            "reduced_dim",
+            "fit_from",
+            "latent_rerank",
         )
+        self._configure(
+            str(meta["index"]),
+            str(meta["params"]),
+            str(meta["version"]),
+            *(meta[key] for key in ("shortlist", "rerank", *keys_)),  # type: ignore[arg-type]
+        )
+        self._dir = target
+        self._vectors_file = None
+        store_id = bytes.fromhex(str(meta["store_id"]))
+        rows: dict[str, int] = meta["rows"]  # type: ignore[assignment]
+        self._store_id = store_id
+        self._minutiae_file = RowFile.open(
+            target / "minutiae.f32", MINUTIA_COLUMNS, store_id, rows["minutiae.f32"]
+        )
+        self._codes_file = RowFile.open(target / "codes.f32", DIM, store_id, rows["codes.f32"])
+        with np.load(target / "tables.npz") as t:
+            self._finger_of = t["finger_of"].astype(np.int32)
+            self._finger_slot = t["finger_slot"].astype(np.int32)
+            self._m_start = t["m_start"].astype(np.int64)
+            self._m_count = t["m_count"].astype(np.uint16)
+            self._m_cols = t["m_cols"].astype(np.uint8)
+        self._ref_at = list(meta["references"])  # type: ignore[call-overload]
+        self._slot_of = {r: i for i, r in enumerate(self._ref_at) if r is not None}
         for pos in POSITIONS:
-            path = target / f"position{pos:02d}.index"
-            if path.exists():
-                g._positions[pos] = VectorGallery.load(path, meta["version"], mmap=mmap)
+            self._positions[pos] = PositionShortlist.load(
+                target / f"position{pos:02d}.faiss", DIM, self._index, self.k_factor
+            )
         if meta.get("fitted"):
             with np.load(target / "reduction.npz") as data:
-                g._reduction = Reduction(data["mean"], data["basis"])
-            g._subjects = SubjectShortlist.load(target / "subjects", meta["version"])
-        with np.load(target / "minutiae.npz") as data:
-            allm, offsets, positions = data["minutiae"], data["offsets"], data["positions"]
-        for i, ref in enumerate(meta["references"]):
-            g._minutiae.setdefault(ref, {})[int(positions[i])] = allm[offsets[i] : offsets[i + 1]]
-        held = sum(len(v) for v in g._positions.values())
-        if held != len(meta["references"]) or (
-            g._subjects is not None and len(g._subjects) != len(g._minutiae)
+                self._reduction = Reduction(data["mean"], data["basis"])
+            self._subjects = SubjectShortlist.load(target / "subjects", str(meta["version"]))
+            self._vectors_file = RowFile.open(
+                target / "vectors.f32", 10 * self.reduced_dim, store_id, rows["vectors.f32"]
+            )
+        live_fingers = int(np.count_nonzero(self._finger_of >= 0))
+        if (
+            len(self._finger_of) != len(self._ref_at)
+            or len(self._finger_slot) != self._codes_file.rows
+            or len(self._m_start) != self._codes_file.rows
+            or sum(len(p) for p in self._positions.values()) != live_fingers
+            or (self._subjects is not None and len(self._subjects) != len(self._slot_of))
+            or (self._vectors_file is not None and self._vectors_file.rows != len(self._ref_at))
         ):
-            raise StaleIndexError(str(target), "indexes and minutiae disagree", meta["version"])
+            raise StaleIndexError(str(target), "indexes, tables and store disagree", self.version)
         if meta["threshold"] is not None:
-            g.threshold = Threshold.from_dict(meta["threshold"])
+            self.threshold = Threshold.from_dict(meta["threshold"])  # type: ignore[arg-type]
         if meta["latent_threshold"] is not None:
-            g.latent_threshold = Threshold.from_dict(meta["latent_threshold"])
-        return g
+            self.latent_threshold = Threshold.from_dict(meta["latent_threshold"])  # type: ignore[arg-type]
+        self._snapshot = True

@@ -12,7 +12,9 @@ PQ codes whose shortlist is re-scored on 8-bit scalar-quantised codes once it pa
 `AUTO_IVF_FROM` templates; a Flat gallery that grows past it is re-indexed from its own exact
 vectors. An explicit index that must be trained is held the same way: exact "Flat" until the
 gallery has `index_spec.train_from` templates to train it on, then re-indexed into it, so a
-gallery enrolled one record at a time is not trained on its first few.
+gallery enrolled one record at a time is not trained on its first few. A gallery too large to
+hold as float32 is built streaming: `train(sample, expected=n)` trains the index on a sample,
+then `add` fills it chunk by chunk (`bench match --streaming`).
 
 Exact search runs on FAISS's BLAS path with larger blocks than its defaults (`BLAS_*` below):
 its 1,024-row database block left a quarter of the sgemm rate unused at 100k templates.
@@ -209,6 +211,34 @@ class VectorGallery:
             for ref, i in zip(references, ids.tolist(), strict=True):
                 self._id_of[ref] = i
                 self._ref_of[i] = ref
+
+    def train(self, sample: npt.ArrayLike, expected: int | None = None) -> None:
+        """Build and train the index on `sample` (n, dim) without enrolling it: the streaming
+        build. A gallery too large to hold as float32 (10M x 512 is 20 GB) is trained on a
+        sample of its population, then filled by `add` chunk by chunk, each chunk encoded and
+        dropped. The index is the one asked for (`auto`: the one `auto_index` picks for
+        `expected` templates, default the sample's size), not staged on Flat: the sample
+        stands in for the templates a staged gallery would have waited for."""
+        x = normalise(sample, self.dim)
+        with self._lock.write():
+            self._writable()
+            if self._id_of:
+                raise MatcherError("train: the gallery already holds templates; use reindex")
+            n = x.shape[0] if expected is None else expected
+            if self._spec == "auto":
+                factory, params = auto_index(n, self.dim)
+            else:
+                factory, params = self._spec, self._spec_params
+            if x.shape[0] < index_spec.train_from(factory, self.dim):
+                raise TemplateError(
+                    f"{factory} needs {index_spec.train_from(factory, self.dim)} sample "
+                    f"templates to train, got {x.shape[0]}"
+                )
+            index = self._new_index(factory)
+            if not index.is_trained:
+                _train(index, x, factory)
+            self._index, self._factory, self._params = index, factory, params
+            self._apply_params()
 
     def remove(self, references: Sequence[str]) -> None:
         """Erase templates: their codes leave the index now, not at some later compaction."""

@@ -45,3 +45,17 @@ def test_strings_the_config_would_refuse_are_usage_errors(
         bench_match.main(["--quick", "--out", str(tmp_path), *extra])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # refused before anything was measured
+
+
+def test_a_streaming_run_reports_exact_search_on_a_subset(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ["--sizes", "3000", "--queries", "60", "--exact-queries", "20", "--streaming"]
+    argv += ["--skip-fingerprint", "--out", str(out), "--face-index", "IVF16,Flat"]
+    assert bench_match.main([*argv, "--face-search", "nprobe=8"]) == 0
+    rows = json.loads((out / "match.json").read_text())["rows"]
+    assert [r["face_search"] for r in rows] == ["nprobe=2", "nprobe=4", "nprobe=8", "nprobe=16"]
+    row = rows[-1]  # nprobe 16 of 16 lists: every list probed, exact
+    assert (row["build"], row["exact_queries"], row["N"]) == ("streaming", 20, 3000)
+    assert row["exact_rank1_on_subset"] >= 0.95
+    assert row["rank1_on_exact_subset"] == row["exact_rank1_on_subset"]
+    assert row["bytes_per_template"] > 4 * 512  # IVF,Flat keeps the float32 rows

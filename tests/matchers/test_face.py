@@ -300,3 +300,34 @@ def test_strings_faiss_cannot_use_are_refused_at_construction(
 ) -> None:
     with pytest.raises(IndexSpecError, match=reason):
         FaceGallery(DIM, index=index, params=params)
+
+
+def test_streaming_build_trains_on_a_sample_and_adds_chunk_by_chunk() -> None:
+    """Issue 24 item 5 in small: the index is trained on a sample, the gallery streamed in."""
+    factory = "IVF16,PQ16x4fs,Refine(SQ8)"
+    g = FaceGallery(DIM, index=factory, params="nprobe=8,k_factor=4")
+    with pytest.raises(TemplateError):  # fewer than train_from: refused, not staged
+        g.train(face_templates(SEED, np.arange(100), dim=DIM))
+    g.train(face_templates(SEED, np.arange(train_from(factory, DIM)), dim=DIM), expected=5000)
+    assert len(g) == 0 and g.factory == factory  # trained, nothing enrolled, not staged
+    for start in range(0, 5000, 1000):
+        ids = np.arange(start, start + 1000)
+        g.add(refs(ids.tolist()), face_templates(SEED, ids, dim=DIM))
+        assert g.factory == factory  # never re-indexed on the way
+    assert len(g) == 5000 and g._index.ntotal == 5000
+    probes = list(range(0, 5000, 50))
+    hits = g.search(face_templates(SEED, probes, dim=DIM, capture=1), k=1)
+    # Exact search over the same 5,000 templates finds every mate first at this noise.
+    assert sum(r[0].reference == f"F{i}" for r, i in zip(hits, probes, strict=True)) >= 98
+    with pytest.raises(MatcherError):  # a gallery that holds templates is reindexed instead
+        g.train(face_templates(SEED, np.arange(2000), dim=DIM))
+
+
+def test_streaming_build_of_auto_picks_by_the_expected_size() -> None:
+    small = FaceGallery(DIM)
+    small.train(face_templates(SEED, np.arange(2000), dim=DIM))
+    assert small.factory == "Flat"  # auto for the sample's own size
+    g = FaceGallery(DIM)
+    g.train(face_templates(SEED, np.arange(40_000), dim=DIM), expected=300_000)
+    assert (g.factory, g.search_params) == auto_index(300_000, DIM)
+    assert g.factory.startswith("IVF1024,")
