@@ -57,7 +57,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench import gateway_wan
+from bench import gateway_wan, processes
 from bench.report import Plot, Report, Series, format_table, write_report
 from exchange import event_loop
 from exchange.codecs import prum_xml, uk_json
@@ -190,13 +190,7 @@ async def _processes(
                 await asyncio.sleep(0.1)
         yield url, ports, gw.pid, [p.pid for p in procs if p is not gw]
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        processes.stop(procs)
 
 
 async def _load(

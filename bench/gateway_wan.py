@@ -47,6 +47,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
+from bench import processes
 from bench.report import Plot, Report, Series, format_table, write_report
 from exchange import event_loop
 from exchange.codecs import uk_json
@@ -227,13 +228,7 @@ async def fixture(plan: WanPlan, root: Path) -> AsyncIterator[Fixture]:
         url, pid = gateways[plan.fanning_out]
         yield Fixture(url, ports, dict(zip(ids, medians, strict=True)), pid, partner_pids, gateways)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        processes.stop(procs)
 
 
 async def _ready(url: str, gw: subprocess.Popen[bytes], root: Path) -> None:

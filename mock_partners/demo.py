@@ -33,7 +33,7 @@ from exchange import event_loop
 from exchange.codecs import int_i_traditional, prum_xml, uk_json
 from exchange.codecs.ansi_nist import fingerprints_from_bytes
 from exchange.gateway.inbound.partner_api import INT_I_PATH
-from exchange.model import Impression, PersonRecord, SearchReply
+from exchange.model import Envelope, Impression, PersonRecord, SearchReply
 from exchange.pki import ssl_client_context
 from exchange.translate import Outbound, record_to_envelope, translate
 from mock_partners import population
@@ -195,31 +195,38 @@ async def _int_i_follow_up(
     return {"status": status, "core": core}
 
 
-async def _partner_searches_uk(
-    cluster: Cluster, s: aiohttp.ClientSession, out: list[str]
-) -> dict[str, Any]:
-    """DE searches the UK gallery with a stain of someone the UK has enrolled."""
-    subject = 1 * PARTNER_SUBJECTS + 2  # enrolled in the UK as well as held by DE
-    probe = population.people(SEED, [subject], "DE", capture=1, with_fingerprints=False)[0].record
+async def _de_searches_uk(
+    cluster: Cluster, probe: PersonRecord, message: str, tag: str
+) -> Envelope:
+    """DE's search message for `probe` to the UK's partner listener, over mutual TLS with
+    DE's certificate; the UK's reply, decoded."""
     env = record_to_envelope(
         probe,
         Outbound(
-            message_id=f"de-demo-{time.time_ns()}",
-            correlation_id="de-demo",
+            message_id=f"{tag}-{time.time_ns()}",
+            correlation_id=tag,
             timestamp=dt.datetime.now(dt.UTC),
             sender="DE",
             receiver="GB",
-            message="dna-search",
+            message=message,
         ),
     )
-    # DE speaks to the UK's partner listener over mutual TLS, with DE's certificate.
     url = f"https://127.0.0.1:{cluster.gateway.partner_port}/prum/v1/messages"
     de_ssl = ssl_client_context(cluster_files(cluster.root, "DE"))
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=de_ssl)) as de,
         de.post(url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}) as r,
     ):
-        reply = prum_xml.decode(await r.read())
+        return prum_xml.decode(await r.read())
+
+
+async def _partner_searches_uk(
+    cluster: Cluster, s: aiohttp.ClientSession, out: list[str]
+) -> dict[str, Any]:
+    """DE searches the UK gallery with a stain of someone the UK has enrolled."""
+    subject = 1 * PARTNER_SUBJECTS + 2  # enrolled in the UK as well as held by DE
+    probe = population.people(SEED, [subject], "DE", capture=1, with_fingerprints=False)[0].record
+    reply = await _de_searches_uk(cluster, probe, "dna-search", "de-demo")
     refs = []
     if isinstance(reply.body, SearchReply):
         refs = [
@@ -259,25 +266,13 @@ async def _real_prints_search_uk(
         fingers=tuple(f for f in prints.fingers if f.position in (11, 12, 13, 14)),
         impression=Impression.PLAIN,
     )
-    env = record_to_envelope(
-        PersonRecord(reference="DE-NIST-PLAIN-1", fingerprints=plain),
-        Outbound(
-            message_id=f"de-demo-prints-{time.time_ns()}",
-            correlation_id="de-demo-prints",
-            timestamp=dt.datetime.now(dt.UTC),
-            sender="DE",
-            receiver="GB",
-            message="dacty-search",
-        ),
-    )
-    url = f"https://127.0.0.1:{cluster.gateway.partner_port}/prum/v1/messages"
-    de_ssl = ssl_client_context(cluster_files(cluster.root, "DE"))
     started = time.perf_counter()
-    async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=de_ssl)) as de,
-        de.post(url, data=prum_xml.encode(env), headers={"Content-Type": "application/xml"}) as r,
-    ):
-        reply = prum_xml.decode(await r.read())
+    reply = await _de_searches_uk(
+        cluster,
+        PersonRecord(reference="DE-NIST-PLAIN-1", fingerprints=plain),
+        "dacty-search",
+        "de-demo-prints",
+    )
     took = time.perf_counter() - started
     found = (
         [c for res in reply.body.results for c in res.candidates]
