@@ -1,8 +1,9 @@
 """`prum-exchange bench extract`: template extraction from biometric samples, and what it does
 to the gateway.
 
-Face rows (this module; fingerprint rows are added by their own module with the same row
-shape: modality, measure, setting, value, unit, baseline):
+Face rows (this module) and fingerprint rows (`bench.extract_fingerprint`, the same row
+shape: modality, measure, setting, value, unit, baseline), in one table and one `extract.json`;
+`--only face|fingerprint` runs one modality's. Face rows:
 
 1. images per second per worker (one process, in-process calls of `matchers.face_image.extract`
    over the shipped photographs): the detector at full resolution (the baseline) against the
@@ -21,7 +22,9 @@ shape: modality, measure, setting, value, unit, baseline):
 
 Data: the ageitgey/face_recognition test photographs in ../shared (0.7-2.1 megapixels, JPEG);
 the synthetic population (`mock_partners.population`) for the partners' galleries and the DNA
-probes. The machine is shared and noisy: figures are from one run, beside their baselines.
+probes. Fingerprint rows: see `bench.extract_fingerprint` (seconds per finger, Bozorth3
+against our pairing on NIST's real pairs, one ten-print image search through the gateway).
+The machine is shared and noisy: figures are from one run, beside their baselines.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import extract_fingerprint
 from bench.report import Plot, Report, Row, Series, describe, write_report
 from exchange import event_loop
 from exchange.codecs import uk_json
@@ -53,6 +57,7 @@ from mock_partners import population
 from mock_partners.cluster import ALL_MODALITIES, running_cluster
 
 PHOTOS = ("obama.jpg", "obama2.jpg", "biden.jpg")
+MODALITIES = ("face", "fingerprint")
 PARTNERS = ("DE", "FR", "NL", "EUROPOL")
 SEED = 7
 
@@ -301,29 +306,12 @@ async def _dna_while_loaded(
     return busy, refused
 
 
-def main(argv: Sequence[str]) -> int:
-    parser = OneLineParser(prog="prum-exchange bench extract", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few rounds, a minute or so")
-    parser.add_argument(
-        "--partners",
-        choices=("apart", "together"),
-        default="apart",
-        help="the 4 partner nodes in a process of their own (default) or on the gateway's loop",
-    )
-    parser.add_argument(
-        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
-    )
-    args = parser.parse_args(list(argv))
-    photos = _shared_photos()
-    if photos is None:
-        print(
-            "prum-exchange bench extract: the photographs of"
-            " shared/thirdparty/ageitgey-face_recognition are not beside this checkout",
-            file=sys.stderr,
-        )
-        return 2
+def _face_rows(photos: Path, quick: bool, partners: str) -> tuple[list[Row], dict[str, Any]]:
+    """The face rows (extraction per worker, the gateway search, DNA under load); params."""
+    import tempfile
+
     data = [(photos / p).read_bytes() for p in PHOTOS]
-    rounds, searches, dna = (2, 8, 40) if args.quick else (8, 30, 200)
+    rounds, searches, dna = (2, 8, 40) if quick else (8, 30, 200)
     rows: list[Row] = [
         _row(
             "images/s per worker",
@@ -340,26 +328,94 @@ def main(argv: Sequence[str]) -> int:
             False,
         ),
     ]
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
-        apart = args.partners == "apart"
+        apart = partners == "apart"
         rows += event_loop.run(_gateway_rows(photos, Path(tmp), searches, dna, apart))
+    params = {
+        "partners_process": partners,
+        "rounds": rounds,
+        "searches": searches,
+        "dna_searches": dna,
+        "partners": len(PARTNERS),
+    }
+    return rows, params
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = OneLineParser(prog="prum-exchange bench extract", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few rounds, a minute or so")
+    parser.add_argument(
+        "--only",
+        choices=MODALITIES,
+        help="one modality's rows (default: the face rows, then the fingerprint rows)",
+    )
+    parser.add_argument(
+        "--partners",
+        choices=("apart", "together"),
+        default="apart",
+        help="the face search's 4 partner nodes in a process of their own (default) or on the"
+        " gateway's loop",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
+    )
+    args = parser.parse_args(list(argv))
+    chosen = (args.only,) if args.only else MODALITIES
+    photos = _shared_photos()
+    prints_here = extract_fingerprint._shared() is not None
+    absent = [
+        m for m, here in (("face", photos is not None), ("fingerprint", prints_here)) if not here
+    ]
+    if set(chosen) <= set(absent):
+        where = {
+            "face": "the photographs of shared/thirdparty/ageitgey-face_recognition",
+            "fingerprint": "NIST's prints of shared/thirdparty/wct097-eft-viewer",
+        }
+        missing = " and ".join(where[m] for m in chosen)
+        print(
+            f"prum-exchange bench extract: {missing} are not beside this checkout", file=sys.stderr
+        )
+        return 2
+    rows: list[Row] = []
+    params: dict[str, Any] = {"modalities": ",".join(chosen)}
+    notes = ["shared 2-core machine, other jobs running: one run's figures, baselines beside them"]
+    measured, data, baselines = [], [], []
+    if "face" in chosen and photos is not None:
+        face, face_params = _face_rows(photos, args.quick, args.partners)
+        rows += face
+        params.update({f"face_{k}": v for k, v in face_params.items()})
+        measured.append(
+            "face template extraction (dlib-resnet-v1) per worker, one face-image search "
+            "through the gateway to 4 partners, and a DNA search's p99 while the pool is full"
+        )
+        data.append(
+            "the 3 ageitgey/face_recognition test photographs (0.7-2.1 MP JPEG); synthetic "
+            "population for galleries and DNA probes; nodes on loopback, the face search's "
+            "partners "
+            + ("in a process of their own" if args.partners == "apart" else "on the gateway's loop")
+        )
+        baselines.append(
+            "detector at full resolution; the search with its template supplied; DNA idle"
+        )
+    elif "face" in chosen:
+        notes.append("face rows skipped: the photographs of shared/thirdparty are absent")
+    if "fingerprint" in chosen:
+        prints, print_notes = extract_fingerprint.rows(args.quick)
+        rows += prints
+        notes += print_notes
+        if prints:
+            params["fingerprint_repeats"] = 1 if args.quick else 3
+            params["fingerprint_searches"] = 3 if args.quick else 10
+            measured.append(extract_fingerprint.MEASURED)
+            data.append(extract_fingerprint.DATA)
+            baselines.append(extract_fingerprint.BASELINE)
+    face_rates = [r for r in rows if r["modality"] == "face" and r["unit"] == "images/s"]
     report = Report(
         name="extract",
-        measured="face template extraction (dlib-resnet-v1) per worker, one face-image search "
-        "through the gateway to 4 partners, and a DNA search's p99 while the pool is full",
-        data="the 3 ageitgey/face_recognition test photographs (0.7-2.1 MP JPEG); synthetic "
-        "population for galleries and DNA probes; nodes on loopback, the partners "
-        + ("in a process of their own" if args.partners == "apart" else "on the gateway's loop"),
-        baseline="detector at full resolution; the search with its template supplied; DNA idle",
-        params={
-            "partners_process": args.partners,
-            "rounds": rounds,
-            "searches": searches,
-            "dna_searches": dna,
-            "partners": len(PARTNERS),
-        },
+        measured="; ".join(measured),
+        data="; ".join(data),
+        baseline="; ".join(baselines),
+        params=params,
         rows=rows,
         plots=[
             Plot(
@@ -368,14 +424,14 @@ def main(argv: Sequence[str]) -> int:
                 "images/s",
                 [
                     Series(str(r["setting"]), [float(i)], [_float(r["value"])])
-                    for i, r in enumerate(rows[:2])
+                    for i, r in enumerate(face_rates)
                 ],
                 kind="bar",
             )
-        ],
-        notes=[
-            "shared 2-core machine, other jobs running: one run's figures, baselines beside them"
-        ],
+        ]
+        if face_rates
+        else [],
+        notes=notes,
     )
     print(describe(report))
     json_path, png_path = write_report(report, args.out)

@@ -17,32 +17,27 @@ the flats transaction, slaps 13/14/15 of the same person):
   baseline: what the image costs on top).
 The machine is shared with other work (its load average is in the report): figures move.
 
-`python -m bench.extract_fingerprint [--quick] [--out DIR]` prints the rows and writes
-`extract_fingerprint.json`; `rows(quick)` returns them for `bench extract`.
+`prum-exchange bench extract [--quick] [--only fingerprint]` prints them (in one table with the
+face rows, each beside its baseline) and writes them into `extract.json`; `rows(quick)` returns
+them (the face rows' shape: modality, measure, setting, value, unit, baseline) and the notes.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from bench.report import environment
+from bench.report import Row
 from exchange.codecs import uk_json
 from exchange.codecs.ansi_nist import fingerprints_from_bytes
 from exchange.finger_samples import extract_fingers
 from exchange.model import FingerprintSet
-from exchange.option_types import OneLineParser
-from exchange.outputs import BENCH_OUT
 from matchers import fingerprint_image as fi
 from matchers.minutiae_pairing import pairing_score
-
-Row = dict[str, Any]
 
 
 def _shared() -> Path | None:
@@ -70,11 +65,25 @@ def _per_finger(prints: FingerprintSet, repeat: int) -> list[Row]:
             decode.append(t1 - t0)
             alone.append(t2 - t1)
             with_nfiq.append(t3 - t2)
+    unit, measure = "s", "seconds per finger (median)"
     return [
-        {"row": "WSQ decode (baseline)", "s_per_finger": round(statistics.median(decode), 4)},
-        {"row": "mindtct", "s_per_finger": round(statistics.median(alone), 4)},
-        {"row": "mindtct + NFIQ 2", "s_per_finger": round(statistics.median(with_nfiq), 4)},
-    ]
+        _row(measure, "WSQ decode alone", statistics.median(decode), unit, True),
+        _row(measure, "mindtct (after decoding)", statistics.median(alone), unit, False),
+        _row(measure, "mindtct + NFIQ 2 (after decoding)", statistics.median(with_nfiq), unit,
+             False),
+    ]  # fmt: skip
+
+
+def _row(measure: str, setting: str, value: float, unit: str, baseline: bool) -> Row:
+    """One row in `bench extract`'s shape (the face rows' `bench.extract._row`)."""
+    return {
+        "modality": "fingerprint",
+        "measure": measure,
+        "setting": setting,
+        "value": round(value, 4),
+        "unit": unit,
+        "baseline": baseline,
+    }
 
 
 def _eer(mated: list[float], non: list[float]) -> float:
@@ -86,7 +95,7 @@ def _eer(mated: list[float], non: list[float]) -> float:
     return round(best, 4)
 
 
-def _real_pairs(tpcard: FingerprintSet) -> tuple[list[Row], list[Row]]:
+def _real_pairs(tpcard: FingerprintSet) -> tuple[list[Row], list[str]]:
     arrays: dict[int, np.ndarray] = {}
     for f in tpcard.fingers:
         im = f.image
@@ -112,25 +121,30 @@ def _real_pairs(tpcard: FingerprintSet) -> tuple[list[Row], list[Row]]:
                 s = float(fn(arrays[probe], arrays[p]))
                 times[name].append(time.perf_counter() - t0)
                 scores[name][0 if p == mate else 1].append(s)
-    separation = []
+    separation: list[Row] = []
+    notes = []
     for name, (mated, non) in scores.items():
-        thumbs = mated[:2]
-        separation.append(
-            {
-                "row": f"{name} on real pairs" + (" (baseline)" if name == "pairing" else ""),
-                "mated": [round(m, 4) for m in mated],
-                "min_mated_thumbs": round(min(thumbs), 4),
-                "min_mated": round(min(mated), 4),
-                "max_non_mated": round(max(non), 4),
-                "eer": _eer(mated, non),
-                "pairs": f"{len(mated)} mated, {len(non)} non-mated",
-            }
+        setting = "our minutiae pairing (the gallery's)" if name == "pairing" else "Bozorth3"
+        baseline = name == "pairing"
+        pairs = f"{len(mated)} mated, {len(non)} non-mated pairs"
+        separation += [
+            _row(f"min mated score, thumbs ({pairs})", setting, min(mated[:2]), "score", baseline),
+            _row(f"min mated score ({pairs})", setting, min(mated), "score", baseline),
+            _row(f"max non-mated score ({pairs})", setting, max(non), "score", baseline),
+            _row(f"equal error rate ({pairs})", setting, _eer(mated, non), "rate", baseline),
+        ]
+        notes.append(f"{setting} mated scores: {[round(m, 4) for m in mated]}")
+    separation += [
+        _row(
+            "ms per comparison (median)",
+            "our minutiae pairing (the gallery's)" if name == "pairing" else "Bozorth3",
+            1000 * statistics.median(t),
+            "ms",
+            name == "pairing",
         )
-    cost = [
-        {"row": f"{name} per comparison", "ms": round(1000 * statistics.median(t), 3)}
         for name, t in times.items()
     ]
-    return separation, cost
+    return separation, notes
 
 
 async def _gateway_search(tmp: Path, tpcard_bytes: bytes, searches: int) -> list[Row]:
@@ -178,52 +192,56 @@ async def _gateway_search(tmp: Path, tpcard_bytes: bytes, searches: int) -> list
                 walls.append(time.perf_counter() - t0)
                 assert r.status == 200 and done["status"] in ("complete", "partial"), done
             walls.sort()
-            out.append(
-                {
-                    "row": f"ten-print search through the gateway, {name}",
-                    "p50_s": round(statistics.median(walls), 3),
-                    "p90_s": round(walls[int(0.9 * (len(walls) - 1))], 3),
-                    "searches": searches,
-                    "partners": 2,
-                }
-            )
+            setting = f"{name}, 2 partners, {searches} searches"
+            measure = "ten-print search via gateway"
+            baseline = name.endswith("(baseline)")
+            setting = setting.replace(" (baseline)", "")
+            out.append(_row(f"{measure} p50", setting, statistics.median(walls), "s", baseline))
+            p90 = walls[int(0.9 * (len(walls) - 1))]
+            out.append(_row(f"{measure} p90", setting, p90, "s", baseline))
     return out
 
 
-def rows(quick: bool = False, tmp: Path | None = None) -> list[Row]:
-    """The fingerprint rows of `bench extract`; empty where NIST's prints are absent."""
+def rows(quick: bool = False, tmp: Path | None = None) -> tuple[list[Row], list[str]]:
+    """The fingerprint rows of `bench extract` and their notes (the mated scores); no rows,
+    and a note saying why, where NIST's prints are absent."""
     import tempfile
 
     from exchange import event_loop
 
     shared = _shared()
     if shared is None:
-        return [{"row": "fingerprints", "skipped": "../shared/thirdparty is absent"}]
+        return [], [SKIPPED]
     data = (shared / "nist-type-14-tpcard.eft").read_bytes()
     tpcard = fingerprints_from_bytes(data)
     out = _per_finger(tpcard, 1 if quick else 3)
-    separation, cost = _real_pairs(tpcard)
-    out += separation + cost
+    separation, notes = _real_pairs(tpcard)
+    out += separation
     with tempfile.TemporaryDirectory() as where:
         root = tmp or Path(where)
         out += event_loop.run(_gateway_search(root, data, 3 if quick else 10))
-    return out
+    return out, notes
+
+
+SKIPPED = "fingerprint rows skipped: NIST's prints (shared/thirdparty/wct097-eft-viewer) are absent"
+
+MEASURED = (
+    "fingerprint seconds per finger (WSQ decode, mindtct, NFIQ 2), Bozorth3 against our pairing "
+    "on real pairs, and one ten-print image search through the gateway to 2 partners"
+)
+DATA = (
+    "NIST's tpcard (10 rolled WSQ fingers, plain thumbs, slaps) of shared/thirdparty; the "
+    "gateway search's partners on the gateway's loop, synthetic galleries of 200"
+)
+BASELINE = "WSQ decoding alone; our minutiae pairing; the ten-print search with minutiae supplied"
 
 
 def main(argv: list[str]) -> int:
-    parser = OneLineParser(prog="bench extract (fingerprints)", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and searches")
-    parser.add_argument("--out", type=Path, default=BENCH_OUT, help="report directory")
-    args = parser.parse_args(argv)
-    got = rows(args.quick)
-    for row in got:
-        print(json.dumps(row))
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / "extract_fingerprint.json"
-    report = {"environment": environment(), "rows": got}
-    target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {target}")
-    return 0
+    """`python -m bench.extract_fingerprint`: the fingerprint rows alone (`prum-exchange bench
+    extract --only fingerprint` is the same, through the dispatcher)."""
+    from bench import extract
+
+    return extract.main(["--only", "fingerprint", *argv])
 
 
 if __name__ == "__main__":

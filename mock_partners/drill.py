@@ -305,12 +305,14 @@ async def run(
         results = await run_workload(cluster, s, planned, records, progress_bar)
         workload_s = time.monotonic() - workload_started
         follow = await follow_ups(cluster, s, results) if s.workload.follow_ups else []
-        real: list[dict[str, Any]] = []
+        real: dict[str, list[dict[str, Any]]] = {}
         if s.real_samples is not None and shared is not None:
             wait = min(60.0, s.search_deadline_s + 5.0)
-            real = await real_samples.search_faces(
-                cluster.client_url, cluster.headers, s.real_samples, shared, s.seed, wait
-            )
+            args = (cluster.client_url, cluster.headers, s.real_samples, shared, s.seed, wait)
+            if s.real_samples.face_probes:
+                real["faces"] = await real_samples.search_faces(*args)
+            if s.real_samples.print_probes:
+                real["prints"] = await real_samples.search_prints(*args)
         requests = {pid: [asdict(r) for r in inj.requests] for pid, inj in injectors.items()}
         for inj in injectors.values():
             inj.close()
@@ -325,7 +327,7 @@ async def run(
         results=[r.to_json() for r in results],
     )
     if s.real_samples is not None:
-        figures["real_samples"] = {"faces": real}
+        figures["real_samples"] = real
     return figures, evaluate(s, figures)
 
 

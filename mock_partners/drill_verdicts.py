@@ -172,7 +172,7 @@ def fmt(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
-def _face_outcome(f: dict[str, Any]) -> str:
+def _outcome(f: dict[str, Any]) -> str:
     if "hits" not in f:
         return f"HTTP {f['http_status']}"
     if not f["hits"]:
@@ -219,18 +219,25 @@ def evaluate(s: Scenario, m: dict[str, Any]) -> list[Verdict]:
         measured = f"{fmt(f['rate'])} ({f['ok']}/{f['attempted']} answered with core data)"
         out.append(Verdict("follow_ups", ok, measured, f">= {e.follow_ups_ok_min}"))
     if s.real_samples is not None:
-        faces = m.get("real_samples", {}).get("faces", [])
-        good = sum(1 for f in faces if f["ok"])
-        measured = (
-            "; ".join(
-                f"{Path(f['probe']).name} {'ok' if f['ok'] else 'WRONG'} ({_face_outcome(f)})"
-                for f in faces
-            )
-            or "no face probe searched"
+        tables = (
+            ("faces", s.real_samples.face_probes, "face"),
+            ("prints", s.real_samples.print_probes, "print"),
         )
-        expected = len(s.real_samples.face_probes)
-        ok = expected > 0 and good == expected == len(faces)
-        out.append(Verdict("real_samples.faces", ok, measured, "every probe as its ground truth"))
+        for key, expected, kind in tables:
+            if not expected:
+                continue
+            entries = m.get("real_samples", {}).get(key, [])
+            good = sum(1 for f in entries if f["ok"])
+            measured = (
+                "; ".join(
+                    f"{Path(f['probe']).name} {'ok' if f['ok'] else 'WRONG'} ({_outcome(f)})"
+                    for f in entries
+                )
+                or f"no {kind} probe searched"
+            )
+            ok = good == len(expected) == len(entries)
+            bound = "every probe as its ground truth"
+            out.append(Verdict(f"real_samples.{key}", ok, measured, bound))
     if e.audit_verifies:
         bad = [n for n, a in m["audit"].items() if not a["ok"]]
         measured = ", ".join(

@@ -27,6 +27,7 @@ position `position` names (default 2, right index).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +38,7 @@ import aiohttp
 
 from exchange.codecs import uk_json
 from exchange.codecs.ansi_nist import fingerprints_from_bytes
-from exchange.finger_samples import read_prints
+from exchange.finger_samples import read_prints, with_extracted_minutiae
 from exchange.gateway.node import Node
 from exchange.model import FingerprintSet, PersonRecord
 from mock_partners import population
@@ -68,28 +69,47 @@ def parse(
 ) -> tuple[tuple[PlantedPrints, ...], tuple[PrintProbe, ...]]:
     """The two tables of `[real_samples]`, checked; `partners` are the scenario's ids."""
     plants = []
-    for i, t in enumerate(doc.get("prints", [])):
+    for i, t in enumerate(_tables(doc, "prints")):
         where = f"real_samples.prints[{i}]"
-        if set(t) - {"plant", "at", "reference", "positions"}:
-            raise RealPrintsError(f"{where}: unknown key {sorted(set(t) - {'plant'})[0]}")
+        unknown = sorted(set(t) - {"plant", "at", "reference", "positions"})
+        if unknown:
+            raise RealPrintsError(f"{where}.{unknown[0]}: unknown key")
         if t.get("at") not in partners:
             raise RealPrintsError(f"{where}.at: {t.get('at')!r} is not a partner of the scenario")
-        if not isinstance(t.get("plant"), str) or not isinstance(t.get("reference"), str):
-            raise RealPrintsError(f"{where}: plant and reference must be strings")
-        positions = tuple(int(p) for p in t.get("positions", ()))
-        plants.append(PlantedPrints(t["plant"], t["at"], t["reference"], positions))
+        for key in ("plant", "reference"):
+            if not isinstance(t.get(key), str) or not t[key]:
+                raise RealPrintsError(f"{where}.{key}: expected a non-empty string")
+        positions = t.get("positions", [])
+        if not isinstance(positions, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 15 for n in positions
+        ):
+            raise RealPrintsError(f"{where}.positions: expected a list of finger positions 1-15")
+        plants.append(PlantedPrints(t["plant"], t["at"], t["reference"], tuple(positions)))
     refs = {p.reference for p in plants}
     probes = []
-    for i, t in enumerate(doc.get("print_probes", [])):
+    for i, t in enumerate(_tables(doc, "print_probes")):
         where = f"real_samples.print_probes[{i}]"
+        unknown = sorted(set(t) - {"probe", "expect", "mate", "position"})
+        if unknown:
+            raise RealPrintsError(f"{where}.{unknown[0]}: unknown key")
         if t.get("expect") not in ("hit", "no_hit"):
             raise RealPrintsError(f"{where}.expect: must be hit or no_hit")
         if t["expect"] == "hit" and t.get("mate") not in refs:
             raise RealPrintsError(f"{where}.mate: must name a planted reference")
-        if not isinstance(t.get("probe"), str):
+        if not isinstance(t.get("probe"), str) or not t["probe"]:
             raise RealPrintsError(f"{where}.probe: must be a path under thirdparty/")
-        probes.append(PrintProbe(t["probe"], t["expect"], t.get("mate"), int(t.get("position", 2))))
+        position = t.get("position", 2)
+        if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= 10:
+            raise RealPrintsError(f"{where}.position: expected a finger position 0-10")
+        probes.append(PrintProbe(t["probe"], t["expect"], t.get("mate"), position))
     return tuple(plants), tuple(probes)
+
+
+def _tables(doc: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    tables = doc.get(key, [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise RealPrintsError(f"real_samples.{key}: expected an array of tables")
+    return tables
 
 
 def _prints(thirdparty: Path, path: str, positions: Sequence[int] = ()) -> FingerprintSet:
@@ -101,12 +121,15 @@ def _prints(thirdparty: Path, path: str, positions: Sequence[int] = ()) -> Finge
     return prints
 
 
-def plant(node: Node, planted: PlantedPrints, thirdparty: Path) -> str:
-    """Enrol the planted prints at a partner's node (its gallery extracts); the reference."""
-    record = PersonRecord(
-        reference=planted.reference,
-        fingerprints=_prints(thirdparty, planted.path, planted.positions),
+async def plant(node: Node, planted: PlantedPrints, thirdparty: Path) -> str:
+    """Enrol the planted prints at a partner's node, under the planted reference: mindtct's
+    minutiae extracted in a thread (a drill's set-up, before the clock, off the loop that
+    serves the partners), then enrolled on the loop as the node's own API would; the
+    reference."""
+    prints = await asyncio.to_thread(
+        with_extracted_minutiae, _prints(thirdparty, planted.path, planted.positions)
     )
+    record = PersonRecord(reference=planted.reference, fingerprints=prints)
     reference, _ = node.enrol(planted.reference, record)
     return reference
 
@@ -157,17 +180,34 @@ def _size(data: bytes) -> tuple[int, int]:
         return im.size
 
 
-def verdict(probe: PrintProbe, search: Mapping[str, Any]) -> bool:
-    """Whether a finished search meets the probe's ground truth."""
-    hits = {
-        (p["partner"], h["reference"])
-        for p in search["partners"]
-        for h in p["hits"]
-        if h["modality"] == "fingerprint"
-    }
-    if probe.expect == "no_hit":
-        return not hits
-    return any(ref == probe.mate for _, ref in hits)
+def score(probe: PrintProbe, status: int, search: Mapping[str, Any]) -> dict[str, Any]:
+    """One probe's entry in the drill report, scored against its ground truth: a hit names
+    the planted mate first among the fingerprint hits; a no_hit is a complete search (every
+    partner answered) with no fingerprint hit anywhere. Partner, reference and score only: no
+    biometric data."""
+    entry: dict[str, Any] = {"probe": probe.path, "expect": probe.expect, "http_status": status}
+    if status not in (200, 202):
+        entry.update(ok=False, error=search.get("error"))
+        return entry
+    hits = sorted(
+        (
+            {"partner": p["partner"], "reference": h["reference"], "score": h["score"]}
+            for p in search.get("partners", [])
+            for h in p.get("hits", [])
+            if h.get("modality") == "fingerprint"
+        ),
+        key=lambda h: -float(h["score"]),
+    )
+    entry.update(
+        hits=hits,
+        search_status=search.get("status"),
+        partners={p["partner"]: p["status"] for p in search.get("partners", [])},
+    )
+    if probe.expect == "hit":
+        entry["ok"] = bool(hits) and hits[0]["reference"] == probe.mate
+    else:
+        entry["ok"] = search.get("status") == "complete" and not hits
+    return entry
 
 
 async def run_probes(
@@ -176,14 +216,15 @@ async def run_probes(
     probes: Sequence[PrintProbe],
     thirdparty: Path,
     seed: int,
+    wait_s: float = 60.0,
 ) -> list[dict[str, Any]]:
-    """Search every probe through the client API and score it (no biometric data kept)."""
+    """Search every probe through the client API (the session carries its credentials) and
+    score it."""
     out = []
     for i, probe in enumerate(probes):
-        body = probe_body(probe, thirdparty, seed, f"REAL-PRINTS-{i}")
-        async with session.post(f"{client_url}/v1/searches?wait=60", json=body) as r:
+        body = probe_body(probe, thirdparty, seed, f"DRILL-REAL-PRINTS-{i}")
+        async with session.post(f"{client_url}/v1/searches?wait={wait_s:g}", json=body) as r:
             search = await r.json()
-        ok = r.status == 200 and verdict(probe, search)
-        statuses = {p["partner"]: p["status"] for p in search.get("partners", [])}
-        out.append({"probe": probe.path, "expect": probe.expect, "ok": ok, "partners": statuses})
+            status = r.status
+        out.append(score(probe, status, search))
     return out

@@ -1,4 +1,4 @@
-"""Real biometric samples in a drill: photographs (and, later, prints) from shared/thirdparty.
+"""Real biometric samples in a drill: photographs and NIST prints from shared/thirdparty.
 
 A scenario's `[real_samples]` names planted mates, enrolled at a partner before the workload
 as that partner's node would enrol them (its own template, extracted from the image), and
@@ -18,8 +18,10 @@ expect = "hit"
 mate = "DE-REAL-FACE-1"
 ```
 
-Fingerprints: `[[real_samples.prints]]` and `[[real_samples.print_probes]]` are reserved for
-the real prints (the fingerprint side adds their planting and search here, beside the faces).
+Fingerprints: `[[real_samples.prints]]` and `[[real_samples.print_probes]]`, the same way
+(a transaction planted at a partner, its fingers' minutiae extracted as that node would; a
+probe searched as images alone, the gateway extracting in its pool): their tables, planting
+and search are `mock_partners.real_prints`'.
 
 The files are read from `shared/thirdparty/` beside the checkout (never copied into the
 project: photographs of real people stay out of examples/ and logs); where it is absent the
@@ -40,9 +42,10 @@ import aiohttp
 from exchange.face_models import FaceModelConfig, extract, template_of
 from exchange.face_samples import image_of
 from exchange.model import PersonRecord
-from mock_partners import population
+from mock_partners import population, real_prints
+from mock_partners.real_prints import PlantedPrints, PrintProbe
 
-RESERVED = frozenset({"prints", "print_probes"})  # the fingerprint side's tables
+PRINT_TABLES = frozenset({"prints", "print_probes"})  # read by `mock_partners.real_prints`
 
 
 class RealSamplesError(ValueError):
@@ -67,6 +70,8 @@ class FaceProbe:
 class RealSamples:
     faces: tuple[PlantedFace, ...] = ()
     face_probes: tuple[FaceProbe, ...] = ()
+    prints: tuple[PlantedPrints, ...] = ()
+    print_probes: tuple[PrintProbe, ...] = ()
 
 
 def thirdparty() -> Path | None:
@@ -89,7 +94,7 @@ def parse(doc: Any, partner_ids: Sequence[str]) -> RealSamples:
     if not isinstance(doc, dict):
         raise RealSamplesError("real_samples: expected a table")
     for key in doc:
-        if key not in {"faces", "face_probes"} | RESERVED:
+        if key not in {"faces", "face_probes"} | PRINT_TABLES:
             raise RealSamplesError(f"real_samples.{key}: unknown key")
     faces = []
     for i, f in enumerate(doc.get("faces", [])):
@@ -113,24 +118,33 @@ def parse(doc: Any, partner_ids: Sequence[str]) -> RealSamples:
         if expect == "hit" and mate not in planted:
             raise RealSamplesError(f"{where}mate: a hit names a planted reference")
         probes.append(FaceProbe(_str(p, "probe", where), expect, mate))
-    return RealSamples(tuple(faces), tuple(probes))
+    try:
+        prints, print_probes = real_prints.parse(doc, partner_ids)
+    except real_prints.RealPrintsError as exc:
+        raise RealSamplesError(str(exc)) from exc
+    if not (faces or probes or prints or print_probes):
+        raise RealSamplesError("real_samples: expected faces, face_probes, prints or print_probes")
+    return RealSamples(tuple(faces), tuple(probes), prints, print_probes)
 
 
 def missing(samples: RealSamples, root: Path | None) -> list[str]:
     """The sample files not found under `root` (all of them when it is None)."""
     paths = [f.path for f in samples.faces] + [p.path for p in samples.face_probes]
+    paths += [p.path for p in samples.prints] + [p.path for p in samples.print_probes]
     return [p for p in paths if root is None or not (root / p).is_file()]
 
 
 async def plant(nodes: Mapping[str, Any], samples: RealSamples, root: Path) -> None:
-    """Enrol each planted photograph at its partner, under its reference (extracted off the
-    loop, in a thread: a drill's set-up, before the clock)."""
+    """Enrol each planted photograph and print set at its partner, under its reference
+    (extracted off the loop, in a thread: a drill's set-up, before the clock)."""
     model = FaceModelConfig()
     for f in samples.faces:
         image = image_of((root / f.path).read_bytes(), f.path)
         found = await asyncio.to_thread(extract, image.data, model)
         record = PersonRecord(reference=f.reference, face=template_of(found, image))
         nodes[f.at].enrol(f.reference, record)
+    for planted in samples.prints:
+        await real_prints.plant(nodes[planted.at], planted, root)
 
 
 def _probe_record(seed: int, index: int, data: bytes) -> dict[str, Any]:
@@ -191,3 +205,19 @@ def _score(p: FaceProbe, status: int, doc: dict[str, Any]) -> dict[str, Any]:
     else:
         entry["ok"] = doc.get("status") == "complete" and not hits
     return entry
+
+
+async def search_prints(
+    client_url: str,
+    headers: Mapping[str, str],
+    samples: RealSamples,
+    root: Path,
+    seed: int,
+    wait_s: float,
+) -> list[dict[str, Any]]:
+    """Each print probe searched through the gateway and scored against its ground truth."""
+    timeout = aiohttp.ClientTimeout(total=wait_s + 30)
+    async with aiohttp.ClientSession(timeout=timeout, headers=dict(headers)) as session:
+        return await real_prints.run_probes(
+            session, client_url, samples.print_probes, root, seed, wait_s
+        )

@@ -12,7 +12,7 @@ import aiohttp
 
 from exchange import event_loop
 from exchange.gateway.app import Gateway
-from exchange.gateway.config import Listener, load
+from exchange.gateway.config import GatewayConfig, Listener, load
 from mock_partners.cluster import running_cluster
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -66,3 +66,12 @@ def test_the_demo_partners_search_the_example_records_face(tmp_path: Path) -> No
     search = event_loop.run(main())
     statuses = {p["partner"]: p["status"] for p in search["partners"]}
     assert statuses and "rejected" not in statuses.values(), statuses
+
+
+def test_the_example_config_shows_the_extraction_sections_at_their_defaults() -> None:
+    text = (EXAMPLES / "gateway.toml").read_text(encoding="utf-8")
+    assert '\n[face_models."dlib-resnet-v1"]\n' in text and "\n[extraction]\n" in text
+    config = load(EXAMPLES / "gateway.toml")
+    defaults = GatewayConfig(node_id="GB", data_dir=EXAMPLES)
+    assert config.face_models == defaults.face_models  # the example shows the defaults
+    assert config.extraction.queue == defaults.extraction.queue

@@ -9,24 +9,31 @@ what cannot be read, what is not a search and a stranger get INT-I ERRs.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import dataclasses
 import datetime as dt
+import io
+import time
 from pathlib import Path
 
 import aiohttp
+from PIL import Image
 
 from exchange.codecs import int_i_codes as codes
 from exchange.codecs import int_i_traditional, int_i_xml, uk_json
 from exchange.codecs.int_i_model import IntiTransaction
+from exchange.gateway.config import ExtractionConfig
 from exchange.gateway.inbound.partner_api import INT_I_PATH
 from exchange.translate import Outbound, translate
 from mock_partners import population
 from mock_partners.cluster import Cluster
 from tests.codecs.test_int_i_xml import assert_valid
 from tests.gateway.test_gateway_e2e import SEED, _call, run
-from tests.shared_data import needs_shared
+from tests.shared_data import THIRDPARTY, needs_shared
 
 PERSON = 57
+FLATS = "nist-type-4-14-flats.eft"  # the tpcard person's slaps, images only
 
 
 def _cps(message_id: str, sender: str = "INTERPOL", capture: int = 1) -> IntiTransaction:
@@ -193,3 +200,125 @@ def test_a_tcn_reused_for_another_transaction_gets_err_201_not_the_first_answer(
         ]
 
     run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))
+
+
+# -- image-only prints: extracted in the extraction pool, not on the writer ------------------
+
+
+def _nist(name: str) -> bytes:
+    return (THIRDPARTY / "wct097-eft-viewer" / name).read_bytes()
+
+
+def _image_cps(message_id: str, eft: bytes) -> IntiTransaction:
+    """Interpol's CPS of an ANSI/NIST transaction's images alone (Type-14, no minutiae)."""
+    out = Outbound(
+        message_id=message_id,
+        correlation_id=message_id,
+        timestamp=dt.datetime.now(dt.UTC),
+        sender="INTERPOL",
+        receiver="GB",
+        message="dacty-search",
+    )
+    tx = int_i_xml.decode(translate(eft, "ansi-nist", "int-i-xml", out))
+    assert tx.records and all(r.image and not r.minutiae for r in tx.records)
+    return tx
+
+
+async def _enrol_tpcard(c: Cluster, s: aiohttp.ClientSession) -> str:
+    """NIST's tpcard person, enrolled through the client API as images (the UK extracts)."""
+    person = population.person(SEED, PERSON + 1, owner="GB").record
+    body = uk_json.record_to_json(dataclasses.replace(person, dna=None, face=None))
+    tpcard = base64.b64encode(_nist("nist-type-14-tpcard.eft")).decode("ascii")
+    body["fingerprints"] = {"ansi_nist": tpcard}
+    status, enrolled = await _call(
+        s, "POST", f"{c.client_url}/v1/records", "/v1/records", json=body
+    )
+    assert status == 201, enrolled
+    return str(enrolled["reference"])
+
+
+def _blank_png(side: int = 400) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (side, side), 200).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@needs_shared
+def test_an_image_only_cps_is_extracted_in_the_pool_and_hits_the_same_person(
+    tmp_path: Path,
+) -> None:
+    """NIST's flats (slaps 13-15 as WSQ images, no minutiae) as Interpol's CPS: the UK cuts and
+    extracts them in its pool and answers an SRE naming the tpcard person enrolled there;
+    prints with no usable finger get ERR 501 naming the records, claimed and audited."""
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        reference = await _enrol_tpcard(c, s)
+        status, _, data = await _post(c, s, int_i_xml.encode(_image_cps("img-1", _nist(FLATS))))
+        assert status == 200, data
+        sre = int_i_xml.decode(data)
+        assert sre.tot == codes.TOT_SRE and sre.type2 is not None
+        assert sre.type2.candidates is not None
+        assert sre.type2.candidates.result == codes.RESULT_HIT
+        assert sre.type2.person is not None and sre.type2.person.value == reference
+
+        cps = _image_cps("img-2", _nist(FLATS))
+        blank = _blank_png()
+        records = tuple(
+            dataclasses.replace(r, image=blank, compression="PNG", width=400, height=400, xml=None)
+            for r in cps.records
+        )
+        status, _, data = await _post(
+            c, s, int_i_xml.encode(dataclasses.replace(cps, records=records))
+        )
+        err = int_i_xml.decode(data)
+        assert status == 200 and err.tot == codes.TOT_ERR and err.type2 is not None
+        (error,) = err.type2.errors
+        assert error.code == "501" and error.field_mnemonic == "Type-4/13/14", error
+        assert error.text is not None and "no usable finger" in error.text
+        uk = c.gateway.node
+        assert uk is not None
+        rows = uk.store.connection.execute(
+            "SELECT outcome FROM audit WHERE partner = 'INTERPOL' AND direction = 'sent'"
+        ).fetchall()
+        assert sorted(rows) == [("hit",), ("refused",)]
+
+    run(tmp_path, scenario, partner_ids=("DE", "INTERPOL"))
+
+
+@needs_shared
+def test_a_full_pool_is_int_is_temporary_refusal_and_the_retry_is_searched(
+    tmp_path: Path,
+) -> None:
+    """With the pool's one slot held, an image-only CPS is 503 with Retry-After before any
+    claim (the retry of that TCN is searched, not told to wait), and a CPS carrying minutiae
+    is answered meanwhile (nothing of it waits for the pool)."""
+
+    async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
+        reference = await _enrol_tpcard(c, s)
+        node = c.gateway.node
+        assert node is not None and node.extraction is not None
+        images = int_i_xml.encode(_image_cps("busy-1", _nist(FLATS)))
+        slow = asyncio.create_task(node.extraction.run(time.sleep, 3.0))  # holds the one slot
+        await asyncio.sleep(0)
+        try:
+            url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
+            async with s.post(url, data=images, headers={"Content-Type": "application/xml"}) as r:
+                assert r.status == 503, await r.text()
+                assert int(r.headers["Retry-After"]) >= 1
+            status, _, data = await _post(c, s, int_i_xml.encode(_cps("busy-minutiae")))
+            assert status == 200 and int_i_xml.decode(data).tot == codes.TOT_SRE
+            assert not slow.done()  # answered while the pool was still full
+        finally:
+            await slow
+        status, _, data = await _post(c, s, images)  # the same TCN again, the pool free
+        assert status == 200, data
+        sre = int_i_xml.decode(data)
+        assert sre.type2 is not None and sre.type2.person is not None
+        assert sre.type2.person.value == reference
+
+    run(
+        tmp_path,
+        scenario,
+        partner_ids=("DE", "INTERPOL"),
+        uk_overrides={"extraction": ExtractionConfig(workers=1, queue=0)},
+    )

@@ -217,16 +217,32 @@ def test_scenario_errors_name_the_key() -> None:
 
 
 @needs_shared
-def test_real_samples(tmp_path: Path) -> None:
-    """The real photographs: obama2 hits the planted obama at DE, biden hits nothing."""
-    r = _run_short("real-samples", tmp_path)
+def test_real_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`prum-exchange drill real-samples` end to end: obama2 hits the planted obama at DE and
+    biden hits nothing; NIST's flats, Type-4 slaps and Type-3 finger hit the planted tpcard
+    person's rolled prints at DE, and libbiomeval's JPEG 2000 print of another hits nothing."""
+    code = cli.main(["drill", "real-samples", "--report", str(tmp_path / "r"),
+                     "--searches", str(SHORT), "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    r = json.loads((tmp_path / "r" / "report.json").read_text())
     assert not _failed(r), r["expectations"]
     faces = {Path(f["probe"]).name: f for f in r["figures"]["real_samples"]["faces"]}
     assert faces["obama2.jpg"]["ok"] and faces["obama2.jpg"]["hits"][0]["partner"] == "DE"
     assert faces["obama2.jpg"]["hits"][0]["reference"] == "DE-REAL-FACE-1"
     assert faces["obama2.jpg"]["hits"][0]["score"] >= 0.4  # 1 - dlib's 0.6
     assert faces["biden.jpg"]["ok"] and faces["biden.jpg"]["hits"] == []
-    assert "real_samples.faces" in {e["name"] for e in r["expectations"]}
+    prints = {Path(f["probe"]).name: f for f in r["figures"]["real_samples"]["prints"]}
+    assert set(prints) == {"nist-type-4-14-flats.eft", "type4-slaps.an2k", "type3.an2k", "img.jp2"}
+    for name in ("nist-type-4-14-flats.eft", "type4-slaps.an2k", "type3.an2k"):
+        top = prints[name]["hits"][0]
+        assert prints[name]["ok"] and (top["partner"], top["reference"]) == (
+            "DE",
+            "DE-REAL-PRINTS-1",
+        )
+    assert prints["img.jp2"]["ok"] and prints["img.jp2"]["hits"] == []
+    assert prints["img.jp2"]["search_status"] == "complete"
+    names = {e["name"] for e in r["expectations"]}
+    assert {"real_samples.faces", "real_samples.prints"} <= names
 
 
 def test_real_samples_are_skipped_with_a_message_without_shared(
@@ -248,6 +264,21 @@ def test_real_samples_are_skipped_with_a_message_without_shared(
         ({"face_probes": [{"probe": "b.jpg", "expect": "maybe"}]}, "face_probes[0].expect"),
         ({"face_probes": [{"probe": "b.jpg", "expect": "hit", "mate": "R"}]}, "mate"),
         ({"palms": []}, "real_samples.palms"),
+        ({"prints": [{"plant": "a.eft", "at": "XX", "reference": "R"}]}, "prints[0].at"),
+        (
+            {"prints": [{"plant": "a.eft", "at": "DE", "reference": "R", "positions": [16]}]},
+            "prints[0].positions",
+        ),
+        (
+            {"print_probes": [{"probe": "b.eft", "expect": "hit", "mate": "R"}]},
+            "print_probes[0].mate",
+        ),
+        (
+            {"print_probes": [{"probe": "b.eft", "expect": "no_hit", "pos": 2}]},
+            "print_probes[0].pos",
+        ),
+        ({"prints": "tpcard.eft"}, "real_samples.prints: expected an array"),
+        ({}, "real_samples: expected faces"),
     ],
 )
 def test_bad_real_samples_tables_name_the_key(table: dict[str, Any], says: str) -> None:

@@ -21,10 +21,21 @@ audited with the claimed sender as partner and the certificate's node as actor, 
 Every transaction is claimed against (sender, TCN), so a retry gets the same answer and no
 second search, and audited on receipt and on supply, in one commit; a TCN its sender used
 for a transaction that asked something else (`replays`) gets ERR 201 with HTTP 409.
+
+Prints that come as images alone (a CPS of Type-14 images, as Interpol's are) get mindtct's
+minutiae in the node's extraction pool (`receive`, as the Prüm partner API does:
+`exchange.gateway.finger_extraction`), before the writer thread claims and answers: the
+seconds of mindtct a ten-print costs hold up neither the event loop nor every other write. A
+full pool is INT-I's temporary refusal, at the transport level (HTTP 503 with Retry-After,
+nothing claimed, so the retry is searched); prints with no usable finger are an ERR 501
+(insufficient fingerprint quality) naming the records, claimed and audited like any answer.
+INT-I searches are fingerprint searches (`int_i_envelope` reads no Type-10), so there is no
+face image to extract.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import re
@@ -53,14 +64,17 @@ from exchange.codecs.int_i_model import (
     Type2,
 )
 from exchange.codecs.xml_safety import parse_xml
-from exchange.gateway.errors import MessageIdReused
+from exchange.gateway.errors import InboundExtractionBusy, InboundPrintsUnusable, MessageIdReused
+from exchange.gateway.finger_extraction import envelope_with_minutiae
 from exchange.gateway.inbound.replays import transaction_digest
 from exchange.gateway.node import Node
 from exchange.gateway.state.audit import AuditEntry, Direction, Outcome, certificate_actor
-from exchange.model import ErrorBody, ErrorCode, MessageType, Purpose, SearchReply
+from exchange.model import Envelope, ErrorBody, ErrorCode, MessageType, Purpose, SearchReply
 from exchange.pki import peer_node_id
 
 UNKNOWN_TCN = "00000000000000Z"  # the TCR of an ERR to a message whose TCN cannot be read
+OFF_LOOP_BYTES = 64 * 1024  # a transaction this large is decoded in a thread (as partner_api)
+PRINT_RECORDS = "Type-4/13/14"  # where an ERR about the prints' images points
 _MARKS = (codes.NS_INTI.encode(), codes.NS_ITL.encode())
 _TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -112,7 +126,10 @@ def _certified(request: web.Request | None) -> str | None:
     return peer_node_id(ssl_object.getpeercert() if ssl_object is not None else None)
 
 
-def answer(
+Searched = Envelope | IntiTransaction  # a search ready for the responder, or an ERR instead
+
+
+async def receive(
     node: Node,
     raw: bytes,
     own: Agency,
@@ -120,10 +137,96 @@ def answer(
     with_subject: bool,
     request: web.Request | None = None,
 ) -> web.Response:
-    """The node's INT-I answer to one received transaction (`own`: this node as an agency)."""
+    """`answer`, with the transaction decoded off the writer (in a thread when large) and the
+    minutiae of image-only prints extracted in the node's pool; then claimed and answered on
+    the writer (`node.writes`)."""
+    encoding = encoding_of(raw)
+    decoded: IntiTransaction | CodecError
+    try:
+        if len(raw) < OFF_LOOP_BYTES:
+            decoded = encoding.decode(raw)
+        else:
+            decoded = await asyncio.to_thread(encoding.decode, raw)
+    except CodecError as exc:
+        decoded = exc
+    searched: Searched | None = None
+    if isinstance(decoded, IntiTransaction) and _sender_certified(node, decoded, request):
+        try:
+            searched = await _extracted(node, decoded, own)
+        except InboundExtractionBusy as exc:  # before the claim: a retry is searched
+            node.metrics.inc("prum_inbound_total", type="int_i", outcome="extraction_busy")
+            node.log.warning("extraction_busy", sender=node_of(decoded.type1.origin))
+            headers = {"Retry-After": str(exc.retry_after)}
+            return web.Response(status=503, text=exc.message, headers=headers)
+    return await node.writes.run(
+        lambda: answer(
+            node,
+            raw,
+            own,
+            with_subject=with_subject,
+            request=request,
+            decoded=decoded,
+            searched=searched,
+        )
+    )
+
+
+def _sender_certified(node: Node, tx: IntiTransaction, request: web.Request | None) -> bool:
+    """Whether `answer` will search it as far as the sender goes (no extraction for a
+    transaction whose certificate names another node: `answer` refuses it)."""
+    sender = _token_or(node_of(tx.type1.origin), "UNKNOWN")
+    return node.config.tls is None or _certified(request) == sender
+
+
+def _search_envelope(node: Node, tx: IntiTransaction, own: Agency, sender: str) -> Searched:
+    """The Prüm search a readable transaction asks (an NPS as a CPS), or the ERR instead."""
+    if tx.tot not in codes.SEARCH_TOTS:
+        return _err(node, tx, own, "116", f"this node does not take {tx.tot} transactions", "TOT")
+    searched = tx
+    if tx.tot == codes.TOT_NPS:  # a print-to-print search outside CPS's scope: as a CPS
+        searched = dataclasses.replace(tx, type1=dataclasses.replace(tx.type1, tot=codes.TOT_CPS))
+    try:
+        envelope = envelope_from_transaction(searched)
+    except CodecError as exc:
+        return _err(node, tx, own, "101", exc.reason, exc.field)
+    return dataclasses.replace(envelope, header=dataclasses.replace(envelope.header, sender=sender))
+
+
+async def _extracted(node: Node, tx: IntiTransaction, own: Agency) -> Searched | None:
+    """The transaction's search with minutiae for its image-only prints (extracted in the
+    pool), an ERR 501 when no finger is usable, or None when `answer` has nothing to add
+    (not a search, or nothing to extract). InboundExtractionBusy when the pool is full."""
+    sender = _token_or(node_of(tx.type1.origin), "UNKNOWN")
+    searched = _search_envelope(node, tx, own, sender)
+    if not isinstance(searched, Envelope):
+        return None
+    try:
+        ready = await envelope_with_minutiae(node.extraction, searched)
+    except InboundPrintsUnusable as exc:
+        code = codes.int_i_error_code(ErrorCode.PROFILE_REJECTED)
+        return _err(node, tx, own, code, exc.message, PRINT_RECORDS)
+    return ready if ready is not searched else None
+
+
+def answer(
+    node: Node,
+    raw: bytes,
+    own: Agency,
+    *,
+    with_subject: bool,
+    request: web.Request | None = None,
+    decoded: IntiTransaction | CodecError | None = None,
+    searched: Searched | None = None,
+) -> web.Response:
+    """The node's INT-I answer to one received transaction (`own`: this node as an agency).
+    `decoded`: the transaction (or why it could not be read) when the caller decoded it;
+    `searched`: its search made ready (`receive`: prints extracted) or the ERR to send
+    instead. Without them, the gallery extracts what the search needs where it runs."""
     encoding = encoding_of(raw)
     try:
-        tx = encoding.decode(raw)
+        if isinstance(decoded, CodecError):
+            raise decoded
+        tx = decoded if decoded is not None else encoding.decode(raw)
     except CodecError as exc:
         node.metrics.inc("prum_inbound_total", type="unreadable", outcome="schema_invalid")
         unreadable = _unreadable(node, raw, exc, own, encoding)
@@ -160,7 +263,7 @@ def answer(
         if claim.reply is None:
             return web.Response(status=503, headers={"Retry-After": "1"})
         return _response(claim.reply, encoding)
-    reply = _reply(node, tx, own, sender, with_subject)
+    reply = _reply(node, tx, own, sender, with_subject, searched)
     if isinstance(reply, web.Response):
         # Not remembered: a retry meanwhile is told to wait (503) until the claim is stale.
         return reply
@@ -215,21 +318,18 @@ def _supply(node: Node, sender: str, reply: IntiTransaction) -> AuditEntry:
 
 
 def _reply(
-    node: Node, tx: IntiTransaction, own: Agency, sender: str, with_subject: bool
+    node: Node,
+    tx: IntiTransaction,
+    own: Agency,
+    sender: str,
+    with_subject: bool,
+    searched: Searched | None = None,
 ) -> IntiTransaction | web.Response:
     """An SRE or ERR for a readable transaction, or a transport-level refusal."""
-    if tx.tot not in codes.SEARCH_TOTS:
-        return _err(node, tx, own, "116", f"this node does not take {tx.tot} transactions", "TOT")
-    searched = tx
-    if tx.tot == codes.TOT_NPS:  # a print-to-print search outside CPS's scope: as a CPS
-        searched = dataclasses.replace(tx, type1=dataclasses.replace(tx.type1, tot=codes.TOT_CPS))
-    try:
-        envelope = envelope_from_transaction(searched)
-    except CodecError as exc:
-        return _err(node, tx, own, "101", exc.reason, exc.field)
-    envelope = dataclasses.replace(
-        envelope, header=dataclasses.replace(envelope.header, sender=sender)
-    )
+    ready = searched if searched is not None else _search_envelope(node, tx, own, sender)
+    if isinstance(ready, IntiTransaction):  # an ERR: not a search, or no usable print
+        return ready
+    envelope = ready
     outcome = node.responder.respond(envelope, str(uuid.uuid4()), node.clock())
     body = outcome.reply.body
     if isinstance(body, ErrorBody):

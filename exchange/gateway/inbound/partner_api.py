@@ -426,13 +426,12 @@ def _audit(
 
 
 async def receive_int_i(request: web.Request) -> web.Response:
-    """An INT-I transaction from a partner, answered in INT-I (admitted as `receive_message`)."""
+    """An INT-I transaction from a partner, answered in INT-I (admitted as `receive_message`;
+    image-only prints extracted in the pool before the writer answers, `int_i_api.receive`)."""
     node = request.app[NODE]
     raw = await read_message(request)
     own = own_agency(node.config.node_id)
-    return await node.writes.run(
-        lambda: int_i_api.answer(node, raw, own, with_subject=False, request=request)
-    )
+    return await int_i_api.receive(node, raw, own, with_subject=False, request=request)
 
 
 def own_agency(node_id: str) -> Agency:
