@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import multiprocessing
 import sys
 import time
@@ -46,6 +47,7 @@ from exchange import event_loop
 from exchange.codecs import uk_json
 from exchange.face_models import FaceModelConfig, extract, template_of
 from exchange.face_samples import image_of
+from exchange.gateway import logs
 from exchange.gateway.app import Gateway
 from exchange.gateway.config import GatewayConfig, Listener, PartnerConfig
 from exchange.gateway.node import Node
@@ -360,6 +362,9 @@ def main(argv: Sequence[str]) -> int:
         "--out", type=Path, default=BENCH_OUT, help=f"report directory (default: {BENCH_OUT})"
     )
     args = parser.parse_args(list(argv))
+    # The gateways this bench starts in-process would log every search at info, burying the
+    # table; warnings and errors still show.
+    logs.configure(level=logging.WARNING)
     chosen = (args.only,) if args.only else MODALITIES
     photos = _shared_photos()
     prints_here = extract_fingerprint._shared() is not None
