@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from exchange.model import (
 from mock_partners import population
 from mock_partners.cluster import Cluster
 from tests.gateway.test_gateway_e2e import SEED, _call, _search_body, run
+from tests.pool_hold import hold_until
 from tests.shared_data import THIRDPARTY, needs_shared
 
 PHOTOS = THIRDPARTY / "ageitgey-face_recognition"
@@ -203,7 +203,8 @@ def test_a_full_extraction_pool_is_503_with_retry_after(tmp_path: Path) -> None:
     async def scenario(c: Cluster, s: aiohttp.ClientSession) -> None:
         node = c.gateway.node
         assert node is not None and node.extraction is not None
-        slow = asyncio.create_task(node.extraction.run(time.sleep, 3.0))  # holds the one slot
+        release = tmp_path / "release-the-pool"
+        slow = asyncio.create_task(node.extraction.run(hold_until, str(release)))  # the one slot
         await asyncio.sleep(0)
         try:
             doc = _uk_record(46, {"image": {"format": "jpeg", "data": _blank_jpeg()}})
@@ -231,6 +232,7 @@ def test_a_full_extraction_pool_is_503_with_retry_after(tmp_path: Path) -> None:
             )
             assert status == 202
         finally:
+            release.touch()
             await slow
 
     run(tmp_path, scenario, uk_overrides={"extraction": extraction})

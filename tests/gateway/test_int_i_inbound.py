@@ -14,7 +14,6 @@ import base64
 import dataclasses
 import datetime as dt
 import io
-import time
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +29,7 @@ from mock_partners import population
 from mock_partners.cluster import Cluster
 from tests.codecs.test_int_i_xml import assert_valid
 from tests.gateway.test_gateway_e2e import SEED, _call, run
+from tests.pool_hold import hold_until
 from tests.shared_data import THIRDPARTY, needs_shared
 
 PERSON = 57
@@ -298,7 +298,8 @@ def test_a_full_pool_is_int_is_temporary_refusal_and_the_retry_is_searched(
         node = c.gateway.node
         assert node is not None and node.extraction is not None
         images = int_i_xml.encode(_image_cps("busy-1", _nist(FLATS)))
-        slow = asyncio.create_task(node.extraction.run(time.sleep, 3.0))  # holds the one slot
+        release = tmp_path / "release-the-pool"
+        slow = asyncio.create_task(node.extraction.run(hold_until, str(release)))  # the one slot
         await asyncio.sleep(0)
         try:
             url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
@@ -309,6 +310,7 @@ def test_a_full_pool_is_int_is_temporary_refusal_and_the_retry_is_searched(
             assert status == 200 and int_i_xml.decode(data).tot == codes.TOT_SRE
             assert not slow.done()  # answered while the pool was still full
         finally:
+            release.touch()
             await slow
         status, _, data = await _post(c, s, images)  # the same TCN again, the pool free
         assert status == 200, data
