@@ -50,7 +50,7 @@ from exchange.gateway.errors import (
 )
 from exchange.gateway.finger_extraction import record_with_minutiae
 from exchange.gateway.node import NODE, Node
-from exchange.gateway.outbound.fanout import run_search
+from exchange.gateway.outbound.fanout import carries_images, run_search
 from exchange.gateway.outbound.follow_up import FollowUp
 from exchange.gateway.outbound.follow_up import follow_up as outbound_follow_up
 from exchange.gateway.state.audit import AuditEntry, ClientEvent, Direction, Outcome
@@ -60,6 +60,8 @@ from exchange.model import MessageType, Modality, PersonRecord, Purpose
 from exchange.records import record_of_core_data, step1_reference
 from matchers.face_image import FaceImageError, NoFaceError
 
+# A request body this large carries an image (as the partner API's `OFF_LOOP_BYTES`).
+OFF_LOOP_BYTES = 64 * 1024
 MAX_RUNNING_SEARCHES = 2000  # beyond this, new searches wait their turn at the client (503)
 
 
@@ -124,7 +126,11 @@ async def _new_search(
 ) -> web.Response:
     if len(node.searches) >= MAX_RUNNING_SEARCHES:
         raise Busy("too many searches in progress; retry shortly")
-    asked = search_request(node.config, doc)
+    large = (request.content_length or 0) >= OFF_LOOP_BYTES  # it carries an image
+    if large:  # its images decoded and checked in a thread: light searches go on meanwhile
+        asked = await asyncio.to_thread(search_request, node.config, doc)
+    else:
+        asked = search_request(node.config, doc)
     record, purpose = asked.record, asked.purpose
     if Modality.FACE in asked.modalities:  # our template, from the image when need be
         record = await _face_ready(node, record, "record.face")
@@ -132,7 +138,10 @@ async def _new_search(
         record = await record_with_minutiae(node.extraction, record)
     now = node.clock()
     wait = wait_seconds(request)
-    record_json = json.dumps(uk_json.record_to_json(record))
+    if large or carries_images(record):
+        record_json = await asyncio.to_thread(_stored_json, record)
+    else:
+        record_json = _stored_json(record)
     correlation_id = str(uuid.uuid4())
 
     def store_search() -> SearchRow:  # the search, its receipt and its key: one commit
@@ -366,3 +375,8 @@ def routes() -> list[web.RouteDef]:
         web.post("/v1/records", enrol_record),
         web.delete("/v1/records/{pnc_id:.+}", delete_record),
     ]
+
+
+def _stored_json(record: PersonRecord) -> str:
+    """The record as the search row stores it (the source a resumed search is rebuilt from)."""
+    return json.dumps(uk_json.record_to_json(record))

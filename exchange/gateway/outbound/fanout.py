@@ -40,6 +40,17 @@ from exchange.gateway.state.audit import AuditEntry, Direction, Outcome
 from exchange.gateway.state.rows import ModalityOutcome, PartnerStatus, SearchRow, SearchStatus
 from exchange.model import PersonRecord
 
+
+def carries_images(record: PersonRecord) -> bool:
+    """Whether the record's messages carry images (a face picture, prints as images): each
+    Prüm message is then hundreds of kB to build, validate and serialise, which lxml does with
+    the GIL released, so the gateway does it in a thread and light searches are not held up."""
+    if record.face is not None and record.face.image is not None:
+        return True
+    prints = record.fingerprints
+    return prints is not None and any(f.image is not None for f in prints.fingers)
+
+
 ANSWERED = frozenset({PartnerStatus.HIT, PartnerStatus.NO_HIT})
 REFUSED = frozenset({PartnerStatus.REJECTED, PartnerStatus.QUOTA_EXCEEDED})
 # The order in which a partner's per-modality answers tell its one status: the first found.
@@ -314,7 +325,12 @@ async def run_search(
         # (`DnaBatcher.resend`).
         busy = frozenset() if resumed else busy_partners(node)
         pending = [r for r in search.results if r.status == "pending"]
-        plans = plan_messages(node, search, record, bodies, pending, busy)
+        if carries_images(record):  # hundreds of kB to encode and validate: off the loop
+            plans = await asyncio.to_thread(
+                plan_messages, node, search, record, bodies, pending, busy
+            )
+        else:
+            plans = plan_messages(node, search, record, bodies, pending, busy)
         granted = await node.writes.run(lambda: reserve_and_audit_sends(node, search, plans))
         apply_capacity(plans, granted)
         statuses, unrecorded = await _gather(node, search, plans, deadline)
