@@ -6,6 +6,17 @@ CPS in both INT-I encodings, XML and traditional). Client requests (searches, an
 of a record) carry an `Idempotency-Key` about a third of the time, mostly one of a few, so
 bodies meet their own replays and other bodies under a used key, sometimes a bad one.
 
+Images (issue 22), `IMAGE_SHARE` of the inputs, seeds and mutations in `bench.fuzz_images`:
+searches and enrolments whose record's face is an image only (`face.image`: synthetic JPEG,
+PNG and JPEG 2000 drawings, huge-header pictures, a PNG bomb, and the ageitgey photographs
+read from `shared/thirdparty` when present), damaged inside the base64 and at the JSON level;
+searches and enrolments with image-only prints (one or two of the example card's Type-14 WSQ
+images, the WSQ bytes damaged and the transaction rewritten with its lengths right, sometimes
+its framing damaged too); and Prüm face and dacty searches carrying images only. Most fail
+at a header or in decoding; a few per cent reach extraction (about half a second each). A
+503 with Retry-After and a typed `extraction_busy` / `busy` body (a full extraction pool)
+is counted apart (`503 busy`), not as a finding.
+
 Every answer must be a typed refusal (4xx with a JSON or XML error body) or a success; a
 5xx, a dropped connection or an answer slower than `--hang-s` is a finding. Mutations:
 byte flips, insertions and deletions, truncation, duplicated spans, swapped JSON values
@@ -26,22 +37,29 @@ import logging
 import random
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench import fuzz_images as images
 from exchange import event_loop
 from exchange.codecs import ansi_nist, int_i_traditional, int_i_xml, prum_xml, uk_json
 from exchange.codecs.int_i_envelope import int_i_tcn
 from exchange.gateway import logs
 from exchange.gateway.inbound.partner_api import INT_I_PATH
+from exchange.model import PersonRecord
 from exchange.translate import Outbound, record_to_envelope, translate
 from mock_partners import population
 from mock_partners.cluster import PARTNER_SUBJECTS, running_cluster
 
 SEED_SUBJECTS = (PARTNER_SUBJECTS + 1, PARTNER_SUBJECTS + 2, 5)
+# Inputs carrying images (issue 22): face pictures and image-only prints at the client API,
+# image-only face and dacty searches at the partner API. They are slower (decoding, and for
+# the few that decode, extraction at about half a second), hence a small share.
+IMAGE_SHARE = 0.06
+IMAGE_ENTRIES = ("face", "face", "prints-image", "partner-face", "partner-dacty")
 NASTY: list[Any] = [
     None,
     True,
@@ -160,6 +178,96 @@ def int_i_seeds() -> list[bytes]:
     return found
 
 
+def image_message_seeds() -> tuple[bytes, bytes, bytes, bytes]:
+    """Partner messages carrying images only: (face search, the placeholder picture's base64
+    in it, dacty search with one finger's WSQ image and no minutiae, that WSQ's base64)."""
+    now = dt.datetime.now(dt.UTC)
+    person = population.people(1, [SEED_SUBJECTS[0]], "GB", capture=1)[0]
+    doc = uk_json.record_to_json(person.record)
+    fmt, picture = images.face_pictures()[1]
+    doc["face"] = {"image": {"format": fmt, "data": base64.b64encode(picture).decode()}}
+    doc["fingerprints"] = {
+        "ansi_nist": base64.b64encode(
+            images.print_transaction(random.Random(0), mutate=False)
+        ).decode()
+    }
+    record: PersonRecord = uk_json.decode(json.dumps(doc).encode())
+    found = []
+    for kind in ("face-search", "dacty-search"):
+        env = record_to_envelope(
+            record,
+            Outbound(
+                message_id=f"fz-0-image-{kind}",
+                correlation_id="fz",
+                timestamp=now,
+                sender="DE",
+                receiver="GB",
+                message=kind,
+            ),
+        )
+        found.append(prum_xml.encode(env))
+    assert record.fingerprints is not None and record.fingerprints.fingers[0].image is not None
+    wsq = base64.b64encode(record.fingerprints.fingers[0].image.data)
+    face, dacty = found
+    picture_b64 = base64.b64encode(picture)
+    assert picture_b64 in face and wsq in dacty
+    return face, picture_b64, dacty, wsq
+
+
+def image_input(
+    entry: str, rng: random.Random, bodies: list[dict[str, Any]], partner_seeds: tuple[bytes, ...]
+) -> tuple[str, bytes]:
+    """An input of one of the image entry points: (which door, "client"/"records"/"partner")."""
+    if entry in ("face", "prints-image"):
+        seed_doc = rng.choice(bodies)
+        enrol = rng.random() < 0.3
+        record = dict(seed_doc["record"])
+        if entry == "face":
+            photos = images.face_photographs()
+            if photos and rng.random() < 0.15:
+                fmt, picture = rng.choice(photos)
+            else:
+                fmt, picture = rng.choice(images.face_pictures())
+            if rng.random() > 0.03:  # a few per cent go through unmutated
+                picture = images.mutate_picture(rng, picture)
+            face: dict[str, Any] = {"image": images.face_image_json(rng, fmt, picture)}
+            if rng.random() < 0.05:  # template and image both
+                face = {**seed_doc["record"]["face"], **face}
+            record["face"] = face
+            record.pop("fingerprints", None)
+            modalities = ["face"]
+        else:
+            tx = images.print_transaction(rng, mutate=rng.random() > 0.03)
+            if rng.random() < 0.2:  # the ANSI/NIST framing too
+                tx = mutate_bytes(tx, rng)
+            record["fingerprints"] = {"ansi_nist": base64.b64encode(tx).decode()}
+            record.pop("face", None)
+            modalities = ["fingerprint"]
+        doc: Any = record if enrol else {**seed_doc, "record": record, "modalities": modalities}
+        if rng.random() < 0.1:
+            doc = mutate_json(doc, rng)
+        return ("records" if enrol else "client"), json.dumps(doc).encode()
+    face_msg, picture_b64, dacty_msg, wsq_b64 = partner_seeds
+    if entry == "partner-face":
+        fmt, picture = rng.choice(images.face_pictures())
+        if rng.random() > 0.03:
+            picture = images.mutate_picture(rng, picture)
+        data = face_msg.replace(picture_b64, base64.b64encode(picture))
+        if rng.random() < 0.3:
+            compression = {"jpeg": b"JPEGB", "png": b"PNG", "jp2": b"JP2"}[fmt]
+            if rng.random() < 0.2:
+                compression = rng.choice([b"WSQ20", b"", b"jpeg", b"GIF"])
+            data = data.replace(b'compression="PNG"', b'compression="' + compression + b'"', 1)
+    else:
+        wsq = images.wsq_images()[rng.randrange(len(images.wsq_images()))].data or b""
+        if rng.random() > 0.03:
+            wsq = images.mutate_wsq(rng, wsq)
+        data = dacty_msg.replace(wsq_b64, base64.b64encode(wsq))
+    if rng.random() < 0.15:  # the XML around it too
+        data = mutate_bytes(data, rng)
+    return "partner", data
+
+
 def _idempotency_key(rng: random.Random) -> str:
     """Mostly one of a few keys (so bodies meet their replays and other bodies under a key
     already used), sometimes one the header check must refuse (empty, too long, spaces)."""
@@ -168,17 +276,36 @@ def _idempotency_key(rng: random.Random) -> str:
     return rng.choice(["", " ", "k" * 256, "k" * 255, "two words", "~!@#$%^&*()"])
 
 
+def _busy(status: int, headers: Any, body: bytes) -> bool:
+    """A full extraction pool's typed 503 with Retry-After: counted apart, not a finding."""
+    if status != 503 or "Retry-After" not in headers:
+        return False
+    if b'"extraction_busy"' in body or b'"busy"' in body:
+        return True
+    return b"<Error" in body and b"busy" in body
+
+
 def _int_i_tcn_of(data: bytes) -> bytes:
     """The TCN of a seed (either encoding), as its bytes appear in it."""
     decode = int_i_xml.decode if data.lstrip()[:1] == b"<" else int_i_traditional.decode
     return decode(data).type1.tcn.encode()
 
 
-async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) -> dict[str, Any]:
+async def run(
+    minutes: float,
+    inputs: int,
+    seed: int,
+    hang_s: float,
+    out: Path,
+    image_share: float = IMAGE_SHARE,
+) -> dict[str, Any]:
     rng = random.Random(seed)
     bodies, messages, transactions = seeds_with_transactions()
     int_i = int_i_seeds()
+    partner_seeds = image_message_seeds()
     counts: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)  # time answering, by entry point
+    slowest: defaultdict[str, float] = defaultdict(float)
     findings: list[dict[str, Any]] = []
     deadline = time.monotonic() + minutes * 60
     with tempfile.TemporaryDirectory(prefix="prum-fuzz-") as tmp:
@@ -192,6 +319,11 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
             client = f"{c.client_url}/v1/searches"
             records = f"{c.client_url}/v1/records"
             partner = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+            doors = {
+                "client": (client, "application/json"),
+                "records": (records, "application/json"),
+                "partner": (partner, "application/xml"),
+            }
             int_i_url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
             timeout = aiohttp.ClientTimeout(total=hang_s)
             async with aiohttp.ClientSession(timeout=timeout) as s:
@@ -200,7 +332,18 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                     n += 1
                     pick = rng.random()
                     extra: dict[str, str] = {}
-                    if pick < 0.2:
+                    image = pick < image_share  # the other entry points share the rest
+                    pick = (pick - image_share) / (1 - image_share) if not image else 0.0
+                    if image:
+                        entry = rng.choice(IMAGE_ENTRIES)
+                        door, data = image_input(entry, rng, bodies, partner_seeds)
+                        url, ctype = doors[door]
+                        if door == "partner":  # a message id of its own
+                            data = data.replace(b">fz-0-", f">fz{n}-".encode(), 1)
+                        elif rng.random() < 0.2:
+                            extra = {"Idempotency-Key": _idempotency_key(rng)}
+                        entry = f"{entry} {door}"
+                    elif pick < 0.2:
                         entry, url, ctype = "ansi-nist", client, "application/json"
                         tx = mutate_bytes(rng.choice(transactions), rng)
                         doc = dict(rng.choice(bodies))
@@ -233,12 +376,15 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                         tcn = _int_i_tcn_of(seed_tx)
                         fresh = int_i_tcn(f"fz-int-i-{n}", dt.datetime.now(dt.UTC).year)
                         data = mutate_bytes(seed_tx.replace(tcn, fresh.encode()), rng)
+                    sent = time.monotonic()
                     try:
                         headers = {"Content-Type": ctype, **extra}
                         async with s.post(url, data=data, headers=headers) as r:
                             body = await r.read()
                             outcome = f"{r.status // 100}xx"
-                            if r.status >= 500 or (r.status >= 400 and not body):
+                            if _busy(r.status, r.headers, body):
+                                outcome = "503 busy"
+                            elif r.status >= 500 or (r.status >= 400 and not body):
                                 findings.append(
                                     {
                                         "entry": entry,
@@ -256,9 +402,19 @@ async def run(minutes: float, inputs: int, seed: int, hang_s: float, out: Path) 
                             }
                         )
                     counts[f"{entry} {outcome}"] += 1
+                    took = time.monotonic() - sent
+                    seconds[entry] += took
+                    slowest[entry] = max(slowest[entry], took)
     out.mkdir(parents=True, exist_ok=True)
     (out / "fuzz_gateway_findings.json").write_text(json.dumps(findings[:200], indent=1))
-    return {"inputs": n, "counts": dict(counts), "findings": len(findings), "seed": seed}
+    return {
+        "inputs": n,
+        "counts": dict(counts),
+        "findings": len(findings),
+        "seed": seed,
+        "answer_seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "slowest_answer_s": {k: round(v, 3) for k, v in slowest.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,11 +423,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hang-s", type=float, default=10.0)
+    parser.add_argument(
+        "--image-share", type=float, default=IMAGE_SHARE, help="of inputs carrying images"
+    )
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "prum-fuzz")
     args = parser.parse_args(argv)
     logs.configure(level=logging.WARNING, fmt="json")
     started = time.monotonic()
-    result = event_loop.run(run(args.minutes, args.inputs, args.seed, args.hang_s, args.out))
+    result = event_loop.run(
+        run(args.minutes, args.inputs, args.seed, args.hang_s, args.out, args.image_share)
+    )
     result["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(result, indent=1))
     return 0 if result["findings"] == 0 else 1

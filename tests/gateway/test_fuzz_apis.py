@@ -144,3 +144,19 @@ def test_mutated_int_i_gets_int_i_errors_and_the_seeds_are_searched(tmp_path: Pa
             sent_xml = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
             decode = int_i_xml.decode if sent_xml else int_i_traditional.decode
             assert decode(body).tot == codes.TOT_ERR, body[:300]
+
+
+def test_the_gateway_fuzzer_s_image_entry_points_get_typed_answers(tmp_path: Path) -> None:
+    """bench.fuzz_gateway's image inputs (face pictures and image-only prints at the client
+    API, image-only face and dacty searches at the partner API), a few of each, against its
+    real gateway: every entry point is reached and none answers 5xx or drops the connection."""
+    from bench import fuzz_gateway
+
+    result = asyncio.run(
+        fuzz_gateway.run(2.0, 40, seed=5, hang_s=30.0, out=tmp_path, image_share=1.0)
+    )
+    assert result["inputs"] == 40
+    reached = {key.rsplit(" ", 1)[0].split(" ")[0] for key in result["counts"]}
+    assert reached == set(fuzz_gateway.IMAGE_ENTRIES), result["counts"]
+    assert result["findings"] == 0, (tmp_path / "fuzz_gateway_findings.json").read_text()
+    assert not [k for k in result["counts"] if k.endswith("5xx") or "failed" in k]
