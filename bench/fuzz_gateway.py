@@ -58,7 +58,7 @@ SEED_SUBJECTS = (PARTNER_SUBJECTS + 1, PARTNER_SUBJECTS + 2, 5)
 # Inputs carrying images (issue 22): face pictures and image-only prints at the client API,
 # image-only face and dacty searches at the partner API. They are slower (decoding, and for
 # the few that decode, extraction at about half a second), hence a small share.
-IMAGE_SHARE = 0.06
+IMAGE_SHARE = 0.1
 IMAGE_ENTRIES = ("face", "face", "prints-image", "partner-face", "partner-dacty")
 NASTY: list[Any] = [
     None,
