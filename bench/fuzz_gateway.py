@@ -178,6 +178,9 @@ def int_i_seeds() -> list[bytes]:
     return found
 
 
+Seeds = tuple[list[dict[str, Any]], list[bytes], list[bytes], list[bytes], tuple[bytes, ...]]
+
+
 def image_message_seeds() -> tuple[bytes, bytes, bytes, bytes]:
     """Partner messages carrying images only: (face search, the placeholder picture's base64
     in it, dacty search with one finger's WSQ image and no minutiae, that WSQ's base64)."""
@@ -277,18 +280,86 @@ def _idempotency_key(rng: random.Random) -> str:
 
 
 def _busy(status: int, headers: Any, body: bytes) -> bool:
-    """A full extraction pool's typed 503 with Retry-After: counted apart, not a finding."""
+    """A full extraction pool's typed 503 with Retry-After: counted apart, not a finding.
+    The client API's body is JSON with code `extraction_busy` (or `busy`); the partner API's
+    is a Prüm error whose code is `quota_exceeded` (`InboundBusy`, 503 with Retry-After)."""
     if status != 503 or "Retry-After" not in headers:
         return False
     if b'"extraction_busy"' in body or b'"busy"' in body:
         return True
-    return b"<Error" in body and b"busy" in body
+    return b"<Error" in body and b'code="quota_exceeded"' in body
 
 
 def _int_i_tcn_of(data: bytes) -> bytes:
     """The TCN of a seed (either encoding), as its bytes appear in it."""
     decode = int_i_xml.decode if data.lstrip()[:1] == b"<" else int_i_traditional.decode
     return decode(data).type1.tcn.encode()
+
+
+def make_input(
+    n: int, rng: random.Random, image_share: float, seeds: Seeds
+) -> tuple[str, str, bytes, dict[str, str]]:
+    """Input `n` as (entry point, door: client, records, partner or int-i, body, headers).
+    It depends on `rng`'s state only, not on any answer, so a run's input `n` can be rebuilt
+    by making the inputs before it again (`--replay`)."""
+    bodies, messages, transactions, int_i, partner_seeds = seeds
+    pick = rng.random()
+    extra: dict[str, str] = {}
+    image = pick < image_share  # the other entry points share the rest
+    pick = (pick - image_share) / (1 - image_share) if not image else 0.0
+    if image:
+        entry = rng.choice(IMAGE_ENTRIES)
+        door, data = image_input(entry, rng, bodies, partner_seeds)
+        if door == "partner":  # a message id of its own
+            data = data.replace(b">fz-0-", f">fz{n}-".encode(), 1)
+        elif rng.random() < 0.2:
+            extra = {"Idempotency-Key": _idempotency_key(rng)}
+        return f"{entry} {door}", door, data, extra
+    if pick < 0.2:
+        tx = mutate_bytes(rng.choice(transactions), rng)
+        doc = dict(rng.choice(bodies))
+        record = dict(doc["record"])
+        record["fingerprints"] = {"ansi_nist": base64.b64encode(tx).decode()}
+        doc["record"], doc["modalities"] = record, ["fingerprint"]
+        return "ansi-nist", "client", json.dumps(doc).encode(), extra
+    if pick < 0.5:
+        entry = door = "client"
+        seed_doc: Any = rng.choice(bodies)
+        if rng.random() < 0.2:  # an enrolment, a record of its own
+            entry, door, seed_doc = "records", "records", seed_doc["record"]
+        data = json.dumps(mutate_json(seed_doc, rng)).encode()
+        if rng.random() < 0.3:
+            data = mutate_bytes(data, rng)
+        if rng.random() < 0.3:  # replays, other bodies, bad keys
+            extra = {"Idempotency-Key": _idempotency_key(rng)}
+        return entry, door, data, extra
+    if pick < 0.8:
+        # A message id of its own (seeds carry fz-<i>-<kind>), so that what
+        # still decodes is answered, not refused as a reused id (409).
+        message = rng.choice(messages).replace(b">fz-", f">fz{n}-".encode(), 1)
+        return "partner", "partner", mutate_bytes(message, rng), extra
+    # A TCN of its own, so that what still decodes is searched, not
+    # refused as a TCN reused for another transaction (409).
+    seed_tx = rng.choice(int_i)
+    tcn = _int_i_tcn_of(seed_tx)
+    fresh = int_i_tcn(f"fz-int-i-{n}", dt.datetime.now(dt.UTC).year)
+    return "int-i", "int-i", mutate_bytes(seed_tx.replace(tcn, fresh.encode()), rng), extra
+
+
+def all_seeds() -> Seeds:
+    bodies, messages, transactions = seeds_with_transactions()
+    return bodies, messages, transactions, int_i_seeds(), image_message_seeds()
+
+
+def replay(
+    seed: int, number: int, image_share: float = IMAGE_SHARE
+) -> tuple[str, str, bytes, dict[str, str]]:
+    """Input `number` (1-based) of a run with `seed`, made again."""
+    rng = random.Random(seed)
+    seeds = all_seeds()
+    for n in range(1, number):
+        make_input(n, rng, image_share, seeds)
+    return make_input(number, rng, image_share, seeds)
 
 
 async def run(
@@ -300,9 +371,7 @@ async def run(
     image_share: float = IMAGE_SHARE,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    bodies, messages, transactions = seeds_with_transactions()
-    int_i = int_i_seeds()
-    partner_seeds = image_message_seeds()
+    seeds = all_seeds()
     counts: Counter[str] = Counter()
     seconds: defaultdict[str, float] = defaultdict(float)  # time answering, by entry point
     slowest: defaultdict[str, float] = defaultdict(float)
@@ -323,59 +392,18 @@ async def run(
                 "client": (client, "application/json"),
                 "records": (records, "application/json"),
                 "partner": (partner, "application/xml"),
+                "int-i": (
+                    f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}",
+                    "application/xml",
+                ),
             }
-            int_i_url = f"http://127.0.0.1:{c.gateway.partner_port}{INT_I_PATH}"
             timeout = aiohttp.ClientTimeout(total=hang_s)
             async with aiohttp.ClientSession(timeout=timeout) as s:
                 n = 0
                 while n < inputs and time.monotonic() < deadline:
                     n += 1
-                    pick = rng.random()
-                    extra: dict[str, str] = {}
-                    image = pick < image_share  # the other entry points share the rest
-                    pick = (pick - image_share) / (1 - image_share) if not image else 0.0
-                    if image:
-                        entry = rng.choice(IMAGE_ENTRIES)
-                        door, data = image_input(entry, rng, bodies, partner_seeds)
-                        url, ctype = doors[door]
-                        if door == "partner":  # a message id of its own
-                            data = data.replace(b">fz-0-", f">fz{n}-".encode(), 1)
-                        elif rng.random() < 0.2:
-                            extra = {"Idempotency-Key": _idempotency_key(rng)}
-                        entry = f"{entry} {door}"
-                    elif pick < 0.2:
-                        entry, url, ctype = "ansi-nist", client, "application/json"
-                        tx = mutate_bytes(rng.choice(transactions), rng)
-                        doc = dict(rng.choice(bodies))
-                        record = dict(doc["record"])
-                        record["fingerprints"] = {"ansi_nist": base64.b64encode(tx).decode()}
-                        doc["record"], doc["modalities"] = record, ["fingerprint"]
-                        data = json.dumps(doc).encode()
-                    elif pick < 0.5:
-                        entry, url, ctype = "client", client, "application/json"
-                        seed_doc: Any = rng.choice(bodies)
-                        if rng.random() < 0.2:  # an enrolment, a record of its own
-                            entry, url, seed_doc = "records", records, seed_doc["record"]
-                        doc = mutate_json(seed_doc, rng)
-                        data = json.dumps(doc).encode()
-                        if rng.random() < 0.3:
-                            data = mutate_bytes(data, rng)
-                        if rng.random() < 0.3:  # replays, other bodies, bad keys
-                            extra = {"Idempotency-Key": _idempotency_key(rng)}
-                    elif pick < 0.8:
-                        entry, url, ctype = "partner", partner, "application/xml"
-                        # A message id of its own (seeds carry fz-<i>-<kind>), so that what
-                        # still decodes is answered, not refused as a reused id (409).
-                        message = rng.choice(messages).replace(b">fz-", f">fz{n}-".encode(), 1)
-                        data = mutate_bytes(message, rng)
-                    else:
-                        entry, url, ctype = "int-i", int_i_url, "application/xml"
-                        # A TCN of its own, so that what still decodes is searched, not
-                        # refused as a TCN reused for another transaction (409).
-                        seed_tx = rng.choice(int_i)
-                        tcn = _int_i_tcn_of(seed_tx)
-                        fresh = int_i_tcn(f"fz-int-i-{n}", dt.datetime.now(dt.UTC).year)
-                        data = mutate_bytes(seed_tx.replace(tcn, fresh.encode()), rng)
+                    entry, door, data, extra = make_input(n, rng, image_share, seeds)
+                    url, ctype = doors[door]
                     sent = time.monotonic()
                     try:
                         headers = {"Content-Type": ctype, **extra}
@@ -387,8 +415,11 @@ async def run(
                             elif r.status >= 500 or (r.status >= 400 and not body):
                                 findings.append(
                                     {
+                                        "number": n,
                                         "entry": entry,
                                         "status": r.status,
+                                        "retry_after": r.headers.get("Retry-After"),
+                                        "answer": body[:2000].decode("latin-1"),
                                         "input": data[:2000].decode("latin-1"),
                                     }
                                 )
@@ -396,6 +427,7 @@ async def run(
                         outcome = f"failed:{type(exc).__name__}"
                         findings.append(
                             {
+                                "number": n,
                                 "entry": entry,
                                 "status": outcome,
                                 "input": data[:2000].decode("latin-1"),
@@ -417,6 +449,34 @@ async def run(
     }
 
 
+async def send_alone(door: str, data: bytes, extra: dict[str, str]) -> dict[str, Any]:
+    """One input to a fresh gateway (the run's cluster), its answer."""
+    with tempfile.TemporaryDirectory(prefix="prum-fuzz-") as tmp:
+        async with running_cluster(
+            Path(tmp),
+            ("DE", "INTERPOL"),
+            seed=3,
+            gallery_size=5,
+            uk_overrides={"search_deadline_s": 2.0},
+        ) as c:
+            partner = f"http://127.0.0.1:{c.gateway.partner_port}"
+            url, ctype = {
+                "client": (f"{c.client_url}/v1/searches", "application/json"),
+                "records": (f"{c.client_url}/v1/records", "application/json"),
+                "partner": (f"{partner}/prum/v1/messages", "application/xml"),
+                "int-i": (f"{partner}{INT_I_PATH}", "application/xml"),
+            }[door]
+            async with aiohttp.ClientSession() as s:
+                headers = {"Content-Type": ctype, **extra}
+                async with s.post(url, data=data, headers=headers) as r:
+                    body = await r.read()
+                    return {
+                        "status": r.status,
+                        "retry_after": r.headers.get("Retry-After"),
+                        "answer": body[:2000].decode("latin-1"),
+                    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m bench.fuzz_gateway", description=__doc__)
     parser.add_argument("--minutes", type=float, default=1.0)
@@ -427,8 +487,16 @@ def main(argv: list[str] | None = None) -> int:
         "--image-share", type=float, default=IMAGE_SHARE, help="of inputs carrying images"
     )
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "prum-fuzz")
+    parser.add_argument(
+        "--replay", type=int, help="make input N of the run with --seed again, send it alone"
+    )
     args = parser.parse_args(argv)
     logs.configure(level=logging.WARNING, fmt="json")
+    if args.replay:
+        entry, door, data, extra = replay(args.seed, args.replay, args.image_share)
+        answer = event_loop.run(send_alone(door, data, extra))
+        print(json.dumps({"input": args.replay, "entry": entry, **answer}, indent=1))
+        return 0 if answer["status"] < 500 else 1
     started = time.monotonic()
     result = event_loop.run(
         run(args.minutes, args.inputs, args.seed, args.hang_s, args.out, args.image_share)
