@@ -279,15 +279,19 @@ def _idempotency_key(rng: random.Random) -> str:
     return rng.choice(["", " ", "k" * 256, "k" * 255, "two words", "~!@#$%^&*()"])
 
 
-def _busy(status: int, headers: Any, body: bytes) -> bool:
-    """A full extraction pool's typed 503 with Retry-After: counted apart, not a finding.
-    The client API's body is JSON with code `extraction_busy` (or `busy`); the partner API's
-    is a Prüm error whose code is `quota_exceeded` (`InboundBusy`, 503 with Retry-After)."""
+def _busy(status: int, headers: Any, body: bytes) -> str | None:
+    """A full extraction pool's typed 503 with Retry-After: "busy", counted apart, not a
+    finding. The client API's body is JSON with code `extraction_busy` (or `busy`); the
+    partner API's a Prüm error whose code is `quota_exceeded` (`InboundBusy`, 503 with
+    Retry-After). The same answer to a worker that died under the input (`PoolBroken`: a
+    crash in native decoding code) is "worker died", a finding."""
     if status != 503 or "Retry-After" not in headers:
-        return False
-    if b'"extraction_busy"' in body or b'"busy"' in body:
-        return True
-    return b"<Error" in body and b'code="quota_exceeded"' in body
+        return None
+    typed = b'"extraction_busy"' in body or b'"busy"' in body
+    typed = typed or (b"<Error" in body and b'code="quota_exceeded"' in body)
+    if not typed:
+        return None
+    return "worker died" if b"worker died" in body else "busy"
 
 
 def _int_i_tcn_of(data: bytes) -> bytes:
@@ -410,9 +414,12 @@ async def run(
                         async with s.post(url, data=data, headers=headers) as r:
                             body = await r.read()
                             outcome = f"{r.status // 100}xx"
-                            if _busy(r.status, r.headers, body):
-                                outcome = "503 busy"
-                            elif r.status >= 500 or (r.status >= 400 and not body):
+                            busy = _busy(r.status, r.headers, body)
+                            if busy is not None:
+                                outcome = f"503 {busy}"
+                            if busy != "busy" and (
+                                r.status >= 500 or (r.status >= 400 and not body)
+                            ):
                                 findings.append(
                                     {
                                         "number": n,
