@@ -24,7 +24,9 @@ byte flips, insertions and deletions, truncation, duplicated spans, swapped JSON
 attribute damage. Bounded by `--inputs` and `--minutes`; deterministic from `--seed`.
 
 `python3 -m bench.fuzz_gateway --minutes 10 --inputs 100000 [--seed 1]` prints counts per
-entry point and outcome, and writes the findings (inputs that failed) under `--out`.
+entry point and outcome, and writes the findings (inputs that failed, with their number)
+under `--out`; `--seed S --replay N` makes input N of that run again and sends it alone to a
+fresh gateway.
 """
 
 from __future__ import annotations
