@@ -366,7 +366,8 @@ def _first_bad_allele(locus: str, values: list[str]) -> int | None:
 def _image(value: Any, path: str) -> BiometricImage:
     obj = _obj(value, path, frozenset({"compression", "data", "width", "height", "ppi"}))
     compression = obj.get("compression")
-    if compression not in IMAGE_COMPRESSIONS:
+    # A list or object here is no code (and unhashable: `in` on a set would raise TypeError).
+    if not isinstance(compression, str) or compression not in IMAGE_COMPRESSIONS:
         raise CodecError(f"{path}.compression", f"must be one of {sorted(IMAGE_COMPRESSIONS)}")
     for key in ("data", "width", "height"):
         if key not in obj:
@@ -477,10 +478,15 @@ def _face_image(value: Any, path: str) -> BiometricImage:
     if "data" not in obj:
         raise CodecError(f"{path}.data", "is required")
     declared = obj.get("format")
-    if declared is not None and declared not in FACE_IMAGE_FORMATS:
+    # Strings only: a list or object is unhashable and `in` on a set would raise TypeError.
+    if declared is not None and (
+        not isinstance(declared, str) or declared not in FACE_IMAGE_FORMATS
+    ):
         raise CodecError(f"{path}.format", f"must be one of {sorted(FACE_IMAGE_FORMATS)}")
     compression = obj.get("compression")
-    if compression is not None and compression not in FACE_COMPRESSIONS:
+    if compression is not None and (
+        not isinstance(compression, str) or compression not in FACE_COMPRESSIONS
+    ):
         raise CodecError(f"{path}.compression", f"must be one of {sorted(FACE_COMPRESSIONS)}")
     data = _b64(obj["data"], f"{path}.data")
     try:

@@ -315,3 +315,29 @@ def _arrays(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
 def test_every_array_of_the_record_schema_has_a_bound() -> None:
     arrays = _arrays(schemas.json_schema(schemas.UK_RECORD))
     assert arrays and all("maxItems" in a for _, a in arrays), [p for p, _ in arrays]
+
+
+@pytest.mark.parametrize("bad", [["png"], {"png": 1}, 5, True])
+@pytest.mark.parametrize("key", ["format", "compression"])
+def test_a_face_image_format_that_is_no_string_is_refused_by_name(
+    example: dict[str, Any], key: str, bad: Any
+) -> None:
+    """What the gateway fuzzer found (issue 23 item 15): a list as `face.image.format` was
+    looked up in a set, a TypeError, so a 500 at the client API; now a CodecError naming it."""
+    doc = copy.deepcopy(example)
+    doc["face"] = {"image": {"format": "png", "data": base64.b64encode(b"\x89PNG").decode()}}
+    doc["face"]["image"][key] = bad
+    with pytest.raises(CodecError) as e:
+        uk_json.decode(json.dumps(doc).encode())
+    assert e.value.field == f"face.image.{key}"
+
+
+def test_a_finger_image_compression_that_is_no_string_is_refused_by_name(
+    example: dict[str, Any],
+) -> None:
+    doc = copy.deepcopy(example)
+    image = {"compression": ["WSQ20"], "data": "AAAA", "width": 8, "height": 8}
+    doc["fingerprints"] = {"fingers": [{"position": 1, "image": image}]}
+    with pytest.raises(CodecError) as e:
+        uk_json.decode(json.dumps(doc).encode())
+    assert e.value.field == "fingerprints.fingers[0].image.compression"

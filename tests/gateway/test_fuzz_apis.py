@@ -144,3 +144,53 @@ def test_mutated_int_i_gets_int_i_errors_and_the_seeds_are_searched(tmp_path: Pa
             sent_xml = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
             decode = int_i_xml.decode if sent_xml else int_i_traditional.decode
             assert decode(body).tot == codes.TOT_ERR, body[:300]
+
+
+def test_the_gateway_fuzzer_s_image_entry_points_get_typed_answers(tmp_path: Path) -> None:
+    """bench.fuzz_gateway's image inputs (face pictures and image-only prints at the client
+    API, image-only face and dacty searches at the partner API), a few of each, against its
+    real gateway: every entry point is reached and none answers 5xx or drops the connection."""
+    from bench import fuzz_gateway
+
+    result = asyncio.run(
+        fuzz_gateway.run(2.0, 40, seed=5, hang_s=30.0, out=tmp_path, image_share=1.0)
+    )
+    assert result["inputs"] == 40
+    reached = {key.rsplit(" ", 1)[0].split(" ")[0] for key in result["counts"]}
+    assert reached == set(fuzz_gateway.IMAGE_ENTRIES), result["counts"]
+    assert result["findings"] == 0, (tmp_path / "fuzz_gateway_findings.json").read_text()
+    assert not [k for k in result["counts"] if k.endswith("5xx") or "failed" in k]
+
+
+def test_a_wsq_image_that_crashes_the_decoder_costs_a_worker_not_the_gateway(
+    tmp_path: Path,
+) -> None:
+    """What the gateway fuzzer found (seed 13, input 193575): the example card's finger 7
+    with 47 bytes of its coded data cut (offset 1075) makes NBIS's WSQ decoder segfault. The
+    extraction worker dies; the partner gets a typed Prüm error (503 with Retry-After, not a
+    bare 500), the pool is restarted, and the next image-only search is answered."""
+    from bench import fuzz_gateway, fuzz_images
+
+    _, _, dacty, wsq_b64 = fuzz_gateway.image_message_seeds()
+    (finger7,) = [r for r in fuzz_images.wsq_images() if r.text(13) == "7"]
+    assert finger7.data is not None
+    crashing = finger7.data[:1075] + finger7.data[1122:]
+    bad = dacty.replace(wsq_b64, base64.b64encode(crashing)).replace(b">fz-0-", b">fzc1-", 1)
+    good = dacty.replace(b">fz-0-", b">fzc2-", 1)
+
+    async def main() -> list[tuple[int, str | None, bytes]]:
+        async with running_cluster(tmp_path, ("DE",), seed=3, gallery_size=4) as c:
+            url = f"http://127.0.0.1:{c.gateway.partner_port}/prum/v1/messages"
+            out = []
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s:
+                for data in (bad, good):
+                    async with s.post(
+                        url, data=data, headers={"Content-Type": "application/xml"}
+                    ) as r:
+                        out.append((r.status, r.headers.get("Retry-After"), await r.read()))
+            return out
+
+    (bad_status, retry, bad_body), (good_status, _, good_body) = asyncio.run(main())
+    assert (bad_status, retry is not None) == (503, True), bad_body[:300]
+    assert b'code="quota_exceeded"' in bad_body and b"worker died" in bad_body
+    assert good_status == 200, good_body[:300]
