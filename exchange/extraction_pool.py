@@ -57,6 +57,12 @@ class PoolBroken(PoolFull):
     """A worker died during the job (the pool has been restarted); a retry may succeed."""
 
 
+class JobCrashed(Exception):
+    """The job killed its worker, and killed it again when run alone in a fresh process: the
+    input itself crashes native code (the gateway fuzzer found a damaged WSQ image that makes
+    NBIS's decoder segfault). A refusal of that input, not a reason for its sender to retry."""
+
+
 def _start_worker(nice: int, initializer: Callable[[], None] | None) -> None:
     """In each new worker: lower its priority, then the caller's initializer (model loads)."""
     if nice and hasattr(os, "nice"):
@@ -95,13 +101,23 @@ class ExtractionPool:
         # Seconds a job takes, smoothed: what Retry-After says (a queue's worth of jobs).
         self._job_s = 1.0
 
-    def _new_executor(self) -> ProcessPoolExecutor:
+    def _new_executor(self, workers: int | None = None) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers,
+            max_workers=workers or self.workers,
             mp_context=_context(),
             initializer=_start_worker,
             initargs=(self._nice, self._initializer),
         )
+
+    async def _alone(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """`fn(*args)` in a fresh process of its own; `JobCrashed` if it dies there too."""
+        solo = self._new_executor(workers=1)
+        try:
+            return await asyncio.wrap_future(solo.submit(fn, *args))
+        except BrokenProcessPool as exc:
+            raise JobCrashed("the input crashed the extraction worker (twice)") from exc
+        finally:
+            solo.shutdown(wait=False, cancel_futures=True)
 
     @property
     def in_use(self) -> int:
@@ -124,11 +140,12 @@ class ExtractionPool:
         try:
             try:
                 result = await asyncio.wrap_future(executor.submit(fn, *args))
-            except BrokenProcessPool as exc:
+            except BrokenProcessPool:
                 self._restart(executor)
-                raise PoolBroken(
-                    self.retry_after_s(), "an extraction worker died; the pool was restarted"
-                ) from exc
+                # Which job killed the worker is unknown (others may have been running in
+                # it): each job of a broken pool runs again alone, so that only the one
+                # whose input crashes is refused and the others are answered.
+                return await self._alone(fn, args)
             except RuntimeError as exc:  # submitted to an executor being shut down
                 if executor is self._executor:
                     raise

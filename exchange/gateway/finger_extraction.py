@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from exchange.extraction_pool import ExtractionPool, PoolFull
+from exchange.extraction_pool import ExtractionPool, JobCrashed, PoolFull
 from exchange.finger_samples import FingerSampleError, needs_extraction, with_extracted_minutiae
 from exchange.gateway.errors import (
     ExtractionBusy,
@@ -59,4 +59,7 @@ async def envelope_with_minutiae(pool: ExtractionPool | None, envelope: Envelope
 async def _run(pool: ExtractionPool | None, prints: FingerprintSet) -> FingerprintSet:
     if pool is None:  # a node built without one (tools): the same temporary refusal
         raise PoolFull(60.0, "this node has no extraction pool")
-    return await pool.run(with_extracted_minutiae, prints)
+    try:
+        return await pool.run(with_extracted_minutiae, prints)
+    except JobCrashed as exc:  # a damaged image the native decoder cannot survive
+        raise FingerSampleError("fingers", "an image crashed the decoder (damaged?)") from exc

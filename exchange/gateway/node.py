@@ -20,7 +20,7 @@ import structlog
 from aiohttp import web
 
 from exchange.codecs import uk_json
-from exchange.extraction_pool import ExtractionPool, PoolFull
+from exchange.extraction_pool import ExtractionPool, JobCrashed, PoolFull
 from exchange.face_models import DLIB_MODEL, extract_job
 from exchange.gallery import Gallery
 from exchange.gateway.auth import Authenticator
@@ -34,7 +34,7 @@ from exchange.gateway.state.store import RecordRow, Store
 from exchange.model import CoreData, PersonRecord
 from exchange.records import core_data_of, step1_reference
 from exchange.responder import Responder
-from matchers.face_image import FaceExtraction
+from matchers.face_image import FaceExtraction, FaceImageError
 
 
 def utc_now() -> dt.datetime:
@@ -69,7 +69,10 @@ class Node:
         if self.extraction is None:
             raise PoolFull(60.0, "this node has no extraction pool")
         model = self.config.face_models[DLIB_MODEL]
-        return await self.extraction.run(extract_job, data, model)
+        try:
+            return await self.extraction.run(extract_job, data, model)
+        except JobCrashed as exc:  # a damaged image the native decoder cannot survive
+            raise FaceImageError("the image crashed the decoder (damaged?)") from exc
 
     def core_data(self, reference: str) -> CoreData | None:
         row = self.store.record_by_reference(reference)

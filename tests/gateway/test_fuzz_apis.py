@@ -162,13 +162,14 @@ def test_the_gateway_fuzzer_s_image_entry_points_get_typed_answers(tmp_path: Pat
     assert not [k for k in result["counts"] if k.endswith("5xx") or "failed" in k]
 
 
-def test_a_wsq_image_that_crashes_the_decoder_costs_a_worker_not_the_gateway(
+def test_a_wsq_image_that_crashes_the_decoder_is_refused_and_costs_the_gateway_nothing(
     tmp_path: Path,
 ) -> None:
     """What the gateway fuzzer found (seed 13, input 193575): the example card's finger 7
     with 47 bytes of its coded data cut (offset 1075) makes NBIS's WSQ decoder segfault. The
-    extraction worker dies; the partner gets a typed Prüm error (503 with Retry-After, not a
-    bare 500), the pool is restarted, and the next image-only search is answered."""
+    extraction worker dies, and dies again when the job runs alone: the partner gets a typed
+    refusal of its prints (422 profile_rejected: a retry would crash again), not a 5xx, the
+    pool is restarted, and the next image-only search is answered."""
     from bench import fuzz_gateway, fuzz_images
 
     _, _, dacty, wsq_b64 = fuzz_gateway.image_message_seeds()
@@ -191,6 +192,7 @@ def test_a_wsq_image_that_crashes_the_decoder_costs_a_worker_not_the_gateway(
             return out
 
     (bad_status, retry, bad_body), (good_status, _, good_body) = asyncio.run(main())
-    assert (bad_status, retry is not None) == (503, True), bad_body[:300]
-    assert b'code="quota_exceeded"' in bad_body and b"worker died" in bad_body
+    assert retry is None  # a refusal of the input, not "come back later"
+    assert bad_status == 422, bad_body[:300]
+    assert b'code="profile_rejected"' in bad_body and b"crashed the decoder" in bad_body
     assert good_status == 200, good_body[:300]
